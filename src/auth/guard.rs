@@ -1,0 +1,132 @@
+use std::ops::Deref;
+
+use actix_web::http::Method;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+
+use super::session::TypedSession;
+use crate::db;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::users::store as users;
+
+/// The signed-in user, checked against the database on every request.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    /// Row id.
+    pub id: i64,
+    /// Account name.
+    pub username: String,
+    /// Whether the Admin Portal is open to them.
+    pub is_admin: bool,
+}
+
+/// Everything a signed-in page needs: the user, the CSRF token for its
+/// forms, the flash message left for it, the session and the client address.
+pub struct Ctx {
+    /// Who is signed in.
+    pub user: CurrentUser,
+    /// Goes into every form as `csrf_token`.
+    pub csrf: String,
+    /// A message from the previous action ("Secret x created.").
+    pub flash: Option<String>,
+    /// The session, to leave the next flash message.
+    pub session: TypedSession,
+    /// The client's address, for the audit log.
+    pub source: String,
+    /// The request path, to mark the sidebar's current section.
+    pub path: String,
+}
+
+impl Ctx {
+    /// The Admin Portal section the page belongs to (`secrets`, `images`, ...).
+    pub fn section(&self) -> &str {
+        self.path
+            .strip_prefix("/admin/")
+            .and_then(|p| p.split('/').next())
+            .unwrap_or("")
+    }
+}
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::internal("application state missing"))?
+                .clone();
+            let session = TypedSession::extract(&req)
+                .await
+                .map_err(AppError::internal)?;
+            let Some(su) = session.user() else {
+                return Err(AppError::LoginRequired);
+            };
+            let now = db::now();
+            let s = &state.settings;
+            if now - su.seen > s.session_idle || now - su.started > s.session_max {
+                session.purge();
+                return Err(AppError::LoginRequired);
+            }
+            let user = db::run(&state.pool, move |c| Ok(users::find_by_id(c, su.user_id)?)).await?;
+            let user = match user {
+                Some(u) if u.active && u.session_version == su.version => u,
+                // Disabled, deleted or signed out elsewhere: this session is over.
+                _ => {
+                    session.purge();
+                    return Err(AppError::LoginRequired);
+                }
+            };
+            if now - su.seen >= 60 {
+                session.touch(now)?;
+            }
+            let flash = if req.method() == Method::GET {
+                session.take_flash()
+            } else {
+                None
+            };
+            Ok(Ctx {
+                user: CurrentUser {
+                    id: user.id,
+                    username: user.username,
+                    is_admin: user.is_admin,
+                },
+                csrf: session.csrf_token()?,
+                flash,
+                source: state.client_addr(&req),
+                path: req.path().to_owned(),
+                session,
+            })
+        })
+    }
+}
+
+/// A [`Ctx`] whose user is an administrator; anyone else gets 403.
+pub struct AdminCtx(pub Ctx);
+
+impl Deref for AdminCtx {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.0
+    }
+}
+
+impl FromRequest for AdminCtx {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ctx = Ctx::from_request(req, payload);
+        Box::pin(async move {
+            let ctx = ctx.await?;
+            if ctx.user.is_admin {
+                Ok(AdminCtx(ctx))
+            } else {
+                Err(AppError::Forbidden("You have to be admin to view this page"))
+            }
+        })
+    }
+}

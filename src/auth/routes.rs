@@ -1,0 +1,235 @@
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::session::TypedSession;
+use super::throttle;
+use crate::audit;
+use crate::crypto;
+use crate::db;
+use crate::domain::{Password, Username};
+use crate::error::AppError;
+use crate::forms::FieldErrors;
+use crate::state::AppState;
+use crate::users::store as users;
+
+/// The one message for every kind of failed sign-in: it must not tell
+/// whether the user exists.
+const INVALID: &str = "Invalid username or password.";
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    csrf: String,
+    username: String,
+    error: Option<&'static str>,
+    flash: Option<String>,
+}
+
+/// `GET /login`
+pub async fn login_form(session: TypedSession) -> Result<impl Responder, AppError> {
+    Ok(LoginPage {
+        csrf: session.csrf_token()?,
+        username: String::new(),
+        error: None,
+        flash: session.take_flash(),
+    })
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /login`: throttle check, then argon2 on the blocking pool.
+pub async fn login_submit(
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+    session: TypedSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let LoginForm { username, password } = form.into_inner();
+    let username = username.trim().to_lowercase();
+    let source = state.client_addr(&req);
+
+    let (key, src) = (username.clone(), source.clone());
+    let found = db::run(&state.pool, move |c| {
+        if let Some(wait) = throttle::retry_after(c, &key, &src)? {
+            return Err(AppError::TooManyRequests(wait));
+        }
+        Ok(users::find_credentials(c, &key)?)
+    })
+    .await?;
+
+    let verified = web::block(move || {
+        let hash = found.as_ref().map(|f| f.password_hash.as_str());
+        let ok = crypto::verify_password(hash, &password);
+        found.filter(|f| ok && f.user.active).map(|f| f.user)
+    })
+    .await?;
+
+    let (key, src) = (username.clone(), source);
+    let Some(user) = verified else {
+        db::run(&state.pool, move |c| {
+            throttle::record_failure(c, &key, &src)?;
+            audit::record(c, &key, "sign-in failed", "", &src)?;
+            Ok(())
+        })
+        .await?;
+        let page = LoginPage {
+            csrf: session.csrf_token()?,
+            username,
+            error: Some(INVALID),
+            flash: None,
+        };
+        return Ok(page
+            .customize()
+            .with_status(actix_web::http::StatusCode::UNAUTHORIZED)
+            .respond_to(&req)
+            .map_into_boxed_body());
+    };
+
+    let (id, name) = (user.id, user.username.clone());
+    db::run(&state.pool, move |c| {
+        throttle::clear(c, &name)?;
+        users::record_login(c, id)?;
+        audit::record(c, &name, "sign-in", "", &src)?;
+        Ok(())
+    })
+    .await?;
+    session.sign_in(user.id, user.session_version, db::now())?;
+    let to = if user.is_admin { "/admin/secrets" } else { "/" };
+    Ok(see_other(to))
+}
+
+/// `POST /logout`: ends this session and every other one of the user.
+pub async fn logout(
+    session: TypedSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(su) = session.user() {
+        db::run(&state.pool, move |c| Ok(users::end_sessions(c, su.user_id)?)).await?;
+    }
+    session.purge();
+    Ok(see_other("/login"))
+}
+
+/// A 303 to a GET page.
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/setup.html")]
+struct SetupPage {
+    csrf: String,
+    token: String,
+    username: String,
+    errors: FieldErrors,
+}
+
+/// `?token=` of the setup link.
+#[derive(Deserialize)]
+pub struct SetupQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The token must be the live one: compared in constant time.
+fn check_setup_token(state: &AppState, given: &str) -> Result<(), AppError> {
+    let gone = || AppError::NotFound("This setup link is no longer valid.".into());
+    let guard = state.setup_token.lock().map_err(|_| gone())?;
+    match guard.as_deref() {
+        Some(t) if bool::from(t.as_bytes().ct_eq(given.as_bytes())) => Ok(()),
+        _ => Err(gone()),
+    }
+}
+
+/// `GET /setup?token=`: the form for the first administrator.
+pub async fn setup_form(
+    query: web::Query<SetupQuery>,
+    session: TypedSession,
+    state: web::Data<AppState>,
+) -> Result<impl Responder, AppError> {
+    check_setup_token(&state, &query.token)?;
+    Ok(SetupPage {
+        csrf: session.csrf_token()?,
+        token: query.into_inner().token,
+        username: String::new(),
+        errors: FieldErrors::default(),
+    })
+}
+
+/// The first administrator's form.
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// `POST /setup`: creates the first administrator and signs them in.
+pub async fn setup_submit(
+    req: HttpRequest,
+    form: web::Form<SetupForm>,
+    session: TypedSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    check_setup_token(&state, &form.token)?;
+    let mut errors = FieldErrors::default();
+    let username = errors.check("username", Username::parse(&form.username));
+    let password = errors.check("password", Password::parse(&form.password));
+    if form.password != form.confirm_password {
+        errors.add("confirm_password", "The passwords do not match.");
+    }
+    let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
+        let page = SetupPage {
+            csrf: session.csrf_token()?,
+            token: form.token,
+            username: form.username,
+            errors,
+        };
+        return Ok(crate::forms::unprocessable(page, &req));
+    };
+    let hash = web::block(move || crypto::hash_password(password.expose()))
+        .await?
+        .map_err(AppError::internal)?;
+    let source = state.client_addr(&req);
+    let name = username.as_str().to_owned();
+    let created = db::run(&state.pool, move |c| {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if users::count(&tx)? > 0 {
+            return Ok(None);
+        }
+        let id = users::create(&tx, &name, &hash, true).map_err(AppError::internal)?;
+        audit::record(&tx, &name, "user created", &format!("user/{name}"), &source)?;
+        tx.commit()?;
+        Ok(Some(id))
+    })
+    .await?;
+    let Some(id) = created else {
+        return Err(AppError::NotFound("This setup link is no longer valid.".into()));
+    };
+    if let Ok(mut t) = state.setup_token.lock() {
+        *t = None;
+    }
+    tracing::info!(username = %username, "first administrator created; the setup link is now void");
+    session.sign_in(id, 0, db::now())?;
+    session.flash(format!("Welcome, {username}. You are the first administrator."))?;
+    Ok(see_other("/admin/secrets"))
+}

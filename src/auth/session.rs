@@ -1,0 +1,114 @@
+use std::future::{Ready, ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use base64::Engine;
+
+use crate::error::AppError;
+
+/// The session cookie's contents, behind names that cannot be mistyped.
+#[derive(Clone)]
+pub struct TypedSession(Session);
+
+/// Who is signed in, as the session remembers it.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionUser {
+    /// The user's row id.
+    pub user_id: i64,
+    /// The user's session version when this session began.
+    pub version: i64,
+    /// When the session began (Unix seconds).
+    pub started: i64,
+    /// When the session was last used (Unix seconds).
+    pub seen: i64,
+}
+
+impl TypedSession {
+    const USER_ID: &'static str = "uid";
+    const VERSION: &'static str = "ver";
+    const STARTED: &'static str = "t0";
+    const SEEN: &'static str = "t1";
+    const CSRF: &'static str = "csrf";
+    const FLASH: &'static str = "flash";
+
+    /// Wraps the request's session.
+    pub fn new(session: Session) -> Self {
+        Self(session)
+    }
+
+    /// The session's CSRF token, made on first use.
+    pub fn csrf_token(&self) -> Result<String, AppError> {
+        if let Some(t) = self.stored_csrf() {
+            return Ok(t);
+        }
+        let token = new_token();
+        self.insert(Self::CSRF, &token)?;
+        Ok(token)
+    }
+
+    /// The CSRF token if the session has one.
+    pub fn stored_csrf(&self) -> Option<String> {
+        self.0.get::<String>(Self::CSRF).ok().flatten()
+    }
+
+    /// Starts a signed-in session: a fresh session id, a fresh CSRF token.
+    pub fn sign_in(&self, user_id: i64, version: i64, now: i64) -> Result<(), AppError> {
+        self.0.renew();
+        self.0.clear();
+        self.insert(Self::USER_ID, &user_id)?;
+        self.insert(Self::VERSION, &version)?;
+        self.insert(Self::STARTED, &now)?;
+        self.insert(Self::SEEN, &now)?;
+        self.insert(Self::CSRF, &new_token())
+    }
+
+    /// Forgets everything and removes the cookie.
+    pub fn purge(&self) {
+        self.0.purge();
+    }
+
+    /// The signed-in user, if any.
+    pub fn user(&self) -> Option<SessionUser> {
+        let get = |k| self.0.get::<i64>(k).ok().flatten();
+        Some(SessionUser {
+            user_id: get(Self::USER_ID)?,
+            version: get(Self::VERSION)?,
+            started: get(Self::STARTED)?,
+            seen: get(Self::SEEN)?,
+        })
+    }
+
+    /// Records activity for the idle timeout.
+    pub fn touch(&self, now: i64) -> Result<(), AppError> {
+        self.insert(Self::SEEN, &now)
+    }
+
+    /// Leaves a message for the next page.
+    pub fn flash(&self, message: impl Into<String>) -> Result<(), AppError> {
+        self.insert(Self::FLASH, &message.into())
+    }
+
+    /// Takes the message left for this page.
+    pub fn take_flash(&self) -> Option<String> {
+        self.0.remove_as::<String>(Self::FLASH).and_then(Result::ok)
+    }
+
+    fn insert<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), AppError> {
+        self.0.insert(key, value).map_err(AppError::internal)
+    }
+}
+
+/// 32 random bytes, URL-safe base64.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl FromRequest for TypedSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self(req.get_session())))
+    }
+}

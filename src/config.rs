@@ -1,0 +1,155 @@
+//! The command line and environment (clap, `env` feature).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use base64::Engine;
+use clap::{Args, Parser, Subcommand};
+
+/// wharf: keep the registry credentials, SSH keys and image catalogue of a
+/// Kubernetes ML platform.
+#[derive(Debug, Parser)]
+#[command(name = "wharf", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Where the database and keys live.
+    #[arg(long, env = "WHARF_DATA_DIR", default_value = "wharf-data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Server options, when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web portal (the default).
+    Serve(ServeArgs),
+    /// Manage accounts from the shell.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `wharf user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Add {
+        /// Account name: lowercase letters, digits and . _ @ -.
+        username: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+/// Options of `wharf serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Mark the session cookie `Secure` (set it behind TLS).
+    #[arg(long, env = "WHARF_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// Believe X-Forwarded-For from a reverse proxy for client addresses.
+    #[arg(long, env = "WHARF_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
+    /// End a session after this long without a request (e.g. 30m, 2h).
+    #[arg(long, env = "WHARF_SESSION_IDLE", default_value = "1h")]
+    pub session_idle: Seconds,
+
+    /// End a session this long after sign-in, however busy (e.g. 12h).
+    #[arg(long, env = "WHARF_SESSION_MAX", default_value = "12h")]
+    pub session_max: Seconds,
+
+    /// Master key, base64 of 32 bytes (overrides `master.key`).
+    #[arg(long = "master-key", env = "WHARF_MASTER_KEY", hide_env_values = true, hide = true)]
+    pub master_key: Option<KeyBytes>,
+
+    /// Session cookie key, base64 of 64 bytes (overrides `session.key`).
+    #[arg(long = "session-key", env = "WHARF_SESSION_KEY", hide_env_values = true, hide = true)]
+    pub session_key: Option<KeyBytes>,
+}
+
+/// A duration typed as `90`, `90s`, `30m`, `12h` or `7d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub i64);
+
+impl FromStr for Seconds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+        let n: i64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30m or 12h"))?;
+        let mult = match unit {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86400,
+            _ => return Err(format!("{s:?}: use s, m, h or d")),
+        };
+        n.checked_mul(mult)
+            .filter(|v| *v > 0)
+            .map(Seconds)
+            .ok_or_else(|| format!("{s:?} is out of range"))
+    }
+}
+
+/// Key material from the environment; never printed.
+#[derive(Clone)]
+pub struct KeyBytes(pub Vec<u8>);
+
+impl FromStr for KeyBytes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .map(KeyBytes)
+            .map_err(|_| "the key is not valid base64".to_owned())
+    }
+}
+
+impl fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!("90".parse::<Seconds>(), Ok(Seconds(90)));
+        assert_eq!("30m".parse::<Seconds>(), Ok(Seconds(1800)));
+        assert_eq!("12h".parse::<Seconds>(), Ok(Seconds(43200)));
+        assert!("0".parse::<Seconds>().is_err());
+        assert!("5y".parse::<Seconds>().is_err());
+        assert!("h".parse::<Seconds>().is_err());
+    }
+
+    #[test]
+    fn cli_parses() {
+        Cli::command_for_test();
+    }
+
+    impl Cli {
+        fn command_for_test() {
+            use clap::CommandFactory;
+            Cli::command().debug_assert();
+        }
+    }
+}

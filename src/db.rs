@@ -1,0 +1,107 @@
+//! The SQLite database: pool, pragmas, versioned migrations, and the helper
+//! that runs database work on the blocking pool.
+
+use std::path::Path;
+
+use actix_web::web;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use crate::error::AppError;
+
+/// A pool of connections to the one database file.
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// Schema versions in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql")];
+
+/// Opens (creating if needed, mode 0600) the database and brings its schema
+/// up to date.
+pub fn open(path: &Path) -> Result<Pool, AppError> {
+    create_private(path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
+    let manager = SqliteConnectionManager::file(path).with_init(|c| {
+        c.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+    });
+    let pool = r2d2::Pool::builder().max_size(8).build(manager)?;
+    migrate(&mut *pool.get()?)?;
+    Ok(pool)
+}
+
+/// Creates the file with owner-only permissions before SQLite does, so the
+/// database (and its -wal and -shm, which copy the mode) is never readable
+/// by others.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path).map(drop)
+}
+
+/// Runs every migration the database has not seen, each in a transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in (1i64..).zip(MIGRATIONS).skip(usize::try_from(done).unwrap_or(0)) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Runs `f` with a pooled connection on actix's blocking thread pool, so
+/// that database work never stalls the async workers.
+pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut *conn)
+    })
+    .await?
+}
+
+/// Seconds since the Unix epoch: every timestamp in the database.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A stored timestamp as administrators read it.
+pub fn format_time(unix: i64) -> String {
+    const FMT: &[time::format_description::FormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(FMT).ok())
+        .unwrap_or_default()
+}
+
+/// Whether an error is SQLite refusing a duplicate in a UNIQUE column.
+pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub fn like_pattern(q: &str) -> String {
+    let mut p = String::with_capacity(q.len() + 2);
+    p.push('%');
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}

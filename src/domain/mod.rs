@@ -1,0 +1,15 @@
+//! Domain types that parse raw form strings once. Past the parse, code only
+//! handles valid values; each parser's error is the message shown beside the
+//! form field.
+
+mod image_ref;
+mod name;
+mod registry;
+mod secret_value;
+mod text;
+
+pub use image_ref::ImageRef;
+pub use name::ResourceName;
+pub use registry::RegistryHost;
+pub use secret_value::{SecretValue, SshPrivateKey};
+pub use text::{DisplayName, Namespace, Password, RegistryUsername, Username};

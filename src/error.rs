@@ -1,0 +1,112 @@
+//! The one error type. Handlers use `?`; the user sees a clear page with the
+//! right status, the log sees the cause under a reference id.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No session: the browser is sent to the sign-in page.
+    #[error("sign-in required")]
+    LoginRequired,
+    /// Signed in, but not allowed (role or CSRF).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No such page or object.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is malformed (not form data, not UTF-8).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A query value that fails its rule (a namespace, say).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The body is over the limit.
+    #[error("The request is too large.")]
+    PayloadTooLarge,
+    /// Throttled: try again after that many seconds.
+    #[error("Too many failed sign-ins. Try again in {0} seconds.")]
+    TooManyRequests(u64),
+    /// SQLite said no.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// No connection could be had.
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// The blocking pool went away.
+    #[error("blocking pool: {0}")]
+    Blocking(#[from] actix_web::error::BlockingError),
+    /// A template failed to render.
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    /// Anything else that is our fault; the text goes to the log only.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// Wraps any error as an internal one (for the log, not the user).
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: String,
+    reference: Option<String>,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::LoginRequired => StatusCode::SEE_OTHER,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let Self::LoginRequired = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish();
+        }
+        let (message, reference) = if status.is_server_error() {
+            let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+            tracing::error!(reference = %reference, error = %self, "internal error");
+            (
+                "Something went wrong on our side. Give the reference below to your administrator; the details are in the server log.".to_owned(),
+                Some(reference),
+            )
+        } else {
+            (self.to_string(), None)
+        };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            message,
+            reference,
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| "Something went wrong.".to_owned());
+        let mut res = HttpResponse::build(status);
+        res.content_type("text/html; charset=utf-8");
+        if let Self::TooManyRequests(secs) = self {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        res.body(body)
+    }
+}

@@ -1,0 +1,261 @@
+//! SQL for the `images` table.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::db;
+use crate::domain::{ImageRef, RegistryHost};
+use crate::listing::{Listing, PER_PAGE, Page};
+
+/// CPU, GPU or Universal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageType {
+    /// Runs on CPU nodes.
+    Cpu,
+    /// Runs on GPU nodes.
+    Gpu,
+    /// Runs on both, optionally with a GPU-specific image.
+    Both,
+}
+
+impl ImageType {
+    /// Parses the form and database value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "cpu" => Some(Self::Cpu),
+            "gpu" => Some(Self::Gpu),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+
+    /// The form and database value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+            Self::Both => "both",
+        }
+    }
+
+    /// What people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Cpu => "CPU",
+            Self::Gpu => "GPU",
+            Self::Both => "Universal",
+        }
+    }
+}
+
+impl rusqlite::types::FromSql for ImageType {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        ImageType::parse(v.as_str()?).ok_or(rusqlite::types::FromSqlError::InvalidType)
+    }
+}
+
+/// An image with its pull secret's name, label and registry.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub id: i64,
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub image_type: ImageType,
+    pub url: String,
+    pub url_for_gpu: Option<String>,
+    /// (name, label, registry host) of the Image Pull Secret.
+    pub pull_secret: Option<(String, String, String)>,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+impl Image {
+    /// Display Name, or the name.
+    pub fn label(&self) -> &str {
+        if self.display_name.is_empty() { &self.name } else { &self.display_name }
+    }
+
+    /// The Updated column.
+    pub fn updated(&self) -> String {
+        db::format_time(self.updated_at)
+    }
+
+    /// A warning when the pull secret is for another registry than the
+    /// image's (kubelet would not use it).
+    pub fn registry_warning(&self) -> Option<String> {
+        let (_, label, host) = self.pull_secret.as_ref()?;
+        registry_mismatch(host, label, &self.url, self.url_for_gpu.as_deref())
+    }
+}
+
+/// The warning shown when a secret's registry is not the images'.
+pub fn registry_mismatch(host: &str, secret_label: &str, url: &str, gpu: Option<&str>) -> Option<String> {
+    let secret_domain = RegistryHost::parse(host).ok()?.domain().to_owned();
+    let off: Vec<String> = std::iter::once(url)
+        .chain(gpu)
+        .filter_map(|u| ImageRef::parse(u).ok())
+        .filter(|r| r.domain() != secret_domain)
+        .map(|r| r.domain().to_owned())
+        .collect();
+    (!off.is_empty()).then(|| {
+        format!(
+            "Secret {secret_label} is for {secret_domain}, but the image is on {}: it will not be used to pull it.",
+            off.join(" and ")
+        )
+    })
+}
+
+const COLUMNS: &str = r#"
+    i.id, i.name, i.display_name, i.description, i.image_type, i.url, i.url_for_gpu,
+    s.name, COALESCE(NULLIF(s.display_name, ''), s.name), s.registry_host, i.version, i.updated_at"#;
+const FROM: &str = "FROM images i LEFT JOIN secrets s ON s.id = i.pull_secret_id";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
+    let secret: Option<String> = r.get(7)?;
+    Ok(Image {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        display_name: r.get(2)?,
+        description: r.get(3)?,
+        image_type: r.get(4)?,
+        url: r.get(5)?,
+        url_for_gpu: r.get(6)?,
+        pull_secret: match secret {
+            Some(n) => Some((n, r.get(8)?, r.get::<_, Option<String>>(9)?.unwrap_or_default())),
+            None => None,
+        },
+        version: r.get(10)?,
+        updated_at: r.get(11)?,
+    })
+}
+
+/// Sort keys of the list, the default first.
+pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
+
+/// One page of the list, filtered on name and display name.
+pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>> {
+    let order = match listing.sort {
+        "display_name" => "COALESCE(NULLIF(i.display_name, ''), i.name)",
+        "type" => "i.image_type",
+        "updated" => "i.updated_at",
+        _ => "i.name",
+    };
+    let dir = listing.sql_dir();
+    let filter = r#"(?1 = '' OR i.name LIKE ?2 ESCAPE '\' OR i.display_name LIKE ?2 ESCAPE '\')"#;
+    let pattern = db::like_pattern(&listing.q);
+    let total = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM images i WHERE {filter}"))?
+        .query_row(params![listing.q, pattern], |r| r.get(0))?;
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} {FROM} WHERE {filter} ORDER BY {order} {dir}, i.name {dir} LIMIT ?3 OFFSET ?4"
+        ))?
+        .query_map(params![listing.q, pattern, PER_PAGE, listing.offset()], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Page { rows, total, listing })
+}
+
+/// The image with that name.
+pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Image>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} {FROM} WHERE i.name = ?1"))?
+        .query_row([name], from_row)
+        .optional()
+}
+
+/// Every image, by label, for the catalogue.
+pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Image>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} {FROM} ORDER BY COALESCE(NULLIF(i.display_name, ''), i.name), i.name"
+    ))?
+    .query_map([], from_row)?
+    .collect()
+}
+
+/// The fields a create or update writes.
+#[derive(Debug)]
+pub struct Write<'a> {
+    pub name: &'a str,
+    pub display_name: &'a str,
+    pub description: &'a str,
+    pub image_type: ImageType,
+    pub url: &'a str,
+    pub url_for_gpu: Option<&'a str>,
+    pub pull_secret_id: Option<i64>,
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The name is taken.
+    #[error("An image named {0} already exists.")]
+    Duplicate(String),
+    /// Someone else saved first.
+    #[error("This image was changed by someone else since you opened it.")]
+    Stale,
+    /// No such image.
+    #[error("There is no image named {0}.")]
+    Missing(String),
+    /// Anything else.
+    #[error(transparent)]
+    Db(#[from] rusqlite::Error),
+}
+
+/// Inserts a new image.
+pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<i64, WriteError> {
+    conn.prepare_cached(
+        r#"INSERT INTO images (name, display_name, description, image_type, url, url_for_gpu,
+                              pull_secret_id, created_at, updated_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"#,
+    )?
+    .execute(params![
+        w.name,
+        w.display_name,
+        w.description,
+        w.image_type.as_str(),
+        w.url,
+        w.url_for_gpu,
+        w.pull_secret_id,
+        db::now()
+    ])
+    .map_err(|e| {
+        if db::is_unique_violation(&e) {
+            WriteError::Duplicate(w.name.to_owned())
+        } else {
+            WriteError::Db(e)
+        }
+    })?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Updates an image if it is still at `version`.
+pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), WriteError> {
+    let n = conn
+        .prepare_cached(
+            r#"UPDATE images SET display_name = ?2, description = ?3, image_type = ?4, url = ?5,
+                 url_for_gpu = ?6, pull_secret_id = ?7, version = version + 1, updated_at = ?8
+               WHERE name = ?1 AND version = ?9"#,
+        )?
+        .execute(params![
+            w.name,
+            w.display_name,
+            w.description,
+            w.image_type.as_str(),
+            w.url,
+            w.url_for_gpu,
+            w.pull_secret_id,
+            db::now(),
+            version
+        ])?;
+    if n == 1 {
+        return Ok(());
+    }
+    let exists: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM images WHERE name = ?1)")?
+        .query_row([w.name], |r| r.get(0))?;
+    Err(if exists { WriteError::Stale } else { WriteError::Missing(w.name.to_owned()) })
+}
+
+/// Deletes an image; false when there was none.
+pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM images WHERE name = ?1", [name])? == 1)
+}

@@ -1,0 +1,180 @@
+//! Search, sort and pages for the admin lists. Bad values fall back to the
+//! defaults; a page past the end is simply empty.
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+
+/// Rows on one page.
+pub const PER_PAGE: i64 = 50;
+
+/// The raw query string of a list page. Strings, so that nothing a user
+/// types into the address bar is an error.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
+    #[serde(default)]
+    page: String,
+}
+
+/// A parsed list request.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    /// The search text, trimmed (empty: everything).
+    pub q: String,
+    /// The sort key, one of the list's own.
+    pub sort: &'static str,
+    /// Descending?
+    pub desc: bool,
+    /// From 1.
+    pub page: i64,
+    base: &'static str,
+}
+
+impl Listing {
+    /// Parses `query` for the list at `base` whose sort keys are `sorts`
+    /// (the first is the default).
+    pub fn parse(query: &ListQuery, base: &'static str, sorts: &[&'static str]) -> Self {
+        let sort = sorts
+            .iter()
+            .find(|s| **s == query.sort)
+            .or(sorts.first())
+            .copied()
+            .unwrap_or("name");
+        let page = query
+            .page
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=1_000_000).contains(p))
+            .unwrap_or(1);
+        Self {
+            q: query.q.trim().chars().take(200).collect(),
+            sort,
+            desc: query.dir == "desc",
+            page,
+            base,
+        }
+    }
+
+    /// `ASC` or `DESC`, for SQL.
+    pub fn sql_dir(&self) -> &'static str {
+        if self.desc { "DESC" } else { "ASC" }
+    }
+
+    /// Rows to skip.
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * PER_PAGE
+    }
+
+    fn href(&self, sort: &str, desc: bool, page: i64) -> String {
+        let mut h = format!("{}?", self.base);
+        if !self.q.is_empty() {
+            h.push_str("q=");
+            h.extend(utf8_percent_encode(&self.q, NON_ALPHANUMERIC));
+            h.push('&');
+        }
+        h.push_str(&format!("sort={sort}&dir={}", if desc { "desc" } else { "asc" }));
+        if page > 1 {
+            h.push_str(&format!("&page={page}"));
+        }
+        h
+    }
+
+    /// The link of a column header: sorts by it, flipping the direction
+    /// when it is already the sort.
+    pub fn sort_href(&self, column: &str) -> String {
+        let desc = self.sort == column && !self.desc;
+        self.href(column, desc, 1)
+    }
+
+    /// `▲`/`▼` beside the column the list is sorted by.
+    pub fn sort_mark(&self, column: &str) -> &'static str {
+        match (self.sort == column, self.desc) {
+            (false, _) => "",
+            (true, false) => "▲",
+            (true, true) => "▼",
+        }
+    }
+
+    /// `aria-sort` of a column header.
+    pub fn aria_sort(&self, column: &str) -> &'static str {
+        match (self.sort == column, self.desc) {
+            (false, _) => "none",
+            (true, false) => "ascending",
+            (true, true) => "descending",
+        }
+    }
+}
+
+/// One page of a list, with what the pager needs.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The rows.
+    pub rows: Vec<T>,
+    /// Rows in all that match.
+    pub total: i64,
+    /// The request.
+    pub listing: Listing,
+}
+
+impl<T> Page<T> {
+    /// Pages in all (at least 1).
+    pub fn pages(&self) -> i64 {
+        ((self.total + PER_PAGE - 1) / PER_PAGE).max(1)
+    }
+
+    /// "Showing 51–100 of 230".
+    pub fn summary(&self) -> String {
+        if self.rows.is_empty() {
+            return format!("{} in all", self.total);
+        }
+        let first = self.listing.offset() + 1;
+        let last = self.listing.offset() + self.rows.len() as i64;
+        format!("Showing {first}–{last} of {}", self.total)
+    }
+
+    /// The previous page's link, if there is one.
+    pub fn prev_href(&self) -> Option<String> {
+        let l = &self.listing;
+        (l.page > 1).then(|| l.href(l.sort, l.desc, (l.page - 1).min(self.pages())))
+    }
+
+    /// The next page's link, if there is one.
+    pub fn next_href(&self) -> Option<String> {
+        let l = &self.listing;
+        (l.page < self.pages()).then(|| l.href(l.sort, l.desc, l.page + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(q: &str, sort: &str, dir: &str, page: &str) -> ListQuery {
+        ListQuery {
+            q: q.into(),
+            sort: sort.into(),
+            dir: dir.into(),
+            page: page.into(),
+        }
+    }
+
+    #[test]
+    fn bad_values_fall_back() {
+        let l = Listing::parse(&q("", "'; DROP", "sideways", "-3"), "/x", &["name", "type"]);
+        assert_eq!((l.sort, l.desc, l.page), ("name", false, 1));
+        let l = Listing::parse(&q("", "type", "desc", "2"), "/x", &["name", "type"]);
+        assert_eq!((l.sort, l.desc, l.page, l.offset()), ("type", true, 2, 50));
+    }
+
+    #[test]
+    fn links_keep_the_search() {
+        let l = Listing::parse(&q("git lab&", "name", "asc", "1"), "/admin/secrets", &["name"]);
+        assert_eq!(l.sort_href("name"), "/admin/secrets?q=git%20lab%26&sort=name&dir=desc");
+    }
+}

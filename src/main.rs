@@ -1,0 +1,37 @@
+//! The `wharf` command: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use wharf::config::{Cli, Command, UserCommand};
+use wharf::startup::{Application, Config};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::User(UserCommand::Add { username, admin, .. })) => {
+            wharf::cli::user_add(&cli.data_dir, &username, admin, std::io::stdin().lock())
+                .map(|()| println!("user {username} created"))
+        }
+        Some(Command::Serve(args)) => serve(Config { data_dir: cli.data_dir, serve: args }),
+        None => serve(Config { data_dir: cli.data_dir, serve: cli.serve }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config).map_err(|e| e.to_string())?;
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}

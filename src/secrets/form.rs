@@ -1,0 +1,170 @@
+//! The add/edit form: raw fields in, domain values (or messages beside
+//! fields) out.
+
+use serde::Deserialize;
+
+use super::store::Kind;
+use crate::domain::{DisplayName, RegistryHost, RegistryUsername, ResourceName, SecretValue, SshPrivateKey};
+use crate::forms::FieldErrors;
+
+/// The fields exactly as posted. Missing fields are empty strings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SecretForm {
+    pub name: String,
+    pub display_name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub registry_host: String,
+    pub username: String,
+    pub password: String,
+    pub secret: String,
+    pub version: String,
+}
+
+/// What a secret holds, by kind. `None` for the value: keep the stored one.
+pub enum Credential {
+    ImagePull {
+        host: RegistryHost,
+        username: RegistryUsername,
+        password: Option<SecretValue>,
+    },
+    GitSync {
+        key: Option<SecretValue>,
+    },
+}
+
+/// A form that passed every rule.
+pub struct Valid {
+    pub name: ResourceName,
+    pub display_name: DisplayName,
+    pub credential: Credential,
+}
+
+impl Valid {
+    pub fn kind(&self) -> Kind {
+        match self.credential {
+            Credential::ImagePull { .. } => Kind::ImagePull,
+            Credential::GitSync { .. } => Kind::GitSync,
+        }
+    }
+}
+
+impl SecretForm {
+    /// Checks a new secret: every field from the form, the value required.
+    pub fn parse_new(&self) -> Result<Valid, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = errors.check("name", ResourceName::parse(&self.name));
+        let kind = Kind::parse(&self.kind);
+        if kind.is_none() {
+            errors.add("type", "Choose a type: Image Pull or Git Sync.");
+        }
+        self.finish(errors, name, kind, true)
+    }
+
+    /// Checks an edit: name and type are fixed; a blank value keeps the
+    /// stored one.
+    pub fn parse_edit(&self, name: &str, kind: Kind) -> Result<Valid, FieldErrors> {
+        let errors = FieldErrors::default();
+        let name = ResourceName::parse(name).ok();
+        self.finish(errors, name, Some(kind), false)
+    }
+
+    fn finish(
+        &self,
+        mut errors: FieldErrors,
+        name: Option<ResourceName>,
+        kind: Option<Kind>,
+        value_required: bool,
+    ) -> Result<Valid, FieldErrors> {
+        let display_name = errors.check("display_name", DisplayName::parse(&self.display_name));
+        let credential = match kind {
+            Some(Kind::ImagePull) => {
+                let host = errors.check("registry_host", RegistryHost::parse(&self.registry_host));
+                let username = errors.check("username", RegistryUsername::parse(&self.username));
+                let password = if self.password.is_empty() && !value_required {
+                    Some(None)
+                } else {
+                    errors.check("password", SecretValue::parse_password(&self.password)).map(Some)
+                };
+                match (host, username, password) {
+                    (Some(host), Some(username), Some(password)) => Some(Credential::ImagePull {
+                        host,
+                        username,
+                        password,
+                    }),
+                    _ => None,
+                }
+            }
+            Some(Kind::GitSync) => {
+                let key = if self.secret.trim().is_empty() && !value_required {
+                    Some(None)
+                } else {
+                    errors
+                        .check("secret", SshPrivateKey::parse(&self.secret))
+                        .map(|k| Some(k.into_value()))
+                };
+                key.map(|key| Credential::GitSync { key })
+            }
+            None => None,
+        };
+        match (name, display_name, credential, errors.is_empty()) {
+            (Some(name), Some(display_name), Some(credential), true) => Ok(Valid {
+                name,
+                display_name,
+                credential,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image_pull() -> SecretForm {
+        SecretForm {
+            name: "gitlab".into(),
+            kind: "image_pull".into(),
+            registry_host: "registry.gitlab.com".into(),
+            username: "gitlab+deploy-token-1".into(),
+            password: "tok".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_complete_form_passes() {
+        let v = image_pull().parse_new().unwrap();
+        assert_eq!(v.kind(), Kind::ImagePull);
+    }
+
+    #[test]
+    fn every_wrong_field_gets_its_message() {
+        let f = SecretForm {
+            name: "Bad Name".into(),
+            kind: "image_pull".into(),
+            registry_host: "a b".into(),
+            username: "a:b".into(),
+            ..Default::default()
+        };
+        let e = f.parse_new().err().unwrap();
+        for field in ["name", "registry_host", "username", "password"] {
+            assert!(e.get(field).is_some(), "{field}");
+        }
+        let e = SecretForm::default().parse_new().err().unwrap();
+        assert!(e.get("type").is_some());
+    }
+
+    #[test]
+    fn blank_value_keeps_on_edit_only() {
+        let mut f = image_pull();
+        f.password.clear();
+        assert!(f.parse_new().is_err());
+        let v = f.parse_edit("gitlab", Kind::ImagePull).unwrap();
+        assert!(matches!(v.credential, Credential::ImagePull { password: None, .. }));
+        let g = SecretForm::default();
+        assert!(g.parse_edit("repo-key", Kind::GitSync).is_ok());
+    }
+}

@@ -1,0 +1,282 @@
+//! SQL for the `secrets` table. Plain functions over a connection; callers
+//! run them on the blocking pool. Sealed values go in and out as bytes: this
+//! layer never sees a plain password.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::db;
+use crate::listing::{Listing, PER_PAGE, Page};
+
+/// The two kinds of secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A registry credential (`kubernetes.io/dockerconfigjson`).
+    ImagePull,
+    /// An SSH private key for git-sync.
+    GitSync,
+}
+
+impl Kind {
+    /// Parses the form and database value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "image_pull" => Some(Self::ImagePull),
+            "git_sync" => Some(Self::GitSync),
+            _ => None,
+        }
+    }
+
+    /// The form and database value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ImagePull => "image_pull",
+            Self::GitSync => "git_sync",
+        }
+    }
+
+    /// What administrators read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ImagePull => "Image Pull",
+            Self::GitSync => "Git Sync",
+        }
+    }
+}
+
+impl rusqlite::types::FromSql for Kind {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        Kind::parse(v.as_str()?).ok_or(rusqlite::types::FromSqlError::InvalidType)
+    }
+}
+
+/// A secret as the list and the edit page show it: no sealed value.
+#[derive(Clone, Debug)]
+pub struct Secret {
+    /// Row id.
+    pub id: i64,
+    /// Kubernetes name.
+    pub name: String,
+    /// Display Name, possibly empty.
+    pub display_name: String,
+    /// Image Pull or Git Sync.
+    pub kind: Kind,
+    /// Image Pull only.
+    pub registry_host: Option<String>,
+    /// Image Pull only.
+    pub username: Option<String>,
+    /// Optimistic-locking version, bumped by every update.
+    pub version: i64,
+    /// Last change (Unix seconds).
+    pub updated_at: i64,
+    /// Images that use it.
+    pub used_by: i64,
+    /// The last "Test login": when, whether it worked, what it said.
+    pub last_test: Option<(i64, bool, String)>,
+}
+
+impl Secret {
+    /// Display Name, or the name when there is none.
+    pub fn label(&self) -> &str {
+        if self.display_name.is_empty() { &self.name } else { &self.display_name }
+    }
+
+    /// The Updated column.
+    pub fn updated(&self) -> String {
+        db::format_time(self.updated_at)
+    }
+}
+
+const COLUMNS: &str = r#"
+    s.id, s.name, s.display_name, s.kind, s.registry_host, s.registry_username,
+    s.version, s.updated_at,
+    (SELECT COUNT(*) FROM images i WHERE i.pull_secret_id = s.id),
+    s.last_test_at, s.last_test_ok, s.last_test_message"#;
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
+    let test_at: Option<i64> = r.get(9)?;
+    Ok(Secret {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        display_name: r.get(2)?,
+        kind: r.get(3)?,
+        registry_host: r.get(4)?,
+        username: r.get(5)?,
+        version: r.get(6)?,
+        updated_at: r.get(7)?,
+        used_by: r.get(8)?,
+        last_test: match test_at {
+            Some(at) => Some((at, r.get::<_, Option<bool>>(10)?.unwrap_or(false), r.get::<_, Option<String>>(11)?.unwrap_or_default())),
+            None => None,
+        },
+    })
+}
+
+/// Sort keys of the list, the default first.
+pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
+
+/// One page of the list, filtered by `listing.q` on name and display name.
+pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret>> {
+    let order = match listing.sort {
+        "display_name" => "COALESCE(NULLIF(s.display_name, ''), s.name)",
+        "type" => "s.kind",
+        "updated" => "s.updated_at",
+        _ => "s.name",
+    };
+    let dir = listing.sql_dir();
+    let filter = r#"(?1 = '' OR s.name LIKE ?2 ESCAPE '\' OR s.display_name LIKE ?2 ESCAPE '\')"#;
+    let pattern = db::like_pattern(&listing.q);
+    let total = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM secrets s WHERE {filter}"))?
+        .query_row(params![listing.q, pattern], |r| r.get(0))?;
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM secrets s WHERE {filter} ORDER BY {order} {dir}, s.name {dir} LIMIT ?3 OFFSET ?4"
+        ))?
+        .query_map(params![listing.q, pattern, PER_PAGE, listing.offset()], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Page { rows, total, listing })
+}
+
+/// The secret with that name.
+pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Secret>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM secrets s WHERE s.name = ?1"))?
+        .query_row([name], from_row)
+        .optional()
+}
+
+/// The secret with its sealed value, for what leaves the portal on purpose.
+pub fn find_sealed(conn: &Connection, name: &str) -> rusqlite::Result<Option<(Secret, Vec<u8>)>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS}, s.sealed FROM secrets s WHERE s.name = ?1"))?
+        .query_row([name], |r| Ok((from_row(r)?, r.get(12)?)))
+        .optional()
+}
+
+/// The images that use a secret: (name, label), by name.
+pub fn used_by(conn: &Connection, secret_id: i64) -> rusqlite::Result<Vec<(String, String)>> {
+    conn.prepare_cached(
+        "SELECT name, COALESCE(NULLIF(display_name, ''), name) FROM images
+         WHERE pull_secret_id = ?1 ORDER BY name",
+    )?
+    .query_map([secret_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
+/// The fields a create or update writes.
+#[derive(Debug)]
+pub struct Write<'a> {
+    /// Kubernetes name.
+    pub name: &'a str,
+    /// Display Name (may be empty).
+    pub display_name: &'a str,
+    /// Image Pull or Git Sync.
+    pub kind: Kind,
+    /// Image Pull only.
+    pub registry_host: Option<&'a str>,
+    /// Image Pull only.
+    pub username: Option<&'a str>,
+    /// The sealed password or key; `None` on update keeps the stored one.
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The name is taken.
+    #[error("A secret named {0} already exists.")]
+    Duplicate(String),
+    /// Someone else saved first.
+    #[error("This secret was changed by someone else since you opened it.")]
+    Stale,
+    /// No such secret.
+    #[error("There is no secret named {0}.")]
+    Missing(String),
+    /// Anything else.
+    #[error(transparent)]
+    Db(#[from] rusqlite::Error),
+}
+
+/// Inserts a new secret.
+pub fn insert(conn: &Connection, w: Write<'_>) -> Result<i64, WriteError> {
+    let now = db::now();
+    let sealed = w.sealed.unwrap_or_default();
+    conn.prepare_cached(
+        r#"INSERT INTO secrets (name, display_name, kind, registry_host, registry_username,
+                               sealed, created_at, updated_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"#,
+    )?
+    .execute(params![w.name, w.display_name, w.kind.as_str(), w.registry_host, w.username, sealed, now])
+    .map_err(|e| {
+        if db::is_unique_violation(&e) {
+            WriteError::Duplicate(w.name.to_owned())
+        } else {
+            WriteError::Db(e)
+        }
+    })?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Updates a secret if it is still at `version`. Changing credentials
+/// forgets the last login test, which was about the old ones.
+pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), WriteError> {
+    let n = conn
+        .prepare_cached(
+            r#"UPDATE secrets SET
+                 display_name = ?2,
+                 registry_host = ?3,
+                 registry_username = ?4,
+                 sealed = COALESCE(?5, sealed),
+                 last_test_at = CASE WHEN ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
+                                     THEN last_test_at END,
+                 last_test_ok = CASE WHEN ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
+                                     THEN last_test_ok END,
+                 last_test_message = CASE WHEN ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
+                                     THEN last_test_message END,
+                 version = version + 1,
+                 updated_at = ?6
+               WHERE name = ?1 AND version = ?7"#,
+        )?
+        .execute(params![w.name, w.display_name, w.registry_host, w.username, w.sealed, db::now(), version])?;
+    if n == 1 {
+        return Ok(());
+    }
+    let exists: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM secrets WHERE name = ?1)")?
+        .query_row([w.name], |r| r.get(0))?;
+    Err(if exists { WriteError::Stale } else { WriteError::Missing(w.name.to_owned()) })
+}
+
+/// What a delete did.
+#[derive(Debug)]
+pub enum Deleted {
+    /// Gone.
+    Yes,
+    /// Refused: these images use it (name, label).
+    InUse(Vec<(String, String)>),
+    /// There was no such secret.
+    Missing,
+}
+
+/// Deletes a secret unless images use it. The foreign key refuses it too,
+/// should a check ever be skipped.
+/// Run it in a transaction with the audit entry.
+pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<Deleted> {
+    let Some(secret) = find(conn, name)? else {
+        return Ok(Deleted::Missing);
+    };
+    let images = used_by(conn, secret.id)?;
+    if !images.is_empty() {
+        return Ok(Deleted::InUse(images));
+    }
+    conn.execute("DELETE FROM secrets WHERE id = ?1", [secret.id])?;
+    Ok(Deleted::Yes)
+}
+
+/// Image Pull secrets for the image form's select: (id, name, label, host).
+pub fn image_pull_choices(conn: &Connection) -> rusqlite::Result<Vec<(i64, String, String, String)>> {
+    conn.prepare_cached(
+        "SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
+         WHERE kind = 'image_pull' ORDER BY COALESCE(NULLIF(display_name, ''), name), name",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+    .collect()
+}

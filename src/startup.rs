@@ -1,0 +1,200 @@
+//! Config in, running server out. Every route is wired here.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+
+use crate::auth;
+use crate::config::ServeArgs;
+use crate::db;
+use crate::error::AppError;
+use crate::keys;
+use crate::routes;
+use crate::images::routes as images;
+use crate::secrets::routes as secrets;
+use crate::state::{AppState, Settings};
+use crate::users::store as users;
+
+/// Largest request body accepted (413 beyond).
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory (database and key files).
+    pub data_dir: PathBuf,
+    /// Server flags.
+    pub serve: ServeArgs,
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    setup_url: Option<String>,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the data directory, the keys and the database, binds the
+    /// listener and prepares the server.
+    pub fn build(config: Config) -> Result<Self, AppError> {
+        create_private_dir(&config.data_dir)?;
+        let master = keys::master_key(&config.data_dir, config.serve.master_key.as_ref())
+            .map_err(AppError::internal)?;
+        let cookie_key = keys::session_key(&config.data_dir, config.serve.session_key.as_ref())
+            .map_err(AppError::internal)?;
+        let pool = db::open(&config.data_dir.join("wharf.db"))?;
+        let listener = TcpListener::bind(&config.serve.listen)
+            .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.serve.listen)))?;
+        let addr = listener.local_addr().map_err(AppError::internal)?;
+
+        let no_users = users::count(&*pool.get()?)? == 0;
+        let setup_token = no_users.then(auth::new_token);
+        let setup_url = setup_token
+            .as_ref()
+            .map(|t| format!("http://{addr}/setup?token={t}"));
+        if let Some(url) = &setup_url {
+            // Printed once, on purpose: this is how the first administrator gets in.
+            tracing::warn!("no users yet: open {url} to create the first administrator");
+        }
+        let state = web::Data::new(AppState {
+            pool,
+            master,
+            setup_token: Mutex::new(setup_token),
+            settings: Settings {
+                session_idle: config.serve.session_idle.0,
+                session_max: config.serve.session_max.0,
+                trust_proxy: config.serve.trust_proxy,
+            },
+        });
+        let server = run(listener, state, cookie_key, config.serve.secure_cookies)?;
+        tracing::info!(%addr, "wharf is listening");
+        Ok(Self {
+            port: addr.port(),
+            setup_url,
+            server,
+        })
+    }
+
+    /// The port bound (tests ask for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The one-time setup link, while no user exists.
+    pub fn setup_url(&self) -> Option<&str> {
+        self.setup_url.as_deref()
+    }
+
+    /// Runs until the server is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn create_private_dir(dir: &std::path::Path) -> Result<(), AppError> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))
+}
+
+/// Strict headers on every answer. Pages use only their own CSS and JS.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Cache-Control", "no-store"))
+}
+
+/// Wires middleware and routes onto a bound listener.
+pub fn run(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    cookie_key: Key,
+    secure_cookies: bool,
+) -> Result<Server, AppError> {
+    let max_age = state.settings.session_max;
+    let server = HttpServer::new(move || {
+        let sessions = SessionMiddleware::builder(CookieSessionStore::default(), cookie_key.clone())
+            .cookie_name("wharf_session".into())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Strict)
+            .cookie_secure(secure_cookies)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::seconds(max_age)))
+            .build();
+        App::new()
+            // Innermost first: CSRF needs the session, which wraps it.
+            .wrap(from_fn(auth::verify_csrf))
+            .wrap(sessions)
+            .wrap(security_headers())
+            // %U: the path without the query, so no setup token reaches the log.
+            .wrap(Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#).custom_request_replace("method", |r| r.method().to_string()))
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY))
+            .app_data(web::FormConfig::default().limit(MAX_BODY).error_handler(|e, _| {
+                AppError::BadRequest(format!("The form could not be read: {e}")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                AppError::BadRequest(format!("The query string could not be read: {e}")).into()
+            }))
+            .route("/healthz", web::get().to(routes::healthz))
+            .route("/static/app.css", web::get().to(routes::css))
+            .route("/static/app.js", web::get().to(routes::js))
+            .route("/", web::get().to(routes::home))
+            .route("/login", web::get().to(auth::login_form))
+            .route("/login", web::post().to(auth::login_submit))
+            .route("/logout", web::post().to(auth::logout))
+            .route("/setup", web::get().to(auth::setup_form))
+            .route("/setup", web::post().to(auth::setup_submit))
+            .service(
+                web::scope("/admin")
+                    .route("", web::get().to(|| async { auth::see_other("/admin/secrets") }))
+                    .route("/", web::get().to(|| async { auth::see_other("/admin/secrets") }))
+                    .route("/secrets", web::get().to(secrets::list))
+                    .route("/secrets", web::post().to(secrets::create))
+                    .route("/secrets/new", web::get().to(secrets::new_form))
+                    .route("/secrets/{name}", web::get().to(secrets::edit_form))
+                    .route("/secrets/{name}", web::post().to(secrets::update))
+                    .route("/secrets/{name}/delete", web::get().to(secrets::delete_confirm))
+                    .route("/secrets/{name}/delete", web::post().to(secrets::delete))
+                    .route("/images", web::get().to(images::list))
+                    .route("/images", web::post().to(images::create))
+                    .route("/images/new", web::get().to(images::new_form))
+                    .route("/images/{name}", web::get().to(images::edit_form))
+                    .route("/images/{name}", web::post().to(images::update))
+                    .route("/images/{name}/delete", web::get().to(images::delete_confirm))
+                    .route("/images/{name}/delete", web::post().to(images::delete)),
+            )
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)
+    .map_err(AppError::internal)?
+    .run();
+    Ok(server)
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
+    if req.method() != actix_web::http::Method::GET && req.method() != actix_web::http::Method::POST {
+        return Ok(HttpResponse::MethodNotAllowed().finish());
+    }
+    Err(AppError::NotFound("There is no such page.".into()))
+}

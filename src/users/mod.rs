@@ -1,0 +1,3 @@
+//! Accounts: storage now; the Users admin area comes with roles.
+
+pub mod store;

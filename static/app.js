@@ -1,0 +1,37 @@
+// Progressive niceties only: every page works without this file.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // Secret form: show only the fields of the chosen type.
+  var form = document.querySelector("[data-secret-form]");
+  var type = form && form.querySelector("[data-type-select]");
+  if (type) {
+    var sync = function () {
+      form.querySelectorAll("fieldset[data-kind]").forEach(function (fs) {
+        var on = fs.getAttribute("data-kind") === type.value;
+        fs.hidden = !on;
+        fs.disabled = !on;
+      });
+    };
+    type.addEventListener("change", sync);
+    sync();
+  }
+
+  // Image form: the select only when the box is ticked; the GPU URL only
+  // for Universal images.
+  var img = document.querySelector("[data-image-form]");
+  if (img) {
+    var box = img.querySelector("[data-use-secret]");
+    var select = img.querySelector("[data-secret-select]");
+    var kind = img.querySelector("[data-image-type]");
+    var gpu = img.querySelector("[data-gpu-url]");
+    var update = function () {
+      select.disabled = !box.checked;
+      if (gpu && kind) gpu.hidden = kind.value !== "both" && !gpu.querySelector("input").value;
+    };
+    box.addEventListener("change", update);
+    if (kind) kind.addEventListener("change", update);
+    update();
+  }
+})();
