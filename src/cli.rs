@@ -10,7 +10,12 @@ use crate::users::store as users;
 
 /// `wharf user add NAME [--admin] --password-stdin`: reads one line from
 /// `input` as the password.
-pub fn user_add(data_dir: &Path, username: &str, admin: bool, input: impl BufRead) -> Result<(), String> {
+pub fn user_add(
+    data_dir: &Path,
+    username: &str,
+    admin: bool,
+    input: impl BufRead,
+) -> Result<(), String> {
     let username = Username::parse(username)?;
     let mut line = String::new();
     input
@@ -23,7 +28,13 @@ pub fn user_add(data_dir: &Path, username: &str, admin: bool, input: impl BufRea
     let hash = crypto::hash_password(password.expose()).map_err(|e| e.to_string())?;
     let conn = pool.get().map_err(|e| e.to_string())?;
     users::create(&conn, username.as_str(), &hash, admin).map_err(|e| e.to_string())?;
-    crate::audit::record(&conn, "cli", "user created", &format!("user/{username}"), "shell")
-        .map_err(|e| e.to_string())?;
+    crate::audit::record(
+        &conn,
+        "cli",
+        "user created",
+        &format!("user/{username}"),
+        "shell",
+    )
+    .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -10,10 +10,15 @@ use clap::{Args, Parser, Subcommand};
 /// wharf: keep the registry credentials, SSH keys and image catalogue of a
 /// Kubernetes ML platform.
 #[derive(Debug, Parser)]
-#[command(name = "wharf", version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "wharf", version, about)]
 pub struct Cli {
     /// Where the database and keys live.
-    #[arg(long, env = "WHARF_DATA_DIR", default_value = "wharf-data", global = true)]
+    #[arg(
+        long,
+        env = "WHARF_DATA_DIR",
+        default_value = "wharf-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// What to do (default: serve).
@@ -75,11 +80,21 @@ pub struct ServeArgs {
     pub session_max: Seconds,
 
     /// Master key, base64 of 32 bytes (overrides `master.key`).
-    #[arg(long = "master-key", env = "WHARF_MASTER_KEY", hide_env_values = true, hide = true)]
+    #[arg(
+        long = "master-key",
+        env = "WHARF_MASTER_KEY",
+        hide_env_values = true,
+        hide = true
+    )]
     pub master_key: Option<KeyBytes>,
 
     /// Session cookie key, base64 of 64 bytes (overrides `session.key`).
-    #[arg(long = "session-key", env = "WHARF_SESSION_KEY", hide_env_values = true, hide = true)]
+    #[arg(
+        long = "session-key",
+        env = "WHARF_SESSION_KEY",
+        hide_env_values = true,
+        hide = true
+    )]
     pub session_key: Option<KeyBytes>,
 }
 
@@ -92,7 +107,9 @@ impl FromStr for Seconds {
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
         let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-        let n: i64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30m or 12h"))?;
+        let n: i64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration like 30m or 12h"))?;
         let mult = match unit {
             "" | "s" => 1,
             "m" => 60,

@@ -34,7 +34,13 @@ impl MasterKey {
         // Encryption with a valid key and an in-memory buffer cannot fail.
         let ct = self
             .0
-            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .unwrap_or_default();
         out.extend_from_slice(&ct);
         out
@@ -74,7 +80,11 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
     let phc = stored.unwrap_or(DUMMY_HASH.as_str());
     let ok = PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false);
     ok && stored.is_some()
 }

@@ -46,7 +46,10 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// Runs every migration the database has not seen, each in a transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in (1i64..).zip(MIGRATIONS).skip(usize::try_from(done).unwrap_or(0)) {
+    for (i, sql) in (1i64..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(done).unwrap_or(0))
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i)?;
@@ -65,7 +68,7 @@ where
     let pool = pool.clone();
     web::block(move || {
         let mut conn = pool.get()?;
-        f(&mut *conn)
+        f(&mut conn)
     })
     .await?
 }

@@ -31,8 +31,9 @@ pub fn master_key(data_dir: &Path, env: Option<&KeyBytes>) -> Result<MasterKey, 
         Some(k) => k.0.clone(),
         None => load_or_create(&data_dir.join("master.key"), MasterKey::LEN)?,
     };
-    MasterKey::from_bytes(&bytes)
-        .ok_or_else(|| KeyError::Invalid(format!("the master key must be {} bytes", MasterKey::LEN)))
+    MasterKey::from_bytes(&bytes).ok_or_else(|| {
+        KeyError::Invalid(format!("the master key must be {} bytes", MasterKey::LEN))
+    })
 }
 
 /// The cookie key: `WHARF_SESSION_KEY` or `session.key`.

@@ -78,7 +78,10 @@ impl Listing {
             h.extend(utf8_percent_encode(&self.q, NON_ALPHANUMERIC));
             h.push('&');
         }
-        h.push_str(&format!("sort={sort}&dir={}", if desc { "desc" } else { "asc" }));
+        h.push_str(&format!(
+            "sort={sort}&dir={}",
+            if desc { "desc" } else { "asc" }
+        ));
         if page > 1 {
             h.push_str(&format!("&page={page}"));
         }
@@ -174,7 +177,14 @@ mod tests {
 
     #[test]
     fn links_keep_the_search() {
-        let l = Listing::parse(&q("git lab&", "name", "asc", "1"), "/admin/secrets", &["name"]);
-        assert_eq!(l.sort_href("name"), "/admin/secrets?q=git%20lab%26&sort=name&dir=desc");
+        let l = Listing::parse(
+            &q("git lab&", "name", "asc", "1"),
+            "/admin/secrets",
+            &["name"],
+        );
+        assert_eq!(
+            l.sort_href("name"),
+            "/admin/secrets?q=git%20lab%26&sort=name&dir=desc"
+        );
     }
 }

@@ -9,16 +9,24 @@ use wharf::startup::{Application, Config};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::User(UserCommand::Add { username, admin, .. })) => {
-            wharf::cli::user_add(&cli.data_dir, &username, admin, std::io::stdin().lock())
-                .map(|()| println!("user {username} created"))
-        }
-        Some(Command::Serve(args)) => serve(Config { data_dir: cli.data_dir, serve: args }),
-        None => serve(Config { data_dir: cli.data_dir, serve: cli.serve }),
+        Some(Command::User(UserCommand::Add {
+            username, admin, ..
+        })) => wharf::cli::user_add(&cli.data_dir, &username, admin, std::io::stdin().lock())
+            .map(|()| println!("user {username} created")),
+        Some(Command::Serve(args)) => serve(Config {
+            data_dir: cli.data_dir,
+            serve: args,
+        }),
+        None => serve(Config {
+            data_dir: cli.data_dir,
+            serve: cli.serve,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

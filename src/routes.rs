@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, Responder, http::header};
 
 /// `GET /healthz`: `ok` when the process answers. No login, no database.
 pub async fn healthz() -> impl Responder {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok")
 }
 
 /// `GET /static/app.css`, built into the binary.
@@ -14,7 +16,10 @@ pub async fn css() -> impl Responder {
 
 /// `GET /static/app.js`, built into the binary.
 pub async fn js() -> impl Responder {
-    asset("text/javascript; charset=utf-8", include_str!("../static/app.js"))
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/app.js"),
+    )
 }
 
 fn asset(content_type: &str, body: &'static str) -> HttpResponse {

@@ -16,9 +16,9 @@ use crate::auth;
 use crate::config::ServeArgs;
 use crate::db;
 use crate::error::AppError;
+use crate::images::routes as images;
 use crate::keys;
 use crate::routes;
-use crate::images::routes as images;
 use crate::secrets::routes as secrets;
 use crate::state::{AppState, Settings};
 use crate::users::store as users;
@@ -52,8 +52,9 @@ impl Application {
         let cookie_key = keys::session_key(&config.data_dir, config.serve.session_key.as_ref())
             .map_err(AppError::internal)?;
         let pool = db::open(&config.data_dir.join("wharf.db"))?;
-        let listener = TcpListener::bind(&config.serve.listen)
-            .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.serve.listen)))?;
+        let listener = TcpListener::bind(&config.serve.listen).map_err(|e| {
+            AppError::internal(format!("cannot listen on {}: {e}", config.serve.listen))
+        })?;
         let addr = listener.local_addr().map_err(AppError::internal)?;
 
         let no_users = users::count(&*pool.get()?)? == 0;
@@ -133,26 +134,36 @@ pub fn run(
 ) -> Result<Server, AppError> {
     let max_age = state.settings.session_max;
     let server = HttpServer::new(move || {
-        let sessions = SessionMiddleware::builder(CookieSessionStore::default(), cookie_key.clone())
-            .cookie_name("wharf_session".into())
-            .cookie_http_only(true)
-            .cookie_same_site(SameSite::Strict)
-            .cookie_secure(secure_cookies)
-            .cookie_content_security(CookieContentSecurity::Private)
-            .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::seconds(max_age)))
-            .build();
+        let sessions =
+            SessionMiddleware::builder(CookieSessionStore::default(), cookie_key.clone())
+                .cookie_name("wharf_session".into())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Strict)
+                .cookie_secure(secure_cookies)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(
+                    PersistentSession::default().session_ttl(CookieDuration::seconds(max_age)),
+                )
+                .build();
         App::new()
             // Innermost first: CSRF needs the session, which wraps it.
             .wrap(from_fn(auth::verify_csrf))
             .wrap(sessions)
             .wrap(security_headers())
             // %U: the path without the query, so no setup token reaches the log.
-            .wrap(Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#).custom_request_replace("method", |r| r.method().to_string()))
+            .wrap(
+                Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
+                    .custom_request_replace("method", |r| r.method().to_string()),
+            )
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY))
-            .app_data(web::FormConfig::default().limit(MAX_BODY).error_handler(|e, _| {
-                AppError::BadRequest(format!("The form could not be read: {e}")).into()
-            }))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(MAX_BODY)
+                    .error_handler(|e, _| {
+                        AppError::BadRequest(format!("The form could not be read: {e}")).into()
+                    }),
+            )
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 AppError::BadRequest(format!("The query string could not be read: {e}")).into()
             }))
@@ -167,21 +178,33 @@ pub fn run(
             .route("/setup", web::post().to(auth::setup_submit))
             .service(
                 web::scope("/admin")
-                    .route("", web::get().to(|| async { auth::see_other("/admin/secrets") }))
-                    .route("/", web::get().to(|| async { auth::see_other("/admin/secrets") }))
+                    .route(
+                        "",
+                        web::get().to(|| async { auth::see_other("/admin/secrets") }),
+                    )
+                    .route(
+                        "/",
+                        web::get().to(|| async { auth::see_other("/admin/secrets") }),
+                    )
                     .route("/secrets", web::get().to(secrets::list))
                     .route("/secrets", web::post().to(secrets::create))
                     .route("/secrets/new", web::get().to(secrets::new_form))
                     .route("/secrets/{name}", web::get().to(secrets::edit_form))
                     .route("/secrets/{name}", web::post().to(secrets::update))
-                    .route("/secrets/{name}/delete", web::get().to(secrets::delete_confirm))
+                    .route(
+                        "/secrets/{name}/delete",
+                        web::get().to(secrets::delete_confirm),
+                    )
                     .route("/secrets/{name}/delete", web::post().to(secrets::delete))
                     .route("/images", web::get().to(images::list))
                     .route("/images", web::post().to(images::create))
                     .route("/images/new", web::get().to(images::new_form))
                     .route("/images/{name}", web::get().to(images::edit_form))
                     .route("/images/{name}", web::post().to(images::update))
-                    .route("/images/{name}/delete", web::get().to(images::delete_confirm))
+                    .route(
+                        "/images/{name}/delete",
+                        web::get().to(images::delete_confirm),
+                    )
                     .route("/images/{name}/delete", web::post().to(images::delete)),
             )
             .default_service(web::to(not_found))
@@ -193,7 +216,8 @@ pub fn run(
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
-    if req.method() != actix_web::http::Method::GET && req.method() != actix_web::http::Method::POST {
+    if req.method() != actix_web::http::Method::GET && req.method() != actix_web::http::Method::POST
+    {
         return Ok(HttpResponse::MethodNotAllowed().finish());
     }
     Err(AppError::NotFound("There is no such page.".into()))

@@ -39,7 +39,9 @@ pub async fn verify_csrf(
         .into());
     }
     if !is_utf8_form(&body) {
-        return Err(AppError::BadRequest("The form data is not valid UTF-8 form encoding.".into()).into());
+        return Err(
+            AppError::BadRequest("The form data is not valid UTF-8 form encoding.".into()).into(),
+        );
     }
     req.set_payload(Payload::from(body));
     next.call(req).await
@@ -53,17 +55,24 @@ fn form_field(body: &[u8], field: &str) -> Option<String> {
 }
 
 /// Each `key=value` pair, decoded; `None` where a part is not UTF-8.
-fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (Option<String>, Option<String>)> + '_ {
-    body.split(|b| *b == b'&').filter(|p| !p.is_empty()).map(|pair| {
-        let mut it = pair.splitn(2, |b| *b == b'=');
-        let k = it.next().and_then(decode);
-        let v = it.next().map_or(Some(String::new()), decode);
-        (k, v)
-    })
+fn form_urlencoded_pairs(
+    body: &[u8],
+) -> impl Iterator<Item = (Option<String>, Option<String>)> + '_ {
+    body.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut it = pair.splitn(2, |b| *b == b'=');
+            let k = it.next().and_then(decode);
+            let v = it.next().map_or(Some(String::new()), decode);
+            (k, v)
+        })
 }
 
 fn decode(part: &[u8]) -> Option<String> {
-    let plus_as_space: Vec<u8> = part.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let plus_as_space: Vec<u8> = part
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
     percent_encoding::percent_decode(&plus_as_space)
         .decode_utf8()
         .ok()

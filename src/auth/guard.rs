@@ -125,7 +125,9 @@ impl FromRequest for AdminCtx {
             if ctx.user.is_admin {
                 Ok(AdminCtx(ctx))
             } else {
-                Err(AppError::Forbidden("You have to be admin to view this page"))
+                Err(AppError::Forbidden(
+                    "You have to be admin to view this page",
+                ))
             }
         })
     }

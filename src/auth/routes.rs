@@ -115,7 +115,10 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(su) = session.user() {
-        db::run(&state.pool, move |c| Ok(users::end_sessions(c, su.user_id)?)).await?;
+        db::run(&state.pool, move |c| {
+            Ok(users::end_sessions(c, su.user_id)?)
+        })
+        .await?;
     }
     session.purge();
     Ok(see_other("/login"))
@@ -223,13 +226,17 @@ pub async fn setup_submit(
     })
     .await?;
     let Some(id) = created else {
-        return Err(AppError::NotFound("This setup link is no longer valid.".into()));
+        return Err(AppError::NotFound(
+            "This setup link is no longer valid.".into(),
+        ));
     };
     if let Ok(mut t) = state.setup_token.lock() {
         *t = None;
     }
     tracing::info!(username = %username, "first administrator created; the setup link is now void");
     session.sign_in(id, 0, db::now())?;
-    session.flash(format!("Welcome, {username}. You are the first administrator."))?;
+    session.flash(format!(
+        "Welcome, {username}. You are the first administrator."
+    ))?;
     Ok(see_other("/admin/secrets"))
 }

@@ -14,7 +14,11 @@ pub const MAX_PER_USERNAME: i64 = 5;
 pub const MAX_PER_SOURCE: i64 = 30;
 
 /// `Some(seconds to wait)` when this username or address is locked out.
-pub fn retry_after(conn: &Connection, username: &str, source: &str) -> rusqlite::Result<Option<u64>> {
+pub fn retry_after(
+    conn: &Connection,
+    username: &str,
+    source: &str,
+) -> rusqlite::Result<Option<u64>> {
     let since = db::now() - WINDOW_SECS;
     let check = |column: &str, key: &str, max: i64| -> rusqlite::Result<Option<i64>> {
         let (n, oldest): (i64, Option<i64>) = conn

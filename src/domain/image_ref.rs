@@ -27,7 +27,13 @@ impl ImageRef {
             return bad("leave out the scheme (https://)");
         }
         let (rest, digest) = match s.split_once('@') {
-            Some((r, d)) => (r, Some(parse_digest(d).map_err(|w| format!("\"{s}\" is not a valid image reference: {w}."))?)),
+            Some((r, d)) => (
+                r,
+                Some(
+                    parse_digest(d)
+                        .map_err(|w| format!("\"{s}\" is not a valid image reference: {w}."))?,
+                ),
+            ),
             None => (s, None),
         };
         // A tag is the part after the last ':' if no '/' follows it (a ':'
@@ -38,8 +44,11 @@ impl ImageRef {
         };
         if let Some(t) = tag {
             let ok = t.len() <= 128
-                && t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                && t.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
             if !ok {
                 return bad("a tag is up to 128 letters, digits, '_', '.' and '-'");
             }
@@ -65,7 +74,9 @@ impl ImageRef {
             _ => domain,
         };
         if path.is_empty() || !path.split('/').all(valid_path_component) {
-            return bad("path components are lowercase letters and digits, separated by '.', '_', '__' or '-'");
+            return bad(
+                "path components are lowercase letters and digits, separated by '.', '_', '__' or '-'",
+            );
         }
         let path = if domain == "docker.io" && !path.contains('/') {
             format!("library/{path}")
@@ -130,12 +141,10 @@ impl fmt::Display for ImageRef {
 fn valid_domain(d: &str) -> bool {
     let (host, port) = if let Some(rest) = d.strip_prefix('[') {
         match rest.split_once(']') {
-            Some((ip, after)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => {
-                match after {
-                    "" => return true,
-                    p => (None, p.strip_prefix(':')),
-                }
-            }
+            Some((ip, after)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => match after {
+                "" => return true,
+                p => (None, p.strip_prefix(':')),
+            },
             _ => return false,
         }
     } else {
@@ -144,10 +153,10 @@ fn valid_domain(d: &str) -> bool {
             None => (Some(d), None),
         }
     };
-    if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.chars().all(|c| c.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return false;
     }
     match host {
         None => port.is_some(),
@@ -195,8 +204,15 @@ fn parse_digest(d: &str) -> Result<String, &'static str> {
         return Err("a digest is algorithm:hex, like sha256:...");
     };
     let alg_ok = !alg.is_empty()
-        && alg.split(['+', '.', '_', '-']).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
-    let hex_ok = hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        && alg.split(['+', '.', '_', '-']).all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    let hex_ok = hex.len() >= 32
+        && hex
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
     let len_ok = match alg {
         "sha256" => hex.len() == 64,
         "sha512" => hex.len() == 128,
@@ -216,36 +232,68 @@ mod tests {
     const SHA: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn canon(s: &str) -> String {
-        ImageRef::parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).canonical()
+        ImageRef::parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .canonical()
     }
 
     #[test]
     fn real_world_references() {
         assert_eq!(canon("python:3.12"), "docker.io/library/python:3.12");
         assert_eq!(canon("ubuntu"), "docker.io/library/ubuntu");
-        assert_eq!(canon("jupyter/base-notebook:lab-4.0.7"), "docker.io/jupyter/base-notebook:lab-4.0.7");
-        assert_eq!(canon("docker.io/library/nginx:1.27"), "docker.io/library/nginx:1.27");
-        assert_eq!(canon("index.docker.io/library/nginx"), "docker.io/library/nginx");
+        assert_eq!(
+            canon("jupyter/base-notebook:lab-4.0.7"),
+            "docker.io/jupyter/base-notebook:lab-4.0.7"
+        );
+        assert_eq!(
+            canon("docker.io/library/nginx:1.27"),
+            "docker.io/library/nginx:1.27"
+        );
+        assert_eq!(
+            canon("index.docker.io/library/nginx"),
+            "docker.io/library/nginx"
+        );
         assert_eq!(
             canon("registry.gitlab.com/infuseai/ml/notebook:v1.2"),
             "registry.gitlab.com/infuseai/ml/notebook:v1.2"
         );
-        assert_eq!(canon("ghcr.io/org/team/image:sha-abc123"), "ghcr.io/org/team/image:sha-abc123");
+        assert_eq!(
+            canon("ghcr.io/org/team/image:sha-abc123"),
+            "ghcr.io/org/team/image:sha-abc123"
+        );
         assert_eq!(
             canon("123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/train:2024.05"),
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml/train:2024.05"
         );
-        assert_eq!(canon("gcr.io/my-project/tf_serving:latest"), "gcr.io/my-project/tf_serving:latest");
-        assert_eq!(canon("europe-docker.pkg.dev/p/repo/img:1"), "europe-docker.pkg.dev/p/repo/img:1");
+        assert_eq!(
+            canon("gcr.io/my-project/tf_serving:latest"),
+            "gcr.io/my-project/tf_serving:latest"
+        );
+        assert_eq!(
+            canon("europe-docker.pkg.dev/p/repo/img:1"),
+            "europe-docker.pkg.dev/p/repo/img:1"
+        );
         assert_eq!(canon("localhost:5000/test:1"), "localhost:5000/test:1");
         assert_eq!(canon("localhost/test"), "localhost/test");
         assert_eq!(canon("127.0.0.1:5000/a/b"), "127.0.0.1:5000/a/b");
         assert_eq!(canon("[::1]:5000/a"), "[::1]:5000/a");
-        assert_eq!(canon(&format!("nvidia/cuda@{SHA}")), format!("docker.io/nvidia/cuda@{SHA}"));
-        assert_eq!(canon(&format!("quay.io/a/b:1.0@{SHA}")), format!("quay.io/a/b:1.0@{SHA}"));
-        assert_eq!(canon("a/b__c/d-e.f---g:TAG_1.x"), "docker.io/a/b__c/d-e.f---g:TAG_1.x");
+        assert_eq!(
+            canon(&format!("nvidia/cuda@{SHA}")),
+            format!("docker.io/nvidia/cuda@{SHA}")
+        );
+        assert_eq!(
+            canon(&format!("quay.io/a/b:1.0@{SHA}")),
+            format!("quay.io/a/b:1.0@{SHA}")
+        );
+        assert_eq!(
+            canon("a/b__c/d-e.f---g:TAG_1.x"),
+            "docker.io/a/b__c/d-e.f---g:TAG_1.x"
+        );
         let r = ImageRef::parse("registry.gitlab.com:443/g/p:1").unwrap();
-        assert_eq!((r.domain(), r.path(), r.tag()), ("registry.gitlab.com:443", "g/p", Some("1")));
+        assert_eq!(
+            (r.domain(), r.path(), r.tag()),
+            ("registry.gitlab.com:443", "g/p", Some("1"))
+        );
         assert_eq!(ImageRef::parse(" ubuntu ").unwrap().as_str(), "ubuntu");
     }
 

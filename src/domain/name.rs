@@ -57,7 +57,14 @@ mod tests {
 
     #[test]
     fn accepts_kubernetes_names() {
-        for ok in ["a", "gitlab-pull", "my.secret-1", "0", "a.b.c", &"x".repeat(63)] {
+        for ok in [
+            "a",
+            "gitlab-pull",
+            "my.secret-1",
+            "0",
+            "a.b.c",
+            &"x".repeat(63),
+        ] {
             assert!(ResourceName::parse(ok).is_ok(), "{ok}");
         }
         assert_eq!(ResourceName::parse("  ok  ").unwrap().as_str(), "ok");
@@ -66,8 +73,22 @@ mod tests {
     #[test]
     fn rejects_everything_else() {
         for bad in [
-            "", " ", "-a", "a-", "A", "a_b", "a..b", ".a", "a.", "a b", "é", "a/b",
-            &"x".repeat(64), "new", "export.yaml", "<script>",
+            "",
+            " ",
+            "-a",
+            "a-",
+            "A",
+            "a_b",
+            "a..b",
+            ".a",
+            "a.",
+            "a b",
+            "é",
+            "a/b",
+            &"x".repeat(64),
+            "new",
+            "export.yaml",
+            "<script>",
         ] {
             assert!(ResourceName::parse(bad).is_err(), "{bad}");
         }

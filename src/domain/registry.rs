@@ -124,10 +124,10 @@ fn parse_authority(authority: &str) -> Result<String, String> {
             None => (authority, None),
         }
     };
-    if let Some(p) = port {
-        if !matches!(p.parse::<u16>(), Ok(n) if n > 0) || p.starts_with('0') {
-            return bad();
-        }
+    if let Some(p) = port
+        && (!matches!(p.parse::<u16>(), Ok(n) if n > 0) || p.starts_with('0'))
+    {
+        return bad();
     }
     if !host.starts_with('[') {
         let label_ok = |l: &str| {

@@ -58,8 +58,7 @@ impl SshPrivateKey {
         let first = key.lines().next().unwrap_or_default();
         let last = key.lines().last().unwrap_or_default();
         let armour = |line: &str, word: &str| {
-            line.starts_with(&format!("-----{word} "))
-                && line.ends_with("PRIVATE KEY-----")
+            line.starts_with(&format!("-----{word} ")) && line.ends_with("PRIVATE KEY-----")
         };
         if !armour(first, "BEGIN") || !armour(last, "END") {
             return Err(
@@ -110,7 +109,13 @@ mod tests {
             "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----\n"
         );
         let rsa = "-----BEGIN RSA PRIVATE KEY-----\nAA\n-----END RSA PRIVATE KEY-----\n\n";
-        assert!(SshPrivateKey::parse(rsa).unwrap().into_value().expose().ends_with("-----\n"));
+        assert!(
+            SshPrivateKey::parse(rsa)
+                .unwrap()
+                .into_value()
+                .expose()
+                .ends_with("-----\n")
+        );
     }
 
     #[test]

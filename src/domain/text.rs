@@ -66,7 +66,8 @@ impl Username {
         let first_ok = chars
             .next()
             .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@-".contains(c));
+        let rest_ok =
+            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@-".contains(c));
         if s.is_empty() {
             return Err("Username is required.".into());
         }
@@ -101,7 +102,10 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let n = raw.chars().count();
         if n < Self::MIN {
-            return Err(format!("Password must be at least {} characters.", Self::MIN));
+            return Err(format!(
+                "Password must be at least {} characters.",
+                Self::MIN
+            ));
         }
         if n > 1024 {
             return Err("Password must be at most 1024 characters.".into());
@@ -187,7 +191,10 @@ mod tests {
     fn password_length() {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("twelve chars").is_ok());
-        assert_eq!(format!("{:?}", Password::parse("twelve chars").unwrap()), "***");
+        assert_eq!(
+            format!("{:?}", Password::parse("twelve chars").unwrap()),
+            "***"
+        );
     }
 
     #[test]

@@ -53,7 +53,11 @@ impl Valid {
 impl ImageForm {
     /// The type as chosen; Universal when the field is missing.
     pub fn image_type_value(&self) -> &str {
-        if self.image_type.is_empty() { "both" } else { &self.image_type }
+        if self.image_type.is_empty() {
+            "both"
+        } else {
+            &self.image_type
+        }
     }
 
     /// Checks the form against the rules and the secrets that exist.
@@ -63,7 +67,10 @@ impl ImageForm {
         let display_name = e.check("display_name", DisplayName::parse(&self.display_name));
         let description = self.description.trim();
         if description.chars().count() > 2000 {
-            e.add("description", "Description must be at most 2000 characters.");
+            e.add(
+                "description",
+                "Description must be at most 2000 characters.",
+            );
         }
         let image_type = ImageType::parse(self.image_type_value());
         if image_type.is_none() {
@@ -79,36 +86,57 @@ impl ImageForm {
             );
             None
         } else {
-            e.check("url_for_gpu", ImageRef::parse(&self.url_for_gpu)).map(Some)
+            e.check("url_for_gpu", ImageRef::parse(&self.url_for_gpu))
+                .map(Some)
         };
         let pull_secret_id = if self.use_pull_secret.is_some() {
             let wanted = self.pull_secret.trim();
             match choices.iter().find(|c| c.1 == wanted) {
                 Some(c) => Some(Some(c.0)),
                 None if wanted.is_empty() => {
-                    e.add("pull_secret", "Choose an Image Pull Secret, or untick \"Use Image Pull Secret\".");
+                    e.add(
+                        "pull_secret",
+                        "Choose an Image Pull Secret, or untick \"Use Image Pull Secret\".",
+                    );
                     None
                 }
                 None => {
-                    e.add("pull_secret", format!("There is no Image Pull secret named {wanted}."));
+                    e.add(
+                        "pull_secret",
+                        format!("There is no Image Pull secret named {wanted}."),
+                    );
                     None
                 }
             }
         } else {
             Some(None)
         };
-        match (name, display_name, image_type, url, url_for_gpu, pull_secret_id, e.is_empty()) {
-            (Some(name), Some(display_name), Some(image_type), Some(url), Some(url_for_gpu), Some(pull_secret_id), true) => {
-                Ok(Valid {
-                    name,
-                    display_name,
-                    description: description.to_owned(),
-                    image_type,
-                    url,
-                    url_for_gpu,
-                    pull_secret_id,
-                })
-            }
+        match (
+            name,
+            display_name,
+            image_type,
+            url,
+            url_for_gpu,
+            pull_secret_id,
+            e.is_empty(),
+        ) {
+            (
+                Some(name),
+                Some(display_name),
+                Some(image_type),
+                Some(url),
+                Some(url_for_gpu),
+                Some(pull_secret_id),
+                true,
+            ) => Ok(Valid {
+                name,
+                display_name,
+                description: description.to_owned(),
+                image_type,
+                url,
+                url_for_gpu,
+                pull_secret_id,
+            }),
             _ => Err(e),
         }
     }
@@ -119,7 +147,12 @@ mod tests {
     use super::*;
 
     fn choices() -> Vec<Choice> {
-        vec![(1, "gitlab".into(), "GitLab".into(), "registry.gitlab.com".into())]
+        vec![(
+            1,
+            "gitlab".into(),
+            "GitLab".into(),
+            "registry.gitlab.com".into(),
+        )]
     }
 
     fn form() -> ImageForm {
@@ -150,11 +183,23 @@ mod tests {
     fn rules() {
         let mut f = form();
         f.pull_secret = "missing".into();
-        assert!(f.parse("nb", &choices()).err().unwrap().get("pull_secret").is_some());
+        assert!(
+            f.parse("nb", &choices())
+                .err()
+                .unwrap()
+                .get("pull_secret")
+                .is_some()
+        );
         let mut f = form();
         f.image_type = "cpu".into();
         f.url_for_gpu = "nvidia/cuda:12.4".into();
-        assert!(f.parse("nb", &choices()).err().unwrap().get("url_for_gpu").is_some());
+        assert!(
+            f.parse("nb", &choices())
+                .err()
+                .unwrap()
+                .get("url_for_gpu")
+                .is_some()
+        );
         let mut f = form();
         f.url = "not a ref".into();
         f.image_type = "tpu".into();

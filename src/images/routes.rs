@@ -62,7 +62,11 @@ impl FormView {
             url: image.url.clone(),
             url_for_gpu: image.url_for_gpu.clone().unwrap_or_default(),
             use_pull_secret: image.pull_secret.is_some(),
-            pull_secret: image.pull_secret.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+            pull_secret: image
+                .pull_secret
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
             version: image.version,
             errors: FieldErrors::default(),
             notice: None,
@@ -114,7 +118,10 @@ async fn choices(state: &AppState) -> Result<Vec<Choice>, AppError> {
 }
 
 /// `GET /admin/images/new`
-pub async fn new_form(ctx: AdminCtx, state: web::Data<AppState>) -> Result<impl Responder, AppError> {
+pub async fn new_form(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+) -> Result<impl Responder, AppError> {
     Ok(FormPage {
         ctx: ctx.0,
         form: FormView::from_form(ImageForm::default(), true, FieldErrors::default()),
@@ -135,7 +142,12 @@ pub async fn create(
     let valid = match form.parse(&form.name, &choices) {
         Ok(v) => v,
         Err(errors) => {
-            let page = FormPage { ctx: ctx.0, form: FormView::from_form(form, true, errors), choices, image: None };
+            let page = FormPage {
+                ctx: ctx.0,
+                form: FormView::from_form(form, true, errors),
+                choices,
+                image: None,
+            };
             return Ok(unprocessable(page, &req));
         }
     };
@@ -145,7 +157,13 @@ pub async fn create(
         let tx = c.transaction()?;
         let r = store::insert(&tx, &valid.write());
         if r.is_ok() {
-            audit::record(&tx, &actor, "image created", &format!("image/{}", valid.name), &source)?;
+            audit::record(
+                &tx,
+                &actor,
+                "image created",
+                &format!("image/{}", valid.name),
+                &source,
+            )?;
             tx.commit()?;
         }
         Ok(r)
@@ -159,7 +177,12 @@ pub async fn create(
         Err(e @ WriteError::Duplicate(_)) => {
             let mut errors = FieldErrors::default();
             errors.add("name", e.to_string());
-            let page = FormPage { ctx: ctx.0, form: FormView::from_form(form, true, errors), choices, image: None };
+            let page = FormPage {
+                ctx: ctx.0,
+                form: FormView::from_form(form, true, errors),
+                choices,
+                image: None,
+            };
             Ok(unprocessable(page, &req))
         }
         Err(e) => Err(AppError::internal(e)),
@@ -182,7 +205,12 @@ pub async fn edit_form(
     path: web::Path<String>,
 ) -> Result<impl Responder, AppError> {
     let (image, choices) = load(&state, path.into_inner()).await?;
-    Ok(FormPage { ctx: ctx.0, form: FormView::of(&image), choices, image: Some(image) })
+    Ok(FormPage {
+        ctx: ctx.0,
+        form: FormView::of(&image),
+        choices,
+        image: Some(image),
+    })
 }
 
 /// `POST /admin/images/{name}`
@@ -199,17 +227,32 @@ pub async fn update(
     let valid = match form.parse(&image.name, &choices) {
         Ok(v) => v,
         Err(errors) => {
-            let page = FormPage { ctx: ctx.0, form: FormView::from_form(form, false, errors), choices, image: Some(image) };
+            let page = FormPage {
+                ctx: ctx.0,
+                form: FormView::from_form(form, false, errors),
+                choices,
+                image: Some(image),
+            };
             return Ok(unprocessable(page, &req));
         }
     };
     let version = form.version.trim().parse::<i64>().unwrap_or(-1);
-    let (actor, source, name) = (ctx.user.username.clone(), ctx.source.clone(), image.name.clone());
+    let (actor, source, name) = (
+        ctx.user.username.clone(),
+        ctx.source.clone(),
+        image.name.clone(),
+    );
     let outcome = db::run(&state.pool, move |c| {
         let tx = c.transaction()?;
         let r = store::update(&tx, &valid.write(), version);
         if r.is_ok() {
-            audit::record(&tx, &actor, "image updated", &format!("image/{}", valid.name), &source)?;
+            audit::record(
+                &tx,
+                &actor,
+                "image updated",
+                &format!("image/{}", valid.name),
+                &source,
+            )?;
             tx.commit()?;
         }
         Ok(r)
@@ -223,11 +266,20 @@ pub async fn update(
         Err(e @ WriteError::Stale) => {
             let (current, choices) = load(&state, name).await?;
             let mut view = FormView::of(&current);
-            view.notice = Some(format!("{e} Here is what it holds now; make your change again."));
-            let page = FormPage { ctx: ctx.0, form: view, choices, image: Some(current) };
+            view.notice = Some(format!(
+                "{e} Here is what it holds now; make your change again."
+            ));
+            let page = FormPage {
+                ctx: ctx.0,
+                form: view,
+                choices,
+                image: Some(current),
+            };
             Ok(with_status(page, StatusCode::CONFLICT, &req))
         }
-        Err(WriteError::Missing(n)) => Err(AppError::NotFound(format!("There is no image named {n}."))),
+        Err(WriteError::Missing(n)) => {
+            Err(AppError::NotFound(format!("There is no image named {n}.")))
+        }
         Err(e) => Err(AppError::internal(e)),
     }
 }
@@ -268,7 +320,9 @@ pub async fn delete(
     })
     .await?;
     if !deleted {
-        return Err(AppError::NotFound(format!("There is no image named {name}.")));
+        return Err(AppError::NotFound(format!(
+            "There is no image named {name}."
+        )));
     }
     ctx.session.flash(format!("Image {name} deleted."))?;
     Ok(see_other("/admin/images"))

@@ -72,7 +72,11 @@ pub struct Image {
 impl Image {
     /// Display Name, or the name.
     pub fn label(&self) -> &str {
-        if self.display_name.is_empty() { &self.name } else { &self.display_name }
+        if self.display_name.is_empty() {
+            &self.name
+        } else {
+            &self.display_name
+        }
     }
 
     /// The Updated column.
@@ -89,7 +93,12 @@ impl Image {
 }
 
 /// The warning shown when a secret's registry is not the images'.
-pub fn registry_mismatch(host: &str, secret_label: &str, url: &str, gpu: Option<&str>) -> Option<String> {
+pub fn registry_mismatch(
+    host: &str,
+    secret_label: &str,
+    url: &str,
+    gpu: Option<&str>,
+) -> Option<String> {
     let secret_domain = RegistryHost::parse(host).ok()?.domain().to_owned();
     let off: Vec<String> = std::iter::once(url)
         .chain(gpu)
@@ -121,7 +130,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
         url: r.get(5)?,
         url_for_gpu: r.get(6)?,
         pull_secret: match secret {
-            Some(n) => Some((n, r.get(8)?, r.get::<_, Option<String>>(9)?.unwrap_or_default())),
+            Some(n) => Some((
+                n,
+                r.get(8)?,
+                r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+            )),
             None => None,
         },
         version: r.get(10)?,
@@ -152,7 +165,11 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>
         ))?
         .query_map(params![listing.q, pattern, PER_PAGE, listing.offset()], from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Page { rows, total, listing })
+    Ok(Page {
+        rows,
+        total,
+        listing,
+    })
 }
 
 /// The image with that name.
@@ -252,7 +269,11 @@ pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), Writ
     let exists: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM images WHERE name = ?1)")?
         .query_row([w.name], |r| r.get(0))?;
-    Err(if exists { WriteError::Stale } else { WriteError::Missing(w.name.to_owned()) })
+    Err(if exists {
+        WriteError::Stale
+    } else {
+        WriteError::Missing(w.name.to_owned())
+    })
 }
 
 /// Deletes an image; false when there was none.

@@ -4,7 +4,9 @@
 use serde::Deserialize;
 
 use super::store::Kind;
-use crate::domain::{DisplayName, RegistryHost, RegistryUsername, ResourceName, SecretValue, SshPrivateKey};
+use crate::domain::{
+    DisplayName, RegistryHost, RegistryUsername, ResourceName, SecretValue, SshPrivateKey,
+};
 use crate::forms::FieldErrors;
 
 /// The fields exactly as posted. Missing fields are empty strings.
@@ -85,7 +87,9 @@ impl SecretForm {
                 let password = if self.password.is_empty() && !value_required {
                     Some(None)
                 } else {
-                    errors.check("password", SecretValue::parse_password(&self.password)).map(Some)
+                    errors
+                        .check("password", SecretValue::parse_password(&self.password))
+                        .map(Some)
                 };
                 match (host, username, password) {
                     (Some(host), Some(username), Some(password)) => Some(Credential::ImagePull {
@@ -163,7 +167,10 @@ mod tests {
         f.password.clear();
         assert!(f.parse_new().is_err());
         let v = f.parse_edit("gitlab", Kind::ImagePull).unwrap();
-        assert!(matches!(v.credential, Credential::ImagePull { password: None, .. }));
+        assert!(matches!(
+            v.credential,
+            Credential::ImagePull { password: None, .. }
+        ));
         let g = SecretForm::default();
         assert!(g.parse_edit("repo-key", Kind::GitSync).is_ok());
     }

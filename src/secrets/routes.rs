@@ -128,13 +128,19 @@ fn seal(state: &AppState, valid: &Valid) -> Option<Vec<u8>> {
         Credential::ImagePull { password, .. } => password.as_ref(),
         Credential::GitSync { key } => key.as_ref(),
     }?;
-    Some(state.master.seal(valid.name.as_str().as_bytes(), value.expose().as_bytes()))
+    Some(
+        state
+            .master
+            .seal(valid.name.as_str().as_bytes(), value.expose().as_bytes()),
+    )
 }
 
 /// Runs `f(write)` with the row fields of a valid form.
 fn write_of<'a>(valid: &'a Valid, sealed: Option<Vec<u8>>) -> store::Write<'a> {
     let (host, user) = match &valid.credential {
-        Credential::ImagePull { host, username, .. } => (Some(host.as_str()), Some(username.as_str())),
+        Credential::ImagePull { host, username, .. } => {
+            (Some(host.as_str()), Some(username.as_str()))
+        }
         Credential::GitSync { .. } => (None, None),
     };
     store::Write {
@@ -175,7 +181,13 @@ pub async fn create(
         let tx = c.transaction()?;
         let r = store::insert(&tx, write_of(&valid, sealed));
         if r.is_ok() {
-            audit::record(&tx, &actor, "secret created", &format!("secret/{}", valid.name), &source)?;
+            audit::record(
+                &tx,
+                &actor,
+                "secret created",
+                &format!("secret/{}", valid.name),
+                &source,
+            )?;
             tx.commit()?;
         }
         Ok(r)
@@ -247,12 +259,22 @@ pub async fn update(
     };
     let version = form.version.trim().parse::<i64>().unwrap_or(-1);
     let sealed = seal(&state, &valid);
-    let (actor, source, name) = (ctx.user.username.clone(), ctx.source.clone(), secret.name.clone());
+    let (actor, source, name) = (
+        ctx.user.username.clone(),
+        ctx.source.clone(),
+        secret.name.clone(),
+    );
     let outcome = db::run(&state.pool, move |c| {
         let tx = c.transaction()?;
         let r = store::update(&tx, write_of(&valid, sealed), version);
         if r.is_ok() {
-            audit::record(&tx, &actor, "secret updated", &format!("secret/{}", valid.name), &source)?;
+            audit::record(
+                &tx,
+                &actor,
+                "secret updated",
+                &format!("secret/{}", valid.name),
+                &source,
+            )?;
             tx.commit()?;
         }
         Ok(r)
@@ -267,7 +289,9 @@ pub async fn update(
             // Show what is stored now, so the administrator can redo the edit on top.
             let (current, images) = load(&state, name).await?;
             let mut view = FormView::of(&current);
-            view.notice = Some(format!("{e} Here is what it holds now; make your change again."));
+            view.notice = Some(format!(
+                "{e} Here is what it holds now; make your change again."
+            ));
             let page = FormPage {
                 ctx: ctx.0,
                 form: view,
@@ -276,7 +300,9 @@ pub async fn update(
             };
             Ok(with_status(page, StatusCode::CONFLICT, &req))
         }
-        Err(WriteError::Missing(n)) => Err(AppError::NotFound(format!("There is no secret named {n}."))),
+        Err(WriteError::Missing(n)) => {
+            Err(AppError::NotFound(format!("There is no secret named {n}.")))
+        }
         Err(e) => Err(AppError::internal(e)),
     }
 }
@@ -300,10 +326,18 @@ pub async fn delete_confirm(
     if !images.is_empty() {
         return Ok(in_use(ctx.0, &secret.name, secret.label(), images, &req));
     }
-    Ok(DeletePage { ctx: ctx.0, secret }.respond_to(&req).map_into_boxed_body())
+    Ok(DeletePage { ctx: ctx.0, secret }
+        .respond_to(&req)
+        .map_into_boxed_body())
 }
 
-fn in_use(ctx: Ctx, name: &str, label: &str, images: Vec<(String, String)>, req: &HttpRequest) -> HttpResponse {
+fn in_use(
+    ctx: Ctx,
+    name: &str,
+    label: &str,
+    images: Vec<(String, String)>,
+    req: &HttpRequest,
+) -> HttpResponse {
     let page = Refused {
         ctx,
         title: format!("Secret {label} is in use"),
@@ -334,7 +368,13 @@ pub async fn delete(
         let label = store::find(&tx, &n)?.map(|s| s.label().to_owned());
         let r = store::delete(&tx, &n)?;
         if let Deleted::Yes = r {
-            audit::record(&tx, &actor, "secret deleted", &format!("secret/{n}"), &source)?;
+            audit::record(
+                &tx,
+                &actor,
+                "secret deleted",
+                &format!("secret/{n}"),
+                &source,
+            )?;
             tx.commit()?;
         }
         Ok((r, label.unwrap_or_default()))
@@ -346,6 +386,8 @@ pub async fn delete(
             Ok(crate::auth::see_other("/admin/secrets"))
         }
         (Deleted::InUse(images), label) => Ok(in_use(ctx.0, &name, &label, images, &req)),
-        (Deleted::Missing, _) => Err(AppError::NotFound(format!("There is no secret named {name}."))),
+        (Deleted::Missing, _) => Err(AppError::NotFound(format!(
+            "There is no secret named {name}."
+        ))),
     }
 }

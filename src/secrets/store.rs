@@ -77,7 +77,11 @@ pub struct Secret {
 impl Secret {
     /// Display Name, or the name when there is none.
     pub fn label(&self) -> &str {
-        if self.display_name.is_empty() { &self.name } else { &self.display_name }
+        if self.display_name.is_empty() {
+            &self.name
+        } else {
+            &self.display_name
+        }
     }
 
     /// The Updated column.
@@ -105,7 +109,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
         updated_at: r.get(7)?,
         used_by: r.get(8)?,
         last_test: match test_at {
-            Some(at) => Some((at, r.get::<_, Option<bool>>(10)?.unwrap_or(false), r.get::<_, Option<String>>(11)?.unwrap_or_default())),
+            Some(at) => Some((
+                at,
+                r.get::<_, Option<bool>>(10)?.unwrap_or(false),
+                r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+            )),
             None => None,
         },
     })
@@ -134,21 +142,29 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret
         ))?
         .query_map(params![listing.q, pattern, PER_PAGE, listing.offset()], from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Page { rows, total, listing })
+    Ok(Page {
+        rows,
+        total,
+        listing,
+    })
 }
 
 /// The secret with that name.
 pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Secret>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM secrets s WHERE s.name = ?1"))?
-        .query_row([name], from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM secrets s WHERE s.name = ?1"
+    ))?
+    .query_row([name], from_row)
+    .optional()
 }
 
 /// The secret with its sealed value, for what leaves the portal on purpose.
 pub fn find_sealed(conn: &Connection, name: &str) -> rusqlite::Result<Option<(Secret, Vec<u8>)>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS}, s.sealed FROM secrets s WHERE s.name = ?1"))?
-        .query_row([name], |r| Ok((from_row(r)?, r.get(12)?)))
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, s.sealed FROM secrets s WHERE s.name = ?1"
+    ))?
+    .query_row([name], |r| Ok((from_row(r)?, r.get(12)?)))
+    .optional()
 }
 
 /// The images that use a secret: (name, label), by name.
@@ -204,7 +220,15 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<i64, WriteError> {
                                sealed, created_at, updated_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"#,
     )?
-    .execute(params![w.name, w.display_name, w.kind.as_str(), w.registry_host, w.username, sealed, now])
+    .execute(params![
+        w.name,
+        w.display_name,
+        w.kind.as_str(),
+        w.registry_host,
+        w.username,
+        sealed,
+        now
+    ])
     .map_err(|e| {
         if db::is_unique_violation(&e) {
             WriteError::Duplicate(w.name.to_owned())
@@ -242,7 +266,11 @@ pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), Write
     let exists: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM secrets WHERE name = ?1)")?
         .query_row([w.name], |r| r.get(0))?;
-    Err(if exists { WriteError::Stale } else { WriteError::Missing(w.name.to_owned()) })
+    Err(if exists {
+        WriteError::Stale
+    } else {
+        WriteError::Missing(w.name.to_owned())
+    })
 }
 
 /// What a delete did.
@@ -272,7 +300,9 @@ pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<Deleted> {
 }
 
 /// Image Pull secrets for the image form's select: (id, name, label, host).
-pub fn image_pull_choices(conn: &Connection) -> rusqlite::Result<Vec<(i64, String, String, String)>> {
+pub fn image_pull_choices(
+    conn: &Connection,
+) -> rusqlite::Result<Vec<(i64, String, String, String)>> {
     conn.prepare_cached(
         "SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
          WHERE kind = 'image_pull' ORDER BY COALESCE(NULLIF(display_name, ''), name), name",

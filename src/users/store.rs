@@ -59,15 +59,20 @@ pub fn find_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> 
 }
 
 /// The user with that name, with the password hash.
-pub fn find_credentials(conn: &Connection, username: &str) -> rusqlite::Result<Option<Credentials>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE username = ?1"))?
-        .query_row([username], |r| {
-            Ok(Credentials {
-                user: from_row(r)?,
-                password_hash: r.get(5)?,
-            })
+pub fn find_credentials(
+    conn: &Connection,
+    username: &str,
+) -> rusqlite::Result<Option<Credentials>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, password_hash FROM users WHERE username = ?1"
+    ))?
+    .query_row([username], |r| {
+        Ok(Credentials {
+            user: from_row(r)?,
+            password_hash: r.get(5)?,
         })
-        .optional()
+    })
+    .optional()
 }
 
 /// How many users exist.
@@ -100,7 +105,10 @@ pub fn create(
 
 /// Notes a successful sign-in.
 pub fn record_login(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute("UPDATE users SET last_login_at = ?2 WHERE id = ?1", params![id, db::now()])?;
+    conn.execute(
+        "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
+        params![id, db::now()],
+    )?;
     Ok(())
 }
 

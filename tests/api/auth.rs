@@ -1,0 +1,375 @@
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn healthz_answers_ok_without_a_session() {
+    let app = spawn_app().await;
+    let r = app.get("/healthz").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn pages_need_a_session() {
+    let app = spawn_app().await;
+    for path in [
+        "/",
+        "/admin/secrets",
+        "/admin/secrets/new",
+        "/admin/images",
+        "/admin/secrets/x",
+    ] {
+        let r = app.get(path).await;
+        assert_redirect_to(&r, "/login");
+    }
+}
+
+#[tokio::test]
+async fn setup_link_creates_the_first_admin_once() {
+    let app = spawn_app().await;
+    let url = app.setup_url.clone().expect("a setup link on first start");
+    let path = url.trim_start_matches(&app.address).to_owned();
+    let token = path.split("token=").nth(1).unwrap().to_owned();
+
+    assert_eq!(
+        app.get("/setup?token=wrong").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let page = app.get_html(&path).await;
+    assert!(page.contains("Create the first administrator"));
+
+    // Mismatched confirmation: 422, nothing created.
+    let r = app
+        .post(
+            "/setup",
+            &[
+                ("token", &token),
+                ("username", "root"),
+                ("password", "long-enough-pw"),
+                ("confirm_password", "other-password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("The passwords do not match.")
+    );
+    let r = app
+        .post(
+            "/setup",
+            &[
+                ("token", &token),
+                ("username", "root"),
+                ("password", "short"),
+                ("confirm_password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("at least 12 characters"));
+
+    let r = app
+        .post(
+            "/setup",
+            &[
+                ("token", &token),
+                ("username", "root"),
+                ("password", "long-enough-pw"),
+                ("confirm_password", "long-enough-pw"),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/secrets");
+    assert!(app.get_html("/admin/secrets").await.contains("root"));
+
+    // The token is dead, and /setup is gone for good.
+    assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND);
+    let again = client();
+    let r = again.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn no_setup_link_once_a_user_exists() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    let dir = app.dir;
+    let restarted = spawn_app_in(Some(dir)).await;
+    assert!(restarted.setup_url.is_none());
+}
+
+#[tokio::test]
+async fn sign_in_failures_say_the_same_thing() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    for (user, pw) in [
+        ("ops", "wrong-password"),
+        ("nobody", "long-enough-pw"),
+        ("", ""),
+    ] {
+        let r = app.login(user, pw).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("Invalid username or password."), "{user}");
+        assert!(!body.contains("long-enough-pw"));
+    }
+    assert_redirect_to(&app.get("/admin/secrets").await, "/login");
+}
+
+#[tokio::test]
+async fn admins_land_on_secrets_and_users_on_the_catalogue() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    app.add_user("dev", "long-enough-pw", false);
+    assert_redirect_to(&app.login("ops", "long-enough-pw").await, "/admin/secrets");
+    let other = TestApp {
+        client: client(),
+        ..app
+    };
+    assert_redirect_to(&other.login("dev", "long-enough-pw").await, "/");
+    assert_eq!(other.get("/").await.status(), StatusCode::OK);
+    for path in ["/admin/secrets", "/admin/secrets/new", "/admin/images"] {
+        let r = other.get(path).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("You have to be admin to view this page")
+        );
+    }
+    let before = other.digest();
+    let r = other
+        .post(
+            "/admin/secrets",
+            &[("name", "x"), ("type", "git_sync"), ("secret", "k")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(other.digest(), before);
+}
+
+#[tokio::test]
+async fn the_csrf_token_is_replaced_at_sign_in() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    let before = app.csrf().await;
+    app.login("ops", "long-enough-pw").await;
+    let after = csrf_in(&app.get_html("/admin/secrets").await);
+    assert_ne!(before, after);
+    assert_eq!(
+        app.csrf().await,
+        after,
+        "/login stays reachable and shows the live token"
+    );
+}
+
+#[tokio::test]
+async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "p")
+        .await;
+    let before = app.digest();
+    let fields = [
+        ("name", "other"),
+        ("type", "image_pull"),
+        ("registry_host", "ghcr.io"),
+        ("username", "u"),
+        ("password", "p"),
+    ];
+    let r = app.post_raw("/admin/secrets", &fields).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let mut forged = fields.to_vec();
+    forged.push(("csrf_token", "forged"));
+    assert_eq!(
+        app.post_raw("/admin/secrets", &forged).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post_raw("/admin/secrets/gitlab/delete", &[])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post_raw("/logout", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // A token from another session is no good either.
+    let stranger = client();
+    let page = stranger
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    forged.pop();
+    let theirs = csrf_in(&page);
+    forged.push(("csrf_token", &theirs));
+    assert_eq!(
+        app.post_raw("/admin/secrets", &forged).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.digest(), before);
+}
+
+#[tokio::test]
+async fn session_cookie_and_headers_are_strict() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    let r = app.login("ops", "long-enough-pw").await;
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let r = app.get("/admin/secrets").await;
+    let h = r.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(h.contains_key("referrer-policy"));
+}
+
+#[tokio::test]
+async fn sign_out_ends_every_session_of_the_user() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    app.login("ops", "long-enough-pw").await;
+    let second = TestApp {
+        client: client(),
+        ..app
+    };
+    second.login("ops", "long-enough-pw").await;
+    assert_eq!(second.get("/admin/secrets").await.status(), StatusCode::OK);
+    // Sign out in the second browser...
+    assert_redirect_to(&second.post("/logout", &[]).await, "/login");
+    assert_redirect_to(&second.get("/admin/secrets").await, "/login");
+}
+
+#[tokio::test]
+async fn the_sixth_failure_is_throttled_even_with_the_right_password() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    for _ in 0..5 {
+        assert_eq!(
+            app.login("ops", "nope-nope-nope").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = app.login("ops", "long-enough-pw").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    // Another username is not locked by it.
+    app.add_user("dev", "long-enough-pw", false);
+    assert_redirect_to(&app.login("dev", "long-enough-pw").await, "/");
+}
+
+#[tokio::test]
+async fn a_success_clears_the_failure_count() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    for _ in 0..4 {
+        app.login("ops", "nope-nope-nope").await;
+    }
+    assert_redirect_to(&app.login("ops", "long-enough-pw").await, "/admin/secrets");
+    for _ in 0..4 {
+        assert_eq!(
+            app.login("ops", "nope-nope-nope").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_bodies() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let before = app.digest();
+    let token = app.csrf().await;
+    let huge = "a".repeat(300 * 1024);
+    let r = app
+        .client
+        .post(app.url("/admin/secrets"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf_token={token}&name=big&type=git_sync&secret={huge}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = app
+        .client
+        .post(app.url("/admin/secrets"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={token}&name=%FF%FE&type=image_pull"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.digest(), before);
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_pages() {
+    let app = spawn_app().await;
+    let r = app.get("/nope").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("There is no such page."));
+}
+
+#[tokio::test]
+async fn user_add_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &["user", "add", "ops", "--admin", "--password-stdin"],
+        "long-enough-pw\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["user", "add", "ops", "--password-stdin"],
+        "long-enough-pw\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = run(&["user", "add", "dev", "--password-stdin"], "short\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"));
+
+    let app = spawn_app_in(Some(dir)).await;
+    assert_redirect_to(&app.login("ops", "long-enough-pw").await, "/admin/secrets");
+}

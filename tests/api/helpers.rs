@@ -1,0 +1,215 @@
+//! Spawning the real app on a free port with a fresh data directory, and a
+//! cookie-keeping client that does not follow redirects.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::{Response, StatusCode, redirect::Policy};
+use tempfile::TempDir;
+use wharf::config::{Seconds, ServeArgs};
+use wharf::startup::{Application, Config};
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub setup_url: Option<String>,
+    pub dir: TempDir,
+}
+
+pub fn serve_args() -> ServeArgs {
+    ServeArgs {
+        listen: "127.0.0.1:0".into(),
+        secure_cookies: false,
+        trust_proxy: false,
+        session_idle: Seconds(3600),
+        session_max: Seconds(12 * 3600),
+        master_key: None,
+        session_key: None,
+    }
+}
+
+/// Starts wharf on `dir` (a fresh one when `None`).
+pub async fn spawn_app_in(dir: Option<TempDir>) -> TestApp {
+    let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+    let app = Application::build(Config {
+        data_dir: dir.path().to_path_buf(),
+        serve: serve_args(),
+    })
+    .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let setup_url = app.setup_url().map(str::to_owned);
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: client(),
+        setup_url,
+        dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_in(None).await
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html.find(marker).expect("page has a csrf_token") + marker.len();
+    html[start..][..html[start..].find('"').expect("closing quote")].to_owned()
+}
+
+pub fn assert_redirect_to(response: &Response, location: &str) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "expected a 303");
+    assert_eq!(response.headers()["location"], location);
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("wharf.db")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// The session's CSRF token (the sign-in page always shows it).
+    pub async fn csrf(&self) -> String {
+        csrf_in(&self.get_html("/login").await)
+    }
+
+    /// POSTs a form with the session's CSRF token added.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf().await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.post_raw(path, &form).await
+    }
+
+    /// POSTs a form exactly as given.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Creates a user the way scripts do (`wharf user add`).
+    pub fn add_user(&self, name: &str, password: &str, admin: bool) {
+        add_user(self.dir.path(), name, password, admin);
+    }
+
+    pub async fn login(&self, name: &str, password: &str) -> Response {
+        self.post("/login", &[("username", name), ("password", password)])
+            .await
+    }
+
+    /// Creates the admin and signs in.
+    pub async fn login_admin(&self) {
+        self.add_user(ADMIN, ADMIN_PASSWORD, true);
+        let r = self.login(ADMIN, ADMIN_PASSWORD).await;
+        assert_redirect_to(&r, "/admin/secrets");
+    }
+
+    /// Creates an Image Pull secret through the form.
+    pub async fn create_secret(
+        &self,
+        name: &str,
+        display: &str,
+        host: &str,
+        user: &str,
+        password: &str,
+    ) {
+        let r = self
+            .post(
+                "/admin/secrets",
+                &[
+                    ("name", name),
+                    ("display_name", display),
+                    ("type", "image_pull"),
+                    ("registry_host", host),
+                    ("username", user),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_redirect_to(&r, "/admin/secrets");
+    }
+
+    /// A connection to the real SQLite file, to look behind the pages.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db_path()).expect("open db")
+    }
+
+    /// A digest of every row that matters, to prove a request changed nothing.
+    pub fn digest(&self) -> String {
+        let c = self.db();
+        let mut out = String::new();
+        for table in ["users", "secrets", "images"] {
+            let mut st = c
+                .prepare(&format!("SELECT * FROM {table} ORDER BY id"))
+                .expect("select");
+            let n = st.column_count();
+            let rows = st
+                .query_map([], |r| {
+                    let mut row = Vec::new();
+                    for i in 0..n {
+                        row.push(format!("{:?}", r.get_ref(i)?));
+                    }
+                    Ok(row.join("|"))
+                })
+                .expect("rows");
+            for row in rows {
+                out.push_str(&row.expect("row"));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Opens a stored secret's sealed value with the master key on disk.
+    pub fn open_secret(&self, name: &str) -> String {
+        let key_b64 = std::fs::read_to_string(self.dir.path().join("master.key")).expect("key");
+        use base64::Engine;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(key_b64.trim())
+            .expect("b64");
+        let key = wharf::crypto::MasterKey::from_bytes(&key).expect("key");
+        let sealed: Vec<u8> = self
+            .db()
+            .query_row("SELECT sealed FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .expect("sealed");
+        String::from_utf8(key.open(name.as_bytes(), &sealed).expect("opens")).expect("utf8")
+    }
+}
+
+pub fn add_user(dir: &Path, name: &str, password: &str, admin: bool) {
+    wharf::cli::user_add(
+        dir,
+        name,
+        admin,
+        std::io::Cursor::new(format!("{password}\n")),
+    )
+    .expect("user add");
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real app over HTTP, one binary.
+
+mod auth;
+mod helpers;
+mod images;
+mod secrets;
