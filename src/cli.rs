@@ -38,3 +38,42 @@ pub fn user_add(
     .map_err(|e| e.to_string())?;
     Ok(())
 }
+
+/// `wharf backup FILE`: SQLite's online backup API, page by page, so the
+/// copy is consistent even while the server writes.
+pub fn backup(data_dir: &Path, file: &Path) -> Result<(), String> {
+    let db_path = data_dir.join("wharf.db");
+    if !db_path.exists() {
+        return Err(format!("{} does not exist", db_path.display()));
+    }
+    if file.exists() {
+        return Err(format!(
+            "{} already exists; choose a new file",
+            file.display()
+        ));
+    }
+    let src =
+        rusqlite::Connection::open_with_flags(&db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| e.to_string())?;
+    src.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(file)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut dst = rusqlite::Connection::open(file).map_err(|e| e.to_string())?;
+    let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| e.to_string())?;
+    backup
+        .run_to_completion(256, std::time::Duration::from_millis(10), None)
+        .map_err(|e| e.to_string())?;
+    drop(backup);
+    let check: String = dst
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if check != "ok" {
+        return Err(format!("the copy failed its integrity check: {check}"));
+    }
+    Ok(())
+}

@@ -38,6 +38,12 @@ pub enum Command {
     /// Manage accounts from the shell.
     #[command(subcommand)]
     User(UserCommand),
+    /// Write a consistent copy of the live database to FILE (safe while
+    /// the server runs). Back up `master.key` separately.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: PathBuf,
+    },
 }
 
 /// `wharf user ...`

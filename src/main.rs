@@ -19,6 +19,8 @@ fn main() -> ExitCode {
             username, admin, ..
         })) => wharf::cli::user_add(&cli.data_dir, &username, admin, std::io::stdin().lock())
             .map(|()| println!("user {username} created")),
+        Some(Command::Backup { file }) => wharf::cli::backup(&cli.data_dir, &file)
+            .map(|()| println!("backup written to {}", file.display())),
         Some(Command::Serve(args)) => serve(Config {
             data_dir: cli.data_dir,
             serve: args,

@@ -373,3 +373,46 @@ async fn user_add_from_the_shell() {
     let app = spawn_app_in(Some(dir)).await;
     assert_redirect_to(&app.login("ops", "long-enough-pw").await, "/admin/secrets");
 }
+
+#[tokio::test]
+async fn backup_copies_the_live_database() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "token-1")
+        .await;
+    let copy = app.dir.path().join("copy.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "--data-dir",
+            app.dir.path().to_str().unwrap(),
+            "backup",
+            copy.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM secrets WHERE name = 'gitlab'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    // Never over an existing file.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "--data-dir",
+            app.dir.path().to_str().unwrap(),
+            "backup",
+            copy.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}

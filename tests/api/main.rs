@@ -1,6 +1,7 @@
 //! Integration tests: the real app over HTTP, one binary.
 
 mod auth;
+mod browser;
 mod helpers;
 mod images;
 mod secrets;

@@ -1,0 +1,267 @@
+//! The seed's flow clicked in a real headless Chromium through chromedriver,
+//! by the texts people see.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+
+use crate::helpers::*;
+
+/// chromedriver on a free loopback port, killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> Driver {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is installed (the README's test command installs chromium-driver)");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Driver { child, port };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-dev-shm-usage", "--window-size=1366,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a browser session")
+}
+
+/// Finds the input, select or textarea whose `<label>` reads `text`.
+async fn field(c: &Client, text: &str) -> fantoccini::elements::Element {
+    let label = c
+        .find(Locator::XPath(&format!(
+            "//label[normalize-space()='{text}']"
+        )))
+        .await
+        .unwrap_or_else(|_| panic!("a label {text:?}"));
+    let id = label.attr("for").await.unwrap().expect("label has for=");
+    c.find(Locator::Id(&id)).await.unwrap()
+}
+
+async fn type_into(c: &Client, label: &str, value: &str) {
+    field(c, label).await.send_keys(value).await.unwrap();
+}
+
+/// Clicks the link or button that reads `text`.
+async fn click(c: &Client, text: &str) {
+    c.find(Locator::XPath(&format!(
+        "//a[normalize-space()='{text}'] | //button[normalize-space()='{text}']"
+    )))
+    .await
+    .unwrap_or_else(|_| panic!("something to click reading {text:?}"))
+    .click()
+    .await
+    .unwrap();
+}
+
+async fn body_text(c: &Client) -> String {
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Clicks `text` and waits until the browser is at `path`.
+async fn click_to(c: &Client, text: &str, path: &str) {
+    click(c, text).await;
+    for _ in 0..100 {
+        if c.current_url().await.is_ok_and(|u| u.path() == path) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("clicking {text:?} did not lead to {path}");
+}
+
+/// Waits (up to 5 s) for the page to show `text`, and returns the page's text.
+async fn wait_for(c: &Client, text: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(body) = c.find(Locator::Css("body")).await {
+            if let Ok(t) = body.text().await {
+                if t.contains(text) {
+                    return t;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(c, "failure.png").await;
+    panic!(
+        "the page never showed {text:?}; it shows:\n{}",
+        body_text(c).await
+    );
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), c.screenshot().await.unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn an_administrator_clicks_through_the_seed_guide() {
+    let app = spawn_app().await;
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    // First start: the setup link from the log makes the first administrator.
+    c.goto(app.setup_url.as_deref().unwrap()).await.unwrap();
+    type_into(&c, "Username", "admin").await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    type_into(&c, "Confirm Password", ADMIN_PASSWORD).await;
+    click(&c, "Create administrator").await;
+    wait_for(&c, "You are the first administrator.").await;
+
+    // Sign out and in again, as on any other day.
+    click_to(&c, "Sign out", "/login").await;
+    type_into(&c, "Username", "admin").await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    click(&c, "Sign in").await;
+    wait_for(&c, "Sign out").await;
+
+    // 2. Enter Secrets and click "+ Add".
+    click_to(&c, "Secrets", "/admin/secrets").await;
+    click_to(&c, "+ Add", "/admin/secrets/new").await;
+    // 3. Name, Display Name, Type "Image Pull".
+    type_into(&c, "Name", "gitlab-registry").await;
+    type_into(&c, "Display Name", "GitLab registry").await;
+    field(&c, "Type")
+        .await
+        .select_by_label("Image Pull")
+        .await
+        .unwrap();
+    // With JS on, the Git Sync key field is hidden for an Image Pull secret.
+    assert!(!field(&c, "Secret").await.is_displayed().await.unwrap());
+    // 4. Registry Host; 5. Username and Password (the deploy token).
+    type_into(&c, "Registry Host", "registry.gitlab.com").await;
+    type_into(&c, "Username", "gitlab+deploy-token-78108").await;
+    type_into(&c, "Password", "glpat-browser-token").await;
+    screenshot(&c, "secret-form.png").await;
+    // 6. Confirm.
+    click(&c, "Confirm").await;
+    let text = wait_for(&c, "Secret gitlab-registry created.").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/admin/secrets");
+    assert!(
+        text.contains("GitLab registry")
+            && text.contains("registry.gitlab.com")
+            && text.contains("Image Pull")
+    );
+    assert!(!c.source().await.unwrap().contains("glpat-browser-token"));
+
+    // A rejected form comes back with the message beside the field.
+    click_to(&c, "+ Add", "/admin/secrets/new").await;
+    type_into(&c, "Name", "Not Valid").await;
+    click(&c, "Confirm").await;
+    let text = wait_for(&c, "Registry Host is required.").await;
+    assert!(text.contains("lowercase letters"));
+    assert_eq!(
+        field(&c, "Name")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Not Valid")
+    );
+    click_to(&c, "Cancel", "/admin/secrets").await;
+
+    // The seed's last step: an image on the private registry uses the secret.
+    click_to(&c, "Images", "/admin/images").await;
+    click_to(&c, "+ Add", "/admin/images/new").await;
+    type_into(&c, "Name", "team-notebook").await;
+    type_into(&c, "Display Name", "Team Notebook").await;
+    type_into(
+        &c,
+        "Container Image URL",
+        "registry.gitlab.com/team/notebook:v1",
+    )
+    .await;
+    let select = field(&c, "Image Pull Secret").await;
+    assert!(
+        !select.is_enabled().await.unwrap(),
+        "the select waits for the box"
+    );
+    field(&c, "Use Image Pull Secret")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert!(select.is_enabled().await.unwrap());
+    select.select_by_label("GitLab registry").await.unwrap();
+    screenshot(&c, "image-form.png").await;
+    click(&c, "Confirm").await;
+    let text = wait_for(&c, "Image team-notebook created.").await;
+    assert!(text.contains("Team Notebook") && text.contains("GitLab registry"));
+    screenshot(&c, "images-list.png").await;
+
+    // The secret is now in use: the list counts it, and delete is refused.
+    click_to(&c, "Secrets", "/admin/secrets").await;
+    screenshot(&c, "secrets-list.png").await;
+    click(&c, "Delete").await;
+    let text = wait_for(&c, "cannot be deleted").await;
+    assert!(text.contains("Team Notebook"), "{text}");
+
+    // Delete the image, then the secret, answering "Yes".
+    click_to(&c, "Images", "/admin/images").await;
+    click(&c, "Delete").await;
+    wait_for(&c, "Are you sure to delete Team Notebook image?").await;
+    click(&c, "Yes").await;
+    wait_for(&c, "Image team-notebook deleted.").await;
+    click_to(&c, "Secrets", "/admin/secrets").await;
+    click(&c, "Delete").await;
+    wait_for(&c, "Are you sure to delete GitLab registry secret?").await;
+    click(&c, "Yes").await;
+    wait_for(&c, "Secret gitlab-registry deleted.").await;
+
+    c.close().await.unwrap();
+}
