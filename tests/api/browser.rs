@@ -125,12 +125,11 @@ async fn click_to(c: &Client, text: &str, path: &str) {
 /// Waits (up to 5 s) for the page to show `text`, and returns the page's text.
 async fn wait_for(c: &Client, text: &str) -> String {
     for _ in 0..100 {
-        if let Ok(body) = c.find(Locator::Css("body")).await {
-            if let Ok(t) = body.text().await {
-                if t.contains(text) {
-                    return t;
-                }
-            }
+        if let Ok(body) = c.find(Locator::Css("body")).await
+            && let Ok(t) = body.text().await
+            && t.contains(text)
+        {
+            return t;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
