@@ -30,6 +30,10 @@ fn free_port() -> u16 {
         .port()
 }
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "Driver's Drop kills and waits for it"
+)]
 async fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
