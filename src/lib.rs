@@ -15,6 +15,7 @@ pub mod error;
 pub mod forms;
 pub mod images;
 pub mod keys;
+pub mod kube;
 pub mod listing;
 pub mod pages;
 pub mod routes;

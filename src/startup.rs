@@ -189,6 +189,26 @@ pub fn run(
                     .route("/secrets", web::get().to(secrets::list))
                     .route("/secrets", web::post().to(secrets::create))
                     .route("/secrets/new", web::get().to(secrets::new_form))
+                    .route(
+                        "/secrets/export.yaml",
+                        web::get().to(crate::secrets::export_all),
+                    )
+                    .route(
+                        "/secrets/{name}/manifest.yaml",
+                        web::get().to(crate::secrets::manifest_yaml),
+                    )
+                    .route(
+                        "/secrets/{name}/manifest.json",
+                        web::get().to(crate::secrets::manifest_json),
+                    )
+                    .route(
+                        "/secrets/{name}/dockerconfig.json",
+                        web::get().to(crate::secrets::dockerconfig),
+                    )
+                    .route(
+                        "/secrets/{name}/test",
+                        web::post().to(crate::secrets::test_login),
+                    )
                     .route("/secrets/{name}", web::get().to(secrets::edit_form))
                     .route("/secrets/{name}", web::post().to(secrets::update))
                     .route(

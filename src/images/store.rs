@@ -84,6 +84,19 @@ impl Image {
         db::format_time(self.updated_at)
     }
 
+    /// A Pod that runs the image with its pull secret, to paste into a
+    /// manifest (the GPU image on GPU nodes is for the platform to pick).
+    pub fn pod_spec(&self) -> String {
+        let mut y = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {}\nspec:\n  containers:\n  - name: main\n    image: {}\n",
+            self.name, self.url
+        );
+        if let Some((secret, _, _)) = &self.pull_secret {
+            y.push_str(&format!("  imagePullSecrets:\n  - name: {secret}\n"));
+        }
+        y
+    }
+
     /// A warning when the pull secret is for another registry than the
     /// image's (kubelet would not use it).
     pub fn registry_warning(&self) -> Option<String> {

@@ -310,3 +310,21 @@ pub fn image_pull_choices(
     .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
     .collect()
 }
+
+/// Every secret with its sealed value, by name: for the export.
+pub fn all_sealed(conn: &Connection) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, s.sealed FROM secrets s ORDER BY s.name"
+    ))?
+    .query_map([], |r| Ok((from_row(r)?, r.get(12)?)))?
+    .collect()
+}
+
+/// Keeps the outcome of a "Test login".
+pub fn record_test(conn: &Connection, id: i64, ok: bool, message: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE secrets SET last_test_at = ?2, last_test_ok = ?3, last_test_message = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, db::now(), ok, message])?;
+    Ok(())
+}

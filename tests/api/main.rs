@@ -4,4 +4,5 @@ mod auth;
 mod browser;
 mod helpers;
 mod images;
+mod kube;
 mod secrets;

@@ -1,0 +1,9 @@
+//! What leaves the portal: Kubernetes Secret manifests byte-for-byte as
+//! `kubectl create secret ... --dry-run=client -o yaml|json` prints them,
+//! docker config files, and the registry login check.
+
+mod gojson;
+mod manifest;
+pub mod registry;
+
+pub use manifest::{Manifest, dockerconfigjson};

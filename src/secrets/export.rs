@@ -1,0 +1,244 @@
+//! What leaves the portal on purpose: manifests, docker config files, the
+//! export of every secret, and "Test login". Admins only, each one audited.
+
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::store::{self, Kind, Secret};
+use crate::audit;
+use crate::auth::{AdminCtx, see_other};
+use crate::db;
+use crate::domain::{Namespace, RegistryHost, SecretValue};
+use crate::error::AppError;
+use crate::kube::{Manifest, dockerconfigjson, registry};
+use crate::state::AppState;
+
+/// `?namespace=`; empty means none, as without `-n`.
+#[derive(Deserialize)]
+pub struct NamespaceQuery {
+    #[serde(default)]
+    namespace: String,
+}
+
+impl NamespaceQuery {
+    fn parse(&self) -> Result<Option<Namespace>, AppError> {
+        let ns = self.namespace.trim();
+        if ns.is_empty() {
+            return Ok(None);
+        }
+        Namespace::parse(ns)
+            .map(Some)
+            .map_err(AppError::Unprocessable)
+    }
+}
+
+/// A secret and its opened value.
+struct Opened {
+    secret: Secret,
+    value: SecretValue,
+}
+
+impl Opened {
+    fn manifest<'a>(&'a self, namespace: Option<&'a str>) -> Manifest<'a> {
+        match self.secret.kind {
+            Kind::ImagePull => Manifest::docker_registry(
+                &self.secret.name,
+                namespace,
+                self.secret.registry_host.as_deref().unwrap_or_default(),
+                self.secret.username.as_deref().unwrap_or_default(),
+                self.value.expose(),
+            ),
+            Kind::GitSync => {
+                Manifest::ssh_key(&self.secret.name, namespace, self.value.expose().as_bytes())
+            }
+        }
+    }
+}
+
+fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppError> {
+    let plain = state
+        .master
+        .open(secret.name.as_bytes(), sealed)
+        .map_err(|e| AppError::internal(format!("secret {}: {e}", secret.name)))?;
+    let value = String::from_utf8(plain).map_err(|_| {
+        AppError::internal(format!("secret {}: stored value is not UTF-8", secret.name))
+    })?;
+    Ok(Opened {
+        secret,
+        value: SecretValue::new(value),
+    })
+}
+
+/// Loads and opens one secret (404 if missing, or if `image_pull_only` and
+/// it is a Git Sync key), recording the export in the audit log.
+async fn load_open(
+    ctx: &AdminCtx,
+    state: &AppState,
+    name: String,
+    image_pull: bool,
+) -> Result<Opened, AppError> {
+    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
+    let (secret, sealed) = db::run(&state.pool, move |c| {
+        let found = store::find_sealed(c, &name)?
+            .ok_or_else(|| AppError::NotFound(format!("There is no secret named {name}.")))?;
+        if image_pull {
+            image_pull_only(&found.0)?;
+        }
+        audit::record(
+            c,
+            &actor,
+            "secret exported",
+            &format!("secret/{name}"),
+            &source,
+        )?;
+        Ok(found)
+    })
+    .await?;
+    open(state, secret, &sealed)
+}
+
+fn download(body: String, content_type: &str, filename: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type.to_owned())
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(filename)],
+        })
+        .body(body)
+}
+
+/// `GET /admin/secrets/{name}/manifest.yaml`
+pub async fn manifest_yaml(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<NamespaceQuery>,
+) -> Result<HttpResponse, AppError> {
+    let ns = query.parse()?;
+    let opened = load_open(&ctx, &state, path.into_inner(), false).await?;
+    let body = opened
+        .manifest(ns.as_ref().map(Namespace::as_str))
+        .to_yaml();
+    Ok(download(
+        body,
+        "application/yaml",
+        format!("{}.yaml", opened.secret.name),
+    ))
+}
+
+/// `GET /admin/secrets/{name}/manifest.json`
+pub async fn manifest_json(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<NamespaceQuery>,
+) -> Result<HttpResponse, AppError> {
+    let ns = query.parse()?;
+    let opened = load_open(&ctx, &state, path.into_inner(), false).await?;
+    let body = opened
+        .manifest(ns.as_ref().map(Namespace::as_str))
+        .to_json();
+    Ok(download(
+        body,
+        "application/json",
+        format!("{}.json", opened.secret.name),
+    ))
+}
+
+fn image_pull_only(secret: &Secret) -> Result<(&str, &str), AppError> {
+    match (secret.kind, &secret.registry_host, &secret.username) {
+        (Kind::ImagePull, Some(h), Some(u)) => Ok((h, u)),
+        _ => Err(AppError::NotFound(format!(
+            "Secret {} is a Git Sync key; only Image Pull secrets have a docker config or a registry login.",
+            secret.name
+        ))),
+    }
+}
+
+/// `GET /admin/secrets/{name}/dockerconfig.json`: usable as
+/// `skopeo --authfile` or `~/.docker/config.json`.
+pub async fn dockerconfig(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let opened = load_open(&ctx, &state, path.into_inner(), true).await?;
+    let (host, user) = image_pull_only(&opened.secret)?;
+    let body = dockerconfigjson(host, user, opened.value.expose());
+    Ok(download(
+        body,
+        "application/json",
+        format!("{}-dockerconfig.json", opened.secret.name),
+    ))
+}
+
+/// `GET /admin/secrets/export.yaml`: every secret, one document each.
+pub async fn export_all(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    query: web::Query<NamespaceQuery>,
+) -> Result<HttpResponse, AppError> {
+    let ns = query.parse()?;
+    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
+    let rows = db::run(&state.pool, move |c| {
+        let rows = store::all_sealed(c)?;
+        audit::record(c, &actor, "secrets exported", "secret/*", &source)?;
+        Ok(rows)
+    })
+    .await?;
+    let docs = rows
+        .into_iter()
+        .map(|(secret, sealed)| {
+            Ok(open(&state, secret, &sealed)?
+                .manifest(ns.as_ref().map(Namespace::as_str))
+                .to_yaml())
+        })
+        .collect::<Result<Vec<String>, AppError>>()?;
+    Ok(download(
+        docs.join("---\n"),
+        "application/yaml",
+        "wharf-secrets.yaml".into(),
+    ))
+}
+
+/// `POST /admin/secrets/{name}/test`: tries the registry login, keeps the
+/// outcome, and shows it on the secret's page.
+pub async fn test_login(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let name = path.into_inner();
+    let (secret, sealed) = {
+        let n = name.clone();
+        db::run(&state.pool, move |c| Ok(store::find_sealed(c, &n)?))
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("There is no secret named {name}.")))?
+    };
+    let (host, user) = image_pull_only(&secret)?;
+    let host = RegistryHost::parse(host).map_err(AppError::internal)?;
+    let user = user.to_owned();
+    let opened = open(&state, secret, &sealed)?;
+    let result = registry::check_login(&host, &user, &opened.value).await;
+    let (actor, source, id) = (
+        ctx.user.username.clone(),
+        ctx.source.clone(),
+        opened.secret.id,
+    );
+    let target = format!("secret/{name}");
+    let outcome = if result.ok {
+        "secret test-login succeeded"
+    } else {
+        "secret test-login failed"
+    };
+    db::run(&state.pool, move |c| {
+        let tx = c.transaction()?;
+        store::record_test(&tx, id, result.ok, &result.message)?;
+        audit::record(&tx, &actor, outcome, &target, &source)?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await?;
+    Ok(see_other(&format!("/admin/secrets/{name}")))
+}
