@@ -247,9 +247,15 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     assert!(text.contains("Team Notebook") && text.contains("GitLab registry"));
     screenshot(&c, "images-list.png").await;
 
-    // The secret is now in use: the list counts it, and delete is refused.
+    // The secret is now in use: the list counts it, its page names the
+    // image, and delete is refused.
     click_to(&c, "Secrets", "/admin/secrets").await;
     screenshot(&c, "secrets-list.png").await;
+    click_to(&c, "gitlab-registry", "/admin/secrets/gitlab-registry").await;
+    let text = wait_for(&c, "Used by").await;
+    assert!(text.contains("Team Notebook") && text.contains("Download manifest") && text.contains("Test login"));
+    screenshot(&c, "secret-edit.png").await;
+    click_to(&c, "Cancel", "/admin/secrets").await;
     click(&c, "Delete").await;
     let text = wait_for(&c, "cannot be deleted").await;
     assert!(text.contains("Team Notebook"), "{text}");
