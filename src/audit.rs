@@ -19,3 +19,144 @@ pub fn record(
     .execute(params![db::now(), actor, action, target, source])?;
     Ok(())
 }
+
+/// One audit entry as the log page shows it.
+#[derive(Debug)]
+pub struct Entry {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what (`secret/name`, `image/name`, `user/name`).
+    pub target: String,
+    /// From which address.
+    pub source: String,
+}
+
+impl Entry {
+    /// The Time column.
+    pub fn time(&self) -> String {
+        db::format_time(self.at)
+    }
+}
+
+/// Entries on one page.
+pub const PER_PAGE: i64 = 50;
+
+/// Newest first; `actor` matches exactly, `target` as a prefix (so
+/// `secret/` is every secret). One more row than a page is read to know
+/// whether there is a next page without counting the whole log.
+pub fn list(
+    conn: &Connection,
+    actor: &str,
+    target: &str,
+    page: i64,
+) -> rusqlite::Result<(Vec<Entry>, bool)> {
+    let mut rows: Vec<Entry> = conn
+        .prepare_cached(
+            r#"SELECT at, actor, action, target, source FROM audit_log
+               WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR substr(target, 1, length(?2)) = ?2)
+               ORDER BY id DESC LIMIT ?3 OFFSET ?4"#,
+        )?
+        .query_map(
+            params![actor, target, PER_PAGE + 1, (page - 1) * PER_PAGE],
+            |r| {
+                Ok(Entry {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    source: r.get(4)?,
+                })
+            },
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let more = rows.len() as i64 > PER_PAGE;
+    rows.truncate(PER_PAGE as usize);
+    Ok((rows, more))
+}
+
+pub mod routes {
+    //! `GET /admin/audit`
+
+    use actix_web::{Responder, web};
+    use askama::Template;
+    use askama_web::WebTemplate;
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    use serde::Deserialize;
+
+    use super::Entry;
+    use crate::auth::{AdminCtx, Ctx};
+    use crate::db;
+    use crate::error::AppError;
+    use crate::state::AppState;
+
+    /// Filters and page, as typed; bad pages fall back to 1.
+    #[derive(Deserialize)]
+    pub struct AuditQuery {
+        #[serde(default)]
+        actor: String,
+        #[serde(default)]
+        target: String,
+        #[serde(default)]
+        page: String,
+    }
+
+    #[derive(Template, WebTemplate)]
+    #[template(path = "audit.html")]
+    struct AuditPage {
+        ctx: Ctx,
+        actor: String,
+        target: String,
+        page: i64,
+        entries: Vec<Entry>,
+        more: bool,
+    }
+
+    impl AuditPage {
+        fn href(&self, page: i64) -> String {
+            let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+            format!(
+                "/admin/audit?actor={}&target={}&page={page}",
+                enc(&self.actor),
+                enc(&self.target)
+            )
+        }
+        fn prev_href(&self) -> Option<String> {
+            (self.page > 1).then(|| self.href(self.page - 1))
+        }
+        fn next_href(&self) -> Option<String> {
+            self.more.then(|| self.href(self.page + 1))
+        }
+    }
+
+    /// `GET /admin/audit`
+    pub async fn list(
+        ctx: AdminCtx,
+        state: web::Data<AppState>,
+        query: web::Query<AuditQuery>,
+    ) -> Result<impl Responder, AppError> {
+        let q = query.into_inner();
+        let page = q
+            .page
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=1_000_000).contains(p))
+            .unwrap_or(1);
+        let (actor, target) = (q.actor.trim().to_owned(), q.target.trim().to_owned());
+        let (a, t) = (actor.clone(), target.clone());
+        let (entries, more) =
+            db::run(&state.pool, move |c| Ok(super::list(c, &a, &t, page)?)).await?;
+        Ok(AuditPage {
+            ctx: ctx.0,
+            actor,
+            target,
+            page,
+            entries,
+            more,
+        })
+    }
+}

@@ -27,7 +27,7 @@ pub fn user_add(
     let pool = db::open(&data_dir.join("wharf.db")).map_err(|e| e.to_string())?;
     let hash = crypto::hash_password(password.expose()).map_err(|e| e.to_string())?;
     let conn = pool.get().map_err(|e| e.to_string())?;
-    users::create(&conn, username.as_str(), &hash, admin).map_err(|e| e.to_string())?;
+    users::create(&conn, username.as_str(), &hash, admin, true).map_err(|e| e.to_string())?;
     crate::audit::record(
         &conn,
         "cli",

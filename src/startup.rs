@@ -21,7 +21,7 @@ use crate::keys;
 use crate::routes;
 use crate::secrets::routes as secrets;
 use crate::state::{AppState, Settings};
-use crate::users::store as users;
+use crate::users::{self, store as user_store};
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 256 * 1024;
@@ -57,7 +57,7 @@ impl Application {
         })?;
         let addr = listener.local_addr().map_err(AppError::internal)?;
 
-        let no_users = users::count(&*pool.get()?)? == 0;
+        let no_users = user_store::count(&*pool.get()?)? == 0;
         let setup_token = no_users.then(auth::new_token);
         let setup_url = setup_token
             .as_ref()
@@ -176,6 +176,14 @@ pub fn run(
             .route("/logout", web::post().to(auth::logout))
             .route("/setup", web::get().to(auth::setup_form))
             .route("/setup", web::post().to(auth::setup_submit))
+            .route(
+                "/account/password",
+                web::get().to(crate::users::password_form),
+            )
+            .route(
+                "/account/password",
+                web::post().to(crate::users::password_submit),
+            )
             .service(
                 web::scope("/admin")
                     .route(
@@ -225,7 +233,18 @@ pub fn run(
                         "/images/{name}/delete",
                         web::get().to(images::delete_confirm),
                     )
-                    .route("/images/{name}/delete", web::post().to(images::delete)),
+                    .route("/images/{name}/delete", web::post().to(images::delete))
+                    .route("/users", web::get().to(users::list))
+                    .route("/users", web::post().to(users::create))
+                    .route("/users/new", web::get().to(users::new_form))
+                    .route("/users/{username}", web::get().to(users::edit_form))
+                    .route("/users/{username}", web::post().to(users::update))
+                    .route(
+                        "/users/{username}/delete",
+                        web::get().to(users::delete_confirm),
+                    )
+                    .route("/users/{username}/delete", web::post().to(users::delete))
+                    .route("/audit", web::get().to(crate::audit::routes::list)),
             )
             .default_service(web::to(not_found))
     })

@@ -219,7 +219,7 @@ pub async fn setup_submit(
         if users::count(&tx)? > 0 {
             return Ok(None);
         }
-        let id = users::create(&tx, &name, &hash, true).map_err(AppError::internal)?;
+        let id = users::create(&tx, &name, &hash, true, true).map_err(AppError::internal)?;
         audit::record(&tx, &name, "user created", &format!("user/{name}"), &source)?;
         tx.commit()?;
         Ok(Some(id))

@@ -247,13 +247,44 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     assert!(text.contains("Team Notebook") && text.contains("GitLab registry"));
     screenshot(&c, "images-list.png").await;
 
+    // Another person gets an account and sees the catalogue, not the portal.
+    click_to(&c, "Users", "/admin/users").await;
+    click_to(&c, "+ Add", "/admin/users/new").await;
+    type_into(&c, "Username", "dana").await;
+    type_into(&c, "Password", "dana-long-password").await;
+    assert!(field(&c, "Active").await.is_selected().await.unwrap());
+    click(&c, "Confirm").await;
+    wait_for(&c, "User dana created.").await;
+    click_to(&c, "Sign out", "/login").await;
+    type_into(&c, "Username", "dana").await;
+    type_into(&c, "Password", "dana-long-password").await;
+    click(&c, "Sign in").await;
+    let text = wait_for(&c, "The container images you can use").await;
+    assert!(
+        text.contains("Team Notebook") && text.contains("registry.gitlab.com/team/notebook:v1")
+    );
+    assert!(!text.contains("Admin Portal") && !text.contains("gitlab+deploy-token"));
+    screenshot(&c, "catalogue.png").await;
+    c.goto(&app.url("/admin/secrets")).await.unwrap();
+    wait_for(&c, "You have to be admin to view this page").await;
+    c.goto(&app.url("/")).await.unwrap();
+    click_to(&c, "Sign out", "/login").await;
+    type_into(&c, "Username", "admin").await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    click(&c, "Sign in").await;
+    wait_for(&c, "Sign out").await;
+
     // The secret is now in use: the list counts it, its page names the
     // image, and delete is refused.
     click_to(&c, "Secrets", "/admin/secrets").await;
     screenshot(&c, "secrets-list.png").await;
     click_to(&c, "gitlab-registry", "/admin/secrets/gitlab-registry").await;
     let text = wait_for(&c, "Used by").await;
-    assert!(text.contains("Team Notebook") && text.contains("Download manifest") && text.contains("Test login"));
+    assert!(
+        text.contains("Team Notebook")
+            && text.contains("Download manifest")
+            && text.contains("Test login")
+    );
     screenshot(&c, "secret-edit.png").await;
     click_to(&c, "Cancel", "/admin/secrets").await;
     click(&c, "Delete").await;

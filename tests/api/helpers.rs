@@ -32,10 +32,15 @@ pub fn serve_args() -> ServeArgs {
 
 /// Starts wharf on `dir` (a fresh one when `None`).
 pub async fn spawn_app_in(dir: Option<TempDir>) -> TestApp {
+    spawn_app_with(dir, serve_args()).await
+}
+
+/// Starts wharf with these server options.
+pub async fn spawn_app_with(dir: Option<TempDir>, serve: ServeArgs) -> TestApp {
     let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
     let app = Application::build(Config {
         data_dir: dir.path().to_path_buf(),
-        serve: serve_args(),
+        serve,
     })
     .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -116,6 +121,14 @@ impl TestApp {
     /// Creates a user the way scripts do (`wharf user add`).
     pub fn add_user(&self, name: &str, password: &str, admin: bool) {
         add_user(self.dir.path(), name, password, admin);
+    }
+
+    /// The same app seen from another browser (its own cookies).
+    pub fn another_browser(&self) -> Browser<'_> {
+        Browser {
+            app: self,
+            client: client(),
+        }
     }
 
     pub async fn login(&self, name: &str, password: &str) -> Response {
@@ -212,4 +225,38 @@ pub fn add_user(dir: &Path, name: &str, password: &str, admin: bool) {
         std::io::Cursor::new(format!("{password}\n")),
     )
     .expect("user add");
+}
+
+/// A second cookie jar on the same app.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub client: reqwest::Client,
+}
+
+impl Browser<'_> {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.app.url(path))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let page = self.get("/login").await.text().await.expect("body");
+        let token = csrf_in(&page);
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.client
+            .post(self.app.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn login(&self, name: &str, password: &str) -> Response {
+        self.post("/login", &[("username", name), ("password", password)])
+            .await
+    }
 }

@@ -6,3 +6,4 @@ mod helpers;
 mod images;
 mod kube;
 mod secrets;
+mod users;

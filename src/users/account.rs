@@ -1,0 +1,96 @@
+//! `/account/password`: anyone signed in changes their own password.
+
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::store;
+use crate::audit;
+use crate::auth::{Ctx, see_other};
+use crate::crypto;
+use crate::db;
+use crate::domain::Password;
+use crate::error::AppError;
+use crate::forms::{FieldErrors, unprocessable};
+use crate::state::AppState;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users/password.html")]
+struct PasswordPage {
+    ctx: Ctx,
+    errors: FieldErrors,
+}
+
+/// `GET /account/password`
+pub async fn password_form(ctx: Ctx) -> impl Responder {
+    PasswordPage {
+        ctx,
+        errors: FieldErrors::default(),
+    }
+}
+
+/// The change-password form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// `POST /account/password`: checks the current password (argon2 on the
+/// blocking pool), stores the new one and ends every other session.
+pub async fn password_submit(
+    req: HttpRequest,
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let id = ctx.user.id;
+    let stored = db::run(&state.pool, move |c| Ok(store::password_hash(c, id)?)).await?;
+    let current = form.current_password;
+    let current_ok =
+        web::block(move || crypto::verify_password(stored.as_deref(), &current)).await?;
+    let mut errors = FieldErrors::default();
+    if !current_ok {
+        errors.add("current_password", "The current password is not right.");
+    }
+    let new = errors.check("new_password", Password::parse(&form.new_password));
+    if form.new_password != form.confirm_password {
+        errors.add("confirm_password", "The passwords do not match.");
+    }
+    let (Some(new), true) = (new, errors.is_empty()) else {
+        return Ok(unprocessable(PasswordPage { ctx, errors }, &req));
+    };
+    let hash = web::block(move || crypto::hash_password(new.expose()))
+        .await?
+        .map_err(AppError::internal)?;
+    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
+    let version = db::run(&state.pool, move |c| {
+        let tx = c.transaction()?;
+        let v = store::change_password(&tx, id, &hash)?;
+        audit::record(
+            &tx,
+            &actor,
+            "password changed",
+            &format!("user/{actor}"),
+            &source,
+        )?;
+        tx.commit()?;
+        Ok(v)
+    })
+    .await?;
+    // Other sessions carry the old version and end; this one goes on.
+    ctx.session.sign_in(id, version, db::now())?;
+    ctx.session
+        .flash("Your password was changed. Other sessions were signed out.")?;
+    Ok(see_other(if ctx.user.is_admin {
+        "/admin/secrets"
+    } else {
+        "/"
+    }))
+}

@@ -1,0 +1,479 @@
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+const PW: &str = "long-enough-pw";
+
+#[tokio::test]
+async fn administrators_manage_users() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let form = app.get_html("/admin/users/new").await;
+    assert!(
+        form.contains(r#"name="active" type="checkbox" value="on" checked"#),
+        "Active is ticked by default"
+    );
+    assert!(form.contains("Administrator") && form.contains("Active"));
+
+    let r = app
+        .post(
+            "/admin/users",
+            &[("username", "dev"), ("password", PW), ("active", "on")],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/users");
+    let list = app.get_html("/admin/users").await;
+    assert!(
+        list.contains("User dev created.") && list.contains(">dev</a>") && list.contains("never")
+    );
+
+    let before = app.digest();
+    for (fields, message) in [
+        (
+            vec![("username", "dev"), ("password", PW)],
+            "A user named dev already exists.",
+        ),
+        (
+            vec![("username", "Bad Name"), ("password", PW)],
+            "Username must be",
+        ),
+        (
+            vec![("username", "ok"), ("password", "short")],
+            "at least 12 characters",
+        ),
+    ] {
+        let r = app.post("/admin/users", &fields).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains(message), "{message}");
+    }
+    assert_eq!(app.digest(), before);
+
+    // Promote, then delete.
+    let r = app
+        .post(
+            "/admin/users/dev",
+            &[("is_admin", "on"), ("active", "on"), ("version", "1")],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/users");
+    assert!(app.get_html("/admin/users").await.contains("Administrator"));
+    assert!(
+        app.get_html("/admin/users/dev/delete")
+            .await
+            .contains("Are you sure to delete dev user?")
+    );
+    assert_redirect_to(
+        &app.post("/admin/users/dev/delete", &[]).await,
+        "/admin/users",
+    );
+    assert!(
+        app.get_html("/admin/users")
+            .await
+            .contains("User dev deleted.")
+    );
+    assert_eq!(
+        app.get("/admin/users/dev").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_user_cannot_reach_the_users_area_or_forge_a_role() {
+    let app = spawn_app().await;
+    app.add_user(ADMIN, ADMIN_PASSWORD, true);
+    app.add_user("dev", PW, false);
+    app.login("dev", PW).await;
+    assert_eq!(
+        app.get("/admin/users").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/admin/audit").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    for (path, fields) in [
+        (
+            "/admin/users/dev",
+            vec![("is_admin", "on"), ("active", "on"), ("version", "1")],
+        ),
+        (
+            "/admin/users",
+            vec![("username", "evil"), ("password", PW), ("is_admin", "on")],
+        ),
+        ("/admin/users/admin/delete", vec![]),
+        (
+            "/account/password",
+            vec![
+                ("current_password", PW),
+                ("new_password", PW),
+                ("confirm_password", PW),
+                ("is_admin", "on"),
+            ],
+        ),
+    ] {
+        let r = app.post(path, &fields).await;
+        assert!(
+            r.status() == StatusCode::FORBIDDEN || r.status() == StatusCode::SEE_OTHER,
+            "{path}"
+        );
+    }
+    let is_admin: bool = app
+        .db()
+        .query_row(
+            "SELECT is_admin FROM users WHERE username = 'dev'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!is_admin);
+    let n: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn the_last_active_administrator_is_guarded() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let before = app.digest();
+    for fields in [
+        vec![("active", "on"), ("version", "1")],
+        vec![("is_admin", "on"), ("version", "1")],
+    ] {
+        let r = app.post("/admin/users/admin", &fields).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("last active administrator") || body.contains("cannot disable your own"),
+            "{body}"
+        );
+    }
+    for r in [
+        app.get("/admin/users/admin/delete").await,
+        app.post("/admin/users/admin/delete", &[]).await,
+    ] {
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("cannot delete your own account") && !body.contains(">Yes<"));
+    }
+    assert_eq!(app.digest(), before);
+
+    // With a second administrator, the first can be demoted, but then the
+    // second is the last one and cannot be.
+    app.add_user("ops", PW, true);
+    assert_redirect_to(
+        &app.post("/admin/users/ops", &[("active", "on"), ("version", "1")])
+            .await,
+        "/admin/users",
+    );
+    let other = app.another_browser();
+    app.add_user("root2", PW, true);
+    other.login("root2", PW).await;
+    assert_redirect_to(
+        &other
+            .post(
+                "/admin/users/admin",
+                &[("active", "on"), ("is_admin", "on"), ("version", "1")],
+            )
+            .await,
+        "/admin/users",
+    );
+    // Disable root2 from admin's session; admin is then the last one.
+    assert_redirect_to(
+        &app.post(
+            "/admin/users/root2",
+            &[("is_admin", "on"), ("version", "1")],
+        )
+        .await,
+        "/admin/users",
+    );
+    let r = app
+        .post("/admin/users/admin", &[("active", "on"), ("version", "2")])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("admin is the last active administrator")
+    );
+}
+
+#[tokio::test]
+async fn password_resets_disabling_and_deleting_end_sessions_at_once() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    for (name, fields) in [
+        (
+            "reset",
+            vec![
+                ("active", "on"),
+                ("password", "a-brand-new-password"),
+                ("version", "1"),
+            ],
+        ),
+        ("disabled", vec![("version", "1")]),
+        ("deleted", vec![]),
+    ] {
+        app.add_user(name, PW, false);
+        let user = app.another_browser();
+        assert_redirect_to(&user.login(name, PW).await, "/");
+        assert_eq!(user.get("/").await.status(), StatusCode::OK);
+        let path = if name == "deleted" {
+            format!("/admin/users/{name}/delete")
+        } else {
+            format!("/admin/users/{name}")
+        };
+        assert_redirect_to(&app.post(&path, &fields).await, "/admin/users");
+        assert_redirect_to(&user.get("/").await, "/login");
+    }
+    // A disabled user cannot sign in again.
+    let user = app.another_browser();
+    assert_eq!(
+        user.login("disabled", PW).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn changing_your_password_ends_your_other_sessions() {
+    let app = spawn_app().await;
+    app.add_user("dev", PW, false);
+    app.login("dev", PW).await;
+    let laptop = app.another_browser();
+    laptop.login("dev", PW).await;
+
+    let before = app.digest();
+    for (fields, message) in [
+        (
+            vec![
+                ("current_password", "wrong-password"),
+                ("new_password", "a-brand-new-password"),
+                ("confirm_password", "a-brand-new-password"),
+            ],
+            "The current password is not right.",
+        ),
+        (
+            vec![
+                ("current_password", PW),
+                ("new_password", "short"),
+                ("confirm_password", "short"),
+            ],
+            "at least 12 characters",
+        ),
+        (
+            vec![
+                ("current_password", PW),
+                ("new_password", "a-brand-new-password"),
+                ("confirm_password", "different-password"),
+            ],
+            "The passwords do not match.",
+        ),
+    ] {
+        let r = app.post("/account/password", &fields).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = r.text().await.unwrap();
+        assert!(body.contains(message), "{message}");
+        assert!(!body.contains("a-brand-new-password"));
+    }
+    assert_eq!(app.digest(), before);
+
+    let r = app
+        .post(
+            "/account/password",
+            &[
+                ("current_password", PW),
+                ("new_password", "a-brand-new-password"),
+                ("confirm_password", "a-brand-new-password"),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/");
+    assert!(
+        app.get_html("/")
+            .await
+            .contains("Your password was changed."),
+        "this session goes on"
+    );
+    assert_redirect_to(&laptop.get("/").await, "/login");
+    assert_eq!(
+        laptop.login("dev", PW).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_redirect_to(&laptop.login("dev", "a-brand-new-password").await, "/");
+}
+
+#[tokio::test]
+async fn idle_and_old_sessions_expire() {
+    let mut args = serve_args();
+    args.session_idle = wharf::config::Seconds(1);
+    let app = spawn_app_with(None, args).await;
+    app.add_user("dev", PW, false);
+    app.login("dev", PW).await;
+    assert_eq!(app.get("/").await.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_redirect_to(&app.get("/").await, "/login");
+
+    let mut args = serve_args();
+    args.session_max = wharf::config::Seconds(1);
+    let app = spawn_app_with(None, args).await;
+    app.add_user("dev", PW, false);
+    app.login("dev", PW).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_redirect_to(&app.get("/").await, "/login");
+}
+
+#[tokio::test]
+async fn a_tampered_cookie_is_no_session() {
+    let app = spawn_app().await;
+    app.add_user("dev", PW, false);
+    let r = app.login("dev", PW).await;
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (name, value) = cookie.split_once('=').unwrap();
+    let mut bytes = value.as_bytes().to_vec();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{name}={}", String::from_utf8(bytes).unwrap());
+    let r = client()
+        .get(app.url("/"))
+        .header("cookie", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&r, "/login");
+    let r = client()
+        .get(app.url("/"))
+        .header("cookie", "wharf_session=garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&r, "/login");
+}
+
+#[tokio::test]
+async fn the_audit_log_traces_a_secret_lifecycle_without_its_value() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.login(ADMIN, "wrong-password").await;
+    app.login(ADMIN, ADMIN_PASSWORD).await;
+    const SECRET: &str = "glpat-very-secret-token";
+    app.create_secret(
+        "gitlab",
+        "GitLab",
+        "registry.gitlab.com",
+        "deployer",
+        SECRET,
+    )
+    .await;
+    app.post(
+        "/admin/secrets/gitlab",
+        &[
+            ("registry_host", "registry.gitlab.com"),
+            ("username", "deployer"),
+            ("password", "glpat-rotated-token"),
+            ("version", "1"),
+        ],
+    )
+    .await;
+    app.get("/admin/secrets/gitlab/manifest.yaml").await;
+    app.post(
+        "/admin/images",
+        &[("name", "nb"), ("url", "registry.gitlab.com/a/b")],
+    )
+    .await;
+    app.post("/admin/images/nb/delete", &[]).await;
+    app.post("/admin/secrets/gitlab/delete", &[]).await;
+
+    let page = app.get_html("/admin/audit?target=secret/gitlab").await;
+    let order: Vec<usize> = [
+        "secret deleted",
+        "secret exported",
+        "secret updated",
+        "secret created",
+    ]
+    .iter()
+    .map(|a| page.find(a).unwrap_or_else(|| panic!("{a} in the log")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "newest first");
+    assert!(!page.contains("image created"), "filtered by target");
+    let by_actor = app.get_html("/admin/audit?actor=admin").await;
+    assert!(
+        by_actor.contains("sign-in failed")
+            && by_actor.contains("image created")
+            && by_actor.contains("127.0.0.1")
+    );
+    assert!(
+        app.get_html("/admin/audit?actor=nobody")
+            .await
+            .contains("No entries match")
+    );
+
+    let mut all = String::new();
+    let c = app.db();
+    let mut st = c
+        .prepare("SELECT at, actor, action, target, source, detail FROM audit_log")
+        .unwrap();
+    let rows = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{:?}{}{}{}{}{}",
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?
+            ))
+        })
+        .unwrap();
+    for row in rows {
+        all.push_str(&row.unwrap());
+    }
+    for needle in [
+        SECRET,
+        "glpat-rotated-token",
+        ADMIN_PASSWORD,
+        "wrong-password",
+    ] {
+        assert!(!all.contains(needle), "{needle} in the audit log");
+    }
+}
+
+#[tokio::test]
+async fn audit_pages_go_back_in_time() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    {
+        let c = app.db();
+        for i in 0..120 {
+            wharf::audit::record(
+                &c,
+                "bot",
+                "secret updated",
+                &format!("secret/s{i:03}"),
+                "test",
+            )
+            .unwrap();
+        }
+    }
+    let first = app.get_html("/admin/audit?actor=bot").await;
+    assert!(
+        first.contains("secret/s119") && !first.contains("secret/s069") && first.contains("Older")
+    );
+    let third = app.get_html("/admin/audit?actor=bot&page=3").await;
+    assert!(third.contains("secret/s000") && !third.contains("Older ›"));
+    assert_eq!(
+        app.get("/admin/audit?page=banana").await.status(),
+        StatusCode::OK
+    );
+}
