@@ -13,7 +13,10 @@ use crate::error::AppError;
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 /// Schema versions in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_initial.sql"),
+    include_str!("../migrations/002_search.sql"),
+];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema
 /// up to date.
@@ -27,7 +30,12 @@ pub fn open(path: &Path) -> Result<Pool, AppError> {
              PRAGMA busy_timeout = 5000;",
         )
     });
-    let pool = r2d2::Pool::builder().max_size(8).build(manager)?;
+    // Connections are checked by use; a test query on every checkout would
+    // cost a round trip per request for nothing.
+    let pool = r2d2::Pool::builder()
+        .max_size(8)
+        .test_on_check_out(false)
+        .build(manager)?;
     migrate(&mut *pool.get()?)?;
     Ok(pool)
 }

@@ -188,3 +188,48 @@ mod tests {
         );
     }
 }
+
+/// How a list is filtered by its search text, as SQL with `?` placeholders
+/// and their values.
+#[derive(Debug)]
+pub struct Filter {
+    /// A boolean SQL expression over the list's table.
+    pub sql: String,
+    /// The values of its placeholders, in order.
+    pub args: Vec<String>,
+    /// A query that counts the matches cheaply.
+    pub count_sql: String,
+}
+
+impl Filter {
+    /// Filters `table` (aliased `alias`) by `q` on `name` and
+    /// `display_name`: through the trigram index `fts` when `q` has at least
+    /// three characters (what a trigram needs), else by a `LIKE` scan. An
+    /// empty `q` matches everything and is counted without a filter.
+    pub fn search(q: &str, table: &str, alias: &str, fts: &str) -> Self {
+        if q.is_empty() {
+            return Self {
+                sql: "1".into(),
+                args: Vec::new(),
+                count_sql: format!("SELECT COUNT(*) FROM {table}"),
+            };
+        }
+        if q.chars().count() >= 3 {
+            // A quoted FTS5 phrase: trigram phrases match substrings, and
+            // nothing in `q` is query syntax.
+            let phrase = format!("\"{}\"", q.replace('"', "\"\""));
+            return Self {
+                sql: format!("{alias}.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"),
+                args: vec![phrase.clone()],
+                count_sql: format!("SELECT COUNT(*) FROM {fts} WHERE {fts} MATCH ?"),
+            };
+        }
+        let like = format!(r"({alias}.name LIKE ? ESCAPE '\' OR {alias}.display_name LIKE ? ESCAPE '\')");
+        let pattern = crate::db::like_pattern(q);
+        Self {
+            count_sql: format!("SELECT COUNT(*) FROM {table} {alias} WHERE {like}"),
+            sql: like,
+            args: vec![pattern.clone(), pattern],
+        }
+    }
+}

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
 use crate::domain::{ImageRef, RegistryHost};
-use crate::listing::{Listing, PER_PAGE, Page};
+use crate::listing::{Filter, Listing, PER_PAGE, Page};
 
 /// CPU, GPU or Universal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +158,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
 /// Sort keys of the list, the default first.
 pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
 
-/// One page of the list, filtered on name and display name.
+/// One page of the list, filtered on name and display name; the page's ids
+/// first, then those rows in full.
 pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>> {
     let order = match listing.sort {
         "display_name" => "COALESCE(NULLIF(i.display_name, ''), i.name)",
@@ -167,22 +168,24 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>
         _ => "i.name",
     };
     let dir = listing.sql_dir();
-    let filter = r#"(?1 = '' OR i.name LIKE ?2 ESCAPE '\' OR i.display_name LIKE ?2 ESCAPE '\')"#;
-    let pattern = db::like_pattern(&listing.q);
+    let filter = Filter::search(&listing.q, "images", "i", "images_search");
     let total = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM images i WHERE {filter}"))?
-        .query_row(params![listing.q, pattern], |r| r.get(0))?;
+        .prepare_cached(&filter.count_sql)?
+        .query_row(rusqlite::params_from_iter(&filter.args), |r| r.get(0))?;
+    let mut args: Vec<rusqlite::types::Value> = filter.args.iter().cloned().map(Into::into).collect();
+    args.push(PER_PAGE.into());
+    args.push(listing.offset().into());
     let rows = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} {FROM} WHERE {filter} ORDER BY {order} {dir}, i.name {dir} LIMIT ?3 OFFSET ?4"
+            "SELECT {COLUMNS} {FROM} JOIN (
+                 SELECT i.id FROM images i WHERE {} ORDER BY {order} {dir}, i.name {dir} LIMIT ? OFFSET ?
+             ) page ON page.id = i.id
+             ORDER BY {order} {dir}, i.name {dir}",
+            filter.sql
         ))?
-        .query_map(params![listing.q, pattern, PER_PAGE, listing.offset()], from_row)?
+        .query_map(rusqlite::params_from_iter(args), from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Page {
-        rows,
-        total,
-        listing,
-    })
+    Ok(Page { rows, total, listing })
 }
 
 /// The image with that name.

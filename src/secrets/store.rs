@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
-use crate::listing::{Listing, PER_PAGE, Page};
+use crate::listing::{Filter, Listing, PER_PAGE, Page};
 
 /// The two kinds of secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +123,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
 pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
 
 /// One page of the list, filtered by `listing.q` on name and display name.
+/// The page's ids are found first (an index walk), and only those rows are
+/// then read in full, with their "Used by" counts.
 pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret>> {
     let order = match listing.sort {
         "display_name" => "COALESCE(NULLIF(s.display_name, ''), s.name)",
@@ -131,22 +133,24 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret
         _ => "s.name",
     };
     let dir = listing.sql_dir();
-    let filter = r#"(?1 = '' OR s.name LIKE ?2 ESCAPE '\' OR s.display_name LIKE ?2 ESCAPE '\')"#;
-    let pattern = db::like_pattern(&listing.q);
+    let filter = Filter::search(&listing.q, "secrets", "s", "secrets_search");
     let total = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM secrets s WHERE {filter}"))?
-        .query_row(params![listing.q, pattern], |r| r.get(0))?;
+        .prepare_cached(&filter.count_sql)?
+        .query_row(rusqlite::params_from_iter(&filter.args), |r| r.get(0))?;
+    let mut args: Vec<rusqlite::types::Value> = filter.args.iter().cloned().map(Into::into).collect();
+    args.push(PER_PAGE.into());
+    args.push(listing.offset().into());
     let rows = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM secrets s WHERE {filter} ORDER BY {order} {dir}, s.name {dir} LIMIT ?3 OFFSET ?4"
+            "SELECT {COLUMNS} FROM secrets s JOIN (
+                 SELECT s.id FROM secrets s WHERE {} ORDER BY {order} {dir}, s.name {dir} LIMIT ? OFFSET ?
+             ) page ON page.id = s.id
+             ORDER BY {order} {dir}, s.name {dir}",
+            filter.sql
         ))?
-        .query_map(params![listing.q, pattern, PER_PAGE, listing.offset()], from_row)?
+        .query_map(rusqlite::params_from_iter(args), from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Page {
-        rows,
-        total,
-        listing,
-    })
+    Ok(Page { rows, total, listing })
 }
 
 /// The secret with that name.

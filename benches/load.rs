@@ -1,0 +1,290 @@
+//! Load benchmark: wharf as its users load it, with figures printed.
+//!
+//! `cargo bench --bench load` builds wharf in release mode, fills a fresh
+//! data directory with 10,000 secrets and 2,000 images through the same
+//! store functions the handlers use, starts the real binary, signs in, and
+//! drives each endpoint with 32 concurrent connections for a few seconds.
+//! Throughput is also given as a ratio of `/healthz` in the same run, so the
+//! figures compare across machines. `WHARF_BENCH_SECS` sets the seconds per
+//! endpoint (default 4).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::redirect::Policy;
+use wharf::secrets::store as secrets;
+use wharf::images::store as images;
+
+const SECRETS: usize = 10_000;
+const IMAGES: usize = 2_000;
+const CONNECTIONS: usize = 32;
+
+/// Targets from the benchmark issue, checked and printed at the end.
+const LIST_RATIO: f64 = 0.40;
+const SEARCH_RATIO: f64 = 0.25;
+const LIST_P99_MS: f64 = 20.0;
+const PEAK_MIB: f64 = 64.0;
+const STARTUP_MS: f64 = 300.0;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn populate(dir: &Path) {
+    let master = wharf::keys::master_key(dir, None).expect("master key");
+    let pool = wharf::db::open(&dir.join("wharf.db")).expect("db");
+    let mut conn = pool.get().expect("conn");
+    let tx = conn.transaction().expect("tx");
+    for i in 0..SECRETS {
+        let name = format!("secret-{i:05}");
+        let sealed = master.seal(name.as_bytes(), format!("token-{i}-xxxxxxxxxxxxxxxxxxxx").as_bytes());
+        secrets::insert(
+            &tx,
+            secrets::Write {
+                name: &name,
+                display_name: &format!("Team {} registry", i % 97),
+                kind: secrets::Kind::ImagePull,
+                registry_host: Some(if i % 3 == 0 { "registry.gitlab.com" } else { "ghcr.io" }),
+                username: Some("deployer"),
+                sealed: Some(sealed),
+            },
+        )
+        .expect("insert secret");
+    }
+    for i in 0..IMAGES {
+        let name = format!("image-{i:05}");
+        let url = format!("registry.gitlab.com/team-{}/notebook:v{i}", i % 50);
+        images::insert(
+            &tx,
+            &images::Write {
+                name: &name,
+                display_name: &format!("Notebook {i}"),
+                description: "Jupyter with PyTorch",
+                image_type: images::ImageType::Both,
+                url: &url,
+                url_for_gpu: None,
+                pull_secret_id: Some((i * 3 % SECRETS) as i64 + 1),
+            },
+        )
+        .expect("insert image");
+    }
+    tx.commit().expect("commit");
+    drop(conn);
+    wharf::cli::user_add(dir, "bench", true, std::io::Cursor::new("bench-password-123\n")).expect("user");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time the process has used, in seconds (utime + stime).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Figures {
+    name: &'static str,
+    /// Server CPU per request, in microseconds.
+    cpu_us: f64,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+/// Sends requests from `CONNECTIONS` tasks for `secs` seconds.
+async fn measure<F, Fut>(name: &'static str, pid: u32, secs: u64, make: F) -> Figures
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let make = Arc::new(make);
+    let counter = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let (make, counter, errors) = (make.clone(), counter.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                if !make(n).await {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let started = Instant::now();
+    let cpu_before = cpu_secs(pid);
+    let mut all: Vec<Duration> = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_secs(pid) - cpu_before;
+    all.sort();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    Figures {
+        name,
+        cpu_us: cpu / all.len().max(1) as f64 * 1e6,
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+fn csrf_in(html: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html.find(marker).expect("csrf") + marker.len();
+    html[start..][..html[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::main]
+async fn main() {
+    let secs: u64 = std::env::var("WHARF_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    populate(dir.path());
+    println!("populated {SECRETS} secrets and {IMAGES} images in {:.1} s", t.elapsed().as_secs_f64());
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wharf binary");
+    let server = Server(child);
+    let pid = server.0.id();
+    let probe = reqwest::Client::new();
+    let startup = loop {
+        if probe.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            panic!("wharf did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+
+    // Sign in once; every connection then uses the one session cookie.
+    let client = reqwest::Client::builder().redirect(Policy::none()).pool_max_idle_per_host(CONNECTIONS).build().unwrap();
+    let login_page = client.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = login_page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let token = csrf_in(&login_page.text().await.unwrap());
+    let signed_in = client
+        .post(format!("{base}/login"))
+        .header("cookie", &cookie)
+        .form(&[("username", "bench"), ("password", "bench-password-123"), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303, "sign-in");
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = client.get(format!("{base}/admin/secrets")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let token = csrf_in(&page);
+
+    let get = |path: String| {
+        let (client, cookie) = (client.clone(), cookie.clone());
+        let url = format!("{base}{path}");
+        move |_n: u64| {
+            let (client, cookie, url) = (client.clone(), cookie.clone(), url.clone());
+            async move {
+                match client.get(&url).header("cookie", &cookie).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    let mut results = Vec::new();
+    results.push(measure("GET /healthz", pid, secs, get("/healthz".into())).await);
+    results.push(measure("GET /admin/secrets/new (session only)", pid, secs, get("/admin/secrets/new".into())).await);
+    results.push(measure("GET /admin/secrets?page=100", pid, secs, get("/admin/secrets?page=100".into())).await);
+    results.push(measure("GET /admin/secrets?q=team+42 (103 hits)", pid, secs, get("/admin/secrets?q=team+42".into())).await);
+    results.push(measure("GET /admin/secrets?q=secret-0424 (10 hits)", pid, secs, get("/admin/secrets?q=secret-0424".into())).await);
+    results.push(measure("GET /admin/secrets/secret-04242", pid, secs, get("/admin/secrets/secret-04242".into())).await);
+    let create = {
+        let (client, cookie, token) = (client.clone(), cookie.clone(), token.clone());
+        let url = format!("{base}/admin/secrets");
+        move |n: u64| {
+            let (client, cookie, token, url) = (client.clone(), cookie.clone(), token.clone(), url.clone());
+            async move {
+                let name = format!("bench-new-{n:07}");
+                let form = [
+                    ("csrf_token", token.as_str()),
+                    ("name", name.as_str()),
+                    ("type", "image_pull"),
+                    ("registry_host", "registry.gitlab.com"),
+                    ("username", "deployer"),
+                    ("password", "glpat-bench-token"),
+                ];
+                match client.post(&url).header("cookie", &cookie).form(&form).send().await {
+                    Ok(r) => r.status() == 303,
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    results.push(measure("POST /admin/secrets (create)", pid, secs, create).await);
+
+    let peak_mib = vm_hwm_kib(server.0.id()) as f64 / 1024.0;
+    drop(server);
+
+    let healthz = results[0].rps;
+    println!("\nwharf load benchmark: {SECRETS} secrets, {IMAGES} images, {CONNECTIONS} connections, {secs} s each, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!("{:<38} {:>8} {:>8} {:>8} {:>6} {:>12} {:>6}", "endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "server µs/req", "errors");
+    for f in &results {
+        println!("{:<38} {:>8.0} {:>8.2} {:>8.2} {:>6.2} {:>12.0} {:>6}", f.name, f.rps, f.p50_ms, f.p99_ms, f.rps / healthz, f.cpu_us, f.errors);
+    }
+    println!("peak memory (VmHWM): {peak_mib:.1} MiB");
+    println!("start-up on the {SECRETS}-secret database: {:.0} ms", startup.as_secs_f64() * 1000.0);
+
+    let list = &results[2];
+    let search = &results[3];
+    let checks = [
+        (format!("list ratio {:.2} >= {LIST_RATIO}", list.rps / healthz), list.rps / healthz >= LIST_RATIO),
+        (format!("search ratio {:.2} >= {SEARCH_RATIO}", search.rps / healthz), search.rps / healthz >= SEARCH_RATIO),
+        (format!("list p99 {:.2} ms <= {LIST_P99_MS} ms", list.p99_ms), list.p99_ms <= LIST_P99_MS),
+        (format!("peak memory {peak_mib:.1} MiB <= {PEAK_MIB} MiB"), peak_mib <= PEAK_MIB),
+        (format!("start-up {:.0} ms <= {STARTUP_MS} ms", startup.as_secs_f64() * 1000.0), startup.as_secs_f64() * 1000.0 <= STARTUP_MS),
+        (format!("no errors ({})", results.iter().map(|r| r.errors).sum::<u64>()), results.iter().all(|r| r.errors == 0)),
+    ];
+    println!("\ntargets:");
+    for (what, ok) in &checks {
+        println!("  [{}] {what}", if *ok { "ok" } else { "MISSED" });
+    }
+}
