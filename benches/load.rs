@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::redirect::Policy;
-use wharf::secrets::store as secrets;
 use wharf::images::store as images;
+use wharf::secrets::store as secrets;
 
 const SECRETS: usize = 10_000;
 const IMAGES: usize = 2_000;
@@ -45,14 +45,21 @@ fn populate(dir: &Path) {
     let tx = conn.transaction().expect("tx");
     for i in 0..SECRETS {
         let name = format!("secret-{i:05}");
-        let sealed = master.seal(name.as_bytes(), format!("token-{i}-xxxxxxxxxxxxxxxxxxxx").as_bytes());
+        let sealed = master.seal(
+            name.as_bytes(),
+            format!("token-{i}-xxxxxxxxxxxxxxxxxxxx").as_bytes(),
+        );
         secrets::insert(
             &tx,
             secrets::Write {
                 name: &name,
                 display_name: &format!("Team {} registry", i % 97),
                 kind: secrets::Kind::ImagePull,
-                registry_host: Some(if i % 3 == 0 { "registry.gitlab.com" } else { "ghcr.io" }),
+                registry_host: Some(if i % 3 == 0 {
+                    "registry.gitlab.com"
+                } else {
+                    "ghcr.io"
+                }),
                 username: Some("deployer"),
                 sealed: Some(sealed),
             },
@@ -78,11 +85,21 @@ fn populate(dir: &Path) {
     }
     tx.commit().expect("commit");
     drop(conn);
-    wharf::cli::user_add(dir, "bench", true, std::io::Cursor::new("bench-password-123\n")).expect("user");
+    wharf::cli::user_add(
+        dir,
+        "bench",
+        true,
+        std::io::Cursor::new("bench-password-123\n"),
+    )
+    .expect("user");
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn vm_hwm_kib(pid: u32) -> u64 {
@@ -152,7 +169,10 @@ where
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_secs(pid) - cpu_before;
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
     Figures {
         name,
         cpu_us: cpu / all.len().max(1) as f64 * 1e6,
@@ -171,17 +191,29 @@ fn csrf_in(html: &str) -> String {
 
 #[tokio::main]
 async fn main() {
-    let secs: u64 = std::env::var("WHARF_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let secs: u64 = std::env::var("WHARF_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
     populate(dir.path());
-    println!("populated {SECRETS} secrets and {IMAGES} images in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "populated {SECRETS} secrets and {IMAGES} images in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -191,7 +223,12 @@ async fn main() {
     let pid = server.0.id();
     let probe = reqwest::Client::new();
     let startup = loop {
-        if probe.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if probe
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             break started.elapsed();
         }
         if started.elapsed() > Duration::from_secs(10) {
@@ -201,20 +238,48 @@ async fn main() {
     };
 
     // Sign in once; every connection then uses the one session cookie.
-    let client = reqwest::Client::builder().redirect(Policy::none()).pool_max_idle_per_host(CONNECTIONS).build().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .unwrap();
     let login_page = client.get(format!("{base}/login")).send().await.unwrap();
-    let cookie = login_page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = login_page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let token = csrf_in(&login_page.text().await.unwrap());
     let signed_in = client
         .post(format!("{base}/login"))
         .header("cookie", &cookie)
-        .form(&[("username", "bench"), ("password", "bench-password-123"), ("csrf_token", &token)])
+        .form(&[
+            ("username", "bench"),
+            ("password", "bench-password-123"),
+            ("csrf_token", &token),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 303, "sign-in");
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let page = client.get(format!("{base}/admin/secrets")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = client
+        .get(format!("{base}/admin/secrets"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_in(&page);
 
     let get = |path: String| {
@@ -232,16 +297,57 @@ async fn main() {
     };
     let mut results = Vec::new();
     results.push(measure("GET /healthz", pid, secs, get("/healthz".into())).await);
-    results.push(measure("GET /admin/secrets/new (session only)", pid, secs, get("/admin/secrets/new".into())).await);
-    results.push(measure("GET /admin/secrets?page=100", pid, secs, get("/admin/secrets?page=100".into())).await);
-    results.push(measure("GET /admin/secrets?q=team+42 (103 hits)", pid, secs, get("/admin/secrets?q=team+42".into())).await);
-    results.push(measure("GET /admin/secrets?q=secret-0424 (10 hits)", pid, secs, get("/admin/secrets?q=secret-0424".into())).await);
-    results.push(measure("GET /admin/secrets/secret-04242", pid, secs, get("/admin/secrets/secret-04242".into())).await);
+    results.push(
+        measure(
+            "GET /admin/secrets/new (session only)",
+            pid,
+            secs,
+            get("/admin/secrets/new".into()),
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            "GET /admin/secrets?page=100",
+            pid,
+            secs,
+            get("/admin/secrets?page=100".into()),
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            "GET /admin/secrets?q=team+42 (103 hits)",
+            pid,
+            secs,
+            get("/admin/secrets?q=team+42".into()),
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            "GET /admin/secrets?q=secret-0424 (10 hits)",
+            pid,
+            secs,
+            get("/admin/secrets?q=secret-0424".into()),
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            "GET /admin/secrets/secret-04242",
+            pid,
+            secs,
+            get("/admin/secrets/secret-04242".into()),
+        )
+        .await,
+    );
     let create = {
         let (client, cookie, token) = (client.clone(), cookie.clone(), token.clone());
         let url = format!("{base}/admin/secrets");
         move |n: u64| {
-            let (client, cookie, token, url) = (client.clone(), cookie.clone(), token.clone(), url.clone());
+            let (client, cookie, token, url) =
+                (client.clone(), cookie.clone(), token.clone(), url.clone());
             async move {
                 let name = format!("bench-new-{n:07}");
                 let form = [
@@ -252,7 +358,13 @@ async fn main() {
                     ("username", "deployer"),
                     ("password", "glpat-bench-token"),
                 ];
-                match client.post(&url).header("cookie", &cookie).form(&form).send().await {
+                match client
+                    .post(&url)
+                    .header("cookie", &cookie)
+                    .form(&form)
+                    .send()
+                    .await
+                {
                     Ok(r) => r.status() == 303,
                     Err(_) => false,
                 }
@@ -265,23 +377,65 @@ async fn main() {
     drop(server);
 
     let healthz = results[0].rps;
-    println!("\nwharf load benchmark: {SECRETS} secrets, {IMAGES} images, {CONNECTIONS} connections, {secs} s each, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
-    println!("{:<38} {:>8} {:>8} {:>8} {:>6} {:>12} {:>6}", "endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "server µs/req", "errors");
+    println!(
+        "\nwharf load benchmark: {SECRETS} secrets, {IMAGES} images, {CONNECTIONS} connections, {secs} s each, {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<38} {:>8} {:>8} {:>8} {:>6} {:>12} {:>6}",
+        "endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "server µs/req", "errors"
+    );
     for f in &results {
-        println!("{:<38} {:>8.0} {:>8.2} {:>8.2} {:>6.2} {:>12.0} {:>6}", f.name, f.rps, f.p50_ms, f.p99_ms, f.rps / healthz, f.cpu_us, f.errors);
+        println!(
+            "{:<38} {:>8.0} {:>8.2} {:>8.2} {:>6.2} {:>12.0} {:>6}",
+            f.name,
+            f.rps,
+            f.p50_ms,
+            f.p99_ms,
+            f.rps / healthz,
+            f.cpu_us,
+            f.errors
+        );
     }
     println!("peak memory (VmHWM): {peak_mib:.1} MiB");
-    println!("start-up on the {SECRETS}-secret database: {:.0} ms", startup.as_secs_f64() * 1000.0);
+    println!(
+        "start-up on the {SECRETS}-secret database: {:.0} ms",
+        startup.as_secs_f64() * 1000.0
+    );
 
     let list = &results[2];
     let search = &results[3];
     let checks = [
-        (format!("list ratio {:.2} >= {LIST_RATIO}", list.rps / healthz), list.rps / healthz >= LIST_RATIO),
-        (format!("search ratio {:.2} >= {SEARCH_RATIO}", search.rps / healthz), search.rps / healthz >= SEARCH_RATIO),
-        (format!("list p99 {:.2} ms <= {LIST_P99_MS} ms", list.p99_ms), list.p99_ms <= LIST_P99_MS),
-        (format!("peak memory {peak_mib:.1} MiB <= {PEAK_MIB} MiB"), peak_mib <= PEAK_MIB),
-        (format!("start-up {:.0} ms <= {STARTUP_MS} ms", startup.as_secs_f64() * 1000.0), startup.as_secs_f64() * 1000.0 <= STARTUP_MS),
-        (format!("no errors ({})", results.iter().map(|r| r.errors).sum::<u64>()), results.iter().all(|r| r.errors == 0)),
+        (
+            format!("list ratio {:.2} >= {LIST_RATIO}", list.rps / healthz),
+            list.rps / healthz >= LIST_RATIO,
+        ),
+        (
+            format!("search ratio {:.2} >= {SEARCH_RATIO}", search.rps / healthz),
+            search.rps / healthz >= SEARCH_RATIO,
+        ),
+        (
+            format!("list p99 {:.2} ms <= {LIST_P99_MS} ms", list.p99_ms),
+            list.p99_ms <= LIST_P99_MS,
+        ),
+        (
+            format!("peak memory {peak_mib:.1} MiB <= {PEAK_MIB} MiB"),
+            peak_mib <= PEAK_MIB,
+        ),
+        (
+            format!(
+                "start-up {:.0} ms <= {STARTUP_MS} ms",
+                startup.as_secs_f64() * 1000.0
+            ),
+            startup.as_secs_f64() * 1000.0 <= STARTUP_MS,
+        ),
+        (
+            format!(
+                "no errors ({})",
+                results.iter().map(|r| r.errors).sum::<u64>()
+            ),
+            results.iter().all(|r| r.errors == 0),
+        ),
     ];
     println!("\ntargets:");
     for (what, ok) in &checks {

@@ -81,6 +81,14 @@ where
     .await?
 }
 
+/// Starts a write transaction that takes the write lock at once. A
+/// deferred one that reads first can find, at its first write, that another
+/// connection wrote in between (SQLITE_BUSY_SNAPSHOT), which no busy
+/// timeout can wait out.
+pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 /// Seconds since the Unix epoch: every timestamp in the database.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

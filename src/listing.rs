@@ -53,7 +53,15 @@ impl Listing {
             .filter(|p| (1..=1_000_000).contains(p))
             .unwrap_or(1);
         Self {
-            q: query.q.trim().chars().take(200).collect(),
+            // Control characters cannot be typed into a search box; a NUL
+            // would also end the FTS5 query string early.
+            q: query
+                .q
+                .trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect(),
             sort,
             desc: query.dir == "desc",
             page,
@@ -224,7 +232,8 @@ impl Filter {
                 count_sql: format!("SELECT COUNT(*) FROM {fts} WHERE {fts} MATCH ?"),
             };
         }
-        let like = format!(r"({alias}.name LIKE ? ESCAPE '\' OR {alias}.display_name LIKE ? ESCAPE '\')");
+        let like =
+            format!(r"({alias}.name LIKE ? ESCAPE '\' OR {alias}.display_name LIKE ? ESCAPE '\')");
         let pattern = crate::db::like_pattern(q);
         Self {
             count_sql: format!("SELECT COUNT(*) FROM {table} {alias} WHERE {like}"),

@@ -215,7 +215,7 @@ pub async fn setup_submit(
     let source = state.client_addr(&req);
     let name = username.as_str().to_owned();
     let created = db::run(&state.pool, move |c| {
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = db::write_tx(c)?;
         if users::count(&tx)? > 0 {
             return Ok(None);
         }

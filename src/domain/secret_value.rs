@@ -54,7 +54,12 @@ impl SshPrivateKey {
         if raw.len() > Self::MAX_LEN {
             return Err("Secret must be at most 64 KiB.".into());
         }
-        let mut key = raw.replace("\r\n", "\n").trim().to_owned();
+        // CRLF (Windows) and lone CR (old Mac) line ends both become LF.
+        let mut key = raw
+            .replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .trim()
+            .to_owned();
         let first = key.lines().next().unwrap_or_default();
         let last = key.lines().last().unwrap_or_default();
         let armour = |line: &str, word: &str| {

@@ -154,7 +154,7 @@ pub async fn create(
     let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
     let name = valid.name.to_string();
     let outcome = db::run(&state.pool, move |c| {
-        let tx = c.transaction()?;
+        let tx = db::write_tx(c)?;
         let r = store::insert(&tx, &valid.write());
         if r.is_ok() {
             audit::record(
@@ -243,7 +243,7 @@ pub async fn update(
         image.name.clone(),
     );
     let outcome = db::run(&state.pool, move |c| {
-        let tx = c.transaction()?;
+        let tx = db::write_tx(c)?;
         let r = store::update(&tx, &valid.write(), version);
         if r.is_ok() {
             audit::record(
@@ -310,7 +310,7 @@ pub async fn delete(
     let name = path.into_inner();
     let (actor, source, n) = (ctx.user.username.clone(), ctx.source.clone(), name.clone());
     let deleted = db::run(&state.pool, move |c| {
-        let tx = c.transaction()?;
+        let tx = db::write_tx(c)?;
         let deleted = store::delete(&tx, &n)?;
         if deleted {
             audit::record(&tx, &actor, "image deleted", &format!("image/{n}"), &source)?;

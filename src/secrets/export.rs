@@ -233,7 +233,7 @@ pub async fn test_login(
         "secret test-login failed"
     };
     db::run(&state.pool, move |c| {
-        let tx = c.transaction()?;
+        let tx = db::write_tx(c)?;
         store::record_test(&tx, id, result.ok, &result.message)?;
         audit::record(&tx, &actor, outcome, &target, &source)?;
         tx.commit()?;

@@ -178,7 +178,7 @@ pub async fn create(
     let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
     let name = valid.name.to_string();
     let outcome = db::run(&state.pool, move |c| {
-        let tx = c.transaction()?;
+        let tx = db::write_tx(c)?;
         let r = store::insert(&tx, write_of(&valid, sealed));
         if r.is_ok() {
             audit::record(
@@ -265,7 +265,7 @@ pub async fn update(
         secret.name.clone(),
     );
     let outcome = db::run(&state.pool, move |c| {
-        let tx = c.transaction()?;
+        let tx = db::write_tx(c)?;
         let r = store::update(&tx, write_of(&valid, sealed), version);
         if r.is_ok() {
             audit::record(
@@ -364,7 +364,7 @@ pub async fn delete(
     let name = path.into_inner();
     let (actor, source, n) = (ctx.user.username.clone(), ctx.source.clone(), name.clone());
     let outcome = db::run(&state.pool, move |c| {
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = db::write_tx(c)?;
         let label = store::find(&tx, &n)?.map(|s| s.label().to_owned());
         let r = store::delete(&tx, &n)?;
         if let Deleted::Yes = r {

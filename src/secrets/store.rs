@@ -137,7 +137,8 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret
     let total = conn
         .prepare_cached(&filter.count_sql)?
         .query_row(rusqlite::params_from_iter(&filter.args), |r| r.get(0))?;
-    let mut args: Vec<rusqlite::types::Value> = filter.args.iter().cloned().map(Into::into).collect();
+    let mut args: Vec<rusqlite::types::Value> =
+        filter.args.iter().cloned().map(Into::into).collect();
     args.push(PER_PAGE.into());
     args.push(listing.offset().into());
     let rows = conn
@@ -150,7 +151,11 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret
         ))?
         .query_map(rusqlite::params_from_iter(args), from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Page { rows, total, listing })
+    Ok(Page {
+        rows,
+        total,
+        listing,
+    })
 }
 
 /// The secret with that name.

@@ -71,7 +71,7 @@ pub async fn password_submit(
         .map_err(AppError::internal)?;
     let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
     let version = db::run(&state.pool, move |c| {
-        let tx = c.transaction()?;
+        let tx = db::write_tx(c)?;
         let v = store::change_password(&tx, id, &hash)?;
         audit::record(
             &tx,

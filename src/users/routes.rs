@@ -143,7 +143,7 @@ pub async fn create(
         username.to_string(),
     );
     let created = db::run(&state.pool, move |c| {
-        let tx = c.transaction()?;
+        let tx = db::write_tx(c)?;
         let r = store::create(&tx, &name, &hash, is_admin, active);
         if r.is_ok() {
             audit::record(
@@ -245,7 +245,7 @@ pub async fn update(
     );
     let reset = password_hash.is_some();
     let outcome = db::run(&state.pool, move |c| {
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = db::write_tx(c)?;
         let change = AccountChange {
             username: &name,
             is_admin: change.0,
@@ -374,7 +374,7 @@ pub async fn delete(
         name.clone(),
     );
     let outcome = db::run(&state.pool, move |c| {
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = db::write_tx(c)?;
         let r = store::delete_account(&tx, actor_id, &n)?;
         if r.is_ok() {
             audit::record(&tx, &actor, "user deleted", &format!("user/{n}"), &source)?;

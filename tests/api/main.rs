@@ -2,8 +2,11 @@
 
 mod auth;
 mod browser;
+mod corpus;
+mod durability;
 mod helpers;
 mod images;
 mod kube;
+mod properties;
 mod secrets;
 mod users;
