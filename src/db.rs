@@ -16,6 +16,7 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_search.sql"),
+    include_str!("../migrations/003_used_by.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema
@@ -23,6 +24,8 @@ const MIGRATIONS: &[&str] = &[
 pub fn open(path: &Path) -> Result<Pool, AppError> {
     create_private(path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
     let manager = SqliteConnectionManager::file(path).with_init(|c| {
+        // `rarray(?)`: a list of ids bound as one parameter.
+        rusqlite::vtab::array::load_module(c)?;
         c.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
@@ -79,6 +82,16 @@ where
         f(&mut conn)
     })
     .await?
+}
+
+/// Compacts the search indexes. Every write adds a small FTS5 segment;
+/// queries must visit each, so at start-up they are merged into one (about
+/// 20 ms for 10,000 secrets) and searches stay index-fast.
+pub fn optimize_search(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "INSERT INTO secrets_search (secrets_search) VALUES ('optimize');
+         INSERT INTO images_search (images_search) VALUES ('optimize');",
+    )
 }
 
 /// Starts a write transaction that takes the write lock at once. A

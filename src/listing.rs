@@ -1,7 +1,11 @@
 //! Search, sort and pages for the admin lists. Bad values fall back to the
 //! defaults; a page past the end is simply empty.
 
+use std::rc::Rc;
+
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use rusqlite::Connection;
+use rusqlite::types::{ToSql, Value};
 use serde::Deserialize;
 
 /// Rows on one page.
@@ -197,48 +201,88 @@ mod tests {
     }
 }
 
-/// How a list is filtered by its search text, as SQL with `?` placeholders
-/// and their values.
-#[derive(Debug)]
+/// How a list is filtered by its search text: a boolean SQL expression with
+/// `?` placeholders, their values, and how to count the matches.
 pub struct Filter {
-    /// A boolean SQL expression over the list's table.
+    /// What to select from: the table, or the index's hits joined to it.
+    pub from: String,
+    /// A condition over the table's alias.
     pub sql: String,
-    /// The values of its placeholders, in order.
-    pub args: Vec<String>,
-    /// A query that counts the matches cheaply.
-    pub count_sql: String,
+    args: Vec<Box<dyn ToSql>>,
+    count: Count,
+}
+
+enum Count {
+    /// Already known (the index query returned the ids).
+    Known(i64),
+    /// Run this with the filter's values.
+    Query(String),
 }
 
 impl Filter {
     /// Filters `table` (aliased `alias`) by `q` on `name` and
-    /// `display_name`: through the trigram index `fts` when `q` has at least
-    /// three characters (what a trigram needs), else by a `LIKE` scan. An
-    /// empty `q` matches everything and is counted without a filter.
-    pub fn search(q: &str, table: &str, alias: &str, fts: &str) -> Self {
+    /// `display_name`. With three or more characters (what a trigram needs)
+    /// the trigram index `fts` finds the ids once, and the page and the
+    /// count both use them; shorter text falls back to a `LIKE` scan; an
+    /// empty `q` matches everything.
+    pub fn search(
+        conn: &Connection,
+        q: &str,
+        table: &str,
+        alias: &str,
+        fts: &str,
+    ) -> rusqlite::Result<Self> {
         if q.is_empty() {
-            return Self {
+            return Ok(Self {
+                from: format!("{table} {alias}"),
                 sql: "1".into(),
                 args: Vec::new(),
-                count_sql: format!("SELECT COUNT(*) FROM {table}"),
-            };
+                count: Count::Query(format!("SELECT COUNT(*) FROM {table}")),
+            });
         }
         if q.chars().count() >= 3 {
             // A quoted FTS5 phrase: trigram phrases match substrings, and
             // nothing in `q` is query syntax.
             let phrase = format!("\"{}\"", q.replace('"', "\"\""));
-            return Self {
-                sql: format!("{alias}.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"),
-                args: vec![phrase.clone()],
-                count_sql: format!("SELECT COUNT(*) FROM {fts} WHERE {fts} MATCH ?"),
-            };
+            let ids: Vec<Value> = conn
+                .prepare_cached(&format!("SELECT rowid FROM {fts} WHERE {fts} MATCH ?1"))?
+                .query_map([phrase], |r| r.get::<_, i64>(0).map(Value::Integer))?
+                .collect::<rusqlite::Result<_>>()?;
+            // Drive the page from the hits (CROSS JOIN fixes the order), so
+            // a few hits are sorted rather than every row scanned in order.
+            return Ok(Self {
+                from: format!(
+                    "rarray(?) AS hit CROSS JOIN {table} {alias} ON {alias}.id = hit.value"
+                ),
+                sql: "1".into(),
+                count: Count::Known(ids.len() as i64),
+                args: vec![Box::new(Rc::new(ids))],
+            });
         }
         let like =
             format!(r"({alias}.name LIKE ? ESCAPE '\' OR {alias}.display_name LIKE ? ESCAPE '\')");
         let pattern = crate::db::like_pattern(q);
-        Self {
-            count_sql: format!("SELECT COUNT(*) FROM {table} {alias} WHERE {like}"),
+        Ok(Self {
+            from: format!("{table} {alias}"),
+            count: Count::Query(format!("SELECT COUNT(*) FROM {table} {alias} WHERE {like}")),
             sql: like,
-            args: vec![pattern.clone(), pattern],
+            args: vec![Box::new(pattern.clone()), Box::new(pattern)],
+        })
+    }
+
+    /// How many rows match.
+    pub fn total(&self, conn: &Connection) -> rusqlite::Result<i64> {
+        match &self.count {
+            Count::Known(n) => Ok(*n),
+            Count::Query(sql) => conn
+                .prepare_cached(sql)?
+                .query_row(rusqlite::params_from_iter(&self.args), |r| r.get(0)),
         }
+    }
+
+    /// The filter's values followed by a page's `LIMIT` and `OFFSET`.
+    pub fn page_args(self, listing: &Listing) -> impl Iterator<Item = Box<dyn ToSql>> {
+        let page: [Box<dyn ToSql>; 2] = [Box::new(PER_PAGE), Box::new(listing.offset())];
+        self.args.into_iter().chain(page)
     }
 }

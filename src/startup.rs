@@ -57,7 +57,10 @@ impl Application {
         })?;
         let addr = listener.local_addr().map_err(AppError::internal)?;
 
-        let no_users = user_store::count(&*pool.get()?)? == 0;
+        let conn = pool.get()?;
+        db::optimize_search(&conn)?;
+        let no_users = user_store::count(&conn)? == 0;
+        drop(conn);
         let setup_token = no_users.then(auth::new_token);
         let setup_url = setup_token
             .as_ref()

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
 use crate::domain::{ImageRef, RegistryHost};
-use crate::listing::{Filter, Listing, PER_PAGE, Page};
+use crate::listing::{Filter, Listing, Page};
 
 /// CPU, GPU or Universal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,23 +168,21 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>
         _ => "i.name",
     };
     let dir = listing.sql_dir();
-    let filter = Filter::search(&listing.q, "images", "i", "images_search");
-    let total = conn
-        .prepare_cached(&filter.count_sql)?
-        .query_row(rusqlite::params_from_iter(&filter.args), |r| r.get(0))?;
-    let mut args: Vec<rusqlite::types::Value> =
-        filter.args.iter().cloned().map(Into::into).collect();
-    args.push(PER_PAGE.into());
-    args.push(listing.offset().into());
+    let filter = Filter::search(conn, &listing.q, "images", "i", "images_search")?;
+    let total = filter.total(conn)?;
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} JOIN (
+             SELECT i.id FROM {} WHERE {} ORDER BY {order} {dir}, i.name {dir} LIMIT ? OFFSET ?
+         ) page ON page.id = i.id
+         ORDER BY {order} {dir}, i.name {dir}",
+        filter.from, filter.sql
+    );
     let rows = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} {FROM} JOIN (
-                 SELECT i.id FROM images i WHERE {} ORDER BY {order} {dir}, i.name {dir} LIMIT ? OFFSET ?
-             ) page ON page.id = i.id
-             ORDER BY {order} {dir}, i.name {dir}",
-            filter.sql
-        ))?
-        .query_map(rusqlite::params_from_iter(args), from_row)?
+        .prepare_cached(&sql)?
+        .query_map(
+            rusqlite::params_from_iter(filter.page_args(&listing)),
+            from_row,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Page {
         rows,

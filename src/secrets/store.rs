@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
-use crate::listing::{Filter, Listing, PER_PAGE, Page};
+use crate::listing::{Filter, Listing, Page};
 
 /// The two kinds of secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl Secret {
 const COLUMNS: &str = r#"
     s.id, s.name, s.display_name, s.kind, s.registry_host, s.registry_username,
     s.version, s.updated_at,
-    (SELECT COUNT(*) FROM images i WHERE i.pull_secret_id = s.id),
+    s.used_by,
     s.last_test_at, s.last_test_ok, s.last_test_message"#;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
@@ -133,23 +133,21 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret
         _ => "s.name",
     };
     let dir = listing.sql_dir();
-    let filter = Filter::search(&listing.q, "secrets", "s", "secrets_search");
-    let total = conn
-        .prepare_cached(&filter.count_sql)?
-        .query_row(rusqlite::params_from_iter(&filter.args), |r| r.get(0))?;
-    let mut args: Vec<rusqlite::types::Value> =
-        filter.args.iter().cloned().map(Into::into).collect();
-    args.push(PER_PAGE.into());
-    args.push(listing.offset().into());
+    let filter = Filter::search(conn, &listing.q, "secrets", "s", "secrets_search")?;
+    let total = filter.total(conn)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM secrets s JOIN (
+             SELECT s.id FROM {} WHERE {} ORDER BY {order} {dir}, s.name {dir} LIMIT ? OFFSET ?
+         ) page ON page.id = s.id
+         ORDER BY {order} {dir}, s.name {dir}",
+        filter.from, filter.sql
+    );
     let rows = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM secrets s JOIN (
-                 SELECT s.id FROM secrets s WHERE {} ORDER BY {order} {dir}, s.name {dir} LIMIT ? OFFSET ?
-             ) page ON page.id = s.id
-             ORDER BY {order} {dir}, s.name {dir}",
-            filter.sql
-        ))?
-        .query_map(rusqlite::params_from_iter(args), from_row)?
+        .prepare_cached(&sql)?
+        .query_map(
+            rusqlite::params_from_iter(filter.page_args(&listing)),
+            from_row,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Page {
         rows,

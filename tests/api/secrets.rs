@@ -522,3 +522,60 @@ async fn data_survives_a_restart() {
     );
     assert_eq!(restarted.open_secret("gitlab"), TOKEN);
 }
+
+#[tokio::test]
+async fn search_follows_creates_edits_and_deletes() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret("gitlab", "Platform Team", "registry.gitlab.com", "u", "p")
+        .await;
+    assert!(
+        app.get_html("/admin/secrets?q=platform")
+            .await
+            .contains("Showing 1–1 of 1")
+    );
+    assert!(
+        app.get_html("/admin/secrets?q=GITL")
+            .await
+            .contains("Showing 1–1 of 1"),
+        "case-insensitive"
+    );
+    assert!(
+        app.get_html("/admin/secrets?q=m+T")
+            .await
+            .contains("Showing 1–1 of 1"),
+        "short text scans"
+    );
+    app.post(
+        "/admin/secrets/gitlab",
+        &[
+            ("display_name", "Data Science"),
+            ("registry_host", "registry.gitlab.com"),
+            ("username", "u"),
+            ("version", "1"),
+        ],
+    )
+    .await;
+    assert!(
+        app.get_html("/admin/secrets?q=platform")
+            .await
+            .contains("No secret matches")
+    );
+    assert!(
+        app.get_html("/admin/secrets?q=science")
+            .await
+            .contains("Showing 1–1 of 1")
+    );
+    assert!(
+        app.get_html("/admin/secrets?q=%22sci")
+            .await
+            .contains("No secret matches"),
+        "quotes are text"
+    );
+    app.post("/admin/secrets/gitlab/delete", &[]).await;
+    assert!(
+        app.get_html("/admin/secrets?q=science")
+            .await
+            .contains("No secret matches")
+    );
+}
