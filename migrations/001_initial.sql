@@ -63,8 +63,7 @@ CREATE TABLE audit_log (
     actor  TEXT    NOT NULL,
     action TEXT    NOT NULL,
     target TEXT    NOT NULL DEFAULT '',
-    source TEXT    NOT NULL DEFAULT '',
-    detail TEXT    NOT NULL DEFAULT ''
+    source TEXT    NOT NULL DEFAULT ''
 ) STRICT;
 CREATE INDEX audit_by_actor ON audit_log (actor, id);
 CREATE INDEX audit_by_target ON audit_log (target, id);

@@ -81,28 +81,17 @@ pub fn list(
 pub mod routes {
     //! `GET /admin/audit`
 
+    use crate::listing::{QueryPairs, parse_page};
     use actix_web::{Responder, web};
     use askama::Template;
     use askama_web::WebTemplate;
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    use serde::Deserialize;
 
     use super::Entry;
     use crate::auth::{AdminCtx, Ctx};
     use crate::db;
     use crate::error::AppError;
     use crate::state::AppState;
-
-    /// Filters and page, as typed; bad pages fall back to 1.
-    #[derive(Deserialize)]
-    pub struct AuditQuery {
-        #[serde(default)]
-        actor: String,
-        #[serde(default)]
-        target: String,
-        #[serde(default)]
-        page: String,
-    }
 
     #[derive(Template, WebTemplate)]
     #[template(path = "audit.html")]
@@ -136,17 +125,11 @@ pub mod routes {
     pub async fn list(
         ctx: AdminCtx,
         state: web::Data<AppState>,
-        query: web::Query<AuditQuery>,
+        query: QueryPairs,
     ) -> Result<impl Responder, AppError> {
-        let q = query.into_inner();
-        let page = q
-            .page
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|p| (1..=1_000_000).contains(p))
-            .unwrap_or(1);
-        let (actor, target) = (q.actor.trim().to_owned(), q.target.trim().to_owned());
+        let page = parse_page(query.get("page"));
+        let actor = query.get("actor").trim().to_owned();
+        let target = query.get("target").trim().to_owned();
         let (a, t) = (actor.clone(), target.clone());
         let (entries, more) =
             db::run(&state.pool, move |c| Ok(super::list(c, &a, &t, page)?)).await?;

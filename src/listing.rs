@@ -6,23 +6,69 @@ use std::rc::Rc;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rusqlite::Connection;
 use rusqlite::types::{ToSql, Value};
-use serde::Deserialize;
 
 /// Rows on one page.
 pub const PER_PAGE: i64 = 50;
 
+/// A query string as ordered pairs: a repeated key is not an error, the
+/// first value counts.
+pub struct QueryPairs(Vec<(String, String)>);
+
+impl QueryPairs {
+    /// The first value of `key`, or "".
+    pub fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+impl actix_web::FromRequest for QueryPairs {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map(|q| Self(q.into_inner()))
+            .map_err(|e| {
+                crate::error::AppError::BadRequest(format!(
+                    "The query string could not be read: {e}"
+                ))
+                .into()
+            });
+        std::future::ready(pairs)
+    }
+}
+
+/// Parses `?page=`: from 1; anything else is page 1.
+pub fn parse_page(raw: &str) -> i64 {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|p| (1..=1_000_000).contains(p))
+        .unwrap_or(1)
+}
+
 /// The raw query string of a list page. Strings, so that nothing a user
 /// types into the address bar is an error.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct ListQuery {
-    #[serde(default)]
     q: String,
-    #[serde(default)]
     sort: String,
-    #[serde(default)]
     dir: String,
-    #[serde(default)]
     page: String,
+}
+
+impl From<&QueryPairs> for ListQuery {
+    fn from(p: &QueryPairs) -> Self {
+        Self {
+            q: p.get("q").to_owned(),
+            sort: p.get("sort").to_owned(),
+            dir: p.get("dir").to_owned(),
+            page: p.get("page").to_owned(),
+        }
+    }
 }
 
 /// A parsed list request.
@@ -49,13 +95,7 @@ impl Listing {
             .or(sorts.first())
             .copied()
             .unwrap_or("name");
-        let page = query
-            .page
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|p| (1..=1_000_000).contains(p))
-            .unwrap_or(1);
+        let page = parse_page(&query.page);
         Self {
             // Control characters cannot be typed into a search box; a NUL
             // would also end the FTS5 query string early.

@@ -114,8 +114,14 @@ fn create_private_dir(dir: &std::path::Path) -> Result<(), AppError> {
 }
 
 /// Strict headers on every answer. Pages use only their own CSS and JS.
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Behind TLS (`--secure-cookies`) browsers are also told to keep to HTTPS.
+fn security_headers(tls: bool) -> DefaultHeaders {
+    let headers = if tls {
+        DefaultHeaders::new().add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        DefaultHeaders::new()
+    };
+    headers
         .add((
             "Content-Security-Policy",
             "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
@@ -139,7 +145,15 @@ pub fn run(
     let server = HttpServer::new(move || {
         let sessions =
             SessionMiddleware::builder(CookieSessionStore::default(), cookie_key.clone())
-                .cookie_name("wharf_session".into())
+                // `__Host-` pins a Secure cookie to this host and path.
+                .cookie_name(
+                    if secure_cookies {
+                        "__Host-wharf_session"
+                    } else {
+                        "wharf_session"
+                    }
+                    .into(),
+                )
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Strict)
                 .cookie_secure(secure_cookies)
@@ -152,7 +166,7 @@ pub fn run(
             // Innermost first: CSRF needs the session, which wraps it.
             .wrap(from_fn(auth::verify_csrf))
             .wrap(sessions)
-            .wrap(security_headers())
+            .wrap(security_headers(secure_cookies))
             // %U: the path without the query, so no setup token reaches the log.
             .wrap(
                 Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)

@@ -32,14 +32,27 @@ pub struct Settings {
 }
 
 impl AppState {
-    /// The client's address, for the audit log and throttling.
+    /// The client's address, for the audit log and throttling. Behind a
+    /// trusted proxy it is the last `X-Forwarded-For` entry: the one the
+    /// proxy itself appended (earlier entries come from the client and can
+    /// be forged).
     pub fn client_addr(&self, req: &HttpRequest) -> String {
-        let info = req.connection_info();
-        let addr = if self.settings.trust_proxy {
-            info.realip_remote_addr()
-        } else {
-            info.peer_addr()
-        };
-        addr.unwrap_or("unknown").to_owned()
+        let peer = req
+            .connection_info()
+            .peer_addr()
+            .unwrap_or("unknown")
+            .to_owned();
+        if !self.settings.trust_proxy {
+            return peer;
+        }
+        req.headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .last()
+            .map(|v| v.chars().take(64).collect())
+            .unwrap_or(peer)
     }
 }

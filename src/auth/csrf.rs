@@ -1,50 +1,65 @@
 use actix_session::SessionExt;
-use actix_web::body::MessageBody;
+use actix_web::ResponseError;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use subtle::ConstantTimeEq;
 
+use super::session::TypedSession;
 use crate::error::AppError;
 
 /// Checks every POST in one place: the body is read (413 past the limit),
 /// its `csrf_token` must equal the session's (403 otherwise, before any
 /// handler runs), and it must be well-formed UTF-8 form data (400). The body
-/// is then put back for the handler.
+/// is then put back for the handler. Refusals are answered here as
+/// responses, not errors, so the outer middleware (security headers, the
+/// access log) still sees them.
 pub async fn verify_csrf(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if req.method() != Method::POST {
-        return next.call(req).await;
+        return Ok(next.call(req).await?.map_into_left_body());
     }
-    let body = req.extract::<Bytes>().await.map_err(|e| {
-        if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge
-        } else {
-            AppError::BadRequest("The request body could not be read.".into())
+    let refuse = |req: ServiceRequest, e: AppError| {
+        Ok(req.into_response(e.error_response()).map_into_right_body())
+    };
+    let body = match req.extract::<Bytes>().await {
+        Ok(b) => b,
+        Err(e) if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refuse(req, AppError::PayloadTooLarge);
         }
-    })?;
-    let expected = req.get_session().get::<String>("csrf").ok().flatten();
+        Err(_) => {
+            return refuse(
+                req,
+                AppError::BadRequest("The request body could not be read.".into()),
+            );
+        }
+    };
+    let expected = TypedSession::new(req.get_session()).stored_csrf();
     let given = form_field(&body, "csrf_token");
     let valid = match (expected, given) {
         (Some(e), Some(g)) => bool::from(e.as_bytes().ct_eq(g.as_bytes())),
         _ => false,
     };
     if !valid {
-        return Err(AppError::Forbidden(
-            "The form has expired or did not come from this site. Go back, reload the page and try again.",
-        )
-        .into());
+        return refuse(
+            req,
+            AppError::Forbidden(
+                "The form has expired or did not come from this site. Go back, reload the page and try again.",
+            ),
+        );
     }
     if !is_utf8_form(&body) {
-        return Err(
-            AppError::BadRequest("The form data is not valid UTF-8 form encoding.".into()).into(),
+        return refuse(
+            req,
+            AppError::BadRequest("The form data is not valid UTF-8 form encoding.".into()),
         );
     }
     req.set_payload(Payload::from(body));
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// The first value of `field` in a urlencoded body.

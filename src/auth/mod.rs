@@ -5,9 +5,11 @@ mod csrf;
 mod guard;
 mod routes;
 mod session;
-mod throttle;
+pub mod throttle;
 
 pub use csrf::verify_csrf;
 pub use guard::{AdminCtx, Ctx, CurrentUser};
-pub use routes::{login_form, login_submit, logout, see_other, setup_form, setup_submit};
+pub use routes::{
+    login_form, login_submit, logout, see_other, setup_form, setup_submit, throttle_key,
+};
 pub use session::{TypedSession, new_token};

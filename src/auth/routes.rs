@@ -12,9 +12,10 @@ use crate::crypto;
 use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
-use crate::forms::FieldErrors;
+use crate::forms::{FieldErrors, with_status};
 use crate::state::AppState;
 use crate::users::store as users;
+use actix_web::http::StatusCode;
 
 /// The one message for every kind of failed sign-in: it must not tell
 /// whether the user exists.
@@ -56,15 +57,27 @@ pub async fn login_submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let LoginForm { username, password } = form.into_inner();
-    let username = username.trim().to_lowercase();
+    let typed = username.trim().to_lowercase();
+    // What is not a possible username (often a password typed into the
+    // wrong box) is neither looked up nor written down.
+    let key = throttle_key(&typed);
     let source = state.client_addr(&req);
 
-    let (key, src) = (username.clone(), source.clone());
+    let (k, src) = (key.clone(), source.clone());
     let found = db::run(&state.pool, move |c| {
-        if let Some(wait) = throttle::retry_after(c, &key, &src)? {
+        let tx = db::write_tx(c)?;
+        if let Some(wait) = throttle::retry_after(&tx, &k, &src)? {
             return Err(AppError::TooManyRequests(wait));
         }
-        Ok(users::find_credentials(c, &key)?)
+        // Counted as a failure before argon2 runs, so parallel guesses
+        // cannot all slip under the limit; a success clears it.
+        throttle::record_failure(&tx, &k, &src)?;
+        let found = match Username::parse(&k) {
+            Ok(_) => users::find_credentials(&tx, &k)?,
+            Err(_) => None,
+        };
+        tx.commit()?;
+        Ok(found)
     })
     .await?;
 
@@ -75,25 +88,19 @@ pub async fn login_submit(
     })
     .await?;
 
-    let (key, src) = (username.clone(), source);
+    let (k, src) = (key.clone(), source);
     let Some(user) = verified else {
         db::run(&state.pool, move |c| {
-            throttle::record_failure(c, &key, &src)?;
-            audit::record(c, &key, "sign-in failed", "", &src)?;
-            Ok(())
+            Ok(audit::record(c, &k, "sign-in failed", "", &src)?)
         })
         .await?;
         let page = LoginPage {
             csrf: session.csrf_token()?,
-            username,
+            username: username.chars().take(64).collect(),
             error: Some(INVALID),
             flash: None,
         };
-        return Ok(page
-            .customize()
-            .with_status(actix_web::http::StatusCode::UNAUTHORIZED)
-            .respond_to(&req)
-            .map_into_boxed_body());
+        return Ok(with_status(page, StatusCode::UNAUTHORIZED, &req));
     };
 
     let (id, name) = (user.id, user.username.clone());
@@ -107,6 +114,15 @@ pub async fn login_submit(
     session.sign_in(user.id, user.session_version, db::now())?;
     let to = if user.is_admin { "/admin/secrets" } else { "/" };
     Ok(see_other(to))
+}
+
+/// The name failures are counted under: the typed username if it could be
+/// one, else a shared bucket.
+pub fn throttle_key(typed: &str) -> String {
+    match Username::parse(typed) {
+        Ok(u) => u.as_str().to_owned(),
+        Err(_) => "(invalid)".to_owned(),
+    }
 }
 
 /// `POST /logout`: ends this session and every other one of the user.
@@ -164,6 +180,15 @@ pub async fn setup_form(
     state: web::Data<AppState>,
 ) -> Result<impl Responder, AppError> {
     check_setup_token(&state, &query.token)?;
+    // `wharf user add` may have made a user while the server runs.
+    if db::run(&state.pool, |c| Ok(users::count(c)?)).await? > 0 {
+        if let Ok(mut t) = state.setup_token.lock() {
+            *t = None;
+        }
+        return Err(AppError::NotFound(
+            "This setup link is no longer valid.".into(),
+        ));
+    }
     Ok(SetupPage {
         csrf: session.csrf_token()?,
         token: query.into_inner().token,

@@ -62,6 +62,15 @@ impl TypedSession {
         self.insert(Self::CSRF, &new_token())
     }
 
+    /// Carries this session over to the user's new session version (after
+    /// their own password change): a new session id and CSRF token, the
+    /// same start time, so `--session-max` still counts from sign-in.
+    pub fn continue_as(&self, version: i64) -> Result<(), AppError> {
+        self.0.renew();
+        self.insert(Self::VERSION, &version)?;
+        self.insert(Self::CSRF, &new_token())
+    }
+
     /// Forgets everything and removes the cookie.
     pub fn purge(&self) {
         self.0.purge();

@@ -12,7 +12,7 @@ use crate::auth::{AdminCtx, Ctx, see_other};
 use crate::db;
 use crate::error::AppError;
 use crate::forms::{FieldErrors, unprocessable, with_status};
-use crate::listing::{ListQuery, Listing, Page};
+use crate::listing::{ListQuery, Listing, Page, QueryPairs};
 use crate::secrets::store as secrets;
 use crate::state::AppState;
 
@@ -27,9 +27,9 @@ struct ListPage {
 pub async fn list(
     ctx: AdminCtx,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let listing = Listing::parse(&query, "/admin/images", store::SORTS);
+    let listing = Listing::parse(&ListQuery::from(&query), "/admin/images", store::SORTS);
     let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
     Ok(ListPage { ctx: ctx.0, page })
 }
@@ -174,9 +174,15 @@ pub async fn create(
             ctx.session.flash(format!("Image {name} created."))?;
             Ok(see_other("/admin/images"))
         }
-        Err(e @ WriteError::Duplicate(_)) => {
+        Err(e @ (WriteError::Duplicate(_) | WriteError::SecretGone)) => {
             let mut errors = FieldErrors::default();
-            errors.add("name", e.to_string());
+            let field = if let WriteError::SecretGone = e {
+                "pull_secret"
+            } else {
+                "name"
+            };
+            errors.add(field, e.to_string());
+            let choices = self::choices(&state).await?;
             let page = FormPage {
                 ctx: ctx.0,
                 form: FormView::from_form(form, true, errors),
@@ -276,6 +282,18 @@ pub async fn update(
                 image: Some(current),
             };
             Ok(with_status(page, StatusCode::CONFLICT, &req))
+        }
+        Err(e @ WriteError::SecretGone) => {
+            let mut errors = FieldErrors::default();
+            errors.add("pull_secret", e.to_string());
+            let (current, choices) = load(&state, name).await?;
+            let page = FormPage {
+                ctx: ctx.0,
+                form: FormView::from_form(form, false, errors),
+                choices,
+                image: Some(current),
+            };
+            Ok(unprocessable(page, &req))
         }
         Err(WriteError::Missing(n)) => {
             Err(AppError::NotFound(format!("There is no image named {n}.")))

@@ -163,7 +163,8 @@ pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
 pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>> {
     let order = match listing.sort {
         "display_name" => "COALESCE(NULLIF(i.display_name, ''), i.name)",
-        "type" => "i.image_type",
+        // By what people read: CPU, GPU, Universal.
+        "type" => "CASE i.image_type WHEN 'cpu' THEN 0 WHEN 'gpu' THEN 1 ELSE 2 END",
         "updated" => "i.updated_at",
         _ => "i.name",
     };
@@ -228,12 +229,25 @@ pub enum WriteError {
     /// Someone else saved first.
     #[error("This image was changed by someone else since you opened it.")]
     Stale,
+    /// The chosen secret was deleted between the form's check and the write.
+    #[error("That Image Pull Secret was just deleted; choose another.")]
+    SecretGone,
     /// No such image.
     #[error("There is no image named {0}.")]
     Missing(String),
     /// Anything else.
     #[error(transparent)]
     Db(#[from] rusqlite::Error),
+}
+
+fn write_error(e: rusqlite::Error, name: &str) -> WriteError {
+    if db::is_unique_violation(&e) {
+        WriteError::Duplicate(name.to_owned())
+    } else if db::is_foreign_key_violation(&e) {
+        WriteError::SecretGone
+    } else {
+        WriteError::Db(e)
+    }
 }
 
 /// Inserts a new image.
@@ -253,13 +267,7 @@ pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<i64, WriteError> {
         w.pull_secret_id,
         db::now()
     ])
-    .map_err(|e| {
-        if db::is_unique_violation(&e) {
-            WriteError::Duplicate(w.name.to_owned())
-        } else {
-            WriteError::Db(e)
-        }
-    })?;
+    .map_err(|e| write_error(e, w.name))?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -281,7 +289,8 @@ pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), Writ
             w.pull_secret_id,
             db::now(),
             version
-        ])?;
+        ])
+        .map_err(|e| write_error(e, w.name))?;
     if n == 1 {
         return Ok(());
     }

@@ -132,11 +132,14 @@ async fn bearer(
             .find(|(n, _)| n.eq_ignore_ascii_case(k))
             .map(|(_, v)| v.as_str())
     };
-    let Some(realm) =
-        get("realm").filter(|r| r.starts_with("https://") || r.starts_with("http://"))
+    // The password goes to the realm: never in clear text to a registry
+    // that was reached over TLS.
+    let plain_ok = url.starts_with("http://");
+    let Some(realm) = get("realm")
+        .filter(|r| r.starts_with("https://") || (plain_ok && r.starts_with("http://")))
     else {
         return LoginResult::fail(
-            "Not a registry: the Bearer challenge names no usable token realm.",
+            "Not a registry: the Bearer challenge names no usable token realm (an https:// realm is required).",
         );
     };
     let mut query: Vec<(&str, &str)> = vec![("account", username)];
@@ -165,9 +168,9 @@ async fn bearer(
             resp.status()
         ));
     }
-    let body = match resp.bytes().await {
+    let body = match read_capped(resp, MAX_TOKEN_BODY).await {
         Ok(b) => b,
-        Err(e) => return describe(e),
+        Err(r) => return r,
     };
     let token = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -185,6 +188,28 @@ async fn bearer(
         Ok(r) if is_refusal(r.status()) => unauthorized(r.status()),
         Ok(r) => not_a_registry(r.status()),
         Err(e) => describe(e),
+    }
+}
+
+/// Largest token answer read; real ones are a few KiB.
+const MAX_TOKEN_BODY: usize = 64 * 1024;
+
+/// Reads a body, refusing one larger than `max` bytes.
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, LoginResult> {
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > max {
+                    return Err(LoginResult::fail(
+                        "Not a registry: the token answer is too large.",
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(describe(e)),
+        }
     }
 }
 

@@ -78,24 +78,33 @@ async fn load_open(
     name: String,
     image_pull: bool,
 ) -> Result<Opened, AppError> {
-    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
+    let n = name.clone();
     let (secret, sealed) = db::run(&state.pool, move |c| {
-        let found = store::find_sealed(c, &name)?
-            .ok_or_else(|| AppError::NotFound(format!("There is no secret named {name}.")))?;
+        let found = store::find_sealed(c, &n)?
+            .ok_or_else(|| AppError::NotFound(format!("There is no secret named {n}.")))?;
         if image_pull {
             image_pull_only(&found.0)?;
         }
-        audit::record(
-            c,
-            &actor,
-            "secret exported",
-            &format!("secret/{name}"),
-            &source,
-        )?;
         Ok(found)
     })
     .await?;
-    open(state, secret, &sealed)
+    let opened = open(state, secret, &sealed)?;
+    // Recorded once the value was really handed out.
+    audit_export(ctx, state, "secret exported", format!("secret/{name}")).await?;
+    Ok(opened)
+}
+
+async fn audit_export(
+    ctx: &AdminCtx,
+    state: &AppState,
+    action: &'static str,
+    target: String,
+) -> Result<(), AppError> {
+    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
+    db::run(&state.pool, move |c| {
+        Ok(audit::record(c, &actor, action, &target, &source)?)
+    })
+    .await
 }
 
 fn download(body: String, content_type: &str, filename: String) -> HttpResponse {
@@ -180,13 +189,7 @@ pub async fn export_all(
     query: web::Query<NamespaceQuery>,
 ) -> Result<HttpResponse, AppError> {
     let ns = query.parse()?;
-    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
-    let rows = db::run(&state.pool, move |c| {
-        let rows = store::all_sealed(c)?;
-        audit::record(c, &actor, "secrets exported", "secret/*", &source)?;
-        Ok(rows)
-    })
-    .await?;
+    let rows = db::run(&state.pool, |c| Ok(store::all_sealed(c)?)).await?;
     let docs = rows
         .into_iter()
         .map(|(secret, sealed)| {
@@ -195,6 +198,7 @@ pub async fn export_all(
                 .to_yaml())
         })
         .collect::<Result<Vec<String>, AppError>>()?;
+    audit_export(&ctx, &state, "secrets exported", "secret/*".into()).await?;
     Ok(download(
         docs.join("---\n"),
         "application/yaml",

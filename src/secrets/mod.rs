@@ -5,5 +5,3 @@ mod form;
 pub mod routes;
 pub use export::{dockerconfig, export_all, manifest_json, manifest_yaml, test_login};
 pub mod store;
-
-pub use store::Kind;

@@ -13,7 +13,7 @@ use crate::auth::{AdminCtx, Ctx};
 use crate::db;
 use crate::error::AppError;
 use crate::forms::{FieldErrors, unprocessable, with_status};
-use crate::listing::{ListQuery, Listing, Page};
+use crate::listing::{ListQuery, Listing, Page, QueryPairs};
 use crate::pages::Refused;
 use crate::state::AppState;
 
@@ -28,9 +28,9 @@ struct ListPage {
 pub async fn list(
     ctx: AdminCtx,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let listing = Listing::parse(&query, "/admin/secrets", store::SORTS);
+    let listing = Listing::parse(&ListQuery::from(&query), "/admin/secrets", store::SORTS);
     let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
     Ok(ListPage { ctx: ctx.0, page })
 }

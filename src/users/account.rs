@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::store;
 use crate::audit;
+use crate::auth::throttle;
 use crate::auth::{Ctx, see_other};
 use crate::crypto;
 use crate::db;
@@ -51,10 +52,39 @@ pub async fn password_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let id = ctx.user.id;
-    let stored = db::run(&state.pool, move |c| Ok(store::password_hash(c, id)?)).await?;
+    // Guesses at the current password count like failed sign-ins, so a
+    // stolen session cannot be used to find the password.
+    let (name, source) = (ctx.user.username.clone(), ctx.source.clone());
+    let stored = db::run(&state.pool, move |c| {
+        let tx = db::write_tx(c)?;
+        if let Some(wait) = throttle::retry_after(&tx, &name, &source)? {
+            return Err(AppError::TooManyRequests(wait));
+        }
+        throttle::record_failure(&tx, &name, &source)?;
+        let stored = store::password_hash(&tx, id)?;
+        tx.commit()?;
+        Ok(stored)
+    })
+    .await?;
     let current = form.current_password;
     let current_ok =
         web::block(move || crypto::verify_password(stored.as_deref(), &current)).await?;
+    let (name, source) = (ctx.user.username.clone(), ctx.source.clone());
+    db::run(&state.pool, move |c| {
+        if current_ok {
+            throttle::clear(c, &name)?;
+        } else {
+            audit::record(
+                c,
+                &name,
+                "password change refused",
+                &format!("user/{name}"),
+                &source,
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
     let mut errors = FieldErrors::default();
     if !current_ok {
         errors.add("current_password", "The current password is not right.");
@@ -85,7 +115,7 @@ pub async fn password_submit(
     })
     .await?;
     // Other sessions carry the old version and end; this one goes on.
-    ctx.session.sign_in(id, version, db::now())?;
+    ctx.session.continue_as(version)?;
     ctx.session
         .flash("Your password was changed. Other sessions were signed out.")?;
     Ok(see_other(if ctx.user.is_admin {

@@ -14,7 +14,7 @@ use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
 use crate::forms::{FieldErrors, unprocessable, with_status};
-use crate::listing::{ListQuery, Listing, Page};
+use crate::listing::{ListQuery, Listing, Page, QueryPairs};
 use crate::pages::Refused;
 use crate::state::AppState;
 
@@ -29,9 +29,9 @@ struct ListPage {
 pub async fn list(
     ctx: AdminCtx,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let listing = Listing::parse(&query, "/admin/users", store::SORTS);
+    let listing = Listing::parse(&ListQuery::from(&query), "/admin/users", store::SORTS);
     let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
     Ok(ListPage { ctx: ctx.0, page })
 }
@@ -270,6 +270,20 @@ pub async fn update(
     match outcome {
         Ok(()) => {
             ctx.session.flash(format!("User {username} updated."))?;
+            if account.user.id != ctx.user.id {
+                return Ok(see_other("/admin/users"));
+            }
+            // Your own account: a new password ended your sessions, so this
+            // one carries on under the new version; without the role, the
+            // Admin Portal is closed to you now.
+            let id = ctx.user.id;
+            let me = db::run(&state.pool, move |c| Ok(store::find_by_id(c, id)?)).await?;
+            if let Some(me) = me {
+                ctx.session.continue_as(me.session_version)?;
+                if !me.is_admin {
+                    return Ok(see_other("/"));
+                }
+            }
             Ok(see_other("/admin/users"))
         }
         Err(Refusal::Missing(n)) => Err(AppError::NotFound(format!("There is no user named {n}."))),
@@ -328,17 +342,10 @@ pub async fn delete_confirm(
 ) -> Result<HttpResponse, AppError> {
     let account = load(&state, path.into_inner()).await?;
     let (actor_id, id) = (ctx.user.id, account.user.id);
-    let last_admin = account.user.is_admin && account.user.active && {
-        db::run(&state.pool, move |c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1 AND id != ?1",
-                [id],
-                |r| r.get::<_, i64>(0),
-            )?)
-        })
-        .await?
-            == 0
-    };
+    let last_admin = id != actor_id
+        && account.user.is_admin
+        && account.user.active
+        && db::run(&state.pool, move |c| Ok(store::other_active_admins(c, id)?)).await? == 0;
     let name = account.user.username.clone();
     if id == actor_id {
         return Ok(refused(ctx.0, &name, &Refusal::DeleteSelf, &req));

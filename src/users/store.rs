@@ -211,7 +211,7 @@ pub fn find_account(conn: &Connection, username: &str) -> rusqlite::Result<Optio
 }
 
 /// Active administrators other than `except`.
-fn other_active_admins(conn: &Connection, except: i64) -> rusqlite::Result<i64> {
+pub fn other_active_admins(conn: &Connection, except: i64) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1 AND id != ?1",
         [except],

