@@ -206,41 +206,6 @@ impl<T> Page<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn q(q: &str, sort: &str, dir: &str, page: &str) -> ListQuery {
-        ListQuery {
-            q: q.into(),
-            sort: sort.into(),
-            dir: dir.into(),
-            page: page.into(),
-        }
-    }
-
-    #[test]
-    fn bad_values_fall_back() {
-        let l = Listing::parse(&q("", "'; DROP", "sideways", "-3"), "/x", &["name", "type"]);
-        assert_eq!((l.sort, l.desc, l.page), ("name", false, 1));
-        let l = Listing::parse(&q("", "type", "desc", "2"), "/x", &["name", "type"]);
-        assert_eq!((l.sort, l.desc, l.page, l.offset()), ("type", true, 2, 50));
-    }
-
-    #[test]
-    fn links_keep_the_search() {
-        let l = Listing::parse(
-            &q("git lab&", "name", "asc", "1"),
-            "/admin/secrets",
-            &["name"],
-        );
-        assert_eq!(
-            l.sort_href("name"),
-            "/admin/secrets?q=git%20lab%26&sort=name&dir=desc"
-        );
-    }
-}
-
 /// How a list is filtered by its search text: a boolean SQL expression with
 /// `?` placeholders, their values, and how to count the matches.
 pub struct Filter {
@@ -324,5 +289,40 @@ impl Filter {
     pub fn page_args(self, listing: &Listing) -> impl Iterator<Item = Box<dyn ToSql>> {
         let page: [Box<dyn ToSql>; 2] = [Box::new(PER_PAGE), Box::new(listing.offset())];
         self.args.into_iter().chain(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(q: &str, sort: &str, dir: &str, page: &str) -> ListQuery {
+        ListQuery {
+            q: q.into(),
+            sort: sort.into(),
+            dir: dir.into(),
+            page: page.into(),
+        }
+    }
+
+    #[test]
+    fn bad_values_fall_back() {
+        let l = Listing::parse(&q("", "'; DROP", "sideways", "-3"), "/x", &["name", "type"]);
+        assert_eq!((l.sort, l.desc, l.page), ("name", false, 1));
+        let l = Listing::parse(&q("", "type", "desc", "2"), "/x", &["name", "type"]);
+        assert_eq!((l.sort, l.desc, l.page, l.offset()), ("type", true, 2, 50));
+    }
+
+    #[test]
+    fn links_keep_the_search() {
+        let l = Listing::parse(
+            &q("git lab&", "name", "asc", "1"),
+            "/admin/secrets",
+            &["name"],
+        );
+        assert_eq!(
+            l.sort_href("name"),
+            "/admin/secrets?q=git%20lab%26&sort=name&dir=desc"
+        );
     }
 }
