@@ -6,7 +6,7 @@
 //! drives each endpoint with 32 concurrent connections for a few seconds.
 //! Throughput is also given as a ratio of `/healthz` in the same run, so the
 //! figures compare across machines. `WHARF_BENCH_SECS` sets the seconds per
-//! endpoint (default 4).
+//! endpoint (default 4); `WHARF_BENCH_EXTRA=/path,/path` measures more GETs.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -342,6 +342,15 @@ async fn main() {
         )
         .await,
     );
+    // More GET paths to measure, for exploring: WHARF_BENCH_EXTRA=/a,/b
+    for path in std::env::var("WHARF_BENCH_EXTRA")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
+        let name: &'static str = Box::leak(format!("GET {path}").into_boxed_str());
+        results.push(measure(name, pid, secs, get(path.to_owned())).await);
+    }
     let create = {
         let (client, cookie, token) = (client.clone(), cookie.clone(), token.clone());
         let url = format!("{base}/admin/secrets");

@@ -350,12 +350,20 @@ pub async fn delete(
 #[template(path = "images/catalogue.html")]
 struct CataloguePage {
     ctx: Ctx,
-    images: Vec<Image>,
+    page: Page<Image>,
 }
 
-/// `GET /`: the images a signed-in user can start, with whether each needs
-/// a pull secret, but nothing of the secret itself.
-pub async fn catalogue(ctx: Ctx, state: web::Data<AppState>) -> Result<impl Responder, AppError> {
-    let images = db::run(&state.pool, |c| Ok(store::all(c)?)).await?;
-    Ok(CataloguePage { ctx, images })
+/// Sort keys of the catalogue: by what people read first.
+const CATALOGUE_SORTS: &[&str] = &["display_name", "name", "type", "updated"];
+
+/// `GET /`: the images a signed-in user can start, 50 a page, searchable,
+/// with whether each needs a pull secret, but nothing of the secret itself.
+pub async fn catalogue(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    query: QueryPairs,
+) -> Result<impl Responder, AppError> {
+    let listing = Listing::parse(&ListQuery::from(&query), "/", CATALOGUE_SORTS);
+    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    Ok(CataloguePage { ctx, page })
 }

@@ -199,15 +199,6 @@ pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Image>> {
         .optional()
 }
 
-/// Every image, by label, for the catalogue.
-pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Image>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} {FROM} ORDER BY COALESCE(NULLIF(i.display_name, ''), i.name), i.name"
-    ))?
-    .query_map([], from_row)?
-    .collect()
-}
-
 /// The fields a create or update writes.
 #[derive(Debug)]
 pub struct Write<'a> {
