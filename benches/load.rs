@@ -335,6 +335,15 @@ async fn main() {
     );
     results.push(
         measure(
+            "GET / (catalogue, page 1 of 2,000 images)",
+            pid,
+            secs,
+            get("/".into()),
+        )
+        .await,
+    );
+    results.push(
+        measure(
             "GET /admin/secrets/secret-04242",
             pid,
             secs,
