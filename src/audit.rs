@@ -3,7 +3,8 @@
 
 use rusqlite::{Connection, params};
 
-use crate::db;
+use crate::db::{self, Pool};
+use crate::error::AppError;
 
 /// Appends one entry.
 pub fn record(
@@ -18,6 +19,42 @@ pub fn record(
     )?
     .execute(params![db::now(), actor, action, target, source])?;
     Ok(())
+}
+
+/// Who acts, and from where: the fixed part of an audit entry.
+pub struct Actor {
+    /// The signed-in user's name.
+    pub name: String,
+    /// The client's address.
+    pub source: String,
+}
+
+/// Runs `change` in a write transaction; if it returns `Ok(Ok(_))`, records
+/// `action` on `target` in the same transaction and commits, so a change
+/// and its audit entry are never apart. `Ok(Err(_))` is a refusal and
+/// writes nothing.
+pub async fn audited<T, E, F>(
+    pool: &Pool,
+    actor: Actor,
+    action: &'static str,
+    target: String,
+    change: F,
+) -> Result<Result<T, E>, AppError>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: FnOnce(&Connection) -> Result<Result<T, E>, AppError> + Send + 'static,
+{
+    db::run(pool, move |c| {
+        let tx = db::write_tx(c)?;
+        let r = change(&tx)?;
+        if r.is_ok() {
+            record(&tx, &actor.name, action, &target, &actor.source)?;
+            tx.commit()?;
+        }
+        Ok(r)
+    })
+    .await
 }
 
 /// One audit entry as the log page shows it.

@@ -39,6 +39,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The signed-in user as the author of a change.
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor {
+            name: self.user.username.clone(),
+            source: self.source.clone(),
+        }
+    }
+
     /// The Admin Portal section the page belongs to (`secrets`, `images`, ...).
     pub fn section(&self) -> &str {
         self.path

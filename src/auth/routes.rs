@@ -237,20 +237,28 @@ pub async fn setup_submit(
     let hash = web::block(move || crypto::hash_password(password.expose()))
         .await?
         .map_err(AppError::internal)?;
-    let source = state.client_addr(&req);
     let name = username.as_str().to_owned();
-    let created = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        if users::count(&tx)? > 0 {
-            return Ok(None);
-        }
-        let id = users::create(&tx, &name, &hash, true, true).map_err(AppError::internal)?;
-        audit::record(&tx, &name, "user created", &format!("user/{name}"), &source)?;
-        tx.commit()?;
-        Ok(Some(id))
-    })
+    let actor = audit::Actor {
+        name: name.clone(),
+        source: state.client_addr(&req),
+    };
+    let created = audit::audited(
+        &state.pool,
+        actor,
+        "user created",
+        format!("user/{name}"),
+        move |c| {
+            // Two setup forms sent at once: only the first makes a user.
+            if users::count(c)? > 0 {
+                return Ok(Err(()));
+            }
+            Ok(Ok(
+                users::create(c, &name, &hash, true, true).map_err(AppError::internal)?
+            ))
+        },
+    )
     .await?;
-    let Some(id) = created else {
+    let Ok(id) = created else {
         return Err(AppError::NotFound(
             "This setup link is no longer valid.".into(),
         ));

@@ -7,7 +7,7 @@ use askama_web::WebTemplate;
 
 use super::form::{Choice, ImageForm};
 use super::store::{self, Image, WriteError, registry_mismatch};
-use crate::audit;
+use crate::audit::audited;
 use crate::auth::{AdminCtx, Ctx, see_other};
 use crate::db;
 use crate::error::AppError;
@@ -151,23 +151,15 @@ pub async fn create(
             return Ok(unprocessable(page, &req));
         }
     };
-    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
     let name = valid.name.to_string();
-    let outcome = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let r = store::insert(&tx, &valid.write());
-        if r.is_ok() {
-            audit::record(
-                &tx,
-                &actor,
-                "image created",
-                &format!("image/{}", valid.name),
-                &source,
-            )?;
-            tx.commit()?;
-        }
-        Ok(r)
-    })
+    let target = format!("image/{name}");
+    let outcome = audited(
+        &state.pool,
+        ctx.actor(),
+        "image created",
+        target,
+        move |c| Ok(store::insert(c, &valid.write())),
+    )
     .await?;
     match outcome {
         Ok(_) => {
@@ -243,26 +235,15 @@ pub async fn update(
         }
     };
     let version = form.version.trim().parse::<i64>().unwrap_or(-1);
-    let (actor, source, name) = (
-        ctx.user.username.clone(),
-        ctx.source.clone(),
-        image.name.clone(),
-    );
-    let outcome = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let r = store::update(&tx, &valid.write(), version);
-        if r.is_ok() {
-            audit::record(
-                &tx,
-                &actor,
-                "image updated",
-                &format!("image/{}", valid.name),
-                &source,
-            )?;
-            tx.commit()?;
-        }
-        Ok(r)
-    })
+    let name = image.name.clone();
+    let target = format!("image/{name}");
+    let outcome = audited(
+        &state.pool,
+        ctx.actor(),
+        "image updated",
+        target,
+        move |c| Ok(store::update(c, &valid.write(), version)),
+    )
     .await?;
     match outcome {
         Ok(()) => {
@@ -326,18 +307,22 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let (actor, source, n) = (ctx.user.username.clone(), ctx.source.clone(), name.clone());
-    let deleted = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let deleted = store::delete(&tx, &n)?;
-        if deleted {
-            audit::record(&tx, &actor, "image deleted", &format!("image/{n}"), &source)?;
-            tx.commit()?;
-        }
-        Ok(deleted)
-    })
+    let n = name.clone();
+    let deleted = audited(
+        &state.pool,
+        ctx.actor(),
+        "image deleted",
+        format!("image/{name}"),
+        move |c| {
+            Ok(if store::delete(c, &n)? {
+                Ok(())
+            } else {
+                Err(())
+            })
+        },
+    )
     .await?;
-    if !deleted {
+    if deleted.is_err() {
         return Err(AppError::NotFound(format!(
             "There is no image named {name}."
         )));

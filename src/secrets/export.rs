@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::store::{self, Kind, Secret};
-use crate::audit;
+use crate::audit::{self, audited};
 use crate::auth::{AdminCtx, see_other};
 use crate::db;
 use crate::domain::{Namespace, RegistryHost, SecretValue};
@@ -100,9 +100,15 @@ async fn audit_export(
     action: &'static str,
     target: String,
 ) -> Result<(), AppError> {
-    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
+    let actor = ctx.actor();
     db::run(&state.pool, move |c| {
-        Ok(audit::record(c, &actor, action, &target, &source)?)
+        Ok(audit::record(
+            c,
+            &actor.name,
+            action,
+            &target,
+            &actor.source,
+        )?)
     })
     .await
 }
@@ -117,6 +123,33 @@ fn download(body: String, content_type: &str, filename: String) -> HttpResponse 
         .body(body)
 }
 
+/// The manifest of one secret, as kubectl's `-o yaml` or `-o json`.
+async fn manifest(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    name: String,
+    query: web::Query<NamespaceQuery>,
+    json: bool,
+) -> Result<HttpResponse, AppError> {
+    let ns = query.parse()?;
+    let opened = load_open(&ctx, &state, name, false).await?;
+    let manifest = opened.manifest(ns.as_ref().map(Namespace::as_str));
+    let name = &opened.secret.name;
+    Ok(if json {
+        download(
+            manifest.to_json(),
+            "application/json",
+            format!("{name}.json"),
+        )
+    } else {
+        download(
+            manifest.to_yaml(),
+            "application/yaml",
+            format!("{name}.yaml"),
+        )
+    })
+}
+
 /// `GET /admin/secrets/{name}/manifest.yaml`
 pub async fn manifest_yaml(
     ctx: AdminCtx,
@@ -124,16 +157,7 @@ pub async fn manifest_yaml(
     path: web::Path<String>,
     query: web::Query<NamespaceQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let ns = query.parse()?;
-    let opened = load_open(&ctx, &state, path.into_inner(), false).await?;
-    let body = opened
-        .manifest(ns.as_ref().map(Namespace::as_str))
-        .to_yaml();
-    Ok(download(
-        body,
-        "application/yaml",
-        format!("{}.yaml", opened.secret.name),
-    ))
+    manifest(ctx, state, path.into_inner(), query, false).await
 }
 
 /// `GET /admin/secrets/{name}/manifest.json`
@@ -143,16 +167,7 @@ pub async fn manifest_json(
     path: web::Path<String>,
     query: web::Query<NamespaceQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let ns = query.parse()?;
-    let opened = load_open(&ctx, &state, path.into_inner(), false).await?;
-    let body = opened
-        .manifest(ns.as_ref().map(Namespace::as_str))
-        .to_json();
-    Ok(download(
-        body,
-        "application/json",
-        format!("{}.json", opened.secret.name),
-    ))
+    manifest(ctx, state, path.into_inner(), query, true).await
 }
 
 fn image_pull_only(secret: &Secret) -> Result<(&str, &str), AppError> {
@@ -225,24 +240,18 @@ pub async fn test_login(
     let user = user.to_owned();
     let opened = open(&state, secret, &sealed)?;
     let result = registry::check_login(&host, &user, &opened.value).await;
-    let (actor, source, id) = (
-        ctx.user.username.clone(),
-        ctx.source.clone(),
-        opened.secret.id,
-    );
+    let id = opened.secret.id;
     let target = format!("secret/{name}");
     let outcome = if result.ok {
         "secret test-login succeeded"
     } else {
         "secret test-login failed"
     };
-    db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        store::record_test(&tx, id, result.ok, &result.message)?;
-        audit::record(&tx, &actor, outcome, &target, &source)?;
-        tx.commit()?;
-        Ok(())
+    audited(&state.pool, ctx.actor(), outcome, target, move |c| {
+        store::record_test(c, id, result.ok, &result.message)?;
+        Ok(Ok::<(), ()>(()))
     })
-    .await?;
+    .await?
+    .ok();
     Ok(see_other(&format!("/admin/secrets/{name}")))
 }

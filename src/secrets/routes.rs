@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::form::{Credential, SecretForm, Valid};
 use super::store::{self, Deleted, Kind, Secret, WriteError};
-use crate::audit;
+use crate::audit::audited;
 use crate::auth::{AdminCtx, Ctx};
 use crate::db;
 use crate::error::AppError;
@@ -175,23 +175,15 @@ pub async fn create(
         Err(errors) => return Ok(rejected(ctx, form, errors)),
     };
     let sealed = seal(&state, &valid);
-    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
     let name = valid.name.to_string();
-    let outcome = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let r = store::insert(&tx, write_of(&valid, sealed));
-        if r.is_ok() {
-            audit::record(
-                &tx,
-                &actor,
-                "secret created",
-                &format!("secret/{}", valid.name),
-                &source,
-            )?;
-            tx.commit()?;
-        }
-        Ok(r)
-    })
+    let target = format!("secret/{}", valid.name);
+    let outcome = audited(
+        &state.pool,
+        ctx.actor(),
+        "secret created",
+        target,
+        move |c| Ok(store::insert(c, write_of(&valid, sealed))),
+    )
     .await?;
     match outcome {
         Ok(_) => {
@@ -259,26 +251,15 @@ pub async fn update(
     };
     let version = form.version.trim().parse::<i64>().unwrap_or(-1);
     let sealed = seal(&state, &valid);
-    let (actor, source, name) = (
-        ctx.user.username.clone(),
-        ctx.source.clone(),
-        secret.name.clone(),
-    );
-    let outcome = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let r = store::update(&tx, write_of(&valid, sealed), version);
-        if r.is_ok() {
-            audit::record(
-                &tx,
-                &actor,
-                "secret updated",
-                &format!("secret/{}", valid.name),
-                &source,
-            )?;
-            tx.commit()?;
-        }
-        Ok(r)
-    })
+    let name = secret.name.clone();
+    let target = format!("secret/{name}");
+    let outcome = audited(
+        &state.pool,
+        ctx.actor(),
+        "secret updated",
+        target,
+        move |c| Ok(store::update(c, write_of(&valid, sealed), version)),
+    )
     .await?;
     match outcome {
         Ok(()) => {
@@ -362,31 +343,30 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let (actor, source, n) = (ctx.user.username.clone(), ctx.source.clone(), name.clone());
-    let outcome = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let label = store::find(&tx, &n)?.map(|s| s.label().to_owned());
-        let r = store::delete(&tx, &n)?;
-        if let Deleted::Yes = r {
-            audit::record(
-                &tx,
-                &actor,
-                "secret deleted",
-                &format!("secret/{n}"),
-                &source,
-            )?;
-            tx.commit()?;
-        }
-        Ok((r, label.unwrap_or_default()))
-    })
+    let n = name.clone();
+    let outcome = audited(
+        &state.pool,
+        ctx.actor(),
+        "secret deleted",
+        format!("secret/{name}"),
+        move |c| {
+            let label = store::find(c, &n)?
+                .map(|s| s.label().to_owned())
+                .unwrap_or_default();
+            Ok(match store::delete(c, &n)? {
+                Deleted::Yes => Ok(()),
+                refused => Err((refused, label)),
+            })
+        },
+    )
     .await?;
     match outcome {
-        (Deleted::Yes, _) => {
+        Ok(()) => {
             ctx.session.flash(format!("Secret {name} deleted."))?;
             Ok(crate::auth::see_other("/admin/secrets"))
         }
-        (Deleted::InUse(images), label) => Ok(in_use(ctx.0, &name, &label, images, &req)),
-        (Deleted::Missing, _) => Err(AppError::NotFound(format!(
+        Err((Deleted::InUse(images), label)) => Ok(in_use(ctx.0, &name, &label, images, &req)),
+        Err((_, _)) => Err(AppError::NotFound(format!(
             "There is no secret named {name}."
         ))),
     }

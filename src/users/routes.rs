@@ -7,7 +7,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::store::{self, Account, AccountChange, CreateError, Refusal};
-use crate::audit;
+use crate::audit::audited;
 use crate::auth::{AdminCtx, Ctx, see_other};
 use crate::crypto;
 use crate::db;
@@ -137,26 +137,14 @@ pub async fn create(
     };
     let hash = hash(password).await?;
     let (is_admin, active) = (form.is_admin.is_some(), form.active.is_some());
-    let (actor, source, name) = (
-        ctx.user.username.clone(),
-        ctx.source.clone(),
-        username.to_string(),
-    );
-    let created = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let r = store::create(&tx, &name, &hash, is_admin, active);
-        if r.is_ok() {
-            audit::record(
-                &tx,
-                &actor,
-                "user created",
-                &format!("user/{name}"),
-                &source,
-            )?;
-            tx.commit()?;
-        }
-        Ok(r)
-    })
+    let name = username.to_string();
+    let created = audited(
+        &state.pool,
+        ctx.actor(),
+        "user created",
+        format!("user/{name}"),
+        move |c| Ok(store::create(c, &name, &hash, is_admin, active)),
+    )
     .await?;
     match created {
         Ok(_) => {
@@ -237,34 +225,28 @@ pub async fn update(
         form.active.is_some(),
         form.version.trim().parse::<i64>().unwrap_or(-1),
     );
-    let (actor_id, actor, source, name) = (
-        ctx.user.id,
-        ctx.user.username.clone(),
-        ctx.source.clone(),
-        account.user.username.clone(),
-    );
-    let reset = password_hash.is_some();
-    let outcome = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let change = AccountChange {
-            username: &name,
-            is_admin: change.0,
-            active: change.1,
-            password_hash,
-            version: change.2,
-        };
-        let r = store::update_account(&tx, actor_id, &change)?;
-        if r.is_ok() {
-            let what = if reset {
-                "user updated (password reset)"
-            } else {
-                "user updated"
+    let (actor_id, name) = (ctx.user.id, account.user.username.clone());
+    let action = if password_hash.is_some() {
+        "user updated (password reset)"
+    } else {
+        "user updated"
+    };
+    let outcome = audited(
+        &state.pool,
+        ctx.actor(),
+        action,
+        format!("user/{name}"),
+        move |c| {
+            let change = AccountChange {
+                username: &name,
+                is_admin: change.0,
+                active: change.1,
+                password_hash,
+                version: change.2,
             };
-            audit::record(&tx, &actor, what, &format!("user/{name}"), &source)?;
-            tx.commit()?;
-        }
-        Ok(r)
-    })
+            Ok(store::update_account(c, actor_id, &change)?)
+        },
+    )
     .await?;
     let username = account.user.username.clone();
     match outcome {
@@ -374,21 +356,14 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let (actor_id, actor, source, n) = (
-        ctx.user.id,
-        ctx.user.username.clone(),
-        ctx.source.clone(),
-        name.clone(),
-    );
-    let outcome = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let r = store::delete_account(&tx, actor_id, &n)?;
-        if r.is_ok() {
-            audit::record(&tx, &actor, "user deleted", &format!("user/{n}"), &source)?;
-            tx.commit()?;
-        }
-        Ok(r)
-    })
+    let (actor_id, n) = (ctx.user.id, name.clone());
+    let outcome = audited(
+        &state.pool,
+        ctx.actor(),
+        "user deleted",
+        format!("user/{name}"),
+        move |c| Ok(store::delete_account(c, actor_id, &n)?),
+    )
     .await?;
     match outcome {
         Ok(()) => {
