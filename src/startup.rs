@@ -185,6 +185,7 @@ pub fn run(
                 AppError::BadRequest(format!("The query string could not be read: {e}")).into()
             }))
             .route("/healthz", web::get().to(routes::healthz))
+            .route("/healthz", web::head().to(routes::healthz))
             .route("/static/app.css", web::get().to(routes::css))
             .route("/static/app.js", web::get().to(routes::js))
             .route("/", web::get().to(routes::home))
