@@ -616,3 +616,32 @@ async fn repeated_query_keys_take_the_first_value() {
         assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn behind_tls_the_cookie_is_host_bound_and_hsts_is_sent() {
+    let mut args = serve_args();
+    args.secure_cookies = true;
+    let app = spawn_app_with(None, args).await;
+    let r = app.get("/login").await;
+    assert!(
+        r.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("__Host-wharf_session=")
+            && cookie.contains("Secure")
+            && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    let plain = spawn_app().await;
+    assert!(
+        !plain
+            .get("/login")
+            .await
+            .headers()
+            .contains_key("strict-transport-security")
+    );
+}

@@ -338,3 +338,25 @@ async fn the_catalogue_shows_images_but_no_credentials() {
     assert!(page.contains("Private image"));
     assert!(!page.contains("deploy-user-name") && !page.contains("Admin Portal"));
 }
+
+#[tokio::test]
+async fn the_type_column_sorts_by_what_people_read() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    for (name, t) in [("a-universal", "both"), ("b-gpu", "gpu"), ("c-cpu", "cpu")] {
+        assert_redirect_to(
+            &app.post(
+                "/admin/images",
+                &[("name", name), ("image_type", t), ("url", "ubuntu")],
+            )
+            .await,
+            "/admin/images",
+        );
+    }
+    let page = app.get_html("/admin/images?sort=type").await;
+    let pos = |n: &str| page.find(&format!(">{n}</a>")).unwrap();
+    assert!(
+        pos("c-cpu") < pos("b-gpu") && pos("b-gpu") < pos("a-universal"),
+        "CPU, GPU, Universal"
+    );
+}

@@ -500,3 +500,19 @@ async fn resetting_your_own_password_keeps_you_signed_in() {
             .contains("User admin updated.")
     );
 }
+
+#[tokio::test]
+async fn giving_up_your_own_admin_role_leads_to_the_catalogue() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("ops", PW, true);
+    let r = app
+        .post("/admin/users/admin", &[("active", "on"), ("version", "1")])
+        .await;
+    assert_redirect_to(&r, "/");
+    assert_eq!(
+        app.get("/admin/secrets").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.get("/").await.status(), StatusCode::OK);
+}
