@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use base64::Engine;
+use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand};
 
 /// wharf: keep the registry credentials, SSH keys and image catalogue of a
@@ -69,12 +70,14 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
 
-    /// Mark the session cookie `Secure` (set it behind TLS).
-    #[arg(long, env = "WHARF_SECURE_COOKIES")]
+    /// Mark the session cookie `Secure` and send HSTS (set it behind TLS).
+    /// The variable takes 1/0, true/false, yes/no, on/off.
+    #[arg(long, env = "WHARF_SECURE_COOKIES", value_parser = FalseyValueParser::new(), default_value_t = false, num_args = 0, default_missing_value = "true")]
     pub secure_cookies: bool,
 
-    /// Believe X-Forwarded-For from a reverse proxy for client addresses.
-    #[arg(long, env = "WHARF_TRUST_PROXY")]
+    /// Take the client address from the last X-Forwarded-For entry (only
+    /// behind your own reverse proxy).
+    #[arg(long, env = "WHARF_TRUST_PROXY", value_parser = FalseyValueParser::new(), default_value_t = false, num_args = 0, default_missing_value = "true")]
     pub trust_proxy: bool,
 
     /// End a session after this long without a request (e.g. 30m, 2h).
@@ -85,23 +88,32 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_SESSION_MAX", default_value = "12h")]
     pub session_max: Seconds,
 
-    /// Master key, base64 of 32 bytes (overrides `master.key`).
-    #[arg(
-        long = "master-key",
-        env = "WHARF_MASTER_KEY",
-        hide_env_values = true,
-        hide = true
-    )]
+    /// Master key from `WHARF_MASTER_KEY` (base64 of 32 bytes; overrides
+    /// `master.key`). Only from the environment: a flag would show in `ps`.
+    #[arg(skip)]
     pub master_key: Option<KeyBytes>,
 
-    /// Session cookie key, base64 of 64 bytes (overrides `session.key`).
-    #[arg(
-        long = "session-key",
-        env = "WHARF_SESSION_KEY",
-        hide_env_values = true,
-        hide = true
-    )]
+    /// Session cookie key from `WHARF_SESSION_KEY` (base64 of 64 bytes;
+    /// overrides `session.key`).
+    #[arg(skip)]
     pub session_key: Option<KeyBytes>,
+}
+
+impl ServeArgs {
+    /// Fills the keys from `WHARF_MASTER_KEY` and `WHARF_SESSION_KEY`.
+    pub fn with_env_keys(mut self) -> Result<Self, String> {
+        let read = |name: &str| -> Result<Option<KeyBytes>, String> {
+            match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => {
+                    v.parse().map(Some).map_err(|e| format!("{name}: {e}"))
+                }
+                _ => Ok(None),
+            }
+        };
+        self.master_key = read("WHARF_MASTER_KEY")?;
+        self.session_key = read("WHARF_SESSION_KEY")?;
+        Ok(self)
+    }
 }
 
 /// A duration typed as `90`, `90s`, `30m`, `12h` or `7d`.
