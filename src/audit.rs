@@ -75,7 +75,7 @@ pub struct Entry {
 impl Entry {
     /// The Time column.
     pub fn time(&self) -> String {
-        db::format_time(self.at)
+        db::format_time_exact(self.at)
     }
 }
 

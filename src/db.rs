@@ -107,10 +107,20 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// A stored timestamp as administrators read it.
+/// A stored timestamp as administrators read it, to the minute.
 pub fn format_time(unix: i64) -> String {
     const FMT: &[time::format_description::FormatItem<'static>] =
         time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(FMT).ok())
+        .unwrap_or_default()
+}
+
+/// A stored timestamp to the second, for the audit log.
+pub fn format_time_exact(unix: i64) -> String {
+    const FMT: &[time::format_description::FormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(FMT).ok())

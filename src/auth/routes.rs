@@ -127,12 +127,18 @@ pub fn throttle_key(typed: &str) -> String {
 
 /// `POST /logout`: ends this session and every other one of the user.
 pub async fn logout(
+    req: HttpRequest,
     session: TypedSession,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(su) = session.user() {
+        let source = state.client_addr(&req);
         db::run(&state.pool, move |c| {
-            Ok(users::end_sessions(c, su.user_id)?)
+            users::end_sessions(c, su.user_id)?;
+            if let Some(u) = users::find_by_id(c, su.user_id)? {
+                audit::record(c, &u.username, "sign-out", "", &source)?;
+            }
+            Ok(())
         })
         .await?;
     }

@@ -242,15 +242,23 @@ async fn sign_out_ends_every_session_of_the_user() {
     let app = spawn_app().await;
     app.add_user("ops", "long-enough-pw", true);
     app.login("ops", "long-enough-pw").await;
-    let second = TestApp {
-        client: client(),
-        ..app
-    };
-    second.login("ops", "long-enough-pw").await;
-    assert_eq!(second.get("/admin/secrets").await.status(), StatusCode::OK);
-    // Sign out in the second browser...
-    assert_redirect_to(&second.post("/logout", &[]).await, "/login");
-    assert_redirect_to(&second.get("/admin/secrets").await, "/login");
+    let laptop = app.another_browser();
+    laptop.login("ops", "long-enough-pw").await;
+    assert_eq!(app.get("/admin/secrets").await.status(), StatusCode::OK);
+    assert_eq!(laptop.get("/admin/secrets").await.status(), StatusCode::OK);
+    // Sign out on the laptop: both sessions end.
+    assert_redirect_to(&laptop.post("/logout", &[]).await, "/login");
+    assert_redirect_to(&laptop.get("/admin/secrets").await, "/login");
+    assert_redirect_to(&app.get("/admin/secrets").await, "/login");
+    let n: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'sign-out' AND actor = 'ops'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
 }
 
 #[tokio::test]

@@ -285,7 +285,9 @@ async fn an_administrator_clicks_through_the_seed_guide() {
             && text.contains("Download manifest")
             && text.contains("Test login")
     );
+    c.set_window_size(1366, 1900).await.unwrap();
     screenshot(&c, "secret-edit.png").await;
+    c.set_window_size(1366, 900).await.unwrap();
     click_to(&c, "Cancel", "/admin/secrets").await;
     click(&c, "Delete").await;
     let text = wait_for(&c, "cannot be deleted").await;
@@ -302,6 +304,16 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     wait_for(&c, "Are you sure to delete GitLab registry secret?").await;
     click(&c, "Yes").await;
     wait_for(&c, "Secret gitlab-registry deleted.").await;
+
+    // Every step above is in the audit log.
+    click_to(&c, "Audit", "/admin/audit").await;
+    let text = wait_for(&c, "Audit log").await;
+    for action in ["secret deleted", "image created", "user created", "sign-in"] {
+        assert!(text.contains(action), "{action}");
+    }
+    screenshot(&c, "audit.png").await;
+    click_to(&c, "Users", "/admin/users").await;
+    screenshot(&c, "users.png").await;
 
     c.close().await.unwrap();
 }
