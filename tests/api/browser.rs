@@ -42,7 +42,7 @@ async fn start_driver() -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver is installed (the README's test command installs chromium-driver)");
-    for _ in 0..100 {
+    for _ in 0..200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
@@ -117,7 +117,7 @@ async fn body_text(c: &Client) -> String {
 /// Clicks `text` and waits until the browser is at `path`.
 async fn click_to(c: &Client, text: &str, path: &str) {
     click(c, text).await;
-    for _ in 0..100 {
+    for _ in 0..200 {
         if c.current_url().await.is_ok_and(|u| u.path() == path) {
             return;
         }
@@ -126,9 +126,9 @@ async fn click_to(c: &Client, text: &str, path: &str) {
     panic!("clicking {text:?} did not lead to {path}");
 }
 
-/// Waits (up to 5 s) for the page to show `text`, and returns the page's text.
+/// Waits (up to 10 s) for the page to show `text`, and returns the page's text.
 async fn wait_for(c: &Client, text: &str) -> String {
-    for _ in 0..100 {
+    for _ in 0..200 {
         if let Ok(body) = c.find(Locator::Css("body")).await
             && let Ok(t) = body.text().await
             && t.contains(text)
