@@ -73,6 +73,13 @@ pub fn csrf_in(html: &str) -> String {
     html[start..][..html[start..].find('"').expect("closing quote")].to_owned()
 }
 
+/// The row version an edit form was opened at.
+pub fn version_in(html: &str) -> String {
+    let marker = r#"name="version" value=""#;
+    let start = html.find(marker).expect("page has a version") + marker.len();
+    html[start..][..html[start..].find('"').expect("closing quote")].to_owned()
+}
+
 pub fn assert_redirect_to(response: &Response, location: &str) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "expected a 303");
     assert_eq!(response.headers()["location"], location);

@@ -280,14 +280,7 @@ async fn editing_keeps_a_blank_password_and_clears_a_display_name() {
         .await;
     let edit = app.get_html("/admin/secrets/gitlab").await;
     assert!(edit.contains("readonly"), "name and type are read-only");
-    let version = edit
-        .split(r#"name="version" value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let version = version_in(&edit);
     let r = app
         .post(
             "/admin/secrets/gitlab",
@@ -332,14 +325,7 @@ async fn editing_keeps_a_blank_password_and_clears_a_display_name() {
 
     // A new password replaces it.
     let edit = app.get_html("/admin/secrets/gitlab").await;
-    let version = edit
-        .split(r#"name="version" value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let version = version_in(&edit);
     let r = app
         .post(
             "/admin/secrets/gitlab",
