@@ -314,6 +314,12 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     screenshot(&c, "audit.png").await;
     click_to(&c, "Users", "/admin/users").await;
     screenshot(&c, "users.png").await;
+    // On a phone the sidebar becomes a row and the table scrolls sideways.
+    c.set_window_size(390, 844).await.unwrap();
+    click_to(&c, "Secrets", "/admin/secrets").await;
+    screenshot(&c, "phone-secrets.png").await;
+    click_to(&c, "+ Add", "/admin/secrets/new").await;
+    screenshot(&c, "phone-secret-form.png").await;
 
     c.close().await.unwrap();
 }
