@@ -272,10 +272,18 @@ pub fn run(
     Ok(server)
 }
 
-async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
-    if req.method() != actix_web::http::Method::GET && req.method() != actix_web::http::Method::POST
-    {
+/// Anything unrouted: 405 for other methods; for GET and POST, the sign-in
+/// page when there is no session (as for every other page), else 404.
+async fn not_found(
+    req: actix_web::HttpRequest,
+    session: auth::TypedSession,
+) -> Result<HttpResponse, AppError> {
+    use actix_web::http::Method;
+    if req.method() != Method::GET && req.method() != Method::POST {
         return Ok(HttpResponse::MethodNotAllowed().finish());
+    }
+    if session.user().is_none() && !req.path().starts_with("/static/") {
+        return Err(AppError::LoginRequired);
     }
     Err(AppError::NotFound("There is no such page.".into()))
 }

@@ -333,6 +333,13 @@ async fn oversized_and_malformed_bodies() {
 #[tokio::test]
 async fn unknown_pages_are_404_pages() {
     let app = spawn_app().await;
+    assert_redirect_to(&app.get("/nope").await, "/login");
+    assert_eq!(
+        app.get("/static/nope.css").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.add_user("dev", "long-enough-pw", false);
+    app.login("dev", "long-enough-pw").await;
     let r = app.get("/nope").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(r.text().await.unwrap().contains("There is no such page."));
