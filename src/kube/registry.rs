@@ -82,8 +82,14 @@ async fn attempt(host: &RegistryHost, username: &str, password: &SecretValue) ->
             .basic_auth(username, Some(password.expose()))
     };
     match first.status() {
+        // A 200 that is not the registry's API (a web page after a
+        // redirect, say) is not a login.
+        StatusCode::OK if !is_registry(&first) => LoginResult::fail(format!(
+            "Not a registry: GET /v2/ answered with a page that is not the registry API (it ended at {}).",
+            first.url().path()
+        )),
         StatusCode::OK => match basic().send().await {
-            Ok(r) if r.status() == StatusCode::OK => LoginResult::ok(
+            Ok(r) if r.status() == StatusCode::OK && is_registry(&r) => LoginResult::ok(
                 "Login succeeded (this registry also lets anyone in without credentials).",
             ),
             Ok(r) => unauthorized(r.status()),
@@ -99,7 +105,9 @@ async fn attempt(host: &RegistryHost, username: &str, password: &SecretValue) ->
             let (scheme, params) = parse_challenge(&challenge);
             match scheme.to_ascii_lowercase().as_str() {
                 "basic" => match basic().send().await {
-                    Ok(r) if r.status() == StatusCode::OK => LoginResult::ok("Login succeeded"),
+                    Ok(r) if r.status() == StatusCode::OK && is_registry(&r) => {
+                        LoginResult::ok("Login succeeded")
+                    }
                     Ok(r) if is_refusal(r.status()) => unauthorized(r.status()),
                     Ok(r) => not_a_registry(r.status()),
                     Err(e) => describe(e),
@@ -184,7 +192,9 @@ async fn bearer(
         return LoginResult::fail("The token service answered without a token.");
     };
     match client.get(url).bearer_auth(token).send().await {
-        Ok(r) if r.status() == StatusCode::OK => LoginResult::ok("Login succeeded"),
+        Ok(r) if r.status() == StatusCode::OK && is_registry(&r) => {
+            LoginResult::ok("Login succeeded")
+        }
         Ok(r) if is_refusal(r.status()) => unauthorized(r.status()),
         Ok(r) => not_a_registry(r.status()),
         Err(e) => describe(e),
@@ -211,6 +221,13 @@ async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>,
             Err(e) => return Err(describe(e)),
         }
     }
+}
+
+/// Whether an answer comes from a registry's API: it names the API version
+/// (every Docker Registry v2 does), or it is still the `/v2/` endpoint after
+/// any redirects.
+fn is_registry(r: &reqwest::Response) -> bool {
+    r.headers().contains_key("docker-distribution-api-version") || r.url().path().ends_with("/v2/")
 }
 
 fn is_refusal(s: StatusCode) -> bool {
