@@ -350,12 +350,9 @@ pub async fn delete(
         "secret deleted",
         format!("secret/{name}"),
         move |c| {
-            let label = store::find(c, &n)?
-                .map(|s| s.label().to_owned())
-                .unwrap_or_default();
             Ok(match store::delete(c, &n)? {
                 Deleted::Yes => Ok(()),
-                refused => Err((refused, label)),
+                refused => Err(refused),
             })
         },
     )
@@ -365,8 +362,8 @@ pub async fn delete(
             ctx.session.flash(format!("Secret {name} deleted."))?;
             Ok(crate::auth::see_other("/admin/secrets"))
         }
-        Err((Deleted::InUse(images), label)) => Ok(in_use(ctx.0, &name, &label, images, &req)),
-        Err((_, _)) => Err(AppError::NotFound(format!(
+        Err(Deleted::InUse(label, images)) => Ok(in_use(ctx.0, &name, &label, images, &req)),
+        Err(_) => Err(AppError::NotFound(format!(
             "There is no secret named {name}."
         ))),
     }

@@ -285,22 +285,22 @@ pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), Write
 pub enum Deleted {
     /// Gone.
     Yes,
-    /// Refused: these images use it (name, label).
-    InUse(Vec<(String, String)>),
+    /// Refused: the secret's label, and the images that use it (name, label).
+    InUse(String, Vec<(String, String)>),
     /// There was no such secret.
     Missing,
 }
 
 /// Deletes a secret unless images use it. The foreign key refuses it too,
-/// should a check ever be skipped.
-/// Run it in a transaction with the audit entry.
+/// should a check ever be skipped. Run it in a transaction with the audit
+/// entry.
 pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<Deleted> {
     let Some(secret) = find(conn, name)? else {
         return Ok(Deleted::Missing);
     };
     let images = used_by(conn, secret.id)?;
     if !images.is_empty() {
-        return Ok(Deleted::InUse(images));
+        return Ok(Deleted::InUse(secret.label().to_owned(), images));
     }
     conn.execute("DELETE FROM secrets WHERE id = ?1", [secret.id])?;
     Ok(Deleted::Yes)

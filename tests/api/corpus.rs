@@ -115,14 +115,7 @@ async fn seed(app: &TestApp) {
     app.login_admin().await;
     app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "p")
         .await;
-    assert_redirect_to(
-        &app.post(
-            "/admin/secrets",
-            &[("name", "repo"), ("type", "git_sync"), ("secret", KEY)],
-        )
-        .await,
-        "/admin/secrets",
-    );
+    app.create_git_sync("repo", KEY).await;
     assert_redirect_to(
         &app.post(
             "/admin/images",

@@ -9,6 +9,8 @@ use wharf::config::{Seconds, ServeArgs};
 use wharf::startup::{Application, Config};
 
 pub const ADMIN: &str = "admin";
+/// A syntactically valid SSH private key for Git Sync secrets.
+pub const SSH_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n";
 pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
 
 pub struct TestApp {
@@ -170,6 +172,17 @@ impl TestApp {
                     ("username", user),
                     ("password", password),
                 ],
+            )
+            .await;
+        assert_redirect_to(&r, "/admin/secrets");
+    }
+
+    /// Creates a Git Sync secret holding `key` through the form.
+    pub async fn create_git_sync(&self, name: &str, key: &str) {
+        let r = self
+            .post(
+                "/admin/secrets",
+                &[("name", name), ("type", "git_sync"), ("secret", key)],
             )
             .await;
         assert_redirect_to(&r, "/admin/secrets");

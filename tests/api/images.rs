@@ -12,18 +12,7 @@ async fn an_image_uses_the_gitlab_secret() {
     app.login_admin().await;
     app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "p")
         .await;
-    app.post(
-        "/admin/secrets",
-        &[
-            ("name", "repo"),
-            ("type", "git_sync"),
-            (
-                "secret",
-                "-----BEGIN OPENSSH PRIVATE KEY-----\nA\n-----END OPENSSH PRIVATE KEY-----",
-            ),
-        ],
-    )
-    .await;
+    app.create_git_sync("repo", SSH_KEY).await;
     let form = app.get_html("/admin/images/new").await;
     for label in [
         "Container Image URL",
@@ -120,18 +109,7 @@ async fn bad_image_forms_are_422_and_store_nothing() {
     app.login_admin().await;
     app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "p")
         .await;
-    app.post(
-        "/admin/secrets",
-        &[
-            ("name", "repo"),
-            ("type", "git_sync"),
-            (
-                "secret",
-                "-----BEGIN OPENSSH PRIVATE KEY-----\nA\n-----END OPENSSH PRIVATE KEY-----",
-            ),
-        ],
-    )
-    .await;
+    app.create_git_sync("repo", SSH_KEY).await;
     let before = app.digest();
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("name", "a")], "Container Image URL is required."),

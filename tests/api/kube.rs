@@ -50,17 +50,8 @@ async fn manifests_are_byte_for_byte_what_kubectl_prints() {
         .await;
     app.create_secret("2024-01-31", "", "localhost:5000", "robot$ci", "p w\ttab")
         .await;
-    let r = app
-        .post(
-            "/admin/secrets",
-            &[
-                ("name", "repo-key"),
-                ("type", "git_sync"),
-                ("secret", &KEY.replace('\n', "\r\n")),
-            ],
-        )
+    app.create_git_sync("repo-key", &KEY.replace('\n', "\r\n"))
         .await;
-    assert_redirect_to(&r, "/admin/secrets");
 
     for (path, fixture_name) in [
         (
@@ -192,11 +183,7 @@ async fn exports_are_admin_only_and_checked() {
     app.login_admin().await;
     app.create_secret("gitlab", "", "registry.gitlab.com", "u", "tok")
         .await;
-    app.post(
-        "/admin/secrets",
-        &[("name", "repo-key"), ("type", "git_sync"), ("secret", KEY)],
-    )
-    .await;
+    app.create_git_sync("repo-key", KEY).await;
 
     let dc = body(&app, "/admin/secrets/gitlab/dockerconfig.json").await;
     assert_eq!(
