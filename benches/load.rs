@@ -39,9 +39,9 @@ impl Drop for Server {
 }
 
 fn populate(dir: &Path) {
-    let master = wharf::keys::master_key(dir, None).expect("master key");
     let pool = wharf::db::open(&dir.join("wharf.db")).expect("db");
     let mut conn = pool.get().expect("conn");
+    let master = wharf::keys::master_key(dir, None, &conn).expect("master key");
     let tx = conn.transaction().expect("tx");
     for i in 0..SECRETS {
         let name = format!("secret-{i:05}");

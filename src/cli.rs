@@ -23,7 +23,8 @@ pub fn user_add(
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
     let password = Password::parse(line.trim_end_matches(['\n', '\r']))?;
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    crate::keys::create_private_dir(data_dir)
+        .map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let pool = db::open(&data_dir.join("wharf.db")).map_err(|e| e.to_string())?;
     let hash = crypto::hash_password(password.expose()).map_err(|e| e.to_string())?;
     let conn = pool.get().map_err(|e| e.to_string())?;
@@ -39,8 +40,10 @@ pub fn user_add(
     Ok(())
 }
 
-/// `wharf backup FILE`: SQLite's online backup API, page by page, so the
-/// copy is consistent even while the server writes.
+/// `wharf backup FILE`: `VACUUM INTO`, which copies the database from one
+/// read snapshot, so the copy is consistent and finishes however busy the
+/// server is (the online backup API restarts on every write from another
+/// connection, and can loop for ever under load).
 pub fn backup(data_dir: &Path, file: &Path) -> Result<(), String> {
     let db_path = data_dir.join("wharf.db");
     if !db_path.exists() {
@@ -57,18 +60,20 @@ pub fn backup(data_dir: &Path, file: &Path) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     src.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(|e| e.to_string())?;
+    // An empty file made owner-only first: VACUUM INTO fills it and keeps
+    // its mode.
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     opts.open(file)
         .map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut dst = rusqlite::Connection::open(file).map_err(|e| e.to_string())?;
-    let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| e.to_string())?;
-    backup
-        .run_to_completion(256, std::time::Duration::from_millis(10), None)
+    let target = file
+        .to_str()
+        .ok_or_else(|| format!("{}: the path is not UTF-8", file.display()))?;
+    src.execute("VACUUM INTO ?1", [target])
         .map_err(|e| e.to_string())?;
-    drop(backup);
+    let dst = rusqlite::Connection::open(file).map_err(|e| e.to_string())?;
     let check: String = dst
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| e.to_string())?;

@@ -80,6 +80,16 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_TRUST_PROXY", value_parser = FalseyValueParser::new(), default_value_t = false, num_args = 0, default_missing_value = "true")]
     pub trust_proxy: bool,
 
+    /// With --trust-proxy: the proxies whose X-Forwarded-For is believed,
+    /// as addresses or CIDR ranges, comma-separated. Requests from any
+    /// other peer are taken at their own address.
+    #[arg(
+        long,
+        env = "WHARF_TRUSTED_PROXIES",
+        default_value = "127.0.0.0/8,::1/128"
+    )]
+    pub trusted_proxies: ProxyList,
+
     /// End a session after this long without a request (e.g. 30m, 2h).
     #[arg(long, env = "WHARF_SESSION_IDLE", default_value = "1h")]
     pub session_idle: Seconds,
@@ -139,6 +149,47 @@ impl FromStr for Seconds {
             .filter(|v| *v > 0)
             .map(Seconds)
             .ok_or_else(|| format!("{s:?} is out of range"))
+    }
+}
+
+/// Addresses and ranges of trusted reverse proxies: `10.0.0.5, 10.1.0.0/16`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyList(pub Vec<ipnet::IpNet>);
+
+impl ProxyList {
+    /// Loopback only: a proxy on the same machine (the default).
+    pub fn loopback() -> Self {
+        use ipnet::IpNet;
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let one = |ip: IpAddr| IpNet::from(ip);
+        let v4 = ipnet::Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8)
+            .map_or_else(|_| one(Ipv4Addr::LOCALHOST.into()), IpNet::V4);
+        Self(vec![v4, one(Ipv6Addr::LOCALHOST.into())])
+    }
+
+    /// Whether a peer address is one of the trusted proxies.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+impl FromStr for ProxyList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{p:?} is not an IP address or CIDR range"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 }
 

@@ -2,10 +2,14 @@
 //! hashing account passwords (argon2id).
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use crate::domain::Password;
+use crate::error::AppError;
 
 /// Bytes of an XChaCha20 nonce, stored in front of each ciphertext.
 const NONCE_LEN: usize = 24;
@@ -87,6 +91,73 @@ pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
         })
         .unwrap_or(false);
     ok && stored.is_some()
+}
+
+/// How long a request waits for a hashing permit before it is told the
+/// server is busy.
+pub const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs argon2 (19 MiB and tens of milliseconds a hash) with a process-wide
+/// bound: at most one hash per core at a time, however many sign-ins
+/// arrive, so a burst of guesses cannot fill the blocking pool, the memory
+/// or the CPU that every other page needs. Requests wait their turn without
+/// holding a thread; past [`HASH_QUEUE_WAIT`] they get 503.
+pub struct PasswordHashing {
+    permits: tokio::sync::Semaphore,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl PasswordHashing {
+    /// One permit per core.
+    pub fn per_core() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::with_permits(cores)
+    }
+
+    /// At most `permits` hashes at once.
+    pub fn with_permits(permits: usize) -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(permits.max(1)),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    /// The most hashes that ever ran at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// [`verify_password`] within the bound.
+    pub async fn verify(&self, stored: Option<String>, password: String) -> Result<bool, AppError> {
+        self.bounded(move || verify_password(stored.as_deref(), &password))
+            .await
+    }
+
+    /// [`hash_password`] within the bound.
+    pub async fn hash(&self, password: Password) -> Result<String, AppError> {
+        self.bounded(move || hash_password(password.expose()))
+            .await?
+            .map_err(AppError::internal)
+    }
+
+    async fn bounded<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let permit = actix_web::rt::time::timeout(HASH_QUEUE_WAIT, self.permits.acquire())
+            .await
+            .map_err(|_| AppError::Busy(HASH_QUEUE_WAIT.as_secs()))?
+            .map_err(AppError::internal)?;
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        let out = actix_web::web::block(work).await;
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        drop(permit);
+        Ok(out?)
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_search.sql"),
     include_str!("../migrations/003_used_by.sql"),
+    include_str!("../migrations/004_users_never_reuse_ids.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema
@@ -26,11 +27,13 @@ pub fn open(path: &Path) -> Result<Pool, AppError> {
     let manager = SqliteConnectionManager::file(path).with_init(|c| {
         // `rarray(?)`: a list of ids bound as one parameter.
         rusqlite::vtab::array::load_module(c)?;
+        // The busy timeout first: on a new file every connection of the
+        // pool switches it to WAL, and those that lose the race must wait.
         c.execute_batch(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA busy_timeout = 5000;
+             PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;",
+             PRAGMA foreign_keys = ON;",
         )
     });
     // Connections are checked by use; a test query on every checkout would

@@ -29,6 +29,9 @@ pub enum AppError {
     /// Throttled: try again after that many seconds.
     #[error("Too many failed sign-ins. Try again in {0} seconds.")]
     TooManyRequests(u64),
+    /// Too much work queued (password hashing): try again after that many seconds.
+    #[error("The server is busy. Try again in {0} seconds.")]
+    Busy(u64),
     /// SQLite said no.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
@@ -72,6 +75,7 @@ impl ResponseError for AppError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,7 +87,7 @@ impl ResponseError for AppError {
                 .insert_header((header::LOCATION, "/login"))
                 .finish();
         }
-        let (message, reference) = if status.is_server_error() {
+        let (message, reference) = if status.is_server_error() && !matches!(self, Self::Busy(_)) {
             let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
             tracing::error!(reference = %reference, error = %self, "internal error");
             (
@@ -104,7 +108,7 @@ impl ResponseError for AppError {
             .unwrap_or_else(|_| "Something went wrong.".to_owned());
         let mut res = HttpResponse::build(status);
         res.content_type("text/html; charset=utf-8");
-        if let Self::TooManyRequests(secs) = self {
+        if let Self::TooManyRequests(secs) | Self::Busy(secs) = self {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         res.body(body)

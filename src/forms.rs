@@ -45,3 +45,9 @@ pub fn with_status(page: impl Responder, status: StatusCode, req: &HttpRequest) 
 pub fn unprocessable(page: impl Responder, req: &HttpRequest) -> HttpResponse {
     with_status(page, StatusCode::UNPROCESSABLE_ENTITY, req)
 }
+
+/// `***` for a secret value that was given, `""` for an empty one: what a
+/// form's `Debug` shows instead of a password or key.
+pub fn redacted(value: &str) -> &'static str {
+    if value.is_empty() { "" } else { "***" }
+}

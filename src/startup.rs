@@ -46,12 +46,19 @@ impl Application {
     /// Opens the data directory, the keys and the database, binds the
     /// listener and prepares the server.
     pub fn build(config: Config) -> Result<Self, AppError> {
-        create_private_dir(&config.data_dir)?;
-        let master = keys::master_key(&config.data_dir, config.serve.master_key.as_ref())
-            .map_err(AppError::internal)?;
+        keys::create_private_dir(&config.data_dir).map_err(|e| {
+            AppError::internal(format!("cannot create {}: {e}", config.data_dir.display()))
+        })?;
+        keys::warn_if_readable_by_others(&config.data_dir);
+        let pool = db::open(&config.data_dir.join("wharf.db"))?;
+        let master = keys::master_key(
+            &config.data_dir,
+            config.serve.master_key.as_ref(),
+            &*pool.get()?,
+        )
+        .map_err(AppError::internal)?;
         let cookie_key = keys::session_key(&config.data_dir, config.serve.session_key.as_ref())
             .map_err(AppError::internal)?;
-        let pool = db::open(&config.data_dir.join("wharf.db"))?;
         let listener = TcpListener::bind(&config.serve.listen).map_err(|e| {
             AppError::internal(format!("cannot listen on {}: {e}", config.serve.listen))
         })?;
@@ -73,10 +80,12 @@ impl Application {
             pool,
             master,
             setup_token: Mutex::new(setup_token),
+            hashing: crate::crypto::PasswordHashing::per_core(),
             settings: Settings {
                 session_idle: config.serve.session_idle.0,
                 session_max: config.serve.session_max.0,
                 trust_proxy: config.serve.trust_proxy,
+                trusted_proxies: config.serve.trusted_proxies.clone(),
             },
         });
         let server = run(listener, state, cookie_key, config.serve.secure_cookies)?;
@@ -102,15 +111,6 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-fn create_private_dir(dir: &std::path::Path) -> Result<(), AppError> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir)
-        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))
 }
 
 /// Strict headers on every answer. Pages use only their own CSS and JS.

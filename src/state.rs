@@ -1,5 +1,6 @@
 //! What every handler shares: the pool, the master key and the settings.
 
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use actix_web::HttpRequest;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub setup_token: Mutex<Option<String>>,
     /// Session and proxy settings.
     pub settings: Settings,
+    /// The bound on argon2 work.
+    pub hashing: crate::crypto::PasswordHashing,
 }
 
 /// Settings that requests consult.
@@ -29,30 +32,91 @@ pub struct Settings {
     /// Whether to believe `X-Forwarded-For` / `Forwarded` for the client's
     /// address (only behind a reverse proxy that sets them).
     pub trust_proxy: bool,
+    /// The peers whose forwarded address is believed.
+    pub trusted_proxies: crate::config::ProxyList,
 }
 
 impl AppState {
     /// The client's address, for the audit log and throttling. Behind a
-    /// trusted proxy it is the last `X-Forwarded-For` entry: the one the
-    /// proxy itself appended (earlier entries come from the client and can
-    /// be forged).
+    /// trusted proxy (`--trust-proxy`, and the peer is one of
+    /// `--trusted-proxies`) it is the last `X-Forwarded-For` entry: the one
+    /// the proxy itself appended (earlier entries come from the client and
+    /// can be forged). Anyone else's header is ignored.
     pub fn client_addr(&self, req: &HttpRequest) -> String {
-        let peer = req
-            .connection_info()
-            .peer_addr()
-            .unwrap_or("unknown")
-            .to_owned();
-        if !self.settings.trust_proxy {
-            return peer;
+        let peer = req.peer_addr().map(|a| a.ip());
+        client_addr(&self.settings, peer, || {
+            req.headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .last()
+                .map(str::to_owned)
+        })
+    }
+}
+
+/// [`AppState::client_addr`] without the request: the peer and a way to
+/// read the last forwarded entry.
+pub fn client_addr(
+    settings: &Settings,
+    peer: Option<IpAddr>,
+    forwarded: impl FnOnce() -> Option<String>,
+) -> String {
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    let trusted = settings.trust_proxy && settings.trusted_proxies.contains(peer);
+    if !trusted {
+        return peer.to_string();
+    }
+    forwarded()
+        .and_then(|f| f.parse::<IpAddr>().ok())
+        .map_or_else(|| peer.to_string(), |ip| ip.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(trust: bool, proxies: &str) -> Settings {
+        Settings {
+            session_idle: 60,
+            session_max: 60,
+            trust_proxy: trust,
+            trusted_proxies: proxies.parse().unwrap(),
         }
-        req.headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .last()
-            .map(|v| v.chars().take(64).collect())
-            .unwrap_or(peer)
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let fwd = || Some("203.0.113.9".to_owned());
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let outside: IpAddr = "198.51.100.7".parse().unwrap();
+        let def = "127.0.0.0/8,::1/128";
+        assert_eq!(
+            client_addr(&settings(true, def), Some(lo), fwd),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client_addr(&settings(true, def), Some(outside), fwd),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            client_addr(&settings(false, def), Some(lo), fwd),
+            "127.0.0.1"
+        );
+        let ranged = settings(true, "10.1.0.0/16, 198.51.100.7");
+        assert_eq!(client_addr(&ranged, Some(outside), fwd), "203.0.113.9");
+        assert_eq!(client_addr(&ranged, Some(lo), fwd), "127.0.0.1");
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(client_addr(&ranged, Some(mapped), fwd), "203.0.113.9");
+        // What is not an address is not believed.
+        let junk = || Some("<script>".to_owned());
+        assert_eq!(
+            client_addr(&settings(true, def), Some(lo), junk),
+            "127.0.0.1"
+        );
     }
 }

@@ -70,27 +70,9 @@ impl FromRequest for Ctx {
             let session = TypedSession::extract(&req)
                 .await
                 .map_err(AppError::internal)?;
-            let Some(su) = session.user() else {
+            let Some(user) = live_user(&state, &session).await? else {
                 return Err(AppError::LoginRequired);
             };
-            let now = db::now();
-            let s = &state.settings;
-            if now - su.seen > s.session_idle || now - su.started > s.session_max {
-                session.purge();
-                return Err(AppError::LoginRequired);
-            }
-            let user = db::run(&state.pool, move |c| Ok(users::find_by_id(c, su.user_id)?)).await?;
-            let user = match user {
-                Some(u) if u.active && u.session_version == su.version => u,
-                // Disabled, deleted or signed out elsewhere: this session is over.
-                _ => {
-                    session.purge();
-                    return Err(AppError::LoginRequired);
-                }
-            };
-            if now - su.seen >= 60 {
-                session.touch(now)?;
-            }
             let flash = if req.method() == Method::GET {
                 session.take_flash()
             } else {
@@ -109,6 +91,38 @@ impl FromRequest for Ctx {
                 session,
             })
         })
+    }
+}
+
+/// The user of a session that is still live: within the idle and absolute
+/// limits, and made with the account's current session version (so not
+/// signed out, disabled, deleted or replaced since). A session that is not
+/// live is purged. Touches the session for the idle timeout.
+pub async fn live_user(
+    state: &AppState,
+    session: &TypedSession,
+) -> Result<Option<users::User>, AppError> {
+    let Some(su) = session.user() else {
+        return Ok(None);
+    };
+    let now = db::now();
+    let s = &state.settings;
+    if now - su.seen > s.session_idle || now - su.started > s.session_max {
+        session.purge();
+        return Ok(None);
+    }
+    let user = db::run(&state.pool, move |c| Ok(users::find_by_id(c, su.user_id)?)).await?;
+    match user {
+        Some(u) if u.active && u.session_version == su.version => {
+            if now - su.seen >= 60 {
+                session.touch(now)?;
+            }
+            Ok(Some(u))
+        }
+        _ => {
+            session.purge();
+            Ok(None)
+        }
     }
 }
 

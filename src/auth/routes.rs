@@ -8,7 +8,6 @@ use subtle::ConstantTimeEq;
 use super::session::TypedSession;
 use super::throttle;
 use crate::audit;
-use crate::crypto;
 use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
@@ -20,6 +19,9 @@ use actix_web::http::StatusCode;
 /// The one message for every kind of failed sign-in: it must not tell
 /// whether the user exists.
 const INVALID: &str = "Invalid username or password.";
+
+/// The audit log's actor for a failed sign-in that matched no account.
+pub const UNKNOWN_USER: &str = "(unknown user)";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "auth/login.html")]
@@ -81,17 +83,22 @@ pub async fn login_submit(
     })
     .await?;
 
-    let verified = web::block(move || {
-        let hash = found.as_ref().map(|f| f.password_hash.as_str());
-        let ok = crypto::verify_password(hash, &password);
-        found.filter(|f| ok && f.user.active).map(|f| f.user)
-    })
-    .await?;
+    let matched = found.is_some();
+    let hash = found.as_ref().map(|f| f.password_hash.clone());
+    let ok = state.hashing.verify(hash, password).await?;
+    let verified = found.filter(|f| ok && f.user.active).map(|f| f.user);
 
-    let (k, src) = (key.clone(), source);
+    let src = source;
     let Some(user) = verified else {
+        // A name that matched no account is not written down: it may be a
+        // password typed into the wrong box, and every admin reads the log.
+        let actor = if matched {
+            key.clone()
+        } else {
+            UNKNOWN_USER.to_owned()
+        };
         db::run(&state.pool, move |c| {
-            Ok(audit::record(c, &k, "sign-in failed", "", &src)?)
+            Ok(audit::record(c, &actor, "sign-in failed", "", &src)?)
         })
         .await?;
         let page = LoginPage {
@@ -131,13 +138,15 @@ pub async fn logout(
     session: TypedSession,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(su) = session.user() {
+    // Only a live session ends the others: an expired, revoked or replayed
+    // cookie must not sign the account out everywhere.
+    if let Some(user) = super::guard::live_user(&state, &session).await? {
         let source = state.client_addr(&req);
         db::run(&state.pool, move |c| {
-            users::end_sessions(c, su.user_id)?;
-            if let Some(u) = users::find_by_id(c, su.user_id)? {
-                audit::record(c, &u.username, "sign-out", "", &source)?;
-            }
+            let tx = db::write_tx(c)?;
+            users::end_sessions(&tx, user.id)?;
+            audit::record(&tx, &user.username, "sign-out", "", &source)?;
+            tx.commit()?;
             Ok(())
         })
         .await?;
@@ -240,9 +249,7 @@ pub async fn setup_submit(
         };
         return Ok(crate::forms::unprocessable(page, &req));
     };
-    let hash = web::block(move || crypto::hash_password(password.expose()))
-        .await?
-        .map_err(AppError::internal)?;
+    let hash = state.hashing.hash(password).await?;
     let name = username.as_str().to_owned();
     let actor = audit::Actor {
         name: name.clone(),
@@ -264,7 +271,7 @@ pub async fn setup_submit(
         },
     )
     .await?;
-    let Ok(id) = created else {
+    let Ok(user) = created else {
         return Err(AppError::NotFound(
             "This setup link is no longer valid.".into(),
         ));
@@ -273,7 +280,7 @@ pub async fn setup_submit(
         *t = None;
     }
     tracing::info!(username = %username, "first administrator created; the setup link is now void");
-    session.sign_in(id, 0, db::now())?;
+    session.sign_in(user.id, user.session_version, db::now())?;
     session.flash(format!(
         "Welcome, {username}. You are the first administrator."
     ))?;

@@ -13,12 +13,28 @@ pub const MAX_PER_USERNAME: i64 = 5;
 /// Failures from one address that are allowed in the window.
 pub const MAX_PER_SOURCE: i64 = 30;
 
+/// What failures from an address are counted under: the address itself,
+/// or for IPv6 its /64, since one host or network is handed a whole /64
+/// and could otherwise rotate through it.
+pub fn source_key(addr: &str) -> String {
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            ipnet::Ipv6Net::new(v6, 64)
+                .map(|n| n.trunc().to_string())
+                .unwrap_or_else(|_| addr.to_owned())
+        }
+        _ => addr.to_owned(),
+    }
+}
+
 /// `Some(seconds to wait)` when this username or address is locked out.
 pub fn retry_after(
     conn: &Connection,
     username: &str,
     source: &str,
 ) -> rusqlite::Result<Option<u64>> {
+    let source = source_key(source);
+    let source = source.as_str();
     let since = db::now() - WINDOW_SECS;
     let check = |column: &str, key: &str, max: i64| -> rusqlite::Result<Option<i64>> {
         let (n, oldest): (i64, Option<i64>) = conn
@@ -38,6 +54,7 @@ pub fn retry_after(
 
 /// Counts a failure, and forgets failures older than the window.
 pub fn record_failure(conn: &Connection, username: &str, source: &str) -> rusqlite::Result<()> {
+    let source = source_key(source);
     let now = db::now();
     conn.prepare_cached("DELETE FROM login_failures WHERE at <= ?1")?
         .execute([now - WINDOW_SECS])?;
@@ -51,4 +68,22 @@ pub fn clear(conn: &Connection, username: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM login_failures WHERE username = ?1")?
         .execute([username])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_key;
+
+    #[test]
+    fn ipv6_sources_count_by_their_64() {
+        assert_eq!(source_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            source_key("2001:db8:1:2:ffff:1:2:3"),
+            source_key("2001:db8:1:2::9")
+        );
+        assert_ne!(source_key("2001:db8:1:3::1"), source_key("2001:db8:1:2::1"));
+        assert_eq!(source_key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(source_key("::ffff:203.0.113.9"), "::ffff:203.0.113.9");
+        assert_eq!(source_key("unknown"), "unknown");
+    }
 }

@@ -74,6 +74,10 @@ impl Username {
         if s.len() > 64 || !first_ok || !rest_ok {
             return Err("Username must be 1 to 64 characters: lowercase letters, digits and . _ @ -, starting with a letter or digit.".into());
         }
+        // `/admin/users/new` is the add form.
+        if s == "new" {
+            return Err(format!("\"{s}\" is reserved; choose another name."));
+        }
         Ok(Self(s.to_owned()))
     }
 

@@ -1,12 +1,20 @@
 //! "Test login": the Docker Registry v2 login flow, as `docker login` does
 //! it. `GET /v2/`; on a Basic challenge retry with the credentials; on a
 //! Bearer challenge fetch a token from the realm with Basic auth and retry
-//! with it. 10 s in all, at most 3 redirects.
+//! with it. 10 s in all.
+//!
+//! The password is only ever sent where the administrator pointed it:
+//! redirects stay on the same host (at most 3, never from https to http),
+//! and no link-local address (a cloud's metadata service at
+//! 169.254.169.254, say) is contacted, named or resolved.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::WWW_AUTHENTICATE;
-use reqwest::{Client, StatusCode, redirect::Policy};
+use reqwest::{Client, StatusCode, Url, redirect::Policy};
 
 use crate::domain::{RegistryHost, SecretValue};
 
@@ -33,8 +41,95 @@ impl LoginResult {
     fn fail(message: impl Into<String>) -> Self {
         Self {
             ok: false,
-            message: message.into(),
+            message: cap(message.into()),
         }
+    }
+}
+
+/// The longest message kept: a registry's error text is its own, of any size.
+pub const MAX_MESSAGE: usize = 300;
+
+fn cap(message: String) -> String {
+    if message.chars().count() <= MAX_MESSAGE {
+        return message;
+    }
+    let mut short: String = message.chars().take(MAX_MESSAGE - 1).collect();
+    short.push('…');
+    short
+}
+
+/// Most redirects followed.
+const MAX_REDIRECTS: usize = 3;
+
+/// Why a redirect or an address was not followed; shown as it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refused(String);
+
+/// Whether an address is link-local (IPv4 169.254/16, IPv6 fe80::/10,
+/// also as an IPv4-mapped IPv6 address).
+pub fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            v6.is_unicast_link_local() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+        }
+    }
+}
+
+/// Refuses a URL whose host is a link-local address literal (names are
+/// checked as they resolve, by [`NoLinkLocal`]).
+fn check_target(url: &Url) -> Result<(), Refused> {
+    let Some(ip) = url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .and_then(|h| h.parse::<IpAddr>().ok())
+    else {
+        return Ok(());
+    };
+    if is_link_local(ip) {
+        return Err(Refused(format!(
+            "Refused: {ip} is a link-local address, not a registry."
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a redirect from `from` (the chain's first URL) to `to`, the
+/// `hops`-th, may be followed.
+pub fn redirect_allowed(from: &Url, to: &Url, hops: usize) -> Result<(), String> {
+    if hops > MAX_REDIRECTS {
+        return Err(format!("Too many redirects (more than {MAX_REDIRECTS})."));
+    }
+    if from.scheme() == "https" && to.scheme() != "https" {
+        return Err("Redirect refused: the registry sent the login from https to http.".into());
+    }
+    if from.host_str() != to.host_str() {
+        return Err(format!(
+            "Redirect refused: the registry sent the login to another host ({}).",
+            to.host_str().unwrap_or("none")
+        ));
+    }
+    check_target(to).map_err(|e| e.0)
+}
+
+/// DNS that drops link-local addresses, and fails a name that has no other.
+struct NoLinkLocal;
+
+impl Resolve for NoLinkLocal {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let addrs: Vec<SocketAddr> = found.filter(|a| !is_link_local(a.ip())).collect();
+            if addrs.is_empty() {
+                return Err(Box::new(Refused(format!(
+                    "Refused: {host} resolves only to link-local addresses."
+                )))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
     }
 }
 
@@ -64,7 +159,18 @@ pub async fn check_login(
 async fn attempt(host: &RegistryHost, username: &str, password: &SecretValue) -> LoginResult {
     let client = match Client::builder()
         .timeout(TIMEOUT)
-        .redirect(Policy::limited(3))
+        .redirect(Policy::custom(|attempt| {
+            let hops = attempt.previous().len();
+            let verdict = match attempt.previous().first() {
+                Some(from) => redirect_allowed(from, attempt.url(), hops),
+                None => Ok(()),
+            };
+            match verdict {
+                Ok(()) => attempt.follow(),
+                Err(why) => attempt.error(Refused(why)),
+            }
+        }))
+        .dns_resolver(Arc::new(NoLinkLocal))
         .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
         .build()
     {
@@ -72,6 +178,9 @@ async fn attempt(host: &RegistryHost, username: &str, password: &SecretValue) ->
         Err(e) => return LoginResult::fail(format!("The HTTP client could not start: {e}")),
     };
     let url = v2_url(host);
+    if let Some(r) = Url::parse(&url).ok().and_then(|u| check_target(&u).err()) {
+        return LoginResult::fail(r.0);
+    }
     let first = match client.get(&url).send().await {
         Ok(r) => r,
         Err(e) => return describe(e),
@@ -150,6 +259,9 @@ async fn bearer(
             "Not a registry: the Bearer challenge names no usable token realm (an https:// realm is required).",
         );
     };
+    if let Some(r) = Url::parse(realm).ok().and_then(|u| check_target(&u).err()) {
+        return LoginResult::fail(r.0);
+    }
     let mut query: Vec<(&str, &str)> = vec![("account", username)];
     if let Some(s) = get("service") {
         query.push(("service", s));
@@ -254,14 +366,17 @@ fn describe(e: reqwest::Error) -> LoginResult {
     if e.is_timeout() {
         return LoginResult::fail("Timeout: the registry did not answer within 10 seconds.");
     }
-    if e.is_redirect() {
-        return LoginResult::fail("Too many redirects (more than 3).");
-    }
     let mut chain = Vec::new();
-    let mut source: Option<&dyn std::error::Error> = Some(&e);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<Refused>() {
+            return LoginResult::fail(refused.0.clone());
+        }
         chain.push(s.to_string());
         source = s.source();
+    }
+    if e.is_redirect() {
+        return LoginResult::fail(format!("Too many redirects (more than {MAX_REDIRECTS})."));
     }
     let cause = chain.last().cloned().unwrap_or_default();
     let all = chain.join(" ").to_ascii_lowercase();
@@ -322,6 +437,51 @@ fn parse_challenge(header: &str) -> (String, Vec<(String, String)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_stay_on_the_host_and_on_tls() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let from = u("https://registry.example.com/v2/");
+        assert!(redirect_allowed(&from, &u("https://registry.example.com/v2"), 1).is_ok());
+        assert!(redirect_allowed(&from, &u("https://registry.example.com:5000/v2/"), 2).is_ok());
+        let other = redirect_allowed(&from, &u("https://evil.example.net/v2/"), 1).unwrap_err();
+        assert!(other.contains("another host (evil.example.net)"), "{other}");
+        let down = redirect_allowed(&from, &u("http://registry.example.com/v2/"), 1).unwrap_err();
+        assert!(down.contains("https to http"), "{down}");
+        let many = redirect_allowed(&from, &u("https://registry.example.com/v2/"), 4).unwrap_err();
+        assert!(many.contains("Too many redirects"), "{many}");
+        let plain = u("http://10.0.0.1:5000/v2/");
+        assert!(redirect_allowed(&plain, &u("http://10.0.0.1:5000/v2"), 1).is_ok());
+        let meta = u("http://169.254.169.254/v2/");
+        let ll = redirect_allowed(&meta, &u("http://169.254.169.254/latest/"), 1).unwrap_err();
+        assert!(ll.contains("link-local"), "{ll}");
+    }
+
+    #[test]
+    fn link_local_addresses_are_refused() {
+        for ip in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(is_link_local(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["127.0.0.1", "10.0.0.1", "2001:db8::1", "::1"] {
+            assert!(!is_link_local(ip.parse().unwrap()), "{ip}");
+        }
+        let url = Url::parse("http://[fe80::1]:5000/v2/").unwrap();
+        assert!(check_target(&url).is_err());
+        assert!(check_target(&Url::parse("https://ghcr.io/v2/").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn stored_messages_are_capped() {
+        let long = LoginResult::fail("x".repeat(10_000));
+        assert_eq!(long.message.chars().count(), MAX_MESSAGE);
+        assert!(long.message.ends_with('…'));
+        assert_eq!(LoginResult::fail("short").message, "short");
+    }
 
     #[test]
     fn parses_challenges() {

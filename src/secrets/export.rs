@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::store::{self, Kind, Secret};
-use crate::audit::{self, audited};
+use crate::audit;
 use crate::auth::{AdminCtx, see_other};
 use crate::db;
 use crate::domain::{Namespace, RegistryHost, SecretValue};
@@ -240,18 +240,26 @@ pub async fn test_login(
     let user = user.to_owned();
     let opened = open(&state, secret, &sealed)?;
     let result = registry::check_login(&host, &user, &opened.value).await;
-    let id = opened.secret.id;
+    let (id, version) = (opened.secret.id, opened.secret.version);
     let target = format!("secret/{name}");
-    let outcome = if result.ok {
-        "secret test-login succeeded"
-    } else {
-        "secret test-login failed"
-    };
-    audited(&state.pool, ctx.actor(), outcome, target, move |c| {
-        store::record_test(c, id, result.ok, &result.message)?;
-        Ok(Ok::<(), ()>(()))
+    let actor = ctx.actor();
+    let kept = db::run(&state.pool, move |c| {
+        let tx = db::write_tx(c)?;
+        let kept = store::record_test(&tx, id, version, result.ok, &result.message)?;
+        let action = match (kept, result.ok) {
+            (false, _) => "secret test-login discarded (the secret changed meanwhile)",
+            (true, true) => "secret test-login succeeded",
+            (true, false) => "secret test-login failed",
+        };
+        audit::record(&tx, &actor.name, action, &target, &actor.source)?;
+        tx.commit()?;
+        Ok(kept)
     })
-    .await?
-    .ok();
+    .await?;
+    if !kept {
+        ctx.session.flash(
+            "The secret was changed while its login was being tested; that result was not kept. Test it again.",
+        )?;
+    }
     Ok(see_other(&format!("/admin/secrets/{name}")))
 }

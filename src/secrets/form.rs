@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::forms::FieldErrors;
 
 /// The fields exactly as posted. Missing fields are empty strings.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct SecretForm {
     pub name: String,
@@ -22,6 +22,22 @@ pub struct SecretForm {
     pub password: String,
     pub secret: String,
     pub version: String,
+}
+
+/// The password and key are never printed, not even in a debug log.
+impl std::fmt::Debug for SecretForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretForm")
+            .field("name", &self.name)
+            .field("display_name", &self.display_name)
+            .field("kind", &self.kind)
+            .field("registry_host", &self.registry_host)
+            .field("username", &self.username)
+            .field("password", &crate::forms::redacted(&self.password))
+            .field("secret", &crate::forms::redacted(&self.secret))
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 /// What a secret holds, by kind. `None` for the value: keep the stored one.
@@ -173,5 +189,26 @@ mod tests {
         ));
         let g = SecretForm::default();
         assert!(g.parse_edit("repo-key", Kind::GitSync).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::SecretForm;
+
+    #[test]
+    fn debug_never_prints_the_password_or_key() {
+        let form = SecretForm {
+            name: "gitlab".into(),
+            password: "glpat-the-token".into(),
+            secret: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n".into(),
+            ..SecretForm::default()
+        };
+        let shown = format!("{form:?}");
+        assert!(shown.contains("gitlab") && shown.contains("***"), "{shown}");
+        assert!(
+            !shown.contains("glpat") && !shown.contains("PRIVATE KEY"),
+            "{shown}"
+        );
     }
 }

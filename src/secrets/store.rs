@@ -328,10 +328,21 @@ pub fn all_sealed(conn: &Connection) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>>
 }
 
 /// Keeps the outcome of a "Test login".
-pub fn record_test(conn: &Connection, id: i64, ok: bool, message: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE secrets SET last_test_at = ?2, last_test_ok = ?3, last_test_message = ?4 WHERE id = ?1",
-    )?
-    .execute(params![id, db::now(), ok, message])?;
-    Ok(())
+/// Only while the secret is still at `version`: a verdict on credentials
+/// that changed during the check (it takes up to 10 s) is not theirs.
+/// Returns whether it was kept.
+pub fn record_test(
+    conn: &Connection,
+    id: i64,
+    version: i64,
+    ok: bool,
+    message: &str,
+) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE secrets SET last_test_at = ?2, last_test_ok = ?3, last_test_message = ?4
+             WHERE id = ?1 AND version = ?5",
+        )?
+        .execute(params![id, db::now(), ok, message, version])?;
+    Ok(n == 1)
 }

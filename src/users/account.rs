@@ -9,7 +9,6 @@ use super::store;
 use crate::audit;
 use crate::auth::throttle;
 use crate::auth::{Ctx, see_other};
-use crate::crypto;
 use crate::db;
 use crate::domain::Password;
 use crate::error::AppError;
@@ -67,8 +66,7 @@ pub async fn password_submit(
     })
     .await?;
     let current = form.current_password;
-    let current_ok =
-        web::block(move || crypto::verify_password(stored.as_deref(), &current)).await?;
+    let current_ok = state.hashing.verify(stored, current).await?;
     let (name, source) = (ctx.user.username.clone(), ctx.source.clone());
     db::run(&state.pool, move |c| {
         if current_ok {
@@ -96,9 +94,7 @@ pub async fn password_submit(
     let (Some(new), true) = (new, errors.is_empty()) else {
         return Ok(unprocessable(PasswordPage { ctx, errors }, &req));
     };
-    let hash = web::block(move || crypto::hash_password(new.expose()))
-        .await?
-        .map_err(AppError::internal)?;
+    let hash = state.hashing.hash(new).await?;
     let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
     let version = db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;

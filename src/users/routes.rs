@@ -9,7 +9,6 @@ use serde::Deserialize;
 use super::store::{self, Account, AccountChange, CreateError, Refusal};
 use crate::audit::audited;
 use crate::auth::{AdminCtx, Ctx, see_other};
-use crate::crypto;
 use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
@@ -37,7 +36,7 @@ pub async fn list(
 }
 
 /// The user form as posted. Missing checkboxes are unticked.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct UserForm {
     username: String,
@@ -45,6 +44,19 @@ pub struct UserForm {
     is_admin: Option<String>,
     active: Option<String>,
     version: String,
+}
+
+/// The password is never printed, not even in a debug log.
+impl std::fmt::Debug for UserForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserForm")
+            .field("username", &self.username)
+            .field("password", &crate::forms::redacted(&self.password))
+            .field("is_admin", &self.is_admin)
+            .field("active", &self.active)
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 /// The form's values as shown (never the password).
@@ -110,12 +122,6 @@ pub async fn new_form(ctx: AdminCtx) -> impl Responder {
     }
 }
 
-async fn hash(password: Password) -> Result<String, AppError> {
-    web::block(move || crypto::hash_password(password.expose()))
-        .await?
-        .map_err(AppError::internal)
-}
-
 /// `POST /admin/users`
 pub async fn create(
     req: HttpRequest,
@@ -135,7 +141,7 @@ pub async fn create(
         };
         return Ok(unprocessable(page, &req));
     };
-    let hash = hash(password).await?;
+    let hash = state.hashing.hash(password).await?;
     let (is_admin, active) = (form.is_admin.is_some(), form.active.is_some());
     let name = username.to_string();
     let created = audited(
@@ -217,7 +223,7 @@ pub async fn update(
         return Ok(unprocessable(page, &req));
     };
     let password_hash = match password {
-        Some(p) => Some(hash(p).await?),
+        Some(p) => Some(state.hashing.hash(p).await?),
         None => None,
     };
     let change = (
@@ -372,5 +378,22 @@ pub async fn delete(
         }
         Err(Refusal::Missing(n)) => Err(AppError::NotFound(format!("There is no user named {n}."))),
         Err(e) => Ok(refused(ctx.0, &name, &e, &req)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UserForm;
+
+    #[test]
+    fn debug_never_prints_the_password() {
+        let form = UserForm {
+            username: "ops".into(),
+            password: "the-user-password".into(),
+            ..UserForm::default()
+        };
+        let shown = format!("{form:?}");
+        assert!(shown.contains("ops") && shown.contains("***"), "{shown}");
+        assert!(!shown.contains("the-user-password"), "{shown}");
     }
 }

@@ -80,28 +80,48 @@ pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
 }
 
-/// Inserts a user with an already computed argon2 hash.
+/// Inserts a user with an already computed argon2 hash. The account gets
+/// an id never used before and a random session version, so no cookie made
+/// for an earlier account can ever match it.
 pub fn create(
     conn: &Connection,
     username: &str,
     password_hash: &str,
     is_admin: bool,
     active: bool,
-) -> Result<i64, CreateError> {
+) -> Result<User, CreateError> {
     let now = db::now();
-    conn.execute(
-        r#"INSERT INTO users (username, password_hash, is_admin, active, created_at, updated_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?5)"#,
-        params![username, password_hash, is_admin, active, now],
-    )
-    .map_err(|e| {
-        if db::is_unique_violation(&e) {
-            CreateError::Duplicate(username.to_owned())
-        } else {
-            CreateError::Db(e)
-        }
-    })?;
-    Ok(conn.last_insert_rowid())
+    // 62 random bits: positive, with room for every later increment.
+    let session_version = i64::try_from(rand::random::<u64>() >> 2).unwrap_or(0);
+    let id = conn
+        .query_row(
+            r#"INSERT INTO users (username, password_hash, is_admin, active, session_version,
+                                  created_at, updated_at)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id"#,
+            params![
+                username,
+                password_hash,
+                is_admin,
+                active,
+                session_version,
+                now
+            ],
+            |r| r.get(0),
+        )
+        .map_err(|e| {
+            if db::is_unique_violation(&e) {
+                CreateError::Duplicate(username.to_owned())
+            } else {
+                CreateError::Db(e)
+            }
+        })?;
+    Ok(User {
+        id,
+        username: username.to_owned(),
+        is_admin,
+        active,
+        session_version,
+    })
 }
 
 /// Notes a successful sign-in.

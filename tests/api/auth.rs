@@ -493,7 +493,7 @@ async fn a_mistyped_password_in_the_username_box_is_not_recorded() {
         .unwrap();
     assert_eq!(
         (actor.as_str(), username.as_str()),
-        ("(invalid)", "(invalid)")
+        ("(unknown user)", "(invalid)")
     );
 }
 

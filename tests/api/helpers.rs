@@ -25,6 +25,7 @@ pub fn serve_args() -> ServeArgs {
         listen: "127.0.0.1:0".into(),
         secure_cookies: false,
         trust_proxy: false,
+        trusted_proxies: wharf::config::ProxyList::loopback(),
         session_idle: Seconds(3600),
         session_max: Seconds(12 * 3600),
         master_key: None,

@@ -9,4 +9,5 @@ mod images;
 mod kube;
 mod properties;
 mod secrets;
+mod security;
 mod users;
