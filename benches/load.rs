@@ -8,13 +8,14 @@
 //! figures compare across machines. `WHARF_BENCH_SECS` sets the seconds per
 //! endpoint (default 4); `WHARF_BENCH_EXTRA=/path,/path` measures more GETs.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::redirect::Policy;
+use common::{Server, cpu_secs, vm_hwm_kib};
 use wharf::images::store as images;
 use wharf::secrets::store as secrets;
 
@@ -28,15 +29,6 @@ const SEARCH_RATIO: f64 = 0.25;
 const LIST_P99_MS: f64 = 20.0;
 const PEAK_MIB: f64 = 64.0;
 const STARTUP_MS: f64 = 300.0;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn populate(dir: &Path) {
     let pool = wharf::db::open(&dir.join("wharf.db")).expect("db");
@@ -94,36 +86,6 @@ fn populate(dir: &Path) {
     .expect("user");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn vm_hwm_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU time the process has used, in seconds (utime + stime).
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 struct Figures {
     name: &'static str,
     /// Server CPU per request, in microseconds.
@@ -169,10 +131,7 @@ where
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_secs(pid) - cpu_before;
     all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let pct = |p: f64| common::percentile_ms(&all, p);
     Figures {
         name,
         cpu_us: cpu / all.len().max(1) as f64 * 1e6,
@@ -181,12 +140,6 @@ where
         p99_ms: pct(0.99),
         errors: errors.load(Ordering::Relaxed),
     }
-}
-
-fn csrf_in(html: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = html.find(marker).expect("csrf") + marker.len();
-    html[start..][..html[start..].find('"').unwrap()].to_owned()
 }
 
 #[tokio::main]
@@ -203,84 +156,12 @@ async fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wharf binary");
-    let server = Server(child);
-    let pid = server.0.id();
-    let probe = reqwest::Client::new();
-    let startup = loop {
-        if probe
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break started.elapsed();
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            panic!("wharf did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
+    let server = Server::start(dir.path(), &[]).await;
+    let (pid, startup, base) = (server.pid(), server.startup, server.base.clone());
 
     // Sign in once; every connection then uses the one session cookie.
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .pool_max_idle_per_host(CONNECTIONS)
-        .build()
-        .unwrap();
-    let login_page = client.get(format!("{base}/login")).send().await.unwrap();
-    let cookie = login_page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let token = csrf_in(&login_page.text().await.unwrap());
-    let signed_in = client
-        .post(format!("{base}/login"))
-        .header("cookie", &cookie)
-        .form(&[
-            ("username", "bench"),
-            ("password", "bench-password-123"),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), 303, "sign-in");
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let page = client
-        .get(format!("{base}/admin/secrets"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page);
+    let client = common::client(CONNECTIONS);
+    let (cookie, token) = server.sign_in(&client, "bench", "bench-password-123").await;
 
     let get = |path: String| {
         let (client, cookie) = (client.clone(), cookie.clone());
@@ -391,7 +272,7 @@ async fn main() {
     };
     results.push(measure("POST /admin/secrets (create)", pid, secs, create).await);
 
-    let peak_mib = vm_hwm_kib(server.0.id()) as f64 / 1024.0;
+    let peak_mib = vm_hwm_kib(pid) as f64 / 1024.0;
     drop(server);
 
     let healthz = results[0].rps;

@@ -8,6 +8,7 @@ use wharf::config::{Cli, Command, UserCommand};
 use wharf::startup::{Application, Config};
 
 fn main() -> ExitCode {
+    return_large_blocks_at_once();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -46,3 +47,21 @@ fn serve(mut config: Config) -> Result<(), String> {
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }
+
+/// argon2 takes 19 MiB a hash. glibc's malloc raises its mmap threshold
+/// after the first such block is freed, and from then on serves them from
+/// arenas that keep the memory: a burst of sign-ins grew the process by
+/// about 18 MiB per guess (735 MiB after 40), even though at most one hash
+/// per core runs at a time. A fixed threshold sends every block over 4 MiB
+/// to mmap, and gives it back to the system when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_blocks_at_once() {
+    // SAFETY: mallopt only sets a malloc tunable; it is called before any
+    // other thread exists and takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_blocks_at_once() {}
