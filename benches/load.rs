@@ -70,7 +70,7 @@ fn populate(dir: &Path) {
                 image_type: images::ImageType::Both,
                 url: &url,
                 url_for_gpu: None,
-                pull_secret_id: Some((i * 3 % SECRETS) as i64 + 1),
+                pull_secret_id: Some(wharf::domain::SecretId((i * 3 % SECRETS) as i64 + 1)),
             },
         )
         .expect("insert image");

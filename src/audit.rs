@@ -29,30 +29,48 @@ pub struct Actor {
     pub source: String,
 }
 
-/// Runs `change` in a write transaction; if it returns `Ok(Ok(_))`, records
-/// `action` on `target` in the same transaction and commits, so a change
-/// and its audit entry are never apart. `Ok(Err(_))` is a refusal and
-/// writes nothing.
-pub async fn audited<T, E, F>(
+/// What a change came to: done, or refused by a rule (a duplicate name,
+/// a stale version, a guard), which writes nothing.
+#[derive(Debug)]
+pub enum Outcome<T, R> {
+    /// Applied and recorded.
+    Done(T),
+    /// Not applied, for this reason.
+    Refused(R),
+}
+
+impl<T, R> From<Result<T, R>> for Outcome<T, R> {
+    fn from(r: Result<T, R>) -> Self {
+        match r {
+            Ok(t) => Self::Done(t),
+            Err(e) => Self::Refused(e),
+        }
+    }
+}
+
+/// Runs `change` in a write transaction; when it is [`Outcome::Done`],
+/// records `action` on `target` in the same transaction and commits, so a
+/// change and its audit entry are never apart. A refusal writes nothing.
+pub async fn audited<T, R, F>(
     pool: &Pool,
     actor: Actor,
     action: &'static str,
     target: String,
     change: F,
-) -> Result<Result<T, E>, AppError>
+) -> Result<Outcome<T, R>, AppError>
 where
     T: Send + 'static,
-    E: Send + 'static,
-    F: FnOnce(&Connection) -> Result<Result<T, E>, AppError> + Send + 'static,
+    R: Send + 'static,
+    F: FnOnce(&Connection) -> Result<Outcome<T, R>, AppError> + Send + 'static,
 {
     db::run(pool, move |c| {
         let tx = db::write_tx(c)?;
-        let r = change(&tx)?;
-        if r.is_ok() {
+        let outcome = change(&tx)?;
+        if let Outcome::Done(_) = outcome {
             record(&tx, &actor.name, action, &target, &actor.source)?;
             tx.commit()?;
         }
-        Ok(r)
+        Ok(outcome)
     })
     .await
 }
@@ -113,70 +131,4 @@ pub fn list(
     let more = rows.len() as i64 > PER_PAGE;
     rows.truncate(PER_PAGE as usize);
     Ok((rows, more))
-}
-
-pub mod routes {
-    //! `GET /admin/audit`
-
-    use crate::listing::{QueryPairs, parse_page};
-    use actix_web::{Responder, web};
-    use askama::Template;
-    use askama_web::WebTemplate;
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-
-    use super::Entry;
-    use crate::auth::{AdminCtx, Ctx};
-    use crate::db;
-    use crate::error::AppError;
-    use crate::state::AppState;
-
-    #[derive(Template, WebTemplate)]
-    #[template(path = "audit.html")]
-    struct AuditPage {
-        ctx: Ctx,
-        actor: String,
-        target: String,
-        page: i64,
-        entries: Vec<Entry>,
-        more: bool,
-    }
-
-    impl AuditPage {
-        fn href(&self, page: i64) -> String {
-            let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-            format!(
-                "/admin/audit?actor={}&target={}&page={page}",
-                enc(&self.actor),
-                enc(&self.target)
-            )
-        }
-        fn prev_href(&self) -> Option<String> {
-            (self.page > 1).then(|| self.href(self.page - 1))
-        }
-        fn next_href(&self) -> Option<String> {
-            self.more.then(|| self.href(self.page + 1))
-        }
-    }
-
-    /// `GET /admin/audit`
-    pub async fn list(
-        ctx: AdminCtx,
-        state: web::Data<AppState>,
-        query: QueryPairs,
-    ) -> Result<impl Responder, AppError> {
-        let page = parse_page(query.get("page"));
-        let actor = query.get("actor").trim().to_owned();
-        let target = query.get("target").trim().to_owned();
-        let (a, t) = (actor.clone(), target.clone());
-        let (entries, more) =
-            db::run(&state.pool, move |c| Ok(super::list(c, &a, &t, page)?)).await?;
-        Ok(AuditPage {
-            ctx: ctx.0,
-            actor,
-            target,
-            page,
-            entries,
-            more,
-        })
-    }
 }

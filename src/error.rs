@@ -50,6 +50,11 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// 404 for a name that names nothing: "There is no secret named x."
+    pub fn no_such(kind: &str, name: &str) -> Self {
+        Self::NotFound(format!("There is no {kind} named {name}."))
+    }
+
     /// Wraps any error as an internal one (for the log, not the user).
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self::Internal(e.to_string())

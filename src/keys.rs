@@ -9,7 +9,7 @@ use actix_web::cookie::Key;
 use base64::Engine;
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::config::KeyBytes;
+use crate::cli::args::KeyBytes;
 use crate::crypto::MasterKey;
 
 /// Why the keys could not be had.

@@ -2,24 +2,35 @@
 //! and image catalogue of a Kubernetes ML platform.
 //!
 //! The binary (`main.rs`) only parses the command line; everything else is
-//! here so that tests drive the same code.
+//! here so that tests drive the same code. The modules in layers, each
+//! using only those above it in this list:
+//!
+//! - `domain`, `error`, `kube`: values parsed once, the one error type,
+//!   Kubernetes and registry formats;
+//! - `db`, `crypto`, `cli::args`, `listing`, `keys`, `state`: storage,
+//!   sealing and hashing, settings;
+//! - `audit`: recording who did what (`audited` writes a change and its
+//!   entry together);
+//! - `web`: the page context, rendering, redirects, form state;
+//! - `auth`: accounts, sessions, sign-in, CSRF and the guards;
+//! - the areas `secrets`, `images`, `users`, `audit_log`;
+//! - `routes`, `startup`, `cli::commands`: wiring.
 
 pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod cli;
-pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
-pub mod forms;
 pub mod images;
 pub mod keys;
 pub mod kube;
 pub mod listing;
-pub mod pages;
 pub mod routes;
 pub mod secrets;
 pub mod startup;
 pub mod state;
 pub mod users;
+pub mod web;

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use wharf::config::{Cli, Command, UserCommand};
-use wharf::startup::{Application, Config};
+use wharf::cli::args::{Cli, Command, UserCommand};
+use wharf::startup::{Application, ServerConfig};
 
 fn main() -> ExitCode {
     return_large_blocks_at_once();
@@ -22,11 +22,11 @@ fn main() -> ExitCode {
             .map(|()| println!("user {username} created")),
         Some(Command::Backup { file }) => wharf::cli::backup(&cli.data_dir, &file)
             .map(|()| println!("backup written to {}", file.display())),
-        Some(Command::Serve(args)) => serve(Config {
+        Some(Command::Serve(args)) => serve(ServerConfig {
             data_dir: cli.data_dir,
             serve: args,
         }),
-        None => serve(Config {
+        None => serve(ServerConfig {
             data_dir: cli.data_dir,
             serve: cli.serve,
         }),
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(mut config: Config) -> Result<(), String> {
+fn serve(mut config: ServerConfig) -> Result<(), String> {
     config.serve = config.serve.with_env_keys()?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config).map_err(|e| e.to_string())?;

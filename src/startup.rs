@@ -12,23 +12,20 @@ use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
-use crate::auth;
-use crate::config::ServeArgs;
+use crate::auth::{self, store as user_store};
+use crate::cli::args::ServeArgs;
 use crate::db;
 use crate::error::AppError;
-use crate::images::routes as images;
-use crate::keys;
-use crate::routes;
-use crate::secrets::routes as secrets;
 use crate::state::{AppState, Settings};
-use crate::users::{self, store as user_store};
+use crate::web::{TypedSession, see_other};
+use crate::{audit_log, images, keys, routes, secrets, users};
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 256 * 1024;
 
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct ServerConfig {
     /// Data directory (database and key files).
     pub data_dir: PathBuf,
     /// Server flags.
@@ -45,7 +42,7 @@ pub struct Application {
 impl Application {
     /// Opens the data directory, the keys and the database, binds the
     /// listener and prepares the server.
-    pub fn build(config: Config) -> Result<Self, AppError> {
+    pub fn build(config: ServerConfig) -> Result<Self, AppError> {
         keys::create_private_dir(&config.data_dir).map_err(|e| {
             AppError::internal(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
@@ -68,7 +65,7 @@ impl Application {
         db::optimize_search(&conn)?;
         let no_users = user_store::count(&conn)? == 0;
         drop(conn);
-        let setup_token = no_users.then(auth::new_token);
+        let setup_token = no_users.then(crate::web::new_token);
         let setup_url = setup_token
             .as_ref()
             .map(|t| format!("http://{addr}/setup?token={t}"));
@@ -134,6 +131,56 @@ fn security_headers(tls: bool) -> DefaultHeaders {
         .add(("Cache-Control", "no-store"))
 }
 
+/// The session cookie: private (encrypted and signed), `HttpOnly`,
+/// `SameSite=Strict`, and behind TLS `Secure` with the `__Host-` prefix that
+/// pins it to this host and path.
+fn session_middleware(
+    cookie_key: Key,
+    secure: bool,
+    max_age: i64,
+) -> SessionMiddleware<CookieSessionStore> {
+    let name = if secure {
+        "__Host-wharf_session"
+    } else {
+        "wharf_session"
+    };
+    SessionMiddleware::builder(CookieSessionStore::default(), cookie_key)
+        .cookie_name(name.into())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Strict)
+        .cookie_secure(secure)
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(
+            PersistentSession::default().session_ttl(CookieDuration::seconds(max_age)),
+        )
+        .build()
+}
+
+/// Every route: the pages outside any area, then each area's own.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(routes::healthz))
+        .route("/healthz", web::head().to(routes::healthz))
+        .route("/static/app.css", web::get().to(routes::css))
+        .route("/static/app.js", web::get().to(routes::js))
+        .route("/", web::get().to(routes::home))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login_submit))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/setup", web::get().to(auth::setup_form))
+        .route("/setup", web::post().to(auth::setup_submit))
+        .route("/account/password", web::get().to(users::password_form))
+        .route("/account/password", web::post().to(users::password_submit))
+        .service(
+            web::scope("/admin")
+                .route("", web::get().to(|| async { see_other("/admin/secrets") }))
+                .route("/", web::get().to(|| async { see_other("/admin/secrets") }))
+                .configure(secrets::configure)
+                .configure(images::configure)
+                .configure(users::configure)
+                .configure(audit_log::configure),
+        );
+}
+
 /// Wires middleware and routes onto a bound listener.
 pub fn run(
     listener: TcpListener,
@@ -143,29 +190,14 @@ pub fn run(
 ) -> Result<Server, AppError> {
     let max_age = state.settings.session_max;
     let server = HttpServer::new(move || {
-        let sessions =
-            SessionMiddleware::builder(CookieSessionStore::default(), cookie_key.clone())
-                // `__Host-` pins a Secure cookie to this host and path.
-                .cookie_name(
-                    if secure_cookies {
-                        "__Host-wharf_session"
-                    } else {
-                        "wharf_session"
-                    }
-                    .into(),
-                )
-                .cookie_http_only(true)
-                .cookie_same_site(SameSite::Strict)
-                .cookie_secure(secure_cookies)
-                .cookie_content_security(CookieContentSecurity::Private)
-                .session_lifecycle(
-                    PersistentSession::default().session_ttl(CookieDuration::seconds(max_age)),
-                )
-                .build();
         App::new()
             // Innermost first: CSRF needs the session, which wraps it.
             .wrap(from_fn(auth::verify_csrf))
-            .wrap(sessions)
+            .wrap(session_middleware(
+                cookie_key.clone(),
+                secure_cookies,
+                max_age,
+            ))
             .wrap(security_headers(secure_cookies))
             // %U: the path without the query, so no setup token reaches the log.
             .wrap(
@@ -184,86 +216,7 @@ pub fn run(
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 AppError::BadRequest(format!("The query string could not be read: {e}")).into()
             }))
-            .route("/healthz", web::get().to(routes::healthz))
-            .route("/healthz", web::head().to(routes::healthz))
-            .route("/static/app.css", web::get().to(routes::css))
-            .route("/static/app.js", web::get().to(routes::js))
-            .route("/", web::get().to(routes::home))
-            .route("/login", web::get().to(auth::login_form))
-            .route("/login", web::post().to(auth::login_submit))
-            .route("/logout", web::post().to(auth::logout))
-            .route("/setup", web::get().to(auth::setup_form))
-            .route("/setup", web::post().to(auth::setup_submit))
-            .route(
-                "/account/password",
-                web::get().to(crate::users::password_form),
-            )
-            .route(
-                "/account/password",
-                web::post().to(crate::users::password_submit),
-            )
-            .service(
-                web::scope("/admin")
-                    .route(
-                        "",
-                        web::get().to(|| async { auth::see_other("/admin/secrets") }),
-                    )
-                    .route(
-                        "/",
-                        web::get().to(|| async { auth::see_other("/admin/secrets") }),
-                    )
-                    .route("/secrets", web::get().to(secrets::list))
-                    .route("/secrets", web::post().to(secrets::create))
-                    .route("/secrets/new", web::get().to(secrets::new_form))
-                    .route(
-                        "/secrets/export.yaml",
-                        web::get().to(crate::secrets::export_all),
-                    )
-                    .route(
-                        "/secrets/{name}/manifest.yaml",
-                        web::get().to(crate::secrets::manifest_yaml),
-                    )
-                    .route(
-                        "/secrets/{name}/manifest.json",
-                        web::get().to(crate::secrets::manifest_json),
-                    )
-                    .route(
-                        "/secrets/{name}/dockerconfig.json",
-                        web::get().to(crate::secrets::dockerconfig),
-                    )
-                    .route(
-                        "/secrets/{name}/test",
-                        web::post().to(crate::secrets::test_login),
-                    )
-                    .route("/secrets/{name}", web::get().to(secrets::edit_form))
-                    .route("/secrets/{name}", web::post().to(secrets::update))
-                    .route(
-                        "/secrets/{name}/delete",
-                        web::get().to(secrets::delete_confirm),
-                    )
-                    .route("/secrets/{name}/delete", web::post().to(secrets::delete))
-                    .route("/images", web::get().to(images::list))
-                    .route("/images", web::post().to(images::create))
-                    .route("/images/new", web::get().to(images::new_form))
-                    .route("/images/{name}", web::get().to(images::edit_form))
-                    .route("/images/{name}", web::post().to(images::update))
-                    .route(
-                        "/images/{name}/delete",
-                        web::get().to(images::delete_confirm),
-                    )
-                    .route("/images/{name}/delete", web::post().to(images::delete))
-                    .route("/users", web::get().to(users::list))
-                    .route("/users", web::post().to(users::create))
-                    .route("/users/new", web::get().to(users::new_form))
-                    .route("/users/{username}", web::get().to(users::edit_form))
-                    .route("/users/{username}", web::post().to(users::update))
-                    .route(
-                        "/users/{username}/delete",
-                        web::get().to(users::delete_confirm),
-                    )
-                    .route("/users/{username}/delete", web::post().to(users::delete))
-                    .route("/audit", web::get().to(crate::audit::routes::list)),
-            )
+            .configure(routes)
             .default_service(web::to(not_found))
     })
     .listen(listener)
@@ -276,7 +229,7 @@ pub fn run(
 /// page when there is no session (as for every other page), else 404.
 async fn not_found(
     req: actix_web::HttpRequest,
-    session: auth::TypedSession,
+    session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
     use actix_web::http::Method;
     if req.method() != Method::GET && req.method() != Method::POST {

@@ -7,8 +7,8 @@ use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use subtle::ConstantTimeEq;
 
-use super::session::TypedSession;
 use crate::error::AppError;
+use crate::web::TypedSession;
 
 /// Checks every POST in one place: the body is read (413 past the limit),
 /// its `csrf_token` must equal the session's (403 otherwise, before any

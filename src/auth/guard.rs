@@ -1,58 +1,44 @@
+//! The guards: every signed-in page takes a [`Ctx`] (or [`AdminCtx`]) as an
+//! extractor, which checks the session against the database first.
+
 use std::ops::Deref;
 
 use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
-use super::session::TypedSession;
+use super::store::{self, User};
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::users::store as users;
+use crate::web::{Ctx, CurrentUser, TypedSession};
 
-/// The signed-in user, checked against the database on every request.
-#[derive(Clone, Debug)]
-pub struct CurrentUser {
-    /// Row id.
-    pub id: i64,
-    /// Account name.
-    pub username: String,
-    /// Whether the Admin Portal is open to them.
-    pub is_admin: bool,
-}
-
-/// Everything a signed-in page needs: the user, the CSRF token for its
-/// forms, the flash message left for it, the session and the client address.
-pub struct Ctx {
-    /// Who is signed in.
-    pub user: CurrentUser,
-    /// Goes into every form as `csrf_token`.
-    pub csrf: String,
-    /// A message from the previous action ("Secret x created.").
-    pub flash: Option<String>,
-    /// The session, to leave the next flash message.
-    pub session: TypedSession,
-    /// The client's address, for the audit log.
-    pub source: String,
-    /// The request path, to mark the sidebar's current section.
-    pub path: String,
-}
-
-impl Ctx {
-    /// The signed-in user as the author of a change.
-    pub fn actor(&self) -> crate::audit::Actor {
-        crate::audit::Actor {
-            name: self.user.username.clone(),
-            source: self.source.clone(),
-        }
+/// The user of a session that is still live: within the idle and absolute
+/// limits, and made with the account's current session version (so not
+/// signed out, disabled, deleted or replaced since). A session that is not
+/// live is purged. Touches the session for the idle timeout.
+pub async fn live_user(state: &AppState, session: &TypedSession) -> Result<Option<User>, AppError> {
+    let Some(su) = session.user() else {
+        return Ok(None);
+    };
+    let now = db::now();
+    let s = &state.settings;
+    if now - su.seen > s.session_idle || now - su.started > s.session_max {
+        session.purge();
+        return Ok(None);
     }
-
-    /// The Admin Portal section the page belongs to (`secrets`, `images`, ...).
-    pub fn section(&self) -> &str {
-        self.path
-            .strip_prefix("/admin/")
-            .and_then(|p| p.split('/').next())
-            .unwrap_or("")
+    let user = db::run(&state.pool, move |c| Ok(store::find_by_id(c, su.user_id)?)).await?;
+    match user {
+        Some(u) if u.active && u.session_version == su.version => {
+            if now - su.seen >= 60 {
+                session.touch(now)?;
+            }
+            Ok(Some(u))
+        }
+        _ => {
+            session.purge();
+            Ok(None)
+        }
     }
 }
 
@@ -91,38 +77,6 @@ impl FromRequest for Ctx {
                 session,
             })
         })
-    }
-}
-
-/// The user of a session that is still live: within the idle and absolute
-/// limits, and made with the account's current session version (so not
-/// signed out, disabled, deleted or replaced since). A session that is not
-/// live is purged. Touches the session for the idle timeout.
-pub async fn live_user(
-    state: &AppState,
-    session: &TypedSession,
-) -> Result<Option<users::User>, AppError> {
-    let Some(su) = session.user() else {
-        return Ok(None);
-    };
-    let now = db::now();
-    let s = &state.settings;
-    if now - su.seen > s.session_idle || now - su.started > s.session_max {
-        session.purge();
-        return Ok(None);
-    }
-    let user = db::run(&state.pool, move |c| Ok(users::find_by_id(c, su.user_id)?)).await?;
-    match user {
-        Some(u) if u.active && u.session_version == su.version => {
-            if now - su.seen >= 60 {
-                session.touch(now)?;
-            }
-            Ok(Some(u))
-        }
-        _ => {
-            session.purge();
-            Ok(None)
-        }
     }
 }
 

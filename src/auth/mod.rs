@@ -1,15 +1,17 @@
-//! Signing in and out, first-run setup, the session, CSRF and the guards
-//! that every other area's handlers take as extractors.
+//! Accounts, signing in and out, first-run setup, CSRF and the guards that
+//! every area's handlers take as extractors. Below the areas: nothing here
+//! imports an area.
 
+mod credentials;
 mod csrf;
 mod guard;
 mod routes;
-mod session;
+pub mod store;
 pub mod throttle;
 
+pub use credentials::{Checked, Claimant, check as check_password};
 pub use csrf::verify_csrf;
-pub use guard::{AdminCtx, Ctx, CurrentUser};
+pub use guard::{AdminCtx, live_user};
 pub use routes::{
-    login_form, login_submit, logout, see_other, setup_form, setup_submit, throttle_key,
+    UNKNOWN_USER, login_form, login_submit, logout, setup_form, setup_submit, throttle_key,
 };
-pub use session::{TypedSession, new_token};

@@ -1,20 +1,18 @@
-use actix_web::http::header;
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::session::TypedSession;
-use super::throttle;
-use crate::audit;
+use super::credentials::{self, Claimant};
+use super::store as users;
+use crate::audit::{self, Outcome};
 use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
-use crate::forms::{FieldErrors, with_status};
 use crate::state::AppState;
-use crate::users::store as users;
-use actix_web::http::StatusCode;
+use crate::web::{FieldErrors, TypedSession, render, see_other, unprocessable};
 
 /// The one message for every kind of failed sign-in: it must not tell
 /// whether the user exists.
@@ -51,7 +49,8 @@ pub struct LoginForm {
     password: String,
 }
 
-/// `POST /login`: throttle check, then argon2 on the blocking pool.
+/// `POST /login`: the password check (throttle, argon2), then a fresh
+/// session.
 pub async fn login_submit(
     req: HttpRequest,
     form: web::Form<LoginForm>,
@@ -64,41 +63,19 @@ pub async fn login_submit(
     // wrong box) is neither looked up nor written down.
     let key = throttle_key(&typed);
     let source = state.client_addr(&req);
-
-    let (k, src) = (key.clone(), source.clone());
-    let found = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        if let Some(wait) = throttle::retry_after(&tx, &k, &src)? {
-            return Err(AppError::TooManyRequests(wait));
-        }
-        // Counted as a failure before argon2 runs, so parallel guesses
-        // cannot all slip under the limit; a success clears it.
-        throttle::record_failure(&tx, &k, &src)?;
-        let found = match Username::parse(&k) {
-            Ok(_) => users::find_credentials(&tx, &k)?,
-            Err(_) => None,
-        };
-        tx.commit()?;
-        Ok(found)
-    })
-    .await?;
-
-    let matched = found.is_some();
-    let hash = found.as_ref().map(|f| f.password_hash.clone());
-    let ok = state.hashing.verify(hash, password).await?;
-    let verified = found.filter(|f| ok && f.user.active).map(|f| f.user);
-
-    let src = source;
-    let Some(user) = verified else {
-        // A name that matched no account is not written down: it may be a
-        // password typed into the wrong box, and every admin reads the log.
-        let actor = if matched {
-            key.clone()
+    let claimant = Claimant::Named(key.clone());
+    let checked =
+        credentials::check(&state, claimant, key.clone(), source.clone(), password).await?;
+    let Some(user) = checked.user else {
+        // A name that matched no account is not recorded either: every
+        // administrator reads the log.
+        let actor = if checked.matched {
+            key
         } else {
             UNKNOWN_USER.to_owned()
         };
         db::run(&state.pool, move |c| {
-            Ok(audit::record(c, &actor, "sign-in failed", "", &src)?)
+            Ok(audit::record(c, &actor, "sign-in failed", "", &source)?)
         })
         .await?;
         let page = LoginPage {
@@ -107,14 +84,12 @@ pub async fn login_submit(
             error: Some(INVALID),
             flash: None,
         };
-        return Ok(with_status(page, StatusCode::UNAUTHORIZED, &req));
+        return render(StatusCode::UNAUTHORIZED, &page);
     };
-
     let (id, name) = (user.id, user.username.clone());
     db::run(&state.pool, move |c| {
-        throttle::clear(c, &name)?;
         users::record_login(c, id)?;
-        audit::record(c, &name, "sign-in", "", &src)?;
+        audit::record(c, &name, "sign-in", "", &source)?;
         Ok(())
     })
     .await?;
@@ -140,7 +115,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     // Only a live session ends the others: an expired, revoked or replayed
     // cookie must not sign the account out everywhere.
-    if let Some(user) = super::guard::live_user(&state, &session).await? {
+    if let Some(user) = super::live_user(&state, &session).await? {
         let source = state.client_addr(&req);
         db::run(&state.pool, move |c| {
             let tx = db::write_tx(c)?;
@@ -153,13 +128,6 @@ pub async fn logout(
     }
     session.purge();
     Ok(see_other("/login"))
-}
-
-/// A 303 to a GET page.
-pub fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
-        .finish()
 }
 
 #[derive(Template, WebTemplate)]
@@ -247,7 +215,7 @@ pub async fn setup_submit(
             username: form.username,
             errors,
         };
-        return Ok(crate::forms::unprocessable(page, &req));
+        return unprocessable(&page);
     };
     let hash = state.hashing.hash(password).await?;
     let name = username.as_str().to_owned();
@@ -263,15 +231,15 @@ pub async fn setup_submit(
         move |c| {
             // Two setup forms sent at once: only the first makes a user.
             if users::count(c)? > 0 {
-                return Ok(Err(()));
+                return Ok(Outcome::Refused(()));
             }
-            Ok(Ok(
-                users::create(c, &name, &hash, true, true).map_err(AppError::internal)?
+            Ok(Outcome::Done(
+                users::create(c, &name, &hash, true, true).map_err(AppError::internal)?,
             ))
         },
     )
     .await?;
-    let Ok(user) = created else {
+    let Outcome::Done(user) = created else {
         return Err(AppError::NotFound(
             "This setup link is no longer valid.".into(),
         ));

@@ -2,14 +2,18 @@
 //! handles valid values; each parser's error is the message shown beside the
 //! form field.
 
+mod account;
+mod ids;
 mod image_ref;
 mod name;
 mod registry;
 mod secret_value;
 mod text;
 
+pub use account::{Password, Username};
+pub use ids::{ImageId, SecretId, UserId};
 pub use image_ref::ImageRef;
-pub use name::ResourceName;
-pub use registry::RegistryHost;
+pub use name::{Namespace, ResourceName};
+pub use registry::{RegistryHost, RegistryUsername};
 pub use secret_value::{SecretValue, SshPrivateKey};
-pub use text::{DisplayName, Namespace, Password, RegistryUsername, Username};
+pub use text::DisplayName;

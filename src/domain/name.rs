@@ -33,7 +33,30 @@ impl ResourceName {
     }
 }
 
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`
+/// A Kubernetes namespace: a DNS-1123 label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace(String);
+
+impl Namespace {
+    /// Parses `?namespace=`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() <= 63 && is_label(raw) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(format!(
+                "\"{raw}\" is not a valid namespace: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit."
+            ))
+        }
+    }
+
+    /// The namespace.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`: a DNS-1123 label, the one rule behind
+/// resource names (dot-separated labels) and namespaces (one label).
 fn is_label(label: &str) -> bool {
     let b = label.as_bytes();
     let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
@@ -91,6 +114,14 @@ mod tests {
             "<script>",
         ] {
             assert!(ResourceName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn namespaces() {
+        assert!(Namespace::parse("ml-team").is_ok());
+        for bad in ["", "ML", "a.b", "-a", &"a".repeat(64)] {
+            assert!(Namespace::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -144,6 +144,36 @@ fn parse_authority(authority: &str) -> Result<String, String> {
     Ok(authority.to_ascii_lowercase())
 }
 
+/// The user name of a registry credential. kubelet splits `auth` at the
+/// first colon, so a colon here would silently break the credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryUsername(String);
+
+impl RegistryUsername {
+    /// Parses the Username field of an Image Pull secret.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Username is required.".into());
+        }
+        if s.chars().count() > 256 {
+            return Err("Username must be at most 256 characters.".into());
+        }
+        if s.contains(':') {
+            return Err("Username must not contain ':' (registries split user and password at the first colon).".into());
+        }
+        if s.chars().any(char::is_control) {
+            return Err("Username must not contain control characters.".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The user name as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +239,16 @@ mod tests {
             "https://",
         ] {
             assert!(RegistryHost::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registry_username_rules() {
+        assert!(RegistryUsername::parse("gitlab+deploy-token-78108").is_ok());
+        assert!(RegistryUsername::parse("AWS").is_ok());
+        assert!(RegistryUsername::parse("_json_key").is_ok());
+        for bad in ["", "a:b", "a\nb", &"u".repeat(257)] {
+            assert!(RegistryUsername::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -3,11 +3,10 @@
 use serde::Deserialize;
 
 use super::store::{self, ImageType};
-use crate::domain::{DisplayName, ImageRef, ResourceName};
-use crate::forms::FieldErrors;
+use crate::domain::{DisplayName, ImageRef, ResourceName, SecretId};
+use crate::web::{FieldErrors, FormVersion};
 
-/// An Image Pull secret the select offers: (id, name, label, registry host).
-pub type Choice = (i64, String, String, String);
+pub use crate::secrets::store::PullSecretChoice as Choice;
 
 /// The fields exactly as posted. A missing checkbox is unticked.
 #[derive(Debug, Default, Deserialize)]
@@ -21,7 +20,7 @@ pub struct ImageForm {
     pub url_for_gpu: String,
     pub use_pull_secret: Option<String>,
     pub pull_secret: String,
-    pub version: String,
+    pub version: FormVersion,
 }
 
 /// A form that passed every rule.
@@ -32,7 +31,7 @@ pub struct Valid {
     pub image_type: ImageType,
     pub url: ImageRef,
     pub url_for_gpu: Option<ImageRef>,
-    pub pull_secret_id: Option<i64>,
+    pub pull_secret_id: Option<SecretId>,
 }
 
 impl Valid {
@@ -91,8 +90,8 @@ impl ImageForm {
         };
         let pull_secret_id = if self.use_pull_secret.is_some() {
             let wanted = self.pull_secret.trim();
-            match choices.iter().find(|c| c.1 == wanted) {
-                Some(c) => Some(Some(c.0)),
+            match choices.iter().find(|c| c.name == wanted) {
+                Some(c) => Some(Some(c.id)),
                 None if wanted.is_empty() => {
                     e.add(
                         "pull_secret",
@@ -147,12 +146,12 @@ mod tests {
     use super::*;
 
     fn choices() -> Vec<Choice> {
-        vec![(
-            1,
-            "gitlab".into(),
-            "GitLab".into(),
-            "registry.gitlab.com".into(),
-        )]
+        vec![Choice {
+            id: SecretId(1),
+            name: "gitlab".into(),
+            label: "GitLab".into(),
+            registry_host: "registry.gitlab.com".into(),
+        }]
     }
 
     fn form() -> ImageForm {
@@ -168,7 +167,7 @@ mod tests {
     fn defaults_to_universal_and_finds_the_secret() {
         let v = form().parse("nb", &choices()).unwrap();
         assert_eq!(v.image_type, ImageType::Both);
-        assert_eq!(v.pull_secret_id, Some(1));
+        assert_eq!(v.pull_secret_id, Some(SecretId(1)));
     }
 
     #[test]

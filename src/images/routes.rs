@@ -1,20 +1,19 @@
 //! Handlers and page structs of the Images area and the catalogue.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
 use super::form::{Choice, ImageForm};
 use super::store::{self, Image, WriteError, registry_mismatch};
-use crate::audit::audited;
-use crate::auth::{AdminCtx, Ctx, see_other};
+use crate::audit::{Outcome, audited};
+use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
-use crate::forms::{FieldErrors, unprocessable, with_status};
 use crate::listing::{ListQuery, Listing, Page, QueryPairs};
 use crate::secrets::store as secrets;
 use crate::state::AppState;
+use crate::web::{Ctx, FieldErrors, FormState, conflict, unprocessable};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "images/list.html")]
@@ -35,8 +34,7 @@ pub async fn list(
 }
 
 /// The form's values as shown.
-pub struct FormView {
-    pub is_new: bool,
+pub struct ImageFields {
     pub name: String,
     pub display_name: String,
     pub description: String,
@@ -46,15 +44,11 @@ pub struct FormView {
     pub use_pull_secret: bool,
     /// The chosen secret's name.
     pub pull_secret: String,
-    pub version: i64,
-    pub errors: FieldErrors,
-    pub notice: Option<String>,
 }
 
-impl FormView {
+impl ImageFields {
     fn of(image: &Image) -> Self {
         Self {
-            is_new: false,
             name: image.name.clone(),
             display_name: image.display_name.clone(),
             description: image.description.clone(),
@@ -65,28 +59,21 @@ impl FormView {
             pull_secret: image
                 .pull_secret
                 .as_ref()
-                .map(|s| s.0.clone())
+                .map(|s| s.name.clone())
                 .unwrap_or_default(),
-            version: image.version,
-            errors: FieldErrors::default(),
-            notice: None,
         }
     }
 
-    fn from_form(f: ImageForm, is_new: bool, errors: FieldErrors) -> Self {
+    fn from_form(f: &ImageForm) -> Self {
         Self {
-            is_new,
             image_type: f.image_type_value().to_owned(),
-            name: f.name,
-            display_name: f.display_name,
-            description: f.description,
-            url: f.url,
-            url_for_gpu: f.url_for_gpu,
+            name: f.name.clone(),
+            display_name: f.display_name.clone(),
+            description: f.description.clone(),
+            url: f.url.clone(),
+            url_for_gpu: f.url_for_gpu.clone(),
             use_pull_secret: f.use_pull_secret.is_some(),
-            pull_secret: f.pull_secret,
-            version: f.version.trim().parse().unwrap_or(0),
-            errors,
-            notice: None,
+            pull_secret: f.pull_secret.clone(),
         }
     }
 }
@@ -95,7 +82,8 @@ impl FormView {
 #[template(path = "images/form.html")]
 struct FormPage {
     ctx: Ctx,
-    form: FormView,
+    form: FormState,
+    values: ImageFields,
     choices: Vec<Choice>,
     /// The stored image, on edit.
     image: Option<Image>,
@@ -104,12 +92,43 @@ struct FormPage {
 impl FormPage {
     /// The registry mismatch warning for what the form shows now.
     fn warning(&self) -> Option<String> {
-        if !self.form.use_pull_secret {
+        let v = &self.values;
+        if !v.use_pull_secret {
             return None;
         }
-        let choice = self.choices.iter().find(|c| c.1 == self.form.pull_secret)?;
-        let gpu = Some(self.form.url_for_gpu.as_str()).filter(|u| !u.trim().is_empty());
-        registry_mismatch(&choice.3, &choice.2, &self.form.url, gpu)
+        let choice = self.choices.iter().find(|c| c.name == v.pull_secret)?;
+        let gpu = Some(v.url_for_gpu.as_str()).filter(|u| !u.trim().is_empty());
+        registry_mismatch(&choice.registry_host, &choice.label, &v.url, gpu)
+    }
+
+    /// The edit form of what is stored now, in `form`.
+    fn stored(ctx: Ctx, image: Image, choices: Vec<Choice>, form: FormState) -> Self {
+        Self {
+            ctx,
+            form,
+            values: ImageFields::of(&image),
+            choices,
+            image: Some(image),
+        }
+    }
+
+    /// A submitted form shown again with its messages (422).
+    fn rejected(
+        ctx: Ctx,
+        f: &ImageForm,
+        choices: Vec<Choice>,
+        image: Option<Image>,
+        errors: FieldErrors,
+    ) -> Result<HttpResponse, AppError> {
+        let form = FormState::rejected(image.is_none(), f.version, errors);
+        let values = ImageFields::from_form(f);
+        unprocessable(&Self {
+            ctx,
+            form,
+            values,
+            choices,
+            image,
+        })
     }
 }
 
@@ -124,15 +143,23 @@ pub async fn new_form(
 ) -> Result<impl Responder, AppError> {
     Ok(FormPage {
         ctx: ctx.0,
-        form: FormView::from_form(ImageForm::default(), true, FieldErrors::default()),
+        form: FormState::new_item(),
+        values: ImageFields::from_form(&ImageForm::default()),
         choices: choices(&state).await?,
         image: None,
     })
 }
 
+/// The field a refused write belongs beside.
+fn field_of(e: &WriteError) -> &'static str {
+    match e {
+        WriteError::SecretGone => "pull_secret",
+        _ => "name",
+    }
+}
+
 /// `POST /admin/images`
 pub async fn create(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     form: web::Form<ImageForm>,
@@ -141,15 +168,7 @@ pub async fn create(
     let choices = choices(&state).await?;
     let valid = match form.parse(&form.name, &choices) {
         Ok(v) => v,
-        Err(errors) => {
-            let page = FormPage {
-                ctx: ctx.0,
-                form: FormView::from_form(form, true, errors),
-                choices,
-                image: None,
-            };
-            return Ok(unprocessable(page, &req));
-        }
+        Err(errors) => return FormPage::rejected(ctx.0, &form, choices, None, errors),
     };
     let name = valid.name.to_string();
     let target = format!("image/{name}");
@@ -158,39 +177,24 @@ pub async fn create(
         ctx.actor(),
         "image created",
         target,
-        move |c| Ok(store::insert(c, &valid.write())),
+        move |c| Ok(store::insert(c, &valid.write()).into()),
     )
     .await?;
     match outcome {
-        Ok(_) => {
-            ctx.session.flash(format!("Image {name} created."))?;
-            Ok(see_other("/admin/images"))
-        }
-        Err(e @ (WriteError::Duplicate(_) | WriteError::SecretGone)) => {
+        Outcome::Done(_) => ctx.done(format!("Image {name} created."), "/admin/images"),
+        Outcome::Refused(e @ (WriteError::Duplicate(_) | WriteError::SecretGone)) => {
             let mut errors = FieldErrors::default();
-            let field = if let WriteError::SecretGone = e {
-                "pull_secret"
-            } else {
-                "name"
-            };
-            errors.add(field, e.to_string());
+            errors.add(field_of(&e), e.to_string());
             let choices = self::choices(&state).await?;
-            let page = FormPage {
-                ctx: ctx.0,
-                form: FormView::from_form(form, true, errors),
-                choices,
-                image: None,
-            };
-            Ok(unprocessable(page, &req))
+            FormPage::rejected(ctx.0, &form, choices, None, errors)
         }
-        Err(e) => Err(AppError::internal(e)),
+        Outcome::Refused(e) => Err(AppError::internal(e)),
     }
 }
 
 async fn load(state: &AppState, name: String) -> Result<(Image, Vec<Choice>), AppError> {
     db::run(&state.pool, move |c| {
-        let image = store::find(c, &name)?
-            .ok_or_else(|| AppError::NotFound(format!("There is no image named {name}.")))?;
+        let image = store::find(c, &name)?.ok_or_else(|| AppError::no_such("image", &name))?;
         Ok((image, secrets::image_pull_choices(c)?))
     })
     .await
@@ -203,17 +207,12 @@ pub async fn edit_form(
     path: web::Path<String>,
 ) -> Result<impl Responder, AppError> {
     let (image, choices) = load(&state, path.into_inner()).await?;
-    Ok(FormPage {
-        ctx: ctx.0,
-        form: FormView::of(&image),
-        choices,
-        image: Some(image),
-    })
+    let form = FormState::editing(image.version);
+    Ok(FormPage::stored(ctx.0, image, choices, form))
 }
 
 /// `POST /admin/images/{name}`
 pub async fn update(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -224,17 +223,9 @@ pub async fn update(
     form.name = image.name.clone();
     let valid = match form.parse(&image.name, &choices) {
         Ok(v) => v,
-        Err(errors) => {
-            let page = FormPage {
-                ctx: ctx.0,
-                form: FormView::from_form(form, false, errors),
-                choices,
-                image: Some(image),
-            };
-            return Ok(unprocessable(page, &req));
-        }
+        Err(errors) => return FormPage::rejected(ctx.0, &form, choices, Some(image), errors),
     };
-    let version = form.version.trim().parse::<i64>().unwrap_or(-1);
+    let version = form.version.expected();
     let name = image.name.clone();
     let target = format!("image/{name}");
     let outcome = audited(
@@ -242,44 +233,24 @@ pub async fn update(
         ctx.actor(),
         "image updated",
         target,
-        move |c| Ok(store::update(c, &valid.write(), version)),
+        move |c| Ok(store::update(c, &valid.write(), version).into()),
     )
     .await?;
     match outcome {
-        Ok(()) => {
-            ctx.session.flash(format!("Image {name} updated."))?;
-            Ok(see_other("/admin/images"))
-        }
-        Err(e @ WriteError::Stale) => {
+        Outcome::Done(()) => ctx.done(format!("Image {name} updated."), "/admin/images"),
+        Outcome::Refused(e @ WriteError::Stale) => {
             let (current, choices) = load(&state, name).await?;
-            let mut view = FormView::of(&current);
-            view.notice = Some(format!(
-                "{e} Here is what it holds now; make your change again."
-            ));
-            let page = FormPage {
-                ctx: ctx.0,
-                form: view,
-                choices,
-                image: Some(current),
-            };
-            Ok(with_status(page, StatusCode::CONFLICT, &req))
+            let shown = FormState::refused(current.version, &e);
+            conflict(&FormPage::stored(ctx.0, current, choices, shown))
         }
-        Err(e @ WriteError::SecretGone) => {
+        Outcome::Refused(e @ WriteError::SecretGone) => {
             let mut errors = FieldErrors::default();
-            errors.add("pull_secret", e.to_string());
+            errors.add(field_of(&e), e.to_string());
             let (current, choices) = load(&state, name).await?;
-            let page = FormPage {
-                ctx: ctx.0,
-                form: FormView::from_form(form, false, errors),
-                choices,
-                image: Some(current),
-            };
-            Ok(unprocessable(page, &req))
+            FormPage::rejected(ctx.0, &form, choices, Some(current), errors)
         }
-        Err(WriteError::Missing(n)) => {
-            Err(AppError::NotFound(format!("There is no image named {n}.")))
-        }
-        Err(e) => Err(AppError::internal(e)),
+        Outcome::Refused(WriteError::Missing(n)) => Err(AppError::no_such("image", &n)),
+        Outcome::Refused(e) => Err(AppError::internal(e)),
     }
 }
 
@@ -314,21 +285,17 @@ pub async fn delete(
         "image deleted",
         format!("image/{name}"),
         move |c| {
-            Ok(if store::delete(c, &n)? {
-                Ok(())
-            } else {
-                Err(())
+            Ok(match store::delete(c, &n)? {
+                true => Outcome::Done(()),
+                false => Outcome::Refused(()),
             })
         },
     )
     .await?;
-    if deleted.is_err() {
-        return Err(AppError::NotFound(format!(
-            "There is no image named {name}."
-        )));
+    match deleted {
+        Outcome::Done(()) => ctx.done(format!("Image {name} deleted."), "/admin/images"),
+        Outcome::Refused(()) => Err(AppError::no_such("image", &name)),
     }
-    ctx.session.flash(format!("Image {name} deleted."))?;
-    Ok(see_other("/admin/images"))
 }
 
 #[derive(Template, WebTemplate)]

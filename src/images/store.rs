@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
-use crate::domain::{ImageRef, RegistryHost};
+use crate::domain::{ImageId, ImageRef, RegistryHost, SecretId};
 use crate::listing::{Filter, Listing, Page};
 
 /// CPU, GPU or Universal.
@@ -53,18 +53,29 @@ impl rusqlite::types::FromSql for ImageType {
     }
 }
 
+/// The Image Pull secret an image is pulled with, as pages name it.
+#[derive(Clone, Debug)]
+pub struct PullSecretRef {
+    /// The secret's name.
+    pub name: String,
+    /// Its Display Name, or the name.
+    pub label: String,
+    /// Its registry.
+    pub registry_host: String,
+}
+
 /// An image with its pull secret's name, label and registry.
 #[derive(Clone, Debug)]
 pub struct Image {
-    pub id: i64,
+    pub id: ImageId,
     pub name: String,
     pub display_name: String,
     pub description: String,
     pub image_type: ImageType,
     pub url: String,
     pub url_for_gpu: Option<String>,
-    /// (name, label, registry host) of the Image Pull Secret.
-    pub pull_secret: Option<(String, String, String)>,
+    /// The Image Pull Secret, if the image needs one.
+    pub pull_secret: Option<PullSecretRef>,
     pub version: i64,
     pub updated_at: i64,
 }
@@ -91,8 +102,8 @@ impl Image {
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {}\nspec:\n  containers:\n  - name: main\n    image: {}\n",
             self.name, self.url
         );
-        if let Some((secret, _, _)) = &self.pull_secret {
-            y.push_str(&format!("  imagePullSecrets:\n  - name: {secret}\n"));
+        if let Some(secret) = &self.pull_secret {
+            y.push_str(&format!("  imagePullSecrets:\n  - name: {}\n", secret.name));
         }
         y
     }
@@ -100,8 +111,13 @@ impl Image {
     /// A warning when the pull secret is for another registry than the
     /// image's (kubelet would not use it).
     pub fn registry_warning(&self) -> Option<String> {
-        let (_, label, host) = self.pull_secret.as_ref()?;
-        registry_mismatch(host, label, &self.url, self.url_for_gpu.as_deref())
+        let s = self.pull_secret.as_ref()?;
+        registry_mismatch(
+            &s.registry_host,
+            &s.label,
+            &self.url,
+            self.url_for_gpu.as_deref(),
+        )
     }
 }
 
@@ -143,11 +159,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
         url: r.get(5)?,
         url_for_gpu: r.get(6)?,
         pull_secret: match secret {
-            Some(n) => Some((
-                n,
-                r.get(8)?,
-                r.get::<_, Option<String>>(9)?.unwrap_or_default(),
-            )),
+            Some(name) => Some(PullSecretRef {
+                name,
+                label: r.get(8)?,
+                registry_host: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+            }),
             None => None,
         },
         version: r.get(10)?,
@@ -208,7 +224,7 @@ pub struct Write<'a> {
     pub image_type: ImageType,
     pub url: &'a str,
     pub url_for_gpu: Option<&'a str>,
-    pub pull_secret_id: Option<i64>,
+    pub pull_secret_id: Option<SecretId>,
 }
 
 /// Why a write did not happen.
@@ -242,7 +258,7 @@ fn write_error(e: rusqlite::Error, name: &str) -> WriteError {
 }
 
 /// Inserts a new image.
-pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<i64, WriteError> {
+pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<ImageId, WriteError> {
     conn.prepare_cached(
         r#"INSERT INTO images (name, display_name, description, image_type, url, url_for_gpu,
                               pull_secret_id, created_at, updated_at)
@@ -259,7 +275,7 @@ pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<i64, WriteError> {
         db::now()
     ])
     .map_err(|e| write_error(e, w.name))?;
-    Ok(conn.last_insert_rowid())
+    Ok(ImageId(conn.last_insert_rowid()))
 }
 
 /// Updates an image if it is still at `version`.

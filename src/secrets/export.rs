@@ -7,12 +7,13 @@ use serde::Deserialize;
 
 use super::store::{self, Kind, Secret};
 use crate::audit;
-use crate::auth::{AdminCtx, see_other};
+use crate::auth::AdminCtx;
 use crate::db;
 use crate::domain::{Namespace, RegistryHost, SecretValue};
 use crate::error::AppError;
 use crate::kube::{Manifest, dockerconfigjson, registry};
 use crate::state::AppState;
+use crate::web::see_other;
 
 /// `?namespace=`; empty means none, as without `-n`.
 #[derive(Deserialize)]
@@ -80,8 +81,7 @@ async fn load_open(
 ) -> Result<Opened, AppError> {
     let n = name.clone();
     let (secret, sealed) = db::run(&state.pool, move |c| {
-        let found = store::find_sealed(c, &n)?
-            .ok_or_else(|| AppError::NotFound(format!("There is no secret named {n}.")))?;
+        let found = store::find_sealed(c, &n)?.ok_or_else(|| AppError::no_such("secret", &n))?;
         if image_pull {
             image_pull_only(&found.0)?;
         }
@@ -233,7 +233,7 @@ pub async fn test_login(
         let n = name.clone();
         db::run(&state.pool, move |c| Ok(store::find_sealed(c, &n)?))
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("There is no secret named {name}.")))?
+            .ok_or_else(|| AppError::no_such("secret", &name))?
     };
     let (host, user) = image_pull_only(&secret)?;
     let host = RegistryHost::parse(host).map_err(AppError::internal)?;

@@ -7,7 +7,7 @@ use super::store::Kind;
 use crate::domain::{
     DisplayName, RegistryHost, RegistryUsername, ResourceName, SecretValue, SshPrivateKey,
 };
-use crate::forms::FieldErrors;
+use crate::web::{FieldErrors, FormVersion};
 
 /// The fields exactly as posted. Missing fields are empty strings.
 #[derive(Default, Deserialize)]
@@ -21,7 +21,7 @@ pub struct SecretForm {
     pub username: String,
     pub password: String,
     pub secret: String,
-    pub version: String,
+    pub version: FormVersion,
 }
 
 /// The password and key are never printed, not even in a debug log.
@@ -33,8 +33,8 @@ impl std::fmt::Debug for SecretForm {
             .field("kind", &self.kind)
             .field("registry_host", &self.registry_host)
             .field("username", &self.username)
-            .field("password", &crate::forms::redacted(&self.password))
-            .field("secret", &crate::forms::redacted(&self.secret))
+            .field("password", &crate::web::redacted(&self.password))
+            .field("secret", &crate::web::redacted(&self.secret))
             .field("version", &self.version)
             .finish()
     }

@@ -1,21 +1,20 @@
 //! Handlers and page structs of the Secrets area.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::form::{Credential, SecretForm, Valid};
-use super::store::{self, Deleted, Kind, Secret, WriteError};
-use crate::audit::audited;
-use crate::auth::{AdminCtx, Ctx};
+use super::store::{self, Deleted, ImageUse, Kind, Secret, WriteError};
+use crate::audit::{Outcome, audited};
+use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
-use crate::forms::{FieldErrors, unprocessable, with_status};
 use crate::listing::{ListQuery, Listing, Page, QueryPairs};
-use crate::pages::Refused;
 use crate::state::AppState;
+use crate::web::{Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "secrets/list.html")]
@@ -36,48 +35,33 @@ pub async fn list(
 }
 
 /// The add/edit form's values as shown (never a password or key).
-pub struct FormView {
-    /// Add (true) or edit.
-    pub is_new: bool,
+pub struct SecretFields {
     pub name: String,
     pub display_name: String,
     /// `image_pull` or `git_sync`.
     pub kind: String,
     pub registry_host: String,
     pub username: String,
-    /// The row version the form was opened at.
-    pub version: i64,
-    pub errors: FieldErrors,
-    /// A message above the form (someone else saved first).
-    pub notice: Option<String>,
 }
 
-impl FormView {
+impl SecretFields {
     fn of(secret: &Secret) -> Self {
         Self {
-            is_new: false,
             name: secret.name.clone(),
             display_name: secret.display_name.clone(),
             kind: secret.kind.as_str().into(),
             registry_host: secret.registry_host.clone().unwrap_or_default(),
             username: secret.username.clone().unwrap_or_default(),
-            version: secret.version,
-            errors: FieldErrors::default(),
-            notice: None,
         }
     }
 
-    fn from_form(form: SecretForm, is_new: bool, errors: FieldErrors) -> Self {
+    fn from_form(form: &SecretForm) -> Self {
         Self {
-            is_new,
-            name: form.name,
-            display_name: form.display_name,
-            kind: form.kind,
-            registry_host: form.registry_host,
-            username: form.username,
-            version: form.version.parse().unwrap_or(0),
-            errors,
-            notice: None,
+            name: form.name.clone(),
+            display_name: form.display_name.clone(),
+            kind: form.kind.clone(),
+            registry_host: form.registry_host.clone(),
+            username: form.username.clone(),
         }
     }
 }
@@ -86,11 +70,44 @@ impl FormView {
 #[template(path = "secrets/form.html")]
 struct FormPage {
     ctx: Ctx,
-    form: FormView,
+    form: FormState,
+    values: SecretFields,
     /// The stored secret, on edit.
     secret: Option<Secret>,
-    /// Images that use it (name, label), on edit.
-    images: Vec<(String, String)>,
+    /// Images that use it, on edit.
+    images: Vec<ImageUse>,
+}
+
+impl FormPage {
+    /// The edit form of what is stored now, in `form`.
+    fn stored(ctx: Ctx, (secret, images): (Secret, Vec<ImageUse>), form: FormState) -> Self {
+        Self {
+            ctx,
+            form,
+            values: SecretFields::of(&secret),
+            secret: Some(secret),
+            images,
+        }
+    }
+
+    /// A submitted form shown again with its messages (422).
+    fn rejected(
+        ctx: Ctx,
+        f: &SecretForm,
+        stored: Option<(Secret, Vec<ImageUse>)>,
+        errors: FieldErrors,
+    ) -> Result<HttpResponse, AppError> {
+        let form = FormState::rejected(stored.is_none(), f.version, errors);
+        let (secret, images) = stored.map_or((None, Vec::new()), |(s, i)| (Some(s), i));
+        let values = SecretFields::from_form(f);
+        unprocessable(&Self {
+            ctx,
+            form,
+            values,
+            secret,
+            images,
+        })
+    }
 }
 
 /// `?type=` of the add form.
@@ -103,19 +120,14 @@ pub struct NewQuery {
 /// `GET /admin/secrets/new`
 pub async fn new_form(ctx: AdminCtx, query: web::Query<NewQuery>) -> impl Responder {
     let kind = Kind::parse(&query.kind).unwrap_or(Kind::ImagePull);
+    let form = SecretForm {
+        kind: kind.as_str().into(),
+        ..SecretForm::default()
+    };
     FormPage {
         ctx: ctx.0,
-        form: FormView {
-            is_new: true,
-            name: String::new(),
-            display_name: String::new(),
-            kind: kind.as_str().into(),
-            registry_host: String::new(),
-            username: String::new(),
-            version: 0,
-            errors: FieldErrors::default(),
-            notice: None,
-        },
+        form: FormState::new_item(),
+        values: SecretFields::from_form(&form),
         secret: None,
         images: Vec::new(),
     }
@@ -135,8 +147,8 @@ fn seal(state: &AppState, valid: &Valid) -> Option<Vec<u8>> {
     )
 }
 
-/// Runs `f(write)` with the row fields of a valid form.
-fn write_of<'a>(valid: &'a Valid, sealed: Option<Vec<u8>>) -> store::Write<'a> {
+/// The row fields of a valid form.
+fn write_of(valid: &Valid, sealed: Option<Vec<u8>>) -> store::Write<'_> {
     let (host, user) = match &valid.credential {
         Credential::ImagePull { host, username, .. } => {
             (Some(host.as_str()), Some(username.as_str()))
@@ -155,24 +167,14 @@ fn write_of<'a>(valid: &'a Valid, sealed: Option<Vec<u8>>) -> store::Write<'a> {
 
 /// `POST /admin/secrets`
 pub async fn create(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     form: web::Form<SecretForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let rejected = |ctx: AdminCtx, form: SecretForm, errors| {
-        let page = FormPage {
-            ctx: ctx.0,
-            form: FormView::from_form(form, true, errors),
-            secret: None,
-            images: Vec::new(),
-        };
-        unprocessable(page, &req)
-    };
     let valid = match form.parse_new() {
         Ok(v) => v,
-        Err(errors) => return Ok(rejected(ctx, form, errors)),
+        Err(errors) => return FormPage::rejected(ctx.0, &form, None, errors),
     };
     let sealed = seal(&state, &valid);
     let name = valid.name.to_string();
@@ -182,28 +184,24 @@ pub async fn create(
         ctx.actor(),
         "secret created",
         target,
-        move |c| Ok(store::insert(c, write_of(&valid, sealed))),
+        move |c| Ok(store::insert(c, write_of(&valid, sealed)).into()),
     )
     .await?;
     match outcome {
-        Ok(_) => {
-            ctx.session.flash(format!("Secret {name} created."))?;
-            Ok(crate::auth::see_other("/admin/secrets"))
-        }
-        Err(e @ WriteError::Duplicate(_)) => {
+        Outcome::Done(_) => ctx.done(format!("Secret {name} created."), "/admin/secrets"),
+        Outcome::Refused(e @ WriteError::Duplicate(_)) => {
             let mut errors = FieldErrors::default();
             errors.add("name", e.to_string());
-            Ok(rejected(ctx, form, errors))
+            FormPage::rejected(ctx.0, &form, None, errors)
         }
-        Err(e) => Err(AppError::internal(e)),
+        Outcome::Refused(e) => Err(AppError::internal(e)),
     }
 }
 
-/// Loads a secret by the path's name, or 404.
-async fn load(state: &AppState, name: String) -> Result<(Secret, Vec<(String, String)>), AppError> {
+/// Loads a secret by the path's name, with the images that use it, or 404.
+async fn load(state: &AppState, name: String) -> Result<(Secret, Vec<ImageUse>), AppError> {
     db::run(&state.pool, move |c| {
-        let secret = store::find(c, &name)?
-            .ok_or_else(|| AppError::NotFound(format!("There is no secret named {name}.")))?;
+        let secret = store::find(c, &name)?.ok_or_else(|| AppError::no_such("secret", &name))?;
         let images = store::used_by(c, secret.id)?;
         Ok((secret, images))
     })
@@ -216,18 +214,13 @@ pub async fn edit_form(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<impl Responder, AppError> {
-    let (secret, images) = load(&state, path.into_inner()).await?;
-    Ok(FormPage {
-        ctx: ctx.0,
-        form: FormView::of(&secret),
-        secret: Some(secret),
-        images,
-    })
+    let stored = load(&state, path.into_inner()).await?;
+    let form = FormState::editing(stored.0.version);
+    Ok(FormPage::stored(ctx.0, stored, form))
 }
 
 /// `POST /admin/secrets/{name}`
 pub async fn update(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -239,17 +232,9 @@ pub async fn update(
     form.kind = secret.kind.as_str().into();
     let valid = match form.parse_edit(&secret.name, secret.kind) {
         Ok(v) => v,
-        Err(errors) => {
-            let page = FormPage {
-                ctx: ctx.0,
-                form: FormView::from_form(form, false, errors),
-                secret: Some(secret),
-                images,
-            };
-            return Ok(unprocessable(page, &req));
-        }
+        Err(errors) => return FormPage::rejected(ctx.0, &form, Some((secret, images)), errors),
     };
-    let version = form.version.trim().parse::<i64>().unwrap_or(-1);
+    let version = form.version.expected();
     let sealed = seal(&state, &valid);
     let name = secret.name.clone();
     let target = format!("secret/{name}");
@@ -258,33 +243,19 @@ pub async fn update(
         ctx.actor(),
         "secret updated",
         target,
-        move |c| Ok(store::update(c, write_of(&valid, sealed), version)),
+        move |c| Ok(store::update(c, write_of(&valid, sealed), version).into()),
     )
     .await?;
     match outcome {
-        Ok(()) => {
-            ctx.session.flash(format!("Secret {name} updated."))?;
-            Ok(crate::auth::see_other("/admin/secrets"))
-        }
-        Err(e @ WriteError::Stale) => {
+        Outcome::Done(()) => ctx.done(format!("Secret {name} updated."), "/admin/secrets"),
+        Outcome::Refused(e @ WriteError::Stale) => {
             // Show what is stored now, so the administrator can redo the edit on top.
-            let (current, images) = load(&state, name).await?;
-            let mut view = FormView::of(&current);
-            view.notice = Some(format!(
-                "{e} Here is what it holds now; make your change again."
-            ));
-            let page = FormPage {
-                ctx: ctx.0,
-                form: view,
-                secret: Some(current),
-                images,
-            };
-            Ok(with_status(page, StatusCode::CONFLICT, &req))
+            let current = load(&state, name).await?;
+            let shown = FormState::refused(current.0.version, &e);
+            conflict(&FormPage::stored(ctx.0, current, shown))
         }
-        Err(WriteError::Missing(n)) => {
-            Err(AppError::NotFound(format!("There is no secret named {n}.")))
-        }
-        Err(e) => Err(AppError::internal(e)),
+        Outcome::Refused(WriteError::Missing(n)) => Err(AppError::no_such("secret", &n)),
+        Outcome::Refused(e) => Err(AppError::internal(e)),
     }
 }
 
@@ -298,28 +269,25 @@ struct DeletePage {
 /// `GET /admin/secrets/{name}/delete`: asks first; a secret in use is
 /// refused right here.
 pub async fn delete_confirm(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (secret, images) = load(&state, path.into_inner()).await?;
     if !images.is_empty() {
-        return Ok(in_use(ctx.0, &secret.name, secret.label(), images, &req));
+        return in_use(ctx.0, &secret.name, secret.label(), images);
     }
-    Ok(DeletePage { ctx: ctx.0, secret }
-        .respond_to(&req)
-        .map_into_boxed_body())
+    render(StatusCode::OK, &DeletePage { ctx: ctx.0, secret })
 }
 
+/// The refusal to delete a secret that images use, naming them.
 fn in_use(
     ctx: Ctx,
     name: &str,
     label: &str,
-    images: Vec<(String, String)>,
-    req: &HttpRequest,
-) -> HttpResponse {
-    let page = Refused {
+    images: Vec<ImageUse>,
+) -> Result<HttpResponse, AppError> {
+    Refused {
         ctx,
         title: format!("Secret {label} is in use"),
         message: format!(
@@ -328,16 +296,18 @@ fn in_use(
         ),
         items: images
             .into_iter()
-            .map(|(n, l)| (format!("/admin/images/{n}"), l))
+            .map(|i| Link {
+                href: format!("/admin/images/{}", i.name),
+                label: i.label,
+            })
             .collect(),
         back: format!("/admin/secrets/{name}"),
-    };
-    with_status(page, StatusCode::CONFLICT, req)
+    }
+    .respond()
 }
 
 /// `POST /admin/secrets/{name}/delete`
 pub async fn delete(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -351,20 +321,15 @@ pub async fn delete(
         format!("secret/{name}"),
         move |c| {
             Ok(match store::delete(c, &n)? {
-                Deleted::Yes => Ok(()),
-                refused => Err(refused),
+                Deleted::Yes => Outcome::Done(()),
+                refused => Outcome::Refused(refused),
             })
         },
     )
     .await?;
     match outcome {
-        Ok(()) => {
-            ctx.session.flash(format!("Secret {name} deleted."))?;
-            Ok(crate::auth::see_other("/admin/secrets"))
-        }
-        Err(Deleted::InUse(label, images)) => Ok(in_use(ctx.0, &name, &label, images, &req)),
-        Err(_) => Err(AppError::NotFound(format!(
-            "There is no secret named {name}."
-        ))),
+        Outcome::Done(()) => ctx.done(format!("Secret {name} deleted."), "/admin/secrets"),
+        Outcome::Refused(Deleted::InUse { label, images }) => in_use(ctx.0, &name, &label, images),
+        Outcome::Refused(_) => Err(AppError::no_such("secret", &name)),
     }
 }

@@ -5,6 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
+use crate::domain::SecretId;
 use crate::listing::{Filter, Listing, Page};
 
 /// The two kinds of secret.
@@ -53,7 +54,7 @@ impl rusqlite::types::FromSql for Kind {
 #[derive(Clone, Debug)]
 pub struct Secret {
     /// Row id.
-    pub id: i64,
+    pub id: SecretId,
     /// Kubernetes name.
     pub name: String,
     /// Display Name, possibly empty.
@@ -70,8 +71,48 @@ pub struct Secret {
     pub updated_at: i64,
     /// Images that use it.
     pub used_by: i64,
-    /// The last "Test login": when, whether it worked, what it said.
-    pub last_test: Option<(i64, bool, String)>,
+    /// The last "Test login".
+    pub last_test: Option<LastTest>,
+}
+
+/// The outcome of the last "Test login".
+#[derive(Clone, Debug)]
+pub struct LastTest {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Whether the registry let the credentials in.
+    pub ok: bool,
+    /// "Login succeeded", or why not.
+    pub message: String,
+}
+
+impl LastTest {
+    /// When, as administrators read it.
+    pub fn when(&self) -> String {
+        db::format_time(self.at)
+    }
+}
+
+/// An image that uses a secret, as pages link to it.
+#[derive(Clone, Debug)]
+pub struct ImageUse {
+    /// The image's name.
+    pub name: String,
+    /// Its Display Name, or the name.
+    pub label: String,
+}
+
+/// An Image Pull secret as the image form's select offers it.
+#[derive(Clone, Debug)]
+pub struct PullSecretChoice {
+    /// Row id.
+    pub id: SecretId,
+    /// Name.
+    pub name: String,
+    /// Display Name, or the name.
+    pub label: String,
+    /// Its registry, to warn about an image on another one.
+    pub registry_host: String,
 }
 
 impl Secret {
@@ -109,11 +150,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
         updated_at: r.get(7)?,
         used_by: r.get(8)?,
         last_test: match test_at {
-            Some(at) => Some((
+            Some(at) => Some(LastTest {
                 at,
-                r.get::<_, Option<bool>>(10)?.unwrap_or(false),
-                r.get::<_, Option<String>>(11)?.unwrap_or_default(),
-            )),
+                ok: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
+                message: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+            }),
             None => None,
         },
     })
@@ -175,12 +216,17 @@ pub fn find_sealed(conn: &Connection, name: &str) -> rusqlite::Result<Option<(Se
 }
 
 /// The images that use a secret: (name, label), by name.
-pub fn used_by(conn: &Connection, secret_id: i64) -> rusqlite::Result<Vec<(String, String)>> {
+pub fn used_by(conn: &Connection, secret_id: SecretId) -> rusqlite::Result<Vec<ImageUse>> {
     conn.prepare_cached(
         "SELECT name, COALESCE(NULLIF(display_name, ''), name) FROM images
          WHERE pull_secret_id = ?1 ORDER BY name",
     )?
-    .query_map([secret_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .query_map([secret_id], |r| {
+        Ok(ImageUse {
+            name: r.get(0)?,
+            label: r.get(1)?,
+        })
+    })?
     .collect()
 }
 
@@ -219,7 +265,7 @@ pub enum WriteError {
 }
 
 /// Inserts a new secret.
-pub fn insert(conn: &Connection, w: Write<'_>) -> Result<i64, WriteError> {
+pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
     let now = db::now();
     let sealed = w.sealed.unwrap_or_default();
     conn.prepare_cached(
@@ -243,7 +289,7 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<i64, WriteError> {
             WriteError::Db(e)
         }
     })?;
-    Ok(conn.last_insert_rowid())
+    Ok(SecretId(conn.last_insert_rowid()))
 }
 
 /// Updates a secret if it is still at `version`. Changing credentials
@@ -285,8 +331,13 @@ pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), Write
 pub enum Deleted {
     /// Gone.
     Yes,
-    /// Refused: the secret's label, and the images that use it (name, label).
-    InUse(String, Vec<(String, String)>),
+    /// Refused: the secret's label, and the images that use it.
+    InUse {
+        /// The secret's Display Name, or its name.
+        label: String,
+        /// What uses it.
+        images: Vec<ImageUse>,
+    },
     /// There was no such secret.
     Missing,
 }
@@ -300,21 +351,29 @@ pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<Deleted> {
     };
     let images = used_by(conn, secret.id)?;
     if !images.is_empty() {
-        return Ok(Deleted::InUse(secret.label().to_owned(), images));
+        return Ok(Deleted::InUse {
+            label: secret.label().to_owned(),
+            images,
+        });
     }
     conn.execute("DELETE FROM secrets WHERE id = ?1", [secret.id])?;
     Ok(Deleted::Yes)
 }
 
-/// Image Pull secrets for the image form's select: (id, name, label, host).
-pub fn image_pull_choices(
-    conn: &Connection,
-) -> rusqlite::Result<Vec<(i64, String, String, String)>> {
+/// Image Pull secrets for the image form's select.
+pub fn image_pull_choices(conn: &Connection) -> rusqlite::Result<Vec<PullSecretChoice>> {
     conn.prepare_cached(
         "SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
          WHERE kind = 'image_pull' ORDER BY COALESCE(NULLIF(display_name, ''), name), name",
     )?
-    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+    .query_map([], |r| {
+        Ok(PullSecretChoice {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            label: r.get(2)?,
+            registry_host: r.get(3)?,
+        })
+    })?
     .collect()
 }
 
@@ -333,7 +392,7 @@ pub fn all_sealed(conn: &Connection) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>>
 /// Returns whether it was kept.
 pub fn record_test(
     conn: &Connection,
-    id: i64,
+    id: SecretId,
     version: i64,
     ok: bool,
     message: &str,

@@ -1,19 +1,17 @@
 //! `/account/password`: anyone signed in changes their own password.
 
-use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::store;
 use crate::audit;
-use crate::auth::throttle;
-use crate::auth::{Ctx, see_other};
+use crate::auth::{self, Claimant, store};
 use crate::db;
 use crate::domain::Password;
 use crate::error::AppError;
-use crate::forms::{FieldErrors, unprocessable};
 use crate::state::AppState;
+use crate::web::{Ctx, FieldErrors, unprocessable};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "users/password.html")]
@@ -41,50 +39,22 @@ pub struct PasswordForm {
     confirm_password: String,
 }
 
-/// `POST /account/password`: checks the current password (argon2 on the
-/// blocking pool), stores the new one and ends every other session.
+/// `POST /account/password`: checks the current password like a sign-in
+/// (so a stolen session cannot be used to guess it), stores the new one and
+/// ends every other session; this one goes on.
 pub async fn password_submit(
-    req: HttpRequest,
     ctx: Ctx,
     state: web::Data<AppState>,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let id = ctx.user.id;
-    // Guesses at the current password count like failed sign-ins, so a
-    // stolen session cannot be used to find the password.
-    let (name, source) = (ctx.user.username.clone(), ctx.source.clone());
-    let stored = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        if let Some(wait) = throttle::retry_after(&tx, &name, &source)? {
-            return Err(AppError::TooManyRequests(wait));
-        }
-        throttle::record_failure(&tx, &name, &source)?;
-        let stored = store::password_hash(&tx, id)?;
-        tx.commit()?;
-        Ok(stored)
-    })
-    .await?;
-    let current = form.current_password;
-    let current_ok = state.hashing.verify(stored, current).await?;
-    let (name, source) = (ctx.user.username.clone(), ctx.source.clone());
-    db::run(&state.pool, move |c| {
-        if current_ok {
-            throttle::clear(c, &name)?;
-        } else {
-            audit::record(
-                c,
-                &name,
-                "password change refused",
-                &format!("user/{name}"),
-                &source,
-            )?;
-        }
-        Ok(())
-    })
-    .await?;
+    let (id, name, source) = (ctx.user.id, ctx.user.username.clone(), ctx.source.clone());
+    let claimant = Claimant::SignedIn(id);
+    let checked = auth::check_password(&state, claimant, name, source, form.current_password);
+    let current_ok = checked.await?.user.is_some();
     let mut errors = FieldErrors::default();
     if !current_ok {
+        record(&state, &ctx, "password change refused").await?;
         errors.add("current_password", "The current password is not right.");
     }
     let new = errors.check("new_password", Password::parse(&form.new_password));
@@ -92,31 +62,43 @@ pub async fn password_submit(
         errors.add("confirm_password", "The passwords do not match.");
     }
     let (Some(new), true) = (new, errors.is_empty()) else {
-        return Ok(unprocessable(PasswordPage { ctx, errors }, &req));
+        return unprocessable(&PasswordPage { ctx, errors });
     };
     let hash = state.hashing.hash(new).await?;
-    let (actor, source) = (ctx.user.username.clone(), ctx.source.clone());
+    let actor = ctx.actor();
     let version = db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
         let v = store::change_password(&tx, id, &hash)?;
-        audit::record(
-            &tx,
-            &actor,
-            "password changed",
-            &format!("user/{actor}"),
-            &source,
-        )?;
+        let target = format!("user/{}", actor.name);
+        audit::record(&tx, &actor.name, "password changed", &target, &actor.source)?;
         tx.commit()?;
         Ok(v)
     })
     .await?;
-    // Other sessions carry the old version and end; this one goes on.
     ctx.session.continue_as(version)?;
-    ctx.session
-        .flash("Your password was changed. Other sessions were signed out.")?;
-    Ok(see_other(if ctx.user.is_admin {
+    let home = if ctx.user.is_admin {
         "/admin/secrets"
     } else {
         "/"
-    }))
+    };
+    ctx.done(
+        "Your password was changed. Other sessions were signed out.",
+        home,
+    )
+}
+
+/// An audit entry about the signed-in user's own account.
+async fn record(state: &AppState, ctx: &Ctx, action: &'static str) -> Result<(), AppError> {
+    let actor = ctx.actor();
+    db::run(&state.pool, move |c| {
+        let target = format!("user/{}", actor.name);
+        Ok(audit::record(
+            c,
+            &actor.name,
+            action,
+            &target,
+            &actor.source,
+        )?)
+    })
+    .await
 }

@@ -1,21 +1,24 @@
 //! Handlers and page structs of the Users area.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::store::{self, Account, AccountChange, CreateError, Refusal};
-use crate::audit::audited;
-use crate::auth::{AdminCtx, Ctx, see_other};
+use super::store::{self, Account, AccountChange, Refusal};
+use crate::audit::{Outcome, audited};
+use crate::auth::store::CreateError;
+use crate::auth::{self, AdminCtx};
 use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
-use crate::forms::{FieldErrors, unprocessable, with_status};
 use crate::listing::{ListQuery, Listing, Page, QueryPairs};
-use crate::pages::Refused;
 use crate::state::AppState;
+use crate::web::{
+    Ctx, FieldErrors, FormState, FormVersion, Link, Refused, conflict, redacted, render,
+    unprocessable,
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "users/list.html")]
@@ -43,7 +46,7 @@ pub struct UserForm {
     password: String,
     is_admin: Option<String>,
     active: Option<String>,
-    version: String,
+    version: FormVersion,
 }
 
 /// The password is never printed, not even in a debug log.
@@ -51,7 +54,7 @@ impl std::fmt::Debug for UserForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserForm")
             .field("username", &self.username)
-            .field("password", &crate::forms::redacted(&self.password))
+            .field("password", &redacted(&self.password))
             .field("is_admin", &self.is_admin)
             .field("active", &self.active)
             .field("version", &self.version)
@@ -60,38 +63,26 @@ impl std::fmt::Debug for UserForm {
 }
 
 /// The form's values as shown (never the password).
-pub struct FormView {
-    pub is_new: bool,
+pub struct UserFields {
     pub username: String,
     pub is_admin: bool,
     pub active: bool,
-    pub version: i64,
-    pub errors: FieldErrors,
-    pub notice: Option<String>,
 }
 
-impl FormView {
+impl UserFields {
     fn of(a: &Account) -> Self {
         Self {
-            is_new: false,
             username: a.user.username.clone(),
             is_admin: a.user.is_admin,
             active: a.user.active,
-            version: a.version,
-            errors: FieldErrors::default(),
-            notice: None,
         }
     }
 
-    fn from_form(f: UserForm, is_new: bool, errors: FieldErrors) -> Self {
+    fn from_form(f: &UserForm) -> Self {
         Self {
-            is_new,
-            username: f.username,
+            username: f.username.clone(),
             is_admin: f.is_admin.is_some(),
             active: f.active.is_some(),
-            version: f.version.trim().parse().unwrap_or(0),
-            errors,
-            notice: None,
         }
     }
 }
@@ -100,31 +91,57 @@ impl FormView {
 #[template(path = "users/form.html")]
 struct FormPage {
     ctx: Ctx,
-    form: FormView,
+    form: FormState,
+    values: UserFields,
     account: Option<Account>,
+}
+
+impl FormPage {
+    /// The edit form of what is stored now, in `state`.
+    fn stored(ctx: Ctx, account: Account, state: FormState) -> Self {
+        Self {
+            ctx,
+            form: state,
+            values: UserFields::of(&account),
+            account: Some(account),
+        }
+    }
+
+    /// A submitted form shown again with its messages (422).
+    fn rejected(
+        ctx: Ctx,
+        f: &UserForm,
+        account: Option<Account>,
+        errors: FieldErrors,
+    ) -> Result<HttpResponse, AppError> {
+        let form = FormState::rejected(account.is_none(), f.version, errors);
+        let values = UserFields::from_form(f);
+        unprocessable(&Self {
+            ctx,
+            form,
+            values,
+            account,
+        })
+    }
 }
 
 /// `GET /admin/users/new`: "Active" is ticked to begin with.
 pub async fn new_form(ctx: AdminCtx) -> impl Responder {
-    let form = FormView {
-        is_new: true,
+    let values = UserFields {
         username: String::new(),
         is_admin: false,
         active: true,
-        version: 0,
-        errors: FieldErrors::default(),
-        notice: None,
     };
     FormPage {
         ctx: ctx.0,
-        form,
+        form: FormState::new_item(),
+        values,
         account: None,
     }
 }
 
 /// `POST /admin/users`
 pub async fn create(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     form: web::Form<UserForm>,
@@ -134,12 +151,7 @@ pub async fn create(
     let username = errors.check("username", Username::parse(&form.username));
     let password = errors.check("password", Password::parse(&form.password));
     let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
-        let page = FormPage {
-            ctx: ctx.0,
-            form: FormView::from_form(form, true, errors),
-            account: None,
-        };
-        return Ok(unprocessable(page, &req));
+        return FormPage::rejected(ctx.0, &form, None, errors);
     };
     let hash = state.hashing.hash(password).await?;
     let (is_admin, active) = (form.is_admin.is_some(), form.active.is_some());
@@ -149,32 +161,23 @@ pub async fn create(
         ctx.actor(),
         "user created",
         format!("user/{name}"),
-        move |c| Ok(store::create(c, &name, &hash, is_admin, active)),
+        move |c| Ok(auth::store::create(c, &name, &hash, is_admin, active).into()),
     )
     .await?;
     match created {
-        Ok(_) => {
-            ctx.session.flash(format!("User {username} created."))?;
-            Ok(see_other("/admin/users"))
-        }
-        Err(e @ CreateError::Duplicate(_)) => {
+        Outcome::Done(_) => ctx.done(format!("User {username} created."), "/admin/users"),
+        Outcome::Refused(e @ CreateError::Duplicate(_)) => {
             let mut errors = FieldErrors::default();
             errors.add("username", e.to_string());
-            let page = FormPage {
-                ctx: ctx.0,
-                form: FormView::from_form(form, true, errors),
-                account: None,
-            };
-            Ok(unprocessable(page, &req))
+            FormPage::rejected(ctx.0, &form, None, errors)
         }
-        Err(CreateError::Db(e)) => Err(e.into()),
+        Outcome::Refused(CreateError::Db(e)) => Err(e.into()),
     }
 }
 
 async fn load(state: &AppState, username: String) -> Result<Account, AppError> {
     db::run(&state.pool, move |c| {
-        store::find_account(c, &username)?
-            .ok_or_else(|| AppError::NotFound(format!("There is no user named {username}.")))
+        store::find_account(c, &username)?.ok_or_else(|| AppError::no_such("user", &username))
     })
     .await
 }
@@ -186,18 +189,18 @@ pub async fn edit_form(
     path: web::Path<String>,
 ) -> Result<impl Responder, AppError> {
     let account = load(&state, path.into_inner()).await?;
-    Ok(FormPage {
-        ctx: ctx.0,
-        form: FormView::of(&account),
-        account: Some(account),
-    })
+    let version = account.version;
+    Ok(FormPage::stored(
+        ctx.0,
+        account,
+        FormState::editing(version),
+    ))
 }
 
 /// `POST /admin/users/{username}`: role, active, and a password reset
 /// (blank keeps). The guards hold: never the last active administrator,
 /// never yourself disabled.
 pub async fn update(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -206,37 +209,27 @@ pub async fn update(
     let account = load(&state, path.into_inner()).await?;
     let mut form = form.into_inner();
     form.username = account.user.username.clone();
-    let mut errors = FieldErrors::default();
-    let password = if form.password.is_empty() {
-        Some(None)
-    } else {
-        errors
-            .check("password", Password::parse(&form.password))
-            .map(Some)
+    let password_hash = match form.password.as_str() {
+        "" => None,
+        typed => match Password::parse(typed) {
+            Ok(p) => Some(state.hashing.hash(p).await?),
+            Err(e) => {
+                let mut errors = FieldErrors::default();
+                errors.add("password", e);
+                return FormPage::rejected(ctx.0, &form, Some(account), errors);
+            }
+        },
     };
-    let Some(password) = password else {
-        let page = FormPage {
-            ctx: ctx.0,
-            form: FormView::from_form(form, false, errors),
-            account: Some(account),
-        };
-        return Ok(unprocessable(page, &req));
+    let action = match password_hash {
+        Some(_) => "user updated (password reset)",
+        None => "user updated",
     };
-    let password_hash = match password {
-        Some(p) => Some(state.hashing.hash(p).await?),
-        None => None,
-    };
-    let change = (
+    let (actor_id, name) = (ctx.user.id, account.user.username.clone());
+    let (is_admin, active, version) = (
         form.is_admin.is_some(),
         form.active.is_some(),
-        form.version.trim().parse::<i64>().unwrap_or(-1),
+        form.version.expected(),
     );
-    let (actor_id, name) = (ctx.user.id, account.user.username.clone());
-    let action = if password_hash.is_some() {
-        "user updated (password reset)"
-    } else {
-        "user updated"
-    };
     let outcome = audited(
         &state.pool,
         ctx.actor(),
@@ -245,60 +238,48 @@ pub async fn update(
         move |c| {
             let change = AccountChange {
                 username: &name,
-                is_admin: change.0,
-                active: change.1,
+                is_admin,
+                active,
                 password_hash,
-                version: change.2,
+                version,
             };
             Ok(store::update_account(c, actor_id, &change)?)
         },
     )
     .await?;
-    let username = account.user.username.clone();
     match outcome {
-        Ok(()) => {
-            ctx.session.flash(format!("User {username} updated."))?;
-            if account.user.id != ctx.user.id {
-                return Ok(see_other("/admin/users"));
+        Outcome::Done(()) if account.user.id == ctx.user.id => updated_yourself(&ctx, &state).await,
+        Outcome::Done(()) => ctx.done(
+            format!("User {} updated.", account.user.username),
+            "/admin/users",
+        ),
+        Outcome::Refused(Refusal::Missing(n)) => Err(AppError::no_such("user", &n)),
+        Outcome::Refused(e) => {
+            // What is stored now, with why the change was refused.
+            let current = load(&state, account.user.username).await?;
+            let mut shown = FormState::editing(current.version);
+            match e.field(is_admin) {
+                Some(field) => shown.errors.add(field, e.to_string()),
+                None => shown = FormState::refused(current.version, &e),
             }
-            // Your own account: a new password ended your sessions, so this
-            // one carries on under the new version; without the role, the
-            // Admin Portal is closed to you now.
-            let id = ctx.user.id;
-            let me = db::run(&state.pool, move |c| Ok(store::find_by_id(c, id)?)).await?;
-            if let Some(me) = me {
-                ctx.session.continue_as(me.session_version)?;
-                if !me.is_admin {
-                    return Ok(see_other("/"));
-                }
-            }
-            Ok(see_other("/admin/users"))
+            conflict(&FormPage::stored(ctx.0, current, shown))
         }
-        Err(Refusal::Missing(n)) => Err(AppError::NotFound(format!("There is no user named {n}."))),
-        Err(e) => {
-            // Show what is stored now, with why the change was refused.
-            let current = load(&state, username).await?;
-            let mut view = FormView::of(&current);
-            let field = match e {
-                Refusal::DisableSelf => "active",
-                Refusal::LastAdmin(_) if form.is_admin.is_none() => "is_admin",
-                Refusal::LastAdmin(_) => "active",
-                _ => "",
-            };
-            if field.is_empty() {
-                view.notice = Some(format!(
-                    "{e} Here is what it holds now; make your change again."
-                ));
-            } else {
-                view.errors.add(field, e.to_string());
-            }
-            let page = FormPage {
-                ctx: ctx.0,
-                form: view,
-                account: Some(current),
-            };
-            Ok(with_status(page, StatusCode::CONFLICT, &req))
+    }
+}
+
+/// After changing your own account: a new password ended your sessions, so
+/// this one carries on under the new version; without the role, the Admin
+/// Portal is closed to you now.
+async fn updated_yourself(ctx: &Ctx, state: &AppState) -> Result<HttpResponse, AppError> {
+    let id = ctx.user.id;
+    let me = db::run(&state.pool, move |c| Ok(auth::store::find_by_id(c, id)?)).await?;
+    let message = format!("User {} updated.", ctx.user.username);
+    match me {
+        Some(me) => {
+            ctx.session.continue_as(me.session_version)?;
+            ctx.done(message, if me.is_admin { "/admin/users" } else { "/" })
         }
+        None => ctx.done(message, "/admin/users"),
     }
 }
 
@@ -309,54 +290,50 @@ struct DeletePage {
     account: Account,
 }
 
-fn refused(ctx: Ctx, username: &str, e: &Refusal, req: &HttpRequest) -> HttpResponse {
-    let page = Refused {
+fn refused(ctx: Ctx, username: &str, e: &Refusal) -> Result<HttpResponse, AppError> {
+    Refused {
         ctx,
         title: format!("User {username} cannot be deleted"),
         message: e.to_string(),
-        items: vec![(format!("/admin/users/{username}"), username.to_owned())],
+        items: vec![Link {
+            href: format!("/admin/users/{username}"),
+            label: username.to_owned(),
+        }],
         back: "/admin/users".into(),
-    };
-    with_status(page, StatusCode::CONFLICT, req)
+    }
+    .respond()
 }
 
 /// `GET /admin/users/{username}/delete`: asks first; refuses at once what
 /// would be refused anyway.
 pub async fn delete_confirm(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let account = load(&state, path.into_inner()).await?;
-    let (actor_id, id) = (ctx.user.id, account.user.id);
-    let last_admin = id != actor_id
-        && account.user.is_admin
-        && account.user.active
-        && db::run(&state.pool, move |c| Ok(store::other_active_admins(c, id)?)).await? == 0;
-    let name = account.user.username.clone();
-    if id == actor_id {
-        return Ok(refused(ctx.0, &name, &Refusal::DeleteSelf, &req));
+    let actor_id = ctx.user.id;
+    let (account, refusal) = db::run(&state.pool, move |c| {
+        let name = path.into_inner();
+        let account =
+            store::find_account(c, &name)?.ok_or_else(|| AppError::no_such("user", &name))?;
+        let refusal = store::delete_refusal(c, actor_id, &account)?;
+        Ok((account, refusal))
+    })
+    .await?;
+    match refusal {
+        Some(e) => refused(ctx.0, &account.user.username, &e),
+        None => render(
+            StatusCode::OK,
+            &DeletePage {
+                ctx: ctx.0,
+                account,
+            },
+        ),
     }
-    if last_admin {
-        return Ok(refused(
-            ctx.0,
-            &name,
-            &Refusal::LastAdmin(name.clone()),
-            &req,
-        ));
-    }
-    Ok(DeletePage {
-        ctx: ctx.0,
-        account,
-    }
-    .respond_to(&req)
-    .map_into_boxed_body())
 }
 
 /// `POST /admin/users/{username}/delete`
 pub async fn delete(
-    req: HttpRequest,
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -372,12 +349,9 @@ pub async fn delete(
     )
     .await?;
     match outcome {
-        Ok(()) => {
-            ctx.session.flash(format!("User {name} deleted."))?;
-            Ok(see_other("/admin/users"))
-        }
-        Err(Refusal::Missing(n)) => Err(AppError::NotFound(format!("There is no user named {n}."))),
-        Err(e) => Ok(refused(ctx.0, &name, &e, &req)),
+        Outcome::Done(()) => ctx.done(format!("User {name} deleted."), "/admin/users"),
+        Outcome::Refused(Refusal::Missing(n)) => Err(AppError::no_such("user", &n)),
+        Outcome::Refused(e) => refused(ctx.0, &name, &e),
     }
 }
 

@@ -1,146 +1,13 @@
-//! SQL for the `users` table. Plain functions over a connection; callers
-//! run them on the blocking pool.
+//! SQL for the Users admin area: the list, one account with its details,
+//! and the changes administrators make, with their guards. Accounts
+//! themselves (sign-in, sessions) are `auth::store`.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::audit::Outcome;
+use crate::auth::store::{User, from_row};
 use crate::db;
-
-/// A user row without the password hash.
-#[derive(Clone, Debug)]
-pub struct User {
-    /// Row id.
-    pub id: i64,
-    /// Account name.
-    pub username: String,
-    /// Administrator?
-    pub is_admin: bool,
-    /// May sign in?
-    pub active: bool,
-    /// Sessions made with another version are over.
-    pub session_version: i64,
-}
-
-/// What sign-in needs: the user and the hash to verify against.
-pub struct Credentials {
-    /// The user.
-    pub user: User,
-    /// PHC string.
-    pub password_hash: String,
-}
-
-/// Why a user could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateError {
-    /// The name is taken.
-    #[error("A user named {0} already exists.")]
-    Duplicate(String),
-    /// Anything else.
-    #[error(transparent)]
-    Db(#[from] rusqlite::Error),
-}
-
-const COLUMNS: &str = "id, username, is_admin, active, session_version";
-
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: r.get(0)?,
-        username: r.get(1)?,
-        is_admin: r.get(2)?,
-        active: r.get(3)?,
-        session_version: r.get(4)?,
-    })
-}
-
-/// The user with that id.
-pub fn find_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()
-}
-
-/// The user with that name, with the password hash.
-pub fn find_credentials(
-    conn: &Connection,
-    username: &str,
-) -> rusqlite::Result<Option<Credentials>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, password_hash FROM users WHERE username = ?1"
-    ))?
-    .query_row([username], |r| {
-        Ok(Credentials {
-            user: from_row(r)?,
-            password_hash: r.get(5)?,
-        })
-    })
-    .optional()
-}
-
-/// How many users exist.
-pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-}
-
-/// Inserts a user with an already computed argon2 hash. The account gets
-/// an id never used before and a random session version, so no cookie made
-/// for an earlier account can ever match it.
-pub fn create(
-    conn: &Connection,
-    username: &str,
-    password_hash: &str,
-    is_admin: bool,
-    active: bool,
-) -> Result<User, CreateError> {
-    let now = db::now();
-    // 62 random bits: positive, with room for every later increment.
-    let session_version = i64::try_from(rand::random::<u64>() >> 2).unwrap_or(0);
-    let id = conn
-        .query_row(
-            r#"INSERT INTO users (username, password_hash, is_admin, active, session_version,
-                                  created_at, updated_at)
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id"#,
-            params![
-                username,
-                password_hash,
-                is_admin,
-                active,
-                session_version,
-                now
-            ],
-            |r| r.get(0),
-        )
-        .map_err(|e| {
-            if db::is_unique_violation(&e) {
-                CreateError::Duplicate(username.to_owned())
-            } else {
-                CreateError::Db(e)
-            }
-        })?;
-    Ok(User {
-        id,
-        username: username.to_owned(),
-        is_admin,
-        active,
-        session_version,
-    })
-}
-
-/// Notes a successful sign-in.
-pub fn record_login(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
-        params![id, db::now()],
-    )?;
-    Ok(())
-}
-
-/// Ends every session of the user (they carry the old version).
-pub fn end_sessions(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE users SET session_version = session_version + 1 WHERE id = ?1",
-        [id],
-    )?;
-    Ok(())
-}
+use crate::domain::UserId;
 
 /// A user as the Users area shows it.
 #[derive(Clone, Debug)]
@@ -163,6 +30,11 @@ impl Account {
         } else {
             "User"
         }
+    }
+
+    /// When the account was made, as administrators read it.
+    pub fn created(&self) -> String {
+        db::format_time(self.created_at)
     }
 
     /// The Last sign-in column.
@@ -231,7 +103,7 @@ pub fn find_account(conn: &Connection, username: &str) -> rusqlite::Result<Optio
 }
 
 /// Active administrators other than `except`.
-pub fn other_active_admins(conn: &Connection, except: i64) -> rusqlite::Result<i64> {
+pub fn other_active_admins(conn: &Connection, except: UserId) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1 AND id != ?1",
         [except],
@@ -261,6 +133,19 @@ pub enum Refusal {
     Missing(String),
 }
 
+impl Refusal {
+    /// The form field the refusal belongs beside, if any (`is_admin` when
+    /// the form took the role away, else `active`).
+    pub fn field(&self, form_is_admin: bool) -> Option<&'static str> {
+        match self {
+            Self::DisableSelf => Some("active"),
+            Self::LastAdmin(_) if !form_is_admin => Some("is_admin"),
+            Self::LastAdmin(_) => Some("active"),
+            _ => None,
+        }
+    }
+}
+
 /// The fields an administrator changes on an account.
 pub struct AccountChange<'a> {
     /// The account.
@@ -279,24 +164,24 @@ pub struct AccountChange<'a> {
 /// ends the user's sessions. Run inside an immediate transaction.
 pub fn update_account(
     conn: &Connection,
-    actor_id: i64,
+    actor_id: UserId,
     c: &AccountChange<'_>,
-) -> rusqlite::Result<Result<(), Refusal>> {
+) -> rusqlite::Result<Outcome<(), Refusal>> {
     let Some(current) = find_account(conn, c.username)? else {
-        return Ok(Err(Refusal::Missing(c.username.into())));
+        return Ok(Outcome::Refused(Refusal::Missing(c.username.into())));
     };
     if current.version != c.version {
-        return Ok(Err(Refusal::Stale));
+        return Ok(Outcome::Refused(Refusal::Stale));
     }
     if current.user.id == actor_id && !c.active {
-        return Ok(Err(Refusal::DisableSelf));
+        return Ok(Outcome::Refused(Refusal::DisableSelf));
     }
     let was_active_admin = current.user.is_admin && current.user.active;
     if was_active_admin
         && !(c.is_admin && c.active)
         && other_active_admins(conn, current.user.id)? == 0
     {
-        return Ok(Err(Refusal::LastAdmin(c.username.into())));
+        return Ok(Outcome::Refused(Refusal::LastAdmin(c.username.into())));
     }
     let end_sessions = c.password_hash.is_some() || (current.user.active && !c.active);
     conn.execute(
@@ -312,47 +197,39 @@ pub fn update_account(
             db::now()
         ],
     )?;
-    Ok(Ok(()))
+    Ok(Outcome::Done(()))
 }
 
-/// Deletes an account unless it is the actor's or the last active admin's.
+/// Why `actor_id` may not delete `account`, if they may not: not
+/// themselves, and not the last active administrator. The confirmation
+/// page and the delete itself ask the same question.
+pub fn delete_refusal(
+    conn: &Connection,
+    actor_id: UserId,
+    account: &Account,
+) -> rusqlite::Result<Option<Refusal>> {
+    let user = &account.user;
+    if user.id == actor_id {
+        return Ok(Some(Refusal::DeleteSelf));
+    }
+    if user.is_admin && user.active && other_active_admins(conn, user.id)? == 0 {
+        return Ok(Some(Refusal::LastAdmin(user.username.clone())));
+    }
+    Ok(None)
+}
+
+/// Deletes an account unless [`delete_refusal`] says no.
 pub fn delete_account(
     conn: &Connection,
-    actor_id: i64,
+    actor_id: UserId,
     username: &str,
-) -> rusqlite::Result<Result<(), Refusal>> {
+) -> rusqlite::Result<Outcome<(), Refusal>> {
     let Some(current) = find_account(conn, username)? else {
-        return Ok(Err(Refusal::Missing(username.into())));
+        return Ok(Outcome::Refused(Refusal::Missing(username.into())));
     };
-    if current.user.id == actor_id {
-        return Ok(Err(Refusal::DeleteSelf));
-    }
-    if current.user.is_admin
-        && current.user.active
-        && other_active_admins(conn, current.user.id)? == 0
-    {
-        return Ok(Err(Refusal::LastAdmin(username.into())));
+    if let Some(refusal) = delete_refusal(conn, actor_id, &current)? {
+        return Ok(Outcome::Refused(refusal));
     }
     conn.execute("DELETE FROM users WHERE id = ?1", [current.user.id])?;
-    Ok(Ok(()))
-}
-
-/// Sets a user's own new password and ends their other sessions; returns
-/// the new session version for the session that made the change.
-pub fn change_password(conn: &Connection, id: i64, password_hash: &str) -> rusqlite::Result<i64> {
-    conn.query_row(
-        r#"UPDATE users SET password_hash = ?2, session_version = session_version + 1,
-             version = version + 1, updated_at = ?3
-           WHERE id = ?1 RETURNING session_version"#,
-        params![id, password_hash, db::now()],
-        |r| r.get(0),
-    )
-}
-
-/// The stored hash of a user, for checking a current password.
-pub fn password_hash(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
-        r.get(0)
-    })
-    .optional()
+    Ok(Outcome::Done(()))
 }

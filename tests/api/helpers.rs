@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use reqwest::{Response, StatusCode, redirect::Policy};
 use tempfile::TempDir;
-use wharf::config::{Seconds, ServeArgs};
-use wharf::startup::{Application, Config};
+use wharf::cli::args::{Seconds, ServeArgs};
+use wharf::startup::{Application, ServerConfig};
 
 pub const ADMIN: &str = "admin";
 /// A syntactically valid SSH private key for Git Sync secrets.
@@ -25,7 +25,7 @@ pub fn serve_args() -> ServeArgs {
         listen: "127.0.0.1:0".into(),
         secure_cookies: false,
         trust_proxy: false,
-        trusted_proxies: wharf::config::ProxyList::loopback(),
+        trusted_proxies: wharf::cli::args::ProxyList::loopback(),
         session_idle: Seconds(3600),
         session_max: Seconds(12 * 3600),
         master_key: None,
@@ -41,7 +41,7 @@ pub async fn spawn_app_in(dir: Option<TempDir>) -> TestApp {
 /// Starts wharf with these server options.
 pub async fn spawn_app_with(dir: Option<TempDir>, serve: ServeArgs) -> TestApp {
     let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
-    let app = Application::build(Config {
+    let app = Application::build(ServerConfig {
         data_dir: dir.path().to_path_buf(),
         serve,
     })

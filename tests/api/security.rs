@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::cookie::CookieStore;
-use wharf::config::KeyBytes;
-use wharf::startup::{Application, Config};
+use wharf::cli::args::KeyBytes;
+use wharf::startup::{Application, ServerConfig};
 
 use crate::helpers::*;
 
@@ -175,7 +175,7 @@ async fn a_revoked_cookie_cannot_sign_the_account_out_everywhere() {
 #[tokio::test]
 async fn an_idle_expired_cookie_cannot_sign_out_either() {
     let mut args = serve_args();
-    args.session_idle = wharf::config::Seconds(1);
+    args.session_idle = wharf::cli::args::Seconds(1);
     let app = spawn_app_with(None, args).await;
     app.add_user("ops", "ops-long-password", true);
     let (old, jar) = client_with_jar();
@@ -221,7 +221,7 @@ fn key(byte: u8) -> KeyBytes {
 fn build_err(dir: &std::path::Path, master: Option<KeyBytes>) -> String {
     let mut serve = serve_args();
     serve.master_key = master;
-    match Application::build(Config {
+    match Application::build(ServerConfig {
         data_dir: dir.to_path_buf(),
         serve,
     }) {
@@ -233,7 +233,7 @@ fn build_err(dir: &std::path::Path, master: Option<KeyBytes>) -> String {
 fn build_ok(dir: &std::path::Path, master: Option<KeyBytes>) {
     let mut serve = serve_args();
     serve.master_key = master;
-    if let Err(e) = Application::build(Config {
+    if let Err(e) = Application::build(ServerConfig {
         data_dir: dir.to_path_buf(),
         serve,
     }) {

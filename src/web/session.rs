@@ -4,6 +4,7 @@ use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use base64::Engine;
 
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// The session cookie's contents, behind names that cannot be mistyped.
@@ -14,7 +15,7 @@ pub struct TypedSession(Session);
 #[derive(Clone, Copy, Debug)]
 pub struct SessionUser {
     /// The user's row id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The user's session version when this session began.
     pub version: i64,
     /// When the session began (Unix seconds).
@@ -52,10 +53,10 @@ impl TypedSession {
     }
 
     /// Starts a signed-in session: a fresh session id, a fresh CSRF token.
-    pub fn sign_in(&self, user_id: i64, version: i64, now: i64) -> Result<(), AppError> {
+    pub fn sign_in(&self, user_id: UserId, version: i64, now: i64) -> Result<(), AppError> {
         self.0.renew();
         self.0.clear();
-        self.insert(Self::USER_ID, &user_id)?;
+        self.insert(Self::USER_ID, &user_id.0)?;
         self.insert(Self::VERSION, &version)?;
         self.insert(Self::STARTED, &now)?;
         self.insert(Self::SEEN, &now)?;
@@ -80,7 +81,7 @@ impl TypedSession {
     pub fn user(&self) -> Option<SessionUser> {
         let get = |k| self.0.get::<i64>(k).ok().flatten();
         Some(SessionUser {
-            user_id: get(Self::USER_ID)?,
+            user_id: UserId(get(Self::USER_ID)?),
             version: get(Self::VERSION)?,
             started: get(Self::STARTED)?,
             seen: get(Self::SEEN)?,

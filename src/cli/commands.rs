@@ -1,12 +1,12 @@
-//! The shell commands besides `serve`.
+//! The shell commands besides `serve`: `wharf user add` and `wharf backup`.
 
 use std::io::BufRead;
 use std::path::Path;
 
+use crate::auth::store as users;
 use crate::crypto;
 use crate::db;
 use crate::domain::{Password, Username};
-use crate::users::store as users;
 
 /// `wharf user add NAME [--admin] --password-stdin`: reads one line from
 /// `input` as the password.

@@ -1,0 +1,69 @@
+//! The Audit area: `GET /admin/audit`, the log of every sign-in, change,
+//! export and login test, newest first.
+
+use crate::listing::{QueryPairs, parse_page};
+use actix_web::{Responder, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::audit::{self, Entry};
+use crate::auth::AdminCtx;
+use crate::db;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::Ctx;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit_log/list.html")]
+struct AuditPage {
+    ctx: Ctx,
+    actor: String,
+    target: String,
+    page: i64,
+    entries: Vec<Entry>,
+    more: bool,
+}
+
+impl AuditPage {
+    fn href(&self, page: i64) -> String {
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        format!(
+            "/admin/audit?actor={}&target={}&page={page}",
+            enc(&self.actor),
+            enc(&self.target)
+        )
+    }
+    fn prev_href(&self) -> Option<String> {
+        (self.page > 1).then(|| self.href(self.page - 1))
+    }
+    fn next_href(&self) -> Option<String> {
+        self.more.then(|| self.href(self.page + 1))
+    }
+}
+
+/// The area's routes, under `/admin`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/audit", web::get().to(list));
+}
+
+/// `GET /admin/audit`
+pub async fn list(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    query: QueryPairs,
+) -> Result<impl Responder, AppError> {
+    let page = parse_page(query.get("page"));
+    let actor = query.get("actor").trim().to_owned();
+    let target = query.get("target").trim().to_owned();
+    let (a, t) = (actor.clone(), target.clone());
+    let (entries, more) = db::run(&state.pool, move |c| Ok(audit::list(c, &a, &t, page)?)).await?;
+    Ok(AuditPage {
+        ctx: ctx.0,
+        actor,
+        target,
+        page,
+        entries,
+        more,
+    })
+}

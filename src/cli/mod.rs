@@ -1,0 +1,7 @@
+//! The command line: what it accepts (`args`, clap with `env`) and the
+//! subcommands besides `serve` (`commands`).
+
+pub mod args;
+pub mod commands;
+
+pub use commands::{backup, user_add};

@@ -1,0 +1,11 @@
+//! What every page shares, below the guards that make it: the typed
+//! session cookie, the page context, answering with a page (any status) or
+//! a redirect, form errors and versions, and the 409 page.
+
+mod form;
+mod page;
+mod session;
+
+pub use form::{FieldErrors, FormState, FormVersion, redacted};
+pub use page::{Ctx, CurrentUser, Link, Refused, conflict, render, see_other, unprocessable};
+pub use session::{SessionUser, TypedSession, new_token};
