@@ -9,6 +9,8 @@
 //! argon2 runs at most once per core at a time, so the probes should stay
 //! fast and memory bounded however large the burst.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -8,6 +8,8 @@
 //! figures compare across machines. `WHARF_BENCH_SECS` sets the seconds per
 //! endpoint (default 4); `WHARF_BENCH_EXTRA=/path,/path` measures more GETs.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

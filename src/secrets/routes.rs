@@ -79,6 +79,22 @@ struct FormPage {
 }
 
 impl FormPage {
+    fn password_hint(&self) -> &'static str {
+        if self.form.is_new {
+            "The password or access token (e.g. a GitLab deploy token)."
+        } else {
+            "A password is stored; leave blank to keep it."
+        }
+    }
+
+    fn key_hint(&self) -> &'static str {
+        if self.form.is_new {
+            "Paste the whole private key, BEGIN and END lines included."
+        } else {
+            "A key is stored; leave blank to keep it."
+        }
+    }
+
     /// The edit form of what is stored now, in `form`.
     fn stored(ctx: Ctx, (secret, images): (Secret, Vec<ImageUse>), form: FormState) -> Self {
         Self {

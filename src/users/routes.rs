@@ -62,6 +62,32 @@ impl std::fmt::Debug for UserForm {
     }
 }
 
+impl UserForm {
+    /// The password reset the form asks for: `None` when the field is
+    /// blank (keep), else a valid new password or the field's error.
+    fn reset_password(&self) -> Result<Option<Password>, FieldErrors> {
+        if self.password.is_empty() {
+            return Ok(None);
+        }
+        let mut errors = FieldErrors::default();
+        match errors.check("password", Password::parse(&self.password)) {
+            Some(p) => Ok(Some(p)),
+            None => Err(errors),
+        }
+    }
+
+    /// The change to apply, with the new password's hash if any.
+    fn change(&self, password_hash: Option<String>) -> AccountChange {
+        AccountChange {
+            username: self.username.clone(),
+            is_admin: self.is_admin.is_some(),
+            active: self.active.is_some(),
+            password_hash,
+            version: self.version.expected(),
+        }
+    }
+}
+
 /// The form's values as shown (never the password).
 pub struct UserFields {
     pub username: String,
@@ -97,6 +123,14 @@ struct FormPage {
 }
 
 impl FormPage {
+    fn password_hint(&self) -> &'static str {
+        if self.form.is_new {
+            "At least 12 characters."
+        } else {
+            "Leave blank to keep the current password; a new one signs the user out everywhere."
+        }
+    }
+
     /// The edit form of what is stored now, in `state`.
     fn stored(ctx: Ctx, account: Account, state: FormState) -> Self {
         Self {
@@ -209,56 +243,34 @@ pub async fn update(
     let account = load(&state, path.into_inner()).await?;
     let mut form = form.into_inner();
     form.username = account.user.username.clone();
-    let password_hash = match form.password.as_str() {
-        "" => None,
-        typed => match Password::parse(typed) {
-            Ok(p) => Some(state.hashing.hash(p).await?),
-            Err(e) => {
-                let mut errors = FieldErrors::default();
-                errors.add("password", e);
-                return FormPage::rejected(ctx.0, &form, Some(account), errors);
-            }
-        },
+    let reset = match form.reset_password() {
+        Ok(reset) => reset,
+        Err(errors) => return FormPage::rejected(ctx.0, &form, Some(account), errors),
+    };
+    let password_hash = match reset {
+        Some(p) => Some(state.hashing.hash(p).await?),
+        None => None,
     };
     let action = match password_hash {
         Some(_) => "user updated (password reset)",
         None => "user updated",
     };
-    let (actor_id, name) = (ctx.user.id, account.user.username.clone());
-    let (is_admin, active, version) = (
-        form.is_admin.is_some(),
-        form.active.is_some(),
-        form.version.expected(),
-    );
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        action,
-        format!("user/{name}"),
-        move |c| {
-            let change = AccountChange {
-                username: &name,
-                is_admin,
-                active,
-                password_hash,
-                version,
-            };
-            Ok(store::update_account(c, actor_id, &change)?)
-        },
-    )
+    let change = form.change(password_hash);
+    let (actor_id, target) = (ctx.user.id, format!("user/{}", form.username));
+    let outcome = audited(&state.pool, ctx.actor(), action, target, move |c| {
+        Ok(store::update_account(c, actor_id, &change)?)
+    })
     .await?;
+    let name = account.user.username;
     match outcome {
         Outcome::Done(()) if account.user.id == ctx.user.id => updated_yourself(&ctx, &state).await,
-        Outcome::Done(()) => ctx.done(
-            format!("User {} updated.", account.user.username),
-            "/admin/users",
-        ),
+        Outcome::Done(()) => ctx.done(format!("User {name} updated."), "/admin/users"),
         Outcome::Refused(Refusal::Missing(n)) => Err(AppError::no_such("user", &n)),
         Outcome::Refused(e) => {
             // What is stored now, with why the change was refused.
-            let current = load(&state, account.user.username).await?;
+            let current = load(&state, name).await?;
             let mut shown = FormState::editing(current.version);
-            match e.field(is_admin) {
+            match e.field(form.is_admin.is_some()) {
                 Some(field) => shown.errors.add(field, e.to_string()),
                 None => shown = FormState::refused(current.version, &e),
             }

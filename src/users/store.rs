@@ -147,9 +147,9 @@ impl Refusal {
 }
 
 /// The fields an administrator changes on an account.
-pub struct AccountChange<'a> {
+pub struct AccountChange {
     /// The account.
-    pub username: &'a str,
+    pub username: String,
     /// Administrator?
     pub is_admin: bool,
     /// May sign in?
@@ -165,10 +165,10 @@ pub struct AccountChange<'a> {
 pub fn update_account(
     conn: &Connection,
     actor_id: UserId,
-    c: &AccountChange<'_>,
+    c: &AccountChange,
 ) -> rusqlite::Result<Outcome<(), Refusal>> {
-    let Some(current) = find_account(conn, c.username)? else {
-        return Ok(Outcome::Refused(Refusal::Missing(c.username.into())));
+    let Some(current) = find_account(conn, &c.username)? else {
+        return Ok(Outcome::Refused(Refusal::Missing(c.username.clone())));
     };
     if current.version != c.version {
         return Ok(Outcome::Refused(Refusal::Stale));
@@ -181,7 +181,7 @@ pub fn update_account(
         && !(c.is_admin && c.active)
         && other_active_admins(conn, current.user.id)? == 0
     {
-        return Ok(Outcome::Refused(Refusal::LastAdmin(c.username.into())));
+        return Ok(Outcome::Refused(Refusal::LastAdmin(c.username.clone())));
     }
     let end_sessions = c.password_hash.is_some() || (current.user.active && !c.active);
     conn.execute(

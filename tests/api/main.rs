@@ -1,4 +1,5 @@
 //! Integration tests: the real app over HTTP, one binary.
+#![allow(clippy::unwrap_used)]
 
 mod auth;
 mod browser;
