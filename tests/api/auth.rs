@@ -126,10 +126,7 @@ async fn admins_land_on_secrets_and_users_on_the_catalogue() {
     app.add_user("ops", "long-enough-pw", true);
     app.add_user("dev", "long-enough-pw", false);
     assert_redirect_to(&app.login("ops", "long-enough-pw").await, "/admin/secrets");
-    let other = TestApp {
-        client: client(),
-        ..app
-    };
+    let other = app.another_browser();
     assert_redirect_to(&other.login("dev", "long-enough-pw").await, "/");
     assert_eq!(other.get("/").await.status(), StatusCode::OK);
     for path in ["/admin/secrets", "/admin/secrets/new", "/admin/images"] {
@@ -142,7 +139,7 @@ async fn admins_land_on_secrets_and_users_on_the_catalogue() {
                 .contains("You have to be admin to view this page")
         );
     }
-    let before = other.digest();
+    let before = app.digest();
     let r = other
         .post(
             "/admin/secrets",
@@ -150,7 +147,7 @@ async fn admins_land_on_secrets_and_users_on_the_catalogue() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(other.digest(), before);
+    assert_eq!(app.digest(), before);
 }
 
 #[tokio::test]
@@ -346,93 +343,6 @@ async fn unknown_pages_are_404_pages() {
 }
 
 #[tokio::test]
-async fn user_add_from_the_shell() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str], stdin: &str| {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(["--data-dir", dir.path().to_str().unwrap()])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
-    let out = run(
-        &["user", "add", "ops", "--admin", "--password-stdin"],
-        "long-enough-pw\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = run(
-        &["user", "add", "ops", "--password-stdin"],
-        "long-enough-pw\n",
-    );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-    let out = run(&["user", "add", "dev", "--password-stdin"], "short\n");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"));
-
-    let app = spawn_app_in(Some(dir)).await;
-    assert_redirect_to(&app.login("ops", "long-enough-pw").await, "/admin/secrets");
-}
-
-#[tokio::test]
-async fn backup_copies_the_live_database() {
-    let app = spawn_app().await;
-    app.login_admin().await;
-    app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "token-1")
-        .await;
-    let copy = app.dir.path().join("copy.db");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "--data-dir",
-            app.dir.path().to_str().unwrap(),
-            "backup",
-            copy.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let c = rusqlite::Connection::open(&copy).unwrap();
-    let n: i64 = c
-        .query_row(
-            "SELECT COUNT(*) FROM secrets WHERE name = 'gitlab'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(n, 1);
-    // Never over an existing file.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "--data-dir",
-            app.dir.path().to_str().unwrap(),
-            "backup",
-            copy.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!again.status.success());
-}
-
-#[tokio::test]
 async fn parallel_guesses_cannot_slip_under_the_limit() {
     let app = spawn_app().await;
     app.add_user("ops", "long-enough-pw", true);
@@ -519,19 +429,6 @@ async fn behind_a_trusted_proxy_the_address_is_the_one_it_appended() {
         .query_row("SELECT source FROM audit_log", [], |r| r.get(0))
         .unwrap();
     assert_eq!(source, "203.0.113.9");
-}
-
-#[tokio::test]
-async fn the_setup_link_dies_when_a_user_is_added_from_the_shell() {
-    let app = spawn_app().await;
-    let path = app
-        .setup_url
-        .clone()
-        .unwrap()
-        .trim_start_matches(&app.address)
-        .to_owned();
-    app.add_user("ops", "long-enough-pw", true);
-    assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

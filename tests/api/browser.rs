@@ -1,7 +1,7 @@
 //! The seed's flow clicked in a real headless Chromium through chromedriver,
 //! by the texts people see.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -11,29 +11,10 @@ use crate::helpers::*;
 
 /// chromedriver on a free loopback port, killed on drop.
 struct Driver {
-    child: Child,
+    _process: KillOnDrop,
     port: u16,
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-#[expect(
-    clippy::zombie_processes,
-    reason = "Driver's Drop kills and waits for it"
-)]
 async fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
@@ -42,16 +23,12 @@ async fn start_driver() -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver is installed (the README's test command installs chromium-driver)");
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Driver { child, port };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("chromedriver did not start");
+    let driver = Driver {
+        _process: KillOnDrop(child),
+        port,
+    };
+    wait_for_port(port, "chromedriver").await;
+    driver
 }
 
 async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {

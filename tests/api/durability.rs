@@ -3,30 +3,17 @@
 //! create that got its 303 must be there, readable, in a sound database.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use reqwest::redirect::Policy;
 
-use crate::helpers::{add_user, csrf_in};
+use crate::helpers::{KillOnDrop, add_user, csrf_in, free_port};
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(dir: &Path) -> (Process, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+async fn start(dir: &Path) -> (KillOnDrop, String) {
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
         .args([
             "--data-dir",
@@ -40,7 +27,7 @@ async fn start(dir: &Path) -> (Process, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let process = Process(child);
+    let process = KillOnDrop(child);
     let base = format!("http://127.0.0.1:{port}");
     let probe = reqwest::Client::new();
     for _ in 0..200 {

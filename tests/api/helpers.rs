@@ -13,11 +13,26 @@ pub const ADMIN: &str = "admin";
 pub const SSH_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n";
 pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
 
+/// The app under test, with a data directory of its own and its first
+/// browser: `app.get(...)`, `app.post(...)` and `app.client` are that
+/// browser's (through `Deref`); `another_browser()` opens more.
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    pub browser: Browser,
     pub setup_url: Option<String>,
     pub dir: TempDir,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+/// One cookie jar on the app: a person at a browser.
+pub struct Browser {
+    pub address: String,
+    pub client: reqwest::Client,
 }
 
 pub fn serve_args() -> ServeArgs {
@@ -50,8 +65,10 @@ pub async fn spawn_app_with(dir: Option<TempDir>, serve: ServeArgs) -> TestApp {
     let setup_url = app.setup_url().map(str::to_owned);
     tokio::spawn(app.run_until_stopped());
     TestApp {
-        address,
-        client: client(),
+        browser: Browser {
+            address,
+            client: client(),
+        },
         setup_url,
         dir,
     }
@@ -88,13 +105,9 @@ pub fn assert_redirect_to(response: &Response, location: &str) {
     assert_eq!(response.headers()["location"], location);
 }
 
-impl TestApp {
+impl Browser {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("wharf.db")
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -105,12 +118,10 @@ impl TestApp {
         self.get(path).await.text().await.expect("body")
     }
 
-    /// The session's CSRF token (the sign-in page always shows it).
     pub async fn csrf(&self) -> String {
         csrf_in(&self.get_html("/login").await)
     }
 
-    /// POSTs a form with the session's CSRF token added.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let token = self.csrf().await;
         let mut form: Vec<(&str, &str)> = fields.to_vec();
@@ -118,7 +129,6 @@ impl TestApp {
         self.post_raw(path, &form).await
     }
 
-    /// POSTs a form exactly as given.
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         self.client
             .post(self.url(path))
@@ -128,32 +138,34 @@ impl TestApp {
             .expect("POST")
     }
 
-    /// Creates a user the way scripts do (`wharf user add`).
-    pub fn add_user(&self, name: &str, password: &str, admin: bool) {
-        add_user(self.dir.path(), name, password, admin);
-    }
-
-    /// The same app seen from another browser (its own cookies).
-    pub fn another_browser(&self) -> Browser<'_> {
-        Browser {
-            app: self,
-            client: client(),
-        }
-    }
-
     pub async fn login(&self, name: &str, password: &str) -> Response {
         self.post("/login", &[("username", name), ("password", password)])
             .await
     }
+}
 
-    /// Creates the admin and signs in.
+impl TestApp {
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("wharf.db")
+    }
+
+    pub fn add_user(&self, name: &str, password: &str, admin: bool) {
+        add_user(self.dir.path(), name, password, admin);
+    }
+
+    pub fn another_browser(&self) -> Browser {
+        Browser {
+            address: self.address.clone(),
+            client: client(),
+        }
+    }
+
     pub async fn login_admin(&self) {
         self.add_user(ADMIN, ADMIN_PASSWORD, true);
         let r = self.login(ADMIN, ADMIN_PASSWORD).await;
         assert_redirect_to(&r, "/admin/secrets");
     }
 
-    /// Creates an Image Pull secret through the form.
     pub async fn create_secret(
         &self,
         name: &str,
@@ -178,7 +190,6 @@ impl TestApp {
         assert_redirect_to(&r, "/admin/secrets");
     }
 
-    /// Creates a Git Sync secret holding `key` through the form.
     pub async fn create_git_sync(&self, name: &str, key: &str) {
         let r = self
             .post(
@@ -189,12 +200,10 @@ impl TestApp {
         assert_redirect_to(&r, "/admin/secrets");
     }
 
-    /// A connection to the real SQLite file, to look behind the pages.
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.db_path()).expect("open db")
     }
 
-    /// A digest of every row that matters, to prove a request changed nothing.
     pub fn digest(&self) -> String {
         let c = self.db();
         let mut out = String::new();
@@ -220,7 +229,6 @@ impl TestApp {
         out
     }
 
-    /// Opens a stored secret's sealed value with the master key on disk.
     pub fn open_secret(&self, name: &str) -> String {
         let key_b64 = std::fs::read_to_string(self.dir.path().join("master.key")).expect("key");
         use base64::Engine;
@@ -248,36 +256,56 @@ pub fn add_user(dir: &Path, name: &str, password: &str, admin: bool) {
     .expect("user add");
 }
 
-/// A second cookie jar on the same app.
-pub struct Browser<'a> {
-    pub app: &'a TestApp,
-    pub client: reqwest::Client,
+/// A free port on 127.0.0.1 (bound, then released for the server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-impl Browser<'_> {
-    pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(self.app.url(path))
-            .send()
-            .await
-            .expect("GET")
-    }
+/// A child process that is killed and reaped when the test lets go of it.
+pub struct KillOnDrop(pub std::process::Child);
 
-    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
-        let page = self.get("/login").await.text().await.expect("body");
-        let token = csrf_in(&page);
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        form.push(("csrf_token", &token));
-        self.client
-            .post(self.app.url(path))
-            .form(&form)
-            .send()
-            .await
-            .expect("POST")
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
+}
 
-    pub async fn login(&self, name: &str, password: &str) -> Response {
-        self.post("/login", &[("username", name), ("password", password)])
+/// Waits until something listens on 127.0.0.1:`port` (10 s at most).
+pub async fn wait_for_port(port: u16, what: &str) {
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    panic!("{what} did not start on port {port}");
+}
+
+/// Serves an actix `App` (a stand-in registry or webhook receiver) on a
+/// free loopback port with one worker; evaluates to the port. The
+/// `|port| app` form lets the app know its own port.
+#[macro_export]
+macro_rules! loopback_server {
+    (|$port:ident| $app:expr) => {{
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let $port = listener.local_addr().unwrap().port();
+        let server = actix_web::HttpServer::new(move || $app)
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run();
+        tokio::spawn(server);
+        $port
+    }};
+    ($app:expr) => {
+        $crate::loopback_server!(|_port| $app)
+    };
 }

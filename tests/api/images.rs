@@ -302,10 +302,7 @@ async fn the_catalogue_shows_images_but_no_credentials() {
     )
     .await;
     app.add_user("dev", "long-enough-pw", false);
-    let user = TestApp {
-        client: client(),
-        ..app
-    };
+    let user = app.another_browser();
     user.login("dev", "long-enough-pw").await;
     let page = user.get_html("/").await;
     assert!(

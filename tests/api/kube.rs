@@ -2,7 +2,7 @@
 //! accepted by skopeo against a real `docker-registry`, and "Test login".
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -177,14 +177,19 @@ async fn manifests_match_the_installed_kubectl() {
     }
 }
 
-#[tokio::test]
-async fn exports_are_admin_only_and_checked() {
+/// An admin with an Image Pull and a Git Sync secret.
+async fn app_with_two_secrets() -> TestApp {
     let app = spawn_app().await;
     app.login_admin().await;
     app.create_secret("gitlab", "", "registry.gitlab.com", "u", "tok")
         .await;
     app.create_git_sync("repo-key", KEY).await;
+    app
+}
 
+#[tokio::test]
+async fn docker_config_is_the_decoded_document_of_image_pull_secrets_only() {
+    let app = app_with_two_secrets().await;
     let dc = body(&app, "/admin/secrets/gitlab/dockerconfig.json").await;
     assert_eq!(
         dc,
@@ -211,6 +216,11 @@ async fn exports_are_admin_only_and_checked() {
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_namespace_must_be_a_dns_label() {
+    let app = app_with_two_secrets().await;
     for bad in ["UPPER", "a.b", "-x", "x_y", "%00", &"n".repeat(64)] {
         for path in [
             "/admin/secrets/gitlab/manifest.yaml",
@@ -221,6 +231,11 @@ async fn exports_are_admin_only_and_checked() {
             assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path} {bad}");
         }
     }
+}
+
+#[tokio::test]
+async fn every_export_is_in_the_audit_log_without_its_value() {
+    let app = app_with_two_secrets().await;
     assert_eq!(
         body(&app, "/admin/secrets/export.yaml")
             .await
@@ -228,7 +243,7 @@ async fn exports_are_admin_only_and_checked() {
             .count(),
         2
     );
-    // Each export is in the audit log, without the value.
+    body(&app, "/admin/secrets/gitlab/manifest.yaml").await;
     let audit: Vec<(String, String)> = app
         .db()
         .prepare("SELECT action, target FROM audit_log WHERE action LIKE '%export%'")
@@ -239,7 +254,13 @@ async fn exports_are_admin_only_and_checked() {
         .collect();
     assert!(audit.contains(&("secret exported".into(), "secret/gitlab".into())));
     assert!(audit.contains(&("secrets exported".into(), "secret/*".into())));
+    let log = app.get_html("/admin/audit").await;
+    assert!(!log.contains("tok\"") && !log.contains("dTp0b2s"));
+}
 
+#[tokio::test]
+async fn exports_are_for_administrators_only() {
+    let app = app_with_two_secrets().await;
     let anonymous = client();
     let r = anonymous
         .get(app.url("/admin/secrets/gitlab/manifest.yaml"))
@@ -248,10 +269,7 @@ async fn exports_are_admin_only_and_checked() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     app.add_user("dev", "long-enough-pw", false);
-    let user = TestApp {
-        client: client(),
-        ..app
-    };
+    let user = app.another_browser();
     user.login("dev", "long-enough-pw").await;
     for path in [
         "/admin/secrets/gitlab/manifest.yaml",
@@ -290,24 +308,9 @@ async fn a_damaged_stored_value_is_a_500_page_with_a_reference_and_no_secret() {
 
 /// A real `docker-registry` with bcrypt htpasswd auth on a free port.
 struct Registry {
-    child: Child,
+    _process: KillOnDrop,
     port: u16,
     dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start_registry(user: &str, password: &str) -> Registry {
@@ -330,17 +333,13 @@ async fn start_registry(user: &str, password: &str) -> Registry {
         .stderr(Stdio::null())
         .spawn()
         .expect("docker-registry is installed");
-    let registry = Registry { child, port, dir };
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return registry;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("docker-registry did not start");
+    let registry = Registry {
+        _process: KillOnDrop(child),
+        port,
+        dir,
+    };
+    wait_for_port(port, "docker-registry").await;
+    registry
 }
 
 /// skopeo with a private HOME, so no credentials but the ones given count.
@@ -455,10 +454,8 @@ async fn skopeo_and_test_login_accept_the_good_secret_and_refuse_the_bad() {
 /// A small registry stand-in for the flows docker-registry does not do:
 /// Bearer tokens (`redirect_loop` false) or redirects forever (true).
 async fn fake_registry(redirect_loop: bool) -> u16 {
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
+    use actix_web::{App, HttpRequest, HttpResponse, web};
+    crate::loopback_server!(|port| {
         App::new()
             .route(
                 "/v2/",
@@ -506,12 +503,6 @@ async fn fake_registry(redirect_loop: bool) -> u16 {
                 }),
             )
     })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    port
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Integration tests: the real app over HTTP, one binary.
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod auth;
 mod browser;
+mod cli;
 mod corpus;
 mod durability;
 mod helpers;

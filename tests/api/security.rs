@@ -2,8 +2,7 @@
 //! one of these failed before its fix.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::cookie::CookieStore;
@@ -297,64 +296,6 @@ async fn the_key_is_checked_even_before_any_secret_exists() {
     build_ok(dir.path(), Some(key(1)));
 }
 
-#[test]
-fn backup_finishes_under_constant_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
-    {
-        // About 4 MiB, so the copy takes many steps.
-        let mut conn = pool.get().unwrap();
-        let tx = conn.transaction().unwrap();
-        let pad = "x".repeat(1000);
-        for i in 0..4000 {
-            wharf::audit::record(&tx, "bench", "filler", &format!("t/{i}"), &pad).unwrap();
-        }
-        tx.commit().unwrap();
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (stop, pool) = (stop.clone(), pool.clone());
-        std::thread::spawn(move || {
-            let conn = pool.get().unwrap();
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                wharf::audit::record(&conn, "writer", "write", &n.to_string(), "").unwrap();
-                n += 1;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            n
-        })
-    };
-    let out = dir.path().join("copy.db");
-    let (tx, rx) = std::sync::mpsc::channel();
-    {
-        let (data, out) = (dir.path().to_path_buf(), out.clone());
-        std::thread::spawn(move || {
-            let _ = tx.send(wharf::cli::backup(&data, &out));
-        });
-    }
-    let started = Instant::now();
-    let result = rx.recv_timeout(Duration::from_secs(30));
-    stop.store(true, Ordering::Relaxed);
-    let writes = writer.join().unwrap();
-    let result = result.expect("the backup finished while the writes went on");
-    result.unwrap();
-    assert!(writes > 10, "the writer really wrote ({writes})");
-    let copy = rusqlite::Connection::open(&out).unwrap();
-    let fillers: i64 = copy
-        .query_row(
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'filler'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(fillers, 4000);
-    eprintln!(
-        "backup under writes took {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
-}
-
 #[tokio::test]
 async fn a_failed_sign_in_for_no_account_does_not_record_the_typed_name() {
     let app = spawn_app().await;
@@ -376,20 +317,6 @@ async fn a_failed_sign_in_for_no_account_does_not_record_the_typed_name() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(actors, ["(unknown user)", ADMIN]);
-}
-
-#[test]
-fn user_add_makes_an_owner_only_data_directory() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("fresh").join("wharf-data");
-    add_user(&data, "ops", "ops-long-password", true);
-    for d in [&data, &data.parent().unwrap().to_path_buf()] {
-        let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700, "{}", d.display());
-    }
-    let db = std::fs::metadata(data.join("wharf.db")).unwrap();
-    assert_eq!(db.permissions().mode() & 0o077, 0);
 }
 
 #[test]
@@ -527,10 +454,8 @@ fn password_hashing_runs_within_its_permits() {
 /// A registry that takes `delay` to answer an anonymous `/v2/` with a
 /// Basic challenge, and lets in any request that brings credentials.
 async fn slow_registry(delay: Duration) -> u16 {
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
+    use actix_web::{App, HttpRequest, HttpResponse, web};
+    crate::loopback_server!({
         App::new().route(
             "/v2/",
             web::get().to(move |req: HttpRequest| async move {
@@ -546,12 +471,6 @@ async fn slow_registry(delay: Duration) -> u16 {
             }),
         )
     })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    port
 }
 
 #[tokio::test]
@@ -633,10 +552,8 @@ async fn a_test_login_verdict_is_not_kept_for_credentials_changed_meanwhile() {
 /// A registry that sends every anonymous `/v2/` to `localhost` (another
 /// host name for the same loopback server), where anyone is let in.
 async fn host_hopping_registry() -> u16 {
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
+    use actix_web::{App, HttpRequest, HttpResponse, web};
+    crate::loopback_server!(|port| {
         App::new().route(
             "/v2/",
             web::get().to(move |req: HttpRequest| async move {
@@ -652,12 +569,6 @@ async fn host_hopping_registry() -> u16 {
             }),
         )
     })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    port
 }
 
 #[tokio::test]

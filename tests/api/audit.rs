@@ -1,0 +1,123 @@
+//! The audit log: what is recorded, and its pages.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_audit_log_traces_a_secret_lifecycle_without_its_value() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.login(ADMIN, "wrong-password").await;
+    app.login(ADMIN, ADMIN_PASSWORD).await;
+    const SECRET: &str = "glpat-very-secret-token";
+    app.create_secret(
+        "gitlab",
+        "GitLab",
+        "registry.gitlab.com",
+        "deployer",
+        SECRET,
+    )
+    .await;
+    app.post(
+        "/admin/secrets/gitlab",
+        &[
+            ("registry_host", "registry.gitlab.com"),
+            ("username", "deployer"),
+            ("password", "glpat-rotated-token"),
+            ("version", "1"),
+        ],
+    )
+    .await;
+    app.get("/admin/secrets/gitlab/manifest.yaml").await;
+    app.post(
+        "/admin/images",
+        &[("name", "nb"), ("url", "registry.gitlab.com/a/b")],
+    )
+    .await;
+    app.post("/admin/images/nb/delete", &[]).await;
+    app.post("/admin/secrets/gitlab/delete", &[]).await;
+
+    let page = app.get_html("/admin/audit?target=secret/gitlab").await;
+    let order: Vec<usize> = [
+        "secret deleted",
+        "secret exported",
+        "secret updated",
+        "secret created",
+    ]
+    .iter()
+    .map(|a| page.find(a).unwrap_or_else(|| panic!("{a} in the log")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "newest first");
+    assert!(!page.contains("image created"), "filtered by target");
+    let by_actor = app.get_html("/admin/audit?actor=admin").await;
+    assert!(
+        by_actor.contains("sign-in failed")
+            && by_actor.contains("image created")
+            && by_actor.contains("127.0.0.1")
+    );
+    assert!(
+        app.get_html("/admin/audit?actor=nobody")
+            .await
+            .contains("No entries match")
+    );
+
+    let mut all = String::new();
+    let c = app.db();
+    let mut st = c
+        .prepare("SELECT at, actor, action, target, source, '' FROM audit_log")
+        .unwrap();
+    let rows = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{:?}{}{}{}{}{}",
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?
+            ))
+        })
+        .unwrap();
+    for row in rows {
+        all.push_str(&row.unwrap());
+    }
+    for needle in [
+        SECRET,
+        "glpat-rotated-token",
+        ADMIN_PASSWORD,
+        "wrong-password",
+    ] {
+        assert!(!all.contains(needle), "{needle} in the audit log");
+    }
+}
+
+#[tokio::test]
+async fn audit_pages_go_back_in_time() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    {
+        let c = app.db();
+        for i in 0..120 {
+            wharf::audit::record(
+                &c,
+                "bot",
+                "secret updated",
+                &format!("secret/s{i:03}"),
+                "test",
+            )
+            .unwrap();
+        }
+    }
+    let first = app.get_html("/admin/audit?actor=bot").await;
+    assert!(
+        first.contains("secret/s119") && !first.contains("secret/s069") && first.contains("Older")
+    );
+    let third = app.get_html("/admin/audit?actor=bot&page=3").await;
+    assert!(third.contains("secret/s000") && !third.contains("Older ›"));
+    assert_eq!(
+        app.get("/admin/audit?page=banana").await.status(),
+        StatusCode::OK
+    );
+}

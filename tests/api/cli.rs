@@ -1,0 +1,181 @@
+//! The shell commands: `wharf user add` and `wharf backup`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn user_add_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &["user", "add", "ops", "--admin", "--password-stdin"],
+        "long-enough-pw\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["user", "add", "ops", "--password-stdin"],
+        "long-enough-pw\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = run(&["user", "add", "dev", "--password-stdin"], "short\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"));
+
+    let app = spawn_app_in(Some(dir)).await;
+    assert_redirect_to(&app.login("ops", "long-enough-pw").await, "/admin/secrets");
+}
+
+#[tokio::test]
+async fn backup_copies_the_live_database() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "token-1")
+        .await;
+    let copy = app.dir.path().join("copy.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "--data-dir",
+            app.dir.path().to_str().unwrap(),
+            "backup",
+            copy.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM secrets WHERE name = 'gitlab'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    // Never over an existing file.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "--data-dir",
+            app.dir.path().to_str().unwrap(),
+            "backup",
+            copy.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}
+
+#[tokio::test]
+async fn the_setup_link_dies_when_a_user_is_added_from_the_shell() {
+    let app = spawn_app().await;
+    let path = app
+        .setup_url
+        .clone()
+        .unwrap()
+        .trim_start_matches(&app.address)
+        .to_owned();
+    app.add_user("ops", "long-enough-pw", true);
+    assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn backup_finishes_under_constant_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
+    {
+        // About 4 MiB, so the copy takes many steps.
+        let mut conn = pool.get().unwrap();
+        let tx = conn.transaction().unwrap();
+        let pad = "x".repeat(1000);
+        for i in 0..4000 {
+            wharf::audit::record(&tx, "bench", "filler", &format!("t/{i}"), &pad).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, pool) = (stop.clone(), pool.clone());
+        std::thread::spawn(move || {
+            let conn = pool.get().unwrap();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                wharf::audit::record(&conn, "writer", "write", &n.to_string(), "").unwrap();
+                n += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            n
+        })
+    };
+    let out = dir.path().join("copy.db");
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let (data, out) = (dir.path().to_path_buf(), out.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(wharf::cli::backup(&data, &out));
+        });
+    }
+    let started = Instant::now();
+    let result = rx.recv_timeout(Duration::from_secs(30));
+    stop.store(true, Ordering::Relaxed);
+    let writes = writer.join().unwrap();
+    let result = result.expect("the backup finished while the writes went on");
+    result.unwrap();
+    assert!(writes > 10, "the writer really wrote ({writes})");
+    let copy = rusqlite::Connection::open(&out).unwrap();
+    let fillers: i64 = copy
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'filler'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(fillers, 4000);
+    eprintln!(
+        "backup under writes took {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn user_add_makes_an_owner_only_data_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh").join("wharf-data");
+    add_user(&data, "ops", "ops-long-password", true);
+    for d in [&data, &data.parent().unwrap().to_path_buf()] {
+        let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+    }
+    let db = std::fs::metadata(data.join("wharf.db")).unwrap();
+    assert_eq!(db.permissions().mode() & 0o077, 0);
+}
