@@ -29,6 +29,20 @@ pub struct Actor {
     pub source: String,
 }
 
+/// Records one entry on its own (for what changes nothing: an export, a
+/// refused password change).
+pub async fn record_alone(
+    pool: &Pool,
+    actor: Actor,
+    action: &'static str,
+    target: String,
+) -> Result<(), AppError> {
+    db::run(pool, move |c| {
+        Ok(record(c, &actor.name, action, &target, &actor.source)?)
+    })
+    .await
+}
+
 /// What a change came to: done, or refused by a rule (a duplicate name,
 /// a stale version, a guard), which writes nothing.
 #[derive(Debug)]

@@ -41,6 +41,20 @@ impl actix_web::FromRequest for QueryPairs {
     }
 }
 
+/// One page of a list, as `?q=&sort=&dir=&page=` asks for it: `list` is the
+/// area's query (on the blocking pool), `base` the page's path, `sorts` its
+/// sort keys (the default first).
+pub async fn load<T: Send + 'static>(
+    pool: &crate::db::Pool,
+    query: &QueryPairs,
+    base: &'static str,
+    sorts: &'static [&'static str],
+    list: fn(&Connection, Listing) -> rusqlite::Result<Page<T>>,
+) -> Result<Page<T>, crate::error::AppError> {
+    let listing = Listing::parse(&ListQuery::from(query), base, sorts);
+    crate::db::run(pool, move |c| Ok(list(c, listing)?)).await
+}
+
 /// Parses `?page=`: from 1; anything else is page 1.
 pub fn parse_page(raw: &str) -> i64 {
     raw.trim()

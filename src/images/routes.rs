@@ -10,10 +10,10 @@ use crate::audit::{Outcome, audited};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
-use crate::listing::{ListQuery, Listing, Page, QueryPairs};
+use crate::listing::{self, Page, QueryPairs};
 use crate::secrets::store as secrets;
 use crate::state::AppState;
-use crate::web::{Ctx, FieldErrors, FormState, conflict, unprocessable};
+use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, unprocessable};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "images/list.html")]
@@ -28,8 +28,14 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let listing = Listing::parse(&ListQuery::from(&query), "/admin/images", store::SORTS);
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    let page = listing::load(
+        &state.pool,
+        &query,
+        "/admin/images",
+        store::SORTS,
+        store::list,
+    )
+    .await?;
     Ok(ListPage { ctx: ctx.0, page })
 }
 
@@ -254,13 +260,6 @@ pub async fn update(
     }
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "images/delete.html")]
-struct DeletePage {
-    ctx: Ctx,
-    image: Image,
-}
-
 /// `GET /admin/images/{name}/delete`
 pub async fn delete_confirm(
     ctx: AdminCtx,
@@ -268,7 +267,13 @@ pub async fn delete_confirm(
     path: web::Path<String>,
 ) -> Result<impl Responder, AppError> {
     let (image, _) = load(&state, path.into_inner()).await?;
-    Ok(DeletePage { ctx: ctx.0, image })
+    Ok(ConfirmDelete {
+        ctx: ctx.0,
+        kind: "image",
+        label: image.label().to_owned(),
+        name: image.name,
+        list: "/admin/images",
+    })
 }
 
 /// `POST /admin/images/{name}/delete`
@@ -315,7 +320,6 @@ pub async fn catalogue(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let listing = Listing::parse(&ListQuery::from(&query), "/", CATALOGUE_SORTS);
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    let page = listing::load(&state.pool, &query, "/", CATALOGUE_SORTS, store::list).await?;
     Ok(CataloguePage { ctx, page })
 }

@@ -6,50 +6,15 @@ use crate::db;
 use crate::domain::{ImageId, ImageRef, RegistryHost, SecretId};
 use crate::listing::{Filter, Listing, Page};
 
-/// CPU, GPU or Universal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImageType {
-    /// Runs on CPU nodes.
-    Cpu,
-    /// Runs on GPU nodes.
-    Gpu,
-    /// Runs on both, optionally with a GPU-specific image.
-    Both,
-}
-
-impl ImageType {
-    /// Parses the form and database value.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "cpu" => Some(Self::Cpu),
-            "gpu" => Some(Self::Gpu),
-            "both" => Some(Self::Both),
-            _ => None,
-        }
-    }
-
-    /// The form and database value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cpu => "cpu",
-            Self::Gpu => "gpu",
-            Self::Both => "both",
-        }
-    }
-
-    /// What people read.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Cpu => "CPU",
-            Self::Gpu => "GPU",
-            Self::Both => "Universal",
-        }
-    }
-}
-
-impl rusqlite::types::FromSql for ImageType {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        ImageType::parse(v.as_str()?).ok_or(rusqlite::types::FromSqlError::InvalidType)
+db::text_enum! {
+    /// CPU, GPU or Universal.
+    pub enum ImageType {
+        /// Runs on CPU nodes.
+        Cpu = "cpu" ("CPU"),
+        /// Runs on GPU nodes.
+        Gpu = "gpu" ("GPU"),
+        /// Runs on both, optionally with a GPU-specific image.
+        Both = "both" ("Universal"),
     }
 }
 

@@ -90,27 +90,14 @@ async fn load_open(
     .await?;
     let opened = open(state, secret, &sealed)?;
     // Recorded once the value was really handed out.
-    audit_export(ctx, state, "secret exported", format!("secret/{name}")).await?;
+    audit::record_alone(
+        &state.pool,
+        ctx.actor(),
+        "secret exported",
+        format!("secret/{name}"),
+    )
+    .await?;
     Ok(opened)
-}
-
-async fn audit_export(
-    ctx: &AdminCtx,
-    state: &AppState,
-    action: &'static str,
-    target: String,
-) -> Result<(), AppError> {
-    let actor = ctx.actor();
-    db::run(&state.pool, move |c| {
-        Ok(audit::record(
-            c,
-            &actor.name,
-            action,
-            &target,
-            &actor.source,
-        )?)
-    })
-    .await
 }
 
 fn download(body: String, content_type: &str, filename: String) -> HttpResponse {
@@ -213,7 +200,13 @@ pub async fn export_all(
                 .to_yaml())
         })
         .collect::<Result<Vec<String>, AppError>>()?;
-    audit_export(&ctx, &state, "secrets exported", "secret/*".into()).await?;
+    audit::record_alone(
+        &state.pool,
+        ctx.actor(),
+        "secrets exported",
+        "secret/*".into(),
+    )
+    .await?;
     Ok(download(
         docs.join("---\n"),
         "application/yaml",

@@ -12,9 +12,11 @@ use crate::audit::{Outcome, audited};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
-use crate::listing::{ListQuery, Listing, Page, QueryPairs};
+use crate::listing::{self, Page, QueryPairs};
 use crate::state::AppState;
-use crate::web::{Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable};
+use crate::web::{
+    ConfirmDelete, Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable,
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "secrets/list.html")]
@@ -29,8 +31,14 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let listing = Listing::parse(&ListQuery::from(&query), "/admin/secrets", store::SORTS);
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    let page = listing::load(
+        &state.pool,
+        &query,
+        "/admin/secrets",
+        store::SORTS,
+        store::list,
+    )
+    .await?;
     Ok(ListPage { ctx: ctx.0, page })
 }
 
@@ -275,13 +283,6 @@ pub async fn update(
     }
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "secrets/delete.html")]
-struct DeletePage {
-    ctx: Ctx,
-    secret: Secret,
-}
-
 /// `GET /admin/secrets/{name}/delete`: asks first; a secret in use is
 /// refused right here.
 pub async fn delete_confirm(
@@ -293,7 +294,14 @@ pub async fn delete_confirm(
     if !images.is_empty() {
         return in_use(ctx.0, &secret.name, secret.label(), images);
     }
-    render(StatusCode::OK, &DeletePage { ctx: ctx.0, secret })
+    let page = ConfirmDelete {
+        ctx: ctx.0,
+        kind: "secret",
+        label: secret.label().to_owned(),
+        name: secret.name,
+        list: "/admin/secrets",
+    };
+    render(StatusCode::OK, &page)
 }
 
 /// The refusal to delete a secret that images use, naming them.

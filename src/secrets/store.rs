@@ -8,45 +8,13 @@ use crate::db;
 use crate::domain::SecretId;
 use crate::listing::{Filter, Listing, Page};
 
-/// The two kinds of secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A registry credential (`kubernetes.io/dockerconfigjson`).
-    ImagePull,
-    /// An SSH private key for git-sync.
-    GitSync,
-}
-
-impl Kind {
-    /// Parses the form and database value.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "image_pull" => Some(Self::ImagePull),
-            "git_sync" => Some(Self::GitSync),
-            _ => None,
-        }
-    }
-
-    /// The form and database value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ImagePull => "image_pull",
-            Self::GitSync => "git_sync",
-        }
-    }
-
-    /// What administrators read.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::ImagePull => "Image Pull",
-            Self::GitSync => "Git Sync",
-        }
-    }
-}
-
-impl rusqlite::types::FromSql for Kind {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        Kind::parse(v.as_str()?).ok_or(rusqlite::types::FromSqlError::InvalidType)
+db::text_enum! {
+    /// The two kinds of secret.
+    pub enum Kind {
+        /// A registry credential (`kubernetes.io/dockerconfigjson`).
+        ImagePull = "image_pull" ("Image Pull"),
+        /// An SSH private key for git-sync.
+        GitSync = "git_sync" ("Git Sync"),
     }
 }
 

@@ -54,7 +54,8 @@ pub async fn password_submit(
     let current_ok = checked.await?.user.is_some();
     let mut errors = FieldErrors::default();
     if !current_ok {
-        record(&state, &ctx, "password change refused").await?;
+        let target = format!("user/{}", ctx.user.username);
+        audit::record_alone(&state.pool, ctx.actor(), "password change refused", target).await?;
         errors.add("current_password", "The current password is not right.");
     }
     let new = errors.check("new_password", Password::parse(&form.new_password));
@@ -85,20 +86,4 @@ pub async fn password_submit(
         "Your password was changed. Other sessions were signed out.",
         home,
     )
-}
-
-/// An audit entry about the signed-in user's own account.
-async fn record(state: &AppState, ctx: &Ctx, action: &'static str) -> Result<(), AppError> {
-    let actor = ctx.actor();
-    db::run(&state.pool, move |c| {
-        let target = format!("user/{}", actor.name);
-        Ok(audit::record(
-            c,
-            &actor.name,
-            action,
-            &target,
-            &actor.source,
-        )?)
-    })
-    .await
 }

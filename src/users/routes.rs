@@ -13,11 +13,11 @@ use crate::auth::{self, AdminCtx};
 use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
-use crate::listing::{ListQuery, Listing, Page, QueryPairs};
+use crate::listing::{self, Page, QueryPairs};
 use crate::state::AppState;
 use crate::web::{
-    Ctx, FieldErrors, FormState, FormVersion, Link, Refused, conflict, redacted, render,
-    unprocessable,
+    ConfirmDelete, Ctx, FieldErrors, FormState, FormVersion, Link, Refused, conflict, redacted,
+    render, unprocessable,
 };
 
 #[derive(Template, WebTemplate)]
@@ -33,8 +33,14 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let listing = Listing::parse(&ListQuery::from(&query), "/admin/users", store::SORTS);
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    let page = listing::load(
+        &state.pool,
+        &query,
+        "/admin/users",
+        store::SORTS,
+        store::list,
+    )
+    .await?;
     Ok(ListPage { ctx: ctx.0, page })
 }
 
@@ -295,13 +301,6 @@ async fn updated_yourself(ctx: &Ctx, state: &AppState) -> Result<HttpResponse, A
     }
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "users/delete.html")]
-struct DeletePage {
-    ctx: Ctx,
-    account: Account,
-}
-
 fn refused(ctx: Ctx, username: &str, e: &Refusal) -> Result<HttpResponse, AppError> {
     Refused {
         ctx,
@@ -334,13 +333,17 @@ pub async fn delete_confirm(
     .await?;
     match refusal {
         Some(e) => refused(ctx.0, &account.user.username, &e),
-        None => render(
-            StatusCode::OK,
-            &DeletePage {
+        None => {
+            let name = account.user.username;
+            let page = ConfirmDelete {
                 ctx: ctx.0,
-                account,
-            },
-        ),
+                kind: "user",
+                label: name.clone(),
+                name,
+                list: "/admin/users",
+            };
+            render(StatusCode::OK, &page)
+        }
     }
 }
 

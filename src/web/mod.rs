@@ -7,5 +7,7 @@ mod page;
 mod session;
 
 pub use form::{FieldErrors, FormState, FormVersion, redacted};
-pub use page::{Ctx, CurrentUser, Link, Refused, conflict, render, see_other, unprocessable};
+pub use page::{
+    ConfirmDelete, Ctx, CurrentUser, Link, Refused, conflict, render, see_other, unprocessable,
+};
 pub use session::{SessionUser, TypedSession, new_token};

@@ -89,6 +89,21 @@ pub fn conflict(page: &impl Template) -> Result<HttpResponse, AppError> {
     render(StatusCode::CONFLICT, page)
 }
 
+/// "Are you sure to delete X secret?" with "Yes" and "Cancel".
+#[derive(Template, WebTemplate)]
+#[template(path = "confirm_delete.html")]
+pub struct ConfirmDelete {
+    pub ctx: Ctx,
+    /// What is deleted: `secret`, `image`, `user`.
+    pub kind: &'static str,
+    /// Its name, in the form's address.
+    pub name: String,
+    /// Its Display Name, or the name, in the question.
+    pub label: String,
+    /// The area's list (`/admin/secrets`), where Cancel goes.
+    pub list: &'static str,
+}
+
 /// One thing in the way of a refused action, linked.
 pub struct Link {
     /// Where it lives.
