@@ -206,3 +206,27 @@ macro_rules! text_enum {
     };
 }
 pub(crate) use text_enum;
+
+/// `label()` (the Display Name, or the name when there is none) and
+/// `updated()` (the Updated column) for a row type with `name`,
+/// `display_name` and `updated_at`.
+macro_rules! named_row {
+    ($row:ty) => {
+        impl $row {
+            /// Display Name, or the name when there is none.
+            pub fn label(&self) -> &str {
+                if self.display_name.is_empty() {
+                    &self.name
+                } else {
+                    &self.display_name
+                }
+            }
+
+            /// The Updated column.
+            pub fn updated(&self) -> String {
+                $crate::db::format_time(self.updated_at)
+            }
+        }
+    };
+}
+pub(crate) use named_row;

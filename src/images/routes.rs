@@ -15,29 +15,13 @@ use crate::secrets::store as secrets;
 use crate::state::AppState;
 use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, unprocessable};
 
-#[derive(Template, WebTemplate)]
-#[template(path = "images/list.html")]
-struct ListPage {
-    ctx: Ctx,
-    page: Page<Image>,
-}
-
-/// `GET /admin/images`
-pub async fn list(
-    ctx: AdminCtx,
-    state: web::Data<AppState>,
-    query: QueryPairs,
-) -> Result<impl Responder, AppError> {
-    let page = listing::load(
-        &state.pool,
-        &query,
-        "/admin/images",
-        store::SORTS,
-        store::list,
-    )
-    .await?;
-    Ok(ListPage { ctx: ctx.0, page })
-}
+listing::admin_list!(
+    "images/list.html",
+    Image,
+    "/admin/images",
+    store::SORTS,
+    store::list
+);
 
 /// The form's values as shown.
 pub struct ImageFields {

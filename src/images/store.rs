@@ -45,21 +45,9 @@ pub struct Image {
     pub updated_at: i64,
 }
 
+db::named_row!(Image);
+
 impl Image {
-    /// Display Name, or the name.
-    pub fn label(&self) -> &str {
-        if self.display_name.is_empty() {
-            &self.name
-        } else {
-            &self.display_name
-        }
-    }
-
-    /// The Updated column.
-    pub fn updated(&self) -> String {
-        db::format_time(self.updated_at)
-    }
-
     /// A Pod that runs the image with its pull secret, to paste into a
     /// manifest (the GPU image on GPU nodes is for the platform to pick).
     pub fn pod_spec(&self) -> String {

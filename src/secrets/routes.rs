@@ -12,35 +12,19 @@ use crate::audit::{Outcome, audited};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
-use crate::listing::{self, Page, QueryPairs};
+use crate::listing;
 use crate::state::AppState;
 use crate::web::{
     ConfirmDelete, Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable,
 };
 
-#[derive(Template, WebTemplate)]
-#[template(path = "secrets/list.html")]
-struct ListPage {
-    ctx: Ctx,
-    page: Page<Secret>,
-}
-
-/// `GET /admin/secrets`
-pub async fn list(
-    ctx: AdminCtx,
-    state: web::Data<AppState>,
-    query: QueryPairs,
-) -> Result<impl Responder, AppError> {
-    let page = listing::load(
-        &state.pool,
-        &query,
-        "/admin/secrets",
-        store::SORTS,
-        store::list,
-    )
-    .await?;
-    Ok(ListPage { ctx: ctx.0, page })
-}
+listing::admin_list!(
+    "secrets/list.html",
+    Secret,
+    "/admin/secrets",
+    store::SORTS,
+    store::list
+);
 
 /// The add/edit form's values as shown (never a password or key).
 pub struct SecretFields {

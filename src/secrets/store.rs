@@ -83,21 +83,7 @@ pub struct PullSecretChoice {
     pub registry_host: String,
 }
 
-impl Secret {
-    /// Display Name, or the name when there is none.
-    pub fn label(&self) -> &str {
-        if self.display_name.is_empty() {
-            &self.name
-        } else {
-            &self.display_name
-        }
-    }
-
-    /// The Updated column.
-    pub fn updated(&self) -> String {
-        db::format_time(self.updated_at)
-    }
-}
+db::named_row!(Secret);
 
 const COLUMNS: &str = r#"
     s.id, s.name, s.display_name, s.kind, s.registry_host, s.registry_username,

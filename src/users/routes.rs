@@ -13,36 +13,20 @@ use crate::auth::{self, AdminCtx};
 use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
-use crate::listing::{self, Page, QueryPairs};
+use crate::listing;
 use crate::state::AppState;
 use crate::web::{
     ConfirmDelete, Ctx, FieldErrors, FormState, FormVersion, Link, Refused, conflict, redacted,
     render, unprocessable,
 };
 
-#[derive(Template, WebTemplate)]
-#[template(path = "users/list.html")]
-struct ListPage {
-    ctx: Ctx,
-    page: Page<Account>,
-}
-
-/// `GET /admin/users`
-pub async fn list(
-    ctx: AdminCtx,
-    state: web::Data<AppState>,
-    query: QueryPairs,
-) -> Result<impl Responder, AppError> {
-    let page = listing::load(
-        &state.pool,
-        &query,
-        "/admin/users",
-        store::SORTS,
-        store::list,
-    )
-    .await?;
-    Ok(ListPage { ctx: ctx.0, page })
-}
+listing::admin_list!(
+    "users/list.html",
+    Account,
+    "/admin/users",
+    store::SORTS,
+    store::list
+);
 
 /// The user form as posted. Missing checkboxes are unticked.
 #[derive(Default, Deserialize)]
