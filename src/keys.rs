@@ -9,8 +9,8 @@ use actix_web::cookie::Key;
 use base64::Engine;
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::cli::args::KeyBytes;
 use crate::crypto::MasterKey;
+use crate::options::KeyBytes;
 
 /// Why the keys could not be had.
 #[derive(Debug, thiserror::Error)]

@@ -7,14 +7,15 @@
 //!
 //! - `domain`, `error`, `kube`: values parsed once, the one error type,
 //!   Kubernetes and registry formats;
-//! - `db`, `crypto`, `cli::args`, `listing`, `keys`, `state`: storage,
+//! - `db`, `crypto`, `options`, `listing`, `keys`, `state`: storage,
 //!   sealing and hashing, settings;
 //! - `audit`: recording who did what (`audited` writes a change and its
 //!   entry together);
 //! - `web`: the page context, rendering, redirects, form state;
 //! - `auth`: accounts, sessions, sign-in, CSRF and the guards;
 //! - the areas `secrets`, `images`, `users`, `audit_log`;
-//! - `routes`, `startup`, `cli::commands`: wiring.
+//! - `routes`, `startup`, `cli` (the command line and its subcommands):
+//!   wiring.
 
 pub mod audit;
 pub mod audit_log;
@@ -28,6 +29,7 @@ pub mod images;
 pub mod keys;
 pub mod kube;
 pub mod listing;
+pub mod options;
 pub mod routes;
 pub mod secrets;
 pub mod startup;

@@ -33,7 +33,7 @@ pub struct Settings {
     /// address (only behind a reverse proxy that sets them).
     pub trust_proxy: bool,
     /// The peers whose forwarded address is believed.
-    pub trusted_proxies: crate::cli::args::ProxyList,
+    pub trusted_proxies: crate::options::ProxyList,
 }
 
 impl AppState {

@@ -15,7 +15,7 @@ use crate::secrets::store as secrets;
 use crate::state::AppState;
 use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, unprocessable};
 
-listing::admin_list!(
+crate::web::admin_list!(
     "images/list.html",
     Image,
     "/admin/images",

@@ -12,13 +12,12 @@ use crate::audit::{Outcome, audited};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
-use crate::listing;
 use crate::state::AppState;
 use crate::web::{
     ConfirmDelete, Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable,
 };
 
-listing::admin_list!(
+crate::web::admin_list!(
     "secrets/list.html",
     Secret,
     "/admin/secrets",

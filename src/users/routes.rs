@@ -13,14 +13,13 @@ use crate::auth::{self, AdminCtx};
 use crate::db;
 use crate::domain::{Password, Username};
 use crate::error::AppError;
-use crate::listing;
 use crate::state::AppState;
 use crate::web::{
     ConfirmDelete, Ctx, FieldErrors, FormState, FormVersion, Link, Refused, conflict, redacted,
     render, unprocessable,
 };
 
-listing::admin_list!(
+crate::web::admin_list!(
     "users/list.html",
     Account,
     "/admin/users",

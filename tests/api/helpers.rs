@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use reqwest::{Response, StatusCode, redirect::Policy};
 use tempfile::TempDir;
-use wharf::cli::args::{Seconds, ServeArgs};
+use wharf::cli::args::ServeArgs;
+use wharf::options::Seconds;
 use wharf::startup::{Application, ServerConfig};
 
 pub const ADMIN: &str = "admin";
@@ -40,7 +41,7 @@ pub fn serve_args() -> ServeArgs {
         listen: "127.0.0.1:0".into(),
         secure_cookies: false,
         trust_proxy: false,
-        trusted_proxies: wharf::cli::args::ProxyList::loopback(),
+        trusted_proxies: wharf::options::ProxyList::loopback(),
         session_idle: Seconds(3600),
         session_max: Seconds(12 * 3600),
         master_key: None,

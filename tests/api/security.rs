@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::cookie::CookieStore;
-use wharf::cli::args::KeyBytes;
+use wharf::options::KeyBytes;
 use wharf::startup::{Application, ServerConfig};
 
 use crate::helpers::*;
@@ -174,7 +174,7 @@ async fn a_revoked_cookie_cannot_sign_the_account_out_everywhere() {
 #[tokio::test]
 async fn an_idle_expired_cookie_cannot_sign_out_either() {
     let mut args = serve_args();
-    args.session_idle = wharf::cli::args::Seconds(1);
+    args.session_idle = wharf::options::Seconds(1);
     let app = spawn_app_with(None, args).await;
     app.add_user("ops", "ops-long-password", true);
     let (old, jar) = client_with_jar();

@@ -310,7 +310,7 @@ async fn changing_your_password_ends_your_other_sessions() {
 #[tokio::test]
 async fn idle_and_old_sessions_expire() {
     let mut args = serve_args();
-    args.session_idle = wharf::cli::args::Seconds(1);
+    args.session_idle = wharf::options::Seconds(1);
     let app = spawn_app_with(None, args).await;
     app.add_user("dev", PW, false);
     app.login("dev", PW).await;
@@ -319,7 +319,7 @@ async fn idle_and_old_sessions_expire() {
     assert_redirect_to(&app.get("/").await, "/login");
 
     let mut args = serve_args();
-    args.session_max = wharf::cli::args::Seconds(1);
+    args.session_max = wharf::options::Seconds(1);
     let app = spawn_app_with(None, args).await;
     app.add_user("dev", PW, false);
     app.login("dev", PW).await;
