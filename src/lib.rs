@@ -34,5 +34,6 @@ pub mod routes;
 pub mod secrets;
 pub mod startup;
 pub mod state;
+pub mod tokens;
 pub mod users;
 pub mod web;

@@ -96,6 +96,8 @@ pub struct Listing {
     pub desc: bool,
     /// From 1.
     pub page: i64,
+    /// Rows a page ([`PER_PAGE`] for pages; the API's `per_page`).
+    pub per_page: i64,
     base: &'static str,
 }
 
@@ -123,6 +125,7 @@ impl Listing {
             sort,
             desc: query.dir == "desc",
             page,
+            per_page: PER_PAGE,
             base,
         }
     }
@@ -134,7 +137,7 @@ impl Listing {
 
     /// Rows to skip.
     pub fn offset(&self) -> i64 {
-        (self.page - 1) * PER_PAGE
+        (self.page - 1) * self.per_page
     }
 
     fn href(&self, sort: &str, desc: bool, page: i64) -> String {
@@ -194,7 +197,8 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Pages in all (at least 1).
     pub fn pages(&self) -> i64 {
-        ((self.total + PER_PAGE - 1) / PER_PAGE).max(1)
+        let n = self.listing.per_page;
+        ((self.total + n - 1) / n).max(1)
     }
 
     /// "Showing 51–100 of 230".
@@ -301,7 +305,7 @@ impl Filter {
 
     /// The filter's values followed by a page's `LIMIT` and `OFFSET`.
     pub fn page_args(self, listing: &Listing) -> impl Iterator<Item = Box<dyn ToSql>> {
-        let page: [Box<dyn ToSql>; 2] = [Box::new(PER_PAGE), Box::new(listing.offset())];
+        let page: [Box<dyn ToSql>; 2] = [Box::new(listing.per_page), Box::new(listing.offset())];
         self.args.into_iter().chain(page)
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use wharf::cli::args::{Cli, Command, UserCommand};
+use wharf::cli::args::{Cli, Command, TokenCommand, UserCommand};
 use wharf::startup::{Application, ServerConfig};
 
 fn main() -> ExitCode {
@@ -20,6 +20,13 @@ fn main() -> ExitCode {
             username, admin, ..
         })) => wharf::cli::user_add(&cli.data_dir, &username, admin, std::io::stdin().lock())
             .map(|()| println!("user {username} created")),
+        Some(Command::Token(TokenCommand::Create {
+            username,
+            name,
+            scope,
+            expires_in,
+        })) => wharf::cli::token_create(&cli.data_dir, &username, &name, &scope, expires_in.0)
+            .map(|token| println!("{token}")),
         Some(Command::Backup { file }) => wharf::cli::backup(&cli.data_dir, &file)
             .map(|()| println!("backup written to {}", file.display())),
         Some(Command::Serve(args)) => serve(ServerConfig {

@@ -18,7 +18,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::state::{AppState, Settings};
 use crate::web::{TypedSession, see_other};
-use crate::{audit_log, images, keys, routes, secrets, users};
+use crate::{audit_log, images, keys, routes, secrets, tokens, users};
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 256 * 1024;
@@ -170,6 +170,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/setup", web::post().to(auth::setup_submit))
         .route("/account/password", web::get().to(users::password_form))
         .route("/account/password", web::post().to(users::password_submit))
+        .configure(tokens::configure_account)
         .service(
             web::scope("/admin")
                 .route("", web::get().to(|| async { see_other("/admin/secrets") }))
@@ -177,6 +178,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(secrets::configure)
                 .configure(images::configure)
                 .configure(users::configure)
+                .configure(tokens::configure)
                 .configure(audit_log::configure),
         );
 }

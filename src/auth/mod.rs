@@ -2,13 +2,16 @@
 //! every area's handlers take as extractors. Below the areas: nothing here
 //! imports an area.
 
+mod bearer;
 mod credentials;
 mod csrf;
 mod guard;
 mod routes;
 pub mod store;
 pub mod throttle;
+pub mod tokens;
 
+pub use bearer::ApiCaller;
 pub use credentials::{Checked, Claimant, check as check_password};
 pub use csrf::verify_csrf;
 pub use guard::{AdminCtx, live_user};

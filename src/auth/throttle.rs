@@ -52,6 +52,27 @@ pub fn retry_after(
     Ok(wait.map(|w| w.max(1).unsigned_abs()))
 }
 
+/// The name API token failures are counted under; only their address's
+/// count applies to them (see [`retry_after_source`]).
+pub const TOKEN_BUCKET: &str = "(api token)";
+
+/// `Some(seconds to wait)` when this address is locked out, whatever the
+/// name: for bearer tokens, which name no account.
+pub fn retry_after_source(conn: &Connection, source: &str) -> rusqlite::Result<Option<u64>> {
+    let source = source_key(source);
+    let since = db::now() - WINDOW_SECS;
+    let (n, oldest): (i64, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM login_failures
+              WHERE source = ?1 AND at > ?2 ORDER BY at DESC LIMIT ?3)",
+        )?
+        .query_row(params![source, since, MAX_PER_SOURCE], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok((n >= MAX_PER_SOURCE)
+        .then(|| (oldest.unwrap_or(since) + WINDOW_SECS - db::now()).max(1).unsigned_abs()))
+}
+
 /// Counts a failure, and forgets failures older than the window.
 pub fn record_failure(conn: &Connection, username: &str, source: &str) -> rusqlite::Result<()> {
     let source = source_key(source);

@@ -38,6 +38,9 @@ pub enum Command {
     /// Manage accounts from the shell.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API tokens from the shell.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Write a consistent copy of the live database to FILE (safe while
     /// the server runs). Back up `master.key` separately.
     Backup {
@@ -59,6 +62,26 @@ pub enum UserCommand {
         /// Read the password from standard input (one line).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+/// `wharf token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token for a user and print it (for bootstrapping
+    /// automation); it is shown only this once.
+    Create {
+        /// Whose token it is; it acts with this user's role.
+        username: String,
+        /// The token's name, unique per user.
+        #[arg(long)]
+        name: String,
+        /// read (GETs only) or write.
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// How long it lives (e.g. 30d, 12h).
+        #[arg(long, default_value = "90d")]
+        expires_in: Seconds,
     },
 }
 

@@ -40,6 +40,38 @@ pub fn user_add(
     Ok(())
 }
 
+/// `wharf token create USERNAME --name NAME [--scope read|write]
+/// [--expires-in 90d]`: returns the new token (shown only this once).
+pub fn token_create(
+    data_dir: &Path,
+    username: &str,
+    name: &str,
+    scope: &str,
+    lifetime: i64,
+) -> Result<String, String> {
+    use crate::auth::tokens::{self, NewToken, Scope};
+    let name = tokens::parse_name(name)?;
+    let scope = Scope::parse(scope).ok_or("--scope must be read or write")?;
+    let db_path = data_dir.join("wharf.db");
+    if !db_path.exists() {
+        return Err(format!("{} does not exist", db_path.display()));
+    }
+    let pool = db::open(&db_path).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let tx = db::write_tx(&mut conn).map_err(|e| e.to_string())?;
+    let user = users::credentials_by_name(&tx, username)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no user named {username}"))?
+        .user;
+    let token = NewToken::generate();
+    tokens::create(&tx, user.id, &name, scope, lifetime, &token).map_err(|e| e.to_string())?;
+    let target = format!("token/{username}/{name}");
+    crate::audit::record(&tx, "cli", "token created", &target, "shell")
+        .map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(token.text)
+}
+
 /// `wharf backup FILE`: `VACUUM INTO`, which copies the database from one
 /// read snapshot, so the copy is consistent and finishes however busy the
 /// server is (the online backup API restarts on every write from another

@@ -4,4 +4,4 @@
 pub mod args;
 pub mod commands;
 
-pub use commands::{backup, user_add};
+pub use commands::{backup, token_create, user_add};

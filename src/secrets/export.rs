@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::store::{self, Kind, Secret};
-use crate::audit;
+use crate::audit::{self, Actor};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::domain::{Namespace, RegistryHost, SecretValue};
@@ -23,7 +23,8 @@ pub struct NamespaceQuery {
 }
 
 impl NamespaceQuery {
-    fn parse(&self) -> Result<Option<Namespace>, AppError> {
+    /// The namespace asked for: none when empty, 422 when not a DNS label.
+    pub fn parse(&self) -> Result<Option<Namespace>, AppError> {
         let ns = self.namespace.trim();
         if ns.is_empty() {
             return Ok(None);
@@ -35,12 +36,26 @@ impl NamespaceQuery {
 }
 
 /// A secret and its opened value.
-struct Opened {
-    secret: Secret,
+pub struct Opened {
+    /// The secret.
+    pub secret: Secret,
     value: SecretValue,
 }
 
 impl Opened {
+    /// The manifest `kubectl create secret … --dry-run=client` prints,
+    /// as YAML or JSON.
+    pub fn manifest_text(&self, namespace: Option<&Namespace>, json: bool) -> String {
+        let m = self.manifest(namespace.map(Namespace::as_str));
+        if json { m.to_json() } else { m.to_yaml() }
+    }
+
+    /// The decoded `.dockerconfigjson`.
+    pub fn dockerconfig(&self) -> Result<String, AppError> {
+        let (host, user) = image_pull_only(&self.secret)?;
+        Ok(dockerconfigjson(host, user, self.value.expose()))
+    }
+
     fn manifest<'a>(&'a self, namespace: Option<&'a str>) -> Manifest<'a> {
         match self.secret.kind {
             Kind::ImagePull => Manifest::docker_registry(
@@ -71,10 +86,10 @@ fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppEr
     })
 }
 
-/// Loads and opens one secret (404 if missing, or if `image_pull_only` and
-/// it is a Git Sync key), recording the export in the audit log.
-async fn load_open(
-    ctx: &AdminCtx,
+/// Loads and opens one secret (404 if missing, or if `image_pull` and it
+/// is a Git Sync key), recording the export in the audit log as `actor`'s.
+pub async fn load_open(
+    actor: Actor,
     state: &AppState,
     name: String,
     image_pull: bool,
@@ -90,13 +105,7 @@ async fn load_open(
     .await?;
     let opened = open(state, secret, &sealed)?;
     // Recorded once the value was really handed out.
-    audit::record_alone(
-        &state.pool,
-        ctx.actor(),
-        "secret exported",
-        format!("secret/{name}"),
-    )
-    .await?;
+    audit::record_alone(&state.pool, actor, "secret exported", format!("secret/{name}")).await?;
     Ok(opened)
 }
 
@@ -119,21 +128,13 @@ async fn manifest(
     json: bool,
 ) -> Result<HttpResponse, AppError> {
     let ns = query.parse()?;
-    let opened = load_open(&ctx, &state, name, false).await?;
-    let manifest = opened.manifest(ns.as_ref().map(Namespace::as_str));
+    let opened = load_open(ctx.actor(), &state, name, false).await?;
+    let body = opened.manifest_text(ns.as_ref(), json);
     let name = &opened.secret.name;
     Ok(if json {
-        download(
-            manifest.to_json(),
-            "application/json",
-            format!("{name}.json"),
-        )
+        download(body, "application/json", format!("{name}.json"))
     } else {
-        download(
-            manifest.to_yaml(),
-            "application/yaml",
-            format!("{name}.yaml"),
-        )
+        download(body, "application/yaml", format!("{name}.yaml"))
     })
 }
 
@@ -174,9 +175,8 @@ pub async fn dockerconfig(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let opened = load_open(&ctx, &state, path.into_inner(), true).await?;
-    let (host, user) = image_pull_only(&opened.secret)?;
-    let body = dockerconfigjson(host, user, opened.value.expose());
+    let opened = load_open(ctx.actor(), &state, path.into_inner(), true).await?;
+    let body = opened.dockerconfig()?;
     Ok(download(
         body,
         "application/json",
@@ -214,14 +214,25 @@ pub async fn export_all(
     ))
 }
 
-/// `POST /admin/secrets/{name}/test`: tries the registry login, keeps the
-/// outcome, and shows it on the secret's page.
-pub async fn test_login(
-    ctx: AdminCtx,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let name = path.into_inner();
+/// What a "Test login" came to.
+pub struct TestOutcome {
+    /// The registry's verdict.
+    pub result: registry::LoginResult,
+    /// When it was checked (Unix seconds).
+    pub checked_at: i64,
+    /// False when the secret changed during the check, so the verdict was
+    /// not kept (it is not about the credentials stored now).
+    pub kept: bool,
+}
+
+/// Runs "Test login" on an Image Pull secret as `actor`: the registry's
+/// verdict is kept on the secret (if it did not change meanwhile) and in
+/// the audit log.
+pub async fn run_test_login(
+    state: &AppState,
+    actor: Actor,
+    name: String,
+) -> Result<TestOutcome, AppError> {
     let (secret, sealed) = {
         let n = name.clone();
         db::run(&state.pool, move |c| Ok(store::find_sealed(c, &n)?))
@@ -231,25 +242,41 @@ pub async fn test_login(
     let (host, user) = image_pull_only(&secret)?;
     let host = RegistryHost::parse(host).map_err(AppError::internal)?;
     let user = user.to_owned();
-    let opened = open(&state, secret, &sealed)?;
+    let opened = open(state, secret, &sealed)?;
     let result = registry::check_login(&host, &user, &opened.value).await;
     let (id, version) = (opened.secret.id, opened.secret.version);
     let target = format!("secret/{name}");
-    let actor = ctx.actor();
-    let kept = db::run(&state.pool, move |c| {
+    let (ok, message) = (result.ok, result.message.clone());
+    let (kept, checked_at) = db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
-        let kept = store::record_test(&tx, id, version, result.ok, &result.message)?;
-        let action = match (kept, result.ok) {
+        let kept = store::record_test(&tx, id, version, ok, &message)?;
+        let action = match (kept, ok) {
             (false, _) => "secret test-login discarded (the secret changed meanwhile)",
             (true, true) => "secret test-login succeeded",
             (true, false) => "secret test-login failed",
         };
         audit::record(&tx, &actor.name, action, &target, &actor.source)?;
         tx.commit()?;
-        Ok(kept)
+        Ok((kept, db::now()))
     })
     .await?;
-    if !kept {
+    Ok(TestOutcome {
+        result,
+        checked_at,
+        kept,
+    })
+}
+
+/// `POST /admin/secrets/{name}/test`: tries the registry login, keeps the
+/// outcome, and shows it on the secret's page.
+pub async fn test_login(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let name = path.into_inner();
+    let outcome = run_test_login(&state, ctx.actor(), name.clone()).await?;
+    if !outcome.kept {
         ctx.session.flash(
             "The secret was changed while its login was being tested; that result was not kept. Test it again.",
         )?;

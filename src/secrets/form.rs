@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use super::store::Kind;
+use super::store::{self, Kind};
+use crate::crypto::MasterKey;
 use crate::domain::{
     DisplayName, RegistryHost, RegistryUsername, ResourceName, SecretValue, SshPrivateKey,
 };
@@ -60,6 +61,35 @@ pub struct Valid {
 }
 
 impl Valid {
+    /// Seals the new password or key, if one was given, under the master
+    /// key with the name as associated data.
+    pub fn seal(&self, master: &MasterKey) -> Option<Vec<u8>> {
+        let value = match &self.credential {
+            Credential::ImagePull { password, .. } => password.as_ref(),
+            Credential::GitSync { key } => key.as_ref(),
+        }?;
+        Some(master.seal(self.name.as_str().as_bytes(), value.expose().as_bytes()))
+    }
+
+    /// The row fields to write, with the sealed value (`None`: keep).
+    pub fn write(&self, sealed: Option<Vec<u8>>) -> store::Write<'_> {
+        let (host, user) = match &self.credential {
+            Credential::ImagePull { host, username, .. } => {
+                (Some(host.as_str()), Some(username.as_str()))
+            }
+            Credential::GitSync { .. } => (None, None),
+        };
+        store::Write {
+            name: self.name.as_str(),
+            display_name: self.display_name.as_str(),
+            kind: self.kind(),
+            registry_host: host,
+            username: user,
+            sealed,
+        }
+    }
+
+    /// Image Pull or Git Sync.
     pub fn kind(&self) -> Kind {
         match self.credential {
             Credential::ImagePull { .. } => Kind::ImagePull,

@@ -1,7 +1,7 @@
 //! The Secrets area: image pull credentials and Git Sync SSH keys.
 
-mod export;
-mod form;
+pub mod export;
+pub mod form;
 pub mod routes;
 pub mod store;
 

@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::form::{Credential, SecretForm, Valid};
+use super::form::SecretForm;
 use super::store::{self, Deleted, ImageUse, Kind, Secret, WriteError};
 use crate::audit::{Outcome, audited};
 use crate::auth::AdminCtx;
@@ -140,38 +140,6 @@ pub async fn new_form(ctx: AdminCtx, query: web::Query<NewQuery>) -> impl Respon
     }
 }
 
-/// Seals the new password or key, if one was given, under the master key
-/// with the name as associated data.
-fn seal(state: &AppState, valid: &Valid) -> Option<Vec<u8>> {
-    let value = match &valid.credential {
-        Credential::ImagePull { password, .. } => password.as_ref(),
-        Credential::GitSync { key } => key.as_ref(),
-    }?;
-    Some(
-        state
-            .master
-            .seal(valid.name.as_str().as_bytes(), value.expose().as_bytes()),
-    )
-}
-
-/// The row fields of a valid form.
-fn write_of(valid: &Valid, sealed: Option<Vec<u8>>) -> store::Write<'_> {
-    let (host, user) = match &valid.credential {
-        Credential::ImagePull { host, username, .. } => {
-            (Some(host.as_str()), Some(username.as_str()))
-        }
-        Credential::GitSync { .. } => (None, None),
-    };
-    store::Write {
-        name: valid.name.as_str(),
-        display_name: valid.display_name.as_str(),
-        kind: valid.kind(),
-        registry_host: host,
-        username: user,
-        sealed,
-    }
-}
-
 /// `POST /admin/secrets`
 pub async fn create(
     ctx: AdminCtx,
@@ -183,7 +151,7 @@ pub async fn create(
         Ok(v) => v,
         Err(errors) => return FormPage::rejected(ctx.0, &form, None, errors),
     };
-    let sealed = seal(&state, &valid);
+    let sealed = valid.seal(&state.master);
     let name = valid.name.to_string();
     let target = format!("secret/{}", valid.name);
     let outcome = audited(
@@ -191,7 +159,7 @@ pub async fn create(
         ctx.actor(),
         "secret created",
         target,
-        move |c| Ok(store::insert(c, write_of(&valid, sealed)).into()),
+        move |c| Ok(store::insert(c, valid.write(sealed)).into()),
     )
     .await?;
     match outcome {
@@ -242,7 +210,7 @@ pub async fn update(
         Err(errors) => return FormPage::rejected(ctx.0, &form, Some((secret, images)), errors),
     };
     let version = form.version.expected();
-    let sealed = seal(&state, &valid);
+    let sealed = valid.seal(&state.master);
     let name = secret.name.clone();
     let target = format!("secret/{name}");
     let outcome = audited(
@@ -250,7 +218,7 @@ pub async fn update(
         ctx.actor(),
         "secret updated",
         target,
-        move |c| Ok(store::update(c, write_of(&valid, sealed), version).into()),
+        move |c| Ok(store::update(c, valid.write(sealed), version).into()),
     )
     .await?;
     match outcome {

@@ -82,7 +82,7 @@ pub fn list(
             "SELECT {ACCOUNT_COLUMNS} FROM users WHERE {filter} ORDER BY {order} {dir}, username {dir} LIMIT ?3 OFFSET ?4"
         ))?
         .query_map(
-            params![listing.q, pattern, crate::listing::PER_PAGE, listing.offset()],
+            params![listing.q, pattern, listing.per_page, listing.offset()],
             account_from_row,
         )?
         .collect::<rusqlite::Result<_>>()?;

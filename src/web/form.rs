@@ -26,6 +26,11 @@ impl FieldErrors {
             .map(|(_, m)| m.as_str())
     }
 
+    /// Every (field, message), in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(f, m)| (*f, m.as_str()))
+    }
+
     /// No message at all?
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -4,12 +4,14 @@
 
 mod form;
 mod page;
+mod problem;
 mod session;
 
 pub use form::{FieldErrors, FormState, FormVersion, redacted};
 pub use page::{
     ConfirmDelete, Ctx, CurrentUser, Link, Refused, conflict, render, see_other, unprocessable,
 };
+pub use problem::Problem;
 pub use session::{SessionUser, TypedSession, new_token};
 
 /// An admin list page and its `GET` handler `list`: the template, the row

@@ -1,0 +1,130 @@
+//! The guard of the JSON API: `Authorization: Bearer wharf_…` and nothing
+//! else (no cookie, so no CSRF). A token acts as its user with the user's
+//! role at request time; failed attempts count against the address like
+//! failed sign-ins.
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+
+use super::store::User;
+use super::throttle;
+use super::tokens::{self, Scope};
+use crate::audit::Actor;
+use crate::db;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::Problem;
+
+/// Who calls the API, through which token.
+pub struct ApiCaller {
+    /// The token's user, as they are now.
+    pub user: User,
+    /// The token's name, for the audit log.
+    pub token_name: String,
+    /// What the token may do.
+    pub scope: Scope,
+    /// The client's address.
+    pub source: String,
+}
+
+impl ApiCaller {
+    /// The author of a change: `alice (token ci-rotate)`.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: format!("{} (token {})", self.user.username, self.token_name),
+            source: self.source.clone(),
+        }
+    }
+
+    /// 403 unless the token may write.
+    pub fn may_write(&self) -> Result<(), Problem> {
+        match self.scope {
+            Scope::Write => Ok(()),
+            Scope::Read => Err(Problem::forbidden(
+                "This token is read only; a write needs a token with the scope write.",
+            )),
+        }
+    }
+
+    /// 403 unless the user is an administrator now.
+    pub fn admin(&self) -> Result<(), Problem> {
+        if self.user.is_admin {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(
+                "You have to be admin to use this endpoint.",
+            ))
+        }
+    }
+
+    /// 403 unless an administrator's token may write.
+    pub fn admin_write(&self) -> Result<(), Problem> {
+        self.admin()?;
+        self.may_write()
+    }
+}
+
+/// The token of an `Authorization: Bearer` header, if there is one.
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+impl FromRequest for ApiCaller {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| Problem::from(AppError::internal("application state missing")))?
+                .clone();
+            let source = state.client_addr(&req);
+            let Some(token) = bearer(&req) else {
+                return Err(Problem::unauthorized(
+                    "Send a token as Authorization: Bearer wharf_….",
+                ));
+            };
+            let src = source.clone();
+            let holder = db::run(&state.pool, move |c| {
+                if let Some(wait) = throttle::retry_after_source(c, &src)? {
+                    return Err(AppError::TooManyRequests(wait));
+                }
+                let now = db::now();
+                let found = if tokens::well_formed(&token) {
+                    tokens::holder(c, &tokens::digest(&token), now)?
+                } else {
+                    None
+                };
+                match &found {
+                    None => throttle::record_failure(c, throttle::TOKEN_BUCKET, &src)?,
+                    // The last use, kept to the minute and the address.
+                    Some(h) => match &h.last_used {
+                        Some((at, from)) if now - at < 60 && *from == src => {}
+                        _ => tokens::touch(c, h.token_id, now, &src)?,
+                    },
+                }
+                Ok(found)
+            })
+            .await
+            .map_err(Problem::from)?;
+            let Some(h) = holder else {
+                return Err(Problem::unauthorized(
+                    "The token is unknown, expired or revoked, or its user is disabled.",
+                ));
+            };
+            Ok(ApiCaller {
+                user: h.user,
+                token_name: h.token_name,
+                scope: h.scope,
+                source,
+            })
+        })
+    }
+}
