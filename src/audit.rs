@@ -114,6 +114,15 @@ impl Entry {
 /// Entries on one page.
 pub const PER_PAGE: i64 = 50;
 
+/// How many entries match `actor` (exactly) and `target` (as a prefix).
+pub fn count(conn: &Connection, actor: &str, target: &str) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        r#"SELECT COUNT(*) FROM audit_log
+           WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR substr(target, 1, length(?2)) = ?2)"#,
+    )?
+    .query_row(params![actor, target], |r| r.get(0))
+}
+
 /// Newest first; `actor` matches exactly, `target` as a prefix (so
 /// `secret/` is every secret). One more row than a page is read to know
 /// whether there is a next page without counting the whole log.
@@ -123,14 +132,27 @@ pub fn list(
     target: &str,
     page: i64,
 ) -> rusqlite::Result<(Vec<Entry>, bool)> {
-    let mut rows: Vec<Entry> = conn
-        .prepare_cached(
+    let mut rows = entries(conn, actor, target, PER_PAGE + 1, (page - 1) * PER_PAGE)?;
+    let more = rows.len() as i64 > PER_PAGE;
+    rows.truncate(PER_PAGE as usize);
+    Ok((rows, more))
+}
+
+/// `limit` entries from `offset`, newest first.
+pub fn entries(
+    conn: &Connection,
+    actor: &str,
+    target: &str,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<Vec<Entry>> {
+    conn.prepare_cached(
             r#"SELECT at, actor, action, target, source FROM audit_log
                WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR substr(target, 1, length(?2)) = ?2)
                ORDER BY id DESC LIMIT ?3 OFFSET ?4"#,
         )?
         .query_map(
-            params![actor, target, PER_PAGE + 1, (page - 1) * PER_PAGE],
+            params![actor, target, limit, offset],
             |r| {
                 Ok(Entry {
                     at: r.get(0)?,
@@ -141,8 +163,5 @@ pub fn list(
                 })
             },
         )?
-        .collect::<rusqlite::Result<_>>()?;
-    let more = rows.len() as i64 > PER_PAGE;
-    rows.truncate(PER_PAGE as usize);
-    Ok((rows, more))
+        .collect()
 }

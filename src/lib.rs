@@ -17,6 +17,7 @@
 //! - `routes`, `startup`, `cli` (the command line and its subcommands):
 //!   wiring.
 
+pub mod api;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;

@@ -15,6 +15,14 @@ pub const PER_PAGE: i64 = 50;
 pub struct QueryPairs(Vec<(String, String)>);
 
 impl QueryPairs {
+    /// The first value of `key`, if the query has the key at all.
+    pub fn get_opt(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first value of `key`, or "".
     pub fn get(&self, key: &str) -> &str {
         self.0
@@ -72,6 +80,18 @@ pub struct ListQuery {
     sort: String,
     dir: String,
     page: String,
+}
+
+impl ListQuery {
+    /// A query from its four values.
+    pub fn new(q: &str, sort: &str, dir: &str, page: &str) -> Self {
+        Self {
+            q: q.into(),
+            sort: sort.into(),
+            dir: dir.into(),
+            page: page.into(),
+        }
+    }
 }
 
 impl From<&QueryPairs> for ListQuery {

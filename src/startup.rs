@@ -158,7 +158,8 @@ fn session_middleware(
 
 /// Every route: the pages outside any area, then each area's own.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(routes::healthz))
+    cfg.configure(crate::api::configure)
+        .route("/healthz", web::get().to(routes::healthz))
         .route("/healthz", web::head().to(routes::healthz))
         .route("/static/app.css", web::get().to(routes::css))
         .route("/static/app.js", web::get().to(routes::js))

@@ -97,11 +97,12 @@ impl FromRequest for ApiCaller {
                     return Err(AppError::TooManyRequests(wait));
                 }
                 let now = db::now();
-                let found = if tokens::well_formed(&token) {
-                    tokens::holder(c, &tokens::digest(&token), now)?
-                } else {
-                    None
-                };
+                // What has no token's shape cannot be a guess at one: it is
+                // refused without counting (or a database lookup).
+                if !tokens::well_formed(&token) {
+                    return Ok(None);
+                }
+                let found = tokens::holder(c, &tokens::digest(&token), now)?;
                 match &found {
                     None => throttle::record_failure(c, throttle::TOKEN_BUCKET, &src)?,
                     // The last use, kept to the minute and the address.

@@ -23,6 +23,7 @@ pub struct NamespaceQuery {
 }
 
 impl NamespaceQuery {
+
     /// The namespace asked for: none when empty, 422 when not a DNS label.
     pub fn parse(&self) -> Result<Option<Namespace>, AppError> {
         let ns = self.namespace.trim();

@@ -1,0 +1,358 @@
+//! `/api/v1/images` and `/api/v1/catalogue`: the Images area for programs,
+//! with the same parsing, store and audited writes as the pages.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::common::{self, ListParams, Paged, Patch, rfc3339};
+use crate::audit::{Outcome, audited};
+use crate::auth::ApiCaller;
+use crate::db;
+use crate::error::AppError;
+use crate::images::form::ImageForm;
+use crate::images::store::{self, Image, ImageType, WriteError};
+use crate::listing::QueryPairs;
+use crate::secrets::store as secrets;
+use crate::state::AppState;
+use crate::web::{FieldErrors, FormVersion, Problem};
+
+/// An image as programs see it; the pull secret by name only.
+#[derive(Serialize, ToSchema)]
+pub struct ImageOut {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    /// `cpu`, `gpu` or `both` (Universal).
+    #[serde(rename = "type")]
+    #[schema(pattern = "^(cpu|gpu|both)$")]
+    pub kind: String,
+    pub url: String,
+    /// Universal images only: the image for GPU nodes.
+    pub url_for_gpu: Option<String>,
+    /// The Image Pull secret's name, if it needs one.
+    pub pull_secret: Option<String>,
+    /// Bumped by every change; the `ETag`.
+    pub version: i64,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<Image> for ImageOut {
+    fn from(i: Image) -> Self {
+        Self {
+            name: i.name,
+            display_name: i.display_name,
+            description: i.description,
+            kind: i.image_type.as_str().into(),
+            url: i.url,
+            url_for_gpu: i.url_for_gpu,
+            pull_secret: i.pull_secret.map(|s| s.name),
+            version: i.version,
+            updated_at: rfc3339(i.updated_at),
+        }
+    }
+}
+
+/// A new image.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageCreate {
+    /// A DNS-1123 name, at most 63 characters.
+    #[schema(min_length = 1, max_length = 63, pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    pub display_name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `cpu`, `gpu` or `both` (default).
+    #[serde(rename = "type", default)]
+    #[schema(value_type = Option<String>, pattern = "^(cpu|gpu|both)$")]
+    pub kind: Option<String>,
+    /// A container image reference.
+    #[schema(min_length = 1)]
+    pub url: String,
+    #[serde(default)]
+    pub url_for_gpu: Option<String>,
+    /// An Image Pull secret's name, or null.
+    #[serde(default)]
+    pub pull_secret: Option<String>,
+}
+
+/// A JSON merge patch of an image; `null` clears `display_name`,
+/// `description`, `url_for_gpu` and `pull_secret`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImagePatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    #[serde(rename = "type")]
+    #[serde(default)]
+    #[schema(value_type = String, pattern = "^(cpu|gpu|both)$")]
+    pub kind: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub url: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub url_for_gpu: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub pull_secret: Patch<String>,
+}
+
+const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
+const CATALOGUE_SORTS: &[&str] = &["display_name", "name", "type", "updated"];
+
+async fn load(state: &AppState, name: String) -> Result<Image, Problem> {
+    Ok(db::run(&state.pool, move |c| {
+        store::find(c, &name)?.ok_or_else(|| AppError::no_such("image", &name))
+    })
+    .await?)
+}
+
+fn one(status: StatusCode, image: Image) -> HttpResponse {
+    common::json_versioned(status, image.version, &ImageOut::from(image))
+}
+
+/// Checks the form against the rules and the secrets there are now.
+async fn parse(
+    state: &AppState,
+    form: ImageForm,
+) -> Result<crate::images::form::Valid, Problem> {
+    let choices = db::run(&state.pool, |c| Ok(secrets::image_pull_choices(c)?)).await?;
+    form.parse(&form.name, &choices).map_err(|errors| {
+        // The form's `image_type` is the API's `type`.
+        let mut renamed = FieldErrors::default();
+        for (field, message) in errors.iter() {
+            let field = if field == "image_type" { "type" } else { field };
+            renamed.add(field, message);
+        }
+        Problem::invalid(&renamed)
+    })
+}
+
+fn refused(e: WriteError) -> Problem {
+    match e {
+        WriteError::Duplicate(_) => Problem::new(StatusCode::CONFLICT, e.to_string()),
+        WriteError::Stale => common::precondition_failed("image"),
+        WriteError::SecretGone => {
+            let mut errors = FieldErrors::default();
+            errors.add("pull_secret", e.to_string());
+            Problem::invalid(&errors)
+        }
+        WriteError::Missing(n) => AppError::no_such("image", &n).into(),
+        other => AppError::internal(other).into(),
+    }
+}
+
+async fn page_of(
+    state: &AppState,
+    query: &QueryPairs,
+    base: &'static str,
+    sorts: &'static [&'static str],
+) -> Result<HttpResponse, Problem> {
+    let listing = common::listing(query, base, sorts)?;
+    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    Ok(common::json(
+        StatusCode::OK,
+        &Paged {
+            page: page.listing.page,
+            per_page: page.listing.per_page,
+            total: page.total,
+            items: page.rows.into_iter().map(ImageOut::from).collect(),
+        },
+    ))
+}
+
+/// List images.
+#[utoipa::path(operation_id = "images_list", get, path = "/api/v1/images", tag = "images", params(ListParams),
+    responses((status = 200, body = Paged<ImageOut>), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn list(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    query: QueryPairs,
+) -> Result<HttpResponse, Problem> {
+    caller.admin()?;
+    page_of(&state, &query, "/api/v1/images", SORTS).await
+}
+
+/// The images the token's user may use (every image for now: groups will
+/// narrow it), with `pull_secret` by name only.
+#[utoipa::path(operation_id = "images_catalogue", get, path = "/api/v1/catalogue", tag = "catalogue", params(ListParams),
+    responses((status = 200, body = Paged<ImageOut>), (status = 401, body = Problem),
+        (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn catalogue(
+    _caller: ApiCaller,
+    state: web::Data<AppState>,
+    query: QueryPairs,
+) -> Result<HttpResponse, Problem> {
+    page_of(&state, &query, "/api/v1/catalogue", CATALOGUE_SORTS).await
+}
+
+/// Create an image.
+#[utoipa::path(operation_id = "images_create", post, path = "/api/v1/images", tag = "images", request_body = ImageCreate,
+    responses((status = 201, body = ImageOut, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn create(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin_write()?;
+    let b: ImageCreate = common::object(body.into_inner())?;
+    // Absent is Universal; given, it must be one of the three.
+    let kind = match b.kind {
+        None => "both".to_owned(),
+        Some(k) if ImageType::parse(&k).is_some() => k,
+        Some(_) => {
+            return Err(Problem::invalid_field(
+                "type",
+                "Choose a type: CPU, GPU or Universal.",
+            ));
+        }
+    };
+    let form = ImageForm {
+        name: b.name,
+        display_name: b.display_name,
+        description: b.description,
+        image_type: kind,
+        url: b.url,
+        url_for_gpu: b.url_for_gpu.unwrap_or_default(),
+        use_pull_secret: b.pull_secret.as_ref().map(|_| "on".to_owned()),
+        pull_secret: b.pull_secret.unwrap_or_default(),
+        version: FormVersion::default(),
+    };
+    let valid = parse(&state, form).await?;
+    let name = valid.name.to_string();
+    let target = format!("image/{name}");
+    let outcome = audited(&state.pool, caller.actor(), "image created", target, move |c| {
+        Ok(store::insert(c, &valid.write()).into())
+    })
+    .await?;
+    match outcome {
+        Outcome::Done(_) => {
+            let mut res = one(StatusCode::CREATED, load(&state, name.clone()).await?);
+            res.headers_mut().insert(
+                actix_web::http::header::LOCATION,
+                actix_web::http::header::HeaderValue::from_str(&format!("/api/v1/images/{name}"))
+                    .map_err(|e| Problem::from(AppError::internal(e)))?,
+            );
+            Ok(res)
+        }
+        Outcome::Refused(e) => Err(refused(e)),
+    }
+}
+
+/// One image.
+#[utoipa::path(operation_id = "images_get", get, path = "/api/v1/images/{name}", tag = "images",
+    params(("name" = String, Path)),
+    responses((status = 200, body = ImageOut, headers(("ETag" = String))), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("token" = [])))]
+pub async fn get(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin()?;
+    Ok(one(StatusCode::OK, load(&state, path.into_inner()).await?))
+}
+
+/// Change an image (JSON merge patch); `If-Match` with a stale version is 412.
+#[utoipa::path(operation_id = "images_patch", patch, path = "/api/v1/images/{name}", tag = "images",
+    params(("name" = String, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = ImagePatch, content_type = "application/merge-patch+json"),
+    responses((status = 200, body = ImageOut, headers(("ETag" = String))), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn patch(
+    req: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin_write()?;
+    let image = load(&state, path.into_inner()).await?;
+    let p: ImagePatch = common::object(body.into_inner())?;
+    let secret = image.pull_secret.as_ref().map(|s| s.name.clone());
+    let pull_secret = match p.pull_secret {
+        Patch::Keep => secret,
+        Patch::Clear => None,
+        Patch::Set(s) => Some(s),
+    };
+    let form = ImageForm {
+        name: image.name.clone(),
+        display_name: p.display_name.apply(&image.display_name),
+        description: p.description.apply(&image.description),
+        image_type: p.kind.apply_required("type", image.image_type.as_str())?,
+        url: p.url.apply_required("url", &image.url)?,
+        url_for_gpu: p.url_for_gpu.apply(image.url_for_gpu.as_deref().unwrap_or("")),
+        use_pull_secret: pull_secret.as_ref().map(|_| "on".to_owned()),
+        pull_secret: pull_secret.unwrap_or_default(),
+        version: FormVersion::default(),
+    };
+    let valid = parse(&state, form).await?;
+    if common::if_match(&req).is_some_and(|v| v != image.version) {
+        return Err(common::precondition_failed("image"));
+    }
+    let (name, version) = (image.name.clone(), image.version);
+    let target = format!("image/{name}");
+    let outcome = audited(&state.pool, caller.actor(), "image updated", target, move |c| {
+        Ok(store::update(c, &valid.write(), version).into())
+    })
+    .await?;
+    match outcome {
+        Outcome::Done(()) => Ok(one(StatusCode::OK, load(&state, name).await?)),
+        Outcome::Refused(e) => Err(refused(e)),
+    }
+}
+
+/// Delete an image.
+#[utoipa::path(operation_id = "images_delete", delete, path = "/api/v1/images/{name}", tag = "images",
+    params(("name" = String, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("token" = [])))]
+pub async fn delete(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin_write()?;
+    let name = path.into_inner();
+    let n = name.clone();
+    let outcome = audited(
+        &state.pool,
+        caller.actor(),
+        "image deleted",
+        format!("image/{name}"),
+        move |c| {
+            Ok(match store::delete(c, &n)? {
+                true => Outcome::Done(()),
+                false => Outcome::Refused(()),
+            })
+        },
+    )
+    .await?;
+    match outcome {
+        Outcome::Done(()) => Ok(HttpResponse::NoContent().finish()),
+        Outcome::Refused(()) => Err(AppError::no_such("image", &name).into()),
+    }
+}
+

@@ -1,0 +1,452 @@
+//! `/api/v1/secrets`: the Secrets area for programs. The same parsing,
+//! store and audited writes as the pages; never a password or key, except
+//! in the manifest and docker config downloads, which exist to carry them.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::common::{self, ListParams, Paged, Patch, rfc3339};
+use crate::audit::{Outcome, audited};
+use crate::auth::ApiCaller;
+use crate::db;
+use crate::listing::QueryPairs;
+use crate::domain::Namespace;
+use crate::secrets::export;
+use crate::secrets::form::SecretForm;
+use crate::secrets::store::{self, Deleted, Kind, Secret, WriteError};
+use crate::state::AppState;
+use crate::web::Problem;
+
+/// `image_pull` or `git_sync`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretType {
+    /// A registry credential.
+    ImagePull,
+    /// An SSH private key for git-sync.
+    GitSync,
+}
+
+impl From<Kind> for SecretType {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::ImagePull => Self::ImagePull,
+            Kind::GitSync => Self::GitSync,
+        }
+    }
+}
+
+/// The last "Test login".
+#[derive(Serialize, ToSchema)]
+pub struct LoginCheck {
+    /// Whether the registry let the credentials in.
+    pub ok: bool,
+    /// "Login succeeded", or why not.
+    pub message: String,
+    /// When.
+    #[schema(format = DateTime)]
+    pub checked_at: String,
+}
+
+/// A secret, without its password or key.
+#[derive(Serialize, ToSchema)]
+pub struct SecretOut {
+    pub name: String,
+    pub display_name: String,
+    #[serde(rename = "type")]
+    pub kind: SecretType,
+    /// Image Pull only.
+    pub registry_host: Option<String>,
+    /// Image Pull only.
+    pub username: Option<String>,
+    /// The images that use it (in one secret; the list gives the count in
+    /// `used_by_count`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<Vec<String>>,
+    /// How many images use it.
+    pub used_by_count: i64,
+    /// Bumped by every change; the `ETag`.
+    pub version: i64,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    pub last_test: Option<LoginCheck>,
+}
+
+impl SecretOut {
+    fn of(s: Secret, used_by: Option<Vec<String>>) -> Self {
+        Self {
+            name: s.name,
+            display_name: s.display_name,
+            kind: s.kind.into(),
+            registry_host: s.registry_host,
+            username: s.username,
+            used_by,
+            used_by_count: s.used_by,
+            version: s.version,
+            updated_at: rfc3339(s.updated_at),
+            last_test: s.last_test.map(|t| LoginCheck {
+                ok: t.ok,
+                message: t.message,
+                checked_at: rfc3339(t.at),
+            }),
+        }
+    }
+}
+
+/// A new secret: `registry_host`, `username` and `password` for Image
+/// Pull, `secret` (an SSH private key) for Git Sync.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretCreate {
+    /// A DNS-1123 name, at most 63 characters.
+    #[schema(min_length = 1, max_length = 63, pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    pub display_name: String,
+    /// `image_pull` or `git_sync`.
+    #[serde(rename = "type")]
+    #[schema(pattern = "^(image_pull|git_sync)$")]
+    pub kind: String,
+    #[serde(default)]
+    pub registry_host: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub secret: String,
+}
+
+/// A JSON merge patch of a secret's mutable fields; an absent password or
+/// key keeps the stored one, `null` clears the display name.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretPatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub registry_host: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub username: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub password: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub secret: Patch<String>,
+}
+
+/// The result of a "Test login".
+#[derive(Serialize, ToSchema)]
+pub struct TestResult {
+    pub ok: bool,
+    pub message: String,
+    #[schema(format = DateTime)]
+    pub checked_at: String,
+}
+
+/// The sort keys of the list.
+const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
+
+async fn load(state: &AppState, name: String) -> Result<(Secret, Vec<String>), Problem> {
+    Ok(db::run(&state.pool, move |c| {
+        let secret = store::find(c, &name)?
+            .ok_or_else(|| crate::error::AppError::no_such("secret", &name))?;
+        let images = store::used_by(c, secret.id)?;
+        Ok((secret, images.into_iter().map(|i| i.name).collect()))
+    })
+    .await?)
+}
+
+fn one(status: StatusCode, secret: Secret, used_by: Vec<String>) -> HttpResponse {
+    let version = secret.version;
+    common::json_versioned(status, version, &SecretOut::of(secret, Some(used_by)))
+}
+
+/// List secrets.
+#[utoipa::path(operation_id = "secrets_list", get, path = "/api/v1/secrets", tag = "secrets", params(ListParams),
+    responses((status = 200, body = Paged<SecretOut>), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn list(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    query: QueryPairs,
+) -> Result<HttpResponse, Problem> {
+    caller.admin()?;
+    let listing = common::listing(&query, "/api/v1/secrets", SORTS)?;
+    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    Ok(common::json(
+        StatusCode::OK,
+        &Paged {
+            page: page.listing.page,
+            per_page: page.listing.per_page,
+            total: page.total,
+            items: page.rows.into_iter().map(|s| SecretOut::of(s, None)).collect(),
+        },
+    ))
+}
+
+/// Create a secret.
+#[utoipa::path(operation_id = "secrets_create", post, path = "/api/v1/secrets", tag = "secrets", request_body = SecretCreate,
+    responses((status = 201, body = SecretOut, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn create(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin_write()?;
+    let b: SecretCreate = common::object(body.into_inner())?;
+    let form = SecretForm {
+        name: b.name,
+        display_name: b.display_name,
+        kind: b.kind,
+        registry_host: b.registry_host,
+        username: b.username,
+        password: b.password,
+        secret: b.secret,
+        ..SecretForm::default()
+    };
+    let valid = form.parse_new().map_err(|e| Problem::invalid(&e))?;
+    let sealed = valid.seal(&state.master);
+    let name = valid.name.to_string();
+    let target = format!("secret/{name}");
+    let outcome = audited(&state.pool, caller.actor(), "secret created", target, move |c| {
+        Ok(store::insert(c, valid.write(sealed)).into())
+    })
+    .await?;
+    match outcome {
+        Outcome::Done(_) => {
+            let (secret, used_by) = load(&state, name.clone()).await?;
+            let mut res = one(StatusCode::CREATED, secret, used_by);
+            res.headers_mut().insert(
+                actix_web::http::header::LOCATION,
+                actix_web::http::header::HeaderValue::from_str(&format!("/api/v1/secrets/{name}"))
+                    .map_err(|e| Problem::from(crate::error::AppError::internal(e)))?,
+            );
+            Ok(res)
+        }
+        Outcome::Refused(e @ WriteError::Duplicate(_)) => {
+            Err(Problem::new(StatusCode::CONFLICT, e.to_string()))
+        }
+        Outcome::Refused(e) => Err(crate::error::AppError::internal(e).into()),
+    }
+}
+
+/// One secret, with the images that use it.
+#[utoipa::path(operation_id = "secrets_get", get, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path)),
+    responses((status = 200, body = SecretOut, headers(("ETag" = String))), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("token" = [])))]
+pub async fn get(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin()?;
+    let (secret, used_by) = load(&state, path.into_inner()).await?;
+    Ok(one(StatusCode::OK, secret, used_by))
+}
+
+/// Change a secret (JSON merge patch); `If-Match` with a stale version is 412.
+#[utoipa::path(operation_id = "secrets_patch", patch, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = SecretPatch, content_type = "application/merge-patch+json"),
+    responses((status = 200, body = SecretOut, headers(("ETag" = String))), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn patch(
+    req: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin_write()?;
+    let (secret, _) = load(&state, path.into_inner()).await?;
+    let p: SecretPatch = common::object(body.into_inner())?;
+    let form = SecretForm {
+        name: secret.name.clone(),
+        kind: secret.kind.as_str().into(),
+        display_name: p.display_name.apply(&secret.display_name),
+        registry_host: p
+            .registry_host
+            .apply_required("registry_host", secret.registry_host.as_deref().unwrap_or(""))?,
+        username: p
+            .username
+            .apply_required("username", secret.username.as_deref().unwrap_or(""))?,
+        password: p.password.apply_required("password", "")?,
+        secret: p.secret.apply_required("secret", "")?,
+        ..SecretForm::default()
+    };
+    let valid = form
+        .parse_edit(&secret.name, secret.kind)
+        .map_err(|e| Problem::invalid(&e))?;
+    if common::if_match(&req).is_some_and(|v| v != secret.version) {
+        return Err(common::precondition_failed("secret"));
+    }
+    let sealed = valid.seal(&state.master);
+    let (name, version) = (secret.name.clone(), secret.version);
+    let target = format!("secret/{name}");
+    let outcome = audited(&state.pool, caller.actor(), "secret updated", target, move |c| {
+        Ok(store::update(c, valid.write(sealed), version).into())
+    })
+    .await?;
+    match outcome {
+        Outcome::Done(()) => {
+            let (secret, used_by) = load(&state, name).await?;
+            Ok(one(StatusCode::OK, secret, used_by))
+        }
+        Outcome::Refused(WriteError::Stale) => Err(common::precondition_failed("secret")),
+        Outcome::Refused(WriteError::Missing(n)) => {
+            Err(crate::error::AppError::no_such("secret", &n).into())
+        }
+        Outcome::Refused(e) => Err(crate::error::AppError::internal(e).into()),
+    }
+}
+
+/// Delete a secret; 409 names the images that use it.
+#[utoipa::path(operation_id = "secrets_delete", delete, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("token" = [])))]
+pub async fn delete(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin_write()?;
+    let name = path.into_inner();
+    let n = name.clone();
+    let outcome = audited(
+        &state.pool,
+        caller.actor(),
+        "secret deleted",
+        format!("secret/{name}"),
+        move |c| {
+            Ok(match store::delete(c, &n)? {
+                Deleted::Yes => Outcome::Done(()),
+                refused => Outcome::Refused(refused),
+            })
+        },
+    )
+    .await?;
+    match outcome {
+        Outcome::Done(()) => Ok(HttpResponse::NoContent().finish()),
+        Outcome::Refused(Deleted::InUse { label, images }) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!(
+                "Secret {label} cannot be deleted: images use it: {}.",
+                images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+        Outcome::Refused(_) => Err(crate::error::AppError::no_such("secret", &name).into()),
+    }
+}
+
+/// `?namespace=&format=` of the manifest.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ManifestQuery {
+    /// A DNS-1123 label, as `kubectl -n`.
+    #[param(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63)]
+    namespace: Option<String>,
+    /// `yaml` (default) or `json`.
+    #[param(value_type = Option<ManifestFormat>)]
+    format: Option<String>,
+}
+
+/// The manifest's format.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ManifestFormat {
+    Yaml,
+    Json,
+}
+
+/// The manifest `kubectl create secret … --dry-run=client` prints.
+#[utoipa::path(operation_id = "secrets_manifest", get, path = "/api/v1/secrets/{name}/manifest", tag = "secrets",
+    params(("name" = String, Path), ManifestQuery),
+    responses((status = 200, content((Object = "application/yaml"), (Object = "application/json"))),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn manifest(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ManifestQuery>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin()?;
+    let q = query.into_inner();
+    let json = match q.format.as_deref() {
+        None | Some("yaml") => false,
+        Some("json") => true,
+        Some(_) => return Err(Problem::invalid_field("format", "format must be yaml or json.")),
+    };
+    let ns = match q.namespace {
+        None => None,
+        // Given, it must be a namespace: empty is not one.
+        Some(ns) => Some(Namespace::parse(&ns).map_err(|m| Problem::invalid_field("namespace", m))?),
+    };
+    let opened = export::load_open(caller.actor(), &state, path.into_inner(), false).await?;
+    let body = opened.manifest_text(ns.as_ref(), json);
+    let content_type = if json { "application/json" } else { "application/yaml" };
+    Ok(HttpResponse::Ok().content_type(content_type).body(body))
+}
+
+/// The decoded `.dockerconfigjson`, for `skopeo --authfile` or
+/// `~/.docker/config.json` (Image Pull secrets only).
+#[utoipa::path(operation_id = "secrets_dockerconfig", get, path = "/api/v1/secrets/{name}/dockerconfig", tag = "secrets",
+    params(("name" = String, Path)),
+    responses((status = 200, content_type = "application/json", body = Object),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("token" = [])))]
+pub async fn dockerconfig(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin()?;
+    let opened = export::load_open(caller.actor(), &state, path.into_inner(), true).await?;
+    let body = opened.dockerconfig()?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+}
+
+/// Runs "Test login" against the registry (10 s at most) and keeps the result.
+#[utoipa::path(operation_id = "secrets_test", post, path = "/api/v1/secrets/{name}/test", tag = "secrets",
+    params(("name" = String, Path)),
+    responses((status = 200, body = TestResult), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("token" = [])))]
+pub async fn test(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin_write()?;
+    let outcome = export::run_test_login(&state, caller.actor(), path.into_inner()).await?;
+    Ok(common::json(
+        StatusCode::OK,
+        &TestResult {
+            ok: outcome.result.ok,
+            message: outcome.result.message,
+            checked_at: rfc3339(outcome.checked_at),
+        },
+    ))
+}
