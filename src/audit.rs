@@ -147,21 +147,18 @@ pub fn entries(
     offset: i64,
 ) -> rusqlite::Result<Vec<Entry>> {
     conn.prepare_cached(
-            r#"SELECT at, actor, action, target, source FROM audit_log
+        r#"SELECT at, actor, action, target, source FROM audit_log
                WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR substr(target, 1, length(?2)) = ?2)
                ORDER BY id DESC LIMIT ?3 OFFSET ?4"#,
-        )?
-        .query_map(
-            params![actor, target, limit, offset],
-            |r| {
-                Ok(Entry {
-                    at: r.get(0)?,
-                    actor: r.get(1)?,
-                    action: r.get(2)?,
-                    target: r.get(3)?,
-                    source: r.get(4)?,
-                })
-            },
-        )?
-        .collect()
+    )?
+    .query_map(params![actor, target, limit, offset], |r| {
+        Ok(Entry {
+            at: r.get(0)?,
+            actor: r.get(1)?,
+            action: r.get(2)?,
+            target: r.get(3)?,
+            source: r.get(4)?,
+        })
+    })?
+    .collect()
 }

@@ -68,7 +68,10 @@ pub fn listing(
             .filter(|n| (1..=max).contains(n))
             .map(Some)
             .ok_or_else(|| {
-                Problem::invalid_field(key, format!("{key} must be a whole number from 1 to {max}."))
+                Problem::invalid_field(
+                    key,
+                    format!("{key} must be a whole number from 1 to {max}."),
+                )
             })
     };
     let page = int("page", 1_000_000)?;
@@ -86,7 +89,10 @@ pub fn listing(
     }
     let q = query.get("q");
     if q.chars().count() > 200 {
-        return Err(Problem::invalid_field("q", "q must be at most 200 characters."));
+        return Err(Problem::invalid_field(
+            "q",
+            "q must be at most 200 characters.",
+        ));
     }
     let mut listing = Listing::parse(
         &crate::listing::ListQuery::new(
@@ -119,7 +125,10 @@ pub struct Paged<T> {
 pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

@@ -60,7 +60,11 @@ impl From<Image> for ImageOut {
 #[serde(deny_unknown_fields)]
 pub struct ImageCreate {
     /// A DNS-1123 name, at most 63 characters.
-    #[schema(min_length = 1, max_length = 63, pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+    )]
     pub name: String,
     #[serde(default)]
     #[schema(max_length = 128)]
@@ -122,10 +126,7 @@ fn one(status: StatusCode, image: Image) -> HttpResponse {
 }
 
 /// Checks the form against the rules and the secrets there are now.
-async fn parse(
-    state: &AppState,
-    form: ImageForm,
-) -> Result<crate::images::form::Valid, Problem> {
+async fn parse(state: &AppState, form: ImageForm) -> Result<crate::images::form::Valid, Problem> {
     let choices = db::run(&state.pool, |c| Ok(secrets::image_pull_choices(c)?)).await?;
     form.parse(&form.name, &choices).map_err(|errors| {
         // The form's `image_type` is the API's `type`.
@@ -238,9 +239,13 @@ pub async fn create(
     let valid = parse(&state, form).await?;
     let name = valid.name.to_string();
     let target = format!("image/{name}");
-    let outcome = audited(&state.pool, caller.actor(), "image created", target, move |c| {
-        Ok(store::insert(c, &valid.write()).into())
-    })
+    let outcome = audited(
+        &state.pool,
+        caller.actor(),
+        "image created",
+        target,
+        move |c| Ok(store::insert(c, &valid.write()).into()),
+    )
     .await?;
     match outcome {
         Outcome::Done(_) => {
@@ -302,7 +307,9 @@ pub async fn patch(
         description: p.description.apply(&image.description),
         image_type: p.kind.apply_required("type", image.image_type.as_str())?,
         url: p.url.apply_required("url", &image.url)?,
-        url_for_gpu: p.url_for_gpu.apply(image.url_for_gpu.as_deref().unwrap_or("")),
+        url_for_gpu: p
+            .url_for_gpu
+            .apply(image.url_for_gpu.as_deref().unwrap_or("")),
         use_pull_secret: pull_secret.as_ref().map(|_| "on".to_owned()),
         pull_secret: pull_secret.unwrap_or_default(),
         version: FormVersion::default(),
@@ -313,9 +320,13 @@ pub async fn patch(
     }
     let (name, version) = (image.name.clone(), image.version);
     let target = format!("image/{name}");
-    let outcome = audited(&state.pool, caller.actor(), "image updated", target, move |c| {
-        Ok(store::update(c, &valid.write(), version).into())
-    })
+    let outcome = audited(
+        &state.pool,
+        caller.actor(),
+        "image updated",
+        target,
+        move |c| Ok(store::update(c, &valid.write(), version).into()),
+    )
     .await?;
     match outcome {
         Outcome::Done(()) => Ok(one(StatusCode::OK, load(&state, name).await?)),
@@ -355,4 +366,3 @@ pub async fn delete(
         Outcome::Refused(()) => Err(AppError::no_such("image", &name).into()),
     }
 }
-

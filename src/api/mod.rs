@@ -125,7 +125,8 @@ fn json_config() -> web::JsonConfig {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "Send JSON, with Content-Type: application/json.",
                 ),
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => {
                     Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.")
                 }
                 JsonPayloadError::Deserialize(d) if d.is_data() => Problem::new(
@@ -146,12 +147,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .app_data(json_config())
-            .app_data(web::PathConfig::default().error_handler(|_, _| {
-                Problem::not_found("There is no such resource.").into()
-            }))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|_, _| Problem::not_found("There is no such resource.").into()),
+            )
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                Problem::new(StatusCode::BAD_REQUEST, format!("The query cannot be read: {e}."))
-                    .into()
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("The query cannot be read: {e}."),
+                )
+                .into()
             }))
             .service(resource("/openapi.json", "GET").route(web::get().to(openapi)))
             .service(
@@ -166,8 +171,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(secrets::delete)),
             )
             .service(
-                resource("/secrets/{name}/manifest", "GET")
-                    .route(web::get().to(secrets::manifest)),
+                resource("/secrets/{name}/manifest", "GET").route(web::get().to(secrets::manifest)),
             )
             .service(
                 resource("/secrets/{name}/dockerconfig", "GET")

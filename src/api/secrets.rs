@@ -11,8 +11,8 @@ use super::common::{self, ListParams, Paged, Patch, rfc3339};
 use crate::audit::{Outcome, audited};
 use crate::auth::ApiCaller;
 use crate::db;
-use crate::listing::QueryPairs;
 use crate::domain::Namespace;
+use crate::listing::QueryPairs;
 use crate::secrets::export;
 use crate::secrets::form::SecretForm;
 use crate::secrets::store::{self, Deleted, Kind, Secret, WriteError};
@@ -101,7 +101,11 @@ impl SecretOut {
 #[serde(deny_unknown_fields)]
 pub struct SecretCreate {
     /// A DNS-1123 name, at most 63 characters.
-    #[schema(min_length = 1, max_length = 63, pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+    )]
     pub name: String,
     #[serde(default)]
     #[schema(max_length = 128)]
@@ -188,7 +192,11 @@ pub async fn list(
             page: page.listing.page,
             per_page: page.listing.per_page,
             total: page.total,
-            items: page.rows.into_iter().map(|s| SecretOut::of(s, None)).collect(),
+            items: page
+                .rows
+                .into_iter()
+                .map(|s| SecretOut::of(s, None))
+                .collect(),
         },
     ))
 }
@@ -221,9 +229,13 @@ pub async fn create(
     let sealed = valid.seal(&state.master);
     let name = valid.name.to_string();
     let target = format!("secret/{name}");
-    let outcome = audited(&state.pool, caller.actor(), "secret created", target, move |c| {
-        Ok(store::insert(c, valid.write(sealed)).into())
-    })
+    let outcome = audited(
+        &state.pool,
+        caller.actor(),
+        "secret created",
+        target,
+        move |c| Ok(store::insert(c, valid.write(sealed)).into()),
+    )
     .await?;
     match outcome {
         Outcome::Done(_) => {
@@ -282,9 +294,10 @@ pub async fn patch(
         name: secret.name.clone(),
         kind: secret.kind.as_str().into(),
         display_name: p.display_name.apply(&secret.display_name),
-        registry_host: p
-            .registry_host
-            .apply_required("registry_host", secret.registry_host.as_deref().unwrap_or(""))?,
+        registry_host: p.registry_host.apply_required(
+            "registry_host",
+            secret.registry_host.as_deref().unwrap_or(""),
+        )?,
         username: p
             .username
             .apply_required("username", secret.username.as_deref().unwrap_or(""))?,
@@ -301,9 +314,13 @@ pub async fn patch(
     let sealed = valid.seal(&state.master);
     let (name, version) = (secret.name.clone(), secret.version);
     let target = format!("secret/{name}");
-    let outcome = audited(&state.pool, caller.actor(), "secret updated", target, move |c| {
-        Ok(store::update(c, valid.write(sealed), version).into())
-    })
+    let outcome = audited(
+        &state.pool,
+        caller.actor(),
+        "secret updated",
+        target,
+        move |c| Ok(store::update(c, valid.write(sealed), version).into()),
+    )
     .await?;
     match outcome {
         Outcome::Done(()) => {
@@ -351,7 +368,11 @@ pub async fn delete(
             StatusCode::CONFLICT,
             format!(
                 "Secret {label} cannot be deleted: images use it: {}.",
-                images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+                images
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
         Outcome::Refused(_) => Err(crate::error::AppError::no_such("secret", &name).into()),
@@ -397,16 +418,27 @@ pub async fn manifest(
     let json = match q.format.as_deref() {
         None | Some("yaml") => false,
         Some("json") => true,
-        Some(_) => return Err(Problem::invalid_field("format", "format must be yaml or json.")),
+        Some(_) => {
+            return Err(Problem::invalid_field(
+                "format",
+                "format must be yaml or json.",
+            ));
+        }
     };
     let ns = match q.namespace {
         None => None,
         // Given, it must be a namespace: empty is not one.
-        Some(ns) => Some(Namespace::parse(&ns).map_err(|m| Problem::invalid_field("namespace", m))?),
+        Some(ns) => {
+            Some(Namespace::parse(&ns).map_err(|m| Problem::invalid_field("namespace", m))?)
+        }
     };
     let opened = export::load_open(caller.actor(), &state, path.into_inner(), false).await?;
     let body = opened.manifest_text(ns.as_ref(), json);
-    let content_type = if json { "application/json" } else { "application/yaml" };
+    let content_type = if json {
+        "application/json"
+    } else {
+        "application/yaml"
+    };
     Ok(HttpResponse::Ok().content_type(content_type).body(body))
 }
 
@@ -425,7 +457,9 @@ pub async fn dockerconfig(
     caller.admin()?;
     let opened = export::load_open(caller.actor(), &state, path.into_inner(), true).await?;
     let body = opened.dockerconfig()?;
-    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 /// Runs "Test login" against the registry (10 s at most) and keeps the result.

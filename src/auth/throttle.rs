@@ -69,8 +69,11 @@ pub fn retry_after_source(conn: &Connection, source: &str) -> rusqlite::Result<O
         .query_row(params![source, since, MAX_PER_SOURCE], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    Ok((n >= MAX_PER_SOURCE)
-        .then(|| (oldest.unwrap_or(since) + WINDOW_SECS - db::now()).max(1).unsigned_abs()))
+    Ok((n >= MAX_PER_SOURCE).then(|| {
+        (oldest.unwrap_or(since) + WINDOW_SECS - db::now())
+            .max(1)
+            .unsigned_abs()
+    }))
 }
 
 /// Counts a failure, and forgets failures older than the window.

@@ -23,7 +23,6 @@ pub struct NamespaceQuery {
 }
 
 impl NamespaceQuery {
-
     /// The namespace asked for: none when empty, 422 when not a DNS label.
     pub fn parse(&self) -> Result<Option<Namespace>, AppError> {
         let ns = self.namespace.trim();
@@ -106,7 +105,13 @@ pub async fn load_open(
     .await?;
     let opened = open(state, secret, &sealed)?;
     // Recorded once the value was really handed out.
-    audit::record_alone(&state.pool, actor, "secret exported", format!("secret/{name}")).await?;
+    audit::record_alone(
+        &state.pool,
+        actor,
+        "secret exported",
+        format!("secret/{name}"),
+    )
+    .await?;
     Ok(opened)
 }
 

@@ -54,7 +54,10 @@ struct OwnPage {
 
 impl OwnPage {
     fn selected_days(&self) -> i64 {
-        self.form.expires_in_days.parse().unwrap_or(DEFAULT_EXPIRY_DAYS)
+        self.form
+            .expires_in_days
+            .parse()
+            .unwrap_or(DEFAULT_EXPIRY_DAYS)
     }
 
     fn write_scope(&self) -> bool {
@@ -104,25 +107,57 @@ pub async fn create(
         errors.add("expires_in_days", "Choose 7, 30, 90 or 365 days.");
     }
     let (Some(name), Some(scope), Some(days), true) = (name, scope, days, errors.is_empty()) else {
-        return page_with(ctx, &state, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return page_with(
+            ctx,
+            &state,
+            form,
+            errors,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     let token = NewToken::generate();
     let (user, hash) = (ctx.user.id, token.hash);
     let target = format!("token/{}/{name}", ctx.user.username);
     let n = name.clone();
-    let made = audited(&state.pool, ctx.actor(), "token created", target, move |c| {
-        let token = NewToken {
-            text: String::new(),
-            hash,
-        };
-        Ok(tokens::create(c, user, &n, scope, days * 86_400, &token).into())
-    })
+    let made = audited(
+        &state.pool,
+        ctx.actor(),
+        "token created",
+        target,
+        move |c| {
+            let token = NewToken {
+                text: String::new(),
+                hash,
+            };
+            Ok(tokens::create(c, user, &n, scope, days * 86_400, &token).into())
+        },
+    )
     .await?;
     match made {
-        Outcome::Done(_) => page_with(ctx, &state, TokenForm::default(), errors, Some(token.text), StatusCode::OK).await,
+        Outcome::Done(_) => {
+            page_with(
+                ctx,
+                &state,
+                TokenForm::default(),
+                errors,
+                Some(token.text),
+                StatusCode::OK,
+            )
+            .await
+        }
         Outcome::Refused(e @ CreateError::Duplicate(_)) => {
             errors.add("name", e.to_string());
-            page_with(ctx, &state, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+            page_with(
+                ctx,
+                &state,
+                form,
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Outcome::Refused(CreateError::Db(e)) => Err(e.into()),
     }

@@ -18,14 +18,15 @@ pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// The status's reason phrase.
-    pub title: String,
+    pub title: &'static str,
     /// The HTTP status.
     pub status: u16,
     /// What went wrong, for people.
     pub detail: String,
     /// For 422: field → messages.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<BTreeMap<String, Vec<String>>>,
+    #[schema(value_type = Option<BTreeMap<String, Vec<String>>>)]
+    pub errors: Option<Box<BTreeMap<String, Vec<String>>>>,
     /// Seconds to wait (429, 503); sent as `Retry-After`.
     #[serde(skip)]
     pub retry_after: Option<u64>,
@@ -39,7 +40,7 @@ impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Self {
             kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: detail.into(),
             errors: None,
@@ -67,13 +68,15 @@ impl Problem {
     pub fn invalid(errors: &FieldErrors) -> Self {
         let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (field, message) in errors.iter() {
-            map.entry(field.to_owned()).or_default().push(message.to_owned());
+            map.entry(field.to_owned())
+                .or_default()
+                .push(message.to_owned());
         }
         let mut p = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Some fields are not valid; see errors.",
         );
-        p.errors = Some(map);
+        p.errors = Some(Box::new(map));
         p
     }
 

@@ -11,6 +11,7 @@ mod helpers;
 mod images;
 mod kube;
 mod properties;
+mod rest;
 mod secrets;
 mod security;
 mod users;

@@ -1,0 +1,688 @@
+//! The JSON API under `/api/v1`: tokens, every status SPEC names, and that
+//! no answer but the two downloads ever carries a stored password or key.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// A token for `user` made as scripts make them.
+fn token(app: &TestApp, user: &str, name: &str, scope: &str, lifetime: i64) -> String {
+    wharf::cli::token_create(app.dir.path(), user, name, scope, lifetime).expect("token")
+}
+
+/// An API request with that token (or none).
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new().request(method, app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    req.send().await.expect("request")
+}
+
+async fn json_of(r: reqwest::Response) -> Value {
+    serde_json::from_str(&r.text().await.expect("body")).expect("json")
+}
+
+/// An app with an admin `alice`, her write token, and a secret `gitlab`.
+async fn app_with_token() -> (TestApp, String) {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("alice", "alices-long-password", true);
+    let t = token(&app, "alice", "ci-rotate", "write", 3600);
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/secrets",
+        Some(&t),
+        Some(
+            json!({"name": "gitlab", "type": "image_pull", "registry_host": "registry.gitlab.com",
+                    "username": "deployer", "password": "glpat-first-1234"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    (app, t)
+}
+
+#[tokio::test]
+async fn without_a_usable_token_it_is_401_with_a_bearer_challenge() {
+    let (app, _) = app_with_token().await;
+    let unknown = format!("wharf_{}", "A".repeat(43));
+    for t in [None, Some("not-a-token"), Some(unknown.as_str())] {
+        let r = call(&app, Method::GET, "/api/v1/secrets", t, None).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{t:?}");
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let p = json_of(r).await;
+        assert_eq!(p["status"], 401);
+        assert!(p["title"].is_string() && p["detail"].is_string() && p["type"].is_string());
+    }
+    // A session cookie is no way in.
+    let r = app.get("/api/v1/secrets").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn expired_and_revoked_tokens_stop_working() {
+    let (app, good) = app_with_token().await;
+    let short = token(&app, "alice", "short", "read", 1);
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/secrets", Some(&short), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/secrets", Some(&short), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Alice revokes her token on her tokens page.
+    let alice = app.another_browser();
+    alice.login("alice", "alices-long-password").await;
+    let page = alice.get_html("/account/tokens").await;
+    assert!(page.contains("ci-rotate") && page.contains("Read and write"));
+    let id: i64 = app
+        .db()
+        .query_row(
+            "SELECT id FROM api_tokens WHERE name = 'ci-rotate'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let r = alice
+        .post(&format!("/account/tokens/{id}/revoke"), &[])
+        .await;
+    assert_redirect_to(&r, "/account/tokens");
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/secrets", Some(&good), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(app.get_html("/admin/audit").await.contains("token revoked"));
+}
+
+#[tokio::test]
+async fn a_token_acts_with_its_users_role_at_request_time() {
+    let (app, t) = app_with_token().await;
+    // Demoted: admin endpoints are closed, the catalogue is not.
+    let version = version_in(&app.get_html("/admin/users/alice").await);
+    let r = app
+        .post(
+            "/admin/users/alice",
+            &[("active", "on"), ("version", &version)],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/users");
+    let r = call(&app, Method::GET, "/api/v1/secrets", Some(&t), None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/catalogue", Some(&t), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Disabled: nothing.
+    let version = version_in(&app.get_html("/admin/users/alice").await);
+    app.post("/admin/users/alice", &[("version", &version)])
+        .await;
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/catalogue", Some(&t), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Deleted: its tokens go with it.
+    app.post("/admin/users/alice/delete", &[]).await;
+    let left: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM api_tokens", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn read_tokens_and_users_who_are_not_admins_get_403() {
+    let (app, _) = app_with_token().await;
+    let read = token(&app, "alice", "dashboard", "read", 3600);
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/secrets/gitlab",
+            Some(&read),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let before = app.digest();
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/v1/secrets",
+            Some(json!({"name": "x", "type": "git_sync", "secret": SSH_KEY})),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/secrets/gitlab",
+            Some(json!({"display_name": "X"})),
+        ),
+        (Method::DELETE, "/api/v1/secrets/gitlab", None),
+        (
+            Method::POST,
+            "/api/v1/images",
+            Some(json!({"name": "x", "url": "x/y:1"})),
+        ),
+    ] {
+        let r = call(&app, method.clone(), path, Some(&read), body).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    assert_eq!(app.digest(), before);
+    app.add_user("dev", "devs-long-password", false);
+    let dev = token(&app, "dev", "laptop", "write", 3600);
+    for path in [
+        "/api/v1/secrets",
+        "/api/v1/images",
+        "/api/v1/audit",
+        "/api/v1/secrets/gitlab/manifest",
+    ] {
+        let r = call(&app, Method::GET, path, Some(&dev), None).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/catalogue", Some(&dev), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_412_and_changes_nothing() {
+    let (app, t) = app_with_token().await;
+    let r = call(&app, Method::GET, "/api/v1/secrets/gitlab", Some(&t), None).await;
+    assert_eq!(r.headers()["etag"], "\"1\"");
+    let patch = |v: &'static str, body: Value| {
+        let (url, t) = (app.url("/api/v1/secrets/gitlab"), t.clone());
+        async move {
+            reqwest::Client::new()
+                .patch(url)
+                .bearer_auth(t)
+                .header("if-match", v)
+                .header("content-type", "application/merge-patch+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = patch("\"1\"", json!({"password": "glpat-second-5678"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["etag"], "\"2\"");
+    let before = app.digest();
+    let r = patch("\"1\"", json!({"display_name": "late"})).await;
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(app.digest(), before);
+    assert_eq!(app.open_secret("gitlab"), "glpat-second-5678");
+    // An absent password keeps it; null clears the display name.
+    let r = patch("\"2\"", json!({"display_name": "GitLab"})).await;
+    assert_eq!(json_of(r).await["display_name"], "GitLab");
+    let r = patch("*", json!({"display_name": null})).await;
+    assert_eq!(json_of(r).await["display_name"], "");
+    assert_eq!(app.open_secret("gitlab"), "glpat-second-5678");
+}
+
+#[tokio::test]
+async fn deleting_a_secret_in_use_is_409_naming_the_images() {
+    let (app, t) = app_with_token().await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/images",
+        Some(&t),
+        Some(json!({"name": "notebook", "url": "registry.gitlab.com/team/nb:1", "pull_secret": "gitlab"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["location"], "/api/v1/images/notebook");
+    let r = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/secrets/gitlab",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        json_of(r).await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("notebook")
+    );
+    let one =
+        json_of(call(&app, Method::GET, "/api/v1/secrets/gitlab", Some(&t), None).await).await;
+    assert_eq!(one["used_by"], json!(["notebook"]));
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            "/api/v1/images/notebook",
+            Some(&t),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            "/api/v1/secrets/gitlab",
+            Some(&t),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/secrets/gitlab", Some(&t), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_are_4xx_naming_the_field_and_change_nothing() {
+    let (app, t) = app_with_token().await;
+    let before = app.digest();
+    let post = |body: String, ct: &'static str| {
+        let (url, t) = (app.url("/api/v1/secrets"), t.clone());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(t)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = post(
+        r#"{"name":"a","type":"git_sync","secret":"x","colour":"red"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        json_of(r).await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("colour")
+    );
+    let r = post(r#"{"name":7,"type":"git_sync"}"#.into(), "application/json").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = post(r#"["gitlab"]"#.into(), "application/json").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = post("{not json".into(), "application/json").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = post("name=a".into(), "application/x-www-form-urlencoded").await;
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let big = format!(
+        r#"{{"name":"a","type":"git_sync","secret":"{}"}}"#,
+        "k".repeat(300 * 1024)
+    );
+    let r = post(big, "application/json").await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The forms' own messages, under the fields' names.
+    let r = post(
+        r#"{"name":"Bad Name","type":"image_pull","registry_host":"","username":"a:b","password":""}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p = json_of(r).await;
+    assert!(
+        p["errors"]["name"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Name may contain only")
+    );
+    assert_eq!(
+        p["errors"]["registry_host"][0],
+        "Registry Host is required."
+    );
+    assert!(p["errors"]["username"][0].as_str().unwrap().contains("':'"));
+    assert_eq!(p["errors"]["password"][0], "Password is required.");
+    let r = post(
+        r#"{"name":"gitlab","type":"git_sync","secret":"-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    for q in [
+        "per_page=0",
+        "per_page=201",
+        "page=0",
+        "sort=colour",
+        "dir=up",
+        "page=x",
+    ] {
+        let r = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/secrets?{q}"),
+            Some(&t),
+            None,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{q}");
+    }
+    let r = call(&app, Method::PUT, "/api/v1/secrets", Some(&t), None).await;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "GET, POST");
+    assert_eq!(app.digest(), before);
+}
+
+#[tokio::test]
+async fn failed_token_guesses_are_throttled_per_address() {
+    let (app, good) = app_with_token().await;
+    let mut last = StatusCode::OK;
+    for i in 0..31 {
+        let guess = format!("wharf_{:0>43}", i);
+        last = call(&app, Method::GET, "/api/v1/catalogue", Some(&guess), None)
+            .await
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let r = call(&app, Method::GET, "/api/v1/catalogue", Some(&good), None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "like sign-in: even the right token"
+    );
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn lists_pages_and_the_audit_log_name_the_token() {
+    let (app, t) = app_with_token().await;
+    let list = json_of(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/secrets?per_page=1",
+            Some(&t),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(list["page"], 1);
+    assert_eq!(list["per_page"], 1);
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"][0]["name"], "gitlab");
+    assert!(
+        list["items"][0]["updated_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let audit = json_of(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/audit?target=secret/",
+            Some(&t),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(audit["items"][0]["actor"], "alice (token ci-rotate)");
+    assert_eq!(audit["items"][0]["action"], "secret created");
+    let tokens = app.get_html("/admin/tokens").await;
+    assert!(
+        tokens.contains("ci-rotate") && tokens.contains("from 127.0.0.1"),
+        "{tokens}"
+    );
+}
+
+#[tokio::test]
+async fn downloads_are_the_same_bytes_as_the_pages() {
+    let (app, t) = app_with_token().await;
+    for (api, page) in [
+        (
+            "/api/v1/secrets/gitlab/manifest?namespace=ml-team",
+            "/admin/secrets/gitlab/manifest.yaml?namespace=ml-team",
+        ),
+        (
+            "/api/v1/secrets/gitlab/manifest?format=json",
+            "/admin/secrets/gitlab/manifest.json",
+        ),
+        (
+            "/api/v1/secrets/gitlab/dockerconfig",
+            "/admin/secrets/gitlab/dockerconfig.json",
+        ),
+    ] {
+        let a = call(&app, Method::GET, api, Some(&t), None)
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        let b = app.get(page).await.bytes().await.unwrap();
+        assert_eq!(a, b, "{api}");
+    }
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/secrets/gitlab/manifest?namespace=Bad",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_token_page_shows_a_new_token_once() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let r = app
+        .post(
+            "/account/tokens",
+            &[
+                ("name", "ci"),
+                ("scope", "write"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Copy this token now; it will not be shown again."));
+    let start = page.find("wharf_").unwrap();
+    let text = &page[start..start + 49];
+    assert!(wharf::auth::tokens::well_formed(text), "{text}");
+    // Only its hash is kept, and the page never shows it again.
+    assert!(!app.get_html("/account/tokens").await.contains(text));
+    let stored: Vec<u8> = app
+        .db()
+        .query_row("SELECT hash FROM api_tokens", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, wharf::auth::tokens::digest(text));
+    let r = call(&app, Method::GET, "/api/v1/secrets", Some(text), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // A second token of that name, or a bad choice, is refused.
+    let r = app
+        .post(
+            "/account/tokens",
+            &[("name", "ci"), ("scope", "read"), ("expires_in_days", "90")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("You already have a token named ci.")
+    );
+    let r = app
+        .post(
+            "/account/tokens",
+            &[
+                ("name", "other"),
+                ("scope", "root"),
+                ("expires_in_days", "9"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = spawn_app().await;
+    let doc = json_of(app.get("/api/v1/openapi.json").await).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/secrets",
+        "/api/v1/secrets/{name}",
+        "/api/v1/secrets/{name}/manifest",
+        "/api/v1/secrets/{name}/dockerconfig",
+        "/api/v1/secrets/{name}/test",
+        "/api/v1/images",
+        "/api/v1/images/{name}",
+        "/api/v1/catalogue",
+        "/api/v1/audit",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["token"]["scheme"],
+        "bearer"
+    );
+    let problem = &doc["paths"]["/api/v1/secrets"]["post"]["responses"]["422"]["content"];
+    assert!(problem["application/problem+json"].is_object());
+}
+
+/// Secrets whose values the fuzzed requests must never see.
+const PASSWORD: &str = "glpat-never-leak-91827";
+const KEY_LINE: &str = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW";
+
+fn request_strategy() -> impl Strategy<Value = (u8, String, String)> {
+    let names = prop_oneof![
+        Just("gitlab".to_owned()),
+        Just("repo-key".to_owned()),
+        Just("notebook".to_owned()),
+        "[a-z0-9.-]{1,12}",
+    ];
+    let bodies = prop_oneof![
+        Just("{}".to_owned()),
+        Just(r#"{"display_name":null}"#.to_owned()),
+        Just(r#"{"username":"x:y"}"#.to_owned()),
+        "\\PC{0,40}",
+    ];
+    (0u8..12, names, bodies)
+}
+
+#[test]
+fn no_api_answer_carries_a_password_or_key_but_the_downloads() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (app, t) = rt.block_on(async {
+        let app = spawn_app().await;
+        app.login_admin().await;
+        app.add_user("alice", "alices-long-password", true);
+        let t = token(&app, "alice", "fuzz", "write", 3600);
+        app.create_secret(
+            "gitlab",
+            "GitLab",
+            "registry.gitlab.com",
+            "deployer",
+            PASSWORD,
+        )
+        .await;
+        app.create_git_sync("repo-key", SSH_KEY).await;
+        (app, t)
+    });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 300,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&request_strategy(), |(op, name, body)| {
+            let (method, path) = match op {
+                0 => (Method::GET, "/api/v1/secrets".to_owned()),
+                1 => (Method::GET, format!("/api/v1/secrets/{name}")),
+                2 => (Method::PATCH, format!("/api/v1/secrets/{name}")),
+                3 => (Method::POST, "/api/v1/secrets".to_owned()),
+                4 => (Method::DELETE, format!("/api/v1/secrets/{name}-gone")),
+                5 => (Method::GET, "/api/v1/images".to_owned()),
+                6 => (Method::POST, "/api/v1/images".to_owned()),
+                7 => (Method::GET, "/api/v1/catalogue?q=git".to_owned()),
+                8 => (Method::GET, "/api/v1/audit".to_owned()),
+                9 => (Method::GET, format!("/api/v1/secrets?q={name}")),
+                10 => (Method::PATCH, format!("/api/v1/images/{name}")),
+                _ => (Method::GET, "/api/v1/openapi.json".to_owned()),
+            };
+            let text = rt.block_on(async {
+                let r = reqwest::Client::new()
+                    .request(method, app.url(&path))
+                    .bearer_auth(&t)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(!r.status().is_server_error(), "{path} {body}");
+                r.text().await.unwrap()
+            });
+            prop_assert!(!text.contains(PASSWORD), "{} {}", path, text);
+            prop_assert!(!text.contains(KEY_LINE), "{} {}", path, text);
+            Ok(())
+        })
+        .unwrap();
+    // The downloads do carry them: that is what they are for.
+    rt.block_on(async {
+        let dc = call(
+            &app,
+            Method::GET,
+            "/api/v1/secrets/gitlab/dockerconfig",
+            Some(&t),
+            None,
+        )
+        .await;
+        if dc.status() == StatusCode::OK {
+            assert!(dc.text().await.unwrap().contains(PASSWORD));
+        }
+    });
+}
