@@ -167,6 +167,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/secrets/{name}", "GET, PATCH, DELETE")
                     .route(web::get().to(secrets::get))
+                    .route(web::head().to(secrets::get))
                     .route(web::patch().to(secrets::patch))
                     .route(web::delete().to(secrets::delete)),
             )
@@ -186,6 +187,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/images/{name}", "GET, PATCH, DELETE")
                     .route(web::get().to(images::get))
+                    .route(web::head().to(images::get))
                     .route(web::patch().to(images::patch))
                     .route(web::delete().to(images::delete)),
             )

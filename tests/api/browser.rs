@@ -291,6 +291,24 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     screenshot(&c, "audit.png").await;
     click_to(&c, "Users", "/admin/users").await;
     screenshot(&c, "users.png").await;
+
+    // An API token for a CI job: made on its page, shown once, then revoked.
+    click_to(&c, "API tokens", "/account/tokens").await;
+    type_into(&c, "Token name", "ci-rotate").await;
+    field(&c, "Scope")
+        .await
+        .select_by_label("Read and write")
+        .await
+        .unwrap();
+    click(&c, "Create token").await;
+    let text = wait_for(&c, "Copy this token now; it will not be shown again.").await;
+    assert!(text.contains("wharf_") && text.contains("Read and write"));
+    screenshot(&c, "tokens.png").await;
+    click(&c, "Revoke").await;
+    wait_for(&c, "Token ci-rotate revoked.").await;
+    click_to(&c, "Tokens", "/admin/tokens").await;
+    wait_for(&c, "revoked").await;
+
     // On a phone the sidebar becomes a row and the table scrolls sideways.
     c.set_window_size(390, 844).await.unwrap();
     click_to(&c, "Secrets", "/admin/secrets").await;
