@@ -73,6 +73,8 @@ fn populate(dir: &Path) {
                 url: &url,
                 url_for_gpu: None,
                 pull_secret_id: Some(wharf::domain::SecretId((i * 3 % SECRETS) as i64 + 1)),
+                global: true,
+                groups: &[],
             },
         )
         .expect("insert image");

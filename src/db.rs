@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/003_used_by.sql"),
     include_str!("../migrations/004_users_never_reuse_ids.sql"),
     include_str!("../migrations/005_api_tokens.sql"),
+    include_str!("../migrations/006_groups.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema

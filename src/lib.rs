@@ -26,6 +26,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod groups;
 pub mod images;
 pub mod keys;
 pub mod kube;

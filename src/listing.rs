@@ -118,6 +118,8 @@ pub struct Listing {
     pub page: i64,
     /// Rows a page ([`PER_PAGE`] for pages; the API's `per_page`).
     pub per_page: i64,
+    /// One more parameter the page's links keep (the catalogue's `group`).
+    pub keep: Option<(&'static str, String)>,
     base: &'static str,
 }
 
@@ -146,6 +148,7 @@ impl Listing {
             desc: query.dir == "desc",
             page,
             per_page: PER_PAGE,
+            keep: None,
             base,
         }
     }
@@ -171,6 +174,10 @@ impl Listing {
             "sort={sort}&dir={}",
             if desc { "desc" } else { "asc" }
         ));
+        if let Some((key, value)) = &self.keep {
+            h.push_str(&format!("&{key}="));
+            h.extend(utf8_percent_encode(value, NON_ALPHANUMERIC));
+        }
         if page > 1 {
             h.push_str(&format!("&page={page}"));
         }
@@ -311,6 +318,18 @@ impl Filter {
             sql: like,
             args: vec![Box::new(pattern.clone()), Box::new(pattern)],
         })
+    }
+
+    /// Narrows the filter by one more condition over the table's alias,
+    /// with its `?` values.
+    pub fn and(mut self, sql: &str, args: Vec<Box<dyn ToSql>>) -> Self {
+        self.sql = format!("({}) AND ({sql})", self.sql);
+        self.args.extend(args);
+        self.count = Count::Query(format!(
+            "SELECT COUNT(*) FROM {} WHERE {}",
+            self.from, self.sql
+        ));
+        self
     }
 
     /// How many rows match.

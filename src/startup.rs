@@ -18,7 +18,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::state::{AppState, Settings};
 use crate::web::{TypedSession, see_other};
-use crate::{audit_log, images, keys, routes, secrets, tokens, users};
+use crate::{audit_log, groups, images, keys, routes, secrets, tokens, users};
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY: usize = 256 * 1024;
@@ -179,6 +179,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(secrets::configure)
                 .configure(images::configure)
                 .configure(users::configure)
+                .configure(groups::configure)
                 .configure(tokens::configure)
                 .configure(audit_log::configure),
         );

@@ -35,3 +35,24 @@
     update();
   }
 })();
+
+// Groups: a filter box over many members' checkboxes (the list works without it).
+document.querySelectorAll("[data-member-filter]").forEach(function (box) {
+  box.hidden = false;
+  var labels = box.closest("[data-members]").querySelectorAll("label.member");
+  box.addEventListener("input", function () {
+    var q = box.value.trim().toLowerCase();
+    labels.forEach(function (l) {
+      l.hidden = q !== "" && l.textContent.toLowerCase().indexOf(q) < 0;
+    });
+  });
+});
+
+// Images: the Groups of a Global image do not count; grey them out.
+document.querySelectorAll("[data-global]").forEach(function (box) {
+  var groups = box.closest("form").querySelector("[data-groups]");
+  if (!groups) return;
+  var sync = function () { groups.classList.toggle("disabled", box.checked); };
+  box.addEventListener("change", sync);
+  sync();
+});

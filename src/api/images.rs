@@ -11,10 +11,9 @@ use crate::audit::{Outcome, audited};
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::error::AppError;
-use crate::images::form::ImageForm;
+use crate::images::form::{Choices, ImageForm};
 use crate::images::store::{self, Image, ImageType, WriteError};
 use crate::listing::QueryPairs;
-use crate::secrets::store as secrets;
 use crate::state::AppState;
 use crate::web::{FieldErrors, FormVersion, Problem};
 
@@ -33,6 +32,10 @@ pub struct ImageOut {
     pub url_for_gpu: Option<String>,
     /// The Image Pull secret's name, if it needs one.
     pub pull_secret: Option<String>,
+    /// For everyone; otherwise for the members of `groups`.
+    pub global: bool,
+    /// The groups it is for (names; empty when global).
+    pub groups: Vec<String>,
     /// Bumped by every change; the `ETag`.
     pub version: i64,
     #[schema(format = DateTime)]
@@ -49,6 +52,8 @@ impl From<Image> for ImageOut {
             url: i.url,
             url_for_gpu: i.url_for_gpu,
             pull_secret: i.pull_secret.map(|s| s.name),
+            global: i.global,
+            groups: i.groups.into_iter().map(|g| g.name).collect(),
             version: i.version,
             updated_at: rfc3339(i.updated_at),
         }
@@ -83,6 +88,12 @@ pub struct ImageCreate {
     /// An Image Pull secret's name, or null.
     #[serde(default)]
     pub pull_secret: Option<String>,
+    /// For everyone (default true); a global image keeps no groups.
+    #[serde(default)]
+    pub global: Option<bool>,
+    /// The groups a non-global image is for (names).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// A JSON merge patch of an image; `null` clears `display_name`,
@@ -109,6 +120,12 @@ pub struct ImagePatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub pull_secret: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub global: Patch<bool>,
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub groups: Patch<Vec<String>>,
 }
 
 const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
@@ -127,7 +144,7 @@ fn one(status: StatusCode, image: Image) -> HttpResponse {
 
 /// Checks the form against the rules and the secrets there are now.
 async fn parse(state: &AppState, form: ImageForm) -> Result<crate::images::form::Valid, Problem> {
-    let choices = db::run(&state.pool, |c| Ok(secrets::image_pull_choices(c)?)).await?;
+    let choices = db::run(&state.pool, |c| Ok(Choices::load(c)?)).await?;
     form.parse(&form.name, &choices).map_err(|errors| {
         // The form's `image_type` is the API's `type`.
         let mut renamed = FieldErrors::default();
@@ -158,9 +175,13 @@ async fn page_of(
     query: &QueryPairs,
     base: &'static str,
     sorts: &'static [&'static str],
+    scope: store::Scope,
 ) -> Result<HttpResponse, Problem> {
     let listing = common::listing(query, base, sorts)?;
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    let page = db::run(&state.pool, move |c| {
+        Ok(store::list_scoped(c, listing, &scope)?)
+    })
+    .await?;
     Ok(common::json(
         StatusCode::OK,
         &Paged {
@@ -183,21 +204,38 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    page_of(&state, &query, "/api/v1/images", SORTS).await
+    page_of(&state, &query, "/api/v1/images", SORTS, store::Scope::all()).await
 }
 
-/// The images the token's user may use (every image for now: groups will
-/// narrow it), with `pull_secret` by name only.
-#[utoipa::path(operation_id = "images_catalogue", get, path = "/api/v1/catalogue", tag = "catalogue", params(ListParams),
+/// `?group=` of the catalogue.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CatalogueParams {
+    /// Only the images of this group (one of the user's own).
+    group: Option<String>,
+}
+
+/// The images the token's user may use: the global ones and those of their
+/// groups (administrators: every image), with `pull_secret` by name only.
+#[utoipa::path(operation_id = "images_catalogue", get, path = "/api/v1/catalogue", tag = "catalogue", params(ListParams, CatalogueParams),
     responses((status = 200, body = Paged<ImageOut>), (status = 401, body = Problem),
         (status = 422, body = Problem)),
     security(("token" = [])))]
 pub async fn catalogue(
-    _caller: ApiCaller,
+    caller: ApiCaller,
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    page_of(&state, &query, "/api/v1/catalogue", CATALOGUE_SORTS).await
+    let scope = store::Scope {
+        visibility: if caller.user.is_admin {
+            store::Visibility::All
+        } else {
+            store::Visibility::For(caller.user.id)
+        },
+        group: query.get_opt("group").map(str::to_owned),
+    };
+    page_of(&state, &query, "/api/v1/catalogue", CATALOGUE_SORTS, scope).await
 }
 
 /// Create an image.
@@ -234,6 +272,8 @@ pub async fn create(
         url_for_gpu: b.url_for_gpu.unwrap_or_default(),
         use_pull_secret: b.pull_secret.as_ref().map(|_| "on".to_owned()),
         pull_secret: b.pull_secret.unwrap_or_default(),
+        global: b.global.unwrap_or(true).then(|| "on".to_owned()),
+        groups: b.groups,
         version: FormVersion::default(),
     };
     let valid = parse(&state, form).await?;
@@ -312,6 +352,17 @@ pub async fn patch(
             .apply(image.url_for_gpu.as_deref().unwrap_or("")),
         use_pull_secret: pull_secret.as_ref().map(|_| "on".to_owned()),
         pull_secret: pull_secret.unwrap_or_default(),
+        global: match p.global {
+            Patch::Keep => image.global,
+            Patch::Clear => return Err(Problem::invalid_field("global", "global cannot be null.")),
+            Patch::Set(g) => g,
+        }
+        .then(|| "on".to_owned()),
+        groups: match p.groups {
+            Patch::Keep => image.groups.iter().map(|g| g.name.clone()).collect(),
+            Patch::Clear => Vec::new(),
+            Patch::Set(g) => g,
+        },
         version: FormVersion::default(),
     };
     let valid = parse(&state, form).await?;

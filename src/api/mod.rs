@@ -6,6 +6,7 @@
 
 mod audit;
 mod common;
+mod groups;
 mod images;
 mod secrets;
 
@@ -31,8 +32,9 @@ use crate::web::Problem;
         secrets::manifest, secrets::dockerconfig, secrets::test,
         images::list, images::create, images::get, images::patch, images::delete,
         images::catalogue, audit::list,
+        groups::list, groups::create, groups::get, groups::patch, groups::delete,
     ),
-    components(schemas(common::SortKey, common::Direction, secrets::ManifestFormat)),
+    components(schemas(common::SortKey, common::Direction, secrets::ManifestFormat, groups::GroupSortKey)),
     security(("token" = [])),
     modifiers(&Conventions),
 )]
@@ -190,6 +192,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::head().to(images::get))
                     .route(web::patch().to(images::patch))
                     .route(web::delete().to(images::delete)),
+            )
+            .service(
+                resource("/groups", "GET, POST")
+                    .route(web::get().to(groups::list))
+                    .route(web::post().to(groups::create)),
+            )
+            .service(
+                resource("/groups/{name}", "GET, PATCH, DELETE")
+                    .route(web::get().to(groups::get))
+                    .route(web::head().to(groups::get))
+                    .route(web::patch().to(groups::patch))
+                    .route(web::delete().to(groups::delete)),
             )
             .service(resource("/catalogue", "GET").route(web::get().to(images::catalogue)))
             .service(resource("/audit", "GET").route(web::get().to(audit::list)))

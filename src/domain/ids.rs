@@ -41,3 +41,7 @@ row_id!(
     /// A row of `images`.
     ImageId
 );
+row_id!(
+    /// A row of `groups`.
+    GroupId
+);

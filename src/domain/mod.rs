@@ -11,9 +11,9 @@ mod secret_value;
 mod text;
 
 pub use account::{Password, Username};
-pub use ids::{ImageId, SecretId, UserId};
+pub use ids::{GroupId, ImageId, SecretId, UserId};
 pub use image_ref::ImageRef;
-pub use name::{Namespace, ResourceName};
+pub use name::{GroupName, Namespace, ResourceName};
 pub use registry::{RegistryHost, RegistryUsername};
 pub use secret_value::{SecretValue, SshPrivateKey};
 pub use text::DisplayName;

@@ -55,6 +55,35 @@ impl Namespace {
     }
 }
 
+/// A group's name: a DNS-1123 label, at most 63 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupName(String);
+
+impl GroupName {
+    /// Parses the Name field of a group; surrounding spaces are forgiven.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Name is required.".into());
+        }
+        if s.chars().count() > 63 {
+            return Err("Name must be at most 63 characters.".into());
+        }
+        if RESERVED.contains(&s) {
+            return Err(format!("\"{s}\" is reserved; choose another name."));
+        }
+        if !is_label(s) {
+            return Err("Name may contain only lowercase letters, digits and '-', and must start and end with a letter or digit.".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The name as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`: a DNS-1123 label, the one rule behind
 /// resource names (dot-separated labels) and namespaces (one label).
 fn is_label(label: &str) -> bool {

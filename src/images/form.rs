@@ -1,16 +1,32 @@
 //! The image add/edit form.
 
-use serde::Deserialize;
-
 use super::store::{self, ImageType};
-use crate::domain::{DisplayName, ImageRef, ResourceName, SecretId};
+use crate::domain::{DisplayName, GroupId, ImageRef, ResourceName, SecretId};
 use crate::web::{FieldErrors, FormVersion};
 
+pub use crate::groups::store::GroupChoice;
 pub use crate::secrets::store::PullSecretChoice as Choice;
 
-/// The fields exactly as posted. A missing checkbox is unticked.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// What the form offers: the Image Pull secrets and the groups.
+#[derive(Clone, Debug, Default)]
+pub struct Choices {
+    pub secrets: Vec<Choice>,
+    pub groups: Vec<GroupChoice>,
+}
+
+impl Choices {
+    /// Both lists, as they are now.
+    pub fn load(conn: &rusqlite::Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            secrets: crate::secrets::store::image_pull_choices(conn)?,
+            groups: crate::groups::store::choices(conn)?,
+        })
+    }
+}
+
+/// The fields exactly as posted. A missing checkbox is unticked; `groups`
+/// repeats, one per ticked group.
+#[derive(Debug, Default)]
 pub struct ImageForm {
     pub name: String,
     pub display_name: String,
@@ -20,6 +36,8 @@ pub struct ImageForm {
     pub url_for_gpu: String,
     pub use_pull_secret: Option<String>,
     pub pull_secret: String,
+    pub global: Option<String>,
+    pub groups: Vec<String>,
     pub version: FormVersion,
 }
 
@@ -32,6 +50,8 @@ pub struct Valid {
     pub url: ImageRef,
     pub url_for_gpu: Option<ImageRef>,
     pub pull_secret_id: Option<SecretId>,
+    pub global: bool,
+    pub group_ids: Vec<GroupId>,
 }
 
 impl Valid {
@@ -45,11 +65,35 @@ impl Valid {
             url: self.url.as_str(),
             url_for_gpu: self.url_for_gpu.as_ref().map(ImageRef::as_str),
             pull_secret_id: self.pull_secret_id,
+            global: self.global,
+            groups: &self.group_ids,
         }
     }
 }
 
 impl ImageForm {
+    /// Reads the posted pairs (a repeated `groups` is a list).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut f = Self::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "name" => f.name = v,
+                "display_name" => f.display_name = v,
+                "description" => f.description = v,
+                "image_type" => f.image_type = v,
+                "url" => f.url = v,
+                "url_for_gpu" => f.url_for_gpu = v,
+                "use_pull_secret" => f.use_pull_secret = Some(v),
+                "pull_secret" => f.pull_secret = v,
+                "global" => f.global = Some(v),
+                "groups" => f.groups.push(v),
+                "version" => f.version = FormVersion::parse(&v),
+                _ => {}
+            }
+        }
+        f
+    }
+
     /// The type as chosen; Universal when the field is missing.
     pub fn image_type_value(&self) -> &str {
         if self.image_type.is_empty() {
@@ -59,8 +103,11 @@ impl ImageForm {
         }
     }
 
-    /// Checks the form against the rules and the secrets that exist.
-    pub fn parse(&self, name: &str, choices: &[Choice]) -> Result<Valid, FieldErrors> {
+    /// Checks the form against the rules and the secrets and groups that
+    /// exist.
+    pub fn parse(&self, name: &str, choices: &Choices) -> Result<Valid, FieldErrors> {
+        let groups = &choices.groups;
+        let choices = &choices.secrets;
         let mut e = FieldErrors::default();
         let name = e.check("name", ResourceName::parse(name));
         let display_name = e.check("display_name", DisplayName::parse(&self.display_name));
@@ -110,6 +157,16 @@ impl ImageForm {
         } else {
             Some(None)
         };
+        let global = self.global.is_some();
+        let mut group_ids = Vec::new();
+        if !global {
+            for wanted in &self.groups {
+                match groups.iter().find(|g| g.name == *wanted) {
+                    Some(g) => group_ids.push(g.id),
+                    None => e.add("groups", format!("There is no group named {wanted}.")),
+                }
+            }
+        }
         match (
             name,
             display_name,
@@ -135,6 +192,8 @@ impl ImageForm {
                 url,
                 url_for_gpu,
                 pull_secret_id,
+                global,
+                group_ids,
             }),
             _ => Err(e),
         }
@@ -145,7 +204,14 @@ impl ImageForm {
 mod tests {
     use super::*;
 
-    fn choices() -> Vec<Choice> {
+    fn choices() -> Choices {
+        Choices {
+            secrets: secret_choices(),
+            groups: Vec::new(),
+        }
+    }
+
+    fn secret_choices() -> Vec<Choice> {
         vec![Choice {
             id: SecretId(1),
             name: "gitlab".into(),

@@ -4,14 +4,14 @@ use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::form::{Choice, ImageForm};
+use super::form::{Choices, ImageForm};
 use super::store::{self, Image, WriteError, registry_mismatch};
 use crate::audit::{Outcome, audited};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
-use crate::listing::{self, Page, QueryPairs};
-use crate::secrets::store as secrets;
+use crate::groups::store::GroupTag;
+use crate::listing::{ListQuery, Listing, Page, QueryPairs};
 use crate::state::AppState;
 use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, unprocessable};
 
@@ -34,6 +34,10 @@ pub struct ImageFields {
     pub use_pull_secret: bool,
     /// The chosen secret's name.
     pub pull_secret: String,
+    /// For everyone.
+    pub global: bool,
+    /// The ticked groups' names.
+    pub groups: Vec<String>,
 }
 
 impl ImageFields {
@@ -51,6 +55,8 @@ impl ImageFields {
                 .as_ref()
                 .map(|s| s.name.clone())
                 .unwrap_or_default(),
+            global: image.global,
+            groups: image.groups.iter().map(|g| g.name.clone()).collect(),
         }
     }
 
@@ -64,6 +70,8 @@ impl ImageFields {
             url_for_gpu: f.url_for_gpu.clone(),
             use_pull_secret: f.use_pull_secret.is_some(),
             pull_secret: f.pull_secret.clone(),
+            global: f.global.is_some(),
+            groups: f.groups.clone(),
         }
     }
 }
@@ -74,25 +82,33 @@ struct FormPage {
     ctx: Ctx,
     form: FormState,
     values: ImageFields,
-    choices: Vec<Choice>,
+    choices: Choices,
     /// The stored image, on edit.
     image: Option<Image>,
 }
 
 impl FormPage {
+    fn ticked(&self, group: &str) -> bool {
+        self.values.groups.iter().any(|g| g == group)
+    }
+
     /// The registry mismatch warning for what the form shows now.
     fn warning(&self) -> Option<String> {
         let v = &self.values;
         if !v.use_pull_secret {
             return None;
         }
-        let choice = self.choices.iter().find(|c| c.name == v.pull_secret)?;
+        let choice = self
+            .choices
+            .secrets
+            .iter()
+            .find(|c| c.name == v.pull_secret)?;
         let gpu = Some(v.url_for_gpu.as_str()).filter(|u| !u.trim().is_empty());
         registry_mismatch(&choice.registry_host, &choice.label, &v.url, gpu)
     }
 
     /// The edit form of what is stored now, in `form`.
-    fn stored(ctx: Ctx, image: Image, choices: Vec<Choice>, form: FormState) -> Self {
+    fn stored(ctx: Ctx, image: Image, choices: Choices, form: FormState) -> Self {
         Self {
             ctx,
             form,
@@ -106,7 +122,7 @@ impl FormPage {
     fn rejected(
         ctx: Ctx,
         f: &ImageForm,
-        choices: Vec<Choice>,
+        choices: Choices,
         image: Option<Image>,
         errors: FieldErrors,
     ) -> Result<HttpResponse, AppError> {
@@ -122,8 +138,8 @@ impl FormPage {
     }
 }
 
-async fn choices(state: &AppState) -> Result<Vec<Choice>, AppError> {
-    db::run(&state.pool, |c| Ok(secrets::image_pull_choices(c)?)).await
+async fn choices(state: &AppState) -> Result<Choices, AppError> {
+    db::run(&state.pool, |c| Ok(Choices::load(c)?)).await
 }
 
 /// `GET /admin/images/new`
@@ -131,10 +147,15 @@ pub async fn new_form(
     ctx: AdminCtx,
     state: web::Data<AppState>,
 ) -> Result<impl Responder, AppError> {
+    // A new image is Global until the administrator says otherwise.
+    let form = ImageForm {
+        global: Some("on".into()),
+        ..ImageForm::default()
+    };
     Ok(FormPage {
         ctx: ctx.0,
         form: FormState::new_item(),
-        values: ImageFields::from_form(&ImageForm::default()),
+        values: ImageFields::from_form(&form),
         choices: choices(&state).await?,
         image: None,
     })
@@ -152,9 +173,9 @@ fn field_of(e: &WriteError) -> &'static str {
 pub async fn create(
     ctx: AdminCtx,
     state: web::Data<AppState>,
-    form: web::Form<ImageForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+    let form = ImageForm::from_pairs(form.into_inner());
     let choices = choices(&state).await?;
     let valid = match form.parse(&form.name, &choices) {
         Ok(v) => v,
@@ -182,10 +203,10 @@ pub async fn create(
     }
 }
 
-async fn load(state: &AppState, name: String) -> Result<(Image, Vec<Choice>), AppError> {
+async fn load(state: &AppState, name: String) -> Result<(Image, Choices), AppError> {
     db::run(&state.pool, move |c| {
         let image = store::find(c, &name)?.ok_or_else(|| AppError::no_such("image", &name))?;
-        Ok((image, secrets::image_pull_choices(c)?))
+        Ok((image, Choices::load(c)?))
     })
     .await
 }
@@ -206,10 +227,10 @@ pub async fn update(
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<ImageForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let (image, choices) = load(&state, path.into_inner()).await?;
-    let mut form = form.into_inner();
+    let mut form = ImageForm::from_pairs(form.into_inner());
     form.name = image.name.clone();
     let valid = match form.parse(&image.name, &choices) {
         Ok(v) => v,
@@ -292,18 +313,54 @@ pub async fn delete(
 struct CataloguePage {
     ctx: Ctx,
     page: Page<Image>,
+    /// The viewer's groups, to filter by.
+    groups: Vec<GroupTag>,
+    /// The group filtered by, if any.
+    group: Option<String>,
+}
+
+impl CataloguePage {
+    fn group_href(&self, name: &str) -> String {
+        format!(
+            "/?group={}",
+            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+        )
+    }
 }
 
 /// Sort keys of the catalogue: by what people read first.
 const CATALOGUE_SORTS: &[&str] = &["display_name", "name", "type", "updated"];
 
-/// `GET /`: the images a signed-in user can start, 50 a page, searchable,
-/// with whether each needs a pull secret, but nothing of the secret itself.
+/// `GET /`: the images a signed-in user may use (the global ones and those
+/// of their groups; administrators see all), 50 a page, searchable,
+/// `?group=` for one of their groups, with whether each needs a pull
+/// secret, but nothing of the secret itself. One query for the page.
 pub async fn catalogue(
     ctx: Ctx,
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let page = listing::load(&state.pool, &query, "/", CATALOGUE_SORTS, store::list).await?;
-    Ok(CataloguePage { ctx, page })
+    let mut listing = Listing::parse(&ListQuery::from(&query), "/", CATALOGUE_SORTS);
+    let group = Some(query.get("group").trim().to_owned()).filter(|g| !g.is_empty());
+    listing.keep = group.clone().map(|g| ("group", g));
+    let (user, admin) = (ctx.user.id, ctx.user.is_admin);
+    let scope = store::Scope {
+        visibility: if admin {
+            store::Visibility::All
+        } else {
+            store::Visibility::For(user)
+        },
+        group: group.clone(),
+    };
+    let (page, groups) = db::run(&state.pool, move |c| {
+        let page = store::list_scoped(c, listing, &scope)?;
+        Ok((page, crate::groups::store::of_user(c, user)?))
+    })
+    .await?;
+    Ok(CataloguePage {
+        ctx,
+        page,
+        groups,
+        group,
+    })
 }

@@ -3,7 +3,12 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
-use crate::domain::{ImageId, ImageRef, RegistryHost, SecretId};
+use std::rc::Rc;
+
+use rusqlite::types::Value;
+
+use crate::domain::{GroupId, ImageId, ImageRef, RegistryHost, SecretId, UserId};
+use crate::groups::store::GroupTag;
 use crate::listing::{Filter, Listing, Page};
 
 db::text_enum! {
@@ -43,6 +48,10 @@ pub struct Image {
     pub pull_secret: Option<PullSecretRef>,
     pub version: i64,
     pub updated_at: i64,
+    /// For everyone; otherwise for the members of `groups`.
+    pub global: bool,
+    /// The groups it is for (empty when global).
+    pub groups: Vec<GroupTag>,
 }
 
 db::named_row!(Image);
@@ -98,7 +107,8 @@ pub fn registry_mismatch(
 
 const COLUMNS: &str = r#"
     i.id, i.name, i.display_name, i.description, i.image_type, i.url, i.url_for_gpu,
-    s.name, COALESCE(NULLIF(s.display_name, ''), s.name), s.registry_host, i.version, i.updated_at"#;
+    s.name, COALESCE(NULLIF(s.display_name, ''), s.name), s.registry_host, i.version, i.updated_at,
+    i.global"#;
 const FROM: &str = "FROM images i LEFT JOIN secrets s ON s.id = i.pull_secret_id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
@@ -121,7 +131,70 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
         },
         version: r.get(10)?,
         updated_at: r.get(11)?,
+        global: r.get(12)?,
+        groups: Vec::new(),
     })
+}
+
+/// Fills in the groups of these images: one query for them all.
+fn attach_groups(conn: &Connection, images: &mut [Image]) -> rusqlite::Result<()> {
+    let ids: Vec<Value> = images
+        .iter()
+        .filter(|i| !i.global)
+        .map(|i| Value::Integer(i.id.0))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT ig.image_id, g.name, COALESCE(NULLIF(g.display_name, ''), g.name)
+         FROM image_groups ig JOIN groups g ON g.id = ig.group_id
+         WHERE ig.image_id IN rarray(?1) ORDER BY g.name",
+    )?;
+    let rows = stmt.query_map([Rc::new(ids)], |r| {
+        Ok((
+            r.get::<_, ImageId>(0)?,
+            GroupTag {
+                name: r.get(1)?,
+                label: r.get(2)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, tag) = row?;
+        if let Some(image) = images.iter_mut().find(|i| i.id == id) {
+            image.groups.push(tag);
+        }
+    }
+    Ok(())
+}
+
+/// Which images a list shows.
+#[derive(Clone, Copy, Debug)]
+pub enum Visibility {
+    /// Every image (administrators, the admin list).
+    All,
+    /// The global images and those of the user's groups.
+    For(UserId),
+}
+
+/// A list's narrowing: who looks, and optionally one group.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// Who looks.
+    pub visibility: Visibility,
+    /// Only the images of this group (by name).
+    pub group: Option<String>,
+}
+
+impl Scope {
+    /// Every image.
+    pub fn all() -> Self {
+        Self {
+            visibility: Visibility::All,
+            group: None,
+        }
+    }
 }
 
 /// Sort keys of the list, the default first.
@@ -130,6 +203,16 @@ pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
 /// One page of the list, filtered on name and display name; the page's ids
 /// first, then those rows in full.
 pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>> {
+    list_scoped(conn, listing, &Scope::all())
+}
+
+/// One page of the images `scope` may see, in one query (plus one for the
+/// page's groups): global ones and those of the viewer's groups.
+pub fn list_scoped(
+    conn: &Connection,
+    listing: Listing,
+    scope: &Scope,
+) -> rusqlite::Result<Page<Image>> {
     let order = match listing.sort {
         "display_name" => "COALESCE(NULLIF(i.display_name, ''), i.name)",
         // By what people read: CPU, GPU, Universal.
@@ -138,7 +221,22 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>
         _ => "i.name",
     };
     let dir = listing.sql_dir();
-    let filter = Filter::search(conn, &listing.q, "images", "i", "images_search")?;
+    let mut filter = Filter::search(conn, &listing.q, "images", "i", "images_search")?;
+    if let Visibility::For(user) = scope.visibility {
+        filter = filter.and(
+            "i.global = 1 OR EXISTS (SELECT 1 FROM image_groups ig
+                 JOIN group_members m ON m.group_id = ig.group_id
+                 WHERE ig.image_id = i.id AND m.user_id = ?)",
+            vec![Box::new(user)],
+        );
+    }
+    if let Some(group) = &scope.group {
+        filter = filter.and(
+            "EXISTS (SELECT 1 FROM image_groups ig JOIN groups g ON g.id = ig.group_id
+                 WHERE ig.image_id = i.id AND g.name = ?)",
+            vec![Box::new(group.clone())],
+        );
+    }
     let total = filter.total(conn)?;
     let sql = format!(
         "SELECT {COLUMNS} {FROM} JOIN (
@@ -147,13 +245,14 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>
          ORDER BY {order} {dir}, i.name {dir}",
         filter.from, filter.sql
     );
-    let rows = conn
+    let mut rows: Vec<Image> = conn
         .prepare_cached(&sql)?
         .query_map(
             rusqlite::params_from_iter(filter.page_args(&listing)),
             from_row,
         )?
         .collect::<rusqlite::Result<_>>()?;
+    attach_groups(conn, &mut rows)?;
     Ok(Page {
         rows,
         total,
@@ -163,9 +262,25 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>
 
 /// The image with that name.
 pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Image>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} {FROM} WHERE i.name = ?1"))?
+    let image = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} {FROM} WHERE i.name = ?1"))?
         .query_row([name], from_row)
-        .optional()
+        .optional()?;
+    let mut found: Vec<Image> = image.into_iter().collect();
+    attach_groups(conn, &mut found)?;
+    Ok(found.pop())
+}
+
+/// Whether `user` may see the image (global, or for one of their groups).
+pub fn visible_to(conn: &Connection, image: &Image, user: UserId) -> rusqlite::Result<bool> {
+    if image.global {
+        return Ok(true);
+    }
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM image_groups ig JOIN group_members m ON m.group_id = ig.group_id
+                        WHERE ig.image_id = ?1 AND m.user_id = ?2)",
+    )?
+    .query_row(params![image.id, user], |r| r.get(0))
 }
 
 /// The fields a create or update writes.
@@ -178,6 +293,26 @@ pub struct Write<'a> {
     pub url: &'a str,
     pub url_for_gpu: Option<&'a str>,
     pub pull_secret_id: Option<SecretId>,
+    /// For everyone.
+    pub global: bool,
+    /// The groups it is for (ignored when global).
+    pub groups: &'a [GroupId],
+}
+
+/// Links the image to exactly these groups (none when global).
+fn set_groups(conn: &Connection, image: ImageId, w: &Write<'_>) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM image_groups WHERE image_id = ?1")?
+        .execute([image])?;
+    if w.global {
+        return Ok(());
+    }
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO image_groups (image_id, group_id) VALUES (?1, ?2)",
+    )?;
+    for g in w.groups {
+        insert.execute(params![image, g])?;
+    }
+    Ok(())
 }
 
 /// Why a write did not happen.
@@ -214,8 +349,8 @@ fn write_error(e: rusqlite::Error, name: &str) -> WriteError {
 pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<ImageId, WriteError> {
     conn.prepare_cached(
         r#"INSERT INTO images (name, display_name, description, image_type, url, url_for_gpu,
-                              pull_secret_id, created_at, updated_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"#,
+                              pull_secret_id, global, created_at, updated_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8)"#,
     )?
     .execute(params![
         w.name,
@@ -225,10 +360,13 @@ pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<ImageId, WriteError> {
         w.url,
         w.url_for_gpu,
         w.pull_secret_id,
-        db::now()
+        db::now(),
+        w.global
     ])
     .map_err(|e| write_error(e, w.name))?;
-    Ok(ImageId(conn.last_insert_rowid()))
+    let id = ImageId(conn.last_insert_rowid());
+    set_groups(conn, id, w)?;
+    Ok(id)
 }
 
 /// Updates an image if it is still at `version`.
@@ -236,22 +374,29 @@ pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), Writ
     let n = conn
         .prepare_cached(
             r#"UPDATE images SET display_name = ?2, description = ?3, image_type = ?4, url = ?5,
-                 url_for_gpu = ?6, pull_secret_id = ?7, version = version + 1, updated_at = ?8
-               WHERE name = ?1 AND version = ?9"#,
+                 url_for_gpu = ?6, pull_secret_id = ?7, global = ?10, version = version + 1,
+                 updated_at = ?8
+               WHERE name = ?1 AND version = ?9 RETURNING id"#,
         )?
-        .execute(params![
-            w.name,
-            w.display_name,
-            w.description,
-            w.image_type.as_str(),
-            w.url,
-            w.url_for_gpu,
-            w.pull_secret_id,
-            db::now(),
-            version
-        ])
+        .query_row(
+            params![
+                w.name,
+                w.display_name,
+                w.description,
+                w.image_type.as_str(),
+                w.url,
+                w.url_for_gpu,
+                w.pull_secret_id,
+                db::now(),
+                version,
+                w.global
+            ],
+            |r| r.get::<_, ImageId>(0),
+        )
+        .optional()
         .map_err(|e| write_error(e, w.name))?;
-    if n == 1 {
+    if let Some(id) = n {
+        set_groups(conn, id, w)?;
         return Ok(());
     }
     let exists: bool = conn

@@ -109,6 +109,8 @@ struct FormPage {
     form: FormState,
     values: UserFields,
     account: Option<Account>,
+    /// On the account's page: the groups it is in.
+    groups: Vec<crate::groups::store::GroupTag>,
 }
 
 impl FormPage {
@@ -127,6 +129,7 @@ impl FormPage {
             form: state,
             values: UserFields::of(&account),
             account: Some(account),
+            groups: Vec::new(),
         }
     }
 
@@ -144,6 +147,7 @@ impl FormPage {
             form,
             values,
             account,
+            groups: Vec::new(),
         })
     }
 }
@@ -160,6 +164,7 @@ pub async fn new_form(ctx: AdminCtx) -> impl Responder {
         form: FormState::new_item(),
         values,
         account: None,
+        groups: Vec::new(),
     }
 }
 
@@ -212,12 +217,14 @@ pub async fn edit_form(
     path: web::Path<String>,
 ) -> Result<impl Responder, AppError> {
     let account = load(&state, path.into_inner()).await?;
-    let version = account.version;
-    Ok(FormPage::stored(
-        ctx.0,
-        account,
-        FormState::editing(version),
-    ))
+    let (version, id) = (account.version, account.user.id);
+    let groups = db::run(&state.pool, move |c| {
+        Ok(crate::groups::store::of_user(c, id)?)
+    })
+    .await?;
+    let mut page = FormPage::stored(ctx.0, account, FormState::editing(version));
+    page.groups = groups;
+    Ok(page)
 }
 
 /// `POST /admin/users/{username}`: role, active, and a password reset

@@ -50,6 +50,11 @@ pub fn redacted(value: &str) -> &'static str {
 pub struct FormVersion(Option<i64>);
 
 impl FormVersion {
+    /// Reads a posted `version`.
+    pub fn parse(raw: &str) -> Self {
+        Self(raw.trim().parse().ok())
+    }
+
     /// The version to compare with the row's (-1, matching none, when the
     /// form sent no number).
     pub fn expected(self) -> i64 {

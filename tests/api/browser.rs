@@ -70,6 +70,27 @@ async fn type_into(c: &Client, label: &str, value: &str) {
     field(c, label).await.send_keys(value).await.unwrap();
 }
 
+/// Ticks (or unticks) the checkbox inside the `<label>` that reads `text`.
+async fn tick(c: &Client, text: &str) {
+    c.find(Locator::XPath(&format!(
+        "//label[normalize-space()='{text}']/input[@type='checkbox']"
+    )))
+    .await
+    .unwrap_or_else(|_| panic!("a checkbox labelled {text:?}"))
+    .click()
+    .await
+    .unwrap();
+}
+
+/// Signs out, then in as `user`.
+async fn sign_in_as(c: &Client, user: &str, password: &str) {
+    click_to(c, "Sign out", "/login").await;
+    type_into(c, "Username", user).await;
+    type_into(c, "Password", password).await;
+    click(c, "Sign in").await;
+    wait_for(c, "Sign out").await;
+}
+
 /// Clicks the link or button that reads `text`.
 async fn click(c: &Client, text: &str) {
     c.find(Locator::XPath(&format!(
@@ -250,6 +271,69 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     type_into(&c, "Password", ADMIN_PASSWORD).await;
     click(&c, "Sign in").await;
     wait_for(&c, "Sign out").await;
+
+    // Groups, as in PrimeHub: "vision" with dana in it gets its own image;
+    // dana sees it, eve (in no group) does not.
+    click_to(&c, "Users", "/admin/users").await;
+    click_to(&c, "+ Add", "/admin/users/new").await;
+    type_into(&c, "Username", "eve").await;
+    type_into(&c, "Password", "eves-long-password").await;
+    click(&c, "Confirm").await;
+    wait_for(&c, "User eve created.").await;
+    click_to(&c, "Groups", "/admin/groups").await;
+    click_to(&c, "+ Add", "/admin/groups/new").await;
+    type_into(&c, "Name", "vision").await;
+    type_into(&c, "Display Name", "Vision team").await;
+    type_into(&c, "Description", "Computer vision research").await;
+    tick(&c, "dana").await;
+    screenshot(&c, "group-form.png").await;
+    click(&c, "Confirm").await;
+    let text = wait_for(&c, "Group vision created.").await;
+    assert!(text.contains("Vision team"));
+    screenshot(&c, "groups-list.png").await;
+    click_to(&c, "Images", "/admin/images").await;
+    click_to(&c, "+ Add", "/admin/images/new").await;
+    type_into(&c, "Name", "vision-gpu").await;
+    type_into(&c, "Display Name", "Vision GPU notebook").await;
+    type_into(
+        &c,
+        "Container Image URL",
+        "registry.gitlab.com/vision/notebook:cuda12",
+    )
+    .await;
+    assert!(
+        field(&c, "Global").await.is_selected().await.unwrap(),
+        "new images start Global"
+    );
+    field(&c, "Global").await.click().await.unwrap();
+    tick(&c, "Vision team").await;
+    screenshot(&c, "image-form-groups.png").await;
+    click(&c, "Confirm").await;
+    let text = wait_for(&c, "Image vision-gpu created.").await;
+    assert!(text.contains("Vision team") && text.contains("Global"));
+    sign_in_as(&c, "dana", "dana-long-password").await;
+    let text = wait_for(&c, "The container images you can use").await;
+    assert!(
+        text.contains("Vision GPU notebook") && text.contains("Team Notebook"),
+        "{text}"
+    );
+    screenshot(&c, "catalogue-member.png").await;
+    sign_in_as(&c, "eve", "eves-long-password").await;
+    let text = wait_for(&c, "The container images you can use").await;
+    assert!(
+        text.contains("Team Notebook") && !text.contains("Vision GPU notebook"),
+        "{text}"
+    );
+    screenshot(&c, "catalogue-non-member.png").await;
+    sign_in_as(&c, "admin", ADMIN_PASSWORD).await;
+    click_to(&c, "Images", "/admin/images").await;
+    click(&c, "Delete").await;
+    wait_for(&c, "Are you sure to delete").await;
+    c.goto(&app.url("/admin/images/vision-gpu/delete"))
+        .await
+        .unwrap();
+    click(&c, "Yes").await;
+    wait_for(&c, "Image vision-gpu deleted.").await;
 
     // The secret is now in use: the list counts it, its page names the
     // image, and delete is refused.

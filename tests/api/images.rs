@@ -298,6 +298,7 @@ async fn the_catalogue_shows_images_but_no_credentials() {
             ("url", "registry.gitlab.com/a/b:1"),
             ("use_pull_secret", "on"),
             ("pull_secret", "gitlab"),
+            ("global", "on"),
         ],
     )
     .await;

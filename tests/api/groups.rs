@@ -1,0 +1,374 @@
+//! Groups: who sees which image, as in PrimeHub.
+
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::*;
+
+/// Posts a form whose `members`/`groups` repeat (reqwest's form encoder
+/// takes pairs, so repeated keys are kept).
+async fn post_pairs(app: &TestApp, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    app.post(path, pairs).await
+}
+
+/// An admin, users dana (member of vision) and eve (no group), a group
+/// vision, a global image and one for vision only.
+async fn world() -> TestApp {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("dana", "danas-long-password", false);
+    app.add_user("eve", "eves-long-password", false);
+    let r = post_pairs(
+        &app,
+        "/admin/groups",
+        &[
+            ("name", "vision"),
+            ("display_name", "Vision team"),
+            ("description", "Computer vision"),
+            ("members", "dana"),
+        ],
+    )
+    .await;
+    assert_redirect_to(&r, "/admin/groups");
+    for (name, global, group) in [
+        ("shared-nb", true, None),
+        ("vision-gpu", false, Some("vision")),
+    ] {
+        let mut form = vec![
+            ("name", name),
+            ("url", "registry.example.com/team/nb:1"),
+            ("image_type", "gpu"),
+        ];
+        if global {
+            form.push(("global", "on"));
+        }
+        if let Some(g) = group {
+            form.push(("groups", g));
+        }
+        assert_redirect_to(
+            &post_pairs(&app, "/admin/images", &form).await,
+            "/admin/images",
+        );
+    }
+    app
+}
+
+async fn catalogue_of(app: &TestApp, user: &str, password: &str, path: &str) -> String {
+    let b = app.another_browser();
+    assert_redirect_to(&b.login(user, password).await, "/");
+    b.get_html(path).await
+}
+
+#[tokio::test]
+async fn members_see_their_groups_images_and_nobody_else_does() {
+    let app = world().await;
+    let dana = catalogue_of(&app, "dana", "danas-long-password", "/").await;
+    assert!(
+        dana.contains("shared-nb") && dana.contains("vision-gpu"),
+        "{dana}"
+    );
+    assert!(dana.contains("Vision team") && dana.contains("Global"));
+    let eve = catalogue_of(&app, "eve", "eves-long-password", "/").await;
+    assert!(eve.contains("shared-nb"));
+    assert!(!eve.contains("vision-gpu"), "a non-member never sees it");
+    // Guessing the name does not help: the image pages are the admins'.
+    let b = app.another_browser();
+    b.login("eve", "eves-long-password").await;
+    assert_eq!(
+        b.get("/admin/images/vision-gpu").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        !b.get_html("/?q=vision-gpu")
+            .await
+            .contains("<h2>vision-gpu")
+    );
+    assert!(
+        !b.get_html("/?group=vision")
+            .await
+            .contains("<h2>vision-gpu")
+    );
+    // Administrators see every image.
+    let admin = app.get_html("/").await;
+    assert!(admin.contains("vision-gpu") && admin.contains("shared-nb"));
+}
+
+#[tokio::test]
+async fn the_group_filter_shows_one_of_your_groups() {
+    let app = world().await;
+    let dana = catalogue_of(&app, "dana", "danas-long-password", "/?group=vision").await;
+    assert!(
+        dana.contains("vision-gpu") && !dana.contains("shared-nb"),
+        "{dana}"
+    );
+    assert!(dana.contains("Your groups:"));
+}
+
+#[tokio::test]
+async fn leaving_a_group_takes_its_images_away_on_the_next_load() {
+    let app = world().await;
+    let dana = app.another_browser();
+    dana.login("dana", "danas-long-password").await;
+    assert!(dana.get_html("/").await.contains("vision-gpu"));
+    let version = version_in(&app.get_html("/admin/groups/vision").await);
+    let r = app
+        .post(
+            "/admin/groups/vision",
+            &[("display_name", "Vision team"), ("version", &version)],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/groups");
+    assert!(!dana.get_html("/").await.contains("vision-gpu"));
+    assert!(app.get_html("/admin/groups").await.contains(">0</td>"));
+}
+
+#[tokio::test]
+async fn deleting_a_group_names_the_images_that_lose_it_and_keeps_them() {
+    let app = world().await;
+    let confirm = app.get_html("/admin/groups/vision/delete").await;
+    assert!(confirm.contains("Are you sure to delete Vision team group?"));
+    assert!(confirm.contains("vision-gpu") && confirm.contains("will lose the group"));
+    assert_redirect_to(
+        &app.post("/admin/groups/vision/delete", &[]).await,
+        "/admin/groups",
+    );
+    assert!(
+        app.get_html("/admin/groups")
+            .await
+            .contains("Group vision deleted.")
+    );
+    let images = app.get_html("/admin/images").await;
+    assert!(
+        images.contains("vision-gpu") && images.contains("No group"),
+        "{images}"
+    );
+    let links: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM image_groups", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(links, 0);
+    let log = app.get_html("/admin/audit").await;
+    assert!(log.contains("group deleted") && log.contains("group created"));
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_their_memberships() {
+    let app = world().await;
+    assert!(
+        app.get_html("/admin/users/dana")
+            .await
+            .contains("Vision team")
+    );
+    app.post("/admin/users/dana/delete", &[]).await;
+    let members: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM group_members", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(members, 0);
+}
+
+#[tokio::test]
+async fn group_forms_check_their_fields_and_keep_them() {
+    let app = world().await;
+    let before = app.digest();
+    for (name, message) in [
+        ("Vision", "Name may contain only"),
+        ("vision", "A group named vision already exists."),
+        ("new", "is reserved"),
+        ("a.b", "Name may contain only"),
+    ] {
+        let r = app
+            .post(
+                "/admin/groups",
+                &[("name", name), ("display_name", "Kept"), ("members", "eve")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains(message), "{name}: {page}");
+        assert!(page.contains(r#"value="Kept""#));
+        assert!(
+            page.contains(r#"value="eve" checked"#),
+            "members stay ticked"
+        );
+    }
+    assert_eq!(app.digest(), before);
+}
+
+#[tokio::test]
+async fn a_non_global_image_without_a_group_is_allowed_with_a_warning() {
+    let app = world().await;
+    let r = app
+        .post(
+            "/admin/images",
+            &[("name", "lonely"), ("url", "ubuntu:24.04")],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/images");
+    assert!(app.get_html("/admin/images").await.contains("⚠ No group"));
+    let form = app.get_html("/admin/images/lonely").await;
+    assert!(form.contains("No group: only administrators see this image"));
+    // A new image's form starts Global.
+    let new = app.get_html("/admin/images/new").await;
+    assert!(
+        new.contains(r#"name="global" type="checkbox" value="on" checked"#),
+        "{new}"
+    );
+    // Global and groups: global wins and keeps no groups.
+    let r = app
+        .post(
+            "/admin/images",
+            &[
+                ("name", "both"),
+                ("url", "ubuntu:24.04"),
+                ("global", "on"),
+                ("groups", "vision"),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/images");
+    let linked: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM image_groups ig JOIN images i ON i.id = ig.image_id WHERE i.name = 'both'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(linked, 0);
+    let r = app
+        .post(
+            "/admin/images",
+            &[
+                ("name", "ghost"),
+                ("url", "ubuntu:24.04"),
+                ("groups", "no-such"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("There is no group named no-such.")
+    );
+}
+
+#[tokio::test]
+async fn images_made_before_groups_are_global() {
+    let app = spawn_app().await;
+    app.db()
+        .execute(
+            "INSERT INTO images (name, image_type, url, created_at, updated_at)
+             VALUES ('old', 'cpu', 'ubuntu', 0, 0)",
+            [],
+        )
+        .unwrap();
+    let global: bool = app
+        .db()
+        .query_row("SELECT global FROM images WHERE name = 'old'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(global);
+}
+
+async fn api(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, app.url(path))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_owned());
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_api_manages_groups_and_narrows_the_catalogue() {
+    let app = world().await;
+    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "write", 3600).unwrap();
+    let eve = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
+    let dana = wharf::cli::token_create(app.dir.path(), "dana", "laptop", "read", 3600).unwrap();
+
+    let (s, g) = api(&app, Method::GET, "/api/v1/groups/vision", &admin, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(g["members"], serde_json::json!(["dana"]));
+    let (s, _) = api(
+        &app,
+        Method::POST,
+        "/api/v1/groups",
+        &admin,
+        Some(r#"{"name":"nlp","display_name":"NLP","members":["eve"]}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, img) = api(&app, Method::POST, "/api/v1/images", &admin,
+        Some(r#"{"name":"nlp-nb","url":"registry.example.com/nlp:1","global":false,"groups":["nlp"]}"#)).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(img["global"], false);
+    assert_eq!(img["groups"], serde_json::json!(["nlp"]));
+
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &eve, None).await;
+    let got: std::collections::BTreeSet<String> = names(&cat).into_iter().collect();
+    let want: std::collections::BTreeSet<String> = ["nlp-nb", "shared-nb"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(got, want);
+    assert!(!names(&cat).contains(&"vision-gpu".to_owned()));
+    let (_, cat) = api(
+        &app,
+        Method::GET,
+        "/api/v1/catalogue?group=vision",
+        &eve,
+        None,
+    )
+    .await;
+    assert!(names(&cat).is_empty());
+    let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &dana, None).await;
+    assert!(
+        names(&cat).contains(&"vision-gpu".to_owned())
+            && !names(&cat).contains(&"nlp-nb".to_owned())
+    );
+    // A non-admin token cannot read groups.
+    let (s, _) = api(&app, Method::GET, "/api/v1/groups", &eve, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Membership through the API takes effect at once.
+    let (s, _) = api(
+        &app,
+        Method::PATCH,
+        "/api/v1/groups/nlp",
+        &admin,
+        Some(r#"{"members":[]}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &eve, None).await;
+    assert!(!names(&cat).contains(&"nlp-nb".to_owned()));
+    let (s, _) = api(&app, Method::DELETE, "/api/v1/groups/nlp", &admin, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, img) = api(&app, Method::GET, "/api/v1/images/nlp-nb", &admin, None).await;
+    assert_eq!(img["groups"], serde_json::json!([]));
+}
