@@ -281,7 +281,12 @@ pub async fn patch(
         description: p.description.apply(&g.description),
         members: match p.members {
             Patch::Keep => members,
-            Patch::Clear => Vec::new(),
+            Patch::Clear => {
+                return Err(Problem::invalid_field(
+                    "members",
+                    "members cannot be null; send [] for no members.",
+                ));
+            }
             Patch::Set(m) => m,
         },
         version: FormVersion::default(),

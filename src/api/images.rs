@@ -360,7 +360,12 @@ pub async fn patch(
         .then(|| "on".to_owned()),
         groups: match p.groups {
             Patch::Keep => image.groups.iter().map(|g| g.name.clone()).collect(),
-            Patch::Clear => Vec::new(),
+            Patch::Clear => {
+                return Err(Problem::invalid_field(
+                    "groups",
+                    "groups cannot be null; send [] for no groups.",
+                ));
+            }
             Patch::Set(g) => g,
         },
         version: FormVersion::default(),
