@@ -56,6 +56,7 @@ fn populate(dir: &Path) {
                 }),
                 username: Some("deployer"),
                 sealed: Some(sealed),
+                expires_on: None,
             },
         )
         .expect("insert secret");

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/004_users_never_reuse_ids.sql"),
     include_str!("../migrations/005_api_tokens.sql"),
     include_str!("../migrations/006_groups.sql"),
+    include_str!("../migrations/007_secret_expiry.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema
@@ -105,6 +106,13 @@ pub fn optimize_search(conn: &Connection) -> rusqlite::Result<()> {
 /// timeout can wait out.
 pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
+/// Today's date in UTC, as `YYYY-MM-DD` (how expiry dates are kept).
+pub fn today() -> time::Date {
+    time::OffsetDateTime::from_unix_timestamp(now())
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN)
 }
 
 /// Seconds since the Unix epoch: every timestamp in the database.

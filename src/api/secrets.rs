@@ -72,6 +72,9 @@ pub struct SecretOut {
     #[schema(format = DateTime)]
     pub updated_at: String,
     pub last_test: Option<LoginCheck>,
+    /// When the credential stops working (UTC date).
+    #[schema(format = Date)]
+    pub expires_on: Option<String>,
 }
 
 impl SecretOut {
@@ -86,6 +89,7 @@ impl SecretOut {
             used_by_count: s.used_by,
             version: s.version,
             updated_at: rfc3339(s.updated_at),
+            expires_on: s.expires_on,
             last_test: s.last_test.map(|t| LoginCheck {
                 ok: t.ok,
                 message: t.message,
@@ -122,6 +126,10 @@ pub struct SecretCreate {
     pub password: String,
     #[serde(default)]
     pub secret: String,
+    /// When the credential stops working (UTC date, `YYYY-MM-DD`).
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub expires_on: Option<String>,
 }
 
 /// A JSON merge patch of a secret's mutable fields; an absent password or
@@ -144,6 +152,10 @@ pub struct SecretPatch {
     #[serde(default)]
     #[schema(value_type = String)]
     pub secret: Patch<String>,
+    /// `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub expires_on: Patch<String>,
 }
 
 /// The result of a "Test login".
@@ -223,6 +235,7 @@ pub async fn create(
         username: b.username,
         password: b.password,
         secret: b.secret,
+        expires_on: b.expires_on.unwrap_or_default(),
         ..SecretForm::default()
     };
     let valid = form.parse_new().map_err(|e| Problem::invalid(&e))?;
@@ -303,6 +316,9 @@ pub async fn patch(
             .apply_required("username", secret.username.as_deref().unwrap_or(""))?,
         password: p.password.apply_required("password", "")?,
         secret: p.secret.apply_required("secret", "")?,
+        expires_on: p
+            .expires_on
+            .apply(secret.expires_on.as_deref().unwrap_or("")),
         ..SecretForm::default()
     };
     let valid = form

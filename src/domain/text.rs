@@ -24,9 +24,59 @@ impl DisplayName {
     }
 }
 
+/// A credential's expiry date: a UTC calendar date, `YYYY-MM-DD` (what
+/// `<input type="date">` sends). Empty means none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpiryDate(pub time::Date);
+
+impl ExpiryDate {
+    /// The date format, also the stored one.
+    pub const FORMAT: &[time::format_description::FormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]");
+
+    /// Parses the Expires field: `None` when blank.
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        time::Date::parse(s, Self::FORMAT)
+            .ok()
+            .filter(|d| (2000..=9999).contains(&d.year()))
+            .map(|d| Some(Self(d)))
+            .ok_or_else(|| "Expires must be a date like 2026-12-31.".into())
+    }
+
+    /// `YYYY-MM-DD`.
+    pub fn to_text(self) -> String {
+        self.0.format(Self::FORMAT).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_dates() {
+        assert_eq!(ExpiryDate::parse("").unwrap(), None);
+        assert_eq!(
+            ExpiryDate::parse(" 2026-12-31 ")
+                .unwrap()
+                .unwrap()
+                .to_text(),
+            "2026-12-31"
+        );
+        for bad in [
+            "2026-13-01",
+            "2026-02-30",
+            "31/12/2026",
+            "tomorrow",
+            "0001-01-01",
+        ] {
+            assert!(ExpiryDate::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn display_name_is_trimmed_and_bounded() {

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use super::store::{self, Kind};
 use crate::crypto::MasterKey;
 use crate::domain::{
-    DisplayName, RegistryHost, RegistryUsername, ResourceName, SecretValue, SshPrivateKey,
+    DisplayName, ExpiryDate, RegistryHost, RegistryUsername, ResourceName, SecretValue,
+    SshPrivateKey,
 };
 use crate::web::{FieldErrors, FormVersion};
 
@@ -22,6 +23,7 @@ pub struct SecretForm {
     pub username: String,
     pub password: String,
     pub secret: String,
+    pub expires_on: String,
     pub version: FormVersion,
 }
 
@@ -36,6 +38,7 @@ impl std::fmt::Debug for SecretForm {
             .field("username", &self.username)
             .field("password", &crate::web::redacted(&self.password))
             .field("secret", &crate::web::redacted(&self.secret))
+            .field("expires_on", &self.expires_on)
             .field("version", &self.version)
             .finish()
     }
@@ -58,6 +61,7 @@ pub struct Valid {
     pub name: ResourceName,
     pub display_name: DisplayName,
     pub credential: Credential,
+    pub expires_on: Option<ExpiryDate>,
 }
 
 impl Valid {
@@ -86,6 +90,7 @@ impl Valid {
             registry_host: host,
             username: user,
             sealed,
+            expires_on: self.expires_on.map(ExpiryDate::to_text),
         }
     }
 
@@ -126,6 +131,7 @@ impl SecretForm {
         value_required: bool,
     ) -> Result<Valid, FieldErrors> {
         let display_name = errors.check("display_name", DisplayName::parse(&self.display_name));
+        let expires_on = errors.check("expires_on", ExpiryDate::parse(&self.expires_on));
         let credential = match kind {
             Some(Kind::ImagePull) => {
                 let host = errors.check("registry_host", RegistryHost::parse(&self.registry_host));
@@ -158,12 +164,21 @@ impl SecretForm {
             }
             None => None,
         };
-        match (name, display_name, credential, errors.is_empty()) {
-            (Some(name), Some(display_name), Some(credential), true) => Ok(Valid {
-                name,
-                display_name,
-                credential,
-            }),
+        match (
+            name,
+            display_name,
+            credential,
+            expires_on,
+            errors.is_empty(),
+        ) {
+            (Some(name), Some(display_name), Some(credential), Some(expires_on), true) => {
+                Ok(Valid {
+                    name,
+                    display_name,
+                    credential,
+                    expires_on,
+                })
+            }
             _ => Err(errors),
         }
     }

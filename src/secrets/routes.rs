@@ -7,7 +7,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::form::SecretForm;
-use super::store::{self, Deleted, ImageUse, Kind, Secret, WriteError};
+use super::store::{self, Attention, Deleted, ImageUse, Kind, Secret, WriteError};
 use crate::audit::{Outcome, audited};
 use crate::auth::AdminCtx;
 use crate::db;
@@ -17,13 +17,43 @@ use crate::web::{
     ConfirmDelete, Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable,
 };
 
-crate::web::admin_list!(
-    "secrets/list.html",
-    Secret,
-    "/admin/secrets",
-    store::SORTS,
-    store::list
-);
+#[derive(Template, WebTemplate)]
+#[template(path = "secrets/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    page: crate::listing::Page<Secret>,
+    summary: store::Summary,
+    attention: Option<Attention>,
+}
+
+/// `GET /admin/secrets`: `?filter=expiring|expired|failing` narrows it to
+/// what needs an administrator's eye; the line above says how many.
+pub async fn list(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    query: crate::listing::QueryPairs,
+) -> Result<impl Responder, AppError> {
+    let mut listing = crate::listing::Listing::parse(
+        &crate::listing::ListQuery::from(&query),
+        "/admin/secrets",
+        store::SORTS,
+    );
+    let attention = Attention::parse(query.get("filter"));
+    listing.keep = attention.map(|a| ("filter", a.as_str().to_owned()));
+    let (page, summary) = db::run(&state.pool, move |c| {
+        Ok((
+            store::list_filtered(c, listing, attention)?,
+            store::summary(c)?,
+        ))
+    })
+    .await?;
+    Ok(ListPage {
+        ctx: ctx.0,
+        page,
+        summary,
+        attention,
+    })
+}
 
 /// The add/edit form's values as shown (never a password or key).
 pub struct SecretFields {
@@ -33,6 +63,7 @@ pub struct SecretFields {
     pub kind: String,
     pub registry_host: String,
     pub username: String,
+    pub expires_on: String,
 }
 
 impl SecretFields {
@@ -43,6 +74,7 @@ impl SecretFields {
             kind: secret.kind.as_str().into(),
             registry_host: secret.registry_host.clone().unwrap_or_default(),
             username: secret.username.clone().unwrap_or_default(),
+            expires_on: secret.expires_on.clone().unwrap_or_default(),
         }
     }
 
@@ -53,6 +85,7 @@ impl SecretFields {
             kind: form.kind.clone(),
             registry_host: form.registry_host.clone(),
             username: form.username.clone(),
+            expires_on: form.expires_on.clone(),
         }
     }
 }

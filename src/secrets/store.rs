@@ -41,6 +41,30 @@ pub struct Secret {
     pub used_by: i64,
     /// The last "Test login".
     pub last_test: Option<LastTest>,
+    /// When the credential stops working (`YYYY-MM-DD`, UTC).
+    pub expires_on: Option<String>,
+}
+
+/// Days ahead in which an expiry counts as coming ("expiring").
+pub const EXPIRING_DAYS: i64 = 30;
+
+impl Secret {
+    /// Days from `today` until the expiry date (0 or less: expired).
+    pub fn days_left(&self, today: time::Date) -> Option<i64> {
+        let d = crate::domain::ExpiryDate::parse(self.expires_on.as_deref()?).ok()??;
+        Some((d.0 - today).whole_days())
+    }
+
+    /// The Expires column's badge: "expired", or "in N days" within
+    /// [`EXPIRING_DAYS`].
+    pub fn expiry_badge(&self) -> Option<String> {
+        match self.days_left(db::today())? {
+            n if n <= 0 => Some("expired".into()),
+            1 => Some("in 1 day".into()),
+            n if n <= EXPIRING_DAYS => Some(format!("in {n} days")),
+            _ => None,
+        }
+    }
 }
 
 /// The outcome of the last "Test login".
@@ -89,7 +113,7 @@ const COLUMNS: &str = r#"
     s.id, s.name, s.display_name, s.kind, s.registry_host, s.registry_username,
     s.version, s.updated_at,
     s.used_by,
-    s.last_test_at, s.last_test_ok, s.last_test_message"#;
+    s.last_test_at, s.last_test_ok, s.last_test_message, s.expires_on"#;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
     let test_at: Option<i64> = r.get(9)?;
@@ -111,24 +135,104 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
             }),
             None => None,
         },
+        expires_on: r.get(12)?,
     })
 }
 
 /// Sort keys of the list, the default first.
-pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
+pub const SORTS: &[&str] = &["name", "display_name", "type", "updated", "expires"];
 
 /// One page of the list, filtered by `listing.q` on name and display name.
 /// The page's ids are found first (an index walk), and only those rows are
 /// then read in full, with their "Used by" counts.
 pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret>> {
+    list_filtered(conn, listing, None)
+}
+
+db::text_enum! {
+    /// The secrets list's `filter`: what needs an administrator's eye.
+    pub enum Attention {
+        /// Expires within 30 days, not yet expired.
+        Expiring = "expiring" ("expiring"),
+        /// Past its expiry date.
+        Expired = "expired" ("expired"),
+        /// The last login check failed.
+        Failing = "failing" ("failing"),
+    }
+}
+
+impl Attention {
+    /// The condition over `s`, with today's date as its one value.
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Expiring => "s.expires_on > ? AND s.expires_on <= date(?, '+30 days')",
+            Self::Expired => "s.expires_on <= ?",
+            Self::Failing => "s.last_test_ok = 0",
+        }
+    }
+}
+
+/// How many secrets need attention, for the line above the list.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Summary {
+    /// Expiring within 30 days.
+    pub expiring: i64,
+    /// Past their date.
+    pub expired: i64,
+    /// The last login check failed.
+    pub failing: i64,
+}
+
+impl Summary {
+    /// Whether there is anything to say.
+    pub fn any(&self) -> bool {
+        self.expiring + self.expired + self.failing > 0
+    }
+}
+
+/// The counts, in one query.
+pub fn summary(conn: &Connection) -> rusqlite::Result<Summary> {
+    let today = db::today().to_string();
+    conn.prepare_cached(
+        "SELECT
+           COALESCE(SUM(expires_on > ?1 AND expires_on <= date(?1, '+30 days')), 0),
+           COALESCE(SUM(expires_on <= ?1), 0),
+           COALESCE(SUM(last_test_ok = 0), 0)
+         FROM secrets",
+    )?
+    .query_row([today], |r| {
+        Ok(Summary {
+            expiring: r.get(0)?,
+            expired: r.get(1)?,
+            failing: r.get(2)?,
+        })
+    })
+}
+
+/// One page of the list, narrowed to what needs attention when asked.
+pub fn list_filtered(
+    conn: &Connection,
+    listing: Listing,
+    attention: Option<Attention>,
+) -> rusqlite::Result<Page<Secret>> {
     let order = match listing.sort {
         "display_name" => "COALESCE(NULLIF(s.display_name, ''), s.name)",
         "type" => "s.kind",
         "updated" => "s.updated_at",
+        "expires" => "COALESCE(s.expires_on, '9999-12-31')",
         _ => "s.name",
     };
     let dir = listing.sql_dir();
-    let filter = Filter::search(conn, &listing.q, "secrets", "s", "secrets_search")?;
+    let mut filter = Filter::search(conn, &listing.q, "secrets", "s", "secrets_search")?;
+    if let Some(a) = attention {
+        let today = db::today().to_string();
+        let args: Vec<Box<dyn rusqlite::ToSql>> = match a {
+            Attention::Expiring => vec![Box::new(today.clone()), Box::new(today)],
+            Attention::Expired => vec![Box::new(today)],
+            Attention::Failing => Vec::new(),
+        };
+        filter = filter.and(a.sql(), args);
+    }
     let total = filter.total(conn)?;
     let sql = format!(
         "SELECT {COLUMNS} FROM secrets s JOIN (
@@ -165,7 +269,7 @@ pub fn find_sealed(conn: &Connection, name: &str) -> rusqlite::Result<Option<(Se
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS}, s.sealed FROM secrets s WHERE s.name = ?1"
     ))?
-    .query_row([name], |r| Ok((from_row(r)?, r.get(12)?)))
+    .query_row([name], |r| Ok((from_row(r)?, r.get(13)?)))
     .optional()
 }
 
@@ -199,6 +303,8 @@ pub struct Write<'a> {
     pub username: Option<&'a str>,
     /// The sealed password or key; `None` on update keeps the stored one.
     pub sealed: Option<Vec<u8>>,
+    /// `YYYY-MM-DD`, or none (on update too: none clears it).
+    pub expires_on: Option<String>,
 }
 
 /// Why a write did not happen.
@@ -224,8 +330,8 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
     let sealed = w.sealed.unwrap_or_default();
     conn.prepare_cached(
         r#"INSERT INTO secrets (name, display_name, kind, registry_host, registry_username,
-                               sealed, created_at, updated_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"#,
+                               sealed, created_at, updated_at, expires_on)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)"#,
     )?
     .execute(params![
         w.name,
@@ -234,7 +340,8 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
         w.registry_host,
         w.username,
         sealed,
-        now
+        now,
+        w.expires_on
     ])
     .map_err(|e| {
         if db::is_unique_violation(&e) {
@@ -262,11 +369,12 @@ pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), Write
                                      THEN last_test_ok END,
                  last_test_message = CASE WHEN ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
                                      THEN last_test_message END,
+                 expires_on = ?8,
                  version = version + 1,
                  updated_at = ?6
                WHERE name = ?1 AND version = ?7"#,
         )?
-        .execute(params![w.name, w.display_name, w.registry_host, w.username, w.sealed, db::now(), version])?;
+        .execute(params![w.name, w.display_name, w.registry_host, w.username, w.sealed, db::now(), version, w.expires_on])?;
     if n == 1 {
         return Ok(());
     }
@@ -336,7 +444,7 @@ pub fn all_sealed(conn: &Connection) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>>
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS}, s.sealed FROM secrets s ORDER BY s.name"
     ))?
-    .query_map([], |r| Ok((from_row(r)?, r.get(12)?)))?
+    .query_map([], |r| Ok((from_row(r)?, r.get(13)?)))?
     .collect()
 }
 

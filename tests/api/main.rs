@@ -11,6 +11,7 @@ mod groups;
 mod helpers;
 mod images;
 mod kube;
+mod lifecycle;
 mod properties;
 mod rest;
 mod secrets;
