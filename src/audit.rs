@@ -34,11 +34,12 @@ pub struct Actor {
 pub async fn record_alone(
     pool: &Pool,
     actor: Actor,
-    action: &'static str,
+    action: impl Into<String>,
     target: String,
 ) -> Result<(), AppError> {
+    let action = action.into();
     db::run(pool, move |c| {
-        Ok(record(c, &actor.name, action, &target, &actor.source)?)
+        Ok(record(c, &actor.name, &action, &target, &actor.source)?)
     })
     .await
 }

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/005_api_tokens.sql"),
     include_str!("../migrations/006_groups.sql"),
     include_str!("../migrations/007_secret_expiry.sql"),
+    include_str!("../migrations/008_notifications.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema

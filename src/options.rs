@@ -32,6 +32,20 @@ impl FromStr for Seconds {
     }
 }
 
+/// How often a thing is done: a duration like `Seconds`, or `0` for never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Every(pub Option<i64>);
+
+impl FromStr for Every {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim() == "0" {
+            return Ok(Self(None));
+        }
+        s.parse::<Seconds>().map(|d| Self(Some(d.0)))
+    }
+}
+
 /// Addresses and ranges of trusted reverse proxies: `10.0.0.5, 10.1.0.0/16`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyList(pub Vec<ipnet::IpNet>);

@@ -37,6 +37,7 @@ pub struct Application {
     port: u16,
     setup_url: Option<String>,
     server: Server,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -78,6 +79,13 @@ impl Application {
             master,
             setup_token: Mutex::new(setup_token),
             hashing: crate::crypto::PasswordHashing::per_core(),
+            lifecycle: crate::lifecycle::LifecycleSettings {
+                check_every: config.serve.check_every.0,
+                notify_url: config.serve.notify_url.clone(),
+                public_url: config.serve.public_url.clone(),
+            },
+            metrics: crate::metrics::Metrics::new(),
+            checking: Mutex::new(Default::default()),
             settings: Settings {
                 session_idle: config.serve.session_idle.0,
                 session_max: config.serve.session_max.0,
@@ -85,12 +93,18 @@ impl Application {
                 trusted_proxies: config.serve.trusted_proxies.clone(),
             },
         });
-        let server = run(listener, state, cookie_key, config.serve.secure_cookies)?;
+        let server = run(
+            listener,
+            state.clone(),
+            cookie_key,
+            config.serve.secure_cookies,
+        )?;
         tracing::info!(%addr, "wharf is listening");
         Ok(Self {
             port: addr.port(),
             setup_url,
             server,
+            state,
         })
     }
 
@@ -104,9 +118,15 @@ impl Application {
         self.setup_url.as_deref()
     }
 
-    /// Runs until the server is stopped.
+    /// Runs until the server is stopped, with the background task of
+    /// scheduled checks and notifications, which stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let background = crate::lifecycle::spawn(self.state);
+        let result = self.server.await;
+        if let Some(task) = background {
+            task.abort();
+        }
+        result
     }
 }
 
@@ -158,7 +178,8 @@ fn session_middleware(
 
 /// Every route: the pages outside any area, then each area's own.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(crate::api::configure)
+    cfg.route("/metrics", web::get().to(crate::metrics::metrics))
+        .configure(crate::api::configure)
         .route("/healthz", web::get().to(routes::healthz))
         .route("/healthz", web::head().to(routes::healthz))
         .route("/static/app.css", web::get().to(routes::css))
@@ -197,6 +218,7 @@ pub fn run(
         App::new()
             // Innermost first: CSRF needs the session, which wraps it.
             .wrap(from_fn(auth::verify_csrf))
+            .wrap(from_fn(crate::metrics::track))
             .wrap(session_middleware(
                 cookie_key.clone(),
                 secure_cookies,

@@ -20,6 +20,12 @@ pub struct AppState {
     pub settings: Settings,
     /// The bound on argon2 work.
     pub hashing: crate::crypto::PasswordHashing,
+    /// Scheduled checks and notifications.
+    pub lifecycle: crate::lifecycle::LifecycleSettings,
+    /// The Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
+    /// Secrets whose login is being checked right now.
+    pub checking: Mutex<std::collections::HashSet<crate::domain::SecretId>>,
 }
 
 /// Settings that requests consult.
@@ -37,6 +43,18 @@ pub struct Settings {
 }
 
 impl AppState {
+    /// Marks a secret as being checked; false if it already is.
+    pub fn begin_check(&self, id: crate::domain::SecretId) -> bool {
+        self.checking.lock().is_ok_and(|mut set| set.insert(id))
+    }
+
+    /// The check of a secret is over.
+    pub fn end_check(&self, id: crate::domain::SecretId) {
+        if let Ok(mut set) = self.checking.lock() {
+            set.remove(&id);
+        }
+    }
+
     /// The client's address, for the audit log and throttling. Behind a
     /// trusted proxy (`--trust-proxy`, and the peer is one of
     /// `--trusted-proxies`) it is the last `X-Forwarded-For` entry: the one

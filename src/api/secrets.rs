@@ -490,7 +490,13 @@ pub async fn test(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.admin_write()?;
-    let outcome = export::run_test_login(&state, caller.actor(), path.into_inner()).await?;
+    let outcome = export::run_test_login(
+        &state,
+        caller.actor(),
+        path.into_inner(),
+        crate::lifecycle::CheckMode::Manual,
+    )
+    .await?;
     Ok(common::json(
         StatusCode::OK,
         &TestResult {

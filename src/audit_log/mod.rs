@@ -23,6 +23,10 @@ struct AuditPage {
     page: i64,
     entries: Vec<Entry>,
     more: bool,
+    /// Where notifications go, if anywhere.
+    notify_url: Option<String>,
+    /// Login checks: every how many seconds, if scheduled.
+    check_every: Option<i64>,
 }
 
 impl AuditPage {
@@ -44,7 +48,22 @@ impl AuditPage {
 
 /// The area's routes, under `/admin`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/audit", web::get().to(list));
+    cfg.route("/audit", web::get().to(list))
+        .route("/notifications/test", web::post().to(test_notification));
+}
+
+/// `POST /admin/notifications/test`: "Send test notification", so an
+/// administrator sees that the hook works.
+pub async fn test_notification(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+) -> Result<actix_web::HttpResponse, AppError> {
+    let outcome = crate::lifecycle::send_test(&state, ctx.actor()).await?;
+    let message = match outcome {
+        Ok(()) => "Test notification delivered.".to_owned(),
+        Err(why) => format!("Test notification not delivered: {why}"),
+    };
+    ctx.done(message, "/admin/audit")
 }
 
 /// `GET /admin/audit`
@@ -59,6 +78,8 @@ pub async fn list(
     let (a, t) = (actor.clone(), target.clone());
     let (entries, more) = db::run(&state.pool, move |c| Ok(audit::list(c, &a, &t, page)?)).await?;
     Ok(AuditPage {
+        notify_url: state.lifecycle.notify_url.clone(),
+        check_every: state.lifecycle.check_every,
         ctx: ctx.0,
         actor,
         target,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::options::{KeyBytes, ProxyList, Seconds};
+use crate::options::{Every, KeyBytes, ProxyList, Seconds};
 
 /// wharf: keep the registry credentials, SSH keys and image catalogue of a
 /// Kubernetes ML platform.
@@ -111,6 +111,22 @@ pub struct ServeArgs {
         default_value = "127.0.0.0/8,::1/128"
     )]
     pub trusted_proxies: ProxyList,
+
+    /// Check every Image Pull secret's registry login when its last check is
+    /// older than this (e.g. 6h, 30m); 0 turns scheduled checks off.
+    #[arg(long, env = "WHARF_CHECK_EVERY", default_value = "6h")]
+    pub check_every: Every,
+
+    /// POST a JSON notification here when a credential starts failing,
+    /// recovers, is about to expire or has expired (Slack and Mattermost
+    /// incoming webhooks show its `text`).
+    #[arg(long, env = "WHARF_NOTIFY_URL")]
+    pub notify_url: Option<String>,
+
+    /// wharf's address as people reach it (e.g. https://wharf.example.com),
+    /// for links in notifications.
+    #[arg(long, env = "WHARF_PUBLIC_URL")]
+    pub public_url: Option<String>,
 
     /// End a session after this long without a request (e.g. 30m, 2h).
     #[arg(long, env = "WHARF_SESSION_IDLE", default_value = "1h")]

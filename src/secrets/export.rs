@@ -12,6 +12,8 @@ use crate::db;
 use crate::domain::{Namespace, RegistryHost, SecretValue};
 use crate::error::AppError;
 use crate::kube::{Manifest, dockerconfigjson, registry};
+use crate::lifecycle::notify;
+use crate::lifecycle::{CheckMode, Event};
 use crate::state::AppState;
 use crate::web::see_other;
 
@@ -238,6 +240,7 @@ pub async fn run_test_login(
     state: &AppState,
     actor: Actor,
     name: String,
+    mode: CheckMode,
 ) -> Result<TestOutcome, AppError> {
     let (secret, sealed) = {
         let n = name.clone();
@@ -250,20 +253,57 @@ pub async fn run_test_login(
     let user = user.to_owned();
     let opened = open(state, secret, &sealed)?;
     let result = registry::check_login(&host, &user, &opened.value).await;
-    let (id, version) = (opened.secret.id, opened.secret.version);
-    let target = format!("secret/{name}");
+    state.metrics.login_check(result.ok);
+    let secret = opened.secret;
     let (ok, message) = (result.ok, result.message.clone());
+    let lifecycle = state.lifecycle.clone();
     let (kept, checked_at) = db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
-        let kept = store::record_test(&tx, id, version, ok, &message)?;
-        let action = match (kept, ok) {
-            (false, _) => "secret test-login discarded (the secret changed meanwhile)",
-            (true, true) => "secret test-login succeeded",
-            (true, false) => "secret test-login failed",
+        let now = db::now();
+        let before: Option<bool> = tx.query_row(
+            "SELECT last_test_ok FROM secrets WHERE id = ?1",
+            [secret.id],
+            |r| r.get(0),
+        )?;
+        let kept = store::record_test(&tx, secret.id, secret.version, ok, &message)?;
+        let target = format!("secret/{}", secret.name);
+        if mode == CheckMode::Manual || !kept {
+            let action = match (kept, ok) {
+                (false, _) => "secret test-login discarded (the secret changed meanwhile)",
+                (true, true) => "secret test-login succeeded",
+                (true, false) => "secret test-login failed",
+            };
+            audit::record(&tx, &actor.name, action, &target, &actor.source)?;
+        }
+        // A change of state: audited, and told to whoever listens.
+        let changed = match (before, ok) {
+            (Some(true) | None, false) => Some(Event::LoginFailing),
+            (Some(false), true) => Some(Event::LoginRecovered),
+            _ => None,
         };
-        audit::record(&tx, &actor.name, action, &target, &actor.source)?;
+        if let (true, Some(event)) = (kept, changed) {
+            tx.execute(
+                "UPDATE secrets SET login_state_since = ?2 WHERE id = ?1",
+                rusqlite::params![secret.id, now],
+            )?;
+            let action = match event {
+                Event::LoginFailing => "secret login started failing",
+                _ => "secret login recovered",
+            };
+            audit::record(&tx, &actor.name, action, &target, &actor.source)?;
+            let about = notify::About {
+                id: secret.id,
+                name: &secret.name,
+                display_name: &secret.display_name,
+                registry_host: secret.registry_host.as_deref(),
+                expires_on: secret.expires_on.as_deref(),
+                message: Some(&message),
+            };
+            let key = format!("{}:{now}", event.name());
+            notify::enqueue(&tx, &lifecycle, &about, event, &key, None)?;
+        }
         tx.commit()?;
-        Ok((kept, db::now()))
+        Ok((kept, now))
     })
     .await?;
     Ok(TestOutcome {
@@ -281,7 +321,7 @@ pub async fn test_login(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let outcome = run_test_login(&state, ctx.actor(), name.clone()).await?;
+    let outcome = run_test_login(&state, ctx.actor(), name.clone(), CheckMode::Manual).await?;
     if !outcome.kept {
         ctx.session.flash(
             "The secret was changed while its login was being tested; that result was not kept. Test it again.",

@@ -2,6 +2,7 @@
 //! cookie-keeping client that does not follow redirects.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use reqwest::{Response, StatusCode, redirect::Policy};
 use tempfile::TempDir;
@@ -41,6 +42,9 @@ pub fn serve_args() -> ServeArgs {
         listen: "127.0.0.1:0".into(),
         secure_cookies: false,
         trust_proxy: false,
+        check_every: wharf::options::Every(None),
+        notify_url: None,
+        public_url: None,
         trusted_proxies: wharf::options::ProxyList::loopback(),
         session_idle: Seconds(3600),
         session_max: Seconds(12 * 3600),
@@ -309,4 +313,69 @@ macro_rules! loopback_server {
     ($app:expr) => {
         $crate::loopback_server!(|_port| $app)
     };
+}
+
+/// A real `docker-registry` with bcrypt htpasswd auth on a free port.
+pub struct Registry {
+    _process: KillOnDrop,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn start_registry(user: &str, password: &str) -> Registry {
+    start_registry_on(free_port(), user, password).await
+}
+
+/// The same on a given port (a registry restarted with another password).
+pub async fn start_registry_on(port: u16, user: &str, password: &str) -> Registry {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("htpasswd")
+        .args(["-Bbn", user, password])
+        .output()
+        .expect("htpasswd (apache2-utils)");
+    std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: wharf-test\n    path: {d}/htpasswd\n",
+        d = dir.path().display()
+    );
+    std::fs::write(dir.path().join("config.yml"), config).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry is installed");
+    let registry = Registry {
+        _process: KillOnDrop(child),
+        port,
+        dir,
+    };
+    wait_for_port(port, "docker-registry").await;
+    registry
+}
+
+/// The real `wharf serve` binary on `dir` with extra flags, on a free
+/// loopback port; killed when dropped. Returns it and its base URL.
+pub async fn start_wharf(dir: &Path, extra: &[&str]) -> (KillOnDrop, String) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "serve",
+        "--listen",
+        &listen,
+    ];
+    args.extend_from_slice(extra);
+    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(&args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let process = KillOnDrop(child);
+    wait_for_port(port, "wharf").await;
+    (process, format!("http://{listen}"))
 }

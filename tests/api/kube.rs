@@ -2,7 +2,7 @@
 //! accepted by skopeo against a real `docker-registry`, and "Test login".
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -304,42 +304,6 @@ async fn a_damaged_stored_value_is_a_500_page_with_a_reference_and_no_secret() {
     let page = r.text().await.unwrap();
     assert!(page.contains("Reference:"));
     assert!(!page.contains("super-secret-token") && !page.contains("decrypt"));
-}
-
-/// A real `docker-registry` with bcrypt htpasswd auth on a free port.
-struct Registry {
-    _process: KillOnDrop,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-async fn start_registry(user: &str, password: &str) -> Registry {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let out = Command::new("htpasswd")
-        .args(["-Bbn", user, password])
-        .output()
-        .expect("htpasswd (apache2-utils)");
-    std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
-    let config = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: wharf-test\n    path: {d}/htpasswd\n",
-        d = dir.path().display()
-    );
-    std::fs::write(dir.path().join("config.yml"), config).unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.path().join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker-registry is installed");
-    let registry = Registry {
-        _process: KillOnDrop(child),
-        port,
-        dir,
-    };
-    wait_for_port(port, "docker-registry").await;
-    registry
 }
 
 /// skopeo with a private HOME, so no credentials but the ones given count.

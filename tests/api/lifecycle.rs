@@ -1,5 +1,8 @@
 //! The life of a credential: expiry dates, their badges and filters.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -178,4 +181,424 @@ async fn the_api_reads_and_writes_expiry_dates() {
     .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["expires_on"], serde_json::Value::Null);
+}
+
+/// A webhook receiver on loopback: answers with `statuses` in turn (then
+/// 200) and keeps every body it got.
+fn receiver(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use actix_web::{App, HttpResponse, web};
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let seen = got.clone();
+    let port = crate::loopback_server!({
+        let (seen, statuses) = (seen.clone(), statuses.clone());
+        App::new().route(
+            "/hook",
+            web::post().to(move |body: web::Bytes| {
+                let (seen, statuses) = (seen.clone(), statuses.clone());
+                async move {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(serde_json::from_slice(&body).unwrap_or_default());
+                    let status = statuses.get(seen.len() - 1).copied().unwrap_or(200);
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                        .finish()
+                }
+            }),
+        )
+    });
+    (port, got)
+}
+
+fn events(got: &Arc<Mutex<Vec<serde_json::Value>>>, event: &str) -> usize {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter(|b| b["event"] == event)
+        .count()
+}
+
+async fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what} did not happen within {secs} s");
+}
+
+async fn api_json(
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<String>,
+) -> serde_json::Value {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b);
+    }
+    serde_json::from_str(&req.send().await.unwrap().text().await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn scheduled_checks_notice_a_broken_login_and_its_recovery_once() {
+    let registry = start_registry("alice", "s3cret-pass-1").await;
+    let port = registry.port;
+    let (hook, got) = receiver(Vec::new());
+    let hook_url = format!("http://127.0.0.1:{hook}/hook");
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "ops", "ops-long-password", true);
+    let token = wharf::cli::token_create(dir.path(), "ops", "ci", "write", 3600).unwrap();
+    let flags = [
+        "--check-every",
+        "2s",
+        "--notify-url",
+        hook_url.as_str(),
+        "--public-url",
+        "https://wharf.example.com",
+    ];
+    let (first, base) = start_wharf(dir.path(), &flags).await;
+    let created = api_json(&base, &token, reqwest::Method::POST, "/api/v1/secrets", Some(format!(
+        r#"{{"name":"team-registry","display_name":"Team registry","type":"image_pull","registry_host":"http://127.0.0.1:{port}","username":"alice","password":"s3cret-pass-1"}}"#
+    ))).await;
+    assert_eq!(created["name"], "team-registry");
+
+    // The schedule logs in by itself.
+    let mut ok = false;
+    for _ in 0..100 {
+        let s = api_json(
+            &base,
+            &token,
+            reqwest::Method::GET,
+            "/api/v1/secrets/team-registry",
+            None,
+        )
+        .await;
+        if s["last_test"]["ok"] == true {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ok, "the first scheduled check logged in");
+
+    // The registry's password changes: the next check fails, a hook says so.
+    drop(registry);
+    let registry = start_registry_on(port, "alice", "changed-pass-2").await;
+    eventually("a login_failing notification", 30, || {
+        events(&got, "login_failing") == 1
+    })
+    .await;
+    let body = got
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|b| b["event"] == "login_failing")
+        .cloned()
+        .unwrap();
+    assert_eq!(body["secret"], "team-registry");
+    assert_eq!(body["display_name"], "Team registry");
+    assert_eq!(
+        body["url"],
+        "https://wharf.example.com/admin/secrets/team-registry"
+    );
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Registry login for secret Team registry")
+    );
+    assert!(
+        !body.to_string().contains("s3cret-pass-1") && !body.to_string().contains("changed-pass-2")
+    );
+
+    // A restart neither re-sends it nor re-checks what is fresh.
+    drop(first);
+    let (_second, base) = start_wharf(dir.path(), &flags).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(events(&got, "login_failing"), 1, "nothing is sent twice");
+
+    // The list's failing filter shows it.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    browser
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "ops"),
+            ("password", "ops-long-password"),
+            ("csrf_token", &csrf_in(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let failing = browser
+        .get(format!("{base}/admin/secrets?filter=failing"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        failing.contains("team-registry") && failing.contains("1 failing"),
+        "{failing}"
+    );
+
+    // The password is back: recovered, once.
+    drop(registry);
+    let _registry = start_registry_on(port, "alice", "s3cret-pass-1").await;
+    eventually("a login_recovered notification", 30, || {
+        events(&got, "login_recovered") == 1
+    })
+    .await;
+    assert_eq!(events(&got, "login_failing"), 1);
+    let audit = api_json(
+        &base,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/audit?actor=wharf",
+        None,
+    )
+    .await;
+    let actions: Vec<String> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        actions.contains(&"secret login started failing".into()),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"secret login recovered".into()));
+    assert!(actions.iter().any(|a| a == "notification delivered"));
+}
+
+fn notifying_app_args(hook: u16) -> wharf::cli::args::ServeArgs {
+    let mut args = serve_args();
+    args.check_every = wharf::options::Every(Some(1));
+    args.notify_url = Some(format!("http://127.0.0.1:{hook}/hook"));
+    args
+}
+
+async fn expired_git_sync(app: &TestApp) {
+    let r = app
+        .post(
+            "/admin/secrets",
+            &[
+                ("name", "old-key"),
+                ("type", "git_sync"),
+                ("secret", SSH_KEY),
+                ("expires_on", &day(-1)),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/secrets");
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_and_arrives_once() {
+    let (hook, got) = receiver(vec![500, 500]);
+    let app = spawn_app_with(None, notifying_app_args(hook)).await;
+    app.login_admin().await;
+    expired_git_sync(&app).await;
+    eventually("the third try", 30, || got.lock().unwrap().len() >= 3).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        got.lock().unwrap().len(),
+        3,
+        "delivered once, after two failures"
+    );
+    assert!(got.lock().unwrap().iter().all(|b| b["event"] == "expired"));
+    let log = app.get_html("/admin/audit").await;
+    assert!(
+        log.contains("notification failed, try 1 of 5 (HTTP 500)"),
+        "{log}"
+    );
+    assert!(log.contains("notification failed, try 2 of 5 (HTTP 500)"));
+    assert!(log.contains("notification delivered"));
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_holds_nothing_up() {
+    // Accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = silent.local_addr().unwrap().port();
+    let app = spawn_app_with(None, notifying_app_args(hook)).await;
+    app.login_admin().await;
+    expired_git_sync(&app).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        assert_eq!(app.get("/admin/secrets").await.status(), StatusCode::OK);
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    drop(silent);
+}
+
+#[tokio::test]
+async fn the_send_test_notification_button_reports_what_happened() {
+    let (hook, got) = receiver(Vec::new());
+    let app = spawn_app_with(None, notifying_app_args(hook)).await;
+    app.login_admin().await;
+    let audit = app.get_html("/admin/audit").await;
+    assert!(
+        audit.contains("Send test notification") && audit.contains(&format!("127.0.0.1:{hook}"))
+    );
+    let r = app.post("/admin/notifications/test", &[]).await;
+    assert_redirect_to(&r, "/admin/audit");
+    let page = app.get_html("/admin/audit").await;
+    assert!(
+        page.contains("Test notification delivered.")
+            && page.contains("test notification delivered")
+    );
+    assert_eq!(got.lock().unwrap()[0]["event"], "test");
+}
+
+#[test]
+fn expiry_events_come_once_each_as_the_days_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
+    let conn = pool.get().unwrap();
+    let expires = time::Date::from_calendar_date(2027, time::Month::March, 31).unwrap();
+    wharf::secrets::store::insert(
+        &conn,
+        wharf::secrets::store::Write {
+            name: "deploy-token",
+            display_name: "Deploy token",
+            kind: wharf::secrets::store::Kind::ImagePull,
+            registry_host: Some("registry.gitlab.com"),
+            username: Some("deployer"),
+            sealed: Some(vec![0; 40]),
+            expires_on: Some(expires.to_string()),
+        },
+    )
+    .unwrap();
+    let settings = wharf::lifecycle::LifecycleSettings {
+        check_every: None,
+        notify_url: Some("http://127.0.0.1:9/hook".into()),
+        public_url: None,
+    };
+    // The clock runs from 45 days before to 3 days after, twice over.
+    for _ in 0..2 {
+        for offset in (-3..=45).rev() {
+            let today = expires - time::Duration::days(offset);
+            wharf::lifecycle::plan_expiry_events(&conn, &settings, today).unwrap();
+        }
+    }
+    let keys: Vec<String> = conn
+        .prepare("SELECT key FROM notifications ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "expiring:30:2027-03-31",
+            "expiring:7:2027-03-31",
+            "expiring:1:2027-03-31",
+            "expired:2027-03-31"
+        ]
+    );
+    let texts: Vec<String> = conn
+        .prepare("SELECT payload FROM notifications ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|p| {
+            serde_json::from_str::<serde_json::Value>(&p.unwrap()).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        texts[0],
+        "The credential of secret Deploy token (registry.gitlab.com) expires in 30 days (on 2027-03-31)."
+    );
+    assert_eq!(
+        texts[3],
+        "The credential of secret Deploy token (registry.gitlab.com) expired on 2027-03-31."
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_for_admin_tokens_and_promtool_accepts_them() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret("very-secret-name", "", "registry.gitlab.com", "u", "p")
+        .await;
+    app.add_user("dev", "devs-long-password", false);
+    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "prom", "read", 3600).unwrap();
+    let dev = wharf::cli::token_create(app.dir.path(), "dev", "prom", "read", 3600).unwrap();
+    let get = |t: &str| {
+        reqwest::Client::new()
+            .get(app.url("/metrics"))
+            .bearer_auth(t.to_owned())
+            .send()
+    };
+    assert_eq!(get(&dev).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        reqwest::get(app.url("/metrics")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.get("/admin/secrets/very-secret-name").await;
+    let text = get(&admin).await.unwrap().text().await.unwrap();
+    for name in [
+        "wharf_secrets{type=\"image_pull\"} 1",
+        "wharf_secrets_expiring 0",
+        "wharf_secrets_expired 0",
+        "wharf_secrets_login_failing 0",
+        "wharf_login_checks_total{result=\"ok\"} 0",
+        "wharf_notifications_total{result=\"failed\"} 0",
+        "route=\"/admin/secrets/{name}\"",
+        "wharf_http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(name), "{name} in\n{text}");
+    }
+    assert!(
+        !text.contains("very-secret-name"),
+        "no secret's name is a label"
+    );
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus; the README's test command installs it)");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

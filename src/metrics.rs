@@ -1,0 +1,275 @@
+//! `GET /metrics` for Prometheus: request counts and latency by route
+//! pattern, login checks, notifications, and the credential gauges. No
+//! label value is ever a secret's name or a credential.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::auth::ApiCaller;
+use crate::db;
+use crate::state::AppState;
+use crate::web::Problem;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    /// The route's pattern (`/admin/secrets/{name}`), never the raw path.
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+/// Every metric wharf keeps.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram>,
+    checks: Family<ResultLabels, Counter>,
+    notifications: Family<ResultLabels, Counter>,
+    secrets: Family<Vec<(String, String)>, Gauge>,
+    expiring: Gauge,
+    expired: Gauge,
+    failing: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// The metrics, registered.
+    pub fn new() -> Self {
+        let mut r = <Registry>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ])
+        });
+        let checks = Family::<ResultLabels, Counter>::default();
+        let notifications = Family::<ResultLabels, Counter>::default();
+        let secrets = Family::<Vec<(String, String)>, Gauge>::default();
+        let (expiring, expired, failing) = (Gauge::default(), Gauge::default(), Gauge::default());
+        r.register(
+            "wharf_http_requests",
+            "HTTP requests answered",
+            requests.clone(),
+        );
+        r.register(
+            "wharf_http_request_duration_seconds",
+            "Time to answer HTTP requests",
+            durations.clone(),
+        );
+        r.register(
+            "wharf_login_checks",
+            "Registry login checks made",
+            checks.clone(),
+        );
+        r.register(
+            "wharf_notifications",
+            "Notification deliveries attempted",
+            notifications.clone(),
+        );
+        r.register("wharf_secrets", "Secrets stored, by type", secrets.clone());
+        r.register(
+            "wharf_secrets_expiring",
+            "Secrets expiring within 30 days",
+            expiring.clone(),
+        );
+        r.register(
+            "wharf_secrets_expired",
+            "Secrets past their expiry date",
+            expired.clone(),
+        );
+        r.register(
+            "wharf_secrets_login_failing",
+            "Image Pull secrets whose last login check failed",
+            failing.clone(),
+        );
+        // Both results from the start, so a scrape shows them at 0.
+        for result in ["ok", "failed"] {
+            let _ = checks.get_or_create(&ResultLabels {
+                result: result.into(),
+            });
+        }
+        for result in ["delivered", "failed"] {
+            let _ = notifications.get_or_create(&ResultLabels {
+                result: result.into(),
+            });
+        }
+        Self {
+            registry: Mutex::new(r),
+            requests,
+            durations,
+            checks,
+            notifications,
+            secrets,
+            expiring,
+            expired,
+            failing,
+        }
+    }
+
+    /// Counts a login check (`ok` or `failed`).
+    pub fn login_check(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.checks
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a notification delivery (`delivered` or `failed`).
+    pub fn notification(&self, delivered: bool) {
+        let result = if delivered { "delivered" } else { "failed" };
+        self.notifications
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.into(),
+                route: route.into(),
+                status,
+            })
+            .inc();
+        self.durations
+            .get_or_create(&RouteLabels {
+                route: route.into(),
+            })
+            .observe(seconds);
+    }
+}
+
+/// Times and counts every request by its route pattern; what matched no
+/// route is counted as `unmatched`, so no raw path becomes a label.
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    if let Some(state) = state {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        state.metrics.observe(
+            &method,
+            &route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(res)
+}
+
+/// `GET /metrics`: the Prometheus text format, for an administrator's token.
+pub async fn metrics(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.admin()?;
+    let (by_type, summary) = db::run(&state.pool, |c| {
+        let by_type: Vec<(String, i64)> = c
+            .prepare_cached("SELECT kind, COUNT(*) FROM secrets GROUP BY kind")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((by_type, crate::secrets::store::summary(c)?))
+    })
+    .await?;
+    let m = &state.metrics;
+    for kind in ["image_pull", "git_sync"] {
+        let n = by_type
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, n)| *n);
+        m.secrets
+            .get_or_create(&vec![("type".to_owned(), kind.to_owned())])
+            .set(n);
+    }
+    m.expiring.set(summary.expiring);
+    m.expired.set(summary.expired);
+    m.failing.set(summary.failing);
+    let mut body = String::new();
+    {
+        let registry = m
+            .registry
+            .lock()
+            .map_err(|_| Problem::from(crate::error::AppError::internal("metrics lock")))?;
+        prometheus_client::encoding::text::encode(&mut body, &registry)
+            .map_err(|e| Problem::from(crate::error::AppError::internal(e)))?;
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(prometheus_text(&body)))
+}
+
+/// The classic Prometheus text format from the OpenMetrics one the crate
+/// writes: a counter's HELP and TYPE name its samples (`x_total`), and
+/// there is no `# EOF` (what `promtool check metrics` and every scraper
+/// read without content negotiation).
+fn prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{p}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counters_are_named_by_their_samples() {
+        let om = "# HELP a_b Things.\n# TYPE a_b counter\na_b_total 1\n# HELP g A gauge.\n# TYPE g gauge\ng 2\n# EOF\n";
+        assert_eq!(
+            super::prometheus_text(om),
+            "# HELP a_b_total Things.\n# TYPE a_b_total counter\na_b_total 1\n# HELP g A gauge.\n# TYPE g gauge\ng 2\n"
+        );
+    }
+}
