@@ -44,6 +44,34 @@ pub async fn record_alone(
     .await
 }
 
+/// Deletes the `kind` named `name` with `delete` (true: there was one) and
+/// records `"{kind} deleted"` on `{kind}/{name}`; 404 when there was none.
+pub async fn delete_named(
+    pool: &Pool,
+    actor: Actor,
+    kind: &'static str,
+    name: &str,
+    delete: fn(&Connection, &str) -> rusqlite::Result<bool>,
+) -> Result<(), AppError> {
+    let action = match kind {
+        "image" => "image deleted",
+        "group" => "group deleted",
+        _ => "deleted",
+    };
+    let n = name.to_owned();
+    let outcome = audited(pool, actor, action, format!("{kind}/{name}"), move |c| {
+        Ok(match delete(c, &n)? {
+            true => Outcome::Done(()),
+            false => Outcome::Refused(()),
+        })
+    })
+    .await?;
+    match outcome {
+        Outcome::Done(()) => Ok(()),
+        Outcome::Refused(()) => Err(AppError::no_such(kind, name)),
+    }
+}
+
 /// What a change came to: done, or refused by a rule (a duplicate name,
 /// a stale version, a guard), which writes nothing.
 #[derive(Debug)]

@@ -163,6 +163,15 @@ pub fn if_match(req: &HttpRequest) -> Option<i64> {
     )
 }
 
+/// 201 with the new resource's `Location`.
+pub fn created(mut res: HttpResponse, location: &str) -> Result<HttpResponse, Problem> {
+    *res.status_mut() = StatusCode::CREATED;
+    let value = header::HeaderValue::from_str(location)
+        .map_err(|e| Problem::from(crate::error::AppError::internal(e)))?;
+    res.headers_mut().insert(header::LOCATION, value);
+    Ok(res)
+}
+
 /// 412 for a stale `If-Match`.
 pub fn precondition_failed(what: &str) -> Problem {
     Problem::new(

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{self, Paged, Patch, rfc3339};
-use crate::audit::{Outcome, audited};
+use crate::audit::{self, Outcome, audited};
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::error::AppError;
@@ -231,13 +231,8 @@ pub async fn create(
     };
     let name = write(&state, &caller, form, None).await?;
     let (g, members) = load(&state, name.clone()).await?;
-    let mut res = one(StatusCode::CREATED, g, members);
-    res.headers_mut().insert(
-        actix_web::http::header::LOCATION,
-        actix_web::http::header::HeaderValue::from_str(&format!("/api/v1/groups/{name}"))
-            .map_err(|e| Problem::from(AppError::internal(e)))?,
-    );
-    Ok(res)
+    let res = one(StatusCode::CREATED, g, members);
+    common::created(res, &format!("/api/v1/groups/{name}"))
 }
 
 /// One group, with its members.
@@ -313,22 +308,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     caller.admin_write()?;
     let name = path.into_inner();
-    let n = name.clone();
-    let outcome = audited(
-        &state.pool,
-        caller.actor(),
-        "group deleted",
-        format!("group/{name}"),
-        move |c| {
-            Ok(match store::delete(c, &n)? {
-                true => Outcome::Done(()),
-                false => Outcome::Refused(()),
-            })
-        },
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => Ok(HttpResponse::NoContent().finish()),
-        Outcome::Refused(()) => Err(AppError::no_such("group", &name).into()),
-    }
+    audit::delete_named(&state.pool, caller.actor(), "group", &name, store::delete).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

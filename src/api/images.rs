@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{self, ListParams, Paged, Patch, rfc3339};
-use crate::audit::{Outcome, audited};
+use crate::audit::{self, Outcome, audited};
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::error::AppError;
@@ -289,13 +289,8 @@ pub async fn create(
     .await?;
     match outcome {
         Outcome::Done(_) => {
-            let mut res = one(StatusCode::CREATED, load(&state, name.clone()).await?);
-            res.headers_mut().insert(
-                actix_web::http::header::LOCATION,
-                actix_web::http::header::HeaderValue::from_str(&format!("/api/v1/images/{name}"))
-                    .map_err(|e| Problem::from(AppError::internal(e)))?,
-            );
-            Ok(res)
+            let res = one(StatusCode::CREATED, load(&state, name.clone()).await?);
+            common::created(res, &format!("/api/v1/images/{name}"))
         }
         Outcome::Refused(e) => Err(refused(e)),
     }
@@ -403,22 +398,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     caller.admin_write()?;
     let name = path.into_inner();
-    let n = name.clone();
-    let outcome = audited(
-        &state.pool,
-        caller.actor(),
-        "image deleted",
-        format!("image/{name}"),
-        move |c| {
-            Ok(match store::delete(c, &n)? {
-                true => Outcome::Done(()),
-                false => Outcome::Refused(()),
-            })
-        },
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => Ok(HttpResponse::NoContent().finish()),
-        Outcome::Refused(()) => Err(AppError::no_such("image", &name).into()),
-    }
+    audit::delete_named(&state.pool, caller.actor(), "image", &name, store::delete).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -253,13 +253,8 @@ pub async fn create(
     match outcome {
         Outcome::Done(_) => {
             let (secret, used_by) = load(&state, name.clone()).await?;
-            let mut res = one(StatusCode::CREATED, secret, used_by);
-            res.headers_mut().insert(
-                actix_web::http::header::LOCATION,
-                actix_web::http::header::HeaderValue::from_str(&format!("/api/v1/secrets/{name}"))
-                    .map_err(|e| Problem::from(crate::error::AppError::internal(e)))?,
-            );
-            Ok(res)
+            let res = one(StatusCode::CREATED, secret, used_by);
+            common::created(res, &format!("/api/v1/secrets/{name}"))
         }
         Outcome::Refused(e @ WriteError::Duplicate(_)) => {
             Err(Problem::new(StatusCode::CONFLICT, e.to_string()))

@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::store::{self, Group, GroupTag, WriteError};
-use crate::audit::{Outcome, audited};
+use crate::audit::{self, Outcome, audited};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::domain::{DisplayName, GroupName};
@@ -319,22 +319,6 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let n = name.clone();
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "group deleted",
-        format!("group/{name}"),
-        move |c| {
-            Ok(match store::delete(c, &n)? {
-                true => Outcome::Done(()),
-                false => Outcome::Refused(()),
-            })
-        },
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => ctx.done(format!("Group {name} deleted."), "/admin/groups"),
-        Outcome::Refused(()) => Err(AppError::no_such("group", &name)),
-    }
+    audit::delete_named(&state.pool, ctx.actor(), "group", &name, store::delete).await?;
+    ctx.done(format!("Group {name} deleted."), "/admin/groups")
 }

@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 
 use super::form::{Choices, ImageForm};
 use super::store::{self, Image, WriteError, registry_mismatch};
-use crate::audit::{Outcome, audited};
+use crate::audit::{self, Outcome, audited};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
@@ -288,24 +288,8 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let n = name.clone();
-    let deleted = audited(
-        &state.pool,
-        ctx.actor(),
-        "image deleted",
-        format!("image/{name}"),
-        move |c| {
-            Ok(match store::delete(c, &n)? {
-                true => Outcome::Done(()),
-                false => Outcome::Refused(()),
-            })
-        },
-    )
-    .await?;
-    match deleted {
-        Outcome::Done(()) => ctx.done(format!("Image {name} deleted."), "/admin/images"),
-        Outcome::Refused(()) => Err(AppError::no_such("image", &name)),
-    }
+    audit::delete_named(&state.pool, ctx.actor(), "image", &name, store::delete).await?;
+    ctx.done(format!("Image {name} deleted."), "/admin/images")
 }
 
 #[derive(Template, WebTemplate)]
