@@ -11,7 +11,10 @@ CREATE TABLE api_tokens (
     expires_at     INTEGER NOT NULL,
     last_used_at   INTEGER,
     last_used_from TEXT,
-    revoked_at     INTEGER,
-    UNIQUE (user_id, name)
+    revoked_at     INTEGER
 ) STRICT;
 CREATE INDEX api_tokens_by_user ON api_tokens (user_id, id);
+-- A name is taken while its token is live; a revoked (or, on the next
+-- create, expired) token gives it back, so a token can be rotated under
+-- the same name.
+CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (user_id, name) WHERE revoked_at IS NULL;

@@ -103,8 +103,8 @@ pub const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(
 /// or the CPU that every other page needs. Requests wait their turn without
 /// holding a thread; past [`HASH_QUEUE_WAIT`] they get 503.
 pub struct PasswordHashing {
-    permits: tokio::sync::Semaphore,
-    in_flight: AtomicUsize,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    in_flight: std::sync::Arc<AtomicUsize>,
     peak: AtomicUsize,
 }
 
@@ -118,8 +118,8 @@ impl PasswordHashing {
     /// At most `permits` hashes at once.
     pub fn with_permits(permits: usize) -> Self {
         Self {
-            permits: tokio::sync::Semaphore::new(permits.max(1)),
-            in_flight: AtomicUsize::new(0),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(permits.max(1))),
+            in_flight: std::sync::Arc::new(AtomicUsize::new(0)),
             peak: AtomicUsize::new(0),
         }
     }
@@ -147,15 +147,23 @@ impl PasswordHashing {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let permit = actix_web::rt::time::timeout(HASH_QUEUE_WAIT, self.permits.acquire())
-            .await
-            .map_err(|_| AppError::Busy(HASH_QUEUE_WAIT.as_secs()))?
-            .map_err(AppError::internal)?;
+        let permit =
+            actix_web::rt::time::timeout(HASH_QUEUE_WAIT, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| AppError::Busy(HASH_QUEUE_WAIT.as_secs()))?
+                .map_err(AppError::internal)?;
         let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
-        let out = actix_web::web::block(work).await;
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        drop(permit);
+        let in_flight = self.in_flight.clone();
+        // The permit lives as long as the hash, not the request: a client
+        // that hangs up must not free a slot while argon2 still runs.
+        let out = actix_web::web::block(move || {
+            let out = work();
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+            out
+        })
+        .await;
         Ok(out?)
     }
 }

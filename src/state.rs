@@ -69,18 +69,20 @@ impl AppState {
                 .flat_map(|v| v.split(','))
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
-                .last()
                 .map(str::to_owned)
+                .collect()
         })
     }
 }
 
 /// [`AppState::client_addr`] without the request: the peer and a way to
-/// read the last forwarded entry.
+/// read the `X-Forwarded-For` entries, in order. From the right, entries
+/// that are trusted proxies themselves (a load balancer before the
+/// ingress) are passed over; the first other one is the client.
 pub fn client_addr(
     settings: &Settings,
     peer: Option<IpAddr>,
-    forwarded: impl FnOnce() -> Option<String>,
+    forwarded: impl FnOnce() -> Vec<String>,
 ) -> String {
     let Some(peer) = peer else {
         return "unknown".into();
@@ -89,9 +91,20 @@ pub fn client_addr(
     if !trusted {
         return peer.to_string();
     }
-    forwarded()
-        .and_then(|f| f.parse::<IpAddr>().ok())
-        .map_or_else(|| peer.to_string(), |ip| ip.to_string())
+    let hops: Vec<IpAddr> = forwarded().iter().filter_map(|h| parse_hop(h)).collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !settings.trusted_proxies.contains(**ip))
+        .or(hops.first())
+        .map_or_else(|| peer.to_string(), ToString::to_string)
+}
+
+/// One `X-Forwarded-For` entry: an address, maybe with a port
+/// (`1.2.3.4:5678`, `[2001:db8::1]:443`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
 }
 
 #[cfg(test)]
@@ -109,7 +122,7 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
-        let fwd = || Some("203.0.113.9".to_owned());
+        let fwd = || vec!["203.0.113.9".to_owned()];
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         let outside: IpAddr = "198.51.100.7".parse().unwrap();
         let def = "127.0.0.0/8,::1/128";
@@ -131,10 +144,21 @@ mod tests {
         let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
         assert_eq!(client_addr(&ranged, Some(mapped), fwd), "203.0.113.9");
         // What is not an address is not believed.
-        let junk = || Some("<script>".to_owned());
+        let junk = || vec!["<script>".to_owned()];
         assert_eq!(
             client_addr(&settings(true, def), Some(lo), junk),
             "127.0.0.1"
         );
+        // Behind a load balancer (trusted) before the ingress: the client
+        // is the rightmost hop that is not a proxy; ports are dropped.
+        let lb = settings(true, "127.0.0.0/8, 10.0.0.0/8");
+        let chain = || {
+            vec![
+                "6.6.6.6".to_owned(),
+                "203.0.113.9:5678".to_owned(),
+                "10.0.0.7".to_owned(),
+            ]
+        };
+        assert_eq!(client_addr(&lb, Some(lo), chain), "203.0.113.9");
     }
 }

@@ -165,6 +165,11 @@ fn refused(e: WriteError) -> Problem {
             errors.add("pull_secret", e.to_string());
             Problem::invalid(&errors)
         }
+        WriteError::GroupGone => {
+            let mut errors = FieldErrors::default();
+            errors.add("groups", e.to_string());
+            Problem::invalid(&errors)
+        }
         WriteError::Missing(n) => AppError::no_such("image", &n).into(),
         other => AppError::internal(other).into(),
     }
@@ -235,7 +240,33 @@ pub async fn catalogue(
         },
         group: query.get_opt("group").map(str::to_owned),
     };
-    page_of(&state, &query, "/api/v1/catalogue", CATALOGUE_SORTS, scope).await
+    let listing = common::listing(&query, "/api/v1/catalogue", CATALOGUE_SORTS)?;
+    let (admin, user) = (caller.user.is_admin, caller.user.id);
+    let (page, mine) = db::run(&state.pool, move |c| {
+        let page = store::list_scoped(c, listing, &scope)?;
+        Ok((page, crate::groups::store::of_user(c, user)?))
+    })
+    .await?;
+    let items = page
+        .rows
+        .into_iter()
+        .map(|mut i| {
+            // Only the viewer's own groups: others' are not theirs to see.
+            if !admin {
+                i.groups.retain(|g| mine.contains(g));
+            }
+            ImageOut::from(i)
+        })
+        .collect();
+    Ok(common::json(
+        StatusCode::OK,
+        &Paged {
+            items,
+            page: page.listing.page,
+            per_page: page.listing.per_page,
+            total: page.total,
+        },
+    ))
 }
 
 /// Create an image.

@@ -160,10 +160,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .into()
             }))
-            .service(resource("/openapi.json", "GET").route(web::get().to(openapi)))
+            .service(
+                resource("/openapi.json", "GET")
+                    .route(web::get().to(openapi))
+                    .route(web::head().to(openapi)),
+            )
             .service(
                 resource("/secrets", "GET, POST")
                     .route(web::get().to(secrets::list))
+                    .route(web::head().to(secrets::list))
                     .route(web::post().to(secrets::create)),
             )
             .service(
@@ -174,16 +179,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(secrets::delete)),
             )
             .service(
-                resource("/secrets/{name}/manifest", "GET").route(web::get().to(secrets::manifest)),
+                resource("/secrets/{name}/manifest", "GET")
+                    .route(web::get().to(secrets::manifest))
+                    .route(web::head().to(secrets::manifest)),
             )
             .service(
                 resource("/secrets/{name}/dockerconfig", "GET")
-                    .route(web::get().to(secrets::dockerconfig)),
+                    .route(web::get().to(secrets::dockerconfig))
+                    .route(web::head().to(secrets::dockerconfig)),
             )
             .service(resource("/secrets/{name}/test", "POST").route(web::post().to(secrets::test)))
             .service(
                 resource("/images", "GET, POST")
                     .route(web::get().to(images::list))
+                    .route(web::head().to(images::list))
                     .route(web::post().to(images::create)),
             )
             .service(
@@ -196,6 +205,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/groups", "GET, POST")
                     .route(web::get().to(groups::list))
+                    .route(web::head().to(groups::list))
                     .route(web::post().to(groups::create)),
             )
             .service(
@@ -205,8 +215,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::patch().to(groups::patch))
                     .route(web::delete().to(groups::delete)),
             )
-            .service(resource("/catalogue", "GET").route(web::get().to(images::catalogue)))
-            .service(resource("/audit", "GET").route(web::get().to(audit::list)))
+            .service(
+                resource("/catalogue", "GET")
+                    .route(web::get().to(images::catalogue))
+                    .route(web::head().to(images::catalogue)),
+            )
+            .service(
+                resource("/audit", "GET")
+                    .route(web::get().to(audit::list))
+                    .route(web::head().to(audit::list)),
+            )
             .default_service(web::to(|| async {
                 HttpResponse::from(Problem::not_found("There is no such resource."))
             })),

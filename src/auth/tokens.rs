@@ -171,6 +171,12 @@ pub fn create(
     token: &NewToken,
 ) -> Result<i64, CreateError> {
     let now = db::now();
+    // An expired token of that name gives the name back.
+    conn.prepare_cached(
+        "UPDATE api_tokens SET revoked_at = ?3
+         WHERE user_id = ?1 AND name = ?2 AND revoked_at IS NULL AND expires_at <= ?3",
+    )?
+    .execute(params![user, name, now])?;
     conn.prepare_cached(
         "INSERT INTO api_tokens (user_id, name, scope, hash, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -203,13 +209,16 @@ pub fn list_for(conn: &Connection, user: UserId) -> rusqlite::Result<Vec<TokenRo
     .collect()
 }
 
-/// Everyone's tokens, newest first (the live ones and the last 500).
+/// Everyone's tokens, newest first: every live one, and the newest 500 of
+/// the rest.
 pub fn list_all(conn: &Connection) -> rusqlite::Result<Vec<TokenRow>> {
     conn.prepare_cached(&format!(
         "SELECT {ROW} FROM api_tokens t JOIN users u ON u.id = t.user_id
-         ORDER BY t.id DESC LIMIT 500"
+         WHERE (t.revoked_at IS NULL AND t.expires_at > ?1)
+            OR t.id IN (SELECT id FROM api_tokens ORDER BY id DESC LIMIT 500)
+         ORDER BY t.id DESC"
     ))?
-    .query_map([], token_row)?
+    .query_map([db::now()], token_row)?
     .collect()
 }
 

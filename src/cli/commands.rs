@@ -103,14 +103,22 @@ pub fn backup(data_dir: &Path, file: &Path) -> Result<(), String> {
     let target = file
         .to_str()
         .ok_or_else(|| format!("{}: the path is not UTF-8", file.display()))?;
-    src.execute("VACUUM INTO ?1", [target])
-        .map_err(|e| e.to_string())?;
-    let dst = rusqlite::Connection::open(file).map_err(|e| e.to_string())?;
-    let check: String = dst
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if check != "ok" {
-        return Err(format!("the copy failed its integrity check: {check}"));
+    let copied = src
+        .execute("VACUUM INTO ?1", [target])
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            let dst = rusqlite::Connection::open(file).map_err(|e| e.to_string())?;
+            let check: String = dst
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .map_err(|e| e.to_string())?;
+            match check.as_str() {
+                "ok" => Ok(()),
+                _ => Err(format!("the copy failed its integrity check: {check}")),
+            }
+        });
+    // No half-made copy is left behind to block the next try.
+    if copied.is_err() {
+        let _ = std::fs::remove_file(file);
     }
-    Ok(())
+    copied
 }

@@ -165,6 +165,7 @@ pub async fn new_form(
 fn field_of(e: &WriteError) -> &'static str {
     match e {
         WriteError::SecretGone => "pull_secret",
+        WriteError::GroupGone => "groups",
         _ => "name",
     }
 }
@@ -193,7 +194,9 @@ pub async fn create(
     .await?;
     match outcome {
         Outcome::Done(_) => ctx.done(format!("Image {name} created."), "/admin/images"),
-        Outcome::Refused(e @ (WriteError::Duplicate(_) | WriteError::SecretGone)) => {
+        Outcome::Refused(
+            e @ (WriteError::Duplicate(_) | WriteError::SecretGone | WriteError::GroupGone),
+        ) => {
             let mut errors = FieldErrors::default();
             errors.add(field_of(&e), e.to_string());
             let choices = self::choices(&state).await?;
@@ -254,7 +257,7 @@ pub async fn update(
             let shown = FormState::refused(current.version, &e);
             conflict(&FormPage::stored(ctx.0, current, choices, shown))
         }
-        Outcome::Refused(e @ WriteError::SecretGone) => {
+        Outcome::Refused(e @ (WriteError::SecretGone | WriteError::GroupGone)) => {
             let mut errors = FieldErrors::default();
             errors.add(field_of(&e), e.to_string());
             let (current, choices) = load(&state, name).await?;
@@ -336,11 +339,17 @@ pub async fn catalogue(
         },
         group: group.clone(),
     };
-    let (page, groups) = db::run(&state.pool, move |c| {
+    let (mut page, groups) = db::run(&state.pool, move |c| {
         let page = store::list_scoped(c, listing, &scope)?;
         Ok((page, crate::groups::store::of_user(c, user)?))
     })
     .await?;
+    // A card names only the viewer's own groups: others' are not theirs to see.
+    if !admin {
+        for image in &mut page.rows {
+            image.groups.retain(|g| groups.contains(g));
+        }
+    }
     Ok(CataloguePage {
         ctx,
         page,

@@ -327,6 +327,9 @@ pub enum WriteError {
     /// The chosen secret was deleted between the form's check and the write.
     #[error("That Image Pull Secret was just deleted; choose another.")]
     SecretGone,
+    /// A chosen group was deleted between the form's check and the write.
+    #[error("A group you chose was just deleted; choose again.")]
+    GroupGone,
     /// No such image.
     #[error("There is no image named {0}.")]
     Missing(String),
@@ -340,6 +343,14 @@ fn write_error(e: rusqlite::Error, name: &str) -> WriteError {
         WriteError::Duplicate(name.to_owned())
     } else if db::is_foreign_key_violation(&e) {
         WriteError::SecretGone
+    } else {
+        WriteError::Db(e)
+    }
+}
+
+fn group_error(e: rusqlite::Error) -> WriteError {
+    if db::is_foreign_key_violation(&e) {
+        WriteError::GroupGone
     } else {
         WriteError::Db(e)
     }
@@ -365,7 +376,7 @@ pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<ImageId, WriteError> {
     ])
     .map_err(|e| write_error(e, w.name))?;
     let id = ImageId(conn.last_insert_rowid());
-    set_groups(conn, id, w)?;
+    set_groups(conn, id, w).map_err(group_error)?;
     Ok(id)
 }
 
@@ -396,7 +407,7 @@ pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), Writ
         .optional()
         .map_err(|e| write_error(e, w.name))?;
     if let Some(id) = n {
-        set_groups(conn, id, w)?;
+        set_groups(conn, id, w).map_err(group_error)?;
         return Ok(());
     }
     let exists: bool = conn

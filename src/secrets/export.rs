@@ -3,6 +3,7 @@
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
+use rusqlite::OptionalExtension;
 use serde::Deserialize;
 
 use super::store::{self, Kind, Secret};
@@ -260,11 +261,15 @@ pub async fn run_test_login(
     let (kept, checked_at) = db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
         let now = db::now();
-        let before: Option<bool> = tx.query_row(
-            "SELECT last_test_ok FROM secrets WHERE id = ?1",
-            [secret.id],
-            |r| r.get(0),
-        )?;
+        // Deleted while the registry answered: nothing to keep it on.
+        let before: Option<bool> = tx
+            .query_row(
+                "SELECT last_test_ok FROM secrets WHERE id = ?1",
+                [secret.id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| AppError::no_such("secret", &secret.name))?;
         let kept = store::record_test(&tx, secret.id, secret.version, ok, &message)?;
         let target = format!("secret/{}", secret.name);
         if mode == CheckMode::Manual || !kept {

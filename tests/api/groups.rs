@@ -372,3 +372,42 @@ async fn the_api_manages_groups_and_narrows_the_catalogue() {
     let (_, img) = api(&app, Method::GET, "/api/v1/images/nlp-nb", &admin, None).await;
     assert_eq!(img["groups"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn a_card_names_only_the_viewers_own_groups() {
+    let app = world().await;
+    let r = app
+        .post(
+            "/admin/groups",
+            &[
+                ("name", "nlp"),
+                ("display_name", "NLP team"),
+                ("members", "eve"),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/groups");
+    let version = version_in(&app.get_html("/admin/images/vision-gpu").await);
+    let r = app
+        .post(
+            "/admin/images/vision-gpu",
+            &[
+                ("url", "registry.example.com/team/nb:1"),
+                ("image_type", "gpu"),
+                ("groups", "vision"),
+                ("groups", "nlp"),
+                ("version", &version),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/images");
+    let eve = catalogue_of(&app, "eve", "eves-long-password", "/").await;
+    assert!(
+        eve.contains("<h2>vision-gpu") && eve.contains("NLP team"),
+        "{eve}"
+    );
+    assert!(
+        !eve.contains("Vision team"),
+        "another group's name is not eve's to see"
+    );
+}

@@ -85,14 +85,14 @@ async fn without_a_usable_token_it_is_401_with_a_bearer_challenge() {
 #[tokio::test]
 async fn expired_and_revoked_tokens_stop_working() {
     let (app, good) = app_with_token().await;
-    let short = token(&app, "alice", "short", "read", 1);
+    let short = token(&app, "alice", "short", "read", 3);
     assert_eq!(
         call(&app, Method::GET, "/api/v1/secrets", Some(&short), None)
             .await
             .status(),
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(
         call(&app, Method::GET, "/api/v1/secrets", Some(&short), None)
             .await
@@ -685,4 +685,33 @@ fn no_api_answer_carries_a_password_or_key_but_the_downloads() {
             assert!(dc.text().await.unwrap().contains(PASSWORD));
         }
     });
+}
+
+#[tokio::test]
+async fn a_revoked_tokens_name_can_be_used_again() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let make = || {
+        app.post(
+            "/account/tokens",
+            &[("name", "ci"), ("scope", "read"), ("expires_in_days", "7")],
+        )
+    };
+    assert_eq!(make().await.status(), StatusCode::OK);
+    assert_eq!(make().await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let id: i64 = app
+        .db()
+        .query_row("SELECT id FROM api_tokens WHERE name = 'ci'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_redirect_to(
+        &app.post(&format!("/account/tokens/{id}/revoke"), &[]).await,
+        "/account/tokens",
+    );
+    assert_eq!(
+        make().await.status(),
+        StatusCode::OK,
+        "rotated under the same name"
+    );
 }
