@@ -30,6 +30,17 @@ struct AuditPage {
 }
 
 impl AuditPage {
+    /// The check period as people say it: `6 h`, `30 min`, `45 s`.
+    fn period(&self) -> String {
+        match self.check_every {
+            Some(s) if s % 86_400 == 0 => format!("{} d", s / 86_400),
+            Some(s) if s % 3_600 == 0 => format!("{} h", s / 3_600),
+            Some(s) if s % 60 == 0 => format!("{} min", s / 60),
+            Some(s) => format!("{s} s"),
+            None => String::new(),
+        }
+    }
+
     fn href(&self, page: i64) -> String {
         let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
         format!(
