@@ -7,6 +7,9 @@
 //! Throughput is also given as a ratio of `/healthz` in the same run, so the
 //! figures compare across machines. `WHARF_BENCH_SECS` sets the seconds per
 //! endpoint (default 4); `WHARF_BENCH_EXTRA=/path,/path` measures more GETs.
+//! `WHARF_BENCH_FILL=http` fills the database over HTTP instead, as
+//! administrators do (`POST /admin/secrets` and `/admin/images`, 32 at a
+//! time, no restart after), and prints the create rate.
 
 #![allow(clippy::unwrap_used)]
 
@@ -82,6 +85,10 @@ fn populate(dir: &Path) {
     }
     tx.commit().expect("commit");
     drop(conn);
+    add_bench_user(dir);
+}
+
+fn add_bench_user(dir: &Path) {
     wharf::cli::user_add(
         dir,
         "bench",
@@ -89,6 +96,109 @@ fn populate(dir: &Path) {
         std::io::Cursor::new("bench-password-123\n"),
     )
     .expect("user");
+}
+
+/// POSTs `n` forms made by `form(i)` to `path`, `CONNECTIONS` at a time;
+/// returns the seconds it took.
+async fn post_many<F>(client: &reqwest::Client, url: String, cookie: &str, n: usize, form: F) -> f64
+where
+    F: Fn(usize) -> Vec<(String, String)> + Send + Sync + 'static,
+{
+    let next = Arc::new(AtomicU64::new(0));
+    let form = Arc::new(form);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (client, url, cookie, next, form) = (
+                client.clone(),
+                url.clone(),
+                cookie.to_owned(),
+                next.clone(),
+                form.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    if i >= n {
+                        break;
+                    }
+                    let r = client
+                        .post(&url)
+                        .header("cookie", &cookie)
+                        .form(&form(i))
+                        .send()
+                        .await;
+                    assert!(r.is_ok_and(|r| r.status() == 303), "create {i}");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    started.elapsed().as_secs_f64()
+}
+
+/// The same secrets and images as `populate`, through the forms.
+async fn fill_over_http(client: &reqwest::Client, base: &str, cookie: &str, token: &str) {
+    let tok = token.to_owned();
+    let secs = post_many(
+        client,
+        format!("{base}/admin/secrets"),
+        cookie,
+        SECRETS,
+        move |i| {
+            let host = if i % 3 == 0 {
+                "registry.gitlab.com"
+            } else {
+                "ghcr.io"
+            };
+            [
+                ("csrf_token", tok.clone()),
+                ("name", format!("secret-{i:05}")),
+                ("display_name", format!("Team {} registry", i % 97)),
+                ("type", "image_pull".into()),
+                ("registry_host", host.into()),
+                ("username", "deployer".into()),
+                ("password", format!("token-{i}-xxxxxxxxxxxxxxxxxxxx")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+        },
+    )
+    .await;
+    println!(
+        "filled {SECRETS} secrets over HTTP in {secs:.1} s ({:.0} creates/s)",
+        SECRETS as f64 / secs
+    );
+    let tok = token.to_owned();
+    let secs = post_many(
+        client,
+        format!("{base}/admin/images"),
+        cookie,
+        IMAGES,
+        move |i| {
+            [
+                ("csrf_token", tok.clone()),
+                ("name", format!("image-{i:05}")),
+                ("display_name", format!("Notebook {i}")),
+                ("description", "Jupyter with PyTorch".into()),
+                (
+                    "url",
+                    format!("registry.gitlab.com/team-{}/notebook:v{i}", i % 50),
+                ),
+                ("use_pull_secret", "on".into()),
+                ("pull_secret", format!("secret-{:05}", i * 3 % SECRETS)),
+                ("global", "on".into()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+        },
+    )
+    .await;
+    println!("filled {IMAGES} images over HTTP in {secs:.1} s");
 }
 
 struct Figures {
@@ -154,12 +264,19 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(4);
     let dir = tempfile::tempdir().unwrap();
+    let over_http = std::env::var("WHARF_BENCH_FILL").is_ok_and(|v| v == "http");
     let t = Instant::now();
-    populate(dir.path());
-    println!(
-        "populated {SECRETS} secrets and {IMAGES} images in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    if over_http {
+        add_bench_user(dir.path());
+    } else {
+        populate(dir.path());
+        println!(
+            "populated {SECRETS} secrets and {IMAGES} images through the store in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let api_token =
+        wharf::cli::token_create(dir.path(), "bench", "bench", "read", 86_400).expect("token");
 
     let server = Server::start(dir.path(), &[]).await;
     let (pid, startup, base) = (server.pid(), server.startup, server.base.clone());
@@ -167,6 +284,9 @@ async fn main() {
     // Sign in once; every connection then uses the one session cookie.
     let client = common::client(CONNECTIONS);
     let (cookie, token) = server.sign_in(&client, "bench", "bench-password-123").await;
+    if over_http {
+        fill_over_http(&client, &base, &cookie, &token).await;
+    }
 
     let get = |path: String| {
         let (client, cookie) = (client.clone(), cookie.clone());
@@ -237,6 +357,20 @@ async fn main() {
         )
         .await,
     );
+    let api = {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/secrets?page=100");
+        move |_n: u64| {
+            let (client, url, token) = (client.clone(), url.clone(), api_token.clone());
+            async move {
+                match client.get(&url).bearer_auth(&token).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    results.push(measure("GET /api/v1/secrets?page=100", pid, secs, api).await);
     // More GET paths to measure, for exploring: WHARF_BENCH_EXTRA=/a,/b
     for path in std::env::var("WHARF_BENCH_EXTRA")
         .unwrap_or_default()

@@ -29,12 +29,16 @@ impl Server {
     pub async fn start(dir: &Path, extra: &[&str]) -> Self {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
+        // No scheduled login checks: the benchmark's secrets name real
+        // registries, which must never be contacted.
         let mut args = vec![
             "--data-dir",
             dir.to_str().expect("utf-8 path"),
             "serve",
             "--listen",
             &listen,
+            "--check-every",
+            "0",
         ];
         args.extend_from_slice(extra);
         let started = Instant::now();
