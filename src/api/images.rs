@@ -144,7 +144,8 @@ fn one(status: StatusCode, image: Image) -> HttpResponse {
 
 /// Checks the form against the rules and the secrets there are now.
 async fn parse(state: &AppState, form: ImageForm) -> Result<crate::images::form::Valid, Problem> {
-    let choices = db::run(&state.pool, |c| Ok(Choices::load(c)?)).await?;
+    let wanted = form.pull_secret.clone();
+    let choices = db::run(&state.pool, move |c| Ok(Choices::for_save(c, &wanted)?)).await?;
     form.parse(&form.name, &choices).map_err(|errors| {
         // The form's `image_type` is the API's `type`.
         let mut renamed = FieldErrors::default();

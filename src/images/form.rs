@@ -15,6 +15,18 @@ pub struct Choices {
 }
 
 impl Choices {
+    /// What a save needs to check: the chosen secret only (not every
+    /// secret, which the select shows but a save never reads), and the
+    /// groups.
+    pub fn for_save(conn: &rusqlite::Connection, pull_secret: &str) -> rusqlite::Result<Self> {
+        Ok(Self {
+            secrets: crate::secrets::store::image_pull_choice(conn, pull_secret.trim())?
+                .into_iter()
+                .collect(),
+            groups: crate::groups::store::choices(conn)?,
+        })
+    }
+
     /// Both lists, as they are now.
     pub fn load(conn: &rusqlite::Connection) -> rusqlite::Result<Self> {
         Ok(Self {

@@ -177,10 +177,14 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let form = ImageForm::from_pairs(form.into_inner());
-    let choices = choices(&state).await?;
-    let valid = match form.parse(&form.name, &choices) {
+    let wanted = form.pull_secret.clone();
+    let check = db::run(&state.pool, move |c| Ok(Choices::for_save(c, &wanted)?)).await?;
+    let valid = match form.parse(&form.name, &check) {
         Ok(v) => v,
-        Err(errors) => return FormPage::rejected(ctx.0, &form, choices, None, errors),
+        Err(errors) => {
+            let choices = choices(&state).await?;
+            return FormPage::rejected(ctx.0, &form, choices, None, errors);
+        }
     };
     let name = valid.name.to_string();
     let target = format!("image/{name}");
@@ -232,12 +236,20 @@ pub async fn update(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let (image, choices) = load(&state, path.into_inner()).await?;
     let mut form = ImageForm::from_pairs(form.into_inner());
+    let (name, wanted) = (path.into_inner(), form.pull_secret.clone());
+    let (image, check) = db::run(&state.pool, move |c| {
+        let image = store::find(c, &name)?.ok_or_else(|| AppError::no_such("image", &name))?;
+        Ok((image, Choices::for_save(c, &wanted)?))
+    })
+    .await?;
     form.name = image.name.clone();
-    let valid = match form.parse(&image.name, &choices) {
+    let valid = match form.parse(&image.name, &check) {
         Ok(v) => v,
-        Err(errors) => return FormPage::rejected(ctx.0, &form, choices, Some(image), errors),
+        Err(errors) => {
+            let choices = choices(&state).await?;
+            return FormPage::rejected(ctx.0, &form, choices, Some(image), errors);
+        }
     };
     let version = form.version.expected();
     let name = image.name.clone();

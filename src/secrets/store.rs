@@ -440,6 +440,26 @@ pub fn image_pull_choices(conn: &Connection) -> rusqlite::Result<Vec<PullSecretC
     .collect()
 }
 
+/// The Image Pull secret of that name, as the image form would offer it.
+pub fn image_pull_choice(
+    conn: &Connection,
+    name: &str,
+) -> rusqlite::Result<Option<PullSecretChoice>> {
+    conn.prepare_cached(
+        "SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
+         WHERE kind = 'image_pull' AND name = ?1",
+    )?
+    .query_row([name], |r| {
+        Ok(PullSecretChoice {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            label: r.get(2)?,
+            registry_host: r.get(3)?,
+        })
+    })
+    .optional()
+}
+
 /// Every secret with its sealed value, by name: for the export.
 pub fn all_sealed(conn: &Connection) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>> {
     conn.prepare_cached(&format!(
