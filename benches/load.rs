@@ -10,6 +10,8 @@
 //! `WHARF_BENCH_FILL=http` fills the database over HTTP instead, as
 //! administrators do (`POST /admin/secrets` and `/admin/images`, 32 at a
 //! time, no restart after), and prints the create rate.
+//! `WHARF_BENCH_KEEP=1` keeps the data directory (its path is printed), for
+//! profiling a server on it afterwards (`bench` / `bench-password-123`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -128,7 +130,15 @@ where
                         .form(&form(i))
                         .send()
                         .await;
-                    assert!(r.is_ok_and(|r| r.status() == 303), "create {i}");
+                    match r {
+                        Ok(r) if r.status() == 303 => {}
+                        Ok(r) => panic!(
+                            "create {i}: {} {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        ),
+                        Err(e) => panic!("create {i}: {e}"),
+                    }
                 }
             })
         })
@@ -413,6 +423,9 @@ async fn main() {
 
     let peak_mib = vm_hwm_kib(pid) as f64 / 1024.0;
     drop(server);
+    if std::env::var("WHARF_BENCH_KEEP").is_ok_and(|v| v == "1") {
+        println!("kept the data directory {}", dir.keep().display());
+    }
 
     let healthz = results[0].rps;
     println!(

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/006_groups.sql"),
     include_str!("../migrations/007_secret_expiry.sql"),
     include_str!("../migrations/008_notifications.sql"),
+    include_str!("../migrations/009_change_counters.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema
@@ -91,14 +92,11 @@ where
     .await?
 }
 
-/// Compacts the search indexes. Every write adds a small FTS5 segment;
-/// queries must visit each, so at start-up they are merged into one (about
-/// 20 ms for 10,000 secrets) and searches stay index-fast.
+/// Compacts the images' search index. Every write adds a small FTS5
+/// segment; queries must visit each, so at start-up they are merged into
+/// one. (The secrets list searches in memory: see `list_cache`.)
 pub fn optimize_search(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "INSERT INTO secrets_search (secrets_search) VALUES ('optimize');
-         INSERT INTO images_search (images_search) VALUES ('optimize');",
-    )
+    conn.execute_batch("INSERT INTO images_search (images_search) VALUES ('optimize');")
 }
 
 /// Starts a write transaction that takes the write lock at once. A

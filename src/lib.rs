@@ -31,6 +31,7 @@ pub mod images;
 pub mod keys;
 pub mod kube;
 pub mod lifecycle;
+pub mod list_cache;
 pub mod listing;
 pub mod metrics;
 pub mod options;

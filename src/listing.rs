@@ -283,31 +283,17 @@ impl Filter {
         fts: &str,
     ) -> rusqlite::Result<Self> {
         if q.is_empty() {
-            return Ok(Self {
-                from: format!("{table} {alias}"),
-                sql: "1".into(),
-                args: Vec::new(),
-                count: Count::Query(format!("SELECT COUNT(*) FROM {table}")),
-            });
+            return Ok(Self::all(table, alias));
         }
         if q.chars().count() >= 3 {
             // A quoted FTS5 phrase: trigram phrases match substrings, and
             // nothing in `q` is query syntax.
             let phrase = format!("\"{}\"", q.replace('"', "\"\""));
-            let ids: Vec<Value> = conn
+            let ids = conn
                 .prepare_cached(&format!("SELECT rowid FROM {fts} WHERE {fts} MATCH ?1"))?
-                .query_map([phrase], |r| r.get::<_, i64>(0).map(Value::Integer))?
+                .query_map([phrase], |r| r.get::<_, i64>(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            // Drive the page from the hits (CROSS JOIN fixes the order), so
-            // a few hits are sorted rather than every row scanned in order.
-            return Ok(Self {
-                from: format!(
-                    "rarray(?) AS hit CROSS JOIN {table} {alias} ON {alias}.id = hit.value"
-                ),
-                sql: "1".into(),
-                count: Count::Known(ids.len() as i64),
-                args: vec![Box::new(Rc::new(ids))],
-            });
+            return Ok(Self::ids(table, alias, ids));
         }
         let like =
             format!(r"({alias}.name LIKE ? ESCAPE '\' OR {alias}.display_name LIKE ? ESCAPE '\')");
@@ -318,6 +304,31 @@ impl Filter {
             sql: like,
             args: vec![Box::new(pattern.clone()), Box::new(pattern)],
         })
+    }
+
+    /// Every row of `table` (aliased `alias`).
+    pub fn all(table: &str, alias: &str) -> Self {
+        Self {
+            from: format!("{table} {alias}"),
+            sql: "1".into(),
+            args: Vec::new(),
+            count: Count::Query(format!("SELECT COUNT(*) FROM {table}")),
+        }
+    }
+
+    /// The rows of `table` (aliased `alias`) with these ids, a search's
+    /// hits. The page is driven from the hits (CROSS JOIN fixes the
+    /// order), so a few hits are sorted rather than every row scanned in
+    /// order.
+    pub fn ids(table: &str, alias: &str, ids: Vec<i64>) -> Self {
+        Self {
+            from: format!("rarray(?) AS hit CROSS JOIN {table} {alias} ON {alias}.id = hit.value"),
+            sql: "1".into(),
+            count: Count::Known(ids.len() as i64),
+            args: vec![Box::new(Rc::new(
+                ids.into_iter().map(Value::Integer).collect::<Vec<_>>(),
+            ))],
+        }
     }
 
     /// Narrows the filter by one more condition over the table's alias,

@@ -86,6 +86,7 @@ impl Application {
             },
             metrics: crate::metrics::Metrics::new(),
             checking: Mutex::new(Default::default()),
+            secrets_list: crate::list_cache::ListCache::new("secrets"),
             settings: Settings {
                 session_idle: config.serve.session_idle.0,
                 session_max: config.serve.session_max.0,

@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Secrets whose login is being checked right now.
     pub checking: Mutex<std::collections::HashSet<crate::domain::SecretId>>,
+    /// The secrets list's sort orders and search index.
+    pub secrets_list: crate::list_cache::ListCache,
 }
 
 /// Settings that requests consult.

@@ -197,7 +197,11 @@ pub async fn list(
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
     let listing = common::listing(&query, "/api/v1/secrets", SORTS)?;
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    let cache = state.clone();
+    let page = db::run(&state.pool, move |c| {
+        Ok(store::list(c, &cache.secrets_list, listing)?)
+    })
+    .await?;
     Ok(common::json(
         StatusCode::OK,
         &Paged {

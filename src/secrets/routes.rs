@@ -40,9 +40,10 @@ pub async fn list(
     );
     let attention = Attention::parse(query.get("filter"));
     listing.keep = attention.map(|a| ("filter", a.as_str().to_owned()));
+    let cache = state.clone();
     let (page, summary) = db::run(&state.pool, move |c| {
         Ok((
-            store::list_filtered(c, listing, attention)?,
+            store::list_filtered(c, &cache.secrets_list, listing, attention)?,
             store::summary(c)?,
         ))
     })

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
 use crate::domain::SecretId;
+use crate::list_cache::ListCache;
 use crate::listing::{Filter, Listing, Page};
 
 db::text_enum! {
@@ -143,10 +144,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
 pub const SORTS: &[&str] = &["name", "display_name", "type", "updated", "expires"];
 
 /// One page of the list, filtered by `listing.q` on name and display name.
-/// The page's ids are found first (an index walk), and only those rows are
-/// then read in full, with their "Used by" counts.
-pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Secret>> {
-    list_filtered(conn, listing, None)
+/// The page's ids are found first, and only those rows are then read in
+/// full, with their "Used by" counts.
+pub fn list(
+    conn: &Connection,
+    cache: &ListCache,
+    listing: Listing,
+) -> rusqlite::Result<Page<Secret>> {
+    list_filtered(conn, cache, listing, None)
 }
 
 db::text_enum! {
@@ -210,21 +215,75 @@ pub fn summary(conn: &Connection) -> rusqlite::Result<Summary> {
     })
 }
 
-/// One page of the list, narrowed to what needs attention when asked.
+/// One page of the list, narrowed to what needs attention when asked. The
+/// whole list (no search, no filter) is sliced from the cached order of its
+/// sort; a search's hits come from the cache's substring index and are
+/// sorted by SQLite.
 pub fn list_filtered(
     conn: &Connection,
+    cache: &ListCache,
     listing: Listing,
     attention: Option<Attention>,
 ) -> rusqlite::Result<Page<Secret>> {
-    let order = match listing.sort {
+    crate::list_cache::read_snapshot(conn, |conn| {
+        let view = cache.view(conn)?;
+        let order = order_of(listing.sort);
+        let dir = listing.sql_dir();
+        if listing.q.is_empty() && attention.is_none() {
+            let all = view.order(listing.sort, listing.desc, || {
+                format!("s ORDER BY {order} {dir}, s.name {dir}")
+            })?;
+            let from = usize::try_from(listing.offset()).unwrap_or(usize::MAX);
+            let to = from.saturating_add(usize::try_from(listing.per_page).unwrap_or(0));
+            let page = all.get(from..to.min(all.len())).unwrap_or_default();
+            return Ok(Page {
+                rows: by_ids(conn, page)?,
+                total: all.len() as i64,
+                listing,
+            });
+        }
+        let filter = if listing.q.is_empty() {
+            Filter::all("secrets", "s")
+        } else {
+            Filter::ids("secrets", "s", view.search(&listing.q)?)
+        };
+        list_where(conn, filter, listing, attention)
+    })
+}
+
+/// The rows with these ids, in this order.
+fn by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<Secret>> {
+    let values: Vec<rusqlite::types::Value> = ids.iter().copied().map(Into::into).collect();
+    let mut rows: Vec<Secret> = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM rarray(?1) AS p CROSS JOIN secrets s ON s.id = p.value"
+        ))?
+        .query_map([std::rc::Rc::new(values)], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.sort_by_key(|s| ids.iter().position(|id| *id == s.id.0));
+    Ok(rows)
+}
+
+/// The `ORDER BY` expression of a sort key.
+fn order_of(sort: &str) -> &'static str {
+    match sort {
         "display_name" => "COALESCE(NULLIF(s.display_name, ''), s.name)",
         "type" => "s.kind",
         "updated" => "s.updated_at",
         "expires" => "COALESCE(s.expires_on, '9999-12-31')",
         _ => "s.name",
-    };
+    }
+}
+
+/// One page of the rows `filter` and `attention` let through.
+fn list_where(
+    conn: &Connection,
+    mut filter: Filter,
+    listing: Listing,
+    attention: Option<Attention>,
+) -> rusqlite::Result<Page<Secret>> {
+    let order = order_of(listing.sort);
     let dir = listing.sql_dir();
-    let mut filter = Filter::search(conn, &listing.q, "secrets", "s", "secrets_search")?;
     if let Some(a) = attention {
         let today = db::today().to_string();
         let args: Vec<Box<dyn rusqlite::ToSql>> = match a {

@@ -565,3 +565,50 @@ async fn search_follows_creates_edits_and_deletes() {
             .contains("No secret matches")
     );
 }
+
+/// The list keeps its orders and search index in memory; a write by
+/// another process on the same file (here a plain connection, as `wharf`
+/// or sqlite3 would make) shows on the very next request.
+#[tokio::test]
+async fn the_cached_list_sees_writes_from_outside_the_server_at_once() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret("alpha", "Platform", "registry.gitlab.com", "u", "p")
+        .await;
+    app.create_secret("beta", "Science", "registry.gitlab.com", "u", "p")
+        .await;
+    // Fill the caches: the order by name and by label, and the search.
+    let list = app.get_html("/admin/secrets").await;
+    assert!(list.find(">alpha<").unwrap() < list.find(">beta<").unwrap());
+    app.get_html("/admin/secrets?sort=display_name").await;
+    assert!(
+        app.get_html("/admin/secrets?q=scien")
+            .await
+            .contains("Showing 1–1 of 1")
+    );
+
+    app.db()
+        .execute(
+            "UPDATE secrets SET display_name = 'Astronomy' WHERE name = 'beta'",
+            [],
+        )
+        .unwrap();
+    assert!(
+        app.get_html("/admin/secrets?q=scien")
+            .await
+            .contains("No secret matches")
+    );
+    assert!(
+        app.get_html("/admin/secrets?q=astro")
+            .await
+            .contains("Showing 1–1 of 1")
+    );
+    let by_label = app.get_html("/admin/secrets?sort=display_name").await;
+    assert!(by_label.find(">beta<").unwrap() < by_label.find(">alpha<").unwrap());
+
+    app.db()
+        .execute("DELETE FROM secrets WHERE name = 'alpha'", [])
+        .unwrap();
+    let list = app.get_html("/admin/secrets").await;
+    assert!(!list.contains(">alpha<") && list.contains("Showing 1–1 of 1"));
+}
