@@ -1,7 +1,8 @@
 //! What a list keeps between requests: the order of all its rows for each
-//! sort, and a substring index of names and display names.
+//! sort, a substring index of names and display names, and the rows pages
+//! have shown.
 //!
-//! Both are exact, not "fresh enough": they are keyed by the table's change
+//! All are exact, not "fresh enough": they are keyed by the table's change
 //! counter, which triggers bump in every writer's own transaction
 //! (migration 009). A reader that sees the same number sees the same rows,
 //! so a write by this process or by another (`wharf` on the same file) is
@@ -14,32 +15,48 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use memchr::memmem;
 use rusqlite::Connection;
 
-/// The cache of one table (`secrets`).
-pub struct ListCache {
+/// Rows kept at most; past that the rows start over (a table this large
+/// still gets its orders and search from memory).
+const MAX_ROWS: usize = 50_000;
+
+/// The cache of one table (`secrets`), whose rows are `R`.
+pub struct ListCache<R> {
     table: &'static str,
-    inner: Mutex<Inner>,
+    inner: Mutex<Inner<R>>,
 }
 
-#[derive(Default)]
-struct Inner {
+struct Inner<R> {
     /// The counter value what follows was read at.
     generation: i64,
-    /// Every row id, by sort key and direction.
-    orders: HashMap<(&'static str, bool), Arc<[i64]>>,
+    /// Every row in order, by sort key and direction.
+    orders: HashMap<(&'static str, bool), Arc<Order>>,
     search: Option<Arc<SearchIndex>>,
+    /// Rows by id, as pages read them.
+    rows: HashMap<i64, Arc<R>>,
 }
 
-impl ListCache {
+impl<R> Inner<R> {
+    fn at(generation: i64) -> Self {
+        Self {
+            generation,
+            orders: HashMap::new(),
+            search: None,
+            rows: HashMap::new(),
+        }
+    }
+}
+
+impl<R> ListCache<R> {
     /// An empty cache of `table`, which must have a row in
     /// `change_counters` and an `id`, a `name` and a `display_name`.
     pub fn new(table: &'static str) -> Self {
         Self {
             table,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner::at(0)),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner<R>> {
         // Nothing panics while holding it; if something did, the data is
         // still a consistent cache (each write replaces a whole entry).
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -48,7 +65,7 @@ impl ListCache {
     /// The cache as of `conn`'s snapshot, which must be a transaction
     /// (see [`read_snapshot`]) so that the rows read next are the ones the
     /// counter counted.
-    pub fn view<'a>(&'a self, conn: &'a Connection) -> rusqlite::Result<View<'a>> {
+    pub fn view<'a>(&'a self, conn: &'a Connection) -> rusqlite::Result<View<'a, R>> {
         debug_assert!(!conn.is_autocommit(), "a view needs a transaction");
         let generation = conn
             .prepare_cached("SELECT n FROM change_counters WHERE tbl = ?1")?
@@ -76,14 +93,32 @@ pub fn read_snapshot<T>(
     Ok(out)
 }
 
+/// Every row id of a table in one order, and each one's place in it.
+pub struct Order {
+    ids: Vec<i64>,
+    place: HashMap<i64, usize>,
+}
+
+impl Order {
+    /// Every id, in order.
+    pub fn ids(&self) -> &[i64] {
+        &self.ids
+    }
+
+    /// Sorts `ids` (some of the table's) into this order.
+    pub fn sort(&self, ids: &mut [i64]) {
+        ids.sort_by_key(|id| self.place.get(id).copied().unwrap_or(usize::MAX));
+    }
+}
+
 /// A [`ListCache`] at one snapshot of its table.
-pub struct View<'a> {
-    cache: &'a ListCache,
+pub struct View<'a, R> {
+    cache: &'a ListCache<R>,
     conn: &'a Connection,
     generation: i64,
 }
 
-impl View<'_> {
+impl<R> View<'_, R> {
     /// Every row id in the order `sort` and `desc` name; `order_by` makes
     /// the `ORDER BY` clause of that order, when it is not cached yet.
     pub fn order(
@@ -91,11 +126,11 @@ impl View<'_> {
         sort: &'static str,
         desc: bool,
         order_by: impl FnOnce() -> String,
-    ) -> rusqlite::Result<Arc<[i64]>> {
-        if let Some(ids) = self.cached(|i| i.orders.get(&(sort, desc)).cloned()) {
-            return Ok(ids);
+    ) -> rusqlite::Result<Arc<Order>> {
+        if let Some(order) = self.cached(|i| i.orders.get(&(sort, desc)).cloned()) {
+            return Ok(order);
         }
-        let ids: Arc<[i64]> = self
+        let ids = self
             .conn
             .prepare(&format!(
                 "SELECT id FROM {} {}",
@@ -103,12 +138,13 @@ impl View<'_> {
                 order_by()
             ))?
             .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?
-            .into();
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        let place = ids.iter().enumerate().map(|(at, id)| (*id, at)).collect();
+        let order = Arc::new(Order { ids, place });
         self.keep(|i| {
-            i.orders.insert((sort, desc), ids.clone());
+            i.orders.insert((sort, desc), order.clone());
         });
-        Ok(ids)
+        Ok(order)
     }
 
     /// The ids of the rows whose name or display name contains `q`,
@@ -125,7 +161,46 @@ impl View<'_> {
         Ok(index.find(q))
     }
 
-    fn cached<T>(&self, get: impl FnOnce(&Inner) -> Option<T>) -> Option<T> {
+    /// The rows with these ids, in this order: from the cache, and those
+    /// it lacks by `fetch` (in any order; `id` gives a row's id).
+    pub fn rows(
+        &self,
+        ids: &[i64],
+        id: fn(&R) -> i64,
+        fetch: impl FnOnce(&[i64]) -> rusqlite::Result<Vec<R>>,
+    ) -> rusqlite::Result<Vec<Arc<R>>> {
+        let mut found: Vec<Option<Arc<R>>> = {
+            let inner = self.cache.lock();
+            let current = inner.generation == self.generation;
+            ids.iter()
+                .map(|i| current.then(|| inner.rows.get(i).cloned()).flatten())
+                .collect()
+        };
+        let missing: Vec<i64> = ids
+            .iter()
+            .zip(&found)
+            .filter(|(_, row)| row.is_none())
+            .map(|(i, _)| *i)
+            .collect();
+        if !missing.is_empty() {
+            let fetched: Vec<Arc<R>> = fetch(&missing)?.into_iter().map(Arc::new).collect();
+            for row in &fetched {
+                if let Some(at) = ids.iter().position(|i| *i == id(row)) {
+                    found[at] = Some(row.clone());
+                }
+            }
+            self.keep(|i| {
+                if i.rows.len() + fetched.len() > MAX_ROWS {
+                    i.rows.clear();
+                }
+                i.rows
+                    .extend(fetched.into_iter().map(|row| (id(&row), row)));
+            });
+        }
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    fn cached<T>(&self, get: impl FnOnce(&Inner<R>) -> Option<T>) -> Option<T> {
         let inner = self.cache.lock();
         (inner.generation == self.generation)
             .then(|| get(&inner))
@@ -134,13 +209,10 @@ impl View<'_> {
 
     /// Keeps what was read at this snapshot, unless the cache already holds
     /// a newer one (then it was used once and is dropped).
-    fn keep(&self, put: impl FnOnce(&mut Inner)) {
+    fn keep(&self, put: impl FnOnce(&mut Inner<R>)) {
         let mut inner = self.cache.lock();
         if self.generation > inner.generation {
-            *inner = Inner {
-                generation: self.generation,
-                ..Inner::default()
-            };
+            *inner = Inner::at(self.generation);
         }
         if self.generation == inner.generation {
             put(&mut inner);
@@ -224,13 +296,13 @@ mod tests {
         c
     }
 
-    fn search(cache: &ListCache, c: &Connection, q: &str) -> Vec<i64> {
+    fn search(cache: &ListCache<()>, c: &Connection, q: &str) -> Vec<i64> {
         read_snapshot(c, |c| cache.view(c)?.search(q)).expect("search")
     }
 
     #[test]
     fn search_is_a_case_blind_substring_match_with_one_hit_per_row() {
-        let (c, cache) = (db(), ListCache::new("t"));
+        let (c, cache) = (db(), ListCache::<()>::new("t"));
         assert_eq!(search(&cache, &c, "TEAM"), [1, 2, 3]);
         assert_eq!(search(&cache, &c, "älpha"), [1]);
         assert_eq!(search(&cache, &c, "m b"), [2]);
@@ -241,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_write_is_seen_by_the_next_read_and_an_old_snapshot_does_not_win() {
-        let (c, cache) = (db(), ListCache::new("t"));
+        let (c, cache) = (db(), ListCache::<()>::new("t"));
         let order = |c: &Connection| {
             read_snapshot(c, |c| {
                 cache
@@ -249,6 +321,7 @@ mod tests {
                     .order("name", false, || "ORDER BY name".into())
             })
             .expect("order")
+            .ids()
             .to_vec()
         };
         assert_eq!(order(&c), [2, 1, 3]);
@@ -267,5 +340,45 @@ mod tests {
         old.keep(|i| i.search = None);
         assert_eq!(cache.lock().generation, 4);
         assert!(cache.lock().orders.contains_key(&("name", false)));
+    }
+
+    #[test]
+    fn rows_are_read_once_per_generation_and_given_in_the_order_asked() {
+        let c = db();
+        let cache = ListCache::<(i64, String)>::new("t");
+        let fetch = |c: &Connection, ids: &[i64]| -> rusqlite::Result<Vec<(i64, String)>> {
+            let values: Vec<rusqlite::types::Value> = ids.iter().map(|i| (*i).into()).collect();
+            c.prepare("SELECT id, name FROM rarray(?1) JOIN t ON t.id = value ORDER BY id")?
+                .query_map([std::rc::Rc::new(values)], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        };
+        rusqlite::vtab::array::load_module(&c).expect("rarray");
+        let fetched = std::cell::RefCell::new(Vec::new());
+        let page = |ids: &[i64]| -> Vec<String> {
+            read_snapshot(&c, |c| {
+                cache.view(c)?.rows(
+                    ids,
+                    |r| r.0,
+                    |missing| {
+                        fetched.borrow_mut().extend_from_slice(missing);
+                        fetch(c, missing)
+                    },
+                )
+            })
+            .expect("rows")
+            .iter()
+            .map(|r| r.1.clone())
+            .collect()
+        };
+        assert_eq!(page(&[3, 1]), ["team-team", "gitlab"]);
+        assert_eq!(page(&[1, 2]), ["gitlab", "ghcr"]);
+        assert_eq!(*fetched.borrow(), [3, 1, 2], "only 2 was read again");
+        c.execute("DELETE FROM t WHERE id = 3", []).expect("delete");
+        assert_eq!(page(&[1, 3]), ["gitlab"]);
+        assert_eq!(
+            *fetched.borrow(),
+            [3, 1, 2, 1, 3],
+            "a write empties the cache"
+        );
     }
 }

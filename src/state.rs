@@ -27,7 +27,7 @@ pub struct AppState {
     /// Secrets whose login is being checked right now.
     pub checking: Mutex<std::collections::HashSet<crate::domain::SecretId>>,
     /// The secrets list's sort orders and search index.
-    pub secrets_list: crate::list_cache::ListCache,
+    pub secrets_list: crate::list_cache::ListCache<crate::secrets::store::Secret>,
 }
 
 /// Settings that requests consult.

@@ -7,39 +7,98 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
+use rusqlite::Connection;
+
 use super::store::{self, User};
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::{Ctx, CurrentUser, TypedSession};
+use crate::web::{Ctx, CurrentUser, SessionUser, TypedSession};
 
-/// The user of a session that is still live: within the idle and absolute
-/// limits, and made with the account's current session version (so not
-/// signed out, disabled, deleted or replaced since). A session that is not
-/// live is purged. Touches the session for the idle timeout.
-pub async fn live_user(state: &AppState, session: &TypedSession) -> Result<Option<User>, AppError> {
-    let Some(su) = session.user() else {
-        return Ok(None);
-    };
+/// The session's claims if it is within the idle and absolute limits; a
+/// session past them is purged.
+fn in_time(state: &AppState, session: &TypedSession) -> Option<SessionUser> {
+    let su = session.user()?;
     let now = db::now();
     let s = &state.settings;
     if now - su.seen > s.session_idle || now - su.started > s.session_max {
         session.purge();
-        return Ok(None);
+        return None;
     }
-    let user = db::run(&state.pool, move |c| Ok(store::find_by_id(c, su.user_id)?)).await?;
+    Some(su)
+}
+
+/// Whether `user` (as read now) is the one the session was made for, with
+/// the account's current session version (so not signed out, disabled,
+/// deleted or replaced since).
+fn still_valid(user: Option<User>, su: &SessionUser) -> Option<User> {
+    user.filter(|u| u.active && u.session_version == su.version)
+}
+
+/// Ends a session that is not live; touches a live one for the idle
+/// timeout (at most once a minute).
+fn settle(
+    session: &TypedSession,
+    su: &SessionUser,
+    user: Option<User>,
+) -> Result<Option<User>, AppError> {
     match user {
-        Some(u) if u.active && u.session_version == su.version => {
+        Some(u) => {
+            let now = db::now();
             if now - su.seen >= 60 {
                 session.touch(now)?;
             }
             Ok(Some(u))
         }
-        _ => {
+        None => {
             session.purge();
             Ok(None)
         }
     }
+}
+
+/// The user of a session that is still live: within the idle and absolute
+/// limits, and made with the account's current session version. A session
+/// that is not live is purged. Touches the session for the idle timeout.
+pub async fn live_user(state: &AppState, session: &TypedSession) -> Result<Option<User>, AppError> {
+    let Some(su) = in_time(state, session) else {
+        return Ok(None);
+    };
+    let id = su.user_id;
+    let user = db::run(&state.pool, move |c| Ok(store::find_by_id(c, id)?)).await?;
+    settle(session, &su, still_valid(user, &su))
+}
+
+/// The page's context for a live user.
+fn context(
+    req: &HttpRequest,
+    state: &AppState,
+    session: TypedSession,
+    user: User,
+) -> Result<Ctx, AppError> {
+    let flash = if req.method() == Method::GET {
+        session.take_flash()
+    } else {
+        None
+    };
+    Ok(Ctx {
+        user: CurrentUser {
+            id: user.id,
+            username: user.username,
+            is_admin: user.is_admin,
+        },
+        csrf: session.csrf_token()?,
+        flash,
+        source: state.client_addr(req),
+        path: req.path().to_owned(),
+        session,
+    })
+}
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::internal("application state missing"))
+        .cloned()
 }
 
 impl FromRequest for Ctx {
@@ -49,36 +108,102 @@ impl FromRequest for Ctx {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::internal("application state missing"))?
-                .clone();
+            let state = app_state(&req)?;
             let session = TypedSession::extract(&req)
                 .await
                 .map_err(AppError::internal)?;
             let Some(user) = live_user(&state, &session).await? else {
                 return Err(AppError::LoginRequired);
             };
-            let flash = if req.method() == Method::GET {
-                session.take_flash()
-            } else {
-                None
-            };
-            Ok(Ctx {
-                user: CurrentUser {
-                    id: user.id,
-                    username: user.username,
-                    is_admin: user.is_admin,
-                },
-                csrf: session.csrf_token()?,
-                flash,
-                source: state.client_addr(&req),
-                path: req.path().to_owned(),
+            context(&req, &state, session, user)
+        })
+    }
+}
+
+/// A signed-in page's request whose session is not checked yet: the check
+/// runs in the same blocking hop as the page's own query
+/// ([`Gate::admin`]), so a list costs one hop, and a revoked, idle or
+/// expired session still fails on the very next request.
+pub struct Gate {
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+}
+
+impl FromRequest for Gate {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let session = TypedSession::extract(&req)
+                .await
+                .map_err(AppError::internal)?;
+            Ok(Gate {
+                req,
+                state,
                 session,
             })
         })
     }
 }
+
+/// What the gate's hop found.
+enum Passage<T> {
+    Through(User, T),
+    NotLive,
+    NotAdmin(User),
+}
+
+impl Gate {
+    /// Checks that the session is live and its user an administrator, and
+    /// only then runs `f`, in the same hop. Anyone else gets what
+    /// [`AdminCtx`] gives them (the sign-in page, or 403), and `f` never
+    /// runs for them.
+    pub async fn admin<T, F>(self, f: F) -> Result<(AdminCtx, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+    {
+        let Self {
+            req,
+            state,
+            session,
+        } = self;
+        let Some(su) = in_time(&state, &session) else {
+            return Err(AppError::LoginRequired);
+        };
+        let claims = su;
+        let passage = db::run(&state.pool, move |c| {
+            match still_valid(store::find_by_id(c, claims.user_id)?, &claims) {
+                None => Ok(Passage::NotLive),
+                Some(u) if !u.is_admin => Ok(Passage::NotAdmin(u)),
+                Some(u) => Ok(Passage::Through(u, f(c)?)),
+            }
+        })
+        .await?;
+        match passage {
+            Passage::Through(user, out) => match settle(&session, &su, Some(user))? {
+                Some(user) => Ok((AdminCtx(context(&req, &state, session, user)?), out)),
+                None => Err(AppError::LoginRequired),
+            },
+            Passage::NotLive => {
+                session.purge();
+                Err(AppError::LoginRequired)
+            }
+            Passage::NotAdmin(user) => {
+                // Live: kept alive as any other page would.
+                settle(&session, &su, Some(user))?;
+                Err(AppError::Forbidden(NOT_ADMIN))
+            }
+        }
+    }
+}
+
+/// What a non-administrator is told on an administrator's page.
+const NOT_ADMIN: &str = "You have to be admin to view this page";
 
 /// A [`Ctx`] whose user is an administrator; anyone else gets 403.
 pub struct AdminCtx(pub Ctx);
@@ -101,9 +226,7 @@ impl FromRequest for AdminCtx {
             if ctx.user.is_admin {
                 Ok(AdminCtx(ctx))
             } else {
-                Err(AppError::Forbidden(
-                    "You have to be admin to view this page",
-                ))
+                Err(AppError::Forbidden(NOT_ADMIN))
             }
         })
     }

@@ -14,7 +14,7 @@ pub mod tokens;
 pub use bearer::ApiCaller;
 pub use credentials::{Checked, Claimant, check as check_password};
 pub use csrf::verify_csrf;
-pub use guard::{AdminCtx, live_user};
+pub use guard::{AdminCtx, Gate, live_user};
 pub use routes::{
     UNKNOWN_USER, login_form, login_submit, logout, setup_form, setup_submit, throttle_key,
 };

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::form::SecretForm;
 use super::store::{self, Attention, Deleted, ImageUse, Kind, Secret, WriteError};
 use crate::audit::{Outcome, audited};
-use crate::auth::AdminCtx;
+use crate::auth::{AdminCtx, Gate};
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -21,7 +21,7 @@ use crate::web::{
 #[template(path = "secrets/list.html")]
 struct ListPage {
     ctx: Ctx,
-    page: crate::listing::Page<Secret>,
+    page: crate::listing::Page<std::sync::Arc<Secret>>,
     summary: store::Summary,
     attention: Option<Attention>,
 }
@@ -29,7 +29,7 @@ struct ListPage {
 /// `GET /admin/secrets`: `?filter=expiring|expired|failing` narrows it to
 /// what needs an administrator's eye; the line above says how many.
 pub async fn list(
-    ctx: AdminCtx,
+    gate: Gate,
     state: web::Data<AppState>,
     query: crate::listing::QueryPairs,
 ) -> Result<impl Responder, AppError> {
@@ -40,14 +40,14 @@ pub async fn list(
     );
     let attention = Attention::parse(query.get("filter"));
     listing.keep = attention.map(|a| ("filter", a.as_str().to_owned()));
-    let cache = state.clone();
-    let (page, summary) = db::run(&state.pool, move |c| {
-        Ok((
-            store::list_filtered(c, &cache.secrets_list, listing, attention)?,
-            store::summary(c)?,
-        ))
-    })
-    .await?;
+    let (ctx, (page, summary)) = gate
+        .admin(move |c| {
+            Ok((
+                store::list_filtered(c, &state.secrets_list, listing, attention)?,
+                store::summary(c)?,
+            ))
+        })
+        .await?;
     Ok(ListPage {
         ctx: ctx.0,
         page,

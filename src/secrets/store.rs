@@ -2,6 +2,8 @@
 //! run them on the blocking pool. Sealed values go in and out as bytes: this
 //! layer never sees a plain password.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
@@ -148,9 +150,9 @@ pub const SORTS: &[&str] = &["name", "display_name", "type", "updated", "expires
 /// full, with their "Used by" counts.
 pub fn list(
     conn: &Connection,
-    cache: &ListCache,
+    cache: &ListCache<Secret>,
     listing: Listing,
-) -> rusqlite::Result<Page<Secret>> {
+) -> rusqlite::Result<Page<Arc<Secret>>> {
     list_filtered(conn, cache, listing, None)
 }
 
@@ -215,53 +217,61 @@ pub fn summary(conn: &Connection) -> rusqlite::Result<Summary> {
     })
 }
 
-/// One page of the list, narrowed to what needs attention when asked. The
-/// whole list (no search, no filter) is sliced from the cached order of its
-/// sort; a search's hits come from the cache's substring index and are
-/// sorted by SQLite.
+/// One page of the list, narrowed to what needs attention when asked. A
+/// search's hits come from the cache's substring index; the whole list or
+/// the hits are put in the cached order of the sort, and only the page's
+/// rows are read. With a filter SQLite does the rest.
 pub fn list_filtered(
     conn: &Connection,
-    cache: &ListCache,
+    cache: &ListCache<Secret>,
     listing: Listing,
     attention: Option<Attention>,
-) -> rusqlite::Result<Page<Secret>> {
+) -> rusqlite::Result<Page<Arc<Secret>>> {
     crate::list_cache::read_snapshot(conn, |conn| {
         let view = cache.view(conn)?;
         let order = order_of(listing.sort);
         let dir = listing.sql_dir();
-        if listing.q.is_empty() && attention.is_none() {
-            let all = view.order(listing.sort, listing.desc, || {
-                format!("s ORDER BY {order} {dir}, s.name {dir}")
-            })?;
-            let from = usize::try_from(listing.offset()).unwrap_or(usize::MAX);
-            let to = from.saturating_add(usize::try_from(listing.per_page).unwrap_or(0));
-            let page = all.get(from..to.min(all.len())).unwrap_or_default();
-            return Ok(Page {
-                rows: by_ids(conn, page)?,
-                total: all.len() as i64,
-                listing,
-            });
-        }
-        let filter = if listing.q.is_empty() {
-            Filter::all("secrets", "s")
-        } else {
-            Filter::ids("secrets", "s", view.search(&listing.q)?)
+        let hits = match listing.q.as_str() {
+            "" => None,
+            q => Some(view.search(q)?),
         };
-        list_where(conn, filter, listing, attention)
+        if let Some(a) = attention {
+            let filter = match hits {
+                Some(ids) => Filter::ids("secrets", "s", ids),
+                None => Filter::all("secrets", "s"),
+            };
+            return list_where(conn, filter, listing, a);
+        }
+        let all = view.order(listing.sort, listing.desc, || {
+            format!("s ORDER BY {order} {dir}, s.name {dir}")
+        })?;
+        let mut hits = hits;
+        let ids = match &mut hits {
+            Some(hits) => {
+                all.sort(hits);
+                hits.as_slice()
+            }
+            None => all.ids(),
+        };
+        let from = usize::try_from(listing.offset()).unwrap_or(usize::MAX);
+        let to = from.saturating_add(usize::try_from(listing.per_page).unwrap_or(0));
+        let page = ids.get(from..to.min(ids.len())).unwrap_or_default();
+        Ok(Page {
+            rows: view.rows(page, |s| s.id.0, |ids| by_ids(conn, ids))?,
+            total: ids.len() as i64,
+            listing,
+        })
     })
 }
 
-/// The rows with these ids, in this order.
+/// The rows with these ids, in no particular order.
 fn by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<Secret>> {
     let values: Vec<rusqlite::types::Value> = ids.iter().copied().map(Into::into).collect();
-    let mut rows: Vec<Secret> = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM rarray(?1) AS p CROSS JOIN secrets s ON s.id = p.value"
-        ))?
-        .query_map([std::rc::Rc::new(values)], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    rows.sort_by_key(|s| ids.iter().position(|id| *id == s.id.0));
-    Ok(rows)
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM rarray(?1) AS p CROSS JOIN secrets s ON s.id = p.value"
+    ))?
+    .query_map([std::rc::Rc::new(values)], from_row)?
+    .collect()
 }
 
 /// The `ORDER BY` expression of a sort key.
@@ -275,24 +285,22 @@ fn order_of(sort: &str) -> &'static str {
     }
 }
 
-/// One page of the rows `filter` and `attention` let through.
+/// One page of the rows `filter` and `a` let through.
 fn list_where(
     conn: &Connection,
-    mut filter: Filter,
+    filter: Filter,
     listing: Listing,
-    attention: Option<Attention>,
-) -> rusqlite::Result<Page<Secret>> {
+    a: Attention,
+) -> rusqlite::Result<Page<Arc<Secret>>> {
     let order = order_of(listing.sort);
     let dir = listing.sql_dir();
-    if let Some(a) = attention {
-        let today = db::today().to_string();
-        let args: Vec<Box<dyn rusqlite::ToSql>> = match a {
-            Attention::Expiring => vec![Box::new(today.clone()), Box::new(today)],
-            Attention::Expired => vec![Box::new(today)],
-            Attention::Failing => Vec::new(),
-        };
-        filter = filter.and(a.sql(), args);
-    }
+    let today = db::today().to_string();
+    let args: Vec<Box<dyn rusqlite::ToSql>> = match a {
+        Attention::Expiring => vec![Box::new(today.clone()), Box::new(today)],
+        Attention::Expired => vec![Box::new(today)],
+        Attention::Failing => Vec::new(),
+    };
+    let filter = filter.and(a.sql(), args);
     let total = filter.total(conn)?;
     let sql = format!(
         "SELECT {COLUMNS} FROM secrets s JOIN (
@@ -305,7 +313,7 @@ fn list_where(
         .prepare_cached(&sql)?
         .query_map(
             rusqlite::params_from_iter(filter.page_args(&listing)),
-            from_row,
+            |r| from_row(r).map(Arc::new),
         )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Page {

@@ -100,6 +100,9 @@ impl TypedSession {
 
     /// Takes the message left for this page.
     pub fn take_flash(&self) -> Option<String> {
+        // Removing marks the session changed, and a changed session is
+        // sealed and sent again: only when there is a message.
+        self.0.get::<String>(Self::FLASH).ok().flatten()?;
         self.0.remove_as::<String>(Self::FLASH).and_then(Result::ok)
     }
 

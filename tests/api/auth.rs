@@ -557,3 +557,27 @@ async fn behind_tls_the_cookie_is_host_bound_and_hsts_is_sent() {
             .contains_key("strict-transport-security")
     );
 }
+
+/// A page view leaves the session as it was, so the cookie is not sealed
+/// and sent again on every page; taking a flash message does change it.
+#[tokio::test]
+async fn pages_send_the_session_cookie_only_when_the_session_changes() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.get("/admin/secrets").await;
+    for path in ["/admin/secrets", "/admin/secrets/new", "/"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.headers().get("set-cookie").is_none(), "{path}");
+    }
+    app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "p")
+        .await;
+    let r = app.get("/admin/secrets").await;
+    assert!(
+        r.headers().get("set-cookie").is_some(),
+        "the flash was taken"
+    );
+    assert!(r.text().await.unwrap().contains("gitlab"));
+    let r = app.get("/admin/secrets").await;
+    assert!(r.headers().get("set-cookie").is_none());
+}

@@ -398,3 +398,73 @@ async fn giving_up_your_own_admin_role_leads_to_the_catalogue() {
     );
     assert_eq!(app.get("/").await.status(), StatusCode::OK);
 }
+
+/// The secrets list checks the session in the same database hop as its
+/// query; revocation, demotion, and idle and absolute expiry still take
+/// effect on the very next request, whoever wrote the change.
+#[tokio::test]
+async fn the_secrets_list_checks_the_session_on_every_request() {
+    let mut args = serve_args();
+    args.session_idle = wharf::options::Seconds(2);
+    let app = spawn_app_with(None, args).await;
+    app.login_admin().await;
+    for name in ["ops", "sre", "dba"] {
+        app.add_user(name, PW, true);
+    }
+    let lists = ["/admin/secrets", "/admin/secrets?q=abc&page=2"];
+
+    // Revoked by another process writing the file (as `wharf` would).
+    let ops = app.another_browser();
+    ops.login("ops", PW).await;
+    for path in lists {
+        assert_eq!(ops.get(path).await.status(), StatusCode::OK, "{path}");
+    }
+    app.db()
+        .execute(
+            "UPDATE users SET session_version = session_version + 1 WHERE username = 'ops'",
+            [],
+        )
+        .unwrap();
+    assert_redirect_to(&ops.get(lists[0]).await, "/login");
+
+    // Demoted by an administrator: 403, and the session goes on.
+    let sre = app.another_browser();
+    sre.login("sre", PW).await;
+    assert_eq!(sre.get(lists[1]).await.status(), StatusCode::OK);
+    app.db()
+        .execute("UPDATE users SET is_admin = 0 WHERE username = 'sre'", [])
+        .unwrap();
+    for path in lists {
+        assert_eq!(
+            sre.get(path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    assert_eq!(sre.get("/").await.status(), StatusCode::OK);
+
+    // Disabled through the Users page.
+    let dba = app.another_browser();
+    dba.login("dba", PW).await;
+    assert_eq!(dba.get(lists[0]).await.status(), StatusCode::OK);
+    let r = app
+        .post("/admin/users/dba", &[("admin", "on"), ("version", "1")])
+        .await;
+    assert_redirect_to(&r, "/admin/users");
+    assert_redirect_to(&dba.get(lists[0]).await, "/login");
+
+    // Idle for longer than the limit.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_redirect_to(&app.get(lists[1]).await, "/login");
+}
+
+#[tokio::test]
+async fn the_secrets_list_ends_at_the_absolute_limit() {
+    let mut args = serve_args();
+    args.session_max = wharf::options::Seconds(1);
+    let app = spawn_app_with(None, args).await;
+    app.login_admin().await;
+    assert_eq!(app.get("/admin/secrets").await.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_redirect_to(&app.get("/admin/secrets").await, "/login");
+}
