@@ -9,6 +9,7 @@
 //! seen by the very next request. The counter and the page must be read in
 //! one transaction; [`ListCache::view`] takes care of that.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,6 +24,10 @@ const MAX_ROWS: usize = 50_000;
 pub struct ListCache<R> {
     table: &'static str,
     inner: Mutex<Inner<R>>,
+    /// Held while an order or the search index is built, so that requests
+    /// arriving together after a change wait for one build instead of
+    /// each making its own.
+    building: Mutex<()>,
 }
 
 struct Inner<R> {
@@ -33,6 +38,8 @@ struct Inner<R> {
     search: Option<Arc<SearchIndex>>,
     /// Rows by id, as pages read them.
     rows: HashMap<i64, Arc<R>>,
+    /// Anything else computed from the table, by a key naming it.
+    memo: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
 impl<R> Inner<R> {
@@ -42,6 +49,7 @@ impl<R> Inner<R> {
             orders: HashMap::new(),
             search: None,
             rows: HashMap::new(),
+            memo: HashMap::new(),
         }
     }
 }
@@ -53,6 +61,7 @@ impl<R> ListCache<R> {
         Self {
             table,
             inner: Mutex::new(Inner::at(0)),
+            building: Mutex::new(()),
         }
     }
 
@@ -63,7 +72,7 @@ impl<R> ListCache<R> {
     }
 
     /// The cache as of `conn`'s snapshot, which must be a transaction
-    /// (see [`read_snapshot`]) so that the rows read next are the ones the
+    /// (see [`crate::db::read_tx`]) so that the rows read next are the ones the
     /// counter counted.
     pub fn view<'a>(&'a self, conn: &'a Connection) -> rusqlite::Result<View<'a, R>> {
         debug_assert!(!conn.is_autocommit(), "a view needs a transaction");
@@ -76,21 +85,6 @@ impl<R> ListCache<R> {
             generation,
         })
     }
-}
-
-/// Runs `f` in a read transaction of its own, unless `conn` is already in
-/// one: every statement of `f` then sees one snapshot.
-pub fn read_snapshot<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    if !conn.is_autocommit() {
-        return f(conn);
-    }
-    let tx = conn.unchecked_transaction()?;
-    let out = f(&tx)?;
-    tx.commit()?;
-    Ok(out)
 }
 
 /// Every row id of a table in one order, and each one's place in it.
@@ -127,7 +121,16 @@ impl<R> View<'_, R> {
         desc: bool,
         order_by: impl FnOnce() -> String,
     ) -> rusqlite::Result<Arc<Order>> {
-        if let Some(order) = self.cached(|i| i.orders.get(&(sort, desc)).cloned()) {
+        let get = |i: &Inner<R>| i.orders.get(&(sort, desc)).cloned();
+        if let Some(order) = self.cached(get) {
+            return Ok(order);
+        }
+        let _one = self
+            .cache
+            .building
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(order) = self.cached(get) {
             return Ok(order);
         }
         let ids = self
@@ -150,7 +153,16 @@ impl<R> View<'_, R> {
     /// The ids of the rows whose name or display name contains `q`,
     /// ignoring case, in id order.
     pub fn search(&self, q: &str) -> rusqlite::Result<Vec<i64>> {
-        let index = match self.cached(|i| i.search.clone()) {
+        let get = |i: &Inner<R>| i.search.clone();
+        if let Some(index) = self.cached(get) {
+            return Ok(index.find(q));
+        }
+        let _one = self
+            .cache
+            .building
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let index = match self.cached(get) {
             Some(index) => index,
             None => {
                 let index = Arc::new(SearchIndex::build(self.conn, self.cache.table)?);
@@ -198,6 +210,29 @@ impl<R> View<'_, R> {
             });
         }
         Ok(found.into_iter().flatten().collect())
+    }
+
+    /// What `compute` gives at this snapshot, computed once: `key` names
+    /// it, and must include whatever else it depends on (such as the date).
+    pub fn memo<T: Any + Send + Sync>(
+        &self,
+        key: &str,
+        compute: impl FnOnce() -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Arc<T>> {
+        if let Some(Ok(v)) = self
+            .cached(|i| i.memo.get(key).cloned())
+            .map(|v| v.downcast::<T>())
+        {
+            return Ok(v);
+        }
+        let v = Arc::new(compute()?);
+        self.keep(|i| {
+            if i.memo.len() >= 64 {
+                i.memo.clear();
+            }
+            i.memo.insert(key.to_owned(), v.clone());
+        });
+        Ok(v)
     }
 
     fn cached<T>(&self, get: impl FnOnce(&Inner<R>) -> Option<T>) -> Option<T> {
@@ -297,7 +332,7 @@ mod tests {
     }
 
     fn search(cache: &ListCache<()>, c: &Connection, q: &str) -> Vec<i64> {
-        read_snapshot(c, |c| cache.view(c)?.search(q)).expect("search")
+        crate::db::read_tx(c, |c| cache.view(c)?.search(q)).expect("search")
     }
 
     #[test]
@@ -315,7 +350,7 @@ mod tests {
     fn a_write_is_seen_by_the_next_read_and_an_old_snapshot_does_not_win() {
         let (c, cache) = (db(), ListCache::<()>::new("t"));
         let order = |c: &Connection| {
-            read_snapshot(c, |c| {
+            crate::db::read_tx(c, |c| {
                 cache
                     .view(c)?
                     .order("name", false, || "ORDER BY name".into())
@@ -355,7 +390,7 @@ mod tests {
         rusqlite::vtab::array::load_module(&c).expect("rarray");
         let fetched = std::cell::RefCell::new(Vec::new());
         let page = |ids: &[i64]| -> Vec<String> {
-            read_snapshot(&c, |c| {
+            crate::db::read_tx(&c, |c| {
                 cache.view(c)?.rows(
                     ids,
                     |r| r.0,

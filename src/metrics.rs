@@ -203,12 +203,16 @@ pub async fn metrics(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    let (by_type, summary) = db::run(&state.pool, |c| {
+    let cache = state.clone();
+    let (by_type, summary) = db::run(&state.pool, move |c| {
         let by_type: Vec<(String, i64)> = c
             .prepare_cached("SELECT kind, COUNT(*) FROM secrets GROUP BY kind")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        Ok((by_type, crate::secrets::store::summary(c)?))
+        Ok((
+            by_type,
+            crate::secrets::store::summary(c, &cache.secrets_list)?,
+        ))
     })
     .await?;
     let m = &state.metrics;

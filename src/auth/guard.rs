@@ -159,13 +159,14 @@ enum Passage<T> {
 
 impl Gate {
     /// Checks that the session is live and its user an administrator, and
-    /// only then runs `f`, in the same hop. Anyone else gets what
-    /// [`AdminCtx`] gives them (the sign-in page, or 403), and `f` never
-    /// runs for them.
+    /// only then runs `f`, in the same hop and the same read transaction
+    /// (so the page is read as of the moment the session was checked).
+    /// Anyone else gets what [`AdminCtx`] gives them (the sign-in page, or
+    /// 403), and `f` never runs for them.
     pub async fn admin<T, F>(self, f: F) -> Result<(AdminCtx, T), AppError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
     {
         let Self {
             req,
@@ -177,11 +178,13 @@ impl Gate {
         };
         let claims = su;
         let passage = db::run(&state.pool, move |c| {
-            match still_valid(store::find_by_id(c, claims.user_id)?, &claims) {
-                None => Ok(Passage::NotLive),
-                Some(u) if !u.is_admin => Ok(Passage::NotAdmin(u)),
-                Some(u) => Ok(Passage::Through(u, f(c)?)),
-            }
+            db::read_tx(c, |c| {
+                match still_valid(store::find_by_id(c, claims.user_id)?, &claims) {
+                    None => Ok(Passage::NotLive),
+                    Some(u) if !u.is_admin => Ok(Passage::NotAdmin(u)),
+                    Some(u) => Ok(Passage::Through(u, f(c)?)),
+                }
+            })
         })
         .await?;
         match passage {

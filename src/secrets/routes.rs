@@ -44,7 +44,7 @@ pub async fn list(
         .admin(move |c| {
             Ok((
                 store::list_filtered(c, &state.secrets_list, listing, attention)?,
-                store::summary(c)?,
+                store::summary(c, &state.secrets_list)?,
             ))
         })
         .await?;

@@ -198,9 +198,18 @@ impl Summary {
 }
 
 /// The counts, in one statement of three index lookups (the list shows
-/// them on every page, so no scan of every secret).
-pub fn summary(conn: &Connection) -> rusqlite::Result<Summary> {
-    let today = db::today().to_string();
+/// them on every page, so no scan of every secret), kept by the list cache
+/// until the secrets or the date change.
+pub fn summary(conn: &Connection, cache: &ListCache<Secret>) -> rusqlite::Result<Summary> {
+    db::read_tx(conn, |conn| {
+        let today = db::today().to_string();
+        let view = cache.view(conn)?;
+        let counts = view.memo(&format!("summary {today}"), || count_attention(conn, today))?;
+        Ok(*counts)
+    })
+}
+
+fn count_attention(conn: &Connection, today: String) -> rusqlite::Result<Summary> {
     conn.prepare_cached(
         "SELECT
            (SELECT COUNT(*) FROM secrets
@@ -227,7 +236,7 @@ pub fn list_filtered(
     listing: Listing,
     attention: Option<Attention>,
 ) -> rusqlite::Result<Page<Arc<Secret>>> {
-    crate::list_cache::read_snapshot(conn, |conn| {
+    db::read_tx(conn, |conn| {
         let view = cache.view(conn)?;
         let order = order_of(listing.sort);
         let dir = listing.sql_dir();
