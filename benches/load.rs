@@ -397,6 +397,9 @@ async fn main() {
         let name: &'static str = Box::leak(format!("GET {path}").into_boxed_str());
         results.push(measure(name, pid, secs, get(path.to_owned())).await);
     }
+    // `/healthz` again: the ratios use the faster of the two runs, so a slow
+    // start (the machine still busy after the fill) cannot flatter them.
+    results.push(measure("GET /healthz (again)", pid, secs, get("/healthz".into())).await);
     let create = {
         let (client, cookie, token) = (client.clone(), cookie.clone(), token.clone());
         let url = format!("{base}/admin/secrets");
@@ -429,23 +432,33 @@ async fn main() {
     results.push(measure("POST /admin/secrets (create)", pid, secs, create).await);
 
     let peak_mib = vm_hwm_kib(pid) as f64 / 1024.0;
+    let mut errors_logged = server.error_lines();
     drop(server);
+    // The filled database, started again.
+    let restarted = Server::start(dir.path(), &[]).await;
+    let restart = restarted.startup;
+    errors_logged.extend(restarted.error_lines());
+    drop(restarted);
     if std::env::var("WHARF_BENCH_KEEP").is_ok_and(|v| v == "1") {
         println!("kept the data directory {}", dir.keep().display());
     }
 
-    let healthz = results[0].rps;
+    let healthz = results
+        .iter()
+        .filter(|r| r.name.starts_with("GET /healthz"))
+        .map(|r| r.rps)
+        .fold(0.0, f64::max);
     println!(
         "\nwharf load benchmark: {SECRETS} secrets, {IMAGES} images, {CONNECTIONS} connections, {secs} s each, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:<38} {:>8} {:>8} {:>8} {:>6} {:>12} {:>6}",
+        "{:<42} {:>8} {:>8} {:>8} {:>6} {:>12} {:>6}",
         "endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "server µs/req", "errors"
     );
     for f in &results {
         println!(
-            "{:<38} {:>8.0} {:>8.2} {:>8.2} {:>6.2} {:>12.0} {:>6}",
+            "{:<42} {:>8.0} {:>8.2} {:>8.2} {:>6.2} {:>12.0} {:>6}",
             f.name,
             f.rps,
             f.p50_ms,
@@ -456,10 +469,19 @@ async fn main() {
         );
     }
     println!("peak memory (VmHWM): {peak_mib:.1} MiB");
+    let first = if over_http {
+        "an empty data directory"
+    } else {
+        "the filled database"
+    };
     println!(
-        "start-up on the {SECRETS}-secret database: {:.0} ms",
-        startup.as_secs_f64() * 1000.0
+        "first start on {first}: {:.0} ms; start again on the {SECRETS}-secret database: {:.0} ms",
+        startup.as_secs_f64() * 1000.0,
+        restart.as_secs_f64() * 1000.0
     );
+    for line in &errors_logged {
+        println!("logged: {line}");
+    }
 
     let list = &results[2];
     let search = &results[3];
@@ -496,10 +518,15 @@ async fn main() {
         ),
         (
             format!(
-                "start-up {:.0} ms <= {STARTUP_MS} ms",
-                startup.as_secs_f64() * 1000.0
+                "start-up {:.0} ms and {:.0} ms <= {STARTUP_MS} ms",
+                startup.as_secs_f64() * 1000.0,
+                restart.as_secs_f64() * 1000.0
             ),
-            startup.as_secs_f64() * 1000.0 <= STARTUP_MS,
+            startup.max(restart).as_secs_f64() * 1000.0 <= STARTUP_MS,
+        ),
+        (
+            format!("no ERROR logged ({})", errors_logged.len()),
+            errors_logged.is_empty(),
         ),
         (
             format!(

@@ -150,45 +150,60 @@ pub fn now() -> i64 {
 }
 
 /// A stored timestamp as administrators read it, to the minute
-/// (`2026-11-29 09:30 UTC`). Written out digit by digit: a list shows one
-/// per row, and `time`'s format descriptions or `format!` cost several
-/// times as much.
+/// (`2026-11-29 09:30 UTC`).
 pub fn format_time(unix: i64) -> String {
-    write_time(unix, false)
+    Time(unix).to_string()
 }
 
 /// A stored timestamp to the second, for the audit log.
 pub fn format_time_exact(unix: i64) -> String {
-    write_time(unix, true)
+    let mut buf = [0; 23];
+    write_time(unix, true, &mut buf).to_owned()
 }
 
-fn write_time(unix: i64, seconds: bool) -> String {
+/// A stored timestamp shown to the minute, written where it goes without
+/// a `String` of its own: a list shows one per row, and `time`'s format
+/// descriptions or `format!` cost several times as much.
+#[derive(Clone, Copy, Debug)]
+pub struct Time(pub i64);
+
+impl std::fmt::Display for Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0; 23];
+        f.write_str(write_time(self.0, false, &mut buf))
+    }
+}
+
+/// Writes `2026-11-29 09:30 UTC` (with `:SS` when `seconds`) into `buf`;
+/// "" for a time out of range.
+fn write_time(unix: i64, seconds: bool, buf: &mut [u8; 23]) -> &str {
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
-        return String::new();
+        return "";
     };
     let Ok(year) = u16::try_from(t.year()) else {
-        return String::new();
+        return "";
     };
-    let mut s = String::with_capacity(24);
-    let two = |s: &mut String, n: u8, then: char| {
-        s.push(char::from(b'0' + n / 10 % 10));
-        s.push(char::from(b'0' + n % 10));
-        s.push(then);
+    let mut at = 0;
+    let mut put = |n: u16, digits: u32, then: u8| {
+        for d in (0..digits).rev() {
+            buf[at] = b'0' + (n / 10u16.pow(d) % 10) as u8;
+            at += 1;
+        }
+        buf[at] = then;
+        at += 1;
     };
-    s.push(char::from(b'0' + (year / 1000 % 10) as u8));
-    s.push(char::from(b'0' + (year / 100 % 10) as u8));
-    two(&mut s, (year % 100) as u8, '-');
-    two(&mut s, u8::from(t.month()), '-');
-    two(&mut s, t.day(), ' ');
-    two(&mut s, t.hour(), ':');
+    put(year, 4, b'-');
+    put(u8::from(t.month()).into(), 2, b'-');
+    put(t.day().into(), 2, b' ');
+    put(t.hour().into(), 2, b':');
     if seconds {
-        two(&mut s, t.minute(), ':');
-        two(&mut s, t.second(), ' ');
+        put(t.minute().into(), 2, b':');
+        put(t.second().into(), 2, b' ');
     } else {
-        two(&mut s, t.minute(), ' ');
+        put(t.minute().into(), 2, b' ');
     }
-    s.push_str("UTC");
-    s
+    buf[at..at + 3].copy_from_slice(b"UTC");
+    std::str::from_utf8(&buf[..at + 3]).unwrap_or_default()
 }
 
 /// Whether an error is SQLite refusing a duplicate in a UNIQUE column.
@@ -284,8 +299,8 @@ macro_rules! named_row {
             }
 
             /// The Updated column.
-            pub fn updated(&self) -> String {
-                $crate::db::format_time(self.updated_at)
+            pub fn updated(&self) -> $crate::db::Time {
+                $crate::db::Time(self.updated_at)
             }
         }
     };

@@ -164,22 +164,27 @@ impl Listing {
     }
 
     fn href(&self, sort: &str, desc: bool, page: i64) -> String {
-        let mut h = format!("{}?", self.base);
+        use std::fmt::Write;
+        // One string per link: a list page makes about ten of them.
+        let mut h = String::with_capacity(64 + self.q.len() * 3);
+        h.push_str(self.base);
+        h.push('?');
         if !self.q.is_empty() {
             h.push_str("q=");
             h.extend(utf8_percent_encode(&self.q, NON_ALPHANUMERIC));
             h.push('&');
         }
-        h.push_str(&format!(
-            "sort={sort}&dir={}",
-            if desc { "desc" } else { "asc" }
-        ));
+        h.push_str("sort=");
+        h.push_str(sort);
+        h.push_str(if desc { "&dir=desc" } else { "&dir=asc" });
         if let Some((key, value)) = &self.keep {
-            h.push_str(&format!("&{key}="));
+            h.push('&');
+            h.push_str(key);
+            h.push('=');
             h.extend(utf8_percent_encode(value, NON_ALPHANUMERIC));
         }
         if page > 1 {
-            h.push_str(&format!("&page={page}"));
+            let _ = write!(h, "&page={page}");
         }
         h
     }

@@ -15,6 +15,8 @@ pub struct Server {
     pub base: String,
     /// From spawn to the first good `/healthz`.
     pub startup: Duration,
+    /// Where its standard error goes.
+    log: tempfile::NamedTempFile,
 }
 
 impl Drop for Server {
@@ -41,12 +43,13 @@ impl Server {
             "0",
         ];
         args.extend_from_slice(extra);
+        let log = tempfile::NamedTempFile::new().expect("log file");
         let started = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
             .args(&args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().expect("log file"))
             .spawn()
             .expect("wharf binary");
         let base = format!("http://{listen}");
@@ -70,7 +73,18 @@ impl Server {
             child,
             base,
             startup,
+            log,
         }
+    }
+
+    /// The lines it logged at ERROR level so far.
+    pub fn error_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(self.log.path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("ERROR"))
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn pid(&self) -> u32 {
