@@ -10,8 +10,9 @@
 //! one transaction; [`ListCache::view`] takes care of that.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use memchr::memmem;
 use rusqlite::Connection;
@@ -36,8 +37,9 @@ struct Inner<R> {
     /// Every row in order, by sort key and direction.
     orders: HashMap<(&'static str, bool), Arc<Order>>,
     search: Option<Arc<SearchIndex>>,
-    /// Rows by id, as pages read them.
-    rows: HashMap<i64, Arc<R>>,
+    /// Rows by id, as pages read them, on `day`.
+    rows: HashMap<i64, Arc<Listed<R>>>,
+    day: time::Date,
     /// Anything else computed from the table, by a key naming it.
     memo: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
@@ -49,6 +51,7 @@ impl<R> Inner<R> {
             orders: HashMap::new(),
             search: None,
             rows: HashMap::new(),
+            day: time::Date::MIN,
             memo: HashMap::new(),
         }
     }
@@ -84,6 +87,55 @@ impl<R> ListCache<R> {
             conn,
             generation,
         })
+    }
+}
+
+/// A row as the cache keeps it: the data, and the HTML a page made of it
+/// (once, for the day it was made on: a row can say "expires in 3 days").
+/// A list page then copies 50 pieces of HTML instead of escaping and
+/// formatting every field of every row again.
+pub struct Listed<R> {
+    row: R,
+    html: OnceLock<(time::Date, String)>,
+}
+
+impl<R> Listed<R> {
+    /// A row with no HTML yet.
+    pub fn new(row: R) -> Self {
+        Self {
+            row,
+            html: OnceLock::new(),
+        }
+    }
+
+    /// The row's HTML as `render` makes it on `today`: made the first time
+    /// and kept. `render` must escape what it writes (an askama template).
+    pub fn html<E>(
+        &self,
+        today: time::Date,
+        render: impl FnOnce(&R) -> Result<String, E>,
+    ) -> Result<Cow<'_, str>, E> {
+        if let Some((day, html)) = self.html.get() {
+            if *day == today {
+                return Ok(Cow::Borrowed(html));
+            }
+            return render(&self.row).map(Cow::Owned);
+        }
+        let html = render(&self.row)?;
+        Ok(match self.html.set((today, html)) {
+            Ok(()) => self
+                .html
+                .get()
+                .map_or(Cow::Borrowed(""), |(_, h)| Cow::Borrowed(h.as_str())),
+            Err((_, html)) => Cow::Owned(html),
+        })
+    }
+}
+
+impl<R> std::ops::Deref for Listed<R> {
+    type Target = R;
+    fn deref(&self) -> &R {
+        &self.row
     }
 }
 
@@ -174,16 +226,18 @@ impl<R> View<'_, R> {
     }
 
     /// The rows with these ids, in this order: from the cache, and those
-    /// it lacks by `fetch` (in any order; `id` gives a row's id).
+    /// it lacks by `fetch` (in any order; `id` gives a row's id). Rows are
+    /// kept for the day (their HTML may depend on it).
     pub fn rows(
         &self,
         ids: &[i64],
         id: fn(&R) -> i64,
         fetch: impl FnOnce(&[i64]) -> rusqlite::Result<Vec<R>>,
-    ) -> rusqlite::Result<Vec<Arc<R>>> {
-        let mut found: Vec<Option<Arc<R>>> = {
+    ) -> rusqlite::Result<Vec<Arc<Listed<R>>>> {
+        let today = crate::db::today();
+        let mut found: Vec<Option<Arc<Listed<R>>>> = {
             let inner = self.cache.lock();
-            let current = inner.generation == self.generation;
+            let current = inner.generation == self.generation && inner.day == today;
             ids.iter()
                 .map(|i| current.then(|| inner.rows.get(i).cloned()).flatten())
                 .collect()
@@ -195,15 +249,19 @@ impl<R> View<'_, R> {
             .map(|(i, _)| *i)
             .collect();
         if !missing.is_empty() {
-            let fetched: Vec<Arc<R>> = fetch(&missing)?.into_iter().map(Arc::new).collect();
+            let fetched: Vec<Arc<Listed<R>>> = fetch(&missing)?
+                .into_iter()
+                .map(|row| Arc::new(Listed::new(row)))
+                .collect();
             for row in &fetched {
                 if let Some(at) = ids.iter().position(|i| *i == id(row)) {
                     found[at] = Some(row.clone());
                 }
             }
             self.keep(|i| {
-                if i.rows.len() + fetched.len() > MAX_ROWS {
+                if i.rows.len() + fetched.len() > MAX_ROWS || i.day != today {
                     i.rows.clear();
+                    i.day = today;
                 }
                 i.rows
                     .extend(fetched.into_iter().map(|row| (id(&row), row)));
@@ -415,5 +473,23 @@ mod tests {
             [3, 1, 2, 1, 3],
             "a write empties the cache"
         );
+    }
+
+    #[test]
+    fn a_rows_html_is_made_once_a_day() {
+        let row = Listed::new("a<b");
+        let made = std::cell::Cell::new(0);
+        let render = |r: &&str| -> Result<String, ()> {
+            made.set(made.get() + 1);
+            Ok(format!("<td>{}</td>", r.replace('<', "&lt;")))
+        };
+        let day = time::macros::date!(2026 - 11 - 29);
+        assert_eq!(row.html(day, render).unwrap(), "<td>a&lt;b</td>");
+        assert_eq!(row.html(day, render).unwrap(), "<td>a&lt;b</td>");
+        assert_eq!(made.get(), 1);
+        let next = time::macros::date!(2026 - 11 - 30);
+        assert_eq!(row.html(next, render).unwrap(), "<td>a&lt;b</td>");
+        assert_eq!(made.get(), 2, "another day, made again");
+        assert_eq!(*row, "a<b");
     }
 }

@@ -211,7 +211,7 @@ pub async fn list(
             items: page
                 .rows
                 .into_iter()
-                .map(|s| SecretOut::of(std::sync::Arc::unwrap_or_clone(s), None))
+                .map(|s| SecretOut::of(Secret::clone(&s), None))
                 .collect(),
         },
     ))

@@ -12,6 +12,7 @@ use crate::audit::{Outcome, audited};
 use crate::auth::{AdminCtx, Gate};
 use crate::db;
 use crate::error::AppError;
+use crate::list_cache::Listed;
 use crate::state::AppState;
 use crate::web::{
     ConfirmDelete, Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable,
@@ -21,9 +22,25 @@ use crate::web::{
 #[template(path = "secrets/list.html")]
 struct ListPage {
     ctx: Ctx,
-    page: crate::listing::Page<std::sync::Arc<Secret>>,
+    page: crate::listing::Page<std::sync::Arc<Listed<Secret>>>,
     summary: store::Summary,
     attention: Option<Attention>,
+    today: time::Date,
+}
+
+impl ListPage {
+    /// A row's HTML, kept with the row by the list cache.
+    fn row<'r>(&self, s: &'r Listed<Secret>) -> askama::Result<std::borrow::Cow<'r, str>> {
+        s.html(self.today, |s| ListRow { s }.render())
+    }
+}
+
+/// One row of the list (escaped like every template; the page inserts it
+/// as it is).
+#[derive(Template)]
+#[template(path = "secrets/_row.html")]
+struct ListRow<'a> {
+    s: &'a Secret,
 }
 
 /// `GET /admin/secrets`: `?filter=expiring|expired|failing` narrows it to
@@ -53,6 +70,7 @@ pub async fn list(
         page,
         summary,
         attention,
+        today: db::today(),
     })
 }
 

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db;
 use crate::domain::SecretId;
-use crate::list_cache::ListCache;
+use crate::list_cache::{ListCache, Listed};
 use crate::listing::{Filter, Listing, Page};
 
 db::text_enum! {
@@ -152,7 +152,7 @@ pub fn list(
     conn: &Connection,
     cache: &ListCache<Secret>,
     listing: Listing,
-) -> rusqlite::Result<Page<Arc<Secret>>> {
+) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
     list_filtered(conn, cache, listing, None)
 }
 
@@ -235,7 +235,7 @@ pub fn list_filtered(
     cache: &ListCache<Secret>,
     listing: Listing,
     attention: Option<Attention>,
-) -> rusqlite::Result<Page<Arc<Secret>>> {
+) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
     db::read_tx(conn, |conn| {
         let view = cache.view(conn)?;
         let order = order_of(listing.sort);
@@ -300,7 +300,7 @@ fn list_where(
     filter: Filter,
     listing: Listing,
     a: Attention,
-) -> rusqlite::Result<Page<Arc<Secret>>> {
+) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
     let order = order_of(listing.sort);
     let dir = listing.sql_dir();
     let today = db::today().to_string();
@@ -322,7 +322,7 @@ fn list_where(
         .prepare_cached(&sql)?
         .query_map(
             rusqlite::params_from_iter(filter.page_args(&listing)),
-            |r| from_row(r).map(Arc::new),
+            |r| from_row(r).map(|s| Arc::new(Listed::new(s))),
         )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Page {
