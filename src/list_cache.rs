@@ -17,9 +17,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use memchr::memmem;
 use rusqlite::Connection;
 
-/// Rows kept at most; past that the rows start over (a table this large
-/// still gets its orders and search from memory).
-const MAX_ROWS: usize = 50_000;
+/// Rows kept at most (with their HTML, under a kilobyte each); past that
+/// the rows start over. A table this large still gets its orders and
+/// search from memory.
+const MAX_ROWS: usize = 20_000;
 
 /// The cache of one table (`secrets`), whose rows are `R`.
 pub struct ListCache<R> {
