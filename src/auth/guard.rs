@@ -123,7 +123,9 @@ impl FromRequest for Ctx {
 /// A signed-in page's request whose session is not checked yet: the check
 /// runs in the same blocking hop as the page's own query
 /// ([`Gate::admin`]), so a list costs one hop, and a revoked, idle or
-/// expired session still fails on the very next request.
+/// expired session still fails on the very next request. Taking a `Gate`
+/// checks nothing by itself: a handler must go through [`Gate::admin`].
+#[must_use = "a Gate checks the session only in Gate::admin"]
 pub struct Gate {
     req: HttpRequest,
     state: web::Data<AppState>,

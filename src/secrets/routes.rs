@@ -31,7 +31,8 @@ struct ListPage {
 impl ListPage {
     /// A row's HTML, kept with the row by the list cache.
     fn row<'r>(&self, s: &'r Listed<Secret>) -> askama::Result<std::borrow::Cow<'r, str>> {
-        s.html(self.today, |s| ListRow { s }.render())
+        let today = self.today;
+        s.html(today, |s| ListRow { s, today }.render())
     }
 }
 
@@ -41,6 +42,7 @@ impl ListPage {
 #[template(path = "secrets/_row.html")]
 struct ListRow<'a> {
     s: &'a Secret,
+    today: time::Date,
 }
 
 /// `GET /admin/secrets`: `?filter=expiring|expired|failing` narrows it to

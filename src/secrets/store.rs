@@ -58,10 +58,10 @@ impl Secret {
         Some((d.0 - today).whole_days())
     }
 
-    /// The Expires column's badge: "expired", or "in N days" within
-    /// [`EXPIRING_DAYS`].
-    pub fn expiry_badge(&self) -> Option<String> {
-        match self.days_left(db::today())? {
+    /// The Expires column's badge on `today`: "expired", or "in N days"
+    /// within [`EXPIRING_DAYS`].
+    pub fn expiry_badge(&self, today: time::Date) -> Option<String> {
+        match self.days_left(today)? {
             n if n <= 0 => Some("expired".into()),
             1 => Some("in 1 day".into()),
             n if n <= EXPIRING_DAYS => Some(format!("in {n} days")),
