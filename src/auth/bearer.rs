@@ -4,7 +4,7 @@
 //! failed sign-ins.
 
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use futures_util::future::LocalBoxFuture;
 
 use super::store::User;
@@ -13,7 +13,6 @@ use super::tokens::{self, Scope};
 use crate::audit::Actor;
 use crate::db;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::web::Problem;
 
 /// Who calls the API, through which token.
@@ -81,10 +80,7 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| Problem::from(AppError::internal("application state missing")))?
-                .clone();
+            let state = super::guard::app_state(&req).map_err(Problem::from)?;
             let source = state.client_addr(&req);
             let Some(token) = bearer(&req) else {
                 return Err(Problem::unauthorized(

@@ -35,26 +35,13 @@ fn still_valid(user: Option<User>, su: &SessionUser) -> Option<User> {
     user.filter(|u| u.active && u.session_version == su.version)
 }
 
-/// Ends a session that is not live; touches a live one for the idle
-/// timeout (at most once a minute).
-fn settle(
-    session: &TypedSession,
-    su: &SessionUser,
-    user: Option<User>,
-) -> Result<Option<User>, AppError> {
-    match user {
-        Some(u) => {
-            let now = db::now();
-            if now - su.seen >= 60 {
-                session.touch(now)?;
-            }
-            Ok(Some(u))
-        }
-        None => {
-            session.purge();
-            Ok(None)
-        }
+/// Touches a live session for the idle timeout (at most once a minute).
+fn keep_alive(session: &TypedSession, su: &SessionUser) -> Result<(), AppError> {
+    let now = db::now();
+    if now - su.seen >= 60 {
+        session.touch(now)?;
     }
+    Ok(())
 }
 
 /// The user of a session that is still live: within the idle and absolute
@@ -66,7 +53,16 @@ pub async fn live_user(state: &AppState, session: &TypedSession) -> Result<Optio
     };
     let id = su.user_id;
     let user = db::run(&state.pool, move |c| Ok(store::find_by_id(c, id)?)).await?;
-    settle(session, &su, still_valid(user, &su))
+    match still_valid(user, &su) {
+        Some(u) => {
+            keep_alive(session, &su)?;
+            Ok(Some(u))
+        }
+        None => {
+            session.purge();
+            Ok(None)
+        }
+    }
 }
 
 /// The page's context for a live user.
@@ -95,7 +91,8 @@ fn context(
     })
 }
 
-fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+/// The application state, for extractors.
+pub(super) fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("application state missing"))
         .cloned()
@@ -105,13 +102,14 @@ impl FromRequest for Ctx {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let gate = Gate::from_request(req, payload);
         Box::pin(async move {
-            let state = app_state(&req)?;
-            let session = TypedSession::extract(&req)
-                .await
-                .map_err(AppError::internal)?;
+            let Gate {
+                req,
+                state,
+                session,
+            } = gate.await?;
             let Some(user) = live_user(&state, &session).await? else {
                 return Err(AppError::LoginRequired);
             };
@@ -156,7 +154,7 @@ impl FromRequest for Gate {
 enum Passage<T> {
     Through(User, T),
     NotLive,
-    NotAdmin(User),
+    NotAdmin,
 }
 
 impl Gate {
@@ -178,29 +176,28 @@ impl Gate {
         let Some(su) = in_time(&state, &session) else {
             return Err(AppError::LoginRequired);
         };
-        let claims = su;
         let passage = db::run(&state.pool, move |c| {
             db::read_tx(c, |c| {
-                match still_valid(store::find_by_id(c, claims.user_id)?, &claims) {
+                match still_valid(store::find_by_id(c, su.user_id)?, &su) {
                     None => Ok(Passage::NotLive),
-                    Some(u) if !u.is_admin => Ok(Passage::NotAdmin(u)),
+                    Some(u) if !u.is_admin => Ok(Passage::NotAdmin),
                     Some(u) => Ok(Passage::Through(u, f(c)?)),
                 }
             })
         })
         .await?;
         match passage {
-            Passage::Through(user, out) => match settle(&session, &su, Some(user))? {
-                Some(user) => Ok((AdminCtx(context(&req, &state, session, user)?), out)),
-                None => Err(AppError::LoginRequired),
-            },
+            Passage::Through(user, out) => {
+                keep_alive(&session, &su)?;
+                Ok((AdminCtx(context(&req, &state, session, user)?), out))
+            }
             Passage::NotLive => {
                 session.purge();
                 Err(AppError::LoginRequired)
             }
-            Passage::NotAdmin(user) => {
+            Passage::NotAdmin => {
                 // Live: kept alive as any other page would.
-                settle(&session, &su, Some(user))?;
+                keep_alive(&session, &su)?;
                 Err(AppError::Forbidden(NOT_ADMIN))
             }
         }

@@ -240,7 +240,7 @@ pub fn list_filtered(
         let view = cache.view(conn)?;
         let order = order_of(listing.sort);
         let dir = listing.sql_dir();
-        let hits = match listing.q.as_str() {
+        let mut hits = match listing.q.as_str() {
             "" => None,
             q => Some(view.search(q)?),
         };
@@ -254,7 +254,6 @@ pub fn list_filtered(
         let all = view.order(listing.sort, listing.desc, || {
             format!("s ORDER BY {order} {dir}, s.name {dir}")
         })?;
-        let mut hits = hits;
         let ids = match &mut hits {
             Some(hits) => {
                 all.sort(hits);

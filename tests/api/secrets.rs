@@ -606,6 +606,19 @@ async fn the_cached_list_sees_writes_from_outside_the_server_at_once() {
     let by_label = app.get_html("/admin/secrets?sort=display_name").await;
     assert!(by_label.find(">beta<").unwrap() < by_label.find(">alpha<").unwrap());
 
+    // The counts above the list and a row's kept HTML follow too.
+    let list = app.get_html("/admin/secrets").await;
+    assert!(!list.contains("failing") && !list.contains("login failed"));
+    app.db()
+        .execute(
+            "UPDATE secrets SET last_test_at = 1, last_test_ok = 0, last_test_message = 'no'
+             WHERE name = 'beta'",
+            [],
+        )
+        .unwrap();
+    let list = app.get_html("/admin/secrets").await;
+    assert!(list.contains("1 failing") && list.contains("✗ login failed"));
+
     app.db()
         .execute("DELETE FROM secrets WHERE name = 'alpha'", [])
         .unwrap();
