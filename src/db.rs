@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/007_secret_expiry.sql"),
     include_str!("../migrations/008_notifications.sql"),
     include_str!("../migrations/009_change_counters.sql"),
+    include_str!("../migrations/010_outbox_claims.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema

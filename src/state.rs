@@ -80,7 +80,9 @@ impl AppState {
 /// [`AppState::client_addr`] without the request: the peer and a way to
 /// read the `X-Forwarded-For` entries, in order. From the right, entries
 /// that are trusted proxies themselves (a load balancer before the
-/// ingress) are passed over; the first other one is the client.
+/// ingress) are passed over; the first other one is the client. When every
+/// entry is a trusted address, the rightmost is: the leftmost was written
+/// by the client, who would choose its own throttle and audit address.
 pub fn client_addr(
     settings: &Settings,
     peer: Option<IpAddr>,
@@ -97,7 +99,7 @@ pub fn client_addr(
     hops.iter()
         .rev()
         .find(|ip| !settings.trusted_proxies.contains(**ip))
-        .or(hops.first())
+        .or(hops.last())
         .map_or_else(|| peer.to_string(), ToString::to_string)
 }
 
@@ -162,5 +164,9 @@ mod tests {
             ]
         };
         assert_eq!(client_addr(&lb, Some(lo), chain), "203.0.113.9");
+        // A client inside a trusted range cannot choose its address by
+        // writing the leftmost entry: the rightmost is believed.
+        let inside = || vec!["10.9.9.9".to_owned(), "10.0.0.7".to_owned()];
+        assert_eq!(client_addr(&lb, Some(lo), inside), "10.0.0.7");
     }
 }

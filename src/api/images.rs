@@ -60,6 +60,51 @@ impl From<Image> for ImageOut {
     }
 }
 
+/// An image in someone's catalogue: whether it is private, and which
+/// secret pulls it only for administrators.
+#[derive(Serialize, ToSchema)]
+pub struct CatalogueItem {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    /// `cpu`, `gpu` or `both` (Universal).
+    #[serde(rename = "type")]
+    #[schema(pattern = "^(cpu|gpu|both)$")]
+    pub kind: String,
+    pub url: String,
+    /// Universal images only: the image for GPU nodes.
+    pub url_for_gpu: Option<String>,
+    /// Pulled with a registry credential.
+    pub private: bool,
+    /// For administrators only: the Image Pull secret's name, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<String>,
+    /// For everyone; otherwise for the members of `groups`.
+    pub global: bool,
+    /// The groups it is for, of the viewer's own (administrators: all).
+    pub groups: Vec<String>,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl CatalogueItem {
+    fn of(i: Image, admin: bool) -> Self {
+        Self {
+            name: i.name,
+            display_name: i.display_name,
+            description: i.description,
+            kind: i.image_type.as_str().into(),
+            url: i.url,
+            url_for_gpu: i.url_for_gpu,
+            private: i.pull_secret.is_some(),
+            pull_secret: i.pull_secret.filter(|_| admin).map(|s| s.name),
+            global: i.global,
+            groups: i.groups.into_iter().map(|g| g.name).collect(),
+            updated_at: rfc3339(i.updated_at),
+        }
+    }
+}
+
 /// A new image.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -127,9 +172,6 @@ pub struct ImagePatch {
     #[schema(value_type = Vec<String>)]
     pub groups: Patch<Vec<String>>,
 }
-
-const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
-const CATALOGUE_SORTS: &[&str] = &["display_name", "name", "type", "updated"];
 
 async fn load(state: &AppState, name: String) -> Result<Image, Problem> {
     Ok(db::run(&state.pool, move |c| {
@@ -210,7 +252,14 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    page_of(&state, &query, "/api/v1/images", SORTS, store::Scope::all()).await
+    page_of(
+        &state,
+        &query,
+        "/api/v1/images",
+        store::SORTS,
+        store::Scope::all(),
+    )
+    .await
 }
 
 /// `?group=` of the catalogue.
@@ -223,49 +272,39 @@ pub struct CatalogueParams {
 }
 
 /// The images the token's user may use: the global ones and those of their
-/// groups (administrators: every image), with `pull_secret` by name only.
+/// groups (administrators: every image). Whether each is private, and for
+/// administrators the pull secret's name; never a credential.
 #[utoipa::path(operation_id = "images_catalogue", get, path = "/api/v1/catalogue", tag = "catalogue", params(ListParams, CatalogueParams),
-    responses((status = 200, body = Paged<ImageOut>), (status = 401, body = Problem),
-        (status = 422, body = Problem)),
+    responses((status = 200, body = Paged<CatalogueItem>), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
 pub async fn catalogue(
     caller: ApiCaller,
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    let scope = store::Scope {
-        visibility: if caller.user.is_admin {
-            store::Visibility::All
-        } else {
-            store::Visibility::For(caller.user.id)
-        },
-        group: query.get_opt("group").map(str::to_owned),
-    };
-    let listing = common::listing(&query, "/api/v1/catalogue", CATALOGUE_SORTS)?;
-    let (admin, user) = (caller.user.is_admin, caller.user.id);
-    let (page, mine) = db::run(&state.pool, move |c| {
-        let page = store::list_scoped(c, listing, &scope)?;
-        Ok((page, crate::groups::store::of_user(c, user)?))
+    let listing = common::listing(&query, "/api/v1/catalogue", store::CATALOGUE_SORTS)?;
+    let group = query.get_opt("group").map(str::to_owned);
+    let (viewer, admin) = (caller.user.id, caller.user.is_admin);
+    let cat = db::run(&state.pool, move |c| {
+        Ok(store::catalogue(c, listing, viewer, admin, group)?)
     })
     .await?;
-    let items = page
-        .rows
-        .into_iter()
-        .map(|mut i| {
-            // Only the viewer's own groups: others' are not theirs to see.
-            if !admin {
-                i.groups.retain(|g| mine.contains(g));
-            }
-            ImageOut::from(i)
-        })
-        .collect();
+    if let Some(e) = cat.no_group {
+        return Err(Problem::not_found(e.to_string()));
+    }
     Ok(common::json(
         StatusCode::OK,
         &Paged {
-            items,
-            page: page.listing.page,
-            per_page: page.listing.per_page,
-            total: page.total,
+            page: cat.page.listing.page,
+            per_page: cat.page.listing.per_page,
+            total: cat.page.total,
+            items: cat
+                .page
+                .rows
+                .into_iter()
+                .map(|i| CatalogueItem::of(i, admin))
+                .collect(),
         },
     ))
 }

@@ -11,6 +11,7 @@ use crate::audit::{self, Entry};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
+use crate::lifecycle::notify::{self, Undelivered};
 use crate::state::AppState;
 use crate::web::Ctx;
 
@@ -27,6 +28,8 @@ struct AuditPage {
     notify_url: Option<String>,
     /// Login checks: every how many seconds, if scheduled.
     check_every: Option<i64>,
+    /// Notifications that failed and have not arrived.
+    undelivered: Vec<Undelivered>,
 }
 
 impl AuditPage {
@@ -39,6 +42,19 @@ impl AuditPage {
             Some(s) => format!("{s} s"),
             None => String::new(),
         }
+    }
+
+    /// The notify URL as shown: its origin, and `/…` for a path, which
+    /// for Slack-style hooks is itself a credential.
+    fn notify_origin(&self) -> Option<String> {
+        let raw = self.notify_url.as_deref()?;
+        Some(match reqwest::Url::parse(raw) {
+            Ok(u) if u.path().len() > 1 || u.query().is_some() => {
+                format!("{}/…", u.origin().ascii_serialization())
+            }
+            Ok(u) => u.origin().ascii_serialization(),
+            Err(_) => "(not a URL)".into(),
+        })
     }
 
     fn href(&self, page: i64) -> String {
@@ -60,7 +76,31 @@ impl AuditPage {
 /// The area's routes, under `/admin`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/audit", web::get().to(list))
-        .route("/notifications/test", web::post().to(test_notification));
+        .route("/notifications/test", web::post().to(test_notification))
+        .route(
+            "/notifications/{id}/retry",
+            web::post().to(retry_notification),
+        );
+}
+
+/// Undelivered notifications the Audit page lists, at most.
+const UNDELIVERED_SHOWN: i64 = 20;
+
+/// `POST /admin/notifications/{id}/retry`: "Retry" on an undelivered
+/// notification: due at once, with its tries counted afresh.
+pub async fn retry_notification(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<actix_web::HttpResponse, AppError> {
+    let Ok(id) = path.parse::<i64>() else {
+        return Err(AppError::NotFound("There is no such notification.".into()));
+    };
+    let message = match notify::retry(&state.pool, ctx.actor(), id).await? {
+        Some(secret) => format!("The notification about {secret} will be sent again now."),
+        None => "That notification is no longer waiting: it arrived, or its secret is gone.".into(),
+    };
+    ctx.done(message, "/admin/audit")
 }
 
 /// `POST /admin/notifications/test`: "Send test notification", so an
@@ -87,7 +127,11 @@ pub async fn list(
     let actor = query.get("actor").trim().to_owned();
     let target = query.get("target").trim().to_owned();
     let (a, t) = (actor.clone(), target.clone());
-    let (entries, more) = db::run(&state.pool, move |c| Ok(audit::list(c, &a, &t, page)?)).await?;
+    let (entries, more, undelivered) = db::run(&state.pool, move |c| {
+        let (entries, more) = audit::list(c, &a, &t, page)?;
+        Ok((entries, more, notify::undelivered(c, UNDELIVERED_SHOWN)?))
+    })
+    .await?;
     Ok(AuditPage {
         notify_url: state.lifecycle.notify_url.clone(),
         check_every: state.lifecycle.check_every,
@@ -97,5 +141,6 @@ pub async fn list(
         page,
         entries,
         more,
+        undelivered,
     })
 }

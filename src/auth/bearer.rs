@@ -1,7 +1,7 @@
 //! The guard of the JSON API: `Authorization: Bearer wharf_…` and nothing
 //! else (no cookie, so no CSRF). A token acts as its user with the user's
-//! role at request time; failed attempts count against the address like
-//! failed sign-ins.
+//! role at request time; failed attempts are counted per address and
+//! throttled (apart from sign-ins), a valid token never is.
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
@@ -89,25 +89,31 @@ impl FromRequest for ApiCaller {
             };
             let src = source.clone();
             let holder = db::run(&state.pool, move |c| {
-                if let Some(wait) = throttle::retry_after_source(c, &src)? {
-                    return Err(AppError::TooManyRequests(wait));
-                }
-                let now = db::now();
                 // What has no token's shape cannot be a guess at one: it is
                 // refused without counting (or a database lookup).
                 if !tokens::well_formed(&token) {
                     return Ok(None);
                 }
-                let found = tokens::holder(c, &tokens::digest(&token), now)?;
-                match &found {
-                    None => throttle::record_failure(c, throttle::TOKEN_BUCKET, &src)?,
-                    // The last use, kept to the minute and the address.
-                    Some(h) => match &h.last_used {
-                        Some((at, from)) if now - at < 60 && *from == src => {}
-                        _ => tokens::touch(c, h.token_id, now, &src)?,
-                    },
+                let now = db::now();
+                match tokens::holder(c, &tokens::digest(&token), now)? {
+                    // A valid token is never throttled: 256 random bits are
+                    // not guessed, and others' failures must not lock it out.
+                    Some(h) => {
+                        // The last use, kept to the minute and the address.
+                        match &h.last_used {
+                            Some((at, from)) if now - at < 60 && *from == src => {}
+                            _ => tokens::touch(c, h.token_id, now, &src)?,
+                        }
+                        Ok(Some(h))
+                    }
+                    None => {
+                        if let Some(wait) = throttle::retry_after_token(c, &src)? {
+                            return Err(AppError::TooManyRequests(wait));
+                        }
+                        throttle::record_failure(c, throttle::TOKEN_BUCKET, &src)?;
+                        Ok(None)
+                    }
                 }
-                Ok(found)
             })
             .await
             .map_err(Problem::from)?;

@@ -27,53 +27,59 @@ pub fn source_key(addr: &str) -> String {
     }
 }
 
-/// `Some(seconds to wait)` when this username or address is locked out.
+/// `Some(seconds to wait)` when this username or address is locked out
+/// for sign-in. Failed API tokens are not counted here: a burst of bad
+/// tokens from a shared address (an office NAT, a CI runner pool) must not
+/// lock its people out.
 pub fn retry_after(
     conn: &Connection,
     username: &str,
     source: &str,
 ) -> rusqlite::Result<Option<u64>> {
     let source = source_key(source);
-    let source = source.as_str();
-    let since = db::now() - WINDOW_SECS;
-    let check = |column: &str, key: &str, max: i64| -> rusqlite::Result<Option<i64>> {
-        let (n, oldest): (i64, Option<i64>) = conn
-            .prepare_cached(&format!(
-                "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM login_failures
-                  WHERE {column} = ?1 AND at > ?2 ORDER BY at DESC LIMIT ?3)"
-            ))?
-            .query_row(params![key, since, max], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok((n >= max).then(|| oldest.unwrap_or(since) + WINDOW_SECS - db::now()))
-    };
-    let wait = check("username", username, MAX_PER_USERNAME)?
+    let wait = locked(conn, "username = ?1", username, MAX_PER_USERNAME)?
         .into_iter()
-        .chain(check("source", source, MAX_PER_SOURCE)?)
+        .chain(locked(
+            conn,
+            &format!("source = ?1 AND username != '{TOKEN_BUCKET}'"),
+            &source,
+            MAX_PER_SOURCE,
+        )?)
         .max();
-    Ok(wait.map(|w| w.max(1).unsigned_abs()))
+    Ok(wait)
 }
 
-/// The name API token failures are counted under; only their address's
-/// count applies to them (see [`retry_after_source`]).
-pub const TOKEN_BUCKET: &str = "(api token)";
-
-/// `Some(seconds to wait)` when this address is locked out, whatever the
-/// name: for bearer tokens, which name no account.
-pub fn retry_after_source(conn: &Connection, source: &str) -> rusqlite::Result<Option<u64>> {
-    let source = source_key(source);
+/// Seconds until the window frees a try, when the failures that `filter`
+/// (binding `?1` to `key`) selects reached `max` in it.
+fn locked(conn: &Connection, filter: &str, key: &str, max: i64) -> rusqlite::Result<Option<u64>> {
     let since = db::now() - WINDOW_SECS;
     let (n, oldest): (i64, Option<i64>) = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM login_failures
-              WHERE source = ?1 AND at > ?2 ORDER BY at DESC LIMIT ?3)",
-        )?
-        .query_row(params![source, since, MAX_PER_SOURCE], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    Ok((n >= MAX_PER_SOURCE).then(|| {
+              WHERE {filter} AND at > ?2 ORDER BY at DESC LIMIT ?3)"
+        ))?
+        .query_row(params![key, since, max], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((n >= max).then(|| {
         (oldest.unwrap_or(since) + WINDOW_SECS - db::now())
             .max(1)
             .unsigned_abs()
     }))
+}
+
+/// The name failed API tokens are counted under, by address (see
+/// [`retry_after_token`]).
+pub const TOKEN_BUCKET: &str = "(api token)";
+
+/// `Some(seconds to wait)` when this address has guessed too many API
+/// tokens. Only an unknown token asks: a valid token is never throttled.
+pub fn retry_after_token(conn: &Connection, source: &str) -> rusqlite::Result<Option<u64>> {
+    let source = source_key(source);
+    locked(
+        conn,
+        &format!("source = ?1 AND username = '{TOKEN_BUCKET}'"),
+        &source,
+        MAX_PER_SOURCE,
+    )
 }
 
 /// Counts a failure, and forgets failures older than the window.

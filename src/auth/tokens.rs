@@ -245,6 +245,33 @@ pub fn revoke(
     .optional()
 }
 
+/// Revokes every live token of `user`; returns how many.
+pub fn revoke_all(conn: &Connection, user: UserId) -> rusqlite::Result<usize> {
+    let now = db::now();
+    conn.prepare_cached(
+        "UPDATE api_tokens SET revoked_at = ?2
+         WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+    )?
+    .execute(params![user, now])
+}
+
+/// Live tokens of `user`.
+pub fn live_count(conn: &Connection, user: UserId) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM api_tokens WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+    )?
+    .query_row(params![user, db::now()], |r| r.get(0))
+}
+
+/// How an audit entry or a message counts tokens: "1 API token".
+pub fn count_text(n: usize) -> String {
+    if n == 1 {
+        "1 API token".into()
+    } else {
+        format!("{n} API tokens")
+    }
+}
+
 /// A live token's caller: its user as they are now, and the token.
 pub struct Holder {
     /// The token's user (active; the role at this moment).

@@ -53,6 +53,17 @@ impl ExpiryDate {
     }
 }
 
+/// At most `max` characters of `text`, with `…` standing for the rest: for
+/// words of others (a registry's, a receiver's) that are kept or shown.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! Handlers and page structs of the Images area and the catalogue.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,7 +14,7 @@ use crate::error::AppError;
 use crate::groups::store::GroupTag;
 use crate::listing::{ListQuery, Listing, Page, QueryPairs};
 use crate::state::AppState;
-use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, unprocessable};
+use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, render, unprocessable};
 
 crate::web::admin_list!(
     "images/list.html",
@@ -316,6 +317,8 @@ struct CataloguePage {
     groups: Vec<GroupTag>,
     /// The group filtered by, if any.
     group: Option<String>,
+    /// Why there is nothing to show: `?group=` named no group of theirs.
+    no_group: Option<String>,
 }
 
 impl CataloguePage {
@@ -327,45 +330,36 @@ impl CataloguePage {
     }
 }
 
-/// Sort keys of the catalogue: by what people read first.
-const CATALOGUE_SORTS: &[&str] = &["display_name", "name", "type", "updated"];
-
 /// `GET /`: the images a signed-in user may use (the global ones and those
 /// of their groups; administrators see all), 50 a page, searchable,
-/// `?group=` for one of their groups, with whether each needs a pull
-/// secret, but nothing of the secret itself. One query for the page.
+/// `?group=` for one of their groups (any other name, whether a group or
+/// not, is 404 with the same sentence), with whether each needs a pull
+/// secret, but nothing of the secret itself.
 pub async fn catalogue(
     ctx: Ctx,
     state: web::Data<AppState>,
     query: QueryPairs,
-) -> Result<impl Responder, AppError> {
-    let mut listing = Listing::parse(&ListQuery::from(&query), "/", CATALOGUE_SORTS);
+) -> Result<HttpResponse, AppError> {
+    let mut listing = Listing::parse(&ListQuery::from(&query), "/", store::CATALOGUE_SORTS);
     let group = Some(query.get("group").trim().to_owned()).filter(|g| !g.is_empty());
     listing.keep = group.clone().map(|g| ("group", g));
-    let (user, admin) = (ctx.user.id, ctx.user.is_admin);
-    let scope = store::Scope {
-        visibility: if admin {
-            store::Visibility::All
-        } else {
-            store::Visibility::For(user)
-        },
-        group: group.clone(),
-    };
-    let (mut page, groups) = db::run(&state.pool, move |c| {
-        let page = store::list_scoped(c, listing, &scope)?;
-        Ok((page, crate::groups::store::of_user(c, user)?))
+    let (viewer, admin, g) = (ctx.user.id, ctx.user.is_admin, group.clone());
+    let found = db::run(&state.pool, move |c| {
+        Ok(store::catalogue(c, listing, viewer, admin, g)?)
     })
     .await?;
-    // A card names only the viewer's own groups: others' are not theirs to see.
-    if !admin {
-        for image in &mut page.rows {
-            image.groups.retain(|g| groups.contains(g));
-        }
-    }
-    Ok(CataloguePage {
-        ctx,
-        page,
-        groups,
-        group,
-    })
+    let status = match found.no_group {
+        Some(_) => StatusCode::NOT_FOUND,
+        None => StatusCode::OK,
+    };
+    render(
+        status,
+        &CataloguePage {
+            ctx,
+            page: found.page,
+            groups: found.groups,
+            group,
+            no_group: found.no_group.map(|e| e.to_string()),
+        },
+    )
 }

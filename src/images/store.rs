@@ -200,6 +200,84 @@ impl Scope {
 /// Sort keys of the list, the default first.
 pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
 
+/// Sort keys of the catalogue: by what people read first.
+pub const CATALOGUE_SORTS: &[&str] = &["display_name", "name", "type", "updated"];
+
+/// The catalogue as one viewer sees it: a page of what they may use, each
+/// image naming only the viewer's own groups (administrators: every image
+/// and group), and the viewer's groups to filter by.
+pub struct Catalogue {
+    /// The page (empty when `no_group`).
+    pub page: Page<Image>,
+    /// The viewer's groups.
+    pub groups: Vec<GroupTag>,
+    /// `?group=` named no group of the viewer's.
+    pub no_group: Option<NoSuchGroup>,
+}
+
+/// `?group=` named no group of the viewer's. A group that exists but is
+/// not theirs gets the same answer as one that does not exist, so that
+/// nobody learns of others' groups.
+#[derive(Debug, thiserror::Error)]
+pub enum NoSuchGroup {
+    /// For a member: none of theirs has the name.
+    #[error("You are in no group named {0}.")]
+    NotYours(String),
+    /// For an administrator: no group has the name.
+    #[error("There is no group named {0}.")]
+    Missing(String),
+}
+
+/// The catalogue page for `viewer`, narrowed to `group` when given (one
+/// of the viewer's groups; any group for an administrator).
+pub fn catalogue(
+    conn: &Connection,
+    listing: Listing,
+    viewer: UserId,
+    admin: bool,
+    group: Option<String>,
+) -> rusqlite::Result<Catalogue> {
+    let mine = crate::groups::store::of_user(conn, viewer)?;
+    let no_group = match &group {
+        Some(g) if admin => crate::groups::store::find(conn, g)?
+            .is_none()
+            .then(|| NoSuchGroup::Missing(g.clone())),
+        Some(g) => (!mine.iter().any(|t| t.name == *g)).then(|| NoSuchGroup::NotYours(g.clone())),
+        None => None,
+    };
+    if no_group.is_some() {
+        return Ok(Catalogue {
+            page: Page {
+                rows: Vec::new(),
+                total: 0,
+                listing,
+            },
+            groups: mine,
+            no_group,
+        });
+    }
+    let scope = Scope {
+        visibility: if admin {
+            Visibility::All
+        } else {
+            Visibility::For(viewer)
+        },
+        group,
+    };
+    let mut page = list_scoped(conn, listing, &scope)?;
+    // A card names only the viewer's own groups: others' are not theirs to see.
+    if !admin {
+        for image in &mut page.rows {
+            image.groups.retain(|g| mine.contains(g));
+        }
+    }
+    Ok(Catalogue {
+        page,
+        groups: mine,
+        no_group: None,
+    })
+}
+
 /// One page of the list, filtered on name and display name; the page's ids
 /// first, then those rows in full.
 pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>> {

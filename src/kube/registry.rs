@@ -6,7 +6,8 @@
 //! The password is only ever sent where the administrator pointed it:
 //! redirects stay on the same host (at most 3, never from https to http),
 //! and no link-local address (a cloud's metadata service at
-//! 169.254.169.254, say) is contacted, named or resolved.
+//! 169.254.169.254, say) is contacted, named or resolved. No proxy from the
+//! environment is used: a proxy would resolve the names itself.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -50,12 +51,7 @@ impl LoginResult {
 pub const MAX_MESSAGE: usize = 300;
 
 fn cap(message: String) -> String {
-    if message.chars().count() <= MAX_MESSAGE {
-        return message;
-    }
-    let mut short: String = message.chars().take(MAX_MESSAGE - 1).collect();
-    short.push('…');
-    short
+    crate::domain::truncate(&message, MAX_MESSAGE)
 }
 
 /// Most redirects followed.
@@ -66,13 +62,25 @@ const MAX_REDIRECTS: usize = 3;
 #[error("{0}")]
 struct Refused(String);
 
-/// Whether an address is link-local (IPv4 169.254/16, IPv6 fe80::/10,
-/// also as an IPv4-mapped IPv6 address).
+/// Whether an address is link-local, or a way of writing one: IPv4
+/// 169.254/16; IPv6 fe80::/10; an IPv4 link-local address embedded in
+/// IPv6 (IPv4-mapped `::ffff:0:0/96`, IPv4-compatible `::/96`, NAT64
+/// `64:ff9b::/96`, 6to4 `2002::/16`); and AWS's metadata service on IPv6,
+/// `fd00:ec2::254`.
 pub fn is_link_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_link_local(),
         IpAddr::V6(v6) => {
-            v6.is_unicast_link_local() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)).is_link_local()
+            };
+            v6.is_unicast_link_local()
+                || v6 == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
+                || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+                || (s[..6] == [0; 6] && embedded(s[6], s[7]))
+                || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && embedded(s[6], s[7]))
+                || (s[0] == 0x2002 && embedded(s[1], s[2]))
         }
     }
 }
@@ -171,6 +179,9 @@ async fn attempt(host: &RegistryHost, username: &str, password: &SecretValue) ->
             }
         }))
         .dns_resolver(Arc::new(NoLinkLocal))
+        // Through a proxy the proxy resolves names, and the check above
+        // would never see the address: registries are reached directly.
+        .no_proxy()
         .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
         .build()
     {
@@ -464,10 +475,23 @@ mod tests {
             "169.254.0.1",
             "fe80::1",
             "::ffff:169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "fd00:ec2::254",
         ] {
             assert!(is_link_local(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["127.0.0.1", "10.0.0.1", "2001:db8::1", "::1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "2001:db8::1",
+            "::1",
+            "64:ff9b::8.8.8.8",
+            "2002:0808:0808::1",
+            "fd00:ec2::253",
+        ] {
             assert!(!is_link_local(ip.parse().unwrap()), "{ip}");
         }
         let url = Url::parse("http://[fe80::1]:5000/v2/").unwrap();

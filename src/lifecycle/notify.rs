@@ -3,21 +3,25 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::LifecycleSettings;
 use crate::audit;
 use crate::db;
-use crate::domain::{ExpiryDate, SecretId};
+use crate::domain::{ExpiryDate, SecretId, truncate};
 use crate::error::AppError;
 use crate::state::AppState;
 
 /// Tries before a delivery is given up.
-pub const MAX_TRIES: i64 = 5;
+pub const MAX_TRIES: i64 = 12;
 
 /// How long a receiver may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Seconds a sender holds a delivery it claimed: well past [`TIMEOUT`], so
+/// the claim covers the send however slowly the receiver answers.
+const LEASE: i64 = 60;
 
 /// What happened to a credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,10 +84,12 @@ fn payload(
     s: &LifecycleSettings,
 ) -> String {
     let place = about.place();
+    // The message is the registry's words: inert before it reaches chat.
+    let message = about.message.map(chat_safe);
     let text = match event {
         Event::LoginFailing => format!(
             "Registry login for {place} is failing: {}",
-            about.message.unwrap_or("the registry refused it.")
+            message.as_deref().unwrap_or("the registry refused it.")
         ),
         Event::LoginRecovered => format!("Registry login for {place} works again."),
         Event::Expiring(_) => {
@@ -106,7 +112,7 @@ fn payload(
         "display_name": about.display_name,
         "registry_host": about.registry_host,
         "expires_on": about.expires_on,
-        "message": about.message,
+        "message": message,
     });
     if let Some(base) = &s.public_url {
         body["url"] = json!(format!(
@@ -206,99 +212,135 @@ struct Due {
     payload: String,
     attempts: i64,
     secret: String,
+    /// The claim's token: only its holder records the outcome.
+    claim: String,
 }
 
-/// Sends what is due, a few at a time; each outcome goes to the audit log
-/// as `wharf`'s. Failures wait 2, 4, 8, 16 s; the fifth gives up.
+/// Claims the oldest due delivery for [`LEASE`] seconds, if any is due.
+fn claim_next(conn: &mut Connection) -> rusqlite::Result<Option<Due>> {
+    let tx = db::write_tx(conn)?;
+    let now = db::now();
+    let claim = format!("{:016x}", rand::random::<u64>());
+    let due = tx
+        .prepare_cached(
+            "UPDATE notifications SET claimed_until = ?2, claimed_by = ?3
+             WHERE id = (SELECT id FROM notifications
+                         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ?1
+                           AND (claimed_until IS NULL OR claimed_until < ?1)
+                         ORDER BY next_at, id LIMIT 1)
+             RETURNING id, payload, attempts",
+        )?
+        .query_row(params![now, now + LEASE, claim], |r| {
+            let payload: String = r.get(1)?;
+            let secret = serde_json::from_str::<serde_json::Value>(&payload)
+                .ok()
+                .and_then(|v| v["secret"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            Ok(Due {
+                id: r.get(0)?,
+                payload,
+                attempts: r.get(2)?,
+                secret,
+                claim: claim.clone(),
+            })
+        })
+        .optional()?;
+    tx.commit()?;
+    Ok(due)
+}
+
+/// Seconds to wait after the `attempts`-th failed try: 5 s, doubling, at
+/// most an hour, so twelve tries span about two and a half hours.
+pub fn backoff(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    (5i64 << doublings).min(3600)
+}
+
+/// Records how a try of `d` went, if `d`'s claim still holds.
+fn finish(conn: &mut Connection, d: &Due, outcome: &Result<(), String>) -> rusqlite::Result<()> {
+    let tx = db::write_tx(conn)?;
+    let now = db::now();
+    let attempts = d.attempts + 1;
+    let (delivered, failed, next, error) = match outcome {
+        Ok(()) => (Some(now), None, None, None),
+        Err(why) if attempts >= MAX_TRIES => (None, Some(now), None, Some(why.as_str())),
+        Err(why) => (
+            None,
+            None,
+            Some(now + backoff(attempts)),
+            Some(why.as_str()),
+        ),
+    };
+    let held =
+        tx.prepare_cached(
+            "UPDATE notifications SET attempts = ?3, delivered_at = ?4, failed_at = ?5,
+                 next_at = COALESCE(?6, next_at), last_error = COALESCE(?7, last_error),
+                 claimed_until = NULL, claimed_by = NULL
+             WHERE id = ?1 AND claimed_by = ?2",
+        )?
+        .execute(params![
+            d.id, d.claim, attempts, delivered, failed, next, error
+        ])? == 1;
+    if !held {
+        // The lease ran out and another sender has the row now; whatever it
+        // does is what is recorded.
+        tracing::warn!(
+            notification = d.id,
+            "a notification's claim ran out before its outcome was recorded"
+        );
+        return Ok(());
+    }
+    let action = match outcome {
+        Ok(()) => "notification delivered".to_owned(),
+        Err(why) if attempts >= MAX_TRIES => {
+            format!("notification failed, gave up after {attempts} tries ({why})")
+        }
+        Err(why) => format!("notification failed, try {attempts} of {MAX_TRIES} ({why})"),
+    };
+    audit::record(&tx, "wharf", &action, &format!("secret/{}", d.secret), "")?;
+    tx.commit()
+}
+
+/// Sends what is due, one at a time, each under a claim that outlasts its
+/// send ([`LEASE`] against a [`TIMEOUT`]), so another `wharf serve` on the
+/// same database never sends it too; each outcome goes to the audit log as
+/// `wharf`'s. Failures are tried again after [`backoff`]; the
+/// [`MAX_TRIES`]th gives up.
 pub async fn deliver_due(state: &AppState) -> Result<(), AppError> {
     let Some(url) = state.lifecycle.notify_url.clone() else {
         return Ok(());
     };
-    let due: Vec<Due> = db::run(&state.pool, |c| {
-        let tx = db::write_tx(c)?;
-        let now = db::now();
-        let due: Vec<Due> = tx
-            .prepare_cached(
-                "SELECT id, payload, attempts FROM notifications
-                 WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ?1
-                   AND (claimed_until IS NULL OR claimed_until < ?1)
-                 ORDER BY id LIMIT 10",
-            )?
-            .query_map([now], |r| {
-                let payload: String = r.get(1)?;
-                let secret = serde_json::from_str::<serde_json::Value>(&payload)
-                    .ok()
-                    .and_then(|v| v["secret"].as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                Ok(Due {
-                    id: r.get(0)?,
-                    payload,
-                    attempts: r.get(2)?,
-                    secret,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        for d in &due {
-            tx.execute(
-                "UPDATE notifications SET claimed_until = ?2 WHERE id = ?1",
-                params![d.id, now + 60],
-            )?;
-        }
-        tx.commit()?;
-        Ok(due)
-    })
-    .await?;
-    for d in due {
-        let outcome = post(&url, d.payload).await;
+    while let Some(d) = db::run(&state.pool, |c| Ok(claim_next(c)?)).await? {
+        let outcome = post(&url, d.payload.clone()).await;
         state.metrics.notification(outcome.is_ok());
-        let attempts = d.attempts + 1;
-        db::run(&state.pool, move |c| {
-            let tx = db::write_tx(c)?;
-            let now = db::now();
-            let target = format!("secret/{}", d.secret);
-            let action = match &outcome {
-                Ok(()) => {
-                    tx.execute(
-                        "UPDATE notifications SET delivered_at = ?2, attempts = ?3, claimed_until = NULL
-                         WHERE id = ?1",
-                        params![d.id, now, attempts],
-                    )?;
-                    "notification delivered".to_owned()
-                }
-                Err(why) if attempts >= MAX_TRIES => {
-                    tx.execute(
-                        "UPDATE notifications SET failed_at = ?2, attempts = ?3, last_error = ?4,
-                             claimed_until = NULL WHERE id = ?1",
-                        params![d.id, now, attempts, why],
-                    )?;
-                    format!("notification failed, gave up after {attempts} tries ({why})")
-                }
-                Err(why) => {
-                    let wait = 1i64 << attempts.clamp(1, 4);
-                    tx.execute(
-                        "UPDATE notifications SET attempts = ?3, last_error = ?4, next_at = ?2,
-                             claimed_until = NULL WHERE id = ?1",
-                        params![d.id, now + wait, attempts, why],
-                    )?;
-                    format!("notification failed, try {attempts} of {MAX_TRIES} ({why})")
-                }
-            };
-            audit::record(&tx, "wharf", &action, &target, "")?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
+        db::run(&state.pool, move |c| Ok(finish(c, &d, &outcome)?)).await?;
     }
     Ok(())
 }
 
+/// The client for receivers: no redirects (a 3xx would turn the POST into
+/// a body-less GET elsewhere, and the final 200 would read as delivered),
+/// no `Referer` (a Slack-style hook's URL is itself a secret).
+fn webhook_client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
+                .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 /// POSTs one notification; `Err` says why it did not arrive.
 async fn post(url: &str, body: String) -> Result<(), String> {
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = webhook_client()?;
     match client
         .post(url)
         .header("content-type", "application/json")
@@ -307,10 +349,128 @@ async fn post(url: &str, body: String) -> Result<(), String> {
         .await
     {
         Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) if r.status().is_redirection() => {
+            let to = r
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            Err(format!(
+                "HTTP {}, a redirect to {}, not followed",
+                r.status().as_u16(),
+                truncate(&printable(&to), 200)
+            ))
+        }
         Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
         Err(e) if e.is_timeout() => Err("no answer within 10 s".into()),
         Err(_) => Err("could not connect".into()),
     }
+}
+
+/// `text` without control characters.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Text that came from a registry, made inert for chat: Slack and
+/// Mattermost read `<!channel>` as a mention and `<url|label>` as a link,
+/// so `<`, `>`, `&`, `|` and control characters go.
+pub fn chat_safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '&' | '|'))
+        .collect()
+}
+
+/// A notification that has not arrived (yet), for the Audit page.
+#[derive(Debug)]
+pub struct Undelivered {
+    /// Row id, for "Retry".
+    pub id: i64,
+    /// The secret's name.
+    pub secret: String,
+    /// The `event` field.
+    pub event: String,
+    /// Tries so far.
+    pub attempts: i64,
+    /// Why the last try failed.
+    pub last_error: Option<String>,
+    /// The next try (Unix seconds), or `None` once given up.
+    pub next_at: Option<i64>,
+}
+
+impl Undelivered {
+    /// "in 4 min", "given up", for the Next try column.
+    pub fn next_try(&self) -> String {
+        match self.next_at {
+            None => "given up".into(),
+            Some(at) => {
+                let wait = at - db::now();
+                match wait {
+                    ..=0 => "now".into(),
+                    1..=119 => format!("in {wait} s"),
+                    120..=7199 => format!("in {} min", wait / 60),
+                    _ => format!("in {} h", wait / 3600),
+                }
+            }
+        }
+    }
+}
+
+/// The newest `limit` notifications that failed at least once and have
+/// not arrived: those still being retried and those given up on.
+pub fn undelivered(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Undelivered>> {
+    conn.prepare_cached(
+        "SELECT n.id, s.name, n.event, n.attempts, n.last_error,
+                CASE WHEN n.failed_at IS NULL THEN n.next_at END
+         FROM notifications n JOIN secrets s ON s.id = n.secret_id
+         WHERE n.delivered_at IS NULL AND n.attempts > 0
+         ORDER BY n.id DESC LIMIT ?1",
+    )?
+    .query_map([limit], |r| {
+        Ok(Undelivered {
+            id: r.get(0)?,
+            secret: r.get(1)?,
+            event: r.get(2)?,
+            attempts: r.get(3)?,
+            last_error: r.get(4)?,
+            next_at: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
+/// "Retry" on an undelivered notification: due now, with its tries
+/// counted afresh, audited on its secret. Returns the secret's name, or
+/// `None` when no such notification waits (it arrived, or went with its
+/// secret).
+pub async fn retry(
+    pool: &db::Pool,
+    actor: audit::Actor,
+    id: i64,
+) -> Result<Option<String>, AppError> {
+    db::run(pool, move |c| {
+        let tx = db::write_tx(c)?;
+        let secret: Option<String> = tx
+            .prepare_cached(
+                "UPDATE notifications SET failed_at = NULL, attempts = 0, next_at = ?2
+                 WHERE id = ?1 AND delivered_at IS NULL
+                 RETURNING (SELECT name FROM secrets WHERE id = notifications.secret_id)",
+            )?
+            .query_row(params![id, db::now()], |r| r.get(0))
+            .optional()?;
+        if let Some(name) = &secret {
+            audit::record(
+                &tx,
+                &actor.name,
+                "notification retry requested",
+                &format!("secret/{name}"),
+                &actor.source,
+            )?;
+            tx.commit()?;
+        }
+        Ok(secret)
+    })
+    .await
 }
 
 /// "Send test notification": one at once, its outcome audited.

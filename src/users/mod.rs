@@ -18,5 +18,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{username}", web::get().to(edit_form))
         .route("/users/{username}", web::post().to(update))
         .route("/users/{username}/delete", web::get().to(delete_confirm))
-        .route("/users/{username}/delete", web::post().to(delete));
+        .route("/users/{username}/delete", web::post().to(delete))
+        .route(
+            "/users/{username}/tokens/revoke",
+            web::post().to(revoke_tokens),
+        );
 }

@@ -7,8 +7,9 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::store::{self, Account, AccountChange, Refusal};
-use crate::audit::{Outcome, audited};
+use crate::audit::{self, Outcome, audited};
 use crate::auth::store::CreateError;
+use crate::auth::tokens;
 use crate::auth::{self, AdminCtx};
 use crate::db;
 use crate::domain::{Password, Username};
@@ -111,6 +112,8 @@ struct FormPage {
     account: Option<Account>,
     /// On the account's page: the groups it is in.
     groups: Vec<crate::groups::store::GroupTag>,
+    /// On the account's page: its live API tokens.
+    live_tokens: i64,
 }
 
 impl FormPage {
@@ -118,7 +121,7 @@ impl FormPage {
         if self.form.is_new {
             "At least 12 characters."
         } else {
-            "Leave blank to keep the current password; a new one signs the user out everywhere."
+            "Leave blank to keep the current password; a new one signs the user out everywhere and revokes their API tokens."
         }
     }
 
@@ -130,6 +133,7 @@ impl FormPage {
             values: UserFields::of(&account),
             account: Some(account),
             groups: Vec::new(),
+            live_tokens: 0,
         }
     }
 
@@ -148,6 +152,7 @@ impl FormPage {
             values,
             account,
             groups: Vec::new(),
+            live_tokens: 0,
         })
     }
 }
@@ -165,6 +170,7 @@ pub async fn new_form(ctx: AdminCtx) -> impl Responder {
         values,
         account: None,
         groups: Vec::new(),
+        live_tokens: 0,
     }
 }
 
@@ -218,12 +224,16 @@ pub async fn edit_form(
 ) -> Result<impl Responder, AppError> {
     let account = load(&state, path.into_inner()).await?;
     let (version, id) = (account.version, account.user.id);
-    let groups = db::run(&state.pool, move |c| {
-        Ok(crate::groups::store::of_user(c, id)?)
+    let (groups, live_tokens) = db::run(&state.pool, move |c| {
+        Ok((
+            crate::groups::store::of_user(c, id)?,
+            tokens::live_count(c, id)?,
+        ))
     })
     .await?;
     let mut page = FormPage::stored(ctx.0, account, FormState::editing(version));
     page.groups = groups;
+    page.live_tokens = live_tokens;
     Ok(page)
 }
 
@@ -253,14 +263,24 @@ pub async fn update(
     };
     let change = form.change(password_hash);
     let (actor_id, target) = (ctx.user.id, format!("user/{}", form.username));
+    let (by, t) = (ctx.actor(), target.clone());
     let outcome = audited(&state.pool, ctx.actor(), action, target, move |c| {
-        Ok(store::update_account(c, actor_id, &change)?)
+        let outcome = store::update_account(c, actor_id, &change)?;
+        if let Outcome::Done(n @ 1..) = outcome {
+            let action = format!("{} revoked", tokens::count_text(n));
+            audit::record(c, &by.name, &action, &t, &by.source)?;
+        }
+        Ok(outcome)
     })
     .await?;
     let name = account.user.username;
     match outcome {
-        Outcome::Done(()) if account.user.id == ctx.user.id => updated_yourself(&ctx, &state).await,
-        Outcome::Done(()) => ctx.done(format!("User {name} updated."), "/admin/users"),
+        Outcome::Done(_) if account.user.id == ctx.user.id => updated_yourself(&ctx, &state).await,
+        Outcome::Done(0) => ctx.done(format!("User {name} updated."), "/admin/users"),
+        Outcome::Done(n) => ctx.done(
+            format!("User {name} updated; {} revoked.", tokens::count_text(n)),
+            "/admin/users",
+        ),
         Outcome::Refused(Refusal::Missing(n)) => Err(AppError::no_such("user", &n)),
         Outcome::Refused(e) => {
             // What is stored now, with why the change was refused.
@@ -289,6 +309,30 @@ async fn updated_yourself(ctx: &Ctx, state: &AppState) -> Result<HttpResponse, A
         }
         None => ctx.done(message, "/admin/users"),
     }
+}
+
+/// `POST /admin/users/{username}/tokens/revoke`: "Revoke all tokens".
+pub async fn revoke_tokens(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let account = load(&state, path.into_inner()).await?;
+    let (id, name) = (account.user.id, account.user.username);
+    let (by, target) = (ctx.actor(), format!("user/{name}"));
+    let n = db::run(&state.pool, move |c| {
+        let tx = db::write_tx(c)?;
+        let n = tokens::revoke_all(&tx, id)?;
+        let action = format!("{} revoked", tokens::count_text(n));
+        audit::record(&tx, &by.name, &action, &target, &by.source)?;
+        tx.commit()?;
+        Ok(n)
+    })
+    .await?;
+    ctx.done(
+        format!("{} of {name} revoked.", tokens::count_text(n)),
+        &format!("/admin/users/{name}"),
+    )
 }
 
 fn refused(ctx: Ctx, username: &str, e: &Refusal) -> Result<HttpResponse, AppError> {

@@ -161,12 +161,15 @@ pub struct AccountChange {
 }
 
 /// Applies a change unless it breaks a guard. A new password or disabling
-/// ends the user's sessions. Run inside an immediate transaction.
+/// ends the user's sessions and revokes their API tokens (someone who had
+/// the account's password may have made one; re-enabling must not bring
+/// it back). Returns how many tokens were revoked. Run inside an immediate
+/// transaction.
 pub fn update_account(
     conn: &Connection,
     actor_id: UserId,
     c: &AccountChange,
-) -> rusqlite::Result<Outcome<(), Refusal>> {
+) -> rusqlite::Result<Outcome<usize, Refusal>> {
     let Some(current) = find_account(conn, &c.username)? else {
         return Ok(Outcome::Refused(Refusal::Missing(c.username.clone())));
     };
@@ -197,7 +200,12 @@ pub fn update_account(
             db::now()
         ],
     )?;
-    Ok(Outcome::Done(()))
+    let revoked = if end_sessions {
+        crate::auth::tokens::revoke_all(conn, current.user.id)?
+    } else {
+        0
+    };
+    Ok(Outcome::Done(revoked))
 }
 
 /// Why `actor_id` may not delete `account`, if they may not: not

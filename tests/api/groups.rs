@@ -338,7 +338,8 @@ async fn the_api_manages_groups_and_narrows_the_catalogue() {
         .collect();
     assert_eq!(got, want);
     assert!(!names(&cat).contains(&"vision-gpu".to_owned()));
-    let (_, cat) = api(
+    // Not eve's group: the same 404 as a group that does not exist.
+    let (s, cat) = api(
         &app,
         Method::GET,
         "/api/v1/catalogue?group=vision",
@@ -346,7 +347,8 @@ async fn the_api_manages_groups_and_narrows_the_catalogue() {
         None,
     )
     .await;
-    assert!(names(&cat).is_empty());
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(cat["detail"], "You are in no group named vision.");
     let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &dana, None).await;
     assert!(
         names(&cat).contains(&"vision-gpu".to_owned())
@@ -410,4 +412,139 @@ async fn a_card_names_only_the_viewers_own_groups() {
         !eve.contains("Vision team"),
         "another group's name is not eve's to see"
     );
+}
+
+/// Eve in nlp; an image `both-nb` for nlp and vision, pulled with `gitlab`.
+async fn world_with_a_shared_image() -> TestApp {
+    let app = world().await;
+    app.create_secret(
+        "gitlab",
+        "GitLab",
+        "registry.example.com",
+        "deployer",
+        "glpat-1234",
+    )
+    .await;
+    let r = post_pairs(
+        &app,
+        "/admin/groups",
+        &[("name", "nlp"), ("display_name", "NLP"), ("members", "eve")],
+    )
+    .await;
+    assert_redirect_to(&r, "/admin/groups");
+    let r = post_pairs(
+        &app,
+        "/admin/images",
+        &[
+            ("name", "both-nb"),
+            ("url", "registry.example.com/team/both:1"),
+            ("image_type", "cpu"),
+            ("use_pull_secret", "on"),
+            ("pull_secret", "gitlab"),
+            ("groups", "nlp"),
+            ("groups", "vision"),
+        ],
+    )
+    .await;
+    assert_redirect_to(&r, "/admin/images");
+    app
+}
+
+#[tokio::test]
+async fn a_group_you_are_not_in_answers_as_one_that_does_not_exist() {
+    let app = world_with_a_shared_image().await;
+    let eve = app.another_browser();
+    assert_redirect_to(&eve.login("eve", "eves-long-password").await, "/");
+    // Her own group shows the image.
+    assert!(eve.get_html("/?group=nlp").await.contains("both-nb"));
+    // vision exists and both-nb is in it, but vision is not hers: the page
+    // says the same as for a name that is no group at all.
+    let probe = eve.get("/?group=vision").await;
+    assert_eq!(probe.status(), StatusCode::NOT_FOUND);
+    let probe = probe.text().await.unwrap();
+    let unknown = eve.get("/?group=no-such-team").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let unknown = unknown.text().await.unwrap();
+    assert!(
+        probe.contains("You are in no group named vision."),
+        "{probe}"
+    );
+    assert!(!probe.contains("both-nb"));
+    assert_eq!(
+        probe.replace("vision", "X"),
+        unknown.replace("no-such-team", "X"),
+        "a member of no group learns nothing from the answer"
+    );
+
+    let token = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
+    let (s1, a) = api(
+        &app,
+        Method::GET,
+        "/api/v1/catalogue?group=vision",
+        &token,
+        None,
+    )
+    .await;
+    let (s2, b) = api(
+        &app,
+        Method::GET,
+        "/api/v1/catalogue?group=no-such-team",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!((s1, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(a["detail"], "You are in no group named vision.");
+    assert_eq!(b["detail"], "You are in no group named no-such-team.");
+    // An administrator may filter by any group; a name that is none is 404.
+    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "read", 3600).unwrap();
+    let (s, v) = api(
+        &app,
+        Method::GET,
+        "/api/v1/catalogue?group=vision",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["total"], 2);
+    let (s, _) = api(
+        &app,
+        Method::GET,
+        "/api/v1/catalogue?group=no-such-team",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_api_catalogue_never_names_a_secret_to_members() {
+    let app = world_with_a_shared_image().await;
+    let eve = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
+    let (s, cat) = api(&app, Method::GET, "/api/v1/catalogue", &eve, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = cat.to_string();
+    assert!(
+        !text.contains("gitlab") && !text.contains("pull_secret"),
+        "{text}"
+    );
+    let item = |v: &serde_json::Value, name: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(item(&cat, "both-nb")["private"], true);
+    assert_eq!(item(&cat, "shared-nb")["private"], false);
+    // Eve is not in vision: the card names only her own group.
+    assert_eq!(item(&cat, "both-nb")["groups"], serde_json::json!(["nlp"]));
+    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "read", 3600).unwrap();
+    let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &admin, None).await;
+    assert_eq!(item(&cat, "both-nb")["pull_secret"], "gitlab");
+    assert_eq!(item(&cat, "both-nb")["private"], true);
 }

@@ -358,6 +358,15 @@ pub async fn start_registry_on(port: u16, user: &str, password: &str) -> Registr
 /// The real `wharf serve` binary on `dir` with extra flags, on a free
 /// loopback port; killed when dropped. Returns it and its base URL.
 pub async fn start_wharf(dir: &Path, extra: &[&str]) -> (KillOnDrop, String) {
+    start_wharf_env(dir, extra, &[]).await
+}
+
+/// [`start_wharf`] with these environment variables.
+pub async fn start_wharf_env(
+    dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (KillOnDrop, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec![
@@ -371,6 +380,7 @@ pub async fn start_wharf(dir: &Path, extra: &[&str]) -> (KillOnDrop, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
         .args(&args)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

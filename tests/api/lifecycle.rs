@@ -426,10 +426,10 @@ async fn a_failed_delivery_is_retried_and_arrives_once() {
     assert!(got.lock().unwrap().iter().all(|b| b["event"] == "expired"));
     let log = app.get_html("/admin/audit").await;
     assert!(
-        log.contains("notification failed, try 1 of 5 (HTTP 500)"),
+        log.contains("notification failed, try 1 of 12 (HTTP 500)"),
         "{log}"
     );
-    assert!(log.contains("notification failed, try 2 of 5 (HTTP 500)"));
+    assert!(log.contains("notification failed, try 2 of 12 (HTTP 500)"));
     assert!(log.contains("notification delivered"));
 }
 
@@ -624,5 +624,224 @@ fn the_summary_line_reads_indexes_not_every_secret() {
             .collect::<Vec<_>>()
             .join("; ");
         assert!(plan.contains("INDEX"), "{q}: {plan}");
+    }
+}
+
+/// A receiver that answers 200 after `delay`, keeping every body.
+fn slow_receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use actix_web::{App, HttpResponse, web};
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let seen = got.clone();
+    let port = crate::loopback_server!({
+        let seen = seen.clone();
+        App::new().route(
+            "/hook",
+            web::post().to(move |body: web::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    tokio::time::sleep(delay).await;
+                    seen.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap_or_default());
+                    HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    });
+    (port, got)
+}
+
+#[tokio::test]
+async fn two_servers_and_a_slow_receiver_deliver_each_notification_once() {
+    // Ten notifications at 7 s each outlast a 60 s claim of all ten at once:
+    // the claim must cover each send.
+    let (hook, got) = slow_receiver(Duration::from_secs(7));
+    let hook_url = format!("http://127.0.0.1:{hook}/hook");
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "ops", "ops-long-password", true);
+    let token = wharf::cli::token_create(dir.path(), "ops", "ci", "write", 3600).unwrap();
+    let flags = ["--check-every", "1s", "--notify-url", hook_url.as_str()];
+    let (_a, base) = start_wharf(dir.path(), &flags).await;
+    let (_b, _) = start_wharf(dir.path(), &flags).await;
+    let expired = day(-1);
+    for i in 0..10 {
+        let created = api_json(&base, &token, reqwest::Method::POST, "/api/v1/secrets", Some(
+            serde_json::json!({"name": format!("key-{i}"), "type": "git_sync", "secret": SSH_KEY,
+                "expires_on": expired}).to_string(),
+        )).await;
+        assert_eq!(created["name"], format!("key-{i}"));
+    }
+    eventually("ten deliveries", 90, || got.lock().unwrap().len() >= 10).await;
+    // Long enough for a second sender whose claim had run out to send again.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let mut secrets: Vec<String> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b["secret"].as_str().unwrap().to_owned())
+        .collect();
+    secrets.sort();
+    let want: Vec<String> = (0..10).map(|i| format!("key-{i}")).collect();
+    assert_eq!(secrets, want, "each secret's notification exactly once");
+    let delivered: i64 = wharf::db::open(&dir.path().join("wharf.db"))
+        .unwrap()
+        .get()
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'notification delivered'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(delivered, 10);
+}
+
+/// Counts requests of any kind, keeping their `Referer` headers.
+fn counting_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    use actix_web::{App, HttpRequest, HttpResponse, web};
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = got.clone();
+    let port = crate::loopback_server!({
+        let seen = seen.clone();
+        App::new().default_service(web::to(move |req: HttpRequest| {
+            let seen = seen.clone();
+            async move {
+                let referer = req
+                    .headers()
+                    .get("referer")
+                    .map(|v| v.to_str().unwrap_or("?").to_owned())
+                    .unwrap_or_default();
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{} {referer}", req.method()));
+                HttpResponse::Ok().finish()
+            }
+        }))
+    });
+    (port, got)
+}
+
+#[tokio::test]
+async fn a_redirecting_receiver_is_a_failed_try_and_an_admin_can_retry_it() {
+    let (elsewhere, visits) = counting_server();
+    let target = format!("http://127.0.0.1:{elsewhere}/elsewhere");
+    let (hook, got) = {
+        use actix_web::{App, HttpRequest, HttpResponse, web};
+        let got: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = got.clone();
+        let to = target.clone();
+        let port = crate::loopback_server!({
+            let (seen, to) = (seen.clone(), to.clone());
+            App::new().route(
+                "/hook",
+                web::post().to(move |req: HttpRequest| {
+                    let (seen, to) = (seen.clone(), to.clone());
+                    async move {
+                        let referer = req.headers().contains_key("referer");
+                        seen.lock().unwrap().push(format!("referer={referer}"));
+                        HttpResponse::MovedPermanently()
+                            .insert_header(("location", to))
+                            .finish()
+                    }
+                }),
+            )
+        });
+        (port, got)
+    };
+    let app = spawn_app_with(None, notifying_app_args(hook)).await;
+    app.login_admin().await;
+    expired_git_sync(&app).await;
+    eventually("a try", 20, || !got.lock().unwrap().is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(got.lock().unwrap()[0], "referer=false");
+    assert!(
+        visits.lock().unwrap().is_empty(),
+        "the redirect is not followed"
+    );
+    let log = app.get_html("/admin/audit").await;
+    let want = format!(
+        "notification failed, try 1 of 12 (HTTP 301, a redirect to {target}, not followed)"
+    );
+    assert!(log.contains(&want), "{log}");
+    assert!(!log.contains(">notification delivered<"));
+    // The panel lists it with its error and a Retry button.
+    assert!(log.contains("Undelivered notifications") && log.contains("old-key"));
+    assert!(log.contains("Retry"), "{log}");
+    let id: i64 = app
+        .db()
+        .query_row("SELECT id FROM notifications", [], |r| r.get(0))
+        .unwrap();
+    let tries = got.lock().unwrap().len();
+    let r = app
+        .post(&format!("/admin/notifications/{id}/retry"), &[])
+        .await;
+    assert_redirect_to(&r, "/admin/audit");
+    let page = app.get_html("/admin/audit").await;
+    assert!(page.contains("The notification about old-key will be sent again now."));
+    assert!(page.contains("notification retry requested"));
+    eventually("the retry", 10, || got.lock().unwrap().len() > tries).await;
+    // Not a number: 404; without CSRF: 403.
+    assert_eq!(
+        app.post("/admin/notifications/x/retry", &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post_raw(&format!("/admin/notifications/{id}/retry"), &[])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[test]
+fn retries_back_off_over_hours_at_most_an_hour_apart() {
+    use wharf::lifecycle::notify::{MAX_TRIES, backoff};
+    let waits: Vec<i64> = (1..MAX_TRIES).map(backoff).collect();
+    assert_eq!(waits[..4], [5, 10, 20, 40]);
+    assert!(waits.iter().all(|w| *w <= 3600));
+    let total: i64 = waits.iter().sum();
+    assert!(total >= 2 * 3600, "{total} s");
+}
+
+#[tokio::test]
+async fn registry_words_reach_chat_inert() {
+    use actix_web::{App, HttpResponse, web};
+    let registry = crate::loopback_server!(App::new().default_service(web::to(|| async {
+        HttpResponse::Unauthorized()
+            .insert_header((
+                "www-authenticate",
+                "<!channel>|<https://evil.example|click&here> realm=x",
+            ))
+            .finish()
+    })));
+    let (hook, got) = receiver(Vec::new());
+    let app = spawn_app_with(None, notifying_app_args(hook)).await;
+    app.login_admin().await;
+    app.create_secret(
+        "odd",
+        "Odd registry",
+        &format!("http://127.0.0.1:{registry}"),
+        "u",
+        "p-123456",
+    )
+    .await;
+    eventually("a login_failing notification", 30, || {
+        events(&got, "login_failing") == 1
+    })
+    .await;
+    let body = got
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|b| b["event"] == "login_failing")
+        .cloned()
+        .unwrap();
+    for field in ["text", "message"] {
+        let text = body[field].as_str().unwrap();
+        assert!(text.contains("!channel"), "{text}");
+        assert!(
+            !text.contains(['<', '>', '|', '&']),
+            "{field} is inert in chat: {text}"
+        );
     }
 }

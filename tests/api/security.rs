@@ -592,3 +592,92 @@ async fn test_login_does_not_follow_a_redirect_to_another_host() {
     );
     assert!(!page.contains("Login succeeded"));
 }
+
+#[tokio::test]
+async fn test_login_does_not_go_through_a_proxy_from_the_environment() {
+    // A "proxy" that answers every request with a Basic challenge and
+    // counts what reached it.
+    use actix_web::{App, HttpResponse, web};
+    let reached: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let seen = reached.clone();
+    let proxy = crate::loopback_server!({
+        let seen = seen.clone();
+        App::new().default_service(web::to(move || {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async {
+                HttpResponse::Unauthorized()
+                    .insert_header(("www-authenticate", "Basic realm=x"))
+                    .finish()
+            }
+        }))
+    });
+    let proxy_url = format!("http://127.0.0.1:{proxy}");
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "ops", "ops-long-password", true);
+    let token = wharf::cli::token_create(dir.path(), "ops", "ci", "write", 3600).unwrap();
+    let env = [
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        ("https_proxy", proxy_url.as_str()),
+    ];
+    let (_wharf, base) = start_wharf_env(dir.path(), &["--check-every", "0"], &env).await;
+    let api = reqwest::Client::new();
+    let created = api
+        .post(format!("{base}/api/v1/secrets"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({"name": "meta", "type": "image_pull",
+            "registry_host": "http://metadata.google.internal", "username": "u",
+            "password": "p-12345678"})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let tested = api
+        .post(format!("{base}/api/v1/secrets/meta/test"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tested: serde_json::Value = serde_json::from_str(&tested).unwrap();
+    assert_eq!(tested["ok"], false, "{tested}");
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing went through the proxy: {tested}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_inside_a_trusted_range_cannot_choose_its_address() {
+    let mut args = serve_args();
+    args.trust_proxy = true;
+    let app = spawn_app_with(None, args).await;
+    let token = app.csrf().await;
+    // Every hop is a trusted (loopback) address: the leftmost is the
+    // client's own writing, the rightmost the proxy's.
+    app.client
+        .post(app.url("/login"))
+        .header("x-forwarded-for", "127.0.0.66, 127.0.0.77")
+        .form(&[
+            ("username", "ops"),
+            ("password", "nope"),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let source: String = app
+        .db()
+        .query_row("SELECT source FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(source, "127.0.0.77");
+}

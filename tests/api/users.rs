@@ -468,3 +468,116 @@ async fn the_secrets_list_ends_at_the_absolute_limit() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_redirect_to(&app.get("/admin/secrets").await, "/login");
 }
+
+/// Whether `token` still opens the API.
+async fn token_works(app: &TestApp, token: &str) -> bool {
+    let r = reqwest::Client::new()
+        .get(app.url("/api/v1/catalogue"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    match r.status() {
+        StatusCode::OK => true,
+        StatusCode::UNAUTHORIZED => false,
+        other => panic!("{other}"),
+    }
+}
+
+fn token_for(app: &TestApp, user: &str, name: &str) -> String {
+    wharf::cli::token_create(app.dir.path(), user, name, "read", 3600).unwrap()
+}
+
+#[tokio::test]
+async fn a_reset_or_disable_revokes_the_users_tokens_and_re_enabling_brings_none_back() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("bob", PW, false);
+    let stolen = token_for(&app, "bob", "laptop");
+    let other = token_for(&app, "bob", "ci");
+    assert!(token_works(&app, &stolen).await);
+    let page = app.get_html("/admin/users/bob").await;
+    assert!(
+        page.contains("2 live") && page.contains("Revoke all tokens"),
+        "{page}"
+    );
+
+    // An administrator resets the compromised account's password.
+    let r = app
+        .post(
+            "/admin/users/bob",
+            &[
+                ("active", "on"),
+                ("password", "a-brand-new-password"),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/users");
+    assert!(
+        app.get_html("/admin/users")
+            .await
+            .contains("User bob updated; 2 API tokens revoked."),
+    );
+    assert!(!token_works(&app, &stolen).await && !token_works(&app, &other).await);
+    assert!(
+        app.get_html("/admin/audit")
+            .await
+            .contains("2 API tokens revoked")
+    );
+
+    // Disabled, then enabled again: no token made before comes back.
+    let later = token_for(&app, "bob", "later");
+    assert_redirect_to(
+        &app.post("/admin/users/bob", &[("version", "2")]).await,
+        "/admin/users",
+    );
+    assert!(!token_works(&app, &later).await);
+    assert_redirect_to(
+        &app.post("/admin/users/bob", &[("active", "on"), ("version", "3")])
+            .await,
+        "/admin/users",
+    );
+    assert!(!token_works(&app, &later).await);
+    assert!(!token_works(&app, &stolen).await);
+
+    // "Revoke all tokens" on the user's page.
+    let fresh = token_for(&app, "bob", "fresh");
+    assert!(token_works(&app, &fresh).await);
+    let r = app.post("/admin/users/bob/tokens/revoke", &[]).await;
+    assert_redirect_to(&r, "/admin/users/bob");
+    assert!(!token_works(&app, &fresh).await);
+    let page = app.get_html("/admin/users/bob").await;
+    assert!(
+        page.contains("1 API token of bob revoked.") && page.contains("none live"),
+        "{page}"
+    );
+    // Without the CSRF token nothing is revoked.
+    let kept = token_for(&app, "bob", "kept");
+    let r = app.post_raw("/admin/users/bob/tokens/revoke", &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(token_works(&app, &kept).await);
+}
+
+#[tokio::test]
+async fn changing_your_own_password_keeps_your_tokens() {
+    let app = spawn_app().await;
+    app.add_user("dev", PW, false);
+    let token = token_for(&app, "dev", "laptop");
+    let me = app.another_browser();
+    assert_redirect_to(&me.login("dev", PW).await, "/");
+    let form = me.get_html("/account/password").await;
+    assert!(form.contains("your API tokens keep working"), "{form}");
+    let r = me
+        .post(
+            "/account/password",
+            &[
+                ("current_password", PW),
+                ("new_password", "another-long-password"),
+                ("confirm_password", "another-long-password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(token_works(&app, &token).await);
+}
