@@ -393,6 +393,23 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     click_to(&c, "Tokens", "/admin/tokens").await;
     wait_for(&c, "revoked").await;
 
+    // A user's tokens, all revoked from their page (a suspected takeover).
+    app.add_user("carol", "carols-long-password", false);
+    let carols = wharf::cli::token_create(app.dir.path(), "carol", "laptop", "read", 3600).unwrap();
+    c.goto(&app.url("/admin/users/carol")).await.unwrap();
+    wait_for(&c, "API tokens: 1 live").await;
+    screenshot(&c, "user-tokens.png").await;
+    click(&c, "Revoke all tokens").await;
+    let text = wait_for(&c, "1 API token of carol revoked.").await;
+    assert!(text.contains("none live"), "{text}");
+    let r = reqwest::Client::new()
+        .get(app.url("/api/v1/catalogue"))
+        .bearer_auth(carols)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+
     // On a phone the sidebar becomes a row and the table scrolls sideways.
     c.set_window_size(390, 844).await.unwrap();
     click_to(&c, "Secrets", "/admin/secrets").await;
@@ -400,5 +417,54 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     click_to(&c, "+ Add", "/admin/secrets/new").await;
     screenshot(&c, "phone-secret-form.png").await;
 
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_administrator_retries_an_undelivered_notification() {
+    // Notifications go to a port where nothing listens.
+    let mut args = serve_args();
+    args.check_every = wharf::options::Every(Some(1));
+    args.notify_url = Some(format!("http://127.0.0.1:{}/hook", free_port()));
+    let app = spawn_app_with(None, args).await;
+    app.login_admin().await;
+    let yesterday = (time::OffsetDateTime::now_utc().date() - time::Duration::days(1)).to_string();
+    let r = app
+        .post(
+            "/admin/secrets",
+            &[
+                ("name", "old-key"),
+                ("type", "git_sync"),
+                ("secret", SSH_KEY),
+                ("expires_on", &yesterday),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/secrets");
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    type_into(&c, "Username", ADMIN).await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    click(&c, "Sign in").await;
+    wait_for(&c, "Sign out").await;
+    // The first try fails within a tick or two.
+    let mut text = String::new();
+    for _ in 0..20 {
+        c.goto(&app.url("/admin/audit")).await.unwrap();
+        text = body_text(&c).await;
+        if text.contains("Undelivered notifications") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        text.contains("could not connect") && text.contains("old-key"),
+        "{text}"
+    );
+    screenshot(&c, "audit-undelivered.png").await;
+    click(&c, "Retry").await;
+    wait_for(&c, "The notification about old-key will be sent again now.").await;
     c.close().await.unwrap();
 }
