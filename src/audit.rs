@@ -6,6 +6,51 @@ use rusqlite::{Connection, params};
 use crate::db::{self, Pool};
 use crate::error::AppError;
 
+/// The audit log's actions, named once: every writer uses these, so a
+/// filter or a reader of the log can rely on them.
+pub mod action {
+    pub const SECRET_CREATED: &str = "secret created";
+    pub const SECRET_UPDATED: &str = "secret updated";
+    pub const SECRET_DELETED: &str = "secret deleted";
+    pub const SECRET_EXPORTED: &str = "secret exported";
+    pub const SECRETS_EXPORTED: &str = "secrets exported";
+    pub const TEST_LOGIN_SUCCEEDED: &str = "secret test-login succeeded";
+    pub const TEST_LOGIN_FAILED: &str = "secret test-login failed";
+    pub const TEST_LOGIN_DISCARDED: &str =
+        "secret test-login discarded (the secret changed meanwhile)";
+    pub const LOGIN_FAILING: &str = "secret login started failing";
+    pub const LOGIN_RECOVERED: &str = "secret login recovered";
+    pub const IMAGE_CREATED: &str = "image created";
+    pub const IMAGE_UPDATED: &str = "image updated";
+    pub const IMAGE_DELETED: &str = "image deleted";
+    pub const GROUP_CREATED: &str = "group created";
+    pub const GROUP_UPDATED: &str = "group updated";
+    pub const GROUP_DELETED: &str = "group deleted";
+    pub const USER_CREATED: &str = "user created";
+    pub const USER_UPDATED: &str = "user updated";
+    pub const USER_PASSWORD_RESET: &str = "user updated (password reset)";
+    pub const USER_DELETED: &str = "user deleted";
+    pub const PASSWORD_CHANGED: &str = "password changed";
+    pub const PASSWORD_CHANGE_REFUSED: &str = "password change refused";
+    pub const SIGN_IN: &str = "sign-in";
+    pub const SIGN_IN_FAILED: &str = "sign-in failed";
+    pub const SIGN_OUT: &str = "sign-out";
+    pub const TOKEN_CREATED: &str = "token created";
+    pub const TOKEN_REVOKED: &str = "token revoked";
+    pub const NOTIFICATION_DELIVERED: &str = "notification delivered";
+    pub const NOTIFICATION_RETRY: &str = "notification retry requested";
+    pub const TEST_NOTIFICATION_DELIVERED: &str = "test notification delivered";
+
+    /// "2 API tokens revoked", after a reset, a disable or "Revoke all".
+    pub fn tokens_revoked(n: usize) -> String {
+        if n == 1 {
+            "1 API token revoked".into()
+        } else {
+            format!("{n} API tokens revoked")
+        }
+    }
+}
+
 /// Appends one entry.
 pub fn record(
     conn: &Connection,
@@ -45,19 +90,14 @@ pub async fn record_alone(
 }
 
 /// Deletes the `kind` named `name` with `delete` (true: there was one) and
-/// records `"{kind} deleted"` on `{kind}/{name}`; 404 when there was none.
+/// records `action` on `{kind}/{name}`; 404 when there was none.
 pub async fn delete_named(
     pool: &Pool,
     actor: Actor,
-    kind: &'static str,
+    (kind, action): (&'static str, &'static str),
     name: &str,
     delete: fn(&Connection, &str) -> rusqlite::Result<bool>,
 ) -> Result<(), AppError> {
-    let action = match kind {
-        "image" => "image deleted",
-        "group" => "group deleted",
-        _ => "deleted",
-    };
     let n = name.to_owned();
     let outcome = audited(pool, actor, action, format!("{kind}/{name}"), move |c| {
         Ok(match delete(c, &n)? {

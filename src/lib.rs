@@ -34,6 +34,7 @@ pub mod lifecycle;
 pub mod list_cache;
 pub mod listing;
 pub mod metrics;
+pub mod ops;
 pub mod options;
 pub mod routes;
 pub mod secrets;

@@ -172,14 +172,6 @@ pub fn created(mut res: HttpResponse, location: &str) -> Result<HttpResponse, Pr
     Ok(res)
 }
 
-/// 412 for a stale `If-Match`.
-pub fn precondition_failed(what: &str) -> Problem {
-    Problem::new(
-        StatusCode::PRECONDITION_FAILED,
-        format!("The {what} was changed since that version; GET it again and retry."),
-    )
-}
-
 /// A JSON merge patch field (RFC 7396): absent, `null`, or a value.
 #[derive(Clone, Debug, Default)]
 pub enum Patch<T> {

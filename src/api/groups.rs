@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{self, Paged, Patch, rfc3339};
-use crate::audit::{self, Outcome, audited};
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::error::AppError;
-use crate::groups::routes::GroupForm;
-use crate::groups::store::{self, Group, WriteError};
+use crate::groups::form::GroupForm;
+use crate::groups::ops;
+use crate::groups::store::{self, Group};
 use crate::listing::QueryPairs;
 use crate::state::AppState;
 use crate::web::{FormVersion, Problem};
@@ -124,51 +124,6 @@ fn one(status: StatusCode, g: Group, members: Vec<String>) -> HttpResponse {
     common::json_versioned(status, g.version, &GroupOut::of(g, members))
 }
 
-/// Writes a checked form: create (`version` None) or update.
-async fn write(
-    state: &AppState,
-    caller: &ApiCaller,
-    form: GroupForm,
-    version: Option<i64>,
-) -> Result<String, Problem> {
-    let (name, display, description) = form.parse(&form.name).map_err(|e| Problem::invalid(&e))?;
-    let n = name.as_str().to_owned();
-    let members = form.members;
-    let action = if version.is_some() {
-        "group updated"
-    } else {
-        "group created"
-    };
-    let outcome = audited(
-        &state.pool,
-        caller.actor(),
-        action,
-        format!("group/{n}"),
-        move |c| {
-            let w = store::Write {
-                name: name.as_str(),
-                display_name: display.as_str(),
-                description: &description,
-                members: &members,
-            };
-            Ok(match version {
-                None => store::insert(c, &w).map(|_| ()).into(),
-                Some(v) => store::update(c, &w, v).into(),
-            })
-        },
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => Ok(n),
-        Outcome::Refused(e @ WriteError::Duplicate(_)) => {
-            Err(Problem::new(StatusCode::CONFLICT, e.to_string()))
-        }
-        Outcome::Refused(WriteError::Stale) => Err(common::precondition_failed("group")),
-        Outcome::Refused(WriteError::Missing(n)) => Err(AppError::no_such("group", &n).into()),
-        Outcome::Refused(e) => Err(AppError::internal(e).into()),
-    }
-}
-
 /// List groups.
 #[utoipa::path(operation_id = "groups_list", get, path = "/api/v1/groups", tag = "groups", params(GroupListParams),
     responses((status = 200, body = Paged<GroupOut>), (status = 401, body = Problem),
@@ -229,7 +184,7 @@ pub async fn create(
         members: b.members,
         version: FormVersion::default(),
     };
-    let name = write(&state, &caller, form, None).await?;
+    let name = ops::create(&state, caller.actor(), &form).await?;
     let (g, members) = load(&state, name.clone()).await?;
     let res = one(StatusCode::CREATED, g, members);
     common::created(res, &format!("/api/v1/groups/{name}"))
@@ -286,12 +241,10 @@ pub async fn patch(
         },
         version: FormVersion::default(),
     };
-    form.parse(&g.name).map_err(|e| Problem::invalid(&e))?;
-    if common::if_match(&req).is_some_and(|v| v != g.version) {
-        return Err(common::precondition_failed("group"));
-    }
-    let name = write(&state, &caller, form, Some(g.version)).await?;
-    let (g, members) = load(&state, name).await?;
+    // Without If-Match the version read above is the one changed.
+    let expected = common::if_match(&req).unwrap_or(g.version);
+    ops::update(&state, caller.actor(), &g, &form, expected).await?;
+    let (g, members) = load(&state, g.name).await?;
     Ok(one(StatusCode::OK, g, members))
 }
 
@@ -308,6 +261,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     caller.admin_write()?;
     let name = path.into_inner();
-    audit::delete_named(&state.pool, caller.actor(), "group", &name, store::delete).await?;
+    ops::delete(&state, caller.actor(), &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{self, ListParams, Paged, Patch, rfc3339};
-use crate::audit::{self, Outcome, audited};
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::error::AppError;
-use crate::images::form::{Choices, ImageForm};
-use crate::images::store::{self, Image, ImageType, WriteError};
+use crate::images::form::ImageForm;
+use crate::images::ops;
+use crate::images::store::{self, Image, ImageType};
 use crate::listing::QueryPairs;
+use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{FieldErrors, FormVersion, Problem};
 
@@ -184,37 +185,19 @@ fn one(status: StatusCode, image: Image) -> HttpResponse {
     common::json_versioned(status, image.version, &ImageOut::from(image))
 }
 
-/// Checks the form against the rules and the secrets there are now.
-async fn parse(state: &AppState, form: ImageForm) -> Result<crate::images::form::Valid, Problem> {
-    let wanted = form.pull_secret.clone();
-    let choices = db::run(&state.pool, move |c| Ok(Choices::for_save(c, &wanted)?)).await?;
-    form.parse(&form.name, &choices).map_err(|errors| {
-        // The form's `image_type` is the API's `type`.
-        let mut renamed = FieldErrors::default();
-        for (field, message) in errors.iter() {
-            let field = if field == "image_type" { "type" } else { field };
-            renamed.add(field, message);
+/// A failed write as the API answers it; the form's `image_type` is the
+/// API's `type`.
+fn problem(f: Failure) -> Problem {
+    match f {
+        Failure::Invalid(errors) => {
+            let mut renamed = FieldErrors::default();
+            for (field, message) in errors.iter() {
+                let field = if field == "image_type" { "type" } else { field };
+                renamed.add(field, message);
+            }
+            Problem::invalid(&renamed)
         }
-        Problem::invalid(&renamed)
-    })
-}
-
-fn refused(e: WriteError) -> Problem {
-    match e {
-        WriteError::Duplicate(_) => Problem::new(StatusCode::CONFLICT, e.to_string()),
-        WriteError::Stale => common::precondition_failed("image"),
-        WriteError::SecretGone => {
-            let mut errors = FieldErrors::default();
-            errors.add("pull_secret", e.to_string());
-            Problem::invalid(&errors)
-        }
-        WriteError::GroupGone => {
-            let mut errors = FieldErrors::default();
-            errors.add("groups", e.to_string());
-            Problem::invalid(&errors)
-        }
-        WriteError::Missing(n) => AppError::no_such("image", &n).into(),
-        other => AppError::internal(other).into(),
+        other => other.into(),
     }
 }
 
@@ -284,7 +267,11 @@ pub async fn catalogue(
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     let listing = common::listing(&query, "/api/v1/catalogue", store::CATALOGUE_SORTS)?;
-    let group = query.get_opt("group").map(str::to_owned);
+    let group = query
+        .get_opt("group")
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned);
     let (viewer, admin) = (caller.user.id, caller.user.is_admin);
     let cat = db::run(&state.pool, move |c| {
         Ok(store::catalogue(c, listing, viewer, admin, group)?)
@@ -347,24 +334,11 @@ pub async fn create(
         groups: b.groups,
         version: FormVersion::default(),
     };
-    let valid = parse(&state, form).await?;
-    let name = valid.name.to_string();
-    let target = format!("image/{name}");
-    let outcome = audited(
-        &state.pool,
-        caller.actor(),
-        "image created",
-        target,
-        move |c| Ok(store::insert(c, &valid.write()).into()),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(_) => {
-            let res = one(StatusCode::CREATED, load(&state, name.clone()).await?);
-            common::created(res, &format!("/api/v1/images/{name}"))
-        }
-        Outcome::Refused(e) => Err(refused(e)),
-    }
+    let name = ops::create(&state, caller.actor(), &form)
+        .await
+        .map_err(problem)?;
+    let res = one(StatusCode::CREATED, load(&state, name.clone()).await?);
+    common::created(res, &format!("/api/v1/images/{name}"))
 }
 
 /// One image.
@@ -436,24 +410,12 @@ pub async fn patch(
         },
         version: FormVersion::default(),
     };
-    let valid = parse(&state, form).await?;
-    if common::if_match(&req).is_some_and(|v| v != image.version) {
-        return Err(common::precondition_failed("image"));
-    }
-    let (name, version) = (image.name.clone(), image.version);
-    let target = format!("image/{name}");
-    let outcome = audited(
-        &state.pool,
-        caller.actor(),
-        "image updated",
-        target,
-        move |c| Ok(store::update(c, &valid.write(), version).into()),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => Ok(one(StatusCode::OK, load(&state, name).await?)),
-        Outcome::Refused(e) => Err(refused(e)),
-    }
+    // Without If-Match the version read above is the one changed.
+    let expected = common::if_match(&req).unwrap_or(image.version);
+    ops::update(&state, caller.actor(), &image, &form, expected)
+        .await
+        .map_err(problem)?;
+    Ok(one(StatusCode::OK, load(&state, image.name).await?))
 }
 
 /// Delete an image.
@@ -469,6 +431,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     caller.admin_write()?;
     let name = path.into_inner();
-    audit::delete_named(&state.pool, caller.actor(), "image", &name, store::delete).await?;
+    ops::delete(&state, caller.actor(), &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

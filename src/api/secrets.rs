@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{self, ListParams, Paged, Patch, rfc3339};
-use crate::audit::{Outcome, audited};
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::domain::Namespace;
 use crate::listing::QueryPairs;
 use crate::secrets::export;
 use crate::secrets::form::SecretForm;
-use crate::secrets::store::{self, Deleted, Kind, Secret, WriteError};
+use crate::secrets::ops;
+use crate::secrets::store::{self, Kind, Secret};
 use crate::state::AppState;
 use crate::web::Problem;
 
@@ -242,29 +242,10 @@ pub async fn create(
         expires_on: b.expires_on.unwrap_or_default(),
         ..SecretForm::default()
     };
-    let valid = form.parse_new().map_err(|e| Problem::invalid(&e))?;
-    let sealed = valid.seal(&state.master);
-    let name = valid.name.to_string();
-    let target = format!("secret/{name}");
-    let outcome = audited(
-        &state.pool,
-        caller.actor(),
-        "secret created",
-        target,
-        move |c| Ok(store::insert(c, valid.write(sealed)).into()),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(_) => {
-            let (secret, used_by) = load(&state, name.clone()).await?;
-            let res = one(StatusCode::CREATED, secret, used_by);
-            common::created(res, &format!("/api/v1/secrets/{name}"))
-        }
-        Outcome::Refused(e @ WriteError::Duplicate(_)) => {
-            Err(Problem::new(StatusCode::CONFLICT, e.to_string()))
-        }
-        Outcome::Refused(e) => Err(crate::error::AppError::internal(e).into()),
-    }
+    let name = ops::create(&state, caller.actor(), &form).await?;
+    let (secret, used_by) = load(&state, name.clone()).await?;
+    let res = one(StatusCode::CREATED, secret, used_by);
+    common::created(res, &format!("/api/v1/secrets/{name}"))
 }
 
 /// One secret, with the images that use it.
@@ -320,34 +301,11 @@ pub async fn patch(
             .apply(secret.expires_on.as_deref().unwrap_or("")),
         ..SecretForm::default()
     };
-    let valid = form
-        .parse_edit(&secret.name, secret.kind)
-        .map_err(|e| Problem::invalid(&e))?;
-    if common::if_match(&req).is_some_and(|v| v != secret.version) {
-        return Err(common::precondition_failed("secret"));
-    }
-    let sealed = valid.seal(&state.master);
-    let (name, version) = (secret.name.clone(), secret.version);
-    let target = format!("secret/{name}");
-    let outcome = audited(
-        &state.pool,
-        caller.actor(),
-        "secret updated",
-        target,
-        move |c| Ok(store::update(c, valid.write(sealed), version).into()),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => {
-            let (secret, used_by) = load(&state, name).await?;
-            Ok(one(StatusCode::OK, secret, used_by))
-        }
-        Outcome::Refused(WriteError::Stale) => Err(common::precondition_failed("secret")),
-        Outcome::Refused(WriteError::Missing(n)) => {
-            Err(crate::error::AppError::no_such("secret", &n).into())
-        }
-        Outcome::Refused(e) => Err(crate::error::AppError::internal(e).into()),
-    }
+    // Without If-Match the version read above is the one changed.
+    let expected = common::if_match(&req).unwrap_or(secret.version);
+    ops::update(&state, caller.actor(), &secret, &form, expected).await?;
+    let (secret, used_by) = load(&state, secret.name).await?;
+    Ok(one(StatusCode::OK, secret, used_by))
 }
 
 /// Delete a secret; 409 names the images that use it.
@@ -362,36 +320,8 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.admin_write()?;
-    let name = path.into_inner();
-    let n = name.clone();
-    let outcome = audited(
-        &state.pool,
-        caller.actor(),
-        "secret deleted",
-        format!("secret/{name}"),
-        move |c| {
-            Ok(match store::delete(c, &n)? {
-                Deleted::Yes => Outcome::Done(()),
-                refused => Outcome::Refused(refused),
-            })
-        },
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => Ok(HttpResponse::NoContent().finish()),
-        Outcome::Refused(Deleted::InUse { label, images }) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            format!(
-                "Secret {label} cannot be deleted: images use it: {}.",
-                images
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-        Outcome::Refused(_) => Err(crate::error::AppError::no_such("secret", &name).into()),
-    }
+    ops::delete(&state, caller.actor(), &path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `?namespace=&format=` of the manifest.

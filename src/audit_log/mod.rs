@@ -93,12 +93,17 @@ pub async fn retry_notification(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<actix_web::HttpResponse, AppError> {
+    if state.lifecycle.notify_url.is_none() {
+        return Err(AppError::Unprocessable(
+            "Notifications are off (no --notify-url): nothing would send it.".into(),
+        ));
+    }
     let Ok(id) = path.parse::<i64>() else {
         return Err(AppError::NotFound("There is no such notification.".into()));
     };
     let message = match notify::retry(&state.pool, ctx.actor(), id).await? {
         Some(secret) => format!("The notification about {secret} will be sent again now."),
-        None => "That notification is no longer waiting: it arrived, or its secret is gone.".into(),
+        None => "That notification is not waiting: it arrived, is being sent right now, or its secret is gone.".into(),
     };
     ctx.done(message, "/admin/audit")
 }

@@ -96,8 +96,11 @@ impl FromRequest for ApiCaller {
                 }
                 let now = db::now();
                 match tokens::holder(c, &tokens::digest(&token), now)? {
-                    // A valid token is never throttled: 256 random bits are
-                    // not guessed, and others' failures must not lock it out.
+                    // A valid token is never throttled: others' failures from
+                    // its address (an office, a CI pool) must not lock it out.
+                    // The lookup runs before the lockout check, so the lockout
+                    // bounds the failures recorded, not the guesses; with 256
+                    // random bits no guess succeeds anyway.
                     Some(h) => {
                         // The last use, kept to the minute and the address.
                         match &h.last_used {

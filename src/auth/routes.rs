@@ -75,7 +75,13 @@ pub async fn login_submit(
             UNKNOWN_USER.to_owned()
         };
         db::run(&state.pool, move |c| {
-            Ok(audit::record(c, &actor, "sign-in failed", "", &source)?)
+            Ok(audit::record(
+                c,
+                &actor,
+                crate::audit::action::SIGN_IN_FAILED,
+                "",
+                &source,
+            )?)
         })
         .await?;
         let page = LoginPage {
@@ -89,7 +95,7 @@ pub async fn login_submit(
     let (id, name) = (user.id, user.username.clone());
     db::run(&state.pool, move |c| {
         users::record_login(c, id)?;
-        audit::record(c, &name, "sign-in", "", &source)?;
+        audit::record(c, &name, crate::audit::action::SIGN_IN, "", &source)?;
         Ok(())
     })
     .await?;
@@ -120,7 +126,13 @@ pub async fn logout(
         db::run(&state.pool, move |c| {
             let tx = db::write_tx(c)?;
             users::end_sessions(&tx, user.id)?;
-            audit::record(&tx, &user.username, "sign-out", "", &source)?;
+            audit::record(
+                &tx,
+                &user.username,
+                crate::audit::action::SIGN_OUT,
+                "",
+                &source,
+            )?;
             tx.commit()?;
             Ok(())
         })

@@ -156,21 +156,38 @@ pub enum CreateError {
     /// The user has a token of that name.
     #[error("You already have a token named {0}.")]
     Duplicate(String),
+    /// The account was disabled, or its password reset, meanwhile (or, from
+    /// the shell, it is disabled): a token now would outlive that.
+    #[error("This account was disabled or its password reset; sign in again.")]
+    Inactive,
     /// Anything else.
     #[error(transparent)]
     Db(#[from] rusqlite::Error),
 }
 
-/// Stores a token for `user` that expires `lifetime` seconds from now.
+/// Stores a token for `user` that expires `lifetime` seconds from now,
+/// only while the account is active and, when `session_version` is given,
+/// still at that version: a token asked for just before an administrator
+/// reset the password or disabled the account is not made after it.
 pub fn create(
     conn: &Connection,
     user: UserId,
+    session_version: Option<i64>,
     name: &str,
     scope: Scope,
     lifetime: i64,
     token: &NewToken,
 ) -> Result<i64, CreateError> {
     let now = db::now();
+    let live: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND active = 1
+                              AND (?2 IS NULL OR session_version = ?2))",
+        )?
+        .query_row(params![user, session_version], |r| r.get(0))?;
+    if !live {
+        return Err(CreateError::Inactive);
+    }
     // An expired token of that name gives the name back.
     conn.prepare_cached(
         "UPDATE api_tokens SET revoked_at = ?3

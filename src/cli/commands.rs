@@ -64,7 +64,12 @@ pub fn token_create(
         .ok_or_else(|| format!("there is no user named {username}"))?
         .user;
     let token = NewToken::generate();
-    tokens::create(&tx, user.id, &name, scope, lifetime, &token).map_err(|e| e.to_string())?;
+    tokens::create(&tx, user.id, None, &name, scope, lifetime, &token).map_err(|e| match e {
+        tokens::CreateError::Inactive => {
+            format!("{username} is disabled; enable the account before making a token")
+        }
+        other => other.to_string(),
+    })?;
     let target = format!("token/{username}/{name}");
     crate::audit::record(&tx, "cli", "token created", &target, "shell")
         .map_err(|e| e.to_string())?;

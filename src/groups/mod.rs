@@ -1,6 +1,8 @@
 //! The Groups area: who sees which image, as in PrimeHub. A group has
 //! members (users); a non-global image is for the members of its groups.
 
+pub mod form;
+pub mod ops;
 pub mod routes;
 pub mod store;
 

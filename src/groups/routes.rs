@@ -5,14 +5,15 @@ use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::store::{self, Group, GroupTag, WriteError};
-use crate::audit::{self, Outcome, audited};
+use super::form::GroupForm;
+use super::ops;
+use super::store::{self, Group, GroupTag};
 use crate::auth::AdminCtx;
 use crate::db;
-use crate::domain::{DisplayName, GroupName};
 use crate::error::AppError;
+use crate::ops::Failure;
 use crate::state::AppState;
-use crate::web::{Ctx, FieldErrors, FormState, FormVersion, conflict, render, unprocessable};
+use crate::web::{Ctx, FieldErrors, FormState, conflict, render, unprocessable};
 
 crate::web::admin_list!(
     "groups/list.html",
@@ -21,53 +22,6 @@ crate::web::admin_list!(
     store::SORTS,
     store::list
 );
-
-/// The group form as posted; `members` repeats, one per ticked user.
-#[derive(Default, Debug)]
-pub struct GroupForm {
-    pub name: String,
-    pub display_name: String,
-    pub description: String,
-    pub members: Vec<String>,
-    pub version: FormVersion,
-}
-
-impl GroupForm {
-    /// Reads the form's pairs: a repeated `members` is a list (serde's
-    /// form reader keeps only one value of a key).
-    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        let mut f = Self::default();
-        for (k, v) in pairs {
-            match k.as_str() {
-                "name" => f.name = v,
-                "display_name" => f.display_name = v,
-                "description" => f.description = v,
-                "members" => f.members.push(v),
-                "version" => f.version = FormVersion::parse(&v),
-                _ => {}
-            }
-        }
-        f
-    }
-
-    /// Checks the fields; returns the name, display name and description.
-    pub fn parse(&self, name: &str) -> Result<(GroupName, DisplayName, String), FieldErrors> {
-        let mut e = FieldErrors::default();
-        let name = e.check("name", GroupName::parse(name));
-        let display = e.check("display_name", DisplayName::parse(&self.display_name));
-        let description = self.description.trim();
-        if description.chars().count() > 2000 {
-            e.add(
-                "description",
-                "Description must be at most 2000 characters.",
-            );
-        }
-        match (name, display, e.is_empty()) {
-            (Some(n), Some(d), true) => Ok((n, d, description.to_owned())),
-            _ => Err(e),
-        }
-    }
-}
 
 /// The form's values as shown.
 pub struct GroupFields {
@@ -164,37 +118,17 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let form = GroupForm::from_pairs(form.into_inner());
-    let (name, display, description) = match form.parse(&form.name) {
-        Ok(v) => v,
-        Err(errors) => return rejected(ctx.0, &state, form, None, errors).await,
-    };
-    let members = form.members.clone();
-    let n = name.as_str().to_owned();
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "group created",
-        format!("group/{n}"),
-        move |c| {
-            let w = store::Write {
-                name: name.as_str(),
-                display_name: display.as_str(),
-                description: &description,
-                members: &members,
-            };
-            Ok(store::insert(c, &w).into())
-        },
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(_) => ctx.done(format!("Group {n} created."), "/admin/groups"),
-        Outcome::Refused(e @ WriteError::Duplicate(_)) => {
+    let errors = match ops::create(&state, ctx.actor(), &form).await {
+        Ok(name) => return ctx.done(format!("Group {name} created."), "/admin/groups"),
+        Err(Failure::Invalid(errors)) => errors,
+        Err(Failure::Duplicate { field, message }) => {
             let mut errors = FieldErrors::default();
-            errors.add("name", e.to_string());
-            rejected(ctx.0, &state, form, None, errors).await
+            errors.add(field, message);
+            errors
         }
-        Outcome::Refused(e) => Err(AppError::internal(e)),
-    }
+        Err(other) => return Err(other.into()),
+    };
+    rejected(ctx.0, &state, form, None, errors).await
 }
 
 async fn load(state: &AppState, name: String) -> Result<(Group, Vec<String>), AppError> {
@@ -250,37 +184,16 @@ pub async fn update(
     let (group, _) = load(&state, path.into_inner()).await?;
     let mut form = GroupForm::from_pairs(form.into_inner());
     form.name = group.name.clone();
-    let (name, display, description) = match form.parse(&group.name) {
-        Ok(v) => v,
-        Err(errors) => return rejected(ctx.0, &state, form, Some(group), errors).await,
-    };
-    let (members, version) = (form.members.clone(), form.version.expected());
-    let n = name.as_str().to_owned();
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "group updated",
-        format!("group/{n}"),
-        move |c| {
-            let w = store::Write {
-                name: name.as_str(),
-                display_name: display.as_str(),
-                description: &description,
-                members: &members,
-            };
-            Ok(store::update(c, &w, version).into())
-        },
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => ctx.done(format!("Group {n} updated."), "/admin/groups"),
-        Outcome::Refused(e @ WriteError::Stale) => {
-            let (current, members) = load(&state, n).await?;
+    let expected = form.version.expected();
+    match ops::update(&state, ctx.actor(), &group, &form, expected).await {
+        Ok(()) => ctx.done(format!("Group {} updated.", group.name), "/admin/groups"),
+        Err(Failure::Invalid(errors)) => rejected(ctx.0, &state, form, Some(group), errors).await,
+        Err(e @ Failure::Stale { .. }) => {
+            let (current, members) = load(&state, group.name).await?;
             let shown = FormState::refused(current.version, &e);
             conflict(&stored(ctx.0, &state, current, members, shown).await?)
         }
-        Outcome::Refused(WriteError::Missing(n)) => Err(AppError::no_such("group", &n)),
-        Outcome::Refused(e) => Err(AppError::internal(e)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -319,6 +232,6 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    audit::delete_named(&state.pool, ctx.actor(), "group", &name, store::delete).await?;
+    ops::delete(&state, ctx.actor(), &name).await?;
     ctx.done(format!("Group {name} deleted."), "/admin/groups")
 }

@@ -2,6 +2,7 @@
 //! pulled with an Image Pull secret.
 
 pub mod form;
+pub mod ops;
 pub mod routes;
 pub mod store;
 

@@ -6,13 +6,14 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::form::{Choices, ImageForm};
-use super::store::{self, Image, WriteError, registry_mismatch};
-use crate::audit::{self, Outcome, audited};
+use super::ops;
+use super::store::{self, Image, registry_mismatch};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::error::AppError;
 use crate::groups::store::GroupTag;
 use crate::listing::{ListQuery, Listing, Page, QueryPairs};
+use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, render, unprocessable};
 
@@ -162,15 +163,6 @@ pub async fn new_form(
     })
 }
 
-/// The field a refused write belongs beside.
-fn field_of(e: &WriteError) -> &'static str {
-    match e {
-        WriteError::SecretGone => "pull_secret",
-        WriteError::GroupGone => "groups",
-        _ => "name",
-    }
-}
-
 /// `POST /admin/images`
 pub async fn create(
     ctx: AdminCtx,
@@ -178,37 +170,18 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let form = ImageForm::from_pairs(form.into_inner());
-    let wanted = form.pull_secret.clone();
-    let check = db::run(&state.pool, move |c| Ok(Choices::for_save(c, &wanted)?)).await?;
-    let valid = match form.parse(&form.name, &check) {
-        Ok(v) => v,
-        Err(errors) => {
-            let choices = choices(&state).await?;
-            return FormPage::rejected(ctx.0, &form, choices, None, errors);
-        }
-    };
-    let name = valid.name.to_string();
-    let target = format!("image/{name}");
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "image created",
-        target,
-        move |c| Ok(store::insert(c, &valid.write()).into()),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(_) => ctx.done(format!("Image {name} created."), "/admin/images"),
-        Outcome::Refused(
-            e @ (WriteError::Duplicate(_) | WriteError::SecretGone | WriteError::GroupGone),
-        ) => {
+    let errors = match ops::create(&state, ctx.actor(), &form).await {
+        Ok(name) => return ctx.done(format!("Image {name} created."), "/admin/images"),
+        Err(Failure::Invalid(errors)) => errors,
+        Err(Failure::Duplicate { field, message }) => {
             let mut errors = FieldErrors::default();
-            errors.add(field_of(&e), e.to_string());
-            let choices = self::choices(&state).await?;
-            FormPage::rejected(ctx.0, &form, choices, None, errors)
+            errors.add(field, message);
+            errors
         }
-        Outcome::Refused(e) => Err(AppError::internal(e)),
-    }
+        Err(other) => return Err(other.into()),
+    };
+    let choices = choices(&state).await?;
+    FormPage::rejected(ctx.0, &form, choices, None, errors)
 }
 
 async fn load(state: &AppState, name: String) -> Result<(Image, Choices), AppError> {
@@ -238,46 +211,26 @@ pub async fn update(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let mut form = ImageForm::from_pairs(form.into_inner());
-    let (name, wanted) = (path.into_inner(), form.pull_secret.clone());
-    let (image, check) = db::run(&state.pool, move |c| {
-        let image = store::find(c, &name)?.ok_or_else(|| AppError::no_such("image", &name))?;
-        Ok((image, Choices::for_save(c, &wanted)?))
+    let name = path.into_inner();
+    let image = db::run(&state.pool, move |c| {
+        store::find(c, &name)?.ok_or_else(|| AppError::no_such("image", &name))
     })
     .await?;
     form.name = image.name.clone();
-    let valid = match form.parse(&image.name, &check) {
-        Ok(v) => v,
-        Err(errors) => {
-            let choices = choices(&state).await?;
-            return FormPage::rejected(ctx.0, &form, choices, Some(image), errors);
+    let expected = form.version.expected();
+    match ops::update(&state, ctx.actor(), &image, &form, expected).await {
+        Ok(()) => ctx.done(format!("Image {} updated.", image.name), "/admin/images"),
+        Err(Failure::Invalid(errors)) => {
+            // Beside the fields, over what is stored now.
+            let (current, choices) = load(&state, image.name).await?;
+            FormPage::rejected(ctx.0, &form, choices, Some(current), errors)
         }
-    };
-    let version = form.version.expected();
-    let name = image.name.clone();
-    let target = format!("image/{name}");
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "image updated",
-        target,
-        move |c| Ok(store::update(c, &valid.write(), version).into()),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => ctx.done(format!("Image {name} updated."), "/admin/images"),
-        Outcome::Refused(e @ WriteError::Stale) => {
-            let (current, choices) = load(&state, name).await?;
+        Err(e @ Failure::Stale { .. }) => {
+            let (current, choices) = load(&state, image.name).await?;
             let shown = FormState::refused(current.version, &e);
             conflict(&FormPage::stored(ctx.0, current, choices, shown))
         }
-        Outcome::Refused(e @ (WriteError::SecretGone | WriteError::GroupGone)) => {
-            let mut errors = FieldErrors::default();
-            errors.add(field_of(&e), e.to_string());
-            let (current, choices) = load(&state, name).await?;
-            FormPage::rejected(ctx.0, &form, choices, Some(current), errors)
-        }
-        Outcome::Refused(WriteError::Missing(n)) => Err(AppError::no_such("image", &n)),
-        Outcome::Refused(e) => Err(AppError::internal(e)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -304,7 +257,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    audit::delete_named(&state.pool, ctx.actor(), "image", &name, store::delete).await?;
+    ops::delete(&state, ctx.actor(), &name).await?;
     ctx.done(format!("Image {name} deleted."), "/admin/images")
 }
 

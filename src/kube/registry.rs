@@ -64,9 +64,10 @@ struct Refused(String);
 
 /// Whether an address is link-local, or a way of writing one: IPv4
 /// 169.254/16; IPv6 fe80::/10; an IPv4 link-local address embedded in
-/// IPv6 (IPv4-mapped `::ffff:0:0/96`, IPv4-compatible `::/96`, NAT64
-/// `64:ff9b::/96`, 6to4 `2002::/16`); and AWS's metadata service on IPv6,
-/// `fd00:ec2::254`.
+/// IPv6 (IPv4-mapped `::ffff:0:0/96`, SIIT `::ffff:0:0:0/96`,
+/// IPv4-compatible `::/96`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4
+/// `2002::/16`, Teredo's client in `2001::/32`); and the clouds' metadata
+/// services on IPv6, AWS's `fd00:ec2::254` and Google's `fd20:ce::254`.
 pub fn is_link_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_link_local(),
@@ -77,10 +78,15 @@ pub fn is_link_local(ip: IpAddr) -> bool {
             };
             v6.is_unicast_link_local()
                 || v6 == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
+                || v6 == std::net::Ipv6Addr::new(0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254)
                 || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
                 || (s[..6] == [0; 6] && embedded(s[6], s[7]))
+                || (s[..6] == [0, 0, 0, 0, 0xffff, 0] && embedded(s[6], s[7]))
                 || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && embedded(s[6], s[7]))
+                || (s[..3] == [0x64, 0xff9b, 1]
+                    && embedded(s[3], ((s[4] & 0xff) << 8) | (s[5] >> 8)))
                 || (s[0] == 0x2002 && embedded(s[1], s[2]))
+                || (s[..2] == [0x2001, 0] && embedded(!s[6], !s[7]))
         }
     }
 }
@@ -480,6 +486,11 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:a9fe:a9fe::1",
             "fd00:ec2::254",
+            "fd20:ce::254",
+            "::ffff:0:169.254.169.254",
+            "64:ff9b:1:a9fe:00a9:fe00::",
+            // Teredo: the client address is stored inverted.
+            "2001:0:4136:e378:8000:63bf:5601:5601",
         ] {
             assert!(is_link_local(ip.parse().unwrap()), "{ip}");
         }
@@ -491,6 +502,8 @@ mod tests {
             "64:ff9b::8.8.8.8",
             "2002:0808:0808::1",
             "fd00:ec2::253",
+            "64:ff9b:1:0808:0008:0800::",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
         ] {
             assert!(!is_link_local(ip.parse().unwrap()), "{ip}");
         }

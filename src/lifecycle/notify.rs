@@ -291,7 +291,7 @@ fn finish(conn: &mut Connection, d: &Due, outcome: &Result<(), String>) -> rusql
         return Ok(());
     }
     let action = match outcome {
-        Ok(()) => "notification delivered".to_owned(),
+        Ok(()) => crate::audit::action::NOTIFICATION_DELIVERED.to_owned(),
         Err(why) if attempts >= MAX_TRIES => {
             format!("notification failed, gave up after {attempts} tries ({why})")
         }
@@ -349,36 +349,63 @@ async fn post(url: &str, body: String) -> Result<(), String> {
         .await
     {
         Ok(r) if r.status().is_success() => Ok(()),
-        Ok(r) if r.status().is_redirection() => {
-            let to = r
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .unwrap_or_default();
-            Err(format!(
-                "HTTP {}, a redirect to {}, not followed",
-                r.status().as_u16(),
-                truncate(&printable(&to), 200)
-            ))
-        }
+        Ok(r) if r.status().is_redirection() => Err(format!(
+            "HTTP {}, a redirect to {}, not followed",
+            r.status().as_u16(),
+            redirect_target(url, &r)
+        )),
         Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
         Err(e) if e.is_timeout() => Err("no answer within 10 s".into()),
         Err(_) => Err("could not connect".into()),
     }
 }
 
-/// `text` without control characters.
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
+/// Where a receiver redirected to, as far as it is safe to keep: the
+/// origin, and whether the path is the hook's own (a Slack-style hook's
+/// path is its secret, so no path is ever kept).
+fn redirect_target(hook: &str, r: &reqwest::Response) -> String {
+    let Some(location) = r
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return "nowhere (no Location)".into();
+    };
+    let Ok(to) = r.url().join(location) else {
+        return "an address that is not a URL".into();
+    };
+    let same_path = reqwest::Url::parse(hook).is_ok_and(|h| h.path() == to.path());
+    let origin: String = to
+        .origin()
+        .ascii_serialization()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    let origin = truncate(&origin, 200);
+    if same_path {
+        format!("{origin} (the same path)")
+    } else {
+        format!("{origin} (another path)")
+    }
 }
 
-/// Text that came from a registry, made inert for chat: Slack and
-/// Mattermost read `<!channel>` as a mention and `<url|label>` as a link,
-/// so `<`, `>`, `&`, `|` and control characters go.
+/// Text that came from a registry, made inert for chat: Slack reads
+/// `<!channel>` as a mention and `<url|label>` as a link, Mattermost and
+/// Discord `@channel`, `@here`, `@all`, `@everyone` as mentions and
+/// `[label](url)` or `![](url)` as links and images. So `<`, `>`, `&`, `|`,
+/// `[`, `]` and control characters go, and an `@` is followed by a
+/// zero-width space, which breaks every mention.
 pub fn chat_safe(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '&' | '|'))
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' | '>' | '&' | '|' | '[' | ']' => {}
+            c if c.is_control() => {}
+            '@' => out.push_str("@\u{200b}"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A notification that has not arrived (yet), for the Audit page.
@@ -441,8 +468,8 @@ pub fn undelivered(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Undeli
 
 /// "Retry" on an undelivered notification: due now, with its tries
 /// counted afresh, audited on its secret. Returns the secret's name, or
-/// `None` when no such notification waits (it arrived, or went with its
-/// secret).
+/// `None` when no such notification waits (it arrived, went with its
+/// secret, or is being sent right now).
 pub async fn retry(
     pool: &db::Pool,
     actor: audit::Actor,
@@ -454,6 +481,7 @@ pub async fn retry(
             .prepare_cached(
                 "UPDATE notifications SET failed_at = NULL, attempts = 0, next_at = ?2
                  WHERE id = ?1 AND delivered_at IS NULL
+                   AND (claimed_until IS NULL OR claimed_until < ?2)
                  RETURNING (SELECT name FROM secrets WHERE id = notifications.secret_id)",
             )?
             .query_row(params![id, db::now()], |r| r.get(0))
@@ -462,7 +490,7 @@ pub async fn retry(
             audit::record(
                 &tx,
                 &actor.name,
-                "notification retry requested",
+                crate::audit::action::NOTIFICATION_RETRY,
                 &format!("secret/{name}"),
                 &actor.source,
             )?;
@@ -488,9 +516,32 @@ pub async fn send_test(
     .to_string();
     let outcome = post(&url, body).await;
     let action = match &outcome {
-        Ok(()) => "test notification delivered".to_owned(),
+        Ok(()) => crate::audit::action::TEST_NOTIFICATION_DELIVERED.to_owned(),
         Err(why) => format!("test notification failed ({why})"),
     };
     audit::record_alone(&state.pool, actor, action, String::new()).await?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chat_safe;
+
+    #[test]
+    fn registry_words_cannot_mention_or_link() {
+        let said = chat_safe(
+            "<!channel> @here @everyone [x](https://evil.example) ![](https://e.example/p.png) a|b & c\u{7}",
+        );
+        assert!(
+            !said.contains(['<', '>', '|', '&', '[', ']', '\u{7}']),
+            "{said}"
+        );
+        for mention in ["@here", "@everyone", "@channel"] {
+            assert!(!said.contains(mention), "{said}");
+        }
+        assert_eq!(
+            chat_safe("unauthorized: bad token"),
+            "unauthorized: bad token"
+        );
+    }
 }

@@ -111,7 +111,7 @@ pub async fn load_open(
     audit::record_alone(
         &state.pool,
         actor,
-        "secret exported",
+        crate::audit::action::SECRET_EXPORTED,
         format!("secret/{name}"),
     )
     .await?;
@@ -212,7 +212,7 @@ pub async fn export_all(
     audit::record_alone(
         &state.pool,
         ctx.actor(),
-        "secrets exported",
+        crate::audit::action::SECRETS_EXPORTED,
         "secret/*".into(),
     )
     .await?;
@@ -274,9 +274,9 @@ pub async fn run_test_login(
         let target = format!("secret/{}", secret.name);
         if mode == CheckMode::Manual || !kept {
             let action = match (kept, ok) {
-                (false, _) => "secret test-login discarded (the secret changed meanwhile)",
-                (true, true) => "secret test-login succeeded",
-                (true, false) => "secret test-login failed",
+                (false, _) => crate::audit::action::TEST_LOGIN_DISCARDED,
+                (true, true) => crate::audit::action::TEST_LOGIN_SUCCEEDED,
+                (true, false) => crate::audit::action::TEST_LOGIN_FAILED,
             };
             audit::record(&tx, &actor.name, action, &target, &actor.source)?;
         }
@@ -292,8 +292,8 @@ pub async fn run_test_login(
                 rusqlite::params![secret.id, now],
             )?;
             let action = match event {
-                Event::LoginFailing => "secret login started failing",
-                _ => "secret login recovered",
+                Event::LoginFailing => crate::audit::action::LOGIN_FAILING,
+                _ => crate::audit::action::LOGIN_RECOVERED,
             };
             audit::record(&tx, &actor.name, action, &target, &actor.source)?;
             let about = notify::About {

@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod form;
+pub mod ops;
 pub mod routes;
 pub mod store;
 

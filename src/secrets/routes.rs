@@ -7,12 +7,13 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::form::SecretForm;
-use super::store::{self, Attention, Deleted, ImageUse, Kind, Secret, WriteError};
-use crate::audit::{Outcome, audited};
+use super::ops::{self, InUse};
+use super::store::{self, Attention, ImageUse, Kind, Secret};
 use crate::auth::{AdminCtx, Gate};
 use crate::db;
 use crate::error::AppError;
 use crate::list_cache::Listed;
+use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{
     ConfirmDelete, Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable,
@@ -201,29 +202,15 @@ pub async fn create(
     form: web::Form<SecretForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let valid = match form.parse_new() {
-        Ok(v) => v,
-        Err(errors) => return FormPage::rejected(ctx.0, &form, None, errors),
-    };
-    let sealed = valid.seal(&state.master);
-    let name = valid.name.to_string();
-    let target = format!("secret/{}", valid.name);
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "secret created",
-        target,
-        move |c| Ok(store::insert(c, valid.write(sealed)).into()),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(_) => ctx.done(format!("Secret {name} created."), "/admin/secrets"),
-        Outcome::Refused(e @ WriteError::Duplicate(_)) => {
+    match ops::create(&state, ctx.actor(), &form).await {
+        Ok(name) => ctx.done(format!("Secret {name} created."), "/admin/secrets"),
+        Err(Failure::Invalid(errors)) => FormPage::rejected(ctx.0, &form, None, errors),
+        Err(Failure::Duplicate { field, message }) => {
             let mut errors = FieldErrors::default();
-            errors.add("name", e.to_string());
+            errors.add(field, message);
             FormPage::rejected(ctx.0, &form, None, errors)
         }
-        Outcome::Refused(e) => Err(AppError::internal(e)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -259,32 +246,19 @@ pub async fn update(
     let mut form = form.into_inner();
     form.name = secret.name.clone();
     form.kind = secret.kind.as_str().into();
-    let valid = match form.parse_edit(&secret.name, secret.kind) {
-        Ok(v) => v,
-        Err(errors) => return FormPage::rejected(ctx.0, &form, Some((secret, images)), errors),
-    };
-    let version = form.version.expected();
-    let sealed = valid.seal(&state.master);
-    let name = secret.name.clone();
-    let target = format!("secret/{name}");
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "secret updated",
-        target,
-        move |c| Ok(store::update(c, valid.write(sealed), version).into()),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => ctx.done(format!("Secret {name} updated."), "/admin/secrets"),
-        Outcome::Refused(e @ WriteError::Stale) => {
+    let expected = form.version.expected();
+    match ops::update(&state, ctx.actor(), &secret, &form, expected).await {
+        Ok(()) => ctx.done(format!("Secret {} updated.", secret.name), "/admin/secrets"),
+        Err(Failure::Invalid(errors)) => {
+            FormPage::rejected(ctx.0, &form, Some((secret, images)), errors)
+        }
+        Err(e @ Failure::Stale { .. }) => {
             // Show what is stored now, so the administrator can redo the edit on top.
-            let current = load(&state, name).await?;
+            let current = load(&state, secret.name).await?;
             let shown = FormState::refused(current.0.version, &e);
             conflict(&FormPage::stored(ctx.0, current, shown))
         }
-        Outcome::Refused(WriteError::Missing(n)) => Err(AppError::no_such("secret", &n)),
-        Outcome::Refused(e) => Err(AppError::internal(e)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -342,23 +316,9 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let n = name.clone();
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "secret deleted",
-        format!("secret/{name}"),
-        move |c| {
-            Ok(match store::delete(c, &n)? {
-                Deleted::Yes => Outcome::Done(()),
-                refused => Outcome::Refused(refused),
-            })
-        },
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => ctx.done(format!("Secret {name} deleted."), "/admin/secrets"),
-        Outcome::Refused(Deleted::InUse { label, images }) => in_use(ctx.0, &name, &label, images),
-        Outcome::Refused(_) => Err(AppError::no_such("secret", &name)),
+    match ops::delete(&state, ctx.actor(), &name).await {
+        Ok(()) => ctx.done(format!("Secret {name} deleted."), "/admin/secrets"),
+        Err(Failure::Refused(InUse { label, images })) => in_use(ctx.0, &name, &label, images),
+        Err(other) => Err(other.into()),
     }
 }

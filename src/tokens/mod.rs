@@ -119,6 +119,7 @@ pub async fn create(
     };
     let token = NewToken::generate();
     let (user, hash) = (ctx.user.id, token.hash);
+    let version = ctx.session.user().map(|u| u.version);
     let target = format!("token/{}/{name}", ctx.user.username);
     let n = name.clone();
     let made = audited(
@@ -131,7 +132,7 @@ pub async fn create(
                 text: String::new(),
                 hash,
             };
-            Ok(tokens::create(c, user, &n, scope, days * 86_400, &token).into())
+            Ok(tokens::create(c, user, version, &n, scope, days * 86_400, &token).into())
         },
     )
     .await?;
@@ -159,6 +160,7 @@ pub async fn create(
             )
             .await
         }
+        Outcome::Refused(CreateError::Inactive) => Err(AppError::LoginRequired),
         Outcome::Refused(CreateError::Db(e)) => Err(e.into()),
     }
 }

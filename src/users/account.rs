@@ -55,7 +55,13 @@ pub async fn password_submit(
     let mut errors = FieldErrors::default();
     if !current_ok {
         let target = format!("user/{}", ctx.user.username);
-        audit::record_alone(&state.pool, ctx.actor(), "password change refused", target).await?;
+        audit::record_alone(
+            &state.pool,
+            ctx.actor(),
+            crate::audit::action::PASSWORD_CHANGE_REFUSED,
+            target,
+        )
+        .await?;
         errors.add("current_password", "The current password is not right.");
     }
     let new = errors.check("new_password", Password::parse(&form.new_password));
@@ -71,7 +77,13 @@ pub async fn password_submit(
         let tx = db::write_tx(c)?;
         let v = store::change_password(&tx, id, &hash)?;
         let target = format!("user/{}", actor.name);
-        audit::record(&tx, &actor.name, "password changed", &target, &actor.source)?;
+        audit::record(
+            &tx,
+            &actor.name,
+            crate::audit::action::PASSWORD_CHANGED,
+            &target,
+            &actor.source,
+        )?;
         tx.commit()?;
         Ok(v)
     })

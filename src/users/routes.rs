@@ -125,36 +125,62 @@ impl FormPage {
         }
     }
 
-    /// The edit form of what is stored now, in `state`.
-    fn stored(ctx: Ctx, account: Account, state: FormState) -> Self {
-        Self {
+    /// The edit form of what is stored now, in `state`, with the
+    /// account's groups and live tokens.
+    async fn stored(
+        ctx: Ctx,
+        app: &AppState,
+        account: Account,
+        state: FormState,
+    ) -> Result<Self, AppError> {
+        let (groups, live_tokens) = details(app, account.user.id).await?;
+        Ok(Self {
             ctx,
             form: state,
             values: UserFields::of(&account),
             account: Some(account),
-            groups: Vec::new(),
-            live_tokens: 0,
-        }
+            groups,
+            live_tokens,
+        })
     }
 
     /// A submitted form shown again with its messages (422).
-    fn rejected(
+    async fn rejected(
         ctx: Ctx,
+        app: &AppState,
         f: &UserForm,
         account: Option<Account>,
         errors: FieldErrors,
     ) -> Result<HttpResponse, AppError> {
         let form = FormState::rejected(account.is_none(), f.version, errors);
         let values = UserFields::from_form(f);
+        let (groups, live_tokens) = match &account {
+            Some(a) => details(app, a.user.id).await?,
+            None => (Vec::new(), 0),
+        };
         unprocessable(&Self {
             ctx,
             form,
             values,
             account,
-            groups: Vec::new(),
-            live_tokens: 0,
+            groups,
+            live_tokens,
         })
     }
+}
+
+/// An account's groups and how many live API tokens it has.
+async fn details(
+    state: &AppState,
+    id: crate::domain::UserId,
+) -> Result<(Vec<crate::groups::store::GroupTag>, i64), AppError> {
+    db::run(&state.pool, move |c| {
+        Ok((
+            crate::groups::store::of_user(c, id)?,
+            tokens::live_count(c, id)?,
+        ))
+    })
+    .await
 }
 
 /// `GET /admin/users/new`: "Active" is ticked to begin with.
@@ -185,7 +211,7 @@ pub async fn create(
     let username = errors.check("username", Username::parse(&form.username));
     let password = errors.check("password", Password::parse(&form.password));
     let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
-        return FormPage::rejected(ctx.0, &form, None, errors);
+        return FormPage::rejected(ctx.0, &state, &form, None, errors).await;
     };
     let hash = state.hashing.hash(password).await?;
     let (is_admin, active) = (form.is_admin.is_some(), form.active.is_some());
@@ -203,7 +229,7 @@ pub async fn create(
         Outcome::Refused(e @ CreateError::Duplicate(_)) => {
             let mut errors = FieldErrors::default();
             errors.add("username", e.to_string());
-            FormPage::rejected(ctx.0, &form, None, errors)
+            FormPage::rejected(ctx.0, &state, &form, None, errors).await
         }
         Outcome::Refused(CreateError::Db(e)) => Err(e.into()),
     }
@@ -223,18 +249,8 @@ pub async fn edit_form(
     path: web::Path<String>,
 ) -> Result<impl Responder, AppError> {
     let account = load(&state, path.into_inner()).await?;
-    let (version, id) = (account.version, account.user.id);
-    let (groups, live_tokens) = db::run(&state.pool, move |c| {
-        Ok((
-            crate::groups::store::of_user(c, id)?,
-            tokens::live_count(c, id)?,
-        ))
-    })
-    .await?;
-    let mut page = FormPage::stored(ctx.0, account, FormState::editing(version));
-    page.groups = groups;
-    page.live_tokens = live_tokens;
-    Ok(page)
+    let version = account.version;
+    FormPage::stored(ctx.0, &state, account, FormState::editing(version)).await
 }
 
 /// `POST /admin/users/{username}`: role, active, and a password reset
@@ -251,7 +267,9 @@ pub async fn update(
     form.username = account.user.username.clone();
     let reset = match form.reset_password() {
         Ok(reset) => reset,
-        Err(errors) => return FormPage::rejected(ctx.0, &form, Some(account), errors),
+        Err(errors) => {
+            return FormPage::rejected(ctx.0, &state, &form, Some(account), errors).await;
+        }
     };
     let password_hash = match reset {
         Some(p) => Some(state.hashing.hash(p).await?),
@@ -290,7 +308,7 @@ pub async fn update(
                 Some(field) => shown.errors.add(field, e.to_string()),
                 None => shown = FormState::refused(current.version, &e),
             }
-            conflict(&FormPage::stored(ctx.0, current, shown))
+            conflict(&FormPage::stored(ctx.0, &state, current, shown).await?)
         }
     }
 }

@@ -161,9 +161,9 @@ pub struct AccountChange {
 }
 
 /// Applies a change unless it breaks a guard. A new password or disabling
-/// ends the user's sessions and revokes their API tokens (someone who had
-/// the account's password may have made one; re-enabling must not bring
-/// it back). Returns how many tokens were revoked. Run inside an immediate
+/// ends the user's sessions and, when an administrator does it to someone
+/// else, revokes their API tokens (someone who had the account's password
+/// may have made one; re-enabling must not bring it back). Returns how many tokens were revoked. Run inside an immediate
 /// transaction.
 pub fn update_account(
     conn: &Connection,
@@ -200,7 +200,8 @@ pub fn update_account(
             db::now()
         ],
     )?;
-    let revoked = if end_sessions {
+    // Your own new password keeps your tokens, as on your password page.
+    let revoked = if end_sessions && current.user.id != actor_id {
         crate::auth::tokens::revoke_all(conn, current.user.id)?
     } else {
         0

@@ -533,6 +533,9 @@ async fn a_reset_or_disable_revokes_the_users_tokens_and_re_enabling_brings_none
         "/admin/users",
     );
     assert!(!token_works(&app, &later).await);
+    // Nor can the shell make one for a disabled account.
+    let refused = wharf::cli::token_create(app.dir.path(), "bob", "sneaky", "read", 3600);
+    assert!(refused.unwrap_err().contains("disabled"));
     assert_redirect_to(
         &app.post("/admin/users/bob", &[("active", "on"), ("version", "3")])
             .await,
