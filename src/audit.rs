@@ -67,6 +67,7 @@ pub fn record(
 }
 
 /// Who acts, and from where: the fixed part of an audit entry.
+#[derive(Clone, Debug)]
 pub struct Actor {
     /// The signed-in user's name.
     pub name: String,

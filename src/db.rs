@@ -244,12 +244,17 @@ macro_rules! text_enum {
         }
     ) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+        )]
         pub enum $name {
-            $($(#[$vdoc])* $variant,)+
+            $($(#[$vdoc])* #[serde(rename = $value)] $variant,)+
         }
 
         impl $name {
+            /// Every value, in the order written.
+            pub const ALL: &[Self] = &[$(Self::$variant,)+];
+
             /// Parses the form and database value.
             pub fn parse(s: &str) -> Option<Self> {
                 match s {
@@ -284,29 +289,29 @@ macro_rules! text_enum {
 }
 pub(crate) use text_enum;
 
-/// `label()` (the Display Name, or the name when there is none) and
-/// `updated()` (the Updated column) for a row type with `name`,
-/// `display_name` and `updated_at`.
-macro_rules! named_row {
-    ($row:ty) => {
-        impl $row {
-            /// Display Name, or the name when there is none.
-            pub fn label(&self) -> &str {
-                if self.display_name.is_empty() {
-                    &self.name
-                } else {
-                    &self.display_name
-                }
-            }
+/// A row people know by a name and a Display Name, with an Updated time:
+/// secrets, images and groups.
+pub trait Named {
+    /// The Kubernetes name.
+    fn name(&self) -> &str;
+    /// The Display Name, maybe empty.
+    fn display_name(&self) -> &str;
+    /// Last changed (Unix seconds).
+    fn updated_at(&self) -> i64;
 
-            /// The Updated column.
-            pub fn updated(&self) -> $crate::db::Time {
-                $crate::db::Time(self.updated_at)
-            }
+    /// Display Name, or the name when there is none.
+    fn label(&self) -> &str {
+        match self.display_name() {
+            "" => self.name(),
+            d => d,
         }
-    };
+    }
+
+    /// The Updated column.
+    fn updated(&self) -> Time {
+        Time(self.updated_at())
+    }
 }
-pub(crate) use named_row;
 
 #[cfg(test)]
 mod tests {

@@ -1,25 +1,16 @@
-//! `GET /metrics` for Prometheus: request counts and latency by route
+//! The Prometheus metrics wharf keeps: request counts and latency by route
 //! pattern, login checks, notifications, and the credential gauges. No
-//! label value is ever a secret's name or a credential.
+//! label value is ever a secret's name or a credential. (`GET /metrics` is
+//! `api::metrics`; the timing middleware is in `startup`.)
 
 use std::sync::Mutex;
-use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-
-use crate::auth::ApiCaller;
-use crate::db;
-use crate::state::AppState;
-use crate::web::Problem;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -152,7 +143,8 @@ impl Metrics {
             .inc();
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts and times one answered request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.requests
             .get_or_create(&RequestLabels {
                 method: method.into(),
@@ -168,78 +160,36 @@ impl Metrics {
     }
 }
 
-/// Times and counts every request by its route pattern; what matched no
-/// route is counted as `unmatched`, so no raw path becomes a label.
-pub async fn track(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    // Only the methods there are: a made-up one must not mint a label.
-    let method = match req.method().as_str() {
-        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m.to_owned(),
-        _ => "other".to_owned(),
-    };
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let res = next.call(req).await?;
-    if let Some(state) = state {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
-        state.metrics.observe(
-            &method,
-            &route,
-            res.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
-    }
-    Ok(res)
+/// The credential gauges as they are now.
+pub struct Gauges<'a> {
+    /// Secrets by `type`: every kind there is, with its count.
+    pub by_type: &'a [(&'static str, i64)],
+    /// Expiring within 30 days.
+    pub expiring: i64,
+    /// Past their date.
+    pub expired: i64,
+    /// The last login check failed.
+    pub failing: i64,
 }
 
-/// `GET /metrics`: the Prometheus text format, for an administrator's token.
-pub async fn metrics(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Problem> {
-    caller.admin()?;
-    let cache = state.clone();
-    let (by_type, summary) = db::run(&state.pool, move |c| {
-        let by_type: Vec<(String, i64)> = c
-            .prepare_cached("SELECT kind, COUNT(*) FROM secrets GROUP BY kind")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok((
-            by_type,
-            crate::secrets::store::summary(c, &cache.secrets_list)?,
-        ))
-    })
-    .await?;
-    let m = &state.metrics;
-    for kind in ["image_pull", "git_sync"] {
-        let n = by_type
-            .iter()
-            .find(|(k, _)| k == kind)
-            .map_or(0, |(_, n)| *n);
-        m.secrets
-            .get_or_create(&vec![("type".to_owned(), kind.to_owned())])
-            .set(n);
-    }
-    m.expiring.set(summary.expiring);
-    m.expired.set(summary.expired);
-    m.failing.set(summary.failing);
-    let mut body = String::new();
-    {
-        let registry = m
-            .registry
-            .lock()
-            .map_err(|_| Problem::from(crate::error::AppError::internal("metrics lock")))?;
+impl Metrics {
+    /// Sets the gauges and writes every metric in the Prometheus text
+    /// format.
+    pub fn encode(&self, g: &Gauges<'_>) -> Result<String, String> {
+        for (kind, n) in g.by_type {
+            self.secrets
+                .get_or_create(&vec![("type".to_owned(), (*kind).to_owned())])
+                .set(*n);
+        }
+        self.expiring.set(g.expiring);
+        self.expired.set(g.expired);
+        self.failing.set(g.failing);
+        let mut body = String::new();
+        let registry = self.registry.lock().map_err(|_| "metrics lock")?;
         prometheus_client::encoding::text::encode(&mut body, &registry)
-            .map_err(|e| Problem::from(crate::error::AppError::internal(e)))?;
+            .map_err(|e| e.to_string())?;
+        Ok(prometheus_text(&body))
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(prometheus_text(&body)))
 }
 
 /// The classic Prometheus text format from the OpenMetrics one the crate

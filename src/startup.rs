@@ -3,13 +3,15 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
+use actix_web::body::MessageBody;
 use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
-use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 use crate::auth::{self, store as user_store};
@@ -19,9 +21,6 @@ use crate::error::AppError;
 use crate::state::{AppState, Settings};
 use crate::web::{TypedSession, see_other};
 use crate::{audit_log, groups, images, keys, routes, secrets, tokens, users};
-
-/// Largest request body accepted (413 beyond).
-pub const MAX_BODY: usize = 256 * 1024;
 
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
@@ -79,14 +78,13 @@ impl Application {
             master,
             setup_token: Mutex::new(setup_token),
             hashing: crate::crypto::PasswordHashing::per_core(),
-            lifecycle: crate::lifecycle::LifecycleSettings {
+            lifecycle: crate::state::LifecycleSettings {
                 check_every: config.serve.check_every.0,
                 notify_url: config.serve.notify_url.clone(),
                 public_url: config.serve.public_url.clone(),
             },
             metrics: crate::metrics::Metrics::new(),
             checking: Mutex::new(Default::default()),
-            secrets_list: crate::list_cache::ListCache::new("secrets"),
             settings: Settings {
                 session_idle: config.serve.session_idle.0,
                 session_max: config.serve.session_max.0,
@@ -122,7 +120,7 @@ impl Application {
     /// Runs until the server is stopped, with the background task of
     /// scheduled checks and notifications, which stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let background = crate::lifecycle::spawn(self.state);
+        let background = crate::secrets::schedule::spawn(self.state);
         let result = self.server.await;
         if let Some(task) = background {
             task.abort();
@@ -179,7 +177,7 @@ fn session_middleware(
 
 /// Every route: the pages outside any area, then each area's own.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(crate::metrics::metrics))
+    cfg.route("/metrics", web::get().to(crate::api::metrics::metrics))
         .configure(crate::api::configure)
         .route("/healthz", web::get().to(routes::healthz))
         .route("/healthz", web::head().to(routes::healthz))
@@ -189,8 +187,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login_submit))
         .route("/logout", web::post().to(auth::logout))
-        .route("/setup", web::get().to(auth::setup_form))
-        .route("/setup", web::post().to(auth::setup_submit))
+        .route("/setup", web::get().to(users::setup_form))
+        .route("/setup", web::post().to(users::setup_submit))
         .route("/account/password", web::get().to(users::password_form))
         .route("/account/password", web::post().to(users::password_submit))
         .configure(tokens::configure_account)
@@ -215,11 +213,14 @@ pub fn run(
     secure_cookies: bool,
 ) -> Result<Server, AppError> {
     let max_age = state.settings.session_max;
+    // The secrets list's orders and search index, shared by its page, the
+    // API list and the metrics.
+    let secrets_list = web::Data::new(secrets::store::SecretsList::new("secrets"));
     let server = HttpServer::new(move || {
         App::new()
             // Innermost first: CSRF needs the session, which wraps it.
             .wrap(from_fn(auth::verify_csrf))
-            .wrap(from_fn(crate::metrics::track))
+            .wrap(from_fn(track))
             .wrap(session_middleware(
                 cookie_key.clone(),
                 secure_cookies,
@@ -232,10 +233,11 @@ pub fn run(
                     .custom_request_replace("method", |r| r.method().to_string()),
             )
             .app_data(state.clone())
-            .app_data(web::PayloadConfig::new(MAX_BODY))
+            .app_data(secrets_list.clone())
+            .app_data(web::PayloadConfig::new(crate::web::MAX_BODY))
             .app_data(
                 web::FormConfig::default()
-                    .limit(MAX_BODY)
+                    .limit(crate::web::MAX_BODY)
                     .error_handler(|e, _| {
                         AppError::BadRequest(format!("The form could not be read: {e}")).into()
                     }),
@@ -266,4 +268,33 @@ async fn not_found(
         return Err(AppError::LoginRequired);
     }
     Err(AppError::NotFound("There is no such page.".into()))
+}
+
+/// Times and counts every request by its route pattern; what matched no
+/// route is counted as `unmatched`, so no raw path becomes a label.
+async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    // Only the methods there are: a made-up one must not mint a label.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    if let Some(state) = state {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        state.metrics.observe(
+            &method,
+            &route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(res)
 }

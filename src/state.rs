@@ -21,13 +21,22 @@ pub struct AppState {
     /// The bound on argon2 work.
     pub hashing: crate::crypto::PasswordHashing,
     /// Scheduled checks and notifications.
-    pub lifecycle: crate::lifecycle::LifecycleSettings,
+    pub lifecycle: LifecycleSettings,
     /// The Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Secrets whose login is being checked right now.
     pub checking: Mutex<std::collections::HashSet<crate::domain::SecretId>>,
-    /// The secrets list's sort orders and search index.
-    pub secrets_list: crate::list_cache::ListCache<crate::secrets::store::Secret>,
+}
+
+/// What the background task of credential lifecycle is told.
+#[derive(Clone, Debug, Default)]
+pub struct LifecycleSettings {
+    /// Seconds between login checks of a secret; `None`: no scheduled checks.
+    pub check_every: Option<i64>,
+    /// Where notifications go; `None`: none are sent (nor kept).
+    pub notify_url: Option<String>,
+    /// wharf's public address, for links in notifications.
+    pub public_url: Option<String>,
 }
 
 /// Settings that requests consult.

@@ -26,8 +26,7 @@ pub struct ImageOut {
     pub description: String,
     /// `cpu`, `gpu` or `both` (Universal).
     #[serde(rename = "type")]
-    #[schema(pattern = "^(cpu|gpu|both)$")]
-    pub kind: String,
+    pub kind: ImageType,
     pub url: String,
     /// Universal images only: the image for GPU nodes.
     pub url_for_gpu: Option<String>,
@@ -49,7 +48,7 @@ impl From<Image> for ImageOut {
             name: i.name,
             display_name: i.display_name,
             description: i.description,
-            kind: i.image_type.as_str().into(),
+            kind: i.image_type,
             url: i.url,
             url_for_gpu: i.url_for_gpu,
             pull_secret: i.pull_secret.map(|s| s.name),
@@ -70,8 +69,7 @@ pub struct CatalogueItem {
     pub description: String,
     /// `cpu`, `gpu` or `both` (Universal).
     #[serde(rename = "type")]
-    #[schema(pattern = "^(cpu|gpu|both)$")]
-    pub kind: String,
+    pub kind: ImageType,
     pub url: String,
     /// Universal images only: the image for GPU nodes.
     pub url_for_gpu: Option<String>,
@@ -94,7 +92,7 @@ impl CatalogueItem {
             name: i.name,
             display_name: i.display_name,
             description: i.description,
-            kind: i.image_type.as_str().into(),
+            kind: i.image_type,
             url: i.url,
             url_for_gpu: i.url_for_gpu,
             private: i.pull_secret.is_some(),
@@ -124,7 +122,7 @@ pub struct ImageCreate {
     pub description: String,
     /// `cpu`, `gpu` or `both` (default).
     #[serde(rename = "type", default)]
-    #[schema(value_type = Option<String>, pattern = "^(cpu|gpu|both)$")]
+    #[schema(value_type = Option<ImageType>)]
     pub kind: Option<String>,
     /// A container image reference.
     #[schema(min_length = 1)]
@@ -155,7 +153,7 @@ pub struct ImagePatch {
     pub description: Patch<String>,
     #[serde(rename = "type")]
     #[serde(default)]
-    #[schema(value_type = String, pattern = "^(cpu|gpu|both)$")]
+    #[schema(value_type = ImageType)]
     pub kind: Patch<String>,
     #[serde(default)]
     #[schema(value_type = String)]

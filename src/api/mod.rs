@@ -8,6 +8,7 @@ mod audit;
 mod common;
 mod groups;
 mod images;
+pub mod metrics;
 mod secrets;
 
 use actix_web::error::JsonPayloadError;
@@ -117,7 +118,7 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 /// 400 for what is not JSON, 422 naming the field for wrong fields.
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(crate::startup::MAX_BODY)
+        .limit(crate::web::MAX_BODY)
         .content_type(|mime| {
             mime.subtype() == actix_web::mime::JSON || mime.suffix() == Some(actix_web::mime::JSON)
         })

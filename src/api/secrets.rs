@@ -19,25 +19,6 @@ use crate::secrets::store::{self, Kind, Secret};
 use crate::state::AppState;
 use crate::web::Problem;
 
-/// `image_pull` or `git_sync`.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SecretType {
-    /// A registry credential.
-    ImagePull,
-    /// An SSH private key for git-sync.
-    GitSync,
-}
-
-impl From<Kind> for SecretType {
-    fn from(k: Kind) -> Self {
-        match k {
-            Kind::ImagePull => Self::ImagePull,
-            Kind::GitSync => Self::GitSync,
-        }
-    }
-}
-
 /// The last "Test login".
 #[derive(Serialize, ToSchema)]
 pub struct LoginCheck {
@@ -56,7 +37,7 @@ pub struct SecretOut {
     pub name: String,
     pub display_name: String,
     #[serde(rename = "type")]
-    pub kind: SecretType,
+    pub kind: Kind,
     /// Image Pull only.
     pub registry_host: Option<String>,
     /// Image Pull only.
@@ -82,7 +63,7 @@ impl SecretOut {
         Self {
             name: s.name,
             display_name: s.display_name,
-            kind: s.kind.into(),
+            kind: s.kind,
             registry_host: s.registry_host,
             username: s.username,
             used_by,
@@ -116,7 +97,7 @@ pub struct SecretCreate {
     pub display_name: String,
     /// `image_pull` or `git_sync`.
     #[serde(rename = "type")]
-    #[schema(pattern = "^(image_pull|git_sync)$")]
+    #[schema(value_type = Kind)]
     pub kind: String,
     #[serde(default)]
     pub registry_host: String,
@@ -193,15 +174,12 @@ fn one(status: StatusCode, secret: Secret, used_by: Vec<String>) -> HttpResponse
 pub async fn list(
     caller: ApiCaller,
     state: web::Data<AppState>,
+    cache: web::Data<store::SecretsList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
     let listing = common::listing(&query, "/api/v1/secrets", SORTS)?;
-    let cache = state.clone();
-    let page = db::run(&state.pool, move |c| {
-        Ok(store::list(c, &cache.secrets_list, listing)?)
-    })
-    .await?;
+    let page = db::run(&state.pool, move |c| Ok(store::list(c, &cache, listing)?)).await?;
     Ok(common::json(
         StatusCode::OK,
         &Paged {

@@ -15,6 +15,4 @@ pub use bearer::ApiCaller;
 pub use credentials::{Checked, Claimant, check as check_password};
 pub use csrf::verify_csrf;
 pub use guard::{AdminCtx, Gate, live_user};
-pub use routes::{
-    UNKNOWN_USER, login_form, login_submit, logout, setup_form, setup_submit, throttle_key,
-};
+pub use routes::{UNKNOWN_USER, login_form, login_submit, logout, throttle_key};

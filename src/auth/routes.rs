@@ -3,16 +3,15 @@ use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use super::credentials::{self, Claimant};
 use super::store as users;
-use crate::audit::{self, Outcome};
+use crate::audit;
 use crate::db;
-use crate::domain::{Password, Username};
+use crate::domain::Username;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::{FieldErrors, TypedSession, render, see_other, unprocessable};
+use crate::web::{TypedSession, render, see_other};
 
 /// The one message for every kind of failed sign-in: it must not tell
 /// whether the user exists.
@@ -140,129 +139,4 @@ pub async fn logout(
     }
     session.purge();
     Ok(see_other("/login"))
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "auth/setup.html")]
-struct SetupPage {
-    csrf: String,
-    token: String,
-    username: String,
-    errors: FieldErrors,
-}
-
-/// `?token=` of the setup link.
-#[derive(Deserialize)]
-pub struct SetupQuery {
-    #[serde(default)]
-    token: String,
-}
-
-/// The token must be the live one: compared in constant time.
-fn check_setup_token(state: &AppState, given: &str) -> Result<(), AppError> {
-    let gone = || AppError::NotFound("This setup link is no longer valid.".into());
-    let guard = state.setup_token.lock().map_err(|_| gone())?;
-    match guard.as_deref() {
-        Some(t) if bool::from(t.as_bytes().ct_eq(given.as_bytes())) => Ok(()),
-        _ => Err(gone()),
-    }
-}
-
-/// `GET /setup?token=`: the form for the first administrator.
-pub async fn setup_form(
-    query: web::Query<SetupQuery>,
-    session: TypedSession,
-    state: web::Data<AppState>,
-) -> Result<impl Responder, AppError> {
-    check_setup_token(&state, &query.token)?;
-    // `wharf user add` may have made a user while the server runs.
-    if db::run(&state.pool, |c| Ok(users::count(c)?)).await? > 0 {
-        if let Ok(mut t) = state.setup_token.lock() {
-            *t = None;
-        }
-        return Err(AppError::NotFound(
-            "This setup link is no longer valid.".into(),
-        ));
-    }
-    Ok(SetupPage {
-        csrf: session.csrf_token()?,
-        token: query.into_inner().token,
-        username: String::new(),
-        errors: FieldErrors::default(),
-    })
-}
-
-/// The first administrator's form.
-#[derive(Deserialize)]
-pub struct SetupForm {
-    #[serde(default)]
-    token: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    confirm_password: String,
-}
-
-/// `POST /setup`: creates the first administrator and signs them in.
-pub async fn setup_submit(
-    req: HttpRequest,
-    form: web::Form<SetupForm>,
-    session: TypedSession,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
-    check_setup_token(&state, &form.token)?;
-    let mut errors = FieldErrors::default();
-    let username = errors.check("username", Username::parse(&form.username));
-    let password = errors.check("password", Password::parse(&form.password));
-    if form.password != form.confirm_password {
-        errors.add("confirm_password", "The passwords do not match.");
-    }
-    let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
-        let page = SetupPage {
-            csrf: session.csrf_token()?,
-            token: form.token,
-            username: form.username,
-            errors,
-        };
-        return unprocessable(&page);
-    };
-    let hash = state.hashing.hash(password).await?;
-    let name = username.as_str().to_owned();
-    let actor = audit::Actor {
-        name: name.clone(),
-        source: state.client_addr(&req),
-    };
-    let created = audit::audited(
-        &state.pool,
-        actor,
-        "user created",
-        format!("user/{name}"),
-        move |c| {
-            // Two setup forms sent at once: only the first makes a user.
-            if users::count(c)? > 0 {
-                return Ok(Outcome::Refused(()));
-            }
-            Ok(Outcome::Done(
-                users::create(c, &name, &hash, true, true).map_err(AppError::internal)?,
-            ))
-        },
-    )
-    .await?;
-    let Outcome::Done(user) = created else {
-        return Err(AppError::NotFound(
-            "This setup link is no longer valid.".into(),
-        ));
-    };
-    if let Ok(mut t) = state.setup_token.lock() {
-        *t = None;
-    }
-    tracing::info!(username = %username, "first administrator created; the setup link is now void");
-    session.sign_in(user.id, user.session_version, db::now())?;
-    session.flash(format!(
-        "Welcome, {username}. You are the first administrator."
-    ))?;
-    Ok(see_other("/admin/secrets"))
 }

@@ -3,10 +3,39 @@
 use std::io::BufRead;
 use std::path::Path;
 
+use crate::audit::Actor;
 use crate::auth::store as users;
 use crate::crypto;
 use crate::db;
-use crate::domain::{Password, Username};
+use crate::ops::Failure;
+use crate::users::ops;
+use std::convert::Infallible;
+
+/// The author of what the shell changes, in the audit log.
+fn shell() -> Actor {
+    Actor {
+        name: "cli".into(),
+        source: "shell".into(),
+    }
+}
+
+/// A refused write as the shell says it: each field's message after the
+/// flag or argument it came from.
+fn shell_message<R: std::fmt::Display>(f: Failure<R>) -> String {
+    match f {
+        Failure::Invalid(errors) => errors
+            .iter()
+            .map(|(field, message)| match field {
+                "scope" => format!("--scope: {message}"),
+                "name" => format!("--name: {message}"),
+                "expires_in_days" => "--expires-in must be more than 0".to_owned(),
+                _ => message.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
 
 /// `wharf user add NAME [--admin] --password-stdin`: reads one line from
 /// `input` as the password.
@@ -16,27 +45,27 @@ pub fn user_add(
     admin: bool,
     input: impl BufRead,
 ) -> Result<(), String> {
-    let username = Username::parse(username)?;
     let mut line = String::new();
     input
         .take(4096)
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-    let password = Password::parse(line.trim_end_matches(['\n', '\r']))?;
+    let typed = ops::NewAccount {
+        username,
+        password: line.trim_end_matches(['\n', '\r']),
+        is_admin: admin,
+        active: true,
+    };
+    let (username, password) =
+        ops::parse_new(&typed).map_err(|e| shell_message::<Infallible>(Failure::Invalid(e)))?;
     crate::keys::create_private_dir(data_dir)
         .map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let pool = db::open(&data_dir.join("wharf.db")).map_err(|e| e.to_string())?;
     let hash = crypto::hash_password(password.expose()).map_err(|e| e.to_string())?;
-    let conn = pool.get().map_err(|e| e.to_string())?;
-    users::create(&conn, username.as_str(), &hash, admin, true).map_err(|e| e.to_string())?;
-    crate::audit::record(
-        &conn,
-        "cli",
-        "user created",
-        &format!("user/{username}"),
-        "shell",
-    )
-    .map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let tx = db::write_tx(&mut conn).map_err(|e| e.to_string())?;
+    ops::create_in(&tx, &shell(), &username, &hash, (admin, true), false).map_err(shell_message)?;
+    tx.commit().map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -49,9 +78,7 @@ pub fn token_create(
     scope: &str,
     lifetime: i64,
 ) -> Result<String, String> {
-    use crate::auth::tokens::{self, NewToken, Scope};
-    let name = tokens::parse_name(name)?;
-    let scope = Scope::parse(scope).ok_or("--scope must be read or write")?;
+    use crate::tokens::ops::{self, Holder, Lifetime, TokenInput};
     let db_path = data_dir.join("wharf.db");
     if !db_path.exists() {
         return Err(format!("{} does not exist", db_path.display()));
@@ -63,18 +90,24 @@ pub fn token_create(
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("there is no user named {username}"))?
         .user;
-    let token = NewToken::generate();
-    tokens::create(&tx, user.id, None, &name, scope, lifetime, &token).map_err(|e| match e {
-        tokens::CreateError::Inactive => {
+    let holder = Holder {
+        id: user.id,
+        username: username.to_owned(),
+        session_version: None,
+    };
+    let input = TokenInput {
+        name: name.to_owned(),
+        scope: scope.to_owned(),
+        lifetime: Lifetime::Seconds(lifetime),
+    };
+    let made = ops::create_in(&tx, &shell(), &holder, &input).map_err(|e| match e {
+        Failure::Refused(ops::Inactive) => {
             format!("{username} is disabled; enable the account before making a token")
         }
-        other => other.to_string(),
+        other => shell_message(other),
     })?;
-    let target = format!("token/{username}/{name}");
-    crate::audit::record(&tx, "cli", "token created", &target, "shell")
-        .map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())?;
-    Ok(token.text)
+    Ok(made.text)
 }
 
 /// `wharf backup FILE`: `VACUUM INTO`, which copies the database from one

@@ -9,19 +9,36 @@ use super::form::GroupForm;
 use super::ops;
 use super::store::{self, Group, GroupTag};
 use crate::auth::AdminCtx;
-use crate::db;
+use crate::db::{self, Named};
 use crate::error::AppError;
+use crate::listing::{Page, QueryPairs};
 use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{Ctx, FieldErrors, FormState, conflict, render, unprocessable};
 
-crate::web::admin_list!(
-    "groups/list.html",
-    Group,
-    "/admin/groups",
-    store::SORTS,
-    store::list
-);
+#[derive(Template, WebTemplate)]
+#[template(path = "groups/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    page: Page<Group>,
+}
+
+/// `GET /admin/groups`
+pub async fn list(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    query: QueryPairs,
+) -> Result<impl Responder, AppError> {
+    let page = crate::listing::load(
+        &state.pool,
+        &query,
+        "/admin/groups",
+        store::SORTS,
+        store::list,
+    )
+    .await?;
+    Ok(ListPage { ctx: ctx.0, page })
+}
 
 /// The form's values as shown.
 pub struct GroupFields {

@@ -30,7 +30,17 @@ pub struct Group {
     pub images: i64,
 }
 
-db::named_row!(Group);
+impl db::Named for Group {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn display_name(&self) -> &str {
+        &self.display_name
+    }
+    fn updated_at(&self) -> i64 {
+        self.updated_at
+    }
+}
 
 const COLUMNS: &str = "g.id, g.name, g.display_name, g.description, g.version, g.updated_at,
     (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id),

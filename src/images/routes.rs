@@ -9,7 +9,7 @@ use super::form::{Choices, ImageForm};
 use super::ops;
 use super::store::{self, Image, registry_mismatch};
 use crate::auth::AdminCtx;
-use crate::db;
+use crate::db::{self, Named};
 use crate::error::AppError;
 use crate::groups::store::GroupTag;
 use crate::listing::{ListQuery, Listing, Page, QueryPairs};
@@ -17,13 +17,29 @@ use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, render, unprocessable};
 
-crate::web::admin_list!(
-    "images/list.html",
-    Image,
-    "/admin/images",
-    store::SORTS,
-    store::list
-);
+#[derive(Template, WebTemplate)]
+#[template(path = "images/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    page: Page<Image>,
+}
+
+/// `GET /admin/images`
+pub async fn list(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    query: QueryPairs,
+) -> Result<impl Responder, AppError> {
+    let page = crate::listing::load(
+        &state.pool,
+        &query,
+        "/admin/images",
+        store::SORTS,
+        store::list,
+    )
+    .await?;
+    Ok(ListPage { ctx: ctx.0, page })
+}
 
 /// The form's values as shown.
 pub struct ImageFields {

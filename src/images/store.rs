@@ -54,7 +54,17 @@ pub struct Image {
     pub groups: Vec<GroupTag>,
 }
 
-db::named_row!(Image);
+impl db::Named for Image {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn display_name(&self) -> &str {
+        &self.display_name
+    }
+    fn updated_at(&self) -> i64 {
+        self.updated_at
+    }
+}
 
 impl Image {
     /// A Pod that runs the image with its pull secret, to paste into a

@@ -1,22 +1,31 @@
-//! The life of a credential: scheduled registry login checks, and
+//! The life of a credential: what a login check's verdict means, and the
 //! notifications about credentials that start failing, recover, are about
-//! to expire or have expired. Runs inside `wharf serve` as one background
-//! task; everything it decides is kept in the database, so a restart
-//! neither re-checks what is fresh nor sends anything twice.
+//! to expire or have expired, kept in the database so a restart sends
+//! nothing twice. The background task that runs the checks and deliveries
+//! is `secrets::schedule`.
 
 pub mod notify;
-mod schedule;
 
 pub use notify::{Event, plan_expiry_events, send_test};
-pub use schedule::{CheckMode, spawn};
 
-/// What the background task is told.
-#[derive(Clone, Debug, Default)]
-pub struct LifecycleSettings {
-    /// Seconds between login checks of a secret; `None`: no scheduled checks.
-    pub check_every: Option<i64>,
-    /// Where notifications go; `None`: none are sent (nor kept).
-    pub notify_url: Option<String>,
-    /// wharf's public address, for links in notifications.
-    pub public_url: Option<String>,
+pub use crate::state::LifecycleSettings;
+
+/// Who asked for a login check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// An administrator pressed Test login (or the API): always audited.
+    Manual,
+    /// The schedule: audited only when the result changes state.
+    Scheduled,
+}
+
+/// What a login check's verdict means, given the one before (`None`: never
+/// checked): a change of state to tell, if it is one. A first check that
+/// fails is news; a first that works is not.
+pub fn transition(before: Option<bool>, ok: bool) -> Option<Event> {
+    match (before, ok) {
+        (Some(true) | None, false) => Some(Event::LoginFailing),
+        (Some(false), true) => Some(Event::LoginRecovered),
+        _ => None,
+    }
 }

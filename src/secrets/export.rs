@@ -281,11 +281,7 @@ pub async fn run_test_login(
             audit::record(&tx, &actor.name, action, &target, &actor.source)?;
         }
         // A change of state: audited, and told to whoever listens.
-        let changed = match (before, ok) {
-            (Some(true) | None, false) => Some(Event::LoginFailing),
-            (Some(false), true) => Some(Event::LoginRecovered),
-            _ => None,
-        };
+        let changed = crate::lifecycle::transition(before, ok);
         if let (true, Some(event)) = (kept, changed) {
             tx.execute(
                 "UPDATE secrets SET login_state_since = ?2 WHERE id = ?1",

@@ -4,6 +4,7 @@ pub mod export;
 pub mod form;
 pub mod ops;
 pub mod routes;
+pub mod schedule;
 pub mod store;
 
 use actix_web::web;

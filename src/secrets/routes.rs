@@ -10,7 +10,7 @@ use super::form::SecretForm;
 use super::ops::{self, InUse};
 use super::store::{self, Attention, ImageUse, Kind, Secret};
 use crate::auth::{AdminCtx, Gate};
-use crate::db;
+use crate::db::{self, Named};
 use crate::error::AppError;
 use crate::list_cache::Listed;
 use crate::ops::Failure;
@@ -50,7 +50,7 @@ struct ListRow<'a> {
 /// what needs an administrator's eye; the line above says how many.
 pub async fn list(
     gate: Gate,
-    state: web::Data<AppState>,
+    cache: web::Data<store::SecretsList>,
     query: crate::listing::QueryPairs,
 ) -> Result<impl Responder, AppError> {
     let mut listing = crate::listing::Listing::parse(
@@ -63,8 +63,8 @@ pub async fn list(
     let (ctx, (page, summary)) = gate
         .admin(move |c| {
             Ok((
-                store::list_filtered(c, &state.secrets_list, listing, attention)?,
-                store::summary(c, &state.secrets_list)?,
+                store::list_filtered(c, &cache, listing, attention)?,
+                store::summary(c, &cache)?,
             ))
         })
         .await?;

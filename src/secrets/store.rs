@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::db;
+use crate::db::{self, Named};
 use crate::domain::SecretId;
 use crate::list_cache::{ListCache, Listed};
 use crate::listing::{Filter, Listing, Page};
@@ -110,7 +110,17 @@ pub struct PullSecretChoice {
     pub registry_host: String,
 }
 
-db::named_row!(Secret);
+impl db::Named for Secret {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn display_name(&self) -> &str {
+        &self.display_name
+    }
+    fn updated_at(&self) -> i64 {
+        self.updated_at
+    }
+}
 
 const COLUMNS: &str = r#"
     s.id, s.name, s.display_name, s.kind, s.registry_host, s.registry_username,
@@ -148,6 +158,10 @@ pub const SORTS: &[&str] = &["name", "display_name", "type", "updated", "expires
 /// One page of the list, filtered by `listing.q` on name and display name.
 /// The page's ids are found first, and only those rows are then read in
 /// full, with their "Used by" counts.
+/// The secrets list's sort orders and search index, kept while no secret
+/// changes.
+pub type SecretsList = ListCache<Secret>;
+
 pub fn list(
     conn: &Connection,
     cache: &ListCache<Secret>,

@@ -1,19 +1,19 @@
 //! The token pages: `/account/tokens`, where anyone signed in makes and
 //! revokes their own API tokens, and `/admin/tokens`, everyone's.
 
+pub mod ops;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::audit::{Outcome, audited};
 use crate::auth::AdminCtx;
-use crate::auth::tokens::{
-    self, CreateError, DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, NewToken, Scope, TokenRow,
-};
+use crate::auth::tokens::{self, DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, Scope, TokenRow};
 use crate::db;
 use crate::error::AppError;
+use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{Ctx, FieldErrors, render, unprocessable};
 
@@ -91,78 +91,33 @@ pub async fn create(
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let mut errors = FieldErrors::default();
-    let name = errors.check("name", tokens::parse_name(&form.name));
-    let scope = Scope::parse(&form.scope);
-    if scope.is_none() {
-        errors.add("scope", "Choose Read only or Read and write.");
-    }
-    let days = form
-        .expires_in_days
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|d| EXPIRY_DAYS.contains(d));
-    if days.is_none() {
-        errors.add("expires_in_days", "Choose 7, 30, 90 or 365 days.");
-    }
-    let (Some(name), Some(scope), Some(days), true) = (name, scope, days, errors.is_empty()) else {
-        return page_with(
-            ctx,
-            &state,
-            form,
-            errors,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let holder = ops::Holder {
+        id: ctx.user.id,
+        username: ctx.user.username.clone(),
+        session_version: ctx.session.user().map(|u| u.version),
     };
-    let token = NewToken::generate();
-    let (user, hash) = (ctx.user.id, token.hash);
-    let version = ctx.session.user().map(|u| u.version);
-    let target = format!("token/{}/{name}", ctx.user.username);
-    let n = name.clone();
-    let made = audited(
-        &state.pool,
-        ctx.actor(),
-        "token created",
-        target,
-        move |c| {
-            let token = NewToken {
-                text: String::new(),
-                hash,
-            };
-            Ok(tokens::create(c, user, version, &n, scope, days * 86_400, &token).into())
-        },
-    )
-    .await?;
-    match made {
-        Outcome::Done(_) => {
-            page_with(
-                ctx,
-                &state,
-                TokenForm::default(),
-                errors,
-                Some(token.text),
-                StatusCode::OK,
-            )
-            .await
+    let input = ops::TokenInput {
+        name: form.name.clone(),
+        scope: form.scope.clone(),
+        lifetime: ops::Lifetime::Days(form.expires_in_days.clone()),
+    };
+    let errors = match ops::create(&state, ctx.actor(), holder, input).await {
+        Ok(made) => {
+            let errors = FieldErrors::default();
+            let (form, status) = (TokenForm::default(), StatusCode::OK);
+            return page_with(ctx, &state, form, errors, Some(made.text), status).await;
         }
-        Outcome::Refused(e @ CreateError::Duplicate(_)) => {
-            errors.add("name", e.to_string());
-            page_with(
-                ctx,
-                &state,
-                form,
-                errors,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+        Err(Failure::Invalid(errors)) => errors,
+        Err(Failure::Duplicate { field, message }) => {
+            let mut errors = FieldErrors::default();
+            errors.add(field, message);
+            errors
         }
-        Outcome::Refused(CreateError::Inactive) => Err(AppError::LoginRequired),
-        Outcome::Refused(CreateError::Db(e)) => Err(e.into()),
-    }
+        Err(Failure::Refused(ops::Inactive)) => return Err(AppError::LoginRequired),
+        Err(other) => return Err(other.into()),
+    };
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    page_with(ctx, &state, form, errors, None, status).await
 }
 
 /// The own-tokens page with a form's state, or a new token to show.
@@ -217,21 +172,7 @@ async fn revoke(
     owner: Option<crate::domain::UserId>,
     back: &str,
 ) -> Result<HttpResponse, AppError> {
-    let missing = || AppError::NotFound("There is no such live token.".into());
-    let id: i64 = id.parse().map_err(|_| missing())?;
-    let actor = ctx.actor();
-    let revoked = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let row = tokens::revoke(&tx, id, owner)?;
-        if let Some(t) = &row {
-            let target = format!("token/{}/{}", t.owner, t.name);
-            crate::audit::record(&tx, &actor.name, "token revoked", &target, &actor.source)?;
-        }
-        tx.commit()?;
-        Ok(row)
-    })
-    .await?
-    .ok_or_else(missing)?;
+    let revoked = ops::revoke(state, ctx.actor(), id, owner).await?;
     ctx.done(format!("Token {} revoked.", revoked.name), back)
 }
 

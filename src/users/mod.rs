@@ -2,12 +2,15 @@
 //! themselves (sign-in, sessions, the `users` table's core) are `auth`'s.
 
 mod account;
+pub mod ops;
 mod routes;
+mod setup;
 pub mod store;
 
 use actix_web::web;
 
 pub use account::{password_form, password_submit};
+pub use setup::{setup_form, setup_submit};
 
 /// The area's routes, under `/admin`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

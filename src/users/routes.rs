@@ -6,27 +6,44 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::store::{self, Account, AccountChange, Refusal};
-use crate::audit::{self, Outcome, audited};
-use crate::auth::store::CreateError;
+use super::ops;
+use super::store::{self, Account, Refusal};
+use crate::audit::action;
 use crate::auth::tokens;
 use crate::auth::{self, AdminCtx};
 use crate::db;
-use crate::domain::{Password, Username};
 use crate::error::AppError;
+use crate::listing::{Page, QueryPairs};
+use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{
     ConfirmDelete, Ctx, FieldErrors, FormState, FormVersion, Link, Refused, conflict, redacted,
     render, unprocessable,
 };
 
-crate::web::admin_list!(
-    "users/list.html",
-    Account,
-    "/admin/users",
-    store::SORTS,
-    store::list
-);
+#[derive(Template, WebTemplate)]
+#[template(path = "users/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    page: Page<Account>,
+}
+
+/// `GET /admin/users`
+pub async fn list(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    query: QueryPairs,
+) -> Result<impl Responder, AppError> {
+    let page = crate::listing::load(
+        &state.pool,
+        &query,
+        "/admin/users",
+        store::SORTS,
+        store::list,
+    )
+    .await?;
+    Ok(ListPage { ctx: ctx.0, page })
+}
 
 /// The user form as posted. Missing checkboxes are unticked.
 #[derive(Default, Deserialize)]
@@ -49,32 +66,6 @@ impl std::fmt::Debug for UserForm {
             .field("active", &self.active)
             .field("version", &self.version)
             .finish()
-    }
-}
-
-impl UserForm {
-    /// The password reset the form asks for: `None` when the field is
-    /// blank (keep), else a valid new password or the field's error.
-    fn reset_password(&self) -> Result<Option<Password>, FieldErrors> {
-        if self.password.is_empty() {
-            return Ok(None);
-        }
-        let mut errors = FieldErrors::default();
-        match errors.check("password", Password::parse(&self.password)) {
-            Some(p) => Ok(Some(p)),
-            None => Err(errors),
-        }
-    }
-
-    /// The change to apply, with the new password's hash if any.
-    fn change(&self, password_hash: Option<String>) -> AccountChange {
-        AccountChange {
-            username: self.username.clone(),
-            is_admin: self.is_admin.is_some(),
-            active: self.active.is_some(),
-            password_hash,
-            version: self.version.expected(),
-        }
     }
 }
 
@@ -207,32 +198,25 @@ pub async fn create(
     form: web::Form<UserForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let mut errors = FieldErrors::default();
-    let username = errors.check("username", Username::parse(&form.username));
-    let password = errors.check("password", Password::parse(&form.password));
-    let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
-        return FormPage::rejected(ctx.0, &state, &form, None, errors).await;
+    let input = ops::NewAccount {
+        username: &form.username,
+        password: &form.password,
+        is_admin: form.is_admin.is_some(),
+        active: form.active.is_some(),
     };
-    let hash = state.hashing.hash(password).await?;
-    let (is_admin, active) = (form.is_admin.is_some(), form.active.is_some());
-    let name = username.to_string();
-    let created = audited(
-        &state.pool,
-        ctx.actor(),
-        "user created",
-        format!("user/{name}"),
-        move |c| Ok(auth::store::create(c, &name, &hash, is_admin, active).into()),
-    )
-    .await?;
-    match created {
-        Outcome::Done(_) => ctx.done(format!("User {username} created."), "/admin/users"),
-        Outcome::Refused(e @ CreateError::Duplicate(_)) => {
-            let mut errors = FieldErrors::default();
-            errors.add("username", e.to_string());
-            FormPage::rejected(ctx.0, &state, &form, None, errors).await
+    let errors = match ops::create(&state, ctx.actor(), &input, false).await {
+        Ok(user) => {
+            return ctx.done(format!("User {} created.", user.username), "/admin/users");
         }
-        Outcome::Refused(CreateError::Db(e)) => Err(e.into()),
-    }
+        Err(Failure::Invalid(errors)) => errors,
+        Err(Failure::Duplicate { field, message }) => {
+            let mut errors = FieldErrors::default();
+            errors.add(field, message);
+            errors
+        }
+        Err(other) => return Err(other.into()),
+    };
+    FormPage::rejected(ctx.0, &state, &form, None, errors).await
 }
 
 async fn load(state: &AppState, username: String) -> Result<Account, AppError> {
@@ -265,52 +249,42 @@ pub async fn update(
     let account = load(&state, path.into_inner()).await?;
     let mut form = form.into_inner();
     form.username = account.user.username.clone();
-    let reset = match form.reset_password() {
-        Ok(reset) => reset,
-        Err(errors) => {
+    let input = ops::AccountInput {
+        is_admin: form.is_admin.is_some(),
+        active: form.active.is_some(),
+        password: &form.password,
+    };
+    let by = (ctx.actor(), ctx.user.id);
+    let expected = form.version.expected();
+    let name = account.user.username.clone();
+    let e = match ops::update(&state, by, &name, &input, expected).await {
+        Ok(_) if account.user.id == ctx.user.id => return updated_yourself(&ctx, &state).await,
+        Ok(ops::Updated { tokens_revoked: 0 }) => {
+            return ctx.done(format!("User {name} updated."), "/admin/users");
+        }
+        Ok(ops::Updated { tokens_revoked: n }) => {
+            let message = format!("User {name} updated; {}.", action::tokens_revoked(n));
+            return ctx.done(message, "/admin/users");
+        }
+        Err(Failure::Invalid(errors)) => {
             return FormPage::rejected(ctx.0, &state, &form, Some(account), errors).await;
         }
-    };
-    let password_hash = match reset {
-        Some(p) => Some(state.hashing.hash(p).await?),
-        None => None,
-    };
-    let action = match password_hash {
-        Some(_) => "user updated (password reset)",
-        None => "user updated",
-    };
-    let change = form.change(password_hash);
-    let (actor_id, target) = (ctx.user.id, format!("user/{}", form.username));
-    let (by, t) = (ctx.actor(), target.clone());
-    let outcome = audited(&state.pool, ctx.actor(), action, target, move |c| {
-        let outcome = store::update_account(c, actor_id, &change)?;
-        if let Outcome::Done(n @ 1..) = outcome {
-            let action = format!("{} revoked", tokens::count_text(n));
-            audit::record(c, &by.name, &action, &t, &by.source)?;
-        }
-        Ok(outcome)
-    })
-    .await?;
-    let name = account.user.username;
-    match outcome {
-        Outcome::Done(_) if account.user.id == ctx.user.id => updated_yourself(&ctx, &state).await,
-        Outcome::Done(0) => ctx.done(format!("User {name} updated."), "/admin/users"),
-        Outcome::Done(n) => ctx.done(
-            format!("User {name} updated; {} revoked.", tokens::count_text(n)),
-            "/admin/users",
-        ),
-        Outcome::Refused(Refusal::Missing(n)) => Err(AppError::no_such("user", &n)),
-        Outcome::Refused(e) => {
+        Err(e @ Failure::Stale { .. }) => e,
+        Err(Failure::Refused(r)) => {
             // What is stored now, with why the change was refused.
             let current = load(&state, name).await?;
             let mut shown = FormState::editing(current.version);
-            match e.field(form.is_admin.is_some()) {
-                Some(field) => shown.errors.add(field, e.to_string()),
-                None => shown = FormState::refused(current.version, &e),
+            match r.field(form.is_admin.is_some()) {
+                Some(field) => shown.errors.add(field, r.to_string()),
+                None => shown = FormState::refused(current.version, &r),
             }
-            conflict(&FormPage::stored(ctx.0, &state, current, shown).await?)
+            return conflict(&FormPage::stored(ctx.0, &state, current, shown).await?);
         }
-    }
+        Err(other) => return Err(other.into()),
+    };
+    let current = load(&state, name).await?;
+    let shown = FormState::refused(current.version, &e);
+    conflict(&FormPage::stored(ctx.0, &state, current, shown).await?)
 }
 
 /// After changing your own account: a new password ended your sessions, so
@@ -335,18 +309,8 @@ pub async fn revoke_tokens(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let account = load(&state, path.into_inner()).await?;
-    let (id, name) = (account.user.id, account.user.username);
-    let (by, target) = (ctx.actor(), format!("user/{name}"));
-    let n = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let n = tokens::revoke_all(&tx, id)?;
-        let action = format!("{} revoked", tokens::count_text(n));
-        audit::record(&tx, &by.name, &action, &target, &by.source)?;
-        tx.commit()?;
-        Ok(n)
-    })
-    .await?;
+    let name = path.into_inner();
+    let n = ops::revoke_tokens(&state, ctx.actor(), &name).await?;
     ctx.done(
         format!("{} of {name} revoked.", tokens::count_text(n)),
         &format!("/admin/users/{name}"),
@@ -406,19 +370,10 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let (actor_id, n) = (ctx.user.id, name.clone());
-    let outcome = audited(
-        &state.pool,
-        ctx.actor(),
-        "user deleted",
-        format!("user/{name}"),
-        move |c| Ok(store::delete_account(c, actor_id, &n)?),
-    )
-    .await?;
-    match outcome {
-        Outcome::Done(()) => ctx.done(format!("User {name} deleted."), "/admin/users"),
-        Outcome::Refused(Refusal::Missing(n)) => Err(AppError::no_such("user", &n)),
-        Outcome::Refused(e) => refused(ctx.0, &name, &e),
+    match ops::delete(&state, (ctx.actor(), ctx.user.id), &name).await {
+        Ok(()) => ctx.done(format!("User {name} deleted."), "/admin/users"),
+        Err(Failure::Refused(e)) => refused(ctx.0, &name, &e),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -14,27 +14,5 @@ pub use page::{
 pub use problem::Problem;
 pub use session::{SessionUser, TypedSession, new_token};
 
-/// An admin list page and its `GET` handler `list`: the template, the row
-/// type, the page's path, the sort keys and the area's query. Expands in
-/// the area's routes module, which names its own `AdminCtx` guard.
-macro_rules! admin_list {
-    ($template:literal, $row:ty, $base:literal, $sorts:expr, $query:path) => {
-        #[derive(askama::Template, askama_web::WebTemplate)]
-        #[template(path = $template)]
-        struct ListPage {
-            ctx: $crate::web::Ctx,
-            page: $crate::listing::Page<$row>,
-        }
-
-        #[doc = concat!("`GET ", $base, "`")]
-        pub async fn list(
-            ctx: AdminCtx,
-            state: actix_web::web::Data<$crate::state::AppState>,
-            query: $crate::listing::QueryPairs,
-        ) -> Result<impl actix_web::Responder, $crate::error::AppError> {
-            let page = $crate::listing::load(&state.pool, &query, $base, $sorts, $query).await?;
-            Ok(ListPage { ctx: ctx.0, page })
-        }
-    };
-}
-pub(crate) use admin_list;
+/// The largest request body taken, form or JSON; a larger one is 413.
+pub const MAX_BODY: usize = 256 * 1024;

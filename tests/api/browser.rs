@@ -402,12 +402,14 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     click(&c, "Revoke all tokens").await;
     let text = wait_for(&c, "1 API token of carol revoked.").await;
     assert!(text.contains("none live"), "{text}");
-    let r = reqwest::Client::new()
-        .get(app.url("/api/v1/catalogue"))
-        .bearer_auth(carols)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/catalogue",
+            Some(&carols),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
 
     // On a phone the sidebar becomes a row and the table scrolls sideways.

@@ -6,8 +6,6 @@ use reqwest::{Method, StatusCode};
 
 use crate::helpers::*;
 
-const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----";
-
 fn corpus() -> Vec<String> {
     vec![
         String::new(),
@@ -46,7 +44,7 @@ fn routes() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
                 ("registry_host", "ghcr.io"),
                 ("username", "u"),
                 ("password", "p"),
-                ("secret", KEY),
+                ("secret", SSH_KEY),
             ],
         ),
         (
@@ -115,7 +113,7 @@ async fn seed(app: &TestApp) {
     app.login_admin().await;
     app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "p")
         .await;
-    app.create_git_sync("repo", KEY).await;
+    app.create_git_sync("repo", SSH_KEY).await;
     assert_redirect_to(
         &app.post(
             "/admin/images",

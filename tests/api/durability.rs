@@ -8,9 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use reqwest::redirect::Policy;
 
-use crate::helpers::{KillOnDrop, add_user, csrf_in, free_port};
+use crate::helpers::{Browser, KillOnDrop, add_user, client, csrf_in, free_port};
 
 async fn start(dir: &Path) -> (KillOnDrop, String) {
     let port = free_port();
@@ -39,40 +38,13 @@ async fn start(dir: &Path) -> (KillOnDrop, String) {
     panic!("wharf did not start");
 }
 
-async fn sign_in(base: &str) -> (reqwest::Client, String) {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
-    let page = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", "ops"),
-            ("password", "long-enough-pw"),
-            ("csrf_token", &csrf_in(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let page = client
-        .get(format!("{base}/admin/secrets"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (client, csrf_in(&page))
+/// `ops` signed in on the server at `base`, and the CSRF token of that
+/// session.
+async fn sign_in(base: &str) -> (Browser, String) {
+    let ops = Browser::with_client(base, client());
+    assert_eq!(ops.login("ops", "long-enough-pw").await.status(), 303);
+    let token = csrf_in(&ops.get_html("/admin/secrets").await);
+    (ops, token)
 }
 
 #[tokio::test]
@@ -80,13 +52,17 @@ async fn every_acknowledged_create_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     add_user(dir.path(), "ops", "long-enough-pw", true);
     let (mut process, base) = start(dir.path()).await;
-    let (client, token) = sign_in(&base).await;
+    let (ops, token) = sign_in(&base).await;
 
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut tasks = Vec::new();
     for worker in 0..8 {
-        let (client, token, base, acked) =
-            (client.clone(), token.clone(), base.clone(), acked.clone());
+        let (client, token, base, acked) = (
+            ops.client.clone(),
+            token.clone(),
+            base.clone(),
+            acked.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             for i in 0.. {
                 let name = format!("w{worker}-{i:05}");
@@ -131,7 +107,7 @@ async fn every_acknowledged_create_survives_sigkill() {
 
     // Restart on the same data and look at every acknowledged secret.
     let (_process, base) = start(dir.path()).await;
-    let (client, _) = sign_in(&base).await;
+    let (ops, _) = sign_in(&base).await;
     let conn = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -153,11 +129,9 @@ async fn every_acknowledged_create_survives_sigkill() {
         assert_eq!(plain, format!("token-{name}").as_bytes());
     }
     for name in acked.iter().step_by(25) {
-        let r = client
-            .get(format!("{base}/admin/secrets/{name}/dockerconfig.json"))
-            .send()
-            .await
-            .unwrap();
+        let r = ops
+            .get(&format!("/admin/secrets/{name}/dockerconfig.json"))
+            .await;
         assert_eq!(r.status(), 200, "{name}");
         assert!(r.text().await.unwrap().contains(&format!("token-{name}")));
     }

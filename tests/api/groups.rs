@@ -273,30 +273,6 @@ async fn images_made_before_groups_are_global() {
     assert!(global);
 }
 
-async fn api(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<&str>,
-) -> (StatusCode, serde_json::Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, app.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_owned());
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 #[tokio::test]
 async fn the_api_manages_groups_and_narrows_the_catalogue() {
     let app = world().await;
@@ -304,20 +280,31 @@ async fn the_api_manages_groups_and_narrows_the_catalogue() {
     let eve = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
     let dana = wharf::cli::token_create(app.dir.path(), "dana", "laptop", "read", 3600).unwrap();
 
-    let (s, g) = api(&app, Method::GET, "/api/v1/groups/vision", &admin, None).await;
+    let (s, g) = app
+        .api_json(Method::GET, "/api/v1/groups/vision", Some(&admin), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(g["members"], serde_json::json!(["dana"]));
-    let (s, _) = api(
-        &app,
-        Method::POST,
-        "/api/v1/groups",
-        &admin,
-        Some(r#"{"name":"nlp","display_name":"NLP","members":["eve"]}"#),
-    )
-    .await;
+    let (s, _) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/groups",
+            Some(&admin),
+            Some(serde_json::json!({"name": "nlp", "display_name": "NLP", "members": ["eve"]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, img) = api(&app, Method::POST, "/api/v1/images", &admin,
-        Some(r#"{"name":"nlp-nb","url":"registry.example.com/nlp:1","global":false,"groups":["nlp"]}"#)).await;
+    let (s, img) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/images",
+            Some(&admin),
+            Some(
+                serde_json::json!({"name": "nlp-nb", "url": "registry.example.com/nlp:1",
+                "global": false, "groups": ["nlp"]}),
+            ),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(img["global"], false);
     assert_eq!(img["groups"], serde_json::json!(["nlp"]));
@@ -330,7 +317,9 @@ async fn the_api_manages_groups_and_narrows_the_catalogue() {
             .map(|i| i["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &eve, None).await;
+    let (_, cat) = app
+        .api_json(Method::GET, "/api/v1/catalogue", Some(&eve), None)
+        .await;
     let got: std::collections::BTreeSet<String> = names(&cat).into_iter().collect();
     let want: std::collections::BTreeSet<String> = ["nlp-nb", "shared-nb"]
         .into_iter()
@@ -339,39 +328,49 @@ async fn the_api_manages_groups_and_narrows_the_catalogue() {
     assert_eq!(got, want);
     assert!(!names(&cat).contains(&"vision-gpu".to_owned()));
     // Not eve's group: the same 404 as a group that does not exist.
-    let (s, cat) = api(
-        &app,
-        Method::GET,
-        "/api/v1/catalogue?group=vision",
-        &eve,
-        None,
-    )
-    .await;
+    let (s, cat) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/catalogue?group=vision",
+            Some(&eve),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(cat["detail"], "You are in no group named vision.");
-    let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &dana, None).await;
+    let (_, cat) = app
+        .api_json(Method::GET, "/api/v1/catalogue", Some(&dana), None)
+        .await;
     assert!(
         names(&cat).contains(&"vision-gpu".to_owned())
             && !names(&cat).contains(&"nlp-nb".to_owned())
     );
     // A non-admin token cannot read groups.
-    let (s, _) = api(&app, Method::GET, "/api/v1/groups", &eve, None).await;
+    let (s, _) = app
+        .api_json(Method::GET, "/api/v1/groups", Some(&eve), None)
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Membership through the API takes effect at once.
-    let (s, _) = api(
-        &app,
-        Method::PATCH,
-        "/api/v1/groups/nlp",
-        &admin,
-        Some(r#"{"members":[]}"#),
-    )
-    .await;
+    let (s, _) = app
+        .api_json(
+            Method::PATCH,
+            "/api/v1/groups/nlp",
+            Some(&admin),
+            Some(serde_json::json!({"members": []})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &eve, None).await;
+    let (_, cat) = app
+        .api_json(Method::GET, "/api/v1/catalogue", Some(&eve), None)
+        .await;
     assert!(!names(&cat).contains(&"nlp-nb".to_owned()));
-    let (s, _) = api(&app, Method::DELETE, "/api/v1/groups/nlp", &admin, None).await;
+    let (s, _) = app
+        .api_json(Method::DELETE, "/api/v1/groups/nlp", Some(&admin), None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (_, img) = api(&app, Method::GET, "/api/v1/images/nlp-nb", &admin, None).await;
+    let (_, img) = app
+        .api_json(Method::GET, "/api/v1/images/nlp-nb", Some(&admin), None)
+        .await;
     assert_eq!(img["groups"], serde_json::json!([]));
 }
 
@@ -477,45 +476,45 @@ async fn a_group_you_are_not_in_answers_as_one_that_does_not_exist() {
     );
 
     let token = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
-    let (s1, a) = api(
-        &app,
-        Method::GET,
-        "/api/v1/catalogue?group=vision",
-        &token,
-        None,
-    )
-    .await;
-    let (s2, b) = api(
-        &app,
-        Method::GET,
-        "/api/v1/catalogue?group=no-such-team",
-        &token,
-        None,
-    )
-    .await;
+    let (s1, a) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/catalogue?group=vision",
+            Some(&token),
+            None,
+        )
+        .await;
+    let (s2, b) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/catalogue?group=no-such-team",
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!((s1, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
     assert_eq!(a["detail"], "You are in no group named vision.");
     assert_eq!(b["detail"], "You are in no group named no-such-team.");
     // An administrator may filter by any group; a name that is none is 404.
     let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "read", 3600).unwrap();
-    let (s, v) = api(
-        &app,
-        Method::GET,
-        "/api/v1/catalogue?group=vision",
-        &admin,
-        None,
-    )
-    .await;
+    let (s, v) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/catalogue?group=vision",
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["total"], 2);
-    let (s, _) = api(
-        &app,
-        Method::GET,
-        "/api/v1/catalogue?group=no-such-team",
-        &admin,
-        None,
-    )
-    .await;
+    let (s, _) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/catalogue?group=no-such-team",
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -523,7 +522,9 @@ async fn a_group_you_are_not_in_answers_as_one_that_does_not_exist() {
 async fn the_api_catalogue_never_names_a_secret_to_members() {
     let app = world_with_a_shared_image().await;
     let eve = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
-    let (s, cat) = api(&app, Method::GET, "/api/v1/catalogue", &eve, None).await;
+    let (s, cat) = app
+        .api_json(Method::GET, "/api/v1/catalogue", Some(&eve), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     let text = cat.to_string();
     assert!(
@@ -544,7 +545,9 @@ async fn the_api_catalogue_never_names_a_secret_to_members() {
     // Eve is not in vision: the card names only her own group.
     assert_eq!(item(&cat, "both-nb")["groups"], serde_json::json!(["nlp"]));
     let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "read", 3600).unwrap();
-    let (_, cat) = api(&app, Method::GET, "/api/v1/catalogue", &admin, None).await;
+    let (_, cat) = app
+        .api_json(Method::GET, "/api/v1/catalogue", Some(&admin), None)
+        .await;
     assert_eq!(item(&cat, "both-nb")["pull_secret"], "gitlab");
     assert_eq!(item(&cat, "both-nb")["private"], true);
 }

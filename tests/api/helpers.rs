@@ -1,10 +1,12 @@
-//! Spawning the real app on a free port with a fresh data directory, and a
-//! cookie-keeping client that does not follow redirects.
+//! Spawning the real app on a free port with a fresh data directory, a
+//! cookie-keeping client that does not follow redirects, and JSON API calls
+//! as scripts make them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use reqwest::{Response, StatusCode, redirect::Policy};
+use reqwest::{Method, Response, StatusCode, redirect::Policy};
+use serde_json::Value;
 use tempfile::TempDir;
 use wharf::cli::args::ServeArgs;
 use wharf::options::Seconds;
@@ -14,6 +16,62 @@ pub const ADMIN: &str = "admin";
 /// A syntactically valid SSH private key for Git Sync secrets.
 pub const SSH_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n";
 pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+
+/// The tables [`TestApp::digest`] reads, each with its query: every row in
+/// full, in key order, unless a comment says what is left out and why.
+const DIGESTED: &[(&str, &str)] = &[
+    ("users", "SELECT * FROM users ORDER BY id"),
+    ("secrets", "SELECT * FROM secrets ORDER BY id"),
+    ("images", "SELECT * FROM images ORDER BY id"),
+    (
+        "images_search",
+        "SELECT rowid, * FROM images_search ORDER BY rowid",
+    ),
+    ("groups", "SELECT * FROM groups ORDER BY id"),
+    (
+        "group_members",
+        "SELECT * FROM group_members ORDER BY group_id, user_id",
+    ),
+    (
+        "image_groups",
+        "SELECT * FROM image_groups ORDER BY image_id, group_id",
+    ),
+    // Without last_used_at and last_used_from: every request a token
+    // authenticates notes its use there, reads and refused writes too.
+    (
+        "api_tokens",
+        "SELECT id, user_id, name, scope, hash, created_at, expires_at, revoked_at
+         FROM api_tokens ORDER BY id",
+    ),
+    // Without the entries that record something which changes no data, by
+    // design (`?1`..`?4`, bound by `digest`): a failed sign-in, a refused
+    // password change (the form is refused, yet the attempt is recorded),
+    // a download of a manifest, docker config or the export.
+    (
+        "audit_log",
+        "SELECT * FROM audit_log WHERE action NOT IN (?1, ?2, ?3, ?4) ORDER BY id",
+    ),
+    ("notifications", "SELECT * FROM notifications ORDER BY id"),
+    (
+        "change_counters",
+        "SELECT * FROM change_counters ORDER BY tbl",
+    ),
+    ("key_check", "SELECT * FROM key_check ORDER BY id"),
+    // The AUTOINCREMENT tables' last ids: a row made and removed again
+    // leaves its trace here.
+    (
+        "sqlite_sequence",
+        "SELECT * FROM sqlite_sequence ORDER BY name",
+    ),
+];
+
+/// The tables [`TestApp::digest`] leaves out, each for a reason.
+const LEFT_OUT: &[&str] = &[
+    // Failed sign-ins and password checks, kept to throttle guessing: a
+    // refused attempt is meant to add a row (and a success to clear them)
+    // while it changes no data.
+    "login_failures",
+];
 
 /// The app under test, with a data directory of its own and its first
 /// browser: `app.get(...)`, `app.post(...)` and `app.client` are that
@@ -70,10 +128,7 @@ pub async fn spawn_app_with(dir: Option<TempDir>, serve: ServeArgs) -> TestApp {
     let setup_url = app.setup_url().map(str::to_owned);
     tokio::spawn(app.run_until_stopped());
     TestApp {
-        browser: Browser {
-            address,
-            client: client(),
-        },
+        browser: Browser::with_client(&address, client()),
         setup_url,
         dir,
     }
@@ -110,7 +165,56 @@ pub fn assert_redirect_to(response: &Response, location: &str) {
     assert_eq!(response.headers()["location"], location);
 }
 
+/// A JSON API request to the server at `base` (`http://127.0.0.1:port`),
+/// sent as a script sends it: by a fresh client that keeps no cookies (so
+/// no session rides along) and follows redirects (reqwest's default, unlike
+/// [`client`]), with `token` as the bearer token when given and `body` as
+/// `application/json` when given.
+pub async fn api_at(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Response {
+    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    req.send().await.expect("API request")
+}
+
+/// [`api_at`], read: the status and the body as JSON (`Value::Null` when
+/// the body is not JSON).
+pub async fn api_json_at(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let r = api_at(base, method, path, token, body).await;
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 impl Browser {
+    /// A browser on the app at `address` that uses `client`: one whose
+    /// cookie jar a test can read, or [`client`] for a server started with
+    /// [`start_wharf`].
+    pub fn with_client(address: &str, client: reqwest::Client) -> Browser {
+        Browser {
+            address: address.to_owned(),
+            client,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -147,6 +251,30 @@ impl Browser {
         self.post("/login", &[("username", name), ("password", password)])
             .await
     }
+
+    /// A JSON API request to this app ([`api_at`]): not this browser's
+    /// client, so its session cookie does not go along.
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        api_at(&self.address, method, path, token, body).await
+    }
+
+    /// [`Browser::api`], read: the status and the body as JSON
+    /// (`Value::Null` when the body is not JSON).
+    pub async fn api_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        api_json_at(&self.address, method, path, token, body).await
+    }
 }
 
 impl TestApp {
@@ -159,10 +287,7 @@ impl TestApp {
     }
 
     pub fn another_browser(&self) -> Browser {
-        Browser {
-            address: self.address.clone(),
-            client: client(),
-        }
+        Browser::with_client(&self.address, client())
     }
 
     pub async fn login_admin(&self) {
@@ -209,16 +334,52 @@ impl TestApp {
         rusqlite::Connection::open(self.db_path()).expect("open db")
     }
 
+    /// Every row the app keeps, as text, table by table: the same digest
+    /// before and after a request means the request changed nothing. It
+    /// reads each table of [`DIGESTED`] and panics on a table that is in
+    /// neither it nor [`LEFT_OUT`], so a new table cannot be missed.
     pub fn digest(&self) -> String {
         let c = self.db();
+        let tables: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .expect("tables")
+            .query_map([], |r| r.get(0))
+            .expect("tables")
+            .map(|t| t.expect("table"))
+            .collect();
+        for t in &tables {
+            let known = DIGESTED.iter().any(|(name, _)| *name == t.as_str())
+                || LEFT_OUT.contains(&t.as_str())
+                // FTS5's own storage for `images_search`, whose rows are
+                // read through the table itself; start-up's 'optimize'
+                // rewrites it.
+                || t.starts_with("images_search_")
+                // SQLite's statistics, if it ever keeps any.
+                || t.starts_with("sqlite_stat");
+            assert!(
+                known,
+                "table {t} is neither read by TestApp::digest nor left out on purpose"
+            );
+        }
+        // Audit entries that record something which, by design, changes
+        // no data: a refused sign-in or password change, a download.
+        let no_change = [
+            wharf::audit::action::SIGN_IN_FAILED,
+            wharf::audit::action::PASSWORD_CHANGE_REFUSED,
+            wharf::audit::action::SECRET_EXPORTED,
+            wharf::audit::action::SECRETS_EXPORTED,
+        ];
         let mut out = String::new();
-        for table in ["users", "secrets", "images"] {
-            let mut st = c
-                .prepare(&format!("SELECT * FROM {table} ORDER BY id"))
-                .expect("select");
+        for (table, sql) in DIGESTED {
+            let params: &[&str] = if *table == "audit_log" {
+                &no_change
+            } else {
+                &[]
+            };
+            let mut st = c.prepare(sql).expect("select");
             let n = st.column_count();
             let rows = st
-                .query_map([], |r| {
+                .query_map(rusqlite::params_from_iter(params), |r| {
                     let mut row = Vec::new();
                     for i in 0..n {
                         row.push(format!("{:?}", r.get_ref(i)?));
@@ -226,6 +387,8 @@ impl TestApp {
                     Ok(row.join("|"))
                 })
                 .expect("rows");
+            out.push_str(table);
+            out.push_str(":\n");
             for row in rows {
                 out.push_str(&row.expect("row"));
                 out.push('\n');

@@ -9,8 +9,6 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n";
-
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -50,7 +48,7 @@ async fn manifests_are_byte_for_byte_what_kubectl_prints() {
         .await;
     app.create_secret("2024-01-31", "", "localhost:5000", "robot$ci", "p w\ttab")
         .await;
-    app.create_git_sync("repo-key", &KEY.replace('\n', "\r\n"))
+    app.create_git_sync("repo-key", &SSH_KEY.replace('\n', "\r\n"))
         .await;
 
     for (path, fixture_name) in [
@@ -183,7 +181,7 @@ async fn app_with_two_secrets() -> TestApp {
     app.login_admin().await;
     app.create_secret("gitlab", "", "registry.gitlab.com", "u", "tok")
         .await;
-    app.create_git_sync("repo-key", KEY).await;
+    app.create_git_sync("repo-key", SSH_KEY).await;
     app
 }
 

@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -138,47 +139,38 @@ async fn the_api_reads_and_writes_expiry_dates() {
     let app = spawn_app().await;
     app.login_admin().await;
     let t = wharf::cli::token_create(app.dir.path(), ADMIN, "ci", "write", 3600).unwrap();
-    let send = |method: reqwest::Method, path: &str, body: &str| {
-        let (url, t, body) = (app.url(path), t.clone(), body.to_owned());
-        async move {
-            let r = reqwest::Client::new()
-                .request(method, url)
-                .bearer_auth(t)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status();
-            let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-            (status, v)
-        }
-    };
-    let (s, v) = send(
-        reqwest::Method::POST,
-        "/api/v1/secrets",
-        r#"{"name":"k","type":"git_sync","secret":"-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n","expires_on":"2031-05-01"}"#,
-    )
-    .await;
+    let (s, v) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets",
+            Some(&t),
+            Some(json!({"name": "k", "type": "git_sync", "secret": SSH_KEY,
+                "expires_on": "2031-05-01"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(v["expires_on"], "2031-05-01");
-    let (s, v) = send(
-        reqwest::Method::PATCH,
-        "/api/v1/secrets/k",
-        r#"{"expires_on":"soon"}"#,
-    )
-    .await;
+    let (s, v) = app
+        .api_json(
+            Method::PATCH,
+            "/api/v1/secrets/k",
+            Some(&t),
+            Some(json!({"expires_on": "soon"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         v["errors"]["expires_on"][0],
         "Expires must be a date like 2026-12-31."
     );
-    let (s, v) = send(
-        reqwest::Method::PATCH,
-        "/api/v1/secrets/k",
-        r#"{"expires_on":null}"#,
-    )
-    .await;
+    let (s, v) = app
+        .api_json(
+            Method::PATCH,
+            "/api/v1/secrets/k",
+            Some(&t),
+            Some(json!({"expires_on": null})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["expires_on"], serde_json::Value::Null);
 }
@@ -227,22 +219,6 @@ async fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
     panic!("{what} did not happen within {secs} s");
 }
 
-async fn api_json(
-    base: &str,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<String>,
-) -> serde_json::Value {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b);
-    }
-    serde_json::from_str(&req.send().await.unwrap().text().await.unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn scheduled_checks_notice_a_broken_login_and_its_recovery_once() {
     let registry = start_registry("alice", "s3cret-pass-1").await;
@@ -261,19 +237,28 @@ async fn scheduled_checks_notice_a_broken_login_and_its_recovery_once() {
         "https://wharf.example.com",
     ];
     let (first, base) = start_wharf(dir.path(), &flags).await;
-    let created = api_json(&base, &token, reqwest::Method::POST, "/api/v1/secrets", Some(format!(
-        r#"{{"name":"team-registry","display_name":"Team registry","type":"image_pull","registry_host":"http://127.0.0.1:{port}","username":"alice","password":"s3cret-pass-1"}}"#
-    ))).await;
+    let (_, created) = api_json_at(
+        &base,
+        Method::POST,
+        "/api/v1/secrets",
+        Some(&token),
+        Some(
+            json!({"name": "team-registry", "display_name": "Team registry",
+            "type": "image_pull", "registry_host": format!("http://127.0.0.1:{port}"),
+            "username": "alice", "password": "s3cret-pass-1"}),
+        ),
+    )
+    .await;
     assert_eq!(created["name"], "team-registry");
 
     // The schedule logs in by itself.
     let mut ok = false;
     for _ in 0..100 {
-        let s = api_json(
+        let (_, s) = api_json_at(
             &base,
-            &token,
-            reqwest::Method::GET,
+            Method::GET,
             "/api/v1/secrets/team-registry",
+            Some(&token),
             None,
         )
         .await;
@@ -322,37 +307,9 @@ async fn scheduled_checks_notice_a_broken_login_and_its_recovery_once() {
     assert_eq!(events(&got, "login_failing"), 1, "nothing is sent twice");
 
     // The list's failing filter shows it.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = browser
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    browser
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", "ops"),
-            ("password", "ops-long-password"),
-            ("csrf_token", &csrf_in(&page)),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let failing = browser
-        .get(format!("{base}/admin/secrets?filter=failing"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let browser = Browser::with_client(&base, client());
+    browser.login("ops", "ops-long-password").await;
+    let failing = browser.get_html("/admin/secrets?filter=failing").await;
     assert!(
         failing.contains("team-registry") && failing.contains("1 failing"),
         "{failing}"
@@ -366,11 +323,11 @@ async fn scheduled_checks_notice_a_broken_login_and_its_recovery_once() {
     })
     .await;
     assert_eq!(events(&got, "login_failing"), 1);
-    let audit = api_json(
+    let (_, audit) = api_json_at(
         &base,
-        &token,
-        reqwest::Method::GET,
+        Method::GET,
         "/api/v1/audit?actor=wharf",
+        Some(&token),
         None,
     )
     .await;
@@ -551,19 +508,23 @@ async fn metrics_are_for_admin_tokens_and_promtool_accepts_them() {
     app.add_user("dev", "devs-long-password", false);
     let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "prom", "read", 3600).unwrap();
     let dev = wharf::cli::token_create(app.dir.path(), "dev", "prom", "read", 3600).unwrap();
-    let get = |t: &str| {
-        reqwest::Client::new()
-            .get(app.url("/metrics"))
-            .bearer_auth(t.to_owned())
-            .send()
-    };
-    assert_eq!(get(&dev).await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        reqwest::get(app.url("/metrics")).await.unwrap().status(),
+        app.api(Method::GET, "/metrics", Some(&dev), None)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.api(Method::GET, "/metrics", None, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
     app.get("/admin/secrets/very-secret-name").await;
-    let text = get(&admin).await.unwrap().text().await.unwrap();
+    let text = app
+        .api(Method::GET, "/metrics", Some(&admin), None)
+        .await
+        .text()
+        .await
+        .unwrap();
     for name in [
         "wharf_secrets{type=\"image_pull\"} 1",
         "wharf_secrets_expiring 0",
@@ -665,10 +626,17 @@ async fn two_servers_and_a_slow_receiver_deliver_each_notification_once() {
     let (_b, _) = start_wharf(dir.path(), &flags).await;
     let expired = day(-1);
     for i in 0..10 {
-        let created = api_json(&base, &token, reqwest::Method::POST, "/api/v1/secrets", Some(
-            serde_json::json!({"name": format!("key-{i}"), "type": "git_sync", "secret": SSH_KEY,
-                "expires_on": expired}).to_string(),
-        )).await;
+        let (_, created) = api_json_at(
+            &base,
+            Method::POST,
+            "/api/v1/secrets",
+            Some(&token),
+            Some(
+                json!({"name": format!("key-{i}"), "type": "git_sync", "secret": SSH_KEY,
+                "expires_on": expired}),
+            ),
+        )
+        .await;
         assert_eq!(created["name"], format!("key-{i}"));
     }
     eventually("ten deliveries", 90, || got.lock().unwrap().len() >= 10).await;

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod corpus;
 mod durability;
+mod forwarded;
 mod groups;
 mod helpers;
 mod images;

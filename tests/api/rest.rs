@@ -14,26 +14,6 @@ fn token(app: &TestApp, user: &str, name: &str, scope: &str, lifetime: i64) -> S
     wharf::cli::token_create(app.dir.path(), user, name, scope, lifetime).expect("token")
 }
 
-/// An API request with that token (or none).
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = reqwest::Client::new().request(method, app.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    req.send().await.expect("request")
-}
-
 async fn json_of(r: reqwest::Response) -> Value {
     serde_json::from_str(&r.text().await.expect("body")).expect("json")
 }
@@ -44,8 +24,7 @@ async fn app_with_token() -> (TestApp, String) {
     app.login_admin().await;
     app.add_user("alice", "alices-long-password", true);
     let t = token(&app, "alice", "ci-rotate", "write", 3600);
-    let r = call(
-        &app,
+    let r = app.api(
         Method::POST,
         "/api/v1/secrets",
         Some(&t),
@@ -64,7 +43,7 @@ async fn without_a_usable_token_it_is_401_with_a_bearer_challenge() {
     let (app, _) = app_with_token().await;
     let unknown = format!("wharf_{}", "A".repeat(43));
     for t in [None, Some("not-a-token"), Some(unknown.as_str())] {
-        let r = call(&app, Method::GET, "/api/v1/secrets", t, None).await;
+        let r = app.api(Method::GET, "/api/v1/secrets", t, None).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{t:?}");
         assert!(
             r.headers()["www-authenticate"]
@@ -87,14 +66,14 @@ async fn expired_and_revoked_tokens_stop_working() {
     let (app, good) = app_with_token().await;
     let short = token(&app, "alice", "short", "read", 3);
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/secrets", Some(&short), None)
+        app.api(Method::GET, "/api/v1/secrets", Some(&short), None)
             .await
             .status(),
         StatusCode::OK
     );
     tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/secrets", Some(&short), None)
+        app.api(Method::GET, "/api/v1/secrets", Some(&short), None)
             .await
             .status(),
         StatusCode::UNAUTHORIZED
@@ -117,7 +96,7 @@ async fn expired_and_revoked_tokens_stop_working() {
         .await;
     assert_redirect_to(&r, "/account/tokens");
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/secrets", Some(&good), None)
+        app.api(Method::GET, "/api/v1/secrets", Some(&good), None)
             .await
             .status(),
         StatusCode::UNAUTHORIZED
@@ -137,10 +116,12 @@ async fn a_token_acts_with_its_users_role_at_request_time() {
         )
         .await;
     assert_redirect_to(&r, "/admin/users");
-    let r = call(&app, Method::GET, "/api/v1/secrets", Some(&t), None).await;
+    let r = app
+        .api(Method::GET, "/api/v1/secrets", Some(&t), None)
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/catalogue", Some(&t), None)
+        app.api(Method::GET, "/api/v1/catalogue", Some(&t), None)
             .await
             .status(),
         StatusCode::OK
@@ -150,7 +131,7 @@ async fn a_token_acts_with_its_users_role_at_request_time() {
     app.post("/admin/users/alice", &[("version", &version)])
         .await;
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/catalogue", Some(&t), None)
+        app.api(Method::GET, "/api/v1/catalogue", Some(&t), None)
             .await
             .status(),
         StatusCode::UNAUTHORIZED
@@ -169,15 +150,9 @@ async fn read_tokens_and_users_who_are_not_admins_get_403() {
     let (app, _) = app_with_token().await;
     let read = token(&app, "alice", "dashboard", "read", 3600);
     assert_eq!(
-        call(
-            &app,
-            Method::GET,
-            "/api/v1/secrets/gitlab",
-            Some(&read),
-            None
-        )
-        .await
-        .status(),
+        app.api(Method::GET, "/api/v1/secrets/gitlab", Some(&read), None)
+            .await
+            .status(),
         StatusCode::OK
     );
     let before = app.digest();
@@ -199,7 +174,7 @@ async fn read_tokens_and_users_who_are_not_admins_get_403() {
             Some(json!({"name": "x", "url": "x/y:1"})),
         ),
     ] {
-        let r = call(&app, method.clone(), path, Some(&read), body).await;
+        let r = app.api(method.clone(), path, Some(&read), body).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
     }
     assert_eq!(app.digest(), before);
@@ -211,11 +186,11 @@ async fn read_tokens_and_users_who_are_not_admins_get_403() {
         "/api/v1/audit",
         "/api/v1/secrets/gitlab/manifest",
     ] {
-        let r = call(&app, Method::GET, path, Some(&dev), None).await;
+        let r = app.api(Method::GET, path, Some(&dev), None).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/catalogue", Some(&dev), None)
+        app.api(Method::GET, "/api/v1/catalogue", Some(&dev), None)
             .await
             .status(),
         StatusCode::OK
@@ -225,7 +200,9 @@ async fn read_tokens_and_users_who_are_not_admins_get_403() {
 #[tokio::test]
 async fn a_stale_if_match_is_412_and_changes_nothing() {
     let (app, t) = app_with_token().await;
-    let r = call(&app, Method::GET, "/api/v1/secrets/gitlab", Some(&t), None).await;
+    let r = app
+        .api(Method::GET, "/api/v1/secrets/gitlab", Some(&t), None)
+        .await;
     assert_eq!(r.headers()["etag"], "\"1\"");
     let patch = |v: &'static str, body: Value| {
         let (url, t) = (app.url("/api/v1/secrets/gitlab"), t.clone());
@@ -260,8 +237,7 @@ async fn a_stale_if_match_is_412_and_changes_nothing() {
 #[tokio::test]
 async fn deleting_a_secret_in_use_is_409_naming_the_images() {
     let (app, t) = app_with_token().await;
-    let r = call(
-        &app,
+    let r = app.api(
         Method::POST,
         "/api/v1/images",
         Some(&t),
@@ -270,14 +246,9 @@ async fn deleting_a_secret_in_use_is_409_naming_the_images() {
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers()["location"], "/api/v1/images/notebook");
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/secrets/gitlab",
-        Some(&t),
-        None,
-    )
-    .await;
+    let r = app
+        .api(Method::DELETE, "/api/v1/secrets/gitlab", Some(&t), None)
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(
         json_of(r).await["detail"]
@@ -285,35 +256,26 @@ async fn deleting_a_secret_in_use_is_409_naming_the_images() {
             .unwrap()
             .contains("notebook")
     );
-    let one =
-        json_of(call(&app, Method::GET, "/api/v1/secrets/gitlab", Some(&t), None).await).await;
+    let one = json_of(
+        app.api(Method::GET, "/api/v1/secrets/gitlab", Some(&t), None)
+            .await,
+    )
+    .await;
     assert_eq!(one["used_by"], json!(["notebook"]));
     assert_eq!(
-        call(
-            &app,
-            Method::DELETE,
-            "/api/v1/images/notebook",
-            Some(&t),
-            None
-        )
-        .await
-        .status(),
+        app.api(Method::DELETE, "/api/v1/images/notebook", Some(&t), None)
+            .await
+            .status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        call(
-            &app,
-            Method::DELETE,
-            "/api/v1/secrets/gitlab",
-            Some(&t),
-            None
-        )
-        .await
-        .status(),
+        app.api(Method::DELETE, "/api/v1/secrets/gitlab", Some(&t), None)
+            .await
+            .status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/secrets/gitlab", Some(&t), None)
+        app.api(Method::GET, "/api/v1/secrets/gitlab", Some(&t), None)
             .await
             .status(),
         StatusCode::NOT_FOUND
@@ -384,7 +346,7 @@ async fn bad_bodies_are_4xx_naming_the_field_and_change_nothing() {
     assert!(p["errors"]["username"][0].as_str().unwrap().contains("':'"));
     assert_eq!(p["errors"]["password"][0], "Password is required.");
     let r = post(
-        r#"{"name":"gitlab","type":"git_sync","secret":"-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n"}"#.into(),
+        json!({"name": "gitlab", "type": "git_sync", "secret": SSH_KEY}).to_string(),
         "application/json",
     )
     .await;
@@ -397,17 +359,14 @@ async fn bad_bodies_are_4xx_naming_the_field_and_change_nothing() {
         "dir=up",
         "page=x",
     ] {
-        let r = call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/secrets?{q}"),
-            Some(&t),
-            None,
-        )
-        .await;
+        let r = app
+            .api(Method::GET, &format!("/api/v1/secrets?{q}"), Some(&t), None)
+            .await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{q}");
     }
-    let r = call(&app, Method::PUT, "/api/v1/secrets", Some(&t), None).await;
+    let r = app
+        .api(Method::PUT, "/api/v1/secrets", Some(&t), None)
+        .await;
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers()["allow"], "GET, POST");
     assert_eq!(app.digest(), before);
@@ -419,19 +378,20 @@ async fn failed_token_guesses_are_throttled_per_address_but_valid_tokens_never()
     let mut last = StatusCode::OK;
     for i in 0..31 {
         let guess = format!("wharf_{:0>43}", i);
-        last = call(&app, Method::GET, "/api/v1/catalogue", Some(&guess), None)
+        last = app
+            .api(Method::GET, "/api/v1/catalogue", Some(&guess), None)
             .await
             .status();
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
-    let r = call(
-        &app,
-        Method::GET,
-        "/api/v1/catalogue",
-        Some("wharf_".to_owned() + &"z".repeat(43)).as_deref(),
-        None,
-    )
-    .await;
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/catalogue",
+            Some("wharf_".to_owned() + &"z".repeat(43)).as_deref(),
+            None,
+        )
+        .await;
     assert_eq!(
         r.status(),
         StatusCode::TOO_MANY_REQUESTS,
@@ -440,7 +400,9 @@ async fn failed_token_guesses_are_throttled_per_address_but_valid_tokens_never()
     assert!(r.headers().contains_key("retry-after"));
     // A valid token from the same address works: 256 random bits are not
     // guessed, and a NAT'd office's bad scripts must not lock it out.
-    let r = call(&app, Method::GET, "/api/v1/catalogue", Some(&good), None).await;
+    let r = app
+        .api(Method::GET, "/api/v1/catalogue", Some(&good), None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     // Nor do token guesses lock the address's people out of signing in.
     let b = app.another_browser();
@@ -454,14 +416,8 @@ async fn failed_token_guesses_are_throttled_per_address_but_valid_tokens_never()
 async fn lists_pages_and_the_audit_log_name_the_token() {
     let (app, t) = app_with_token().await;
     let list = json_of(
-        call(
-            &app,
-            Method::GET,
-            "/api/v1/secrets?per_page=1",
-            Some(&t),
-            None,
-        )
-        .await,
+        app.api(Method::GET, "/api/v1/secrets?per_page=1", Some(&t), None)
+            .await,
     )
     .await;
     assert_eq!(list["page"], 1);
@@ -475,14 +431,8 @@ async fn lists_pages_and_the_audit_log_name_the_token() {
             .ends_with('Z')
     );
     let audit = json_of(
-        call(
-            &app,
-            Method::GET,
-            "/api/v1/audit?target=secret/",
-            Some(&t),
-            None,
-        )
-        .await,
+        app.api(Method::GET, "/api/v1/audit?target=secret/", Some(&t), None)
+            .await,
     )
     .await;
     assert_eq!(audit["items"][0]["actor"], "alice (token ci-rotate)");
@@ -511,7 +461,8 @@ async fn downloads_are_the_same_bytes_as_the_pages() {
             "/admin/secrets/gitlab/dockerconfig.json",
         ),
     ] {
-        let a = call(&app, Method::GET, api, Some(&t), None)
+        let a = app
+            .api(Method::GET, api, Some(&t), None)
             .await
             .bytes()
             .await
@@ -519,14 +470,14 @@ async fn downloads_are_the_same_bytes_as_the_pages() {
         let b = app.get(page).await.bytes().await.unwrap();
         assert_eq!(a, b, "{api}");
     }
-    let r = call(
-        &app,
-        Method::GET,
-        "/api/v1/secrets/gitlab/manifest?namespace=Bad",
-        Some(&t),
-        None,
-    )
-    .await;
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/secrets/gitlab/manifest?namespace=Bad",
+            Some(&t),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -557,7 +508,9 @@ async fn the_token_page_shows_a_new_token_once() {
         .query_row("SELECT hash FROM api_tokens", [], |r| r.get(0))
         .unwrap();
     assert_eq!(stored, wharf::auth::tokens::digest(text));
-    let r = call(&app, Method::GET, "/api/v1/secrets", Some(text), None).await;
+    let r = app
+        .api(Method::GET, "/api/v1/secrets", Some(text), None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     // A second token of that name, or a bad choice, is refused.
     let r = app
@@ -612,9 +565,14 @@ async fn the_openapi_document_describes_every_route() {
     assert!(problem["application/problem+json"].is_object());
 }
 
-/// Secrets whose values the fuzzed requests must never see.
+/// Secrets whose values the fuzzed requests must never see: this password
+/// and [`key_line`].
 const PASSWORD: &str = "glpat-never-leak-91827";
-const KEY_LINE: &str = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW";
+
+/// The line of [`SSH_KEY`] between its BEGIN and END lines.
+fn key_line() -> &'static str {
+    SSH_KEY.lines().nth(1).expect("a key body line")
+}
 
 fn request_strategy() -> impl Strategy<Value = (u8, String, String)> {
     let names = prop_oneof![
@@ -684,20 +642,20 @@ fn no_api_answer_carries_a_password_or_key_but_the_downloads() {
                 r.text().await.unwrap()
             });
             prop_assert!(!text.contains(PASSWORD), "{} {}", path, text);
-            prop_assert!(!text.contains(KEY_LINE), "{} {}", path, text);
+            prop_assert!(!text.contains(key_line()), "{} {}", path, text);
             Ok(())
         })
         .unwrap();
     // The downloads do carry them: that is what they are for.
     rt.block_on(async {
-        let dc = call(
-            &app,
-            Method::GET,
-            "/api/v1/secrets/gitlab/dockerconfig",
-            Some(&t),
-            None,
-        )
-        .await;
+        let dc = app
+            .api(
+                Method::GET,
+                "/api/v1/secrets/gitlab/dockerconfig",
+                Some(&t),
+                None,
+            )
+            .await;
         if dc.status() == StatusCode::OK {
             assert!(dc.text().await.unwrap().contains(PASSWORD));
         }

@@ -3,7 +3,6 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 const TOKEN: &str = "glpat-Zx9-SECRET-deploy-token";
-const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\r\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\r\n-----END OPENSSH PRIVATE KEY-----";
 
 #[tokio::test]
 async fn the_seed_flow_creates_a_gitlab_pull_secret() {
@@ -61,7 +60,11 @@ async fn stored_passwords_are_never_plain_in_the_sqlite_files() {
     let r = app
         .post(
             "/admin/secrets",
-            &[("name", "repo-key"), ("type", "git_sync"), ("secret", KEY)],
+            &[
+                ("name", "repo-key"),
+                ("type", "git_sync"),
+                ("secret", SSH_KEY),
+            ],
         )
         .await;
     assert_redirect_to(&r, "/admin/secrets");
@@ -92,10 +95,16 @@ async fn git_sync_keys_are_normalised() {
             .await
             .contains(r#"<option value="git_sync" selected>"#)
     );
+    // Pasted from Windows: CRLF line ends and no final newline.
+    let pasted = SSH_KEY.trim_end().replace('\n', "\r\n");
     let r = app
         .post(
             "/admin/secrets",
-            &[("name", "repo-key"), ("type", "git_sync"), ("secret", KEY)],
+            &[
+                ("name", "repo-key"),
+                ("type", "git_sync"),
+                ("secret", &pasted),
+            ],
         )
         .await;
     assert_redirect_to(&r, "/admin/secrets");
@@ -148,19 +157,19 @@ async fn rejected_forms_keep_values_and_say_what_is_wrong() {
             &["lowercase letters"],
         ),
         (
-            &[("name", "new"), ("type", "git_sync"), ("secret", KEY)],
+            &[("name", "new"), ("type", "git_sync"), ("secret", SSH_KEY)],
             &["reserved"],
         ),
         (
             &[
                 ("name", "export.yaml"),
                 ("type", "git_sync"),
-                ("secret", KEY),
+                ("secret", SSH_KEY),
             ],
             &["reserved"],
         ),
         (
-            &[("name", "ok"), ("type", "docker"), ("secret", KEY)],
+            &[("name", "ok"), ("type", "docker"), ("secret", SSH_KEY)],
             &["Choose a type"],
         ),
         (
@@ -232,7 +241,11 @@ async fn duplicate_names_are_refused() {
     let r = app
         .post(
             "/admin/secrets",
-            &[("name", "gitlab"), ("type", "git_sync"), ("secret", KEY)],
+            &[
+                ("name", "gitlab"),
+                ("type", "git_sync"),
+                ("secret", SSH_KEY),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 
 use crate::helpers::*;
 
@@ -471,12 +471,9 @@ async fn the_secrets_list_ends_at_the_absolute_limit() {
 
 /// Whether `token` still opens the API.
 async fn token_works(app: &TestApp, token: &str) -> bool {
-    let r = reqwest::Client::new()
-        .get(app.url("/api/v1/catalogue"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .api(Method::GET, "/api/v1/catalogue", Some(token), None)
+        .await;
     match r.status() {
         StatusCode::OK => true,
         StatusCode::UNAUTHORIZED => false,

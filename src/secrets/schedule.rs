@@ -1,4 +1,5 @@
-//! The background task: every few seconds it keeps the expiry
+//! The background task of the credential lifecycle: every few seconds it
+//! keeps the expiry
 //! notifications that have come due, starts the login checks that have
 //! (at most two at a time, spread out, never two of one secret), and
 //! delivers what waits. Checks and deliveries run as tasks of their own,
@@ -12,20 +13,11 @@ use actix_web::web;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::notify;
 use crate::audit::Actor;
 use crate::db;
 use crate::domain::SecretId;
+use crate::lifecycle::{CheckMode, notify};
 use crate::state::AppState;
-
-/// Who asked for a login check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckMode {
-    /// An administrator pressed Test login (or the API): always audited.
-    Manual,
-    /// The schedule: audited only when the result changes state.
-    Scheduled,
-}
 
 /// Login checks running at once, at most.
 const PARALLEL_CHECKS: usize = 2;
@@ -115,13 +107,9 @@ async fn start_due_checks(
                     name: "wharf".into(),
                     source: String::new(),
                 };
-                if let Err(e) = crate::secrets::export::run_test_login(
-                    &st,
-                    actor,
-                    name.clone(),
-                    CheckMode::Scheduled,
-                )
-                .await
+                if let Err(e) =
+                    super::export::run_test_login(&st, actor, name.clone(), CheckMode::Scheduled)
+                        .await
                 {
                     tracing::warn!(secret = %name, error = %e, "scheduled login check failed to run");
                 }

@@ -1,0 +1,220 @@
+//! Accounts' writes, one operation each: check the fields, hash a new
+//! password, store and audit in one transaction. The Users pages, the
+//! first administrator's `/setup` and `wharf user add` make accounts here.
+
+use rusqlite::Connection;
+
+use super::store::{self, AccountChange, Refusal};
+use crate::audit::{self, Actor, Outcome, action, audited};
+use crate::auth::store::{self as accounts, CreateError, User};
+use crate::auth::tokens;
+use crate::db;
+use crate::domain::{Password, UserId, Username};
+use crate::ops::{Failure, OpResult};
+use crate::state::AppState;
+use crate::web::FieldErrors;
+
+/// A new account's fields as typed.
+pub struct NewAccount<'a> {
+    /// "Username".
+    pub username: &'a str,
+    /// "Password".
+    pub password: &'a str,
+    /// "Administrator".
+    pub is_admin: bool,
+    /// "Active".
+    pub active: bool,
+}
+
+/// `/setup` was used already: there is a user.
+#[derive(Debug, thiserror::Error)]
+#[error("This setup link is no longer valid.")]
+pub struct SetupDone;
+
+/// Checks a new account's username and password.
+pub fn parse_new(input: &NewAccount<'_>) -> Result<(Username, Password), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let username = errors.check("username", Username::parse(input.username));
+    let password = errors.check("password", Password::parse(input.password));
+    match (username, password, errors.is_empty()) {
+        (Some(u), Some(p), true) => Ok((u, p)),
+        _ => Err(errors),
+    }
+}
+
+/// Stores a checked account with its argon2 hash and audits it, inside
+/// `conn`'s transaction; with `first_only`, only while there is no user
+/// at all (two setup forms sent at once make one administrator).
+pub fn create_in(
+    conn: &Connection,
+    actor: &Actor,
+    username: &Username,
+    hash: &str,
+    (is_admin, active): (bool, bool),
+    first_only: bool,
+) -> OpResult<User, SetupDone> {
+    if first_only && accounts::count(conn)? > 0 {
+        return Err(Failure::Refused(SetupDone));
+    }
+    let user = match accounts::create(conn, username.as_str(), hash, is_admin, active) {
+        Ok(user) => user,
+        Err(e @ CreateError::Duplicate(_)) => {
+            return Err(Failure::Duplicate {
+                field: "username",
+                message: e.to_string(),
+            });
+        }
+        Err(CreateError::Db(e)) => return Err(e.into()),
+    };
+    let target = format!("user/{username}");
+    audit::record(
+        conn,
+        &actor.name,
+        action::USER_CREATED,
+        &target,
+        &actor.source,
+    )?;
+    Ok(user)
+}
+
+/// Adds an account from its fields (the password hashed within the bound
+/// on argon2 work); with `first_only`, the first administrator's.
+pub async fn create(
+    state: &AppState,
+    actor: Actor,
+    input: &NewAccount<'_>,
+    first_only: bool,
+) -> OpResult<User, SetupDone> {
+    let (username, password) = parse_new(input).map_err(Failure::Invalid)?;
+    let hash = state.hashing.hash(password).await?;
+    let flags = (input.is_admin, input.active);
+    db::run(&state.pool, move |c| {
+        let tx = db::write_tx(c)?;
+        let made = create_in(&tx, &actor, &username, &hash, flags, first_only);
+        if made.is_ok() {
+            tx.commit()?;
+        }
+        Ok(made)
+    })
+    .await?
+}
+
+/// What an administrator changes on an account, as typed.
+pub struct AccountInput<'a> {
+    /// "Administrator".
+    pub is_admin: bool,
+    /// "Active".
+    pub active: bool,
+    /// "Password": blank keeps it.
+    pub password: &'a str,
+}
+
+/// What an update did besides the change itself.
+pub struct Updated {
+    /// API tokens revoked by a reset or a disable.
+    pub tokens_revoked: usize,
+}
+
+fn refusal(r: Refusal) -> Failure<Refusal> {
+    match r {
+        Refusal::Stale => Failure::Stale {
+            kind: "user",
+            message: r.to_string(),
+        },
+        Refusal::Missing(n) => Failure::missing("user", &n),
+        other => Failure::Refused(other),
+    }
+}
+
+/// Changes `username`'s role and active flag, and resets its password when
+/// one is given, if it is still at `expected`. The guards hold: never the
+/// last active administrator, never yourself disabled. A reset or a
+/// disable by another administrator revokes the user's API tokens (audited
+/// with the count).
+pub async fn update(
+    state: &AppState,
+    (actor, actor_id): (Actor, UserId),
+    username: &str,
+    input: &AccountInput<'_>,
+    expected: i64,
+) -> OpResult<Updated, Refusal> {
+    let reset = match input.password {
+        "" => None,
+        raw => Some(Password::parse(raw).map_err(|m| Failure::field("password", m))?),
+    };
+    let password_hash = match reset {
+        Some(p) => Some(state.hashing.hash(p).await?),
+        None => None,
+    };
+    let action = match password_hash {
+        Some(_) => action::USER_PASSWORD_RESET,
+        None => action::USER_UPDATED,
+    };
+    let change = AccountChange {
+        username: username.to_owned(),
+        is_admin: input.is_admin,
+        active: input.active,
+        password_hash,
+        version: expected,
+    };
+    let target = format!("user/{username}");
+    let (by, t) = (actor.clone(), target.clone());
+    let outcome = audited(&state.pool, actor, action, target, move |c| {
+        let outcome = store::update_account(c, actor_id, &change)?;
+        if let Outcome::Done(n @ 1..) = outcome {
+            let action = action::tokens_revoked(n);
+            audit::record(c, &by.name, &action, &t, &by.source)?;
+        }
+        Ok(outcome)
+    })
+    .await?;
+    match outcome {
+        Outcome::Done(tokens_revoked) => Ok(Updated { tokens_revoked }),
+        Outcome::Refused(r) => Err(refusal(r)),
+    }
+}
+
+/// Deletes an account unless a guard says no (not yourself, not the last
+/// active administrator).
+pub async fn delete(
+    state: &AppState,
+    (actor, actor_id): (Actor, UserId),
+    username: &str,
+) -> OpResult<(), Refusal> {
+    let n = username.to_owned();
+    let outcome = audited(
+        &state.pool,
+        actor,
+        action::USER_DELETED,
+        format!("user/{username}"),
+        move |c| Ok(store::delete_account(c, actor_id, &n)?),
+    )
+    .await?;
+    match outcome {
+        Outcome::Done(()) => Ok(()),
+        Outcome::Refused(r) => Err(refusal(r)),
+    }
+}
+
+/// "Revoke all tokens" of `username`; returns how many were live.
+pub async fn revoke_tokens(state: &AppState, actor: Actor, username: &str) -> OpResult<usize> {
+    let name = username.to_owned();
+    db::run(&state.pool, move |c| {
+        let tx = db::write_tx(c)?;
+        let Some(account) = store::find_account(&tx, &name)? else {
+            return Ok(Err(Failure::missing("user", &name)));
+        };
+        let n = tokens::revoke_all(&tx, account.user.id)?;
+        let target = format!("user/{name}");
+        audit::record(
+            &tx,
+            &actor.name,
+            &action::tokens_revoked(n),
+            &target,
+            &actor.source,
+        )?;
+        tx.commit()?;
+        Ok(Ok(n))
+    })
+    .await?
+}
