@@ -236,11 +236,22 @@ pub fn like_pattern(q: &str) -> String {
 
 /// A closed set of values kept and posted as text, each with the label
 /// people read: `parse`, `as_str`, `label` and reading from a column.
+/// An enum written as text (in forms, queries, JSON and the database):
+/// what [`text_enum!`] makes.
+pub trait TextEnum: Copy + 'static {
+    /// Every value, the default first.
+    fn all() -> &'static [Self];
+    /// Its text.
+    fn as_str(self) -> &'static str;
+    /// The value with that text.
+    fn parse(s: &str) -> Option<Self>;
+}
+
 macro_rules! text_enum {
     (
         $(#[$doc:meta])*
         pub enum $name:ident {
-            $($(#[$vdoc:meta])* $variant:ident = $value:literal ($label:literal),)+
+            $($(#[$vdoc:meta])* $variant:ident = $value:tt ($label:literal),)+
         }
     ) => {
         $(#[$doc])*
@@ -270,11 +281,24 @@ macro_rules! text_enum {
                 }
             }
 
-            /// What people read.
+            /// What people read (not every enum is shown to people).
+            #[allow(dead_code)]
             pub fn label(self) -> &'static str {
                 match self {
                     $(Self::$variant => $label,)+
                 }
+            }
+        }
+
+        impl $crate::db::TextEnum for $name {
+            fn all() -> &'static [Self] {
+                Self::ALL
+            }
+            fn as_str(self) -> &'static str {
+                Self::as_str(self)
+            }
+            fn parse(s: &str) -> Option<Self> {
+                Self::parse(s)
             }
         }
 

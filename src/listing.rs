@@ -7,6 +7,9 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use rusqlite::Connection;
 use rusqlite::types::{ToSql, Value};
 
+use crate::db::TextEnum;
+use crate::web::FieldErrors;
+
 /// Rows on one page.
 pub const PER_PAGE: i64 = 50;
 
@@ -49,107 +52,168 @@ impl actix_web::FromRequest for QueryPairs {
     }
 }
 
-/// One page of a list, as `?q=&sort=&dir=&page=` asks for it: `list` is the
-/// area's query (on the blocking pool), `base` the page's path, `sorts` its
-/// sort keys (the default first).
-pub async fn load<T: Send + 'static>(
+/// Loads one page of an admin list with the area's query: the request
+/// read leniently, as a person's address bar is.
+pub async fn load<S: TextEnum, T: Send + 'static>(
     pool: &crate::db::Pool,
     query: &QueryPairs,
     base: &'static str,
-    sorts: &'static [&'static str],
     list: fn(&Connection, Listing) -> rusqlite::Result<Page<T>>,
 ) -> Result<Page<T>, crate::error::AppError> {
-    let listing = Listing::parse(&ListQuery::from(query), base, sorts);
+    let listing = Listing::lenient::<S>(query, base);
     crate::db::run(pool, move |c| Ok(list(c, listing)?)).await
 }
 
-/// Parses `?page=`: from 1; anything else is page 1.
+/// A page number: from 1 to a million; anything else is 1.
 pub fn parse_page(raw: &str) -> i64 {
     raw.trim()
         .parse::<i64>()
         .ok()
-        .filter(|p| (1..=1_000_000).contains(p))
+        .filter(|p| (1..=MAX_PAGE).contains(p))
         .unwrap_or(1)
 }
 
-/// The raw query string of a list page. Strings, so that nothing a user
-/// types into the address bar is an error.
-#[derive(Debug, Default)]
-pub struct ListQuery {
-    q: String,
-    sort: String,
-    dir: String,
-    page: String,
-}
+/// The highest page number asked for.
+pub const MAX_PAGE: i64 = 1_000_000;
 
-impl ListQuery {
-    /// A query from its four values.
-    pub fn new(q: &str, sort: &str, dir: &str, page: &str) -> Self {
-        Self {
-            q: q.into(),
-            sort: sort.into(),
-            dir: dir.into(),
-            page: page.into(),
-        }
-    }
-}
+/// The most rows a page may have (`per_page`).
+pub const MAX_PER_PAGE: i64 = 200;
 
-impl From<&QueryPairs> for ListQuery {
-    fn from(p: &QueryPairs) -> Self {
-        Self {
-            q: p.get("q").to_owned(),
-            sort: p.get("sort").to_owned(),
-            dir: p.get("dir").to_owned(),
-            page: p.get("page").to_owned(),
-        }
-    }
-}
+/// The longest search text.
+pub const MAX_QUERY: usize = 200;
 
-/// A parsed list request.
+/// A list request: search text, sort, direction and page.
 #[derive(Clone, Debug)]
 pub struct Listing {
-    /// The search text, trimmed (empty: everything).
+    /// Search text, trimmed, without control characters, at most 200
+    /// characters.
     pub q: String,
-    /// The sort key, one of the list's own.
+    /// The sort key's text (one of the area's sort enum).
     pub sort: &'static str,
     /// Descending?
     pub desc: bool,
     /// From 1.
     pub page: i64,
-    /// Rows a page ([`PER_PAGE`] for pages; the API's `per_page`).
+    /// Rows a page.
     pub per_page: i64,
-    /// One more parameter the page's links keep (the catalogue's `group`).
+    /// Another query value the list's links carry (a filter).
     pub keep: Option<(&'static str, String)>,
     base: &'static str,
 }
 
 impl Listing {
-    /// Parses `query` for the list at `base` whose sort keys are `sorts`
-    /// (the first is the default).
-    pub fn parse(query: &ListQuery, base: &'static str, sorts: &[&'static str]) -> Self {
-        let sort = sorts
-            .iter()
-            .find(|s| **s == query.sort)
-            .or(sorts.first())
-            .copied()
-            .unwrap_or("name");
-        let page = parse_page(&query.page);
-        Self {
-            // Control characters cannot be typed into a search box; a NUL
-            // would also end the FTS5 query string early.
-            q: query
-                .q
+    /// Reads a list request for the list at `base` sorted by `S`: values
+    /// that break a rule fall back to the defaults (pages).
+    pub fn lenient<S: TextEnum>(query: &QueryPairs, base: &'static str) -> Self {
+        Self::read::<S>(query, base).0
+    }
+
+    /// The same, but a value that breaks a rule is an error beside its
+    /// name (the API: a program should learn of its mistake).
+    pub fn strict<S: TextEnum>(
+        query: &QueryPairs,
+        base: &'static str,
+    ) -> Result<Self, FieldErrors> {
+        match Self::read::<S>(query, base) {
+            (listing, errors) if errors.is_empty() => Ok(listing),
+            (_, errors) => Err(errors),
+        }
+    }
+
+    /// The one reading of a list request: the listing with the defaults
+    /// for what broke a rule, and what did.
+    fn read<S: TextEnum>(query: &QueryPairs, base: &'static str) -> (Self, FieldErrors) {
+        let mut errors = FieldErrors::default();
+        let mut int = |key: &'static str, max: i64, default: i64| match query.get_opt(key) {
+            None => default,
+            Some(raw) => match raw
                 .trim()
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect(),
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+            {
+                Some(n) => n,
+                None => {
+                    errors.add(
+                        key,
+                        format!("{key} must be a whole number from 1 to {max}."),
+                    );
+                    default
+                }
+            },
+        };
+        let page = int("page", MAX_PAGE, 1);
+        let per_page = int("per_page", MAX_PER_PAGE, PER_PAGE);
+        let sorts = S::all();
+        let sort = match query.get_opt("sort") {
+            None => None,
+            Some(raw) => {
+                let found = S::parse(raw);
+                if found.is_none() {
+                    let names: Vec<&str> = sorts.iter().map(|s| s.as_str()).collect();
+                    errors.add("sort", format!("sort must be one of {}.", names.join(", ")));
+                }
+                found
+            }
+        };
+        let sort = sort
+            .or_else(|| sorts.first().copied())
+            .map_or("name", TextEnum::as_str);
+        let desc = match query.get_opt("dir") {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(_) => {
+                errors.add("dir", "dir must be asc or desc.");
+                false
+            }
+        };
+        let raw_q = query.get("q");
+        if raw_q.chars().count() > MAX_QUERY {
+            errors.add("q", format!("q must be at most {MAX_QUERY} characters."));
+        }
+        // Control characters cannot be typed into a search box.
+        let q = raw_q
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_QUERY)
+            .collect();
+        let listing = Self {
+            q,
             sort,
-            desc: query.dir == "desc",
+            desc,
             page,
-            per_page: PER_PAGE,
+            per_page,
             keep: None,
             base,
+        };
+        (listing, errors)
+    }
+
+    /// The sort key, as the area's enum (`None` only for a listing read
+    /// for another enum).
+    pub fn sort_key<S: TextEnum>(&self) -> Option<S> {
+        S::parse(self.sort)
+    }
+
+    /// A list's filter (`?filter=`), one of `F` or none: leniently, what
+    /// is none of them is no filter; strictly, an error beside `filter`.
+    pub fn filter<F: TextEnum>(query: &QueryPairs, strict: bool) -> Result<Option<F>, FieldErrors> {
+        match query.get_opt("filter").map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => match F::parse(raw) {
+                Some(f) => Ok(Some(f)),
+                None if !strict => Ok(None),
+                None => {
+                    let names: Vec<&str> = F::all().iter().map(|f| f.as_str()).collect();
+                    let mut errors = FieldErrors::default();
+                    errors.add(
+                        "filter",
+                        format!("filter must be one of {}.", names.join(", ")),
+                    );
+                    Err(errors)
+                }
+            },
         }
     }
 
@@ -369,30 +433,41 @@ impl Filter {
 mod tests {
     use super::*;
 
-    fn q(q: &str, sort: &str, dir: &str, page: &str) -> ListQuery {
-        ListQuery {
-            q: q.into(),
-            sort: sort.into(),
-            dir: dir.into(),
-            page: page.into(),
+    crate::db::text_enum! {
+        /// Two keys, for the tests.
+        pub enum Sort {
+            Name = "name" ("Name"),
+            Type = "type" ("Type"),
         }
     }
 
+    fn q(pairs: &[(&str, &str)]) -> QueryPairs {
+        QueryPairs(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
     #[test]
-    fn bad_values_fall_back() {
-        let l = Listing::parse(&q("", "'; DROP", "sideways", "-3"), "/x", &["name", "type"]);
+    fn bad_values_fall_back_for_people_and_are_errors_for_programs() {
+        let bad = q(&[("sort", "'; DROP"), ("dir", "sideways"), ("page", "-3")]);
+        let l = Listing::lenient::<Sort>(&bad, "/x");
         assert_eq!((l.sort, l.desc, l.page), ("name", false, 1));
-        let l = Listing::parse(&q("", "type", "desc", "2"), "/x", &["name", "type"]);
+        let errors = Listing::strict::<Sort>(&bad, "/x").unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["page", "sort", "dir"]);
+        let good = q(&[("sort", "type"), ("dir", "desc"), ("page", "2")]);
+        let l = Listing::strict::<Sort>(&good, "/x").unwrap();
         assert_eq!((l.sort, l.desc, l.page, l.offset()), ("type", true, 2, 50));
+        assert_eq!(l.sort_key::<Sort>(), Some(Sort::Type));
     }
 
     #[test]
     fn links_keep_the_search() {
-        let l = Listing::parse(
-            &q("git lab&", "name", "asc", "1"),
-            "/admin/secrets",
-            &["name"],
-        );
+        let l =
+            Listing::lenient::<Sort>(&q(&[("q", "git lab&"), ("sort", "name")]), "/admin/secrets");
         assert_eq!(
             l.sort_href("name"),
             "/admin/secrets?q=git%20lab%26&sort=name&dir=desc"

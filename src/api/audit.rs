@@ -42,6 +42,14 @@ pub struct AuditParams {
     per_page: Option<i64>,
 }
 
+crate::db::text_enum! {
+    /// The audit log has one order, newest first (`sort=name` is taken
+    /// for it, as every list takes `sort`).
+    pub enum Newest {
+        Name = "name" ("Newest first"),
+    }
+}
+
 /// The audit log, newest first.
 #[utoipa::path(operation_id = "audit_list", get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = Paged<AuditEntry>), (status = 401, body = Problem),
@@ -53,7 +61,7 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    let listing = common::listing(&query, "/api/v1/audit", &["name"])?;
+    let listing = common::listing::<Newest>(&query, "/api/v1/audit")?;
     let (page, per_page) = (listing.page, listing.per_page);
     let actor = query.get("actor").trim().to_owned();
     let target = query.get("target").trim().to_owned();

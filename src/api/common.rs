@@ -6,14 +6,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::db::TextEnum;
 use crate::listing::{Listing, QueryPairs};
 use crate::web::Problem;
 
-/// Largest `per_page`.
-pub const MAX_PER_PAGE: i64 = 200;
-
-/// `?q=&sort=&dir=&page=&per_page=` of a list; bad values are 422 (a
-/// program should learn of its mistake, unlike a person's address bar).
+/// `?q=&dir=&page=&per_page=` of a list (each area adds its `sort`, and
+/// a filter where it has one); bad values are 422 (a program should learn
+/// of its mistake, unlike a person's address bar).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -21,8 +20,6 @@ pub struct ListParams {
     /// Search in name and display name.
     #[param(max_length = 200)]
     q: Option<String>,
-    /// Sort key.
-    sort: Option<SortKey>,
     /// `asc` (default) or `desc`.
     dir: Option<Direction>,
     /// From 1.
@@ -31,17 +28,6 @@ pub struct ListParams {
     /// Items a page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     per_page: Option<i64>,
-}
-
-/// What a list sorts by.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum SortKey {
-    Name,
-    DisplayName,
-    Type,
-    Updated,
 }
 
 /// Which way.
@@ -53,59 +39,9 @@ pub enum Direction {
     Desc,
 }
 
-/// Parses a list's query for the list at `base` with these sort keys.
-pub fn listing(
-    query: &QueryPairs,
-    base: &'static str,
-    sorts: &'static [&'static str],
-) -> Result<Listing, Problem> {
-    let int = |key: &'static str, max: i64| -> Result<Option<i64>, Problem> {
-        let Some(raw) = query.get_opt(key) else {
-            return Ok(None);
-        };
-        raw.parse::<i64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .map(Some)
-            .ok_or_else(|| {
-                Problem::invalid_field(
-                    key,
-                    format!("{key} must be a whole number from 1 to {max}."),
-                )
-            })
-    };
-    let page = int("page", 1_000_000)?;
-    let per_page = int("per_page", MAX_PER_PAGE)?;
-    let sort = query.get_opt("sort");
-    if sort.is_some_and(|s| !sorts.contains(&s)) {
-        return Err(Problem::invalid_field(
-            "sort",
-            format!("sort must be one of {}.", sorts.join(", ")),
-        ));
-    }
-    let dir = query.get_opt("dir");
-    if dir.is_some_and(|d| !matches!(d, "asc" | "desc")) {
-        return Err(Problem::invalid_field("dir", "dir must be asc or desc."));
-    }
-    let q = query.get("q");
-    if q.chars().count() > 200 {
-        return Err(Problem::invalid_field(
-            "q",
-            "q must be at most 200 characters.",
-        ));
-    }
-    let mut listing = Listing::parse(
-        &crate::listing::ListQuery::new(
-            q,
-            sort.unwrap_or(""),
-            dir.unwrap_or(""),
-            &page.unwrap_or(1).to_string(),
-        ),
-        base,
-        sorts,
-    );
-    listing.per_page = per_page.unwrap_or(crate::listing::PER_PAGE);
-    Ok(listing)
+/// Reads a list's query strictly, for the list at `base` sorted by `S`.
+pub fn listing<S: TextEnum>(query: &QueryPairs, base: &'static str) -> Result<Listing, Problem> {
+    Listing::strict::<S>(query, base).map_err(|e| Problem::invalid(&e))
 }
 
 /// One page of a list.

@@ -82,33 +82,13 @@ pub struct GroupPatch {
     pub members: Patch<Vec<String>>,
 }
 
-const SORTS: &[&str] = &["name", "display_name", "members", "images"];
-
-/// What the group list sorts by.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum GroupSortKey {
-    Name,
-    DisplayName,
-    Members,
-    Images,
-}
-
-/// `?q=&sort=&dir=&page=&per_page=` of the group list.
+/// `?sort=` of the groups list.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-pub struct GroupListParams {
-    /// Search in name and display name.
-    #[param(max_length = 200)]
-    q: Option<String>,
-    sort: Option<GroupSortKey>,
-    dir: Option<common::Direction>,
-    #[param(minimum = 1, maximum = 1_000_000)]
-    page: Option<i64>,
-    #[param(minimum = 1, maximum = 200)]
-    per_page: Option<i64>,
+pub struct GroupSortParam {
+    /// Sort key.
+    sort: Option<store::GroupSort>,
 }
 
 async fn load(state: &AppState, name: String) -> Result<(Group, Vec<String>), Problem> {
@@ -125,7 +105,7 @@ fn one(status: StatusCode, g: Group, members: Vec<String>) -> HttpResponse {
 }
 
 /// List groups.
-#[utoipa::path(operation_id = "groups_list", get, path = "/api/v1/groups", tag = "groups", params(GroupListParams),
+#[utoipa::path(operation_id = "groups_list", get, path = "/api/v1/groups", tag = "groups", params(common::ListParams, GroupSortParam),
     responses((status = 200, body = Paged<GroupOut>), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
@@ -135,7 +115,7 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    let listing = common::listing(&query, "/api/v1/groups", SORTS)?;
+    let listing = common::listing::<store::GroupSort>(&query, "/api/v1/groups")?;
     let (page, mut members) = db::run(&state.pool, move |c| {
         let page = store::list(c, listing)?;
         let ids: Vec<_> = page.rows.iter().map(|g| g.id).collect();

@@ -199,18 +199,28 @@ fn problem(f: Failure) -> Problem {
     }
 }
 
-async fn page_of(
-    state: &AppState,
-    query: &QueryPairs,
-    base: &'static str,
-    sorts: &'static [&'static str],
-    scope: store::Scope,
+/// `?sort=` of the images list.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ImageSortParam {
+    /// Sort key.
+    sort: Option<store::ImageSort>,
+}
+
+/// List images.
+#[utoipa::path(operation_id = "images_list", get, path = "/api/v1/images", tag = "images", params(ListParams, ImageSortParam),
+    responses((status = 200, body = Paged<ImageOut>), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("token" = [])))]
+pub async fn list(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    let listing = common::listing(query, base, sorts)?;
-    let page = db::run(&state.pool, move |c| {
-        Ok(store::list_scoped(c, listing, &scope)?)
-    })
-    .await?;
+    caller.admin()?;
+    let listing = common::listing::<store::ImageSort>(&query, "/api/v1/images")?;
+    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
     Ok(common::json(
         StatusCode::OK,
         &Paged {
@@ -222,32 +232,13 @@ async fn page_of(
     ))
 }
 
-/// List images.
-#[utoipa::path(operation_id = "images_list", get, path = "/api/v1/images", tag = "images", params(ListParams),
-    responses((status = 200, body = Paged<ImageOut>), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 422, body = Problem)),
-    security(("token" = [])))]
-pub async fn list(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    query: QueryPairs,
-) -> Result<HttpResponse, Problem> {
-    caller.admin()?;
-    page_of(
-        &state,
-        &query,
-        "/api/v1/images",
-        store::SORTS,
-        store::Scope::all(),
-    )
-    .await
-}
-
 /// `?group=` of the catalogue.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct CatalogueParams {
+    /// Sort key.
+    sort: Option<store::CatalogueSort>,
     /// Only the images of this group (one of the user's own).
     group: Option<String>,
 }
@@ -264,7 +255,7 @@ pub async fn catalogue(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    let listing = common::listing(&query, "/api/v1/catalogue", store::CATALOGUE_SORTS)?;
+    let listing = common::listing::<store::CatalogueSort>(&query, "/api/v1/catalogue")?;
     let group = query
         .get_opt("group")
         .map(str::trim)

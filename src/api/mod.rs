@@ -35,7 +35,12 @@ use crate::web::Problem;
         images::catalogue, audit::list,
         groups::list, groups::create, groups::get, groups::patch, groups::delete,
     ),
-    components(schemas(common::SortKey, common::Direction, secrets::ManifestFormat, groups::GroupSortKey)),
+    components(schemas(
+        common::Direction, secrets::ManifestFormat,
+        crate::secrets::store::SecretSort, crate::secrets::store::Attention,
+        crate::images::store::ImageSort, crate::images::store::CatalogueSort,
+        crate::groups::store::GroupSort, audit::Newest,
+    )),
     security(("token" = [])),
     modifiers(&Conventions),
 )]

@@ -11,7 +11,7 @@ use super::common::{self, ListParams, Paged, Patch, rfc3339};
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::domain::Namespace;
-use crate::listing::QueryPairs;
+use crate::listing::{Listing, QueryPairs};
 use crate::secrets::export;
 use crate::secrets::form::SecretForm;
 use crate::secrets::ops;
@@ -148,8 +148,17 @@ pub struct TestResult {
     pub checked_at: String,
 }
 
-/// The sort keys of the list.
-const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
+/// `?sort=&filter=` of the secrets list.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SecretListParams {
+    /// Sort key.
+    sort: Option<store::SecretSort>,
+    /// Only what needs attention: expiring within 30 days, expired, or
+    /// failing its last login check.
+    filter: Option<store::Attention>,
+}
 
 async fn load(state: &AppState, name: String) -> Result<(Secret, Vec<String>), Problem> {
     Ok(db::run(&state.pool, move |c| {
@@ -167,7 +176,7 @@ fn one(status: StatusCode, secret: Secret, used_by: Vec<String>) -> HttpResponse
 }
 
 /// List secrets.
-#[utoipa::path(operation_id = "secrets_list", get, path = "/api/v1/secrets", tag = "secrets", params(ListParams),
+#[utoipa::path(operation_id = "secrets_list", get, path = "/api/v1/secrets", tag = "secrets", params(ListParams, SecretListParams),
     responses((status = 200, body = Paged<SecretOut>), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
@@ -178,8 +187,13 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    let listing = common::listing(&query, "/api/v1/secrets", SORTS)?;
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, &cache, listing)?)).await?;
+    let listing = common::listing::<store::SecretSort>(&query, "/api/v1/secrets")?;
+    let attention =
+        Listing::filter::<store::Attention>(&query, true).map_err(|e| Problem::invalid(&e))?;
+    let page = db::run(&state.pool, move |c| {
+        Ok(store::list_filtered(c, &cache, listing, attention)?)
+    })
+    .await?;
     Ok(common::json(
         StatusCode::OK,
         &Paged {

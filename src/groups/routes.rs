@@ -29,11 +29,10 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let page = crate::listing::load(
+    let page = crate::listing::load::<store::GroupSort, _>(
         &state.pool,
         &query,
         "/admin/groups",
-        store::SORTS,
         store::list,
     )
     .await?;

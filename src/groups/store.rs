@@ -68,16 +68,23 @@ pub struct GroupTag {
     pub label: String,
 }
 
-/// Sort keys of the list, the default first.
-pub const SORTS: &[&str] = &["name", "display_name", "members", "images"];
+db::text_enum! {
+    /// What the groups list sorts by, the default first.
+    pub enum GroupSort {
+        Name = "name" ("Name"),
+        DisplayName = "display_name" ("Display Name"),
+        Members = "members" ("Members"),
+        Images = "images" ("Images"),
+    }
+}
 
 /// One page of the list, filtered on name and display name.
 pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Group>> {
-    let order = match listing.sort {
-        "display_name" => "COALESCE(NULLIF(g.display_name, ''), g.name)",
-        "members" => "7",
-        "images" => "8",
-        _ => "g.name",
+    let order = match listing.sort_key::<GroupSort>() {
+        Some(GroupSort::DisplayName) => "COALESCE(NULLIF(g.display_name, ''), g.name)",
+        Some(GroupSort::Members) => "7",
+        Some(GroupSort::Images) => "8",
+        Some(GroupSort::Name) | None => "g.name",
     };
     let dir = listing.sql_dir();
     let filter = r#"(?1 = '' OR g.name LIKE ?2 ESCAPE '\' OR g.display_name LIKE ?2 ESCAPE '\')"#;

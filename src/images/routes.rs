@@ -12,7 +12,7 @@ use crate::auth::AdminCtx;
 use crate::db::{self, Named};
 use crate::error::AppError;
 use crate::groups::store::GroupTag;
-use crate::listing::{ListQuery, Listing, Page, QueryPairs};
+use crate::listing::{Listing, Page, QueryPairs};
 use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, render, unprocessable};
@@ -30,11 +30,10 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let page = crate::listing::load(
+    let page = crate::listing::load::<store::ImageSort, _>(
         &state.pool,
         &query,
         "/admin/images",
-        store::SORTS,
         store::list,
     )
     .await?;
@@ -309,7 +308,7 @@ pub async fn catalogue(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<HttpResponse, AppError> {
-    let mut listing = Listing::parse(&ListQuery::from(&query), "/", store::CATALOGUE_SORTS);
+    let mut listing = Listing::lenient::<store::CatalogueSort>(&query, "/");
     let group = Some(query.get("group").trim().to_owned()).filter(|g| !g.is_empty());
     listing.keep = group.clone().map(|g| ("group", g));
     let (viewer, admin, g) = (ctx.user.id, ctx.user.is_admin, group.clone());

@@ -207,11 +207,25 @@ impl Scope {
     }
 }
 
-/// Sort keys of the list, the default first.
-pub const SORTS: &[&str] = &["name", "display_name", "type", "updated"];
+db::text_enum! {
+    /// What the images list sorts by, the default first.
+    pub enum ImageSort {
+        Name = "name" ("Name"),
+        DisplayName = "display_name" ("Display Name"),
+        Type = "type" ("Type"),
+        Updated = "updated" ("Updated"),
+    }
+}
 
-/// Sort keys of the catalogue: by what people read first.
-pub const CATALOGUE_SORTS: &[&str] = &["display_name", "name", "type", "updated"];
+db::text_enum! {
+    /// What the catalogue sorts by: by what people read first.
+    pub enum CatalogueSort {
+        DisplayName = "display_name" ("Display Name"),
+        Name = "name" ("Name"),
+        Type = "type" ("Type"),
+        Updated = "updated" ("Updated"),
+    }
+}
 
 /// The catalogue as one viewer sees it: a page of what they may use, each
 /// image naming only the viewer's own groups (administrators: every image
@@ -301,12 +315,13 @@ pub fn list_scoped(
     listing: Listing,
     scope: &Scope,
 ) -> rusqlite::Result<Page<Image>> {
-    let order = match listing.sort {
-        "display_name" => "COALESCE(NULLIF(i.display_name, ''), i.name)",
+    // The catalogue's keys are the list's, in another order.
+    let order = match listing.sort_key::<ImageSort>() {
+        Some(ImageSort::DisplayName) => "COALESCE(NULLIF(i.display_name, ''), i.name)",
         // By what people read: CPU, GPU, Universal.
-        "type" => "CASE i.image_type WHEN 'cpu' THEN 0 WHEN 'gpu' THEN 1 ELSE 2 END",
-        "updated" => "i.updated_at",
-        _ => "i.name",
+        Some(ImageSort::Type) => "CASE i.image_type WHEN 'cpu' THEN 0 WHEN 'gpu' THEN 1 ELSE 2 END",
+        Some(ImageSort::Updated) => "i.updated_at",
+        Some(ImageSort::Name) | None => "i.name",
     };
     let dir = listing.sql_dir();
     let mut filter = Filter::search(conn, &listing.q, "images", "i", "images_search")?;

@@ -10,6 +10,23 @@ pub use notify::{Event, plan_expiry_events, send_test};
 
 pub use crate::state::LifecycleSettings;
 
+/// Days ahead in which an expiry counts as coming ("expiring"): the
+/// secrets list's badge and filter, its summary line, the metrics and the
+/// notifications all read this one number.
+pub const EXPIRING_DAYS: i64 = 30;
+
+/// Days before an expiry on which a notification is sent, nearest first.
+pub const WARN_DAYS: [i64; 3] = [1, 7, EXPIRING_DAYS];
+
+/// The last expiry date that counts as expiring on `today`
+/// (`YYYY-MM-DD`, as dates are kept).
+pub fn expiring_until(today: time::Date) -> String {
+    today
+        .checked_add(time::Duration::days(EXPIRING_DAYS))
+        .unwrap_or(time::Date::MAX)
+        .to_string()
+}
+
 /// Who asked for a login check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckMode {

@@ -171,9 +171,9 @@ pub fn plan_expiry_events(
     let rows: Vec<(SecretId, String, String, Option<String>, String)> = conn
         .prepare_cached(
             "SELECT id, name, display_name, registry_host, expires_on FROM secrets
-             WHERE expires_on IS NOT NULL AND expires_on <= date(?1, '+30 days')",
+             WHERE expires_on IS NOT NULL AND expires_on <= ?1",
         )?
-        .query_map([today.to_string()], |r| {
+        .query_map([super::expiring_until(today)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -186,7 +186,7 @@ pub fn plan_expiry_events(
         let (event, key) = if left <= 0 {
             (Event::Expired, format!("expired:{date}"))
         } else {
-            let Some(t) = [1, 7, 30].into_iter().find(|t| left <= *t) else {
+            let Some(t) = super::WARN_DAYS.into_iter().find(|t| left <= *t) else {
                 continue;
             };
             (Event::Expiring(t), format!("expiring:{t}:{date}"))

@@ -53,12 +53,9 @@ pub async fn list(
     cache: web::Data<store::SecretsList>,
     query: crate::listing::QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let mut listing = crate::listing::Listing::parse(
-        &crate::listing::ListQuery::from(&query),
-        "/admin/secrets",
-        store::SORTS,
-    );
-    let attention = Attention::parse(query.get("filter"));
+    let mut listing =
+        crate::listing::Listing::lenient::<store::SecretSort>(&query, "/admin/secrets");
+    let attention = crate::listing::Listing::filter::<Attention>(&query, false).unwrap_or(None);
     listing.keep = attention.map(|a| ("filter", a.as_str().to_owned()));
     let (ctx, (page, summary)) = gate
         .admin(move |c| {

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db::{self, Named};
 use crate::domain::SecretId;
+use crate::lifecycle::{EXPIRING_DAYS, expiring_until};
 use crate::list_cache::{ListCache, Listed};
 use crate::listing::{Filter, Listing, Page};
 
@@ -47,9 +48,6 @@ pub struct Secret {
     /// When the credential stops working (`YYYY-MM-DD`, UTC).
     pub expires_on: Option<String>,
 }
-
-/// Days ahead in which an expiry counts as coming ("expiring").
-pub const EXPIRING_DAYS: i64 = 30;
 
 impl Secret {
     /// Days from `today` until the expiry date (0 or less: expired).
@@ -152,8 +150,17 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
     })
 }
 
-/// Sort keys of the list, the default first.
-pub const SORTS: &[&str] = &["name", "display_name", "type", "updated", "expires"];
+db::text_enum! {
+    /// What the secrets list sorts by, the default first: the page's
+    /// columns and the API's `sort`.
+    pub enum SecretSort {
+        Name = "name" ("Name"),
+        DisplayName = "display_name" ("Display Name"),
+        Type = "type" ("Type"),
+        Updated = "updated" ("Updated"),
+        Expires = "expires" ("Expires"),
+    }
+}
 
 /// One page of the list, filtered by `listing.q` on name and display name.
 /// The page's ids are found first, and only those rows are then read in
@@ -183,10 +190,11 @@ db::text_enum! {
 }
 
 impl Attention {
-    /// The condition over `s`, with today's date as its one value.
+    /// The condition over `s`, with today's date (and for `Expiring`,
+    /// then the last date that counts as expiring) as its values.
     fn sql(self) -> &'static str {
         match self {
-            Self::Expiring => "s.expires_on > ? AND s.expires_on <= date(?, '+30 days')",
+            Self::Expiring => "s.expires_on > ? AND s.expires_on <= ?",
             Self::Expired => "s.expires_on <= ?",
             Self::Failing => "s.last_test_ok = 0",
         }
@@ -218,20 +226,22 @@ pub fn summary(conn: &Connection, cache: &ListCache<Secret>) -> rusqlite::Result
     db::read_tx(conn, |conn| {
         let today = db::today().to_string();
         let view = cache.view(conn)?;
-        let counts = view.memo(&format!("summary {today}"), || count_attention(conn, today))?;
+        let counts = view.memo(&format!("summary {today}"), || {
+            count_attention(conn, &today)
+        })?;
         Ok(*counts)
     })
 }
 
-fn count_attention(conn: &Connection, today: String) -> rusqlite::Result<Summary> {
+fn count_attention(conn: &Connection, today: &str) -> rusqlite::Result<Summary> {
+    let until = expiring_until(db::today());
     conn.prepare_cached(
         "SELECT
-           (SELECT COUNT(*) FROM secrets
-             WHERE expires_on > ?1 AND expires_on <= date(?1, '+30 days')),
+           (SELECT COUNT(*) FROM secrets WHERE expires_on > ?1 AND expires_on <= ?2),
            (SELECT COUNT(*) FROM secrets WHERE expires_on <= ?1),
            (SELECT COUNT(*) FROM secrets WHERE last_test_ok = 0)",
     )?
-    .query_row([today], |r| {
+    .query_row([today, until.as_str()], |r| {
         Ok(Summary {
             expiring: r.get(0)?,
             expired: r.get(1)?,
@@ -298,12 +308,12 @@ fn by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<Secret>> {
 
 /// The `ORDER BY` expression of a sort key.
 fn order_of(sort: &str) -> &'static str {
-    match sort {
-        "display_name" => "COALESCE(NULLIF(s.display_name, ''), s.name)",
-        "type" => "s.kind",
-        "updated" => "s.updated_at",
-        "expires" => "COALESCE(s.expires_on, '9999-12-31')",
-        _ => "s.name",
+    match SecretSort::parse(sort) {
+        Some(SecretSort::DisplayName) => "COALESCE(NULLIF(s.display_name, ''), s.name)",
+        Some(SecretSort::Type) => "s.kind",
+        Some(SecretSort::Updated) => "s.updated_at",
+        Some(SecretSort::Expires) => "COALESCE(s.expires_on, '9999-12-31')",
+        Some(SecretSort::Name) | None => "s.name",
     }
 }
 
@@ -318,7 +328,7 @@ fn list_where(
     let dir = listing.sql_dir();
     let today = db::today().to_string();
     let args: Vec<Box<dyn rusqlite::ToSql>> = match a {
-        Attention::Expiring => vec![Box::new(today.clone()), Box::new(today)],
+        Attention::Expiring => vec![Box::new(today), Box::new(expiring_until(db::today()))],
         Attention::Expired => vec![Box::new(today)],
         Attention::Failing => Vec::new(),
     };

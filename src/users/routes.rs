@@ -34,11 +34,10 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let page = crate::listing::load(
+    let page = crate::listing::load::<store::UserSort, _>(
         &state.pool,
         &query,
         "/admin/users",
-        store::SORTS,
         store::list,
     )
     .await?;

@@ -57,19 +57,26 @@ fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-/// Sort keys of the Users list, the default first.
-pub const SORTS: &[&str] = &["name", "role", "active", "last_login"];
+crate::db::text_enum! {
+    /// What the users list sorts by, the default first.
+    pub enum UserSort {
+        Name = "name" ("Username"),
+        Role = "role" ("Role"),
+        Active = "active" ("Active"),
+        LastLogin = "last_login" ("Last sign-in"),
+    }
+}
 
 /// One page of the Users list, filtered on the username.
 pub fn list(
     conn: &Connection,
     listing: crate::listing::Listing,
 ) -> rusqlite::Result<crate::listing::Page<Account>> {
-    let order = match listing.sort {
-        "role" => "is_admin",
-        "active" => "active",
-        "last_login" => "COALESCE(last_login_at, 0)",
-        _ => "username",
+    let order = match listing.sort_key::<UserSort>() {
+        Some(UserSort::Role) => "is_admin",
+        Some(UserSort::Active) => "active",
+        Some(UserSort::LastLogin) => "COALESCE(last_login_at, 0)",
+        Some(UserSort::Name) | None => "username",
     };
     let dir = listing.sql_dir();
     let filter = r#"(?1 = '' OR username LIKE ?2 ESCAPE '\')"#;

@@ -815,3 +815,56 @@ async fn registry_words_reach_chat_inert() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_api_sorts_and_filters_secrets_as_the_page_does() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    secret_expiring(&app, "later", &day(20)).await;
+    secret_expiring(&app, "gone", &day(-2)).await;
+    secret_expiring(&app, "soon", &day(3)).await;
+    let token = wharf::cli::token_create(app.dir.path(), ADMIN, "ci", "read", 3600).unwrap();
+    let items = |v: &serde_json::Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let get = |path: &'static str| app.api_json(Method::GET, path, Some(&token), None);
+    let (s, v) = get("/api/v1/secrets?sort=expires").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(items(&v), ["gone", "soon", "later"]);
+    let (_, v) = get("/api/v1/secrets?sort=expires&dir=desc").await;
+    assert_eq!(items(&v), ["later", "soon", "gone"]);
+    let (_, v) = get("/api/v1/secrets?filter=expiring").await;
+    assert_eq!(items(&v), ["later", "soon"]);
+    let (_, v) = get("/api/v1/secrets?filter=expired").await;
+    assert_eq!(items(&v), ["gone"]);
+    // The page reads the same request the same way.
+    let page = app.get_html("/admin/secrets?sort=expires").await;
+    assert_eq!(names(&page), ["gone", "soon", "later"]);
+    // What the page would pass over, the API names.
+    let (s, v) = get("/api/v1/secrets?sort=owner&filter=someday").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        v["errors"]["sort"][0],
+        "sort must be one of name, display_name, type, updated, expires."
+    );
+    let (s, v) = get("/api/v1/secrets?filter=someday").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        v["errors"]["filter"][0],
+        "filter must be one of expiring, expired, failing."
+    );
+    // The OpenAPI document names the same keys.
+    let (_, doc) = app
+        .api_json(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    let sort = &doc["components"]["schemas"]["SecretSort"]["enum"];
+    assert_eq!(
+        sort,
+        &serde_json::json!(["name", "display_name", "type", "updated", "expires"])
+    );
+}
