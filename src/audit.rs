@@ -123,6 +123,16 @@ pub enum Outcome<T, R> {
     Refused(R),
 }
 
+impl<T, R> Outcome<T, R> {
+    /// Done as `Ok`, refused as `Err`.
+    pub fn into_result(self) -> Result<T, R> {
+        match self {
+            Self::Done(t) => Ok(t),
+            Self::Refused(r) => Err(r),
+        }
+    }
+}
+
 impl<T, R> From<Result<T, R>> for Outcome<T, R> {
     fn from(r: Result<T, R>) -> Self {
         match r {

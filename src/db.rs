@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/008_notifications.sql"),
     include_str!("../migrations/009_change_counters.sql"),
     include_str!("../migrations/010_outbox_claims.sql"),
+    include_str!("../migrations/011_images_change_counter.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema
@@ -91,13 +92,6 @@ where
         f(&mut conn)
     })
     .await?
-}
-
-/// Compacts the images' search index. Every write adds a small FTS5
-/// segment; queries must visit each, so at start-up they are merged into
-/// one. (The secrets list searches in memory: see `list_cache`.)
-pub fn optimize_search(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch("INSERT INTO images_search (images_search) VALUES ('optimize');")
 }
 
 /// Runs `f` in a read transaction, unless `conn` is already in one: every

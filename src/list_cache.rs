@@ -1,6 +1,9 @@
-//! What a list keeps between requests: the order of all its rows for each
-//! sort, a substring index of names and display names, and the rows pages
-//! have shown.
+//! What a list keeps between requests, as one typed snapshot of its table:
+//! the order of all its rows for each sort, a substring index of names and
+//! display names, the rows pages have read (`R`: for the secrets list a
+//! [`Listed`] row with the HTML a page made of it), and one value the area
+//! computes from the table once a day (`D`: the secrets list's attention
+//! counts). Each earns its place in the load benchmark (README).
 //!
 //! All are exact, not "fresh enough": they are keyed by the table's change
 //! counter, which triggers bump in every writer's own transaction
@@ -9,7 +12,6 @@
 //! seen by the very next request. The counter and the page must be read in
 //! one transaction; [`ListCache::view`] takes care of that.
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -17,59 +19,58 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use memchr::memmem;
 use rusqlite::Connection;
 
-/// Rows kept at most (with their HTML, under a kilobyte each); past that
-/// the rows start over. A table this large still gets its orders and
-/// search from memory.
+/// Rows kept at most; past that the rows start over. A table this large
+/// still gets its orders and search from memory.
 const MAX_ROWS: usize = 20_000;
 
-/// The cache of one table (`secrets`), whose rows are `R`.
-pub struct ListCache<R> {
+/// The cache of one table, whose rows are `R`, with a daily value `D`.
+pub struct ListCache<R = (), D = ()> {
     table: &'static str,
-    inner: Mutex<Inner<R>>,
+    inner: Mutex<Snapshot<R, D>>,
     /// Held while an order or the search index is built, so that requests
     /// arriving together after a change wait for one build instead of
     /// each making its own.
     building: Mutex<()>,
 }
 
-struct Inner<R> {
+/// What was read of the table at one value of its change counter.
+struct Snapshot<R, D> {
     /// The counter value what follows was read at.
     generation: i64,
     /// Every row in order, by sort key and direction.
     orders: HashMap<(&'static str, bool), Arc<Order>>,
+    /// Names and display names, for search.
     search: Option<Arc<SearchIndex>>,
-    /// Rows by id, as pages read them, on `day`.
-    rows: HashMap<i64, Arc<Listed<R>>>,
-    day: time::Date,
-    /// Anything else computed from the table, by a key naming it.
-    memo: HashMap<String, Arc<dyn Any + Send + Sync>>,
+    /// Rows by id, as pages read them.
+    rows: HashMap<i64, Arc<R>>,
+    /// The area's value of the day, with its day.
+    daily: Option<(time::Date, D)>,
 }
 
-impl<R> Inner<R> {
+impl<R, D> Snapshot<R, D> {
     fn at(generation: i64) -> Self {
         Self {
             generation,
             orders: HashMap::new(),
             search: None,
             rows: HashMap::new(),
-            day: time::Date::MIN,
-            memo: HashMap::new(),
+            daily: None,
         }
     }
 }
 
-impl<R> ListCache<R> {
+impl<R, D: Clone> ListCache<R, D> {
     /// An empty cache of `table`, which must have a row in
     /// `change_counters` and an `id`, a `name` and a `display_name`.
     pub fn new(table: &'static str) -> Self {
         Self {
             table,
-            inner: Mutex::new(Inner::at(0)),
+            inner: Mutex::new(Snapshot::at(0)),
             building: Mutex::new(()),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<R>> {
+    fn lock(&self) -> MutexGuard<'_, Snapshot<R, D>> {
         // Nothing panics while holding it; if something did, the data is
         // still a consistent cache (each write replaces a whole entry).
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -79,7 +80,7 @@ impl<R> ListCache<R> {
     /// (see [`crate::db::read_tx`]), so that the rows read next are the ones
     /// the counter counted, and never one that has written: its counter
     /// could still be rolled back and then reached again by other rows.
-    pub fn view<'a>(&'a self, conn: &'a Connection) -> rusqlite::Result<View<'a, R>> {
+    pub fn view<'a>(&'a self, conn: &'a Connection) -> rusqlite::Result<View<'a, R, D>> {
         debug_assert!(!conn.is_autocommit(), "a view needs a transaction");
         let generation = conn
             .prepare_cached("SELECT n FROM change_counters WHERE tbl = ?1")?
@@ -160,13 +161,13 @@ impl Order {
 }
 
 /// A [`ListCache`] at one snapshot of its table.
-pub struct View<'a, R> {
-    cache: &'a ListCache<R>,
+pub struct View<'a, R, D> {
+    cache: &'a ListCache<R, D>,
     conn: &'a Connection,
     generation: i64,
 }
 
-impl<R> View<'_, R> {
+impl<R, D: Clone> View<'_, R, D> {
     /// Every row id in the order `sort` and `desc` name; `order_by` makes
     /// the `ORDER BY` clause of that order, when it is not cached yet.
     pub fn order(
@@ -175,7 +176,7 @@ impl<R> View<'_, R> {
         desc: bool,
         order_by: impl FnOnce() -> String,
     ) -> rusqlite::Result<Arc<Order>> {
-        let get = |i: &Inner<R>| i.orders.get(&(sort, desc)).cloned();
+        let get = |i: &Snapshot<R, D>| i.orders.get(&(sort, desc)).cloned();
         if let Some(order) = self.cached(get) {
             return Ok(order);
         }
@@ -207,7 +208,7 @@ impl<R> View<'_, R> {
     /// The ids of the rows whose name or display name contains `q`,
     /// ignoring case, in id order.
     pub fn search(&self, q: &str) -> rusqlite::Result<Vec<i64>> {
-        let get = |i: &Inner<R>| i.search.clone();
+        let get = |i: &Snapshot<R, D>| i.search.clone();
         if let Some(index) = self.cached(get) {
             return Ok(index.find(q));
         }
@@ -228,18 +229,16 @@ impl<R> View<'_, R> {
     }
 
     /// The rows with these ids, in this order: from the cache, and those
-    /// it lacks by `fetch` (in any order; `id` gives a row's id). Rows are
-    /// kept for the day (their HTML may depend on it).
+    /// it lacks by `fetch` (in any order; `id` gives a row's id).
     pub fn rows(
         &self,
         ids: &[i64],
         id: fn(&R) -> i64,
         fetch: impl FnOnce(&[i64]) -> rusqlite::Result<Vec<R>>,
-    ) -> rusqlite::Result<Vec<Arc<Listed<R>>>> {
-        let today = crate::db::today();
-        let mut found: Vec<Option<Arc<Listed<R>>>> = {
+    ) -> rusqlite::Result<Vec<Arc<R>>> {
+        let mut found: Vec<Option<Arc<R>>> = {
             let inner = self.cache.lock();
-            let current = inner.generation == self.generation && inner.day == today;
+            let current = inner.generation == self.generation;
             ids.iter()
                 .map(|i| current.then(|| inner.rows.get(i).cloned()).flatten())
                 .collect()
@@ -250,52 +249,48 @@ impl<R> View<'_, R> {
             .filter(|(_, row)| row.is_none())
             .map(|(i, _)| *i)
             .collect();
-        if !missing.is_empty() {
-            let fetched: Vec<Arc<Listed<R>>> = fetch(&missing)?
-                .into_iter()
-                .map(|row| Arc::new(Listed::new(row)))
-                .collect();
-            for row in &fetched {
-                if let Some(at) = ids.iter().position(|i| *i == id(row)) {
-                    found[at] = Some(row.clone());
-                }
-            }
-            self.keep(|i| {
-                if i.rows.len() + fetched.len() > MAX_ROWS || i.day != today {
-                    i.rows.clear();
-                    i.day = today;
-                }
-                i.rows
-                    .extend(fetched.into_iter().map(|row| (id(&row), row)));
-            });
+        if missing.is_empty() {
+            return Ok(found.into_iter().flatten().collect());
         }
+        let fetched: Vec<Arc<R>> = fetch(&missing)?.into_iter().map(Arc::new).collect();
+        for row in &fetched {
+            if let Some(at) = ids.iter().position(|i| *i == id(row)) {
+                found[at] = Some(row.clone());
+            }
+        }
+        self.keep(|i| {
+            if i.rows.len() + fetched.len() > MAX_ROWS {
+                i.rows.clear();
+            }
+            i.rows
+                .extend(fetched.into_iter().map(|row| (id(&row), row)));
+        });
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// What `compute` gives at this snapshot, computed once: `key` names
-    /// it, and must include whatever else it depends on (such as the date).
-    pub fn memo<T: Any + Send + Sync>(
+    /// The area's value of `today` at this snapshot: `compute`d once a
+    /// day and change.
+    pub fn daily(
         &self,
-        key: &str,
-        compute: impl FnOnce() -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<Arc<T>> {
-        if let Some(Ok(v)) = self
-            .cached(|i| i.memo.get(key).cloned())
-            .map(|v| v.downcast::<T>())
-        {
-            return Ok(v);
+        today: time::Date,
+        compute: impl FnOnce() -> rusqlite::Result<D>,
+    ) -> rusqlite::Result<D> {
+        let get = |i: &Snapshot<R, D>| {
+            i.daily
+                .as_ref()
+                .filter(|(day, _)| *day == today)
+                .map(|(_, d)| d.clone())
+        };
+        if let Some(d) = self.cached(get) {
+            return Ok(d);
         }
-        let v = Arc::new(compute()?);
-        self.keep(|i| {
-            if i.memo.len() >= 64 {
-                i.memo.clear();
-            }
-            i.memo.insert(key.to_owned(), v.clone());
-        });
-        Ok(v)
+        let d = compute()?;
+        let kept = d.clone();
+        self.keep(|i| i.daily = Some((today, kept)));
+        Ok(d)
     }
 
-    fn cached<T>(&self, get: impl FnOnce(&Inner<R>) -> Option<T>) -> Option<T> {
+    fn cached<T>(&self, get: impl FnOnce(&Snapshot<R, D>) -> Option<T>) -> Option<T> {
         let inner = self.cache.lock();
         (inner.generation == self.generation)
             .then(|| get(&inner))
@@ -304,10 +299,10 @@ impl<R> View<'_, R> {
 
     /// Keeps what was read at this snapshot, unless the cache already holds
     /// a newer one (then it was used once and is dropped).
-    fn keep(&self, put: impl FnOnce(&mut Inner<R>)) {
+    fn keep(&self, put: impl FnOnce(&mut Snapshot<R, D>)) {
         let mut inner = self.cache.lock();
         if self.generation > inner.generation {
-            *inner = Inner::at(self.generation);
+            *inner = Snapshot::at(self.generation);
         }
         if self.generation == inner.generation {
             put(&mut inner);
@@ -345,7 +340,7 @@ impl SearchIndex {
         while let Some(r) = rows.next()? {
             index.starts.push(index.text.len());
             index.ids.push(r.get(0)?);
-            // A search has no control characters (see `Listing::parse`),
+            // A search has no control characters (see `Listing::read`),
             // so no match runs across the newlines; `find` checks anyway.
             for part in [r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?] {
                 index.text.extend(fold(part));
@@ -401,13 +396,13 @@ mod tests {
         c
     }
 
-    fn search(cache: &ListCache<()>, c: &Connection, q: &str) -> Vec<i64> {
+    fn search(cache: &ListCache, c: &Connection, q: &str) -> Vec<i64> {
         crate::db::read_tx(c, |c| cache.view(c)?.search(q)).expect("search")
     }
 
     #[test]
     fn search_is_a_case_blind_substring_match_with_one_hit_per_row() {
-        let (c, cache) = (db(), ListCache::<()>::new("t"));
+        let (c, cache) = (db(), ListCache::new("t"));
         assert_eq!(search(&cache, &c, "TEAM"), [1, 2, 3]);
         assert_eq!(search(&cache, &c, "älpha"), [1]);
         assert_eq!(search(&cache, &c, "ΟΔΟΣ"), [4], "as stored");
@@ -420,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_write_is_seen_by_the_next_read_and_an_old_snapshot_does_not_win() {
-        let (c, cache) = (db(), ListCache::<()>::new("t"));
+        let (c, cache) = (db(), ListCache::new("t"));
         let order = |c: &Connection| {
             crate::db::read_tx(c, |c| {
                 cache
@@ -447,46 +442,6 @@ mod tests {
         old.keep(|i| i.search = None);
         assert_eq!(cache.lock().generation, 5);
         assert!(cache.lock().orders.contains_key(&("name", false)));
-    }
-
-    #[test]
-    fn rows_are_read_once_per_generation_and_given_in_the_order_asked() {
-        let c = db();
-        let cache = ListCache::<(i64, String)>::new("t");
-        let fetch = |c: &Connection, ids: &[i64]| -> rusqlite::Result<Vec<(i64, String)>> {
-            let values: Vec<rusqlite::types::Value> = ids.iter().map(|i| (*i).into()).collect();
-            c.prepare("SELECT id, name FROM rarray(?1) JOIN t ON t.id = value ORDER BY id")?
-                .query_map([std::rc::Rc::new(values)], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
-        };
-        rusqlite::vtab::array::load_module(&c).expect("rarray");
-        let fetched = std::cell::RefCell::new(Vec::new());
-        let page = |ids: &[i64]| -> Vec<String> {
-            crate::db::read_tx(&c, |c| {
-                cache.view(c)?.rows(
-                    ids,
-                    |r| r.0,
-                    |missing| {
-                        fetched.borrow_mut().extend_from_slice(missing);
-                        fetch(c, missing)
-                    },
-                )
-            })
-            .expect("rows")
-            .iter()
-            .map(|r| r.1.clone())
-            .collect()
-        };
-        assert_eq!(page(&[3, 1]), ["team-team", "gitlab"]);
-        assert_eq!(page(&[1, 2]), ["gitlab", "ghcr"]);
-        assert_eq!(*fetched.borrow(), [3, 1, 2], "only 2 was read again");
-        c.execute("DELETE FROM t WHERE id = 3", []).expect("delete");
-        assert_eq!(page(&[1, 3]), ["gitlab"]);
-        assert_eq!(
-            *fetched.borrow(),
-            [3, 1, 2, 1, 3],
-            "a write empties the cache"
-        );
     }
 
     #[test]

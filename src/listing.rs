@@ -339,42 +339,6 @@ enum Count {
 }
 
 impl Filter {
-    /// Filters `table` (aliased `alias`) by `q` on `name` and
-    /// `display_name`. With three or more characters (what a trigram needs)
-    /// the trigram index `fts` finds the ids once, and the page and the
-    /// count both use them; shorter text falls back to a `LIKE` scan; an
-    /// empty `q` matches everything.
-    pub fn search(
-        conn: &Connection,
-        q: &str,
-        table: &str,
-        alias: &str,
-        fts: &str,
-    ) -> rusqlite::Result<Self> {
-        if q.is_empty() {
-            return Ok(Self::all(table, alias));
-        }
-        if q.chars().count() >= 3 {
-            // A quoted FTS5 phrase: trigram phrases match substrings, and
-            // nothing in `q` is query syntax.
-            let phrase = format!("\"{}\"", q.replace('"', "\"\""));
-            let ids = conn
-                .prepare_cached(&format!("SELECT rowid FROM {fts} WHERE {fts} MATCH ?1"))?
-                .query_map([phrase], |r| r.get::<_, i64>(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            return Ok(Self::ids(table, alias, ids));
-        }
-        let like =
-            format!(r"({alias}.name LIKE ? ESCAPE '\' OR {alias}.display_name LIKE ? ESCAPE '\')");
-        let pattern = crate::db::like_pattern(q);
-        Ok(Self {
-            from: format!("{table} {alias}"),
-            count: Count::Query(format!("SELECT COUNT(*) FROM {table} {alias} WHERE {like}")),
-            sql: like,
-            args: vec![Box::new(pattern.clone()), Box::new(pattern)],
-        })
-    }
-
     /// Every row of `table` (aliased `alias`).
     pub fn all(table: &str, alias: &str) -> Self {
         Self {

@@ -48,6 +48,22 @@ impl<R> Failure<R> {
         Self::Invalid(errors)
     }
 
+    /// A taken name, shown beside `field`.
+    pub fn taken(field: &'static str, why: &impl fmt::Display) -> Self {
+        Self::Duplicate {
+            field,
+            message: why.to_string(),
+        }
+    }
+
+    /// A stale version of a `kind`.
+    pub fn stale(kind: &'static str, why: &impl fmt::Display) -> Self {
+        Self::Stale {
+            kind,
+            message: why.to_string(),
+        }
+    }
+
     /// The 404 of a missing `kind` named `name`.
     pub fn missing(kind: &str, name: &str) -> Self {
         Self::Missing(format!("There is no {kind} named {name}."))

@@ -62,7 +62,6 @@ impl Application {
         let addr = listener.local_addr().map_err(AppError::internal)?;
 
         let conn = pool.get()?;
-        db::optimize_search(&conn)?;
         let no_users = user_store::count(&conn)? == 0;
         drop(conn);
         let setup_token = no_users.then(crate::web::new_token);
@@ -213,9 +212,10 @@ pub fn run(
     secure_cookies: bool,
 ) -> Result<Server, AppError> {
     let max_age = state.settings.session_max;
-    // The secrets list's orders and search index, shared by its page, the
-    // API list and the metrics.
-    let secrets_list = web::Data::new(secrets::store::SecretsList::new("secrets"));
+    // The lists' orders and search indexes, shared by their pages and the
+    // API.
+    let secrets_list = web::Data::new(secrets::store::SecretsList::default());
+    let images_list = web::Data::new(images::store::ImagesList::default());
     let server = HttpServer::new(move || {
         App::new()
             // Innermost first: CSRF needs the session, which wraps it.
@@ -234,6 +234,7 @@ pub fn run(
             )
             .app_data(state.clone())
             .app_data(secrets_list.clone())
+            .app_data(images_list.clone())
             .app_data(web::PayloadConfig::new(crate::web::MAX_BODY))
             .app_data(
                 web::FormConfig::default()

@@ -57,6 +57,18 @@ pub struct Paged<T> {
     pub total: i64,
 }
 
+impl<T> Paged<T> {
+    /// A list's page as the API answers it, each row made into an item.
+    pub fn of<R>(page: crate::listing::Page<R>, item: impl FnMut(R) -> T) -> Self {
+        Self {
+            page: page.listing.page,
+            per_page: page.listing.per_page,
+            total: page.total,
+            items: page.rows.into_iter().map(item).collect(),
+        }
+    }
+}
+
 /// A stored Unix time as RFC 3339 UTC (`2026-11-29T03:40:00Z`).
 pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)

@@ -216,19 +216,15 @@ pub struct ImageSortParam {
 pub async fn list(
     caller: ApiCaller,
     state: web::Data<AppState>,
+    cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
     let listing = common::listing::<store::ImageSort>(&query, "/api/v1/images")?;
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, listing)?)).await?;
+    let page = db::run(&state.pool, move |c| Ok(store::list(c, &cache, listing)?)).await?;
     Ok(common::json(
         StatusCode::OK,
-        &Paged {
-            page: page.listing.page,
-            per_page: page.listing.per_page,
-            total: page.total,
-            items: page.rows.into_iter().map(ImageOut::from).collect(),
-        },
+        &Paged::of(page, ImageOut::from),
     ))
 }
 
@@ -253,6 +249,7 @@ pub struct CatalogueParams {
 pub async fn catalogue(
     caller: ApiCaller,
     state: web::Data<AppState>,
+    cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     let listing = common::listing::<store::CatalogueSort>(&query, "/api/v1/catalogue")?;
@@ -263,7 +260,7 @@ pub async fn catalogue(
         .map(str::to_owned);
     let (viewer, admin) = (caller.user.id, caller.user.is_admin);
     let cat = db::run(&state.pool, move |c| {
-        Ok(store::catalogue(c, listing, viewer, admin, group)?)
+        Ok(store::catalogue(c, &cache, listing, viewer, admin, group)?)
     })
     .await?;
     if let Some(e) = cat.no_group {
@@ -271,17 +268,7 @@ pub async fn catalogue(
     }
     Ok(common::json(
         StatusCode::OK,
-        &Paged {
-            page: cat.page.listing.page,
-            per_page: cat.page.listing.per_page,
-            total: cat.page.total,
-            items: cat
-                .page
-                .rows
-                .into_iter()
-                .map(|i| CatalogueItem::of(i, admin))
-                .collect(),
-        },
+        &Paged::of(cat.page, |i| CatalogueItem::of(i, admin)),
     ))
 }
 

@@ -196,16 +196,7 @@ pub async fn list(
     .await?;
     Ok(common::json(
         StatusCode::OK,
-        &Paged {
-            page: page.listing.page,
-            per_page: page.listing.per_page,
-            total: page.total,
-            items: page
-                .rows
-                .into_iter()
-                .map(|s| SecretOut::of(Secret::clone(&s), None))
-                .collect(),
-        },
+        &Paged::of(page, |s| SecretOut::of(Secret::clone(&s), None)),
     ))
 }
 

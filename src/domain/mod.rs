@@ -16,4 +16,4 @@ pub use image_ref::ImageRef;
 pub use name::{GroupName, Namespace, ResourceName};
 pub use registry::{RegistryHost, RegistryUsername};
 pub use secret_value::{SecretValue, SshPrivateKey};
-pub use text::{DisplayName, ExpiryDate, truncate};
+pub use text::{Description, DisplayName, ExpiryDate, truncate};

@@ -24,6 +24,33 @@ impl DisplayName {
     }
 }
 
+/// A free-text description (of an image, of a group): trimmed, at most
+/// 2000 characters; line breaks are kept.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Description(String);
+
+impl Description {
+    /// The most characters.
+    pub const MAX: usize = 2000;
+
+    /// Parses the optional Description field.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.chars().count() > Self::MAX {
+            return Err(format!(
+                "Description must be at most {} characters.",
+                Self::MAX
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The text as stored.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// A credential's expiry date: a UTC calendar date, `YYYY-MM-DD` (what
 /// `<input type="date">` sends). Empty means none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

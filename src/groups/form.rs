@@ -1,7 +1,7 @@
 //! The group form: raw fields in, domain values (or messages beside
 //! fields) out. The pages and the API both check a group here.
 
-use crate::domain::{DisplayName, GroupName};
+use crate::domain::{Description, DisplayName, GroupName};
 use crate::web::{FieldErrors, FormVersion};
 
 /// The group form as posted; `members` repeats, one per ticked user.
@@ -37,15 +37,9 @@ impl GroupForm {
         let mut e = FieldErrors::default();
         let name = e.check("name", GroupName::parse(name));
         let display = e.check("display_name", DisplayName::parse(&self.display_name));
-        let description = self.description.trim();
-        if description.chars().count() > 2000 {
-            e.add(
-                "description",
-                "Description must be at most 2000 characters.",
-            );
-        }
-        match (name, display, e.is_empty()) {
-            (Some(n), Some(d), true) => Ok((n, d, description.to_owned())),
+        let description = e.check("description", Description::parse(&self.description));
+        match (name, display, description, e.is_empty()) {
+            (Some(n), Some(d), Some(text), true) => Ok((n, d, text.into_string())),
             _ => Err(e),
         }
     }

@@ -10,14 +10,8 @@ use crate::state::AppState;
 
 fn failure(e: WriteError) -> Failure {
     match e {
-        WriteError::Duplicate(_) => Failure::Duplicate {
-            field: "name",
-            message: e.to_string(),
-        },
-        WriteError::Stale => Failure::Stale {
-            kind: "group",
-            message: e.to_string(),
-        },
+        WriteError::Duplicate(_) => Failure::taken("name", &e),
+        WriteError::Stale => Failure::stale("group", &e),
         WriteError::Missing(n) => Failure::missing("group", &n),
         WriteError::Db(e) => e.into(),
     }

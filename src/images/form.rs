@@ -1,7 +1,7 @@
 //! The image add/edit form.
 
 use super::store::{self, ImageType};
-use crate::domain::{DisplayName, GroupId, ImageRef, ResourceName, SecretId};
+use crate::domain::{Description, DisplayName, GroupId, ImageRef, ResourceName, SecretId};
 use crate::web::{FieldErrors, FormVersion};
 
 pub use crate::groups::store::GroupChoice;
@@ -123,13 +123,7 @@ impl ImageForm {
         let mut e = FieldErrors::default();
         let name = e.check("name", ResourceName::parse(name));
         let display_name = e.check("display_name", DisplayName::parse(&self.display_name));
-        let description = self.description.trim();
-        if description.chars().count() > 2000 {
-            e.add(
-                "description",
-                "Description must be at most 2000 characters.",
-            );
-        }
+        let description = e.check("description", Description::parse(&self.description));
         let image_type = ImageType::parse(self.image_type_value());
         if image_type.is_none() {
             e.add("image_type", "Choose a type: CPU, GPU or Universal.");
@@ -182,6 +176,7 @@ impl ImageForm {
         match (
             name,
             display_name,
+            description,
             image_type,
             url,
             url_for_gpu,
@@ -191,6 +186,7 @@ impl ImageForm {
             (
                 Some(name),
                 Some(display_name),
+                Some(description),
                 Some(image_type),
                 Some(url),
                 Some(url_for_gpu),
@@ -199,7 +195,7 @@ impl ImageForm {
             ) => Ok(Valid {
                 name,
                 display_name,
-                description: description.to_owned(),
+                description: description.into_string(),
                 image_type,
                 url,
                 url_for_gpu,

@@ -4,7 +4,7 @@
 
 use super::form::{Choices, ImageForm, Valid};
 use super::store::{self, Image, WriteError};
-use crate::audit::{self, Actor, Outcome, action, audited};
+use crate::audit::{self, Actor, action, audited};
 use crate::db;
 use crate::ops::{Failure, OpResult};
 use crate::state::AppState;
@@ -12,14 +12,8 @@ use crate::state::AppState;
 /// Which field a refused write belongs beside, and its message.
 fn failure(e: WriteError) -> Failure {
     match e {
-        WriteError::Duplicate(_) => Failure::Duplicate {
-            field: "name",
-            message: e.to_string(),
-        },
-        WriteError::Stale => Failure::Stale {
-            kind: "image",
-            message: e.to_string(),
-        },
+        WriteError::Duplicate(_) => Failure::taken("name", &e),
+        WriteError::Stale => Failure::stale("image", &e),
         WriteError::SecretGone => Failure::field("pull_secret", e.to_string()),
         WriteError::GroupGone => Failure::field("groups", e.to_string()),
         WriteError::Missing(n) => Failure::missing("image", &n),
@@ -46,10 +40,7 @@ pub async fn create(state: &AppState, actor: Actor, input: &ImageForm) -> OpResu
         move |c| Ok(store::insert(c, &valid.write()).into()),
     )
     .await?;
-    match outcome {
-        Outcome::Done(_) => Ok(name),
-        Outcome::Refused(e) => Err(failure(e)),
-    }
+    outcome.into_result().map(|_| name).map_err(failure)
 }
 
 /// Changes `stored` to `input`'s fields (the name stays), if it is still
@@ -70,10 +61,7 @@ pub async fn update(
         move |c| Ok(store::update(c, &valid.write(), expected).into()),
     )
     .await?;
-    match outcome {
-        Outcome::Done(()) => Ok(()),
-        Outcome::Refused(e) => Err(failure(e)),
-    }
+    outcome.into_result().map_err(failure)
 }
 
 /// Deletes an image (what it used stays).

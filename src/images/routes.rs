@@ -28,15 +28,11 @@ struct ListPage {
 pub async fn list(
     ctx: AdminCtx,
     state: web::Data<AppState>,
+    cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
-    let page = crate::listing::load::<store::ImageSort, _>(
-        &state.pool,
-        &query,
-        "/admin/images",
-        store::list,
-    )
-    .await?;
+    let listing = Listing::lenient::<store::ImageSort>(&query, "/admin/images");
+    let page = db::run(&state.pool, move |c| Ok(store::list(c, &cache, listing)?)).await?;
     Ok(ListPage { ctx: ctx.0, page })
 }
 
@@ -306,6 +302,7 @@ impl CataloguePage {
 pub async fn catalogue(
     ctx: Ctx,
     state: web::Data<AppState>,
+    cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, AppError> {
     let mut listing = Listing::lenient::<store::CatalogueSort>(&query, "/");
@@ -313,7 +310,7 @@ pub async fn catalogue(
     listing.keep = group.clone().map(|g| ("group", g));
     let (viewer, admin, g) = (ctx.user.id, ctx.user.is_admin, group.clone());
     let found = db::run(&state.pool, move |c| {
-        Ok(store::catalogue(c, listing, viewer, admin, g)?)
+        Ok(store::catalogue(c, &cache, listing, viewer, admin, g)?)
     })
     .await?;
     let status = match found.no_group {

@@ -9,6 +9,7 @@ use rusqlite::types::Value;
 
 use crate::domain::{GroupId, ImageId, ImageRef, RegistryHost, SecretId, UserId};
 use crate::groups::store::GroupTag;
+use crate::list_cache::ListCache;
 use crate::listing::{Filter, Listing, Page};
 
 db::text_enum! {
@@ -256,6 +257,7 @@ pub enum NoSuchGroup {
 /// of the viewer's groups; any group for an administrator).
 pub fn catalogue(
     conn: &Connection,
+    cache: &ListCache,
     listing: Listing,
     viewer: UserId,
     admin: bool,
@@ -288,7 +290,7 @@ pub fn catalogue(
         },
         group,
     };
-    let mut page = list_scoped(conn, listing, &scope)?;
+    let mut page = list_scoped(conn, cache, listing, &scope)?;
     // A card names only the viewer's own groups: others' are not theirs to see.
     if !admin {
         for image in &mut page.rows {
@@ -302,16 +304,48 @@ pub fn catalogue(
     })
 }
 
-/// One page of the list, filtered on name and display name; the page's ids
-/// first, then those rows in full.
-pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Image>> {
-    list_scoped(conn, listing, &Scope::all())
+/// The images list's search index (the same as the secrets list's), kept
+/// while no image changes.
+pub struct ImagesList(ListCache);
+
+impl Default for ImagesList {
+    fn default() -> Self {
+        Self(ListCache::new("images"))
+    }
+}
+
+impl std::ops::Deref for ImagesList {
+    type Target = ListCache;
+    fn deref(&self) -> &ListCache {
+        &self.0
+    }
+}
+
+/// One page of the list, searched on name and display name.
+pub fn list(
+    conn: &Connection,
+    cache: &ListCache,
+    listing: Listing,
+) -> rusqlite::Result<Page<Image>> {
+    list_scoped(conn, cache, listing, &Scope::all())
 }
 
 /// One page of the images `scope` may see, in one query (plus one for the
-/// page's groups): global ones and those of the viewer's groups.
+/// page's groups): global ones and those of the viewer's groups. A search
+/// finds its ids in the list cache's substring index, as the secrets list
+/// does.
 pub fn list_scoped(
     conn: &Connection,
+    cache: &ListCache,
+    listing: Listing,
+    scope: &Scope,
+) -> rusqlite::Result<Page<Image>> {
+    db::read_tx(conn, |conn| page_of(conn, cache, listing, scope))
+}
+
+fn page_of(
+    conn: &Connection,
+    cache: &ListCache,
     listing: Listing,
     scope: &Scope,
 ) -> rusqlite::Result<Page<Image>> {
@@ -324,7 +358,10 @@ pub fn list_scoped(
         Some(ImageSort::Name) | None => "i.name",
     };
     let dir = listing.sql_dir();
-    let mut filter = Filter::search(conn, &listing.q, "images", "i", "images_search")?;
+    let mut filter = match listing.q.as_str() {
+        "" => Filter::all("images", "i"),
+        q => Filter::ids("images", "i", cache.view(conn)?.search(q)?),
+    };
     if let Visibility::For(user) = scope.visibility {
         filter = filter.and(
             "i.global = 1 OR EXISTS (SELECT 1 FROM image_groups ig

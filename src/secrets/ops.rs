@@ -33,14 +33,8 @@ impl fmt::Display for InUse {
 
 fn failure<R>(e: WriteError) -> Failure<R> {
     match e {
-        WriteError::Duplicate(_) => Failure::Duplicate {
-            field: "name",
-            message: e.to_string(),
-        },
-        WriteError::Stale => Failure::Stale {
-            kind: "secret",
-            message: e.to_string(),
-        },
+        WriteError::Duplicate(_) => Failure::taken("name", &e),
+        WriteError::Stale => Failure::stale("secret", &e),
         WriteError::Missing(n) => Failure::missing("secret", &n),
         WriteError::Db(e) => e.into(),
     }
@@ -59,10 +53,7 @@ pub async fn create(state: &AppState, actor: Actor, input: &SecretForm) -> OpRes
         move |c| Ok(store::insert(c, valid.write(sealed)).into()),
     )
     .await?;
-    match outcome {
-        Outcome::Done(_) => Ok(name),
-        Outcome::Refused(e) => Err(failure(e)),
-    }
+    outcome.into_result().map(|_| name).map_err(failure)
 }
 
 /// Changes `stored` to `input`'s fields (its name and type stay; a blank
@@ -86,10 +77,7 @@ pub async fn update(
         move |c| Ok(store::update(c, valid.write(sealed), expected).into()),
     )
     .await?;
-    match outcome {
-        Outcome::Done(()) => Ok(()),
-        Outcome::Refused(e) => Err(failure(e)),
-    }
+    outcome.into_result().map_err(failure)
 }
 
 /// Deletes a secret, unless images use it.

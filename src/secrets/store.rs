@@ -167,11 +167,24 @@ db::text_enum! {
 /// full, with their "Used by" counts.
 /// The secrets list's sort orders and search index, kept while no secret
 /// changes.
-pub type SecretsList = ListCache<Secret>;
+pub struct SecretsList(ListCache<Listed<Secret>, Summary>);
+
+impl Default for SecretsList {
+    fn default() -> Self {
+        Self(ListCache::new("secrets"))
+    }
+}
+
+impl std::ops::Deref for SecretsList {
+    type Target = ListCache<Listed<Secret>, Summary>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
 
 pub fn list(
     conn: &Connection,
-    cache: &ListCache<Secret>,
+    cache: &ListCache<Listed<Secret>, Summary>,
     listing: Listing,
 ) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
     list_filtered(conn, cache, listing, None)
@@ -221,27 +234,28 @@ impl Summary {
 
 /// The counts, in one statement of three index lookups (the list shows
 /// them on every page, so no scan of every secret), kept by the list cache
-/// until the secrets or the date change.
-pub fn summary(conn: &Connection, cache: &ListCache<Secret>) -> rusqlite::Result<Summary> {
+/// for the day while no secret changes.
+pub fn summary(
+    conn: &Connection,
+    cache: &ListCache<Listed<Secret>, Summary>,
+) -> rusqlite::Result<Summary> {
     db::read_tx(conn, |conn| {
-        let today = db::today().to_string();
-        let view = cache.view(conn)?;
-        let counts = view.memo(&format!("summary {today}"), || {
-            count_attention(conn, &today)
-        })?;
-        Ok(*counts)
+        let today = db::today();
+        cache
+            .view(conn)?
+            .daily(today, || count_attention(conn, today))
     })
 }
 
-fn count_attention(conn: &Connection, today: &str) -> rusqlite::Result<Summary> {
-    let until = expiring_until(db::today());
+fn count_attention(conn: &Connection, today: time::Date) -> rusqlite::Result<Summary> {
+    let (until, today) = (expiring_until(today), today.to_string());
     conn.prepare_cached(
         "SELECT
            (SELECT COUNT(*) FROM secrets WHERE expires_on > ?1 AND expires_on <= ?2),
            (SELECT COUNT(*) FROM secrets WHERE expires_on <= ?1),
            (SELECT COUNT(*) FROM secrets WHERE last_test_ok = 0)",
     )?
-    .query_row([today, until.as_str()], |r| {
+    .query_row([today.as_str(), until.as_str()], |r| {
         Ok(Summary {
             expiring: r.get(0)?,
             expired: r.get(1)?,
@@ -256,7 +270,7 @@ fn count_attention(conn: &Connection, today: &str) -> rusqlite::Result<Summary> 
 /// rows are read. With a filter SQLite does the rest.
 pub fn list_filtered(
     conn: &Connection,
-    cache: &ListCache<Secret>,
+    cache: &ListCache<Listed<Secret>, Summary>,
     listing: Listing,
     attention: Option<Attention>,
 ) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
@@ -289,7 +303,11 @@ pub fn list_filtered(
         let to = from.saturating_add(usize::try_from(listing.per_page).unwrap_or(0));
         let page = ids.get(from..to.min(ids.len())).unwrap_or_default();
         Ok(Page {
-            rows: view.rows(page, |s| s.id.0, |ids| by_ids(conn, ids))?,
+            rows: view.rows(
+                page,
+                |s| s.id.0,
+                |ids| Ok(by_ids(conn, ids)?.into_iter().map(Listed::new).collect()),
+            )?,
             total: ids.len() as i64,
             listing,
         })

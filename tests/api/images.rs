@@ -336,3 +336,57 @@ async fn the_type_column_sorts_by_what_people_read() {
         "CPU, GPU, Universal"
     );
 }
+
+#[tokio::test]
+async fn images_are_searched_as_secrets_are() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret(
+        "alpha-key",
+        "Team ÄLPHA key",
+        "registry.example.com",
+        "u",
+        "p-1234567",
+    )
+    .await;
+    for (name, display) in [("alpha-nb", "Team ÄLPHA notebook"), ("beta-nb", "Beta")] {
+        let r = create_image(
+            &app,
+            &[
+                ("name", name),
+                ("display_name", display),
+                ("image_type", "cpu"),
+                ("url", "registry.example.com/team/nb:1"),
+                ("global", "on"),
+            ],
+        )
+        .await;
+        assert_redirect_to(&r, "/admin/images");
+    }
+    // (The flash of the last create is shown once, here.)
+    app.get_html("/admin/images").await;
+    // Two characters, not ASCII, another case: the same rule everywhere
+    // (before, images matched three characters and more by trigram and
+    // fewer with LIKE, which folds ASCII only).
+    for q in ["äl", "ÄL", "lpha n"] {
+        let path = format!("/admin/images?q={}", urlencoding(q));
+        let images = app.get_html(&path).await;
+        assert!(
+            images.contains("alpha-nb") && !images.contains("beta-nb"),
+            "{q}: {images}"
+        );
+        let catalogue = app.get_html(&format!("/?q={}", urlencoding(q))).await;
+        assert!(
+            catalogue.contains("Team ÄLPHA notebook") && !catalogue.contains(">Beta<"),
+            "{q}"
+        );
+    }
+    let secrets = app
+        .get_html(&format!("/admin/secrets?q={}", urlencoding("äl")))
+        .await;
+    assert!(secrets.contains("alpha-key"), "{secrets}");
+}
+
+fn urlencoding(q: &str) -> String {
+    percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
