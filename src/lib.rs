@@ -3,17 +3,28 @@
 //!
 //! The binary (`main.rs`) only parses the command line; everything else is
 //! here so that tests drive the same code. The modules in layers, each
-//! using only those above it in this list:
+//! using only those above it in this list (no module imports one that
+//! imports it back):
 //!
-//! - `domain`, `error`, `kube`: values parsed once, the one error type,
-//!   Kubernetes and registry formats;
-//! - `db`, `crypto`, `options`, `listing`, `keys`, `state`: storage,
-//!   sealing and hashing, settings;
-//! - `audit`: recording who did what (`audited` writes a change and its
-//!   entry together);
-//! - `web`: the page context, rendering, redirects, form state;
-//! - `auth`: accounts, sessions, sign-in, CSRF and the guards;
-//! - the areas `secrets`, `images`, `users`, `audit_log`;
+//! - `domain`, `error`, `kube`, `options`, `metrics`: values parsed once,
+//!   the one error type, Kubernetes and registry formats, settings, the
+//!   Prometheus metrics;
+//! - `db`, `crypto`, `keys`: storage (pool, migrations, `text_enum!`,
+//!   `Named`), sealing and hashing, the key files;
+//! - `audit`: recording who did what (`audit::action` names every action;
+//!   `audited` writes a change and its entry together);
+//! - `web`: form errors, problems, the page context, rendering, sessions;
+//! - `listing`, `list_cache`: one reading of a list request (lenient for
+//!   pages, strict for the API) and the lists' in-memory snapshots;
+//! - `state`: what every handler shares;
+//! - `ops`: what a write comes to ([`ops::Failure`]) and the API's answer
+//!   to it;
+//! - `auth`: accounts, sessions, sign-in, CSRF, tokens and the guards;
+//! - `lifecycle`: what a login check's verdict means, and notifications;
+//! - the areas `secrets`, `images`, `groups`, `users`, `tokens`,
+//!   `audit_log`: each with its store, its writes (`ops`, which every way
+//!   in calls) and its pages;
+//! - `api`: the JSON skin over the areas' reads and writes;
 //! - `routes`, `startup`, `cli` (the command line and its subcommands):
 //!   wiring.
 

@@ -103,9 +103,12 @@ pub struct Listing {
 
 impl Listing {
     /// Reads a list request for the list at `base` sorted by `S`: values
-    /// that break a rule fall back to the defaults (pages).
+    /// that break a rule fall back to the defaults (pages, which also keep
+    /// to 50 rows: their links carry no `per_page`).
     pub fn lenient<S: TextEnum>(query: &QueryPairs, base: &'static str) -> Self {
-        Self::read::<S>(query, base).0
+        let mut listing = Self::read::<S>(query, base).0;
+        listing.per_page = PER_PAGE;
+        listing
     }
 
     /// The same, but a value that breaks a rule is an error beside its
@@ -425,6 +428,11 @@ mod tests {
         let good = q(&[("sort", "type"), ("dir", "desc"), ("page", "2")]);
         let l = Listing::strict::<Sort>(&good, "/x").unwrap();
         assert_eq!((l.sort, l.desc, l.page, l.offset()), ("type", true, 2, 50));
+        // A page keeps to 50 rows (its links carry no per_page); the API
+        // takes what it is asked for.
+        let big = q(&[("per_page", "200")]);
+        assert_eq!(Listing::lenient::<Sort>(&big, "/x").per_page, 50);
+        assert_eq!(Listing::strict::<Sort>(&big, "/x").unwrap().per_page, 200);
         assert_eq!(l.sort_key::<Sort>(), Some(Sort::Type));
     }
 

@@ -116,6 +116,23 @@ impl<R: fmt::Display> From<Failure<R>> for Problem {
     }
 }
 
+impl<R: fmt::Display> Failure<R> {
+    /// For a page: the messages to show beside the form's fields (the
+    /// fields' own, or a taken name beside its field), or the error page
+    /// of anything else.
+    pub fn form_errors(self) -> Result<FieldErrors, AppError> {
+        match self {
+            Self::Invalid(errors) => Ok(errors),
+            Self::Duplicate { field, message } => {
+                let mut errors = FieldErrors::default();
+                errors.add(field, message);
+                Ok(errors)
+            }
+            other => Err(other.into()),
+        }
+    }
+}
+
 /// For pages: what a page does not show on its form (a missing object is
 /// 404; anything else it did not expect is a readable 422, never a 500).
 impl<R: fmt::Display> From<Failure<R>> for AppError {

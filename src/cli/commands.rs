@@ -26,7 +26,7 @@ fn shell_message<R: std::fmt::Display>(f: Failure<R>) -> String {
         Failure::Invalid(errors) => errors
             .iter()
             .map(|(field, message)| match field {
-                "scope" => format!("--scope: {message}"),
+                "scope" => "--scope must be read or write".to_owned(),
                 "name" => format!("--name: {message}"),
                 "expires_in_days" => "--expires-in must be more than 0".to_owned(),
                 _ => message.to_owned(),
@@ -79,6 +79,13 @@ pub fn token_create(
     lifetime: i64,
 ) -> Result<String, String> {
     use crate::tokens::ops::{self, Holder, Lifetime, TokenInput};
+    let input = TokenInput {
+        name: name.to_owned(),
+        scope: scope.to_owned(),
+        lifetime: Lifetime::Seconds(lifetime),
+    };
+    // The flags first: a typo is told before the database is opened.
+    ops::parse(&input).map_err(|e| shell_message::<Infallible>(Failure::Invalid(e)))?;
     let db_path = data_dir.join("wharf.db");
     if !db_path.exists() {
         return Err(format!("{} does not exist", db_path.display()));
@@ -94,11 +101,6 @@ pub fn token_create(
         id: user.id,
         username: username.to_owned(),
         session_version: None,
-    };
-    let input = TokenInput {
-        name: name.to_owned(),
-        scope: scope.to_owned(),
-        lifetime: Lifetime::Seconds(lifetime),
     };
     let made = ops::create_in(&tx, &shell(), &holder, &input).map_err(|e| match e {
         Failure::Refused(ops::Inactive) => {

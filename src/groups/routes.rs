@@ -136,13 +136,7 @@ pub async fn create(
     let form = GroupForm::from_pairs(form.into_inner());
     let errors = match ops::create(&state, ctx.actor(), &form).await {
         Ok(name) => return ctx.done(format!("Group {name} created."), "/admin/groups"),
-        Err(Failure::Invalid(errors)) => errors,
-        Err(Failure::Duplicate { field, message }) => {
-            let mut errors = FieldErrors::default();
-            errors.add(field, message);
-            errors
-        }
-        Err(other) => return Err(other.into()),
+        Err(failure) => failure.form_errors()?,
     };
     rejected(ctx.0, &state, form, None, errors).await
 }

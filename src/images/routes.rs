@@ -183,13 +183,7 @@ pub async fn create(
     let form = ImageForm::from_pairs(form.into_inner());
     let errors = match ops::create(&state, ctx.actor(), &form).await {
         Ok(name) => return ctx.done(format!("Image {name} created."), "/admin/images"),
-        Err(Failure::Invalid(errors)) => errors,
-        Err(Failure::Duplicate { field, message }) => {
-            let mut errors = FieldErrors::default();
-            errors.add(field, message);
-            errors
-        }
-        Err(other) => return Err(other.into()),
+        Err(failure) => failure.form_errors()?,
     };
     let choices = choices(&state).await?;
     FormPage::rejected(ctx.0, &form, choices, None, errors)

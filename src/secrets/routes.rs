@@ -201,13 +201,7 @@ pub async fn create(
     let form = form.into_inner();
     match ops::create(&state, ctx.actor(), &form).await {
         Ok(name) => ctx.done(format!("Secret {name} created."), "/admin/secrets"),
-        Err(Failure::Invalid(errors)) => FormPage::rejected(ctx.0, &form, None, errors),
-        Err(Failure::Duplicate { field, message }) => {
-            let mut errors = FieldErrors::default();
-            errors.add(field, message);
-            FormPage::rejected(ctx.0, &form, None, errors)
-        }
-        Err(other) => Err(other.into()),
+        Err(failure) => FormPage::rejected(ctx.0, &form, None, failure.form_errors()?),
     }
 }
 

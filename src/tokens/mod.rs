@@ -107,14 +107,8 @@ pub async fn create(
             let (form, status) = (TokenForm::default(), StatusCode::OK);
             return page_with(ctx, &state, form, errors, Some(made.text), status).await;
         }
-        Err(Failure::Invalid(errors)) => errors,
-        Err(Failure::Duplicate { field, message }) => {
-            let mut errors = FieldErrors::default();
-            errors.add(field, message);
-            errors
-        }
         Err(Failure::Refused(ops::Inactive)) => return Err(AppError::LoginRequired),
-        Err(other) => return Err(other.into()),
+        Err(failure) => failure.form_errors()?,
     };
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     page_with(ctx, &state, form, errors, None, status).await

@@ -55,7 +55,7 @@ pub struct Made {
 }
 
 /// Checks the fields: the name, the scope and the lifetime in seconds.
-fn parse(input: &TokenInput) -> Result<(String, Scope, i64), FieldErrors> {
+pub fn parse(input: &TokenInput) -> Result<(String, Scope, i64), FieldErrors> {
     let mut errors = FieldErrors::default();
     let name = errors.check("name", tokens::parse_name(&input.name));
     let scope = Scope::parse(&input.scope);

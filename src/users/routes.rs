@@ -207,13 +207,7 @@ pub async fn create(
         Ok(user) => {
             return ctx.done(format!("User {} created.", user.username), "/admin/users");
         }
-        Err(Failure::Invalid(errors)) => errors,
-        Err(Failure::Duplicate { field, message }) => {
-            let mut errors = FieldErrors::default();
-            errors.add(field, message);
-            errors
-        }
-        Err(other) => return Err(other.into()),
+        Err(failure) => failure.form_errors()?,
     };
     FormPage::rejected(ctx.0, &state, &form, None, errors).await
 }

@@ -179,3 +179,12 @@ fn user_add_makes_an_owner_only_data_directory() {
     let db = std::fs::metadata(data.join("wharf.db")).unwrap();
     assert_eq!(db.permissions().mode() & 0o077, 0);
 }
+
+#[test]
+fn token_create_names_a_bad_flag_before_opening_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    // No database at all: the flag is what is wrong, and is said first.
+    let err = wharf::cli::token_create(dir.path(), "ops", "ci", "admin", 3600).unwrap_err();
+    assert_eq!(err, "--scope must be read or write");
+    assert!(!dir.path().join("wharf.db").exists());
+}
