@@ -41,13 +41,18 @@ pub mod action {
     pub const NOTIFICATION_RETRY: &str = "notification retry requested";
     pub const TEST_NOTIFICATION_DELIVERED: &str = "test notification delivered";
 
+    /// "1 API token", "2 API tokens".
+    pub fn api_tokens(n: usize) -> String {
+        if n == 1 {
+            "1 API token".into()
+        } else {
+            format!("{n} API tokens")
+        }
+    }
+
     /// "2 API tokens revoked", after a reset, a disable or "Revoke all".
     pub fn tokens_revoked(n: usize) -> String {
-        if n == 1 {
-            "1 API token revoked".into()
-        } else {
-            format!("{n} API tokens revoked")
-        }
+        format!("{} revoked", api_tokens(n))
     }
 }
 

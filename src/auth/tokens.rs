@@ -280,15 +280,6 @@ pub fn live_count(conn: &Connection, user: UserId) -> rusqlite::Result<i64> {
     .query_row(params![user, db::now()], |r| r.get(0))
 }
 
-/// How an audit entry or a message counts tokens: "1 API token".
-pub fn count_text(n: usize) -> String {
-    if n == 1 {
-        "1 API token".into()
-    } else {
-        format!("{n} API tokens")
-    }
-}
-
 /// A live token's caller: its user as they are now, and the token.
 pub struct Holder {
     /// The token's user (active; the role at this moment).

@@ -305,7 +305,7 @@ pub async fn revoke_tokens(
     let name = path.into_inner();
     let n = ops::revoke_tokens(&state, ctx.actor(), &name).await?;
     ctx.done(
-        format!("{} of {name} revoked.", tokens::count_text(n)),
+        format!("{} of {name} revoked.", action::api_tokens(n)),
         &format!("/admin/users/{name}"),
     )
 }

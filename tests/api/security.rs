@@ -496,14 +496,13 @@ async fn test_login_does_not_follow_a_redirect_to_another_host() {
     assert!(!page.contains("Login succeeded"));
 }
 
-#[tokio::test]
-async fn test_login_does_not_go_through_a_proxy_from_the_environment() {
-    // A "proxy" that answers every request with a Basic challenge and
-    // counts what reached it.
+/// A loopback server that answers every request with a Basic challenge
+/// and counts what reached it.
+fn challenging_server() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
     use actix_web::{App, HttpResponse, web};
     let reached: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
     let seen = reached.clone();
-    let proxy = crate::loopback_server!({
+    let port = crate::loopback_server!({
         let seen = seen.clone();
         App::new().default_service(web::to(move || {
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -514,6 +513,17 @@ async fn test_login_does_not_go_through_a_proxy_from_the_environment() {
             }
         }))
     });
+    (port, reached)
+}
+
+#[tokio::test]
+async fn test_login_does_not_go_through_a_proxy_from_the_environment() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // A "proxy" and a "registry", both on loopback: through the proxy the
+    // proxy would resolve the registry's name, and wharf's check of the
+    // address would never run.
+    let (proxy, via_proxy) = challenging_server();
+    let (registry, direct) = challenging_server();
     let proxy_url = format!("http://127.0.0.1:{proxy}");
     let dir = tempfile::tempdir().unwrap();
     add_user(dir.path(), "ops", "ops-long-password", true);
@@ -531,8 +541,8 @@ async fn test_login_does_not_go_through_a_proxy_from_the_environment() {
         Method::POST,
         "/api/v1/secrets",
         Some(&token),
-        Some(serde_json::json!({"name": "meta", "type": "image_pull",
-            "registry_host": "http://metadata.google.internal", "username": "u",
+        Some(serde_json::json!({"name": "direct", "type": "image_pull",
+            "registry_host": format!("http://127.0.0.1:{registry}"), "username": "u",
             "password": "p-12345678"})),
     )
     .await;
@@ -540,15 +550,19 @@ async fn test_login_does_not_go_through_a_proxy_from_the_environment() {
     let (_, tested) = api_json_at(
         &base,
         Method::POST,
-        "/api/v1/secrets/meta/test",
+        "/api/v1/secrets/direct/test",
         Some(&token),
         None,
     )
     .await;
     assert_eq!(tested["ok"], false, "{tested}");
     assert_eq!(
-        reached.load(std::sync::atomic::Ordering::SeqCst),
+        via_proxy.load(SeqCst),
         0,
         "nothing went through the proxy: {tested}"
+    );
+    assert!(
+        direct.load(SeqCst) >= 1,
+        "the registry was asked directly: {tested}"
     );
 }
