@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{self, Paged, Patch, rfc3339};
+use super::schema;
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::error::AppError;
@@ -50,17 +51,13 @@ impl GroupOut {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupCreate {
-    /// A DNS-1123 label, at most 63 characters.
-    #[schema(
-        min_length = 1,
-        max_length = 63,
-        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-    )]
+    #[schema(schema_with = schema::group_name)]
     pub name: String,
     #[serde(default)]
-    #[schema(max_length = 128)]
+    #[schema(schema_with = schema::display_name)]
     pub display_name: String,
     #[serde(default)]
+    #[schema(schema_with = schema::description)]
     pub description: String,
     /// Usernames; those that name no user are left out.
     #[serde(default)]
@@ -72,10 +69,10 @@ pub struct GroupCreate {
 #[serde(deny_unknown_fields)]
 pub struct GroupPatch {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::display_name_patch)]
     pub display_name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::description_patch)]
     pub description: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Vec<String>)]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{self, ListParams, Paged, Patch, rfc3339};
+use super::schema;
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::error::AppError;
@@ -108,26 +109,23 @@ impl CatalogueItem {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageCreate {
-    /// A DNS-1123 name, at most 63 characters.
-    #[schema(
-        min_length = 1,
-        max_length = 63,
-        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-    )]
+    #[schema(schema_with = schema::resource_name)]
     pub name: String,
     #[serde(default)]
-    #[schema(max_length = 128)]
+    #[schema(schema_with = schema::display_name)]
     pub display_name: String,
     #[serde(default)]
+    #[schema(schema_with = schema::description)]
     pub description: String,
     /// `cpu`, `gpu` or `both` (default).
     #[serde(rename = "type", default)]
     #[schema(value_type = Option<ImageType>)]
     pub kind: Option<String>,
-    /// A container image reference.
-    #[schema(min_length = 1)]
+    #[schema(schema_with = schema::image_url)]
     pub url: String,
+    /// Another image for GPU nodes.
     #[serde(default)]
+    #[schema(schema_with = schema::image_url_or_none)]
     pub url_for_gpu: Option<String>,
     /// An Image Pull secret's name, or null.
     #[serde(default)]
@@ -146,20 +144,20 @@ pub struct ImageCreate {
 #[serde(deny_unknown_fields)]
 pub struct ImagePatch {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::display_name_patch)]
     pub display_name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::description_patch)]
     pub description: Patch<String>,
     #[serde(rename = "type")]
     #[serde(default)]
     #[schema(value_type = ImageType)]
     pub kind: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::image_url)]
     pub url: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::image_url_or_none)]
     pub url_for_gpu: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]

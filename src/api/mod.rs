@@ -9,6 +9,7 @@ mod common;
 mod groups;
 mod images;
 pub mod metrics;
+mod schema;
 mod secrets;
 
 use actix_web::error::JsonPayloadError;

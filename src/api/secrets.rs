@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{self, ListParams, Paged, Patch, rfc3339};
+use super::schema;
 use crate::auth::ApiCaller;
 use crate::db;
-use crate::domain::Namespace;
+use crate::domain::{Namespace, RegistryHost, RegistryUsername, SecretValue, SshPrivateKey};
 use crate::listing::{Listing, QueryPairs};
 use crate::secrets::export;
 use crate::secrets::form::SecretForm;
@@ -81,37 +82,66 @@ impl SecretOut {
 }
 
 /// A new secret: `registry_host`, `username` and `password` for Image
-/// Pull, `secret` (an SSH private key) for Git Sync.
-#[derive(Deserialize, ToSchema)]
+/// Pull, `secret` (an SSH private key) for Git Sync. Its schema is one
+/// object per type ([`schema::secret_create`]); fields a type does not take
+/// are refused by the schema and ignored here.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretCreate {
-    /// A DNS-1123 name, at most 63 characters.
-    #[schema(
-        min_length = 1,
-        max_length = 63,
-        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-    )]
     pub name: String,
     #[serde(default)]
-    #[schema(max_length = 128)]
     pub display_name: String,
-    /// `image_pull` or `git_sync`.
     #[serde(rename = "type")]
-    #[schema(value_type = Kind)]
     pub kind: String,
-    #[serde(default)]
-    pub registry_host: String,
-    #[serde(default)]
-    pub username: String,
-    #[serde(default)]
-    pub password: String,
-    #[serde(default)]
-    pub secret: String,
+    pub registry_host: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub secret: Option<String>,
     /// When the credential stops working (UTC date, `YYYY-MM-DD`).
-    #[serde(default)]
-    #[schema(format = Date)]
     pub expires_on: Option<String>,
 }
+
+impl SecretCreate {
+    /// The form it fills; a field of the other type is a 422 naming it,
+    /// as the schema's `oneOf` says.
+    fn into_form(self) -> Result<SecretForm, Problem> {
+        let foreign = match Kind::parse(&self.kind) {
+            Some(Kind::ImagePull) => [("secret", self.secret.is_some())].to_vec(),
+            Some(Kind::GitSync) => [
+                ("registry_host", self.registry_host.is_some()),
+                ("username", self.username.is_some()),
+                ("password", self.password.is_some()),
+            ]
+            .to_vec(),
+            None => Vec::new(),
+        };
+        if let Some((field, _)) = foreign.into_iter().find(|(_, given)| *given) {
+            return Err(Problem::invalid_field(
+                field,
+                format!("{field} is not a field of a {} secret.", self.kind),
+            ));
+        }
+        Ok(SecretForm {
+            name: self.name,
+            display_name: self.display_name,
+            kind: self.kind,
+            registry_host: self.registry_host.unwrap_or_default(),
+            username: self.username.unwrap_or_default(),
+            password: self.password.unwrap_or_default(),
+            secret: self.secret.unwrap_or_default(),
+            expires_on: self.expires_on.unwrap_or_default(),
+            ..SecretForm::default()
+        })
+    }
+}
+
+impl utoipa::PartialSchema for SecretCreate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::secret_create()
+    }
+}
+
+impl ToSchema for SecretCreate {}
 
 /// A JSON merge patch of a secret's mutable fields; an absent password or
 /// key keeps the stored one, `null` clears the display name.
@@ -119,24 +149,65 @@ pub struct SecretCreate {
 #[serde(deny_unknown_fields)]
 pub struct SecretPatch {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::display_name_patch)]
     pub display_name: Patch<String>,
+    /// Image Pull only.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::registry_host)]
     pub registry_host: Patch<String>,
+    /// Image Pull only.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::registry_username)]
     pub username: Patch<String>,
+    /// Image Pull only.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::password)]
     pub password: Patch<String>,
+    /// Git Sync only.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::ssh_key)]
     pub secret: Patch<String>,
     /// `null` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = schema::expires_on_patch)]
     pub expires_on: Patch<String>,
+}
+
+impl SecretPatch {
+    /// A field of the other type is not applied (a patch does not say
+    /// which type it expects), but its text must still be what the
+    /// document says: a 422 otherwise, as for the secret's own fields. A
+    /// password or key that is given is never empty (leave it out to keep
+    /// the stored one).
+    fn check_shape(&self, kind: Kind) -> Result<(), Problem> {
+        let set = |p: &Patch<String>| match p {
+            Patch::Set(v) => Some(v.clone()),
+            _ => None,
+        };
+        type Parse = fn(&str) -> Result<(), String>;
+        let mut checks: Vec<(&str, Option<String>, Parse)> = vec![
+            ("password", set(&self.password), |v| {
+                SecretValue::parse_password(v).map(drop)
+            }),
+            ("secret", set(&self.secret), |v| {
+                SshPrivateKey::parse(v).map(drop)
+            }),
+        ];
+        if kind == Kind::GitSync {
+            checks.push(("registry_host", set(&self.registry_host), |v| {
+                RegistryHost::parse(v).map(drop)
+            }));
+            checks.push(("username", set(&self.username), |v| {
+                RegistryUsername::parse(v).map(drop)
+            }));
+        }
+        for (field, value, parse) in checks {
+            if let Some(v) = value {
+                parse(&v).map_err(|m| Problem::invalid_field(field, m))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The result of a "Test login".
@@ -214,17 +285,7 @@ pub async fn create(
 ) -> Result<HttpResponse, Problem> {
     caller.admin_write()?;
     let b: SecretCreate = common::object(body.into_inner())?;
-    let form = SecretForm {
-        name: b.name,
-        display_name: b.display_name,
-        kind: b.kind,
-        registry_host: b.registry_host,
-        username: b.username,
-        password: b.password,
-        secret: b.secret,
-        expires_on: b.expires_on.unwrap_or_default(),
-        ..SecretForm::default()
-    };
+    let form = b.into_form()?;
     let name = ops::create(&state, caller.actor(), &form).await?;
     let (secret, used_by) = load(&state, name.clone()).await?;
     let res = one(StatusCode::CREATED, secret, used_by);
@@ -266,6 +327,7 @@ pub async fn patch(
     caller.admin_write()?;
     let (secret, _) = load(&state, path.into_inner()).await?;
     let p: SecretPatch = common::object(body.into_inner())?;
+    p.check_shape(secret.kind)?;
     let form = SecretForm {
         name: secret.name.clone(),
         kind: secret.kind.as_str().into(),
@@ -311,8 +373,7 @@ pub async fn delete(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ManifestQuery {
-    /// A DNS-1123 label, as `kubectl -n`.
-    #[param(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63)]
+    #[param(schema_with = schema::namespace)]
     namespace: Option<String>,
     /// `yaml` (default) or `json`.
     #[param(value_type = Option<ManifestFormat>)]

@@ -1,5 +1,30 @@
 use std::fmt;
 
+use super::rule::TextRule;
+
+/// A path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`; `$dot` leaves
+/// out the '.' separator (a first component with a dot is read as a host).
+macro_rules! component {
+    () => {
+        r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+    };
+    (no_dot) => {
+        r"[a-z0-9]+((_|__|-+)[a-z0-9]+)*"
+    };
+}
+
+/// A registry host as the first part of a reference: one with a dot or a
+/// port, or `localhost`.
+macro_rules! domain {
+    () => {
+        concat!(
+            r"(localhost(:[0-9]{1,5})?",
+            r"|[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)+(:[0-9]{1,5})?",
+            r"|[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?:[0-9]{1,5})"
+        )
+    };
+}
+
 /// A container image reference, parsed by the Docker reference grammar:
 /// `[registry[:port]/]path[:tag][@algorithm:digest]`. `python:3.12` means
 /// `docker.io/library/python:3.12`.
@@ -13,6 +38,32 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
+    /// `[host[:port]/]path[:tag][@digest]` as Docker reads it, at most 255
+    /// characters; the digest sha256 or sha512. A host without a dot or a
+    /// port, other than `localhost`, is not in the pattern (the parser takes
+    /// one with capitals).
+    pub const RULE: TextRule = TextRule::pattern(
+        concat!(
+            "^(",
+            domain!(),
+            "/",
+            component!(),
+            "(/",
+            component!(),
+            ")*|",
+            component!(),
+            "|",
+            component!(no_dot),
+            "(/",
+            component!(),
+            ")+)",
+            r"(:[A-Za-z0-9_][-A-Za-z0-9_.]{0,127})?",
+            "(@(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$"
+        ),
+        1,
+        255,
+    );
+
     /// Parses a Container Image URL as typed; surrounding spaces are forgiven.
     pub fn parse(input: &str) -> Result<Self, String> {
         let s = input.trim();

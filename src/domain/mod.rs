@@ -7,6 +7,7 @@ mod ids;
 mod image_ref;
 mod name;
 mod registry;
+mod rule;
 mod secret_value;
 mod text;
 
@@ -15,5 +16,6 @@ pub use ids::{GroupId, ImageId, SecretId, UserId};
 pub use image_ref::ImageRef;
 pub use name::{GroupName, Namespace, ResourceName};
 pub use registry::{RegistryHost, RegistryUsername};
+pub use rule::TextRule;
 pub use secret_value::{SecretValue, SshPrivateKey};
 pub use text::{Description, DisplayName, ExpiryDate, truncate};

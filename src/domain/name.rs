@@ -1,7 +1,16 @@
 use std::fmt;
 
+use super::rule::TextRule;
+
 /// Names that are routes of their own and so cannot name a resource.
 const RESERVED: &[&str] = &["new", "export.yaml"];
+
+/// A DNS-1123 label as a pattern (see [`is_label`]).
+macro_rules! label {
+    () => {
+        "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+    };
+}
 
 /// A Kubernetes object name (DNS-1123 subdomain, at most 63 characters),
 /// used for secrets and images alike.
@@ -9,6 +18,12 @@ const RESERVED: &[&str] = &["new", "export.yaml"];
 pub struct ResourceName(String);
 
 impl ResourceName {
+    /// Dot-separated DNS-1123 labels, at most 63 characters, not reserved.
+    pub const RULE: TextRule = TextRule {
+        reserved: RESERVED,
+        ..TextRule::pattern(concat!("^", label!(), r"(\.", label!(), ")*$"), 1, 63)
+    };
+
     /// Parses a name as typed into a form; surrounding spaces are forgiven.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim();
@@ -38,6 +53,9 @@ impl ResourceName {
 pub struct Namespace(String);
 
 impl Namespace {
+    /// One DNS-1123 label.
+    pub const RULE: TextRule = TextRule::pattern(concat!("^", label!(), "$"), 1, 63);
+
     /// Parses `?namespace=`.
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.len() <= 63 && is_label(raw) {
@@ -60,6 +78,12 @@ impl Namespace {
 pub struct GroupName(String);
 
 impl GroupName {
+    /// One DNS-1123 label, not reserved.
+    pub const RULE: TextRule = TextRule {
+        reserved: RESERVED,
+        ..TextRule::pattern(concat!("^", label!(), "$"), 1, 63)
+    };
+
     /// Parses the Name field of a group; surrounding spaces are forgiven.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim();

@@ -1,5 +1,14 @@
 use std::fmt;
 
+use super::rule::TextRule;
+
+/// A DNS label of a registry's host name, any case, as a pattern.
+macro_rules! host_label {
+    () => {
+        "[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?"
+    };
+}
+
 /// How kubelet and the Docker CLI name Docker Hub in a config file.
 pub const DOCKER_HUB: &str = "https://index.docker.io/v1/";
 const DOCKER_HUB_ALIASES: &[&str] = &[
@@ -21,6 +30,23 @@ pub struct RegistryHost {
 }
 
 impl RegistryHost {
+    /// `[https://|http://]host[:port][/path]` with a DNS or IPv4 host, at
+    /// most 253 characters. An IPv6 host (`[::1]:5000`) is accepted too but
+    /// is not in the pattern.
+    pub const RULE: TextRule = TextRule::pattern(
+        concat!(
+            "^(https?://)?",
+            host_label!(),
+            r"(\.",
+            host_label!(),
+            ")*",
+            "(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+            "(/[-A-Za-z0-9._~]*)*$"
+        ),
+        1,
+        253,
+    );
+
     /// Parses what an administrator typed.
     pub fn parse(input: &str) -> Result<Self, String> {
         let s = input.trim();
@@ -150,6 +176,18 @@ fn parse_authority(authority: &str) -> Result<String, String> {
 pub struct RegistryUsername(String);
 
 impl RegistryUsername {
+    /// At most 256 characters without ':' or control characters, and not
+    /// only spaces.
+    pub const RULE: TextRule = TextRule::pattern(
+        concat!(
+            r"^[^:\x00-\x1f\x7f-\x9f]*",
+            r"[^:\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+            r"[^:\x00-\x1f\x7f-\x9f]*$"
+        ),
+        1,
+        256,
+    );
+
     /// Parses the Username field of an Image Pull secret.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim();

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use super::rule::TextRule;
+
 /// A password or token that must never be printed: `Debug` shows `***`, and
 /// there is no `Display` or `Serialize`, so it cannot reach a log line or a
 /// template by accident.
@@ -11,6 +13,9 @@ impl SecretValue {
     pub fn new(value: String) -> Self {
         Self(value)
     }
+
+    /// The rule of [`Self::parse_password`].
+    pub const PASSWORD_RULE: TextRule = TextRule::lengths(1, 8192);
 
     /// A registry password or token: required, at most 8192 characters (ECR
     /// tokens and GCP JSON keys are long). Never trimmed: spaces may be part
@@ -45,6 +50,18 @@ pub struct SshPrivateKey(SecretValue);
 impl SshPrivateKey {
     /// Largest accepted key, in bytes.
     pub const MAX_LEN: usize = 64 * 1024;
+
+    /// The armour lines with base64 (and PEM headers) between them, LF line
+    /// ends; the parser also takes CRLF and surrounding blank lines.
+    pub const RULE: TextRule = TextRule::pattern(
+        concat!(
+            r"^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\n",
+            r"([-A-Za-z0-9+/=:, ]*\n)*",
+            r"-----END [A-Z0-9 ]*PRIVATE KEY-----\n?$"
+        ),
+        1,
+        SshPrivateKey::MAX_LEN,
+    );
 
     /// Parses a pasted key.
     pub fn parse(raw: &str) -> Result<Self, String> {

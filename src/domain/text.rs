@@ -1,11 +1,16 @@
 //! Free text that people type: labels.
 
+use super::rule::TextRule;
+
 /// A human-friendly label: trimmed, at most 128 characters, may be empty
 /// (then the name is shown instead).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct DisplayName(String);
 
 impl DisplayName {
+    /// Any text without control characters, at most 128 characters.
+    pub const RULE: TextRule = TextRule::pattern(r"^[^\x00-\x1f\x7f-\x9f]*$", 0, 128);
+
     /// Parses the optional Display Name field.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim();
@@ -32,6 +37,9 @@ pub struct Description(String);
 impl Description {
     /// The most characters.
     pub const MAX: usize = 2000;
+
+    /// Any text of at most [`Self::MAX`] characters.
+    pub const RULE: TextRule = TextRule::lengths(0, Self::MAX);
 
     /// Parses the optional Description field.
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -60,6 +68,14 @@ impl ExpiryDate {
     /// The date format, also the stored one.
     pub const FORMAT: &[time::format_description::FormatItem<'static>] =
         time::macros::format_description!("[year]-[month]-[day]");
+
+    /// A calendar date of the years 2000 to 9999, `YYYY-MM-DD`; that the
+    /// day exists is JSON Schema's `format: date`.
+    pub const RULE: TextRule = TextRule::pattern(
+        r"^[2-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        10,
+        10,
+    );
 
     /// Parses the Expires field: `None` when blank.
     pub fn parse(raw: &str) -> Result<Option<Self>, String> {

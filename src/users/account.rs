@@ -5,11 +5,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::audit;
-use crate::auth::{self, Claimant, store};
-use crate::db;
-use crate::domain::Password;
+use super::ops;
 use crate::error::AppError;
+use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{Ctx, FieldErrors, unprocessable};
 
@@ -48,46 +46,16 @@ pub async fn password_submit(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let (id, name, source) = (ctx.user.id, ctx.user.username.clone(), ctx.source.clone());
-    let claimant = Claimant::SignedIn(id);
-    let checked = auth::check_password(&state, claimant, name, source, form.current_password);
-    let current_ok = checked.await?.user.is_some();
-    let mut errors = FieldErrors::default();
-    if !current_ok {
-        let target = format!("user/{}", ctx.user.username);
-        audit::record_alone(
-            &state.pool,
-            ctx.actor(),
-            crate::audit::action::PASSWORD_CHANGE_REFUSED,
-            target,
-        )
-        .await?;
-        errors.add("current_password", "The current password is not right.");
-    }
-    let new = errors.check("new_password", Password::parse(&form.new_password));
-    if form.new_password != form.confirm_password {
-        errors.add("confirm_password", "The passwords do not match.");
-    }
-    let (Some(new), true) = (new, errors.is_empty()) else {
-        return unprocessable(&PasswordPage { ctx, errors });
+    let change = ops::PasswordChange {
+        current: form.current_password,
+        new: form.new_password,
+        confirm: form.confirm_password,
     };
-    let hash = state.hashing.hash(new).await?;
-    let actor = ctx.actor();
-    let version = db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        let v = store::change_password(&tx, id, &hash)?;
-        let target = format!("user/{}", actor.name);
-        audit::record(
-            &tx,
-            &actor.name,
-            crate::audit::action::PASSWORD_CHANGED,
-            &target,
-            &actor.source,
-        )?;
-        tx.commit()?;
-        Ok(v)
-    })
-    .await?;
+    let version = match ops::change_password(&state, ctx.actor(), ctx.user.id, change).await {
+        Ok(version) => version,
+        Err(Failure::Invalid(errors)) => return unprocessable(&PasswordPage { ctx, errors }),
+        Err(other) => return Err(other.into()),
+    };
     ctx.session.continue_as(version)?;
     let home = if ctx.user.is_admin {
         "/admin/secrets"

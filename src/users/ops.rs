@@ -218,3 +218,70 @@ pub async fn revoke_tokens(state: &AppState, actor: Actor, username: &str) -> Op
     })
     .await?
 }
+
+/// A change of one's own password, as typed.
+pub struct PasswordChange {
+    /// "Current password".
+    pub current: String,
+    /// "New password".
+    pub new: String,
+    /// "Confirm new password".
+    pub confirm: String,
+}
+
+/// Changes the signed-in user's own password: the current one is checked
+/// like a sign-in (throttled, so a stolen session cannot guess it; a wrong
+/// one is audited), the new one stored and audited, every session of the
+/// account ended. Returns the account's new session version, with which
+/// the caller's own session goes on.
+pub async fn change_password(
+    state: &AppState,
+    actor: Actor,
+    id: UserId,
+    input: PasswordChange,
+) -> OpResult<i64> {
+    let claimant = crate::auth::Claimant::SignedIn(id);
+    let checked = crate::auth::check_password(
+        state,
+        claimant,
+        actor.name.clone(),
+        actor.source.clone(),
+        input.current,
+    );
+    let mut errors = FieldErrors::default();
+    if checked.await?.user.is_none() {
+        let target = format!("user/{}", actor.name);
+        audit::record_alone(
+            &state.pool,
+            actor.clone(),
+            action::PASSWORD_CHANGE_REFUSED,
+            target,
+        )
+        .await?;
+        errors.add("current_password", "The current password is not right.");
+    }
+    let new = errors.check("new_password", Password::parse(&input.new));
+    if input.new != input.confirm {
+        errors.add("confirm_password", "The passwords do not match.");
+    }
+    let (Some(new), true) = (new, errors.is_empty()) else {
+        return Err(Failure::Invalid(errors));
+    };
+    let hash = state.hashing.hash(new).await?;
+    let target = format!("user/{}", actor.name);
+    let outcome = audited(
+        &state.pool,
+        actor,
+        action::PASSWORD_CHANGED,
+        target,
+        move |c| {
+            Ok(Outcome::<i64, ()>::Done(accounts::change_password(
+                c, id, &hash,
+            )?))
+        },
+    )
+    .await?;
+    outcome
+        .into_result()
+        .map_err(|()| Failure::missing("user", "you"))
+}

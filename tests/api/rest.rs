@@ -690,3 +690,67 @@ async fn a_revoked_tokens_name_can_be_used_again() {
         "rotated under the same name"
     );
 }
+
+/// The document states the domain's rules (issue 19): one object per secret
+/// type, patterns from the parsers; and the server holds to the same shape.
+#[tokio::test]
+async fn the_document_states_each_type_and_the_server_keeps_to_it() {
+    let (app, t) = app_with_token().await;
+    let doc = json_of(app.get("/api/v1/openapi.json").await).await;
+    let create = &doc["components"]["schemas"]["SecretCreate"]["oneOf"];
+    assert_eq!(
+        create[0]["properties"]["type"]["enum"],
+        json!(["image_pull"])
+    );
+    assert_eq!(
+        create[0]["required"],
+        json!(["type", "name", "registry_host", "username", "password"])
+    );
+    assert_eq!(create[1]["properties"]["type"]["enum"], json!(["git_sync"]));
+    assert_eq!(create[1]["additionalProperties"], json!(false));
+    let host = create[0]["properties"]["registry_host"]["pattern"]
+        .as_str()
+        .expect("a registry host pattern");
+    assert!(host.starts_with("^(https?://)?"), "{host}");
+    let name = create[0]["properties"]["name"]["pattern"].as_str().unwrap();
+    assert!(name.starts_with("^(?!(new|export\\.yaml)$)"), "{name}");
+    let url = &doc["components"]["schemas"]["ImagePatch"]["properties"]["url_for_gpu"];
+    assert_eq!(url["type"], json!(["string", "null"]));
+
+    // A field of the other type, in a create: 422 naming it, nothing made.
+    let (status, body) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets",
+            Some(&t),
+            Some(json!({"name": "key", "type": "git_sync", "secret": SSH_KEY,
+                        "registry_host": "ghcr.io"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["errors"]["registry_host"].is_array(), "{body}");
+    let r = app
+        .api(Method::GET, "/api/v1/secrets/key", Some(&t), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // In a patch a password or key is never empty, and another type's
+    // field must still be valid text (it is not applied).
+    let before = app.digest();
+    for (patch, field) in [
+        (json!({"password": ""}), "password"),
+        (json!({"secret": "not a key"}), "secret"),
+    ] {
+        let (status, body) = app
+            .api_json(
+                Method::PATCH,
+                "/api/v1/secrets/gitlab",
+                Some(&t),
+                Some(patch),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["errors"][field].is_array(), "{body}");
+    }
+    assert_eq!(app.digest(), before);
+}

@@ -1,0 +1,203 @@
+//! Field schemas generated from the domain's rules ([`TextRule`]), so the
+//! document states what the parsers enforce: a request that fits the
+//! document is refused only for what a schema cannot say (an `If-Match`
+//! naming another version, a name that refers to nothing).
+
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
+
+use crate::domain::{
+    Description, DisplayName, ExpiryDate, GroupName, ImageRef, Namespace, RegistryHost,
+    RegistryUsername, ResourceName, SecretValue, SshPrivateKey, TextRule,
+};
+
+/// A string schema of `rule`; `nullable` adds JSON `null` (a merge patch
+/// clearing the field).
+pub fn text(rule: TextRule, nullable: bool) -> ObjectBuilder {
+    let schema_type = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    // Reserved words as a negative look-ahead: JSON Schema has no other
+    // way to say "not these" within `pattern`.
+    let pattern = rule.pattern.map(|p| {
+        if rule.reserved.is_empty() {
+            return p.to_owned();
+        }
+        let words: Vec<String> = rule.reserved.iter().map(|w| escape(w)).collect();
+        format!("^(?!({})$){}", words.join("|"), p.trim_start_matches('^'))
+    });
+    ObjectBuilder::new()
+        .schema_type(schema_type)
+        .pattern(pattern)
+        .min_length((rule.min_length > 0).then_some(rule.min_length))
+        .max_length(Some(rule.max_length))
+}
+
+/// `s` with the regular expression's special characters escaped.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if r"\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn date(nullable: bool) -> Object {
+    text(ExpiryDate::RULE, nullable)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .description(Some("A UTC date, `YYYY-MM-DD`, of the years 2000 to 9999."))
+        .build()
+}
+
+/// A secret's or an image's name.
+pub fn resource_name() -> Object {
+    text(ResourceName::RULE, false)
+        .description(Some("A DNS-1123 name, at most 63 characters."))
+        .build()
+}
+
+/// A group's name.
+pub fn group_name() -> Object {
+    text(GroupName::RULE, false)
+        .description(Some("A DNS-1123 label, at most 63 characters."))
+        .build()
+}
+
+/// `?namespace=`.
+pub fn namespace() -> Object {
+    text(Namespace::RULE, false)
+        .description(Some("A DNS-1123 label, as `kubectl -n`."))
+        .build()
+}
+
+/// A display name.
+pub fn display_name() -> Object {
+    text(DisplayName::RULE, false).build()
+}
+
+/// A display name in a merge patch (`null` clears it).
+pub fn display_name_patch() -> Object {
+    text(DisplayName::RULE, true).build()
+}
+
+/// A description.
+pub fn description() -> Object {
+    text(Description::RULE, false).build()
+}
+
+/// A description in a merge patch (`null` clears it).
+pub fn description_patch() -> Object {
+    text(Description::RULE, true).build()
+}
+
+/// An expiry date, or `null` for none (in a merge patch: clears it).
+pub fn expires_on_patch() -> Object {
+    date(true)
+}
+
+/// A registry host.
+pub fn registry_host() -> Object {
+    text(RegistryHost::RULE, false)
+        .description(Some(
+            "host[:port], optionally with https:// or http:// and a path. \
+             Docker Hub's names are stored as https://index.docker.io/v1/.",
+        ))
+        .build()
+}
+
+/// A registry user name.
+pub fn registry_username() -> Object {
+    text(RegistryUsername::RULE, false)
+        .description(Some(
+            "Without ':' (registries split user and password there).",
+        ))
+        .build()
+}
+
+/// A registry password or token (write-only).
+pub fn password() -> Object {
+    text(SecretValue::PASSWORD_RULE, false)
+        .description(Some("Write-only: never returned."))
+        .build()
+}
+
+/// An SSH private key (write-only).
+pub fn ssh_key() -> Object {
+    text(SshPrivateKey::RULE, false)
+        .description(Some(
+            "An SSH private key with its armour lines, at most 64 KiB. Write-only: never returned.",
+        ))
+        .build()
+}
+
+/// A container image reference.
+pub fn image_url() -> Object {
+    text(ImageRef::RULE, false)
+        .description(Some(
+            "A container image reference: [host[:port]/]path[:tag][@digest].",
+        ))
+        .build()
+}
+
+/// A container image reference, or none: `null` or empty.
+pub fn image_url_or_none() -> Object {
+    let rule = TextRule {
+        min_length: 0,
+        ..ImageRef::RULE
+    };
+    let pattern = rule.pattern.map(|p| format!("^$|{p}"));
+    text(rule, true)
+        .pattern(pattern)
+        .description(Some(
+            "A container image reference, or null (or empty) for none.",
+        ))
+        .build()
+}
+
+/// A new secret: one object per type, told apart by `type`.
+pub fn secret_create() -> RefOr<Schema> {
+    let common = |kind: &str| {
+        ObjectBuilder::new()
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([kind])),
+            )
+            .required("type")
+            .property("name", resource_name())
+            .required("name")
+            .property("display_name", display_name())
+            .property("expires_on", expires_on_patch())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+    };
+    let image_pull = common("image_pull")
+        .description(Some("An Image Pull secret: a registry login."))
+        .property("registry_host", registry_host())
+        .required("registry_host")
+        .property("username", registry_username())
+        .required("username")
+        .property("password", password())
+        .required("password");
+    let git_sync = common("git_sync")
+        .description(Some("A Git Sync secret: an SSH private key."))
+        .property("secret", ssh_key())
+        .required("secret");
+    let one_of = OneOfBuilder::new()
+        .item(image_pull)
+        .item(git_sync)
+        .description(Some(
+            "A new secret: `registry_host`, `username` and `password` for Image Pull, \
+             `secret` (an SSH private key) for Git Sync.",
+        ))
+        .build();
+    RefOr::T(Schema::OneOf(one_of))
+}
