@@ -135,6 +135,11 @@ mod tests {
         }
 
         #[test]
+        fn node_patterns(s in described(NodePattern::RULE)) {
+            prop_assert!(NodePattern::parse(&s).is_ok(), "{s:?}");
+        }
+
+        #[test]
         fn image_references(s in described(ImageRef::RULE)) {
             prop_assert!(ImageRef::parse(&s).is_ok(), "{s:?}");
         }
