@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/009_change_counters.sql"),
     include_str!("../migrations/010_outbox_claims.sql"),
     include_str!("../migrations/011_images_change_counter.sql"),
+    include_str!("../migrations/012_delivery.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema

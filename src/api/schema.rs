@@ -5,12 +5,12 @@
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    AdditionalProperties, KnownFormat, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+    AdditionalProperties, Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
     SchemaType, Type,
 };
 
 use crate::domain::{
-    Description, DisplayName, ExpiryDate, GroupName, ImageRef, Namespace, RegistryHost,
+    Description, DisplayName, ExpiryDate, GroupName, ImageRef, Namespace, NodePattern, RegistryHost,
     RegistryUsername, ResourceName, SecretValue, SshPrivateKey, TextRule,
 };
 
@@ -162,6 +162,28 @@ pub fn image_url_or_none() -> Object {
         .build()
 }
 
+/// kubelet `matchImages` patterns: a list of at most 100.
+fn node_patterns(nullable: bool) -> ArrayBuilder {
+    let schema_type = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::Type(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(schema_type)
+        .items(text(NodePattern::RULE, false))
+        .max_items(Some(100))
+        .description(Some(
+            "kubelet matchImages patterns: a host whose dot-separated parts may hold * globs, \
+             an optional :port and path prefix. Empty: the registry's host[:port].",
+        ))
+}
+
+/// Node image patterns in a merge patch (`null` clears them).
+pub fn node_patterns_patch() -> Array {
+    node_patterns(true).build()
+}
+
 /// A new secret: one object per type, told apart by `type`.
 pub fn secret_create() -> RefOr<Schema> {
     let common = |kind: &str| {
@@ -177,6 +199,12 @@ pub fn secret_create() -> RefOr<Schema> {
             .required("name")
             .property("display_name", display_name())
             .property("expires_on", expires_on_patch())
+            .property(
+                "deliver",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some("Served to clusters (default false).")),
+            )
             .additional_properties(Some(AdditionalProperties::FreeForm(false)))
     };
     let image_pull = common("image_pull")
@@ -186,7 +214,8 @@ pub fn secret_create() -> RefOr<Schema> {
         .property("username", registry_username())
         .required("username")
         .property("password", password())
-        .required("password");
+        .required("password")
+        .property("node_patterns", node_patterns(false));
     let git_sync = common("git_sync")
         .description(Some("A Git Sync secret: an SSH private key."))
         .property("secret", ssh_key())

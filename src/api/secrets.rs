@@ -11,7 +11,9 @@ use super::common::{self, ListParams, Paged, Patch, rfc3339};
 use super::schema;
 use crate::auth::ApiCaller;
 use crate::db;
-use crate::domain::{Namespace, RegistryHost, RegistryUsername, SecretValue, SshPrivateKey};
+use crate::domain::{
+    Namespace, NodePattern, RegistryHost, RegistryUsername, SecretValue, SshPrivateKey,
+};
 use crate::listing::{Listing, QueryPairs};
 use crate::secrets::export;
 use crate::secrets::form::SecretForm;
@@ -57,6 +59,11 @@ pub struct SecretOut {
     /// When the credential stops working (UTC date).
     #[schema(format = Date)]
     pub expires_on: Option<String>,
+    /// Served to clusters.
+    pub deliver: bool,
+    /// kubelet `matchImages` patterns (Image Pull); empty: the registry's
+    /// host.
+    pub node_patterns: Vec<String>,
 }
 
 impl SecretOut {
@@ -72,6 +79,8 @@ impl SecretOut {
             version: s.version,
             updated_at: rfc3339(s.updated_at),
             expires_on: s.expires_on,
+            deliver: s.deliver,
+            node_patterns: s.node_patterns.lines().map(str::to_owned).collect(),
             last_test: s.last_test.map(|t| LoginCheck {
                 ok: t.ok,
                 message: t.message,
@@ -99,6 +108,22 @@ pub struct SecretCreate {
     pub secret: Option<String>,
     /// When the credential stops working (UTC date, `YYYY-MM-DD`).
     pub expires_on: Option<String>,
+    /// Served to clusters (default false).
+    pub deliver: Option<bool>,
+    /// Image Pull only: kubelet `matchImages` patterns.
+    pub node_patterns: Option<Vec<String>>,
+}
+
+/// Patterns from the API as the form's lines; one with a line break in it
+/// would be two, so it is refused.
+fn pattern_lines(patterns: &[String]) -> Result<String, Problem> {
+    if patterns.iter().any(|p| p.contains(['\n', '\r'])) {
+        return Err(Problem::invalid_field(
+            "node_patterns",
+            "A node image pattern is one line.",
+        ));
+    }
+    Ok(patterns.join("\n"))
 }
 
 impl SecretCreate {
@@ -111,6 +136,7 @@ impl SecretCreate {
                 ("registry_host", self.registry_host.is_some()),
                 ("username", self.username.is_some()),
                 ("password", self.password.is_some()),
+                ("node_patterns", self.node_patterns.is_some()),
             ]
             .to_vec(),
             None => Vec::new(),
@@ -130,6 +156,8 @@ impl SecretCreate {
             password: self.password.unwrap_or_default(),
             secret: self.secret.unwrap_or_default(),
             expires_on: self.expires_on.unwrap_or_default(),
+            deliver: self.deliver.unwrap_or(false).then(|| "on".to_owned()),
+            node_patterns: pattern_lines(&self.node_patterns.unwrap_or_default())?,
             ..SecretForm::default()
         })
     }
@@ -171,6 +199,15 @@ pub struct SecretPatch {
     #[serde(default)]
     #[schema(schema_with = schema::expires_on_patch)]
     pub expires_on: Patch<String>,
+    /// Served to clusters.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub deliver: Patch<bool>,
+    /// Image Pull only; replaces the list (`null` or `[]`: the registry's
+    /// host).
+    #[serde(default)]
+    #[schema(schema_with = schema::node_patterns_patch)]
+    pub node_patterns: Patch<Vec<String>>,
 }
 
 impl SecretPatch {
@@ -200,6 +237,10 @@ impl SecretPatch {
             checks.push(("username", set(&self.username), |v| {
                 RegistryUsername::parse(v).map(drop)
             }));
+        }
+        if let (Kind::GitSync, Patch::Set(list)) = (kind, &self.node_patterns) {
+            NodePattern::parse_lines(&pattern_lines(list)?)
+                .map_err(|m| Problem::invalid_field("node_patterns", m))?;
         }
         for (field, value, parse) in checks {
             if let Some(v) = value {
@@ -344,6 +385,21 @@ pub async fn patch(
         expires_on: p
             .expires_on
             .apply(secret.expires_on.as_deref().unwrap_or("")),
+        deliver: match p.deliver {
+            Patch::Keep => secret.deliver,
+            Patch::Set(d) => d,
+            Patch::Clear => {
+                return Err(Problem::invalid_field("deliver", "deliver cannot be null."));
+            }
+        }
+        .then(|| "on".to_owned()),
+        node_patterns: match p.node_patterns {
+            // A Git Sync key has none; what was given is checked above.
+            _ if secret.kind == Kind::GitSync => String::new(),
+            Patch::Keep => secret.node_patterns.clone(),
+            Patch::Clear => String::new(),
+            Patch::Set(list) => pattern_lines(&list)?,
+        },
         ..SecretForm::default()
     };
     // Without If-Match the version read above is the one changed.

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::store::{self, Kind};
 use crate::crypto::MasterKey;
 use crate::domain::{
-    DisplayName, ExpiryDate, RegistryHost, RegistryUsername, ResourceName, SecretValue,
-    SshPrivateKey,
+    DisplayName, ExpiryDate, NodePattern, RegistryHost, RegistryUsername, ResourceName,
+    SecretValue, SshPrivateKey,
 };
 use crate::web::{FieldErrors, FormVersion};
 
@@ -24,6 +24,10 @@ pub struct SecretForm {
     pub password: String,
     pub secret: String,
     pub expires_on: String,
+    /// "Deliver to clusters": a checkbox, absent when unticked.
+    pub deliver: Option<String>,
+    /// "Node image patterns", one per line.
+    pub node_patterns: String,
     pub version: FormVersion,
 }
 
@@ -39,6 +43,8 @@ impl std::fmt::Debug for SecretForm {
             .field("password", &crate::web::redacted(&self.password))
             .field("secret", &crate::web::redacted(&self.secret))
             .field("expires_on", &self.expires_on)
+            .field("deliver", &self.deliver)
+            .field("node_patterns", &self.node_patterns)
             .field("version", &self.version)
             .finish()
     }
@@ -62,6 +68,10 @@ pub struct Valid {
     pub display_name: DisplayName,
     pub credential: Credential,
     pub expires_on: Option<ExpiryDate>,
+    /// Served to clusters.
+    pub deliver: bool,
+    /// The node image patterns as given (Image Pull only).
+    pub node_patterns: Vec<NodePattern>,
 }
 
 impl Valid {
@@ -91,6 +101,30 @@ impl Valid {
             username: user,
             sealed,
             expires_on: self.expires_on.map(ExpiryDate::to_text),
+            deliver: self.deliver,
+            node_patterns: self
+                .node_patterns
+                .iter()
+                .map(NodePattern::as_str)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            delivered: self.patterns_in_force(),
+        }
+    }
+
+    /// The patterns kubelet is answered for: none unless delivered; the
+    /// given ones, or the registry's host. A Git Sync key has none (it is
+    /// fetched by name).
+    pub fn patterns_in_force(&self) -> Vec<NodePattern> {
+        match &self.credential {
+            Credential::ImagePull { host, .. } if self.deliver => {
+                if self.node_patterns.is_empty() {
+                    vec![NodePattern::of_registry(host)]
+                } else {
+                    self.node_patterns.clone()
+                }
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -132,6 +166,16 @@ impl SecretForm {
     ) -> Result<Valid, FieldErrors> {
         let display_name = errors.check("display_name", DisplayName::parse(&self.display_name));
         let expires_on = errors.check("expires_on", ExpiryDate::parse(&self.expires_on));
+        let node_patterns = match kind {
+            Some(Kind::GitSync) if !self.node_patterns.trim().is_empty() => {
+                errors.add(
+                    "node_patterns",
+                    "Node image patterns are for Image Pull secrets; a Git Sync key is fetched by name.",
+                );
+                None
+            }
+            _ => errors.check("node_patterns", NodePattern::parse_lines(&self.node_patterns)),
+        };
         let credential = match kind {
             Some(Kind::ImagePull) => {
                 let host = errors.check("registry_host", RegistryHost::parse(&self.registry_host));
@@ -169,16 +213,24 @@ impl SecretForm {
             display_name,
             credential,
             expires_on,
+            node_patterns,
             errors.is_empty(),
         ) {
-            (Some(name), Some(display_name), Some(credential), Some(expires_on), true) => {
-                Ok(Valid {
-                    name,
-                    display_name,
-                    credential,
-                    expires_on,
-                })
-            }
+            (
+                Some(name),
+                Some(display_name),
+                Some(credential),
+                Some(expires_on),
+                Some(node_patterns),
+                true,
+            ) => Ok(Valid {
+                name,
+                display_name,
+                credential,
+                expires_on,
+                deliver: self.deliver.is_some(),
+                node_patterns,
+            }),
             _ => Err(errors),
         }
     }

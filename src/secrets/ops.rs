@@ -36,6 +36,7 @@ fn failure<R>(e: WriteError) -> Failure<R> {
         WriteError::Duplicate(_) => Failure::taken("name", &e),
         WriteError::Stale => Failure::stale("secret", &e),
         WriteError::Missing(n) => Failure::missing("secret", &n),
+        WriteError::PatternTaken { .. } => Failure::field("node_patterns", e.to_string()),
         WriteError::Db(e) => e.into(),
     }
 }

@@ -83,6 +83,10 @@ pub struct SecretFields {
     pub registry_host: String,
     pub username: String,
     pub expires_on: String,
+    /// "Deliver to clusters" ticked.
+    pub deliver: bool,
+    /// "Node image patterns", one per line.
+    pub node_patterns: String,
 }
 
 impl SecretFields {
@@ -94,6 +98,8 @@ impl SecretFields {
             registry_host: secret.registry_host.clone().unwrap_or_default(),
             username: secret.username.clone().unwrap_or_default(),
             expires_on: secret.expires_on.clone().unwrap_or_default(),
+            deliver: secret.deliver,
+            node_patterns: secret.node_patterns.clone(),
         }
     }
 
@@ -105,6 +111,8 @@ impl SecretFields {
             registry_host: form.registry_host.clone(),
             username: form.username.clone(),
             expires_on: form.expires_on.clone(),
+            deliver: form.deliver.is_some(),
+            node_patterns: form.node_patterns.clone(),
         }
     }
 }

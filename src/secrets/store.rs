@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db::{self, Named};
-use crate::domain::SecretId;
+use crate::domain::{NodePattern, SecretId};
 use crate::lifecycle::{EXPIRING_DAYS, expiring_until};
 use crate::list_cache::{ListCache, Listed};
 use crate::listing::{Filter, Listing, Page};
@@ -47,6 +47,11 @@ pub struct Secret {
     pub last_test: Option<LastTest>,
     /// When the credential stops working (`YYYY-MM-DD`, UTC).
     pub expires_on: Option<String>,
+    /// Served to clusters.
+    pub deliver: bool,
+    /// The node image patterns as given, one per line (blank: the
+    /// registry's host).
+    pub node_patterns: String,
 }
 
 impl Secret {
@@ -124,7 +129,8 @@ const COLUMNS: &str = r#"
     s.id, s.name, s.display_name, s.kind, s.registry_host, s.registry_username,
     s.version, s.updated_at,
     s.used_by,
-    s.last_test_at, s.last_test_ok, s.last_test_message, s.expires_on"#;
+    s.last_test_at, s.last_test_ok, s.last_test_message, s.expires_on,
+    s.deliver, s.node_patterns"#;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
     let test_at: Option<i64> = r.get(9)?;
@@ -147,6 +153,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
             None => None,
         },
         expires_on: r.get(12)?,
+        deliver: r.get(13)?,
+        node_patterns: r.get(14)?,
     })
 }
 
@@ -423,6 +431,12 @@ pub struct Write<'a> {
     pub sealed: Option<Vec<u8>>,
     /// `YYYY-MM-DD`, or none (on update too: none clears it).
     pub expires_on: Option<String>,
+    /// Served to clusters.
+    pub deliver: bool,
+    /// The node image patterns as given, one per line.
+    pub node_patterns: String,
+    /// The patterns in force (empty unless delivered).
+    pub delivered: Vec<NodePattern>,
 }
 
 /// Why a write did not happen.
@@ -437,6 +451,14 @@ pub enum WriteError {
     /// No such secret.
     #[error("There is no secret named {0}.")]
     Missing(String),
+    /// A node image pattern is another delivered secret's.
+    #[error("The node image pattern {pattern} is already served by secret {holder}; a pattern belongs to one delivered secret.")]
+    PatternTaken {
+        /// The pattern.
+        pattern: String,
+        /// The secret that has it.
+        holder: String,
+    },
     /// Anything else.
     #[error(transparent)]
     Db(#[from] rusqlite::Error),
@@ -448,8 +470,8 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
     let sealed = w.sealed.unwrap_or_default();
     conn.prepare_cached(
         r#"INSERT INTO secrets (name, display_name, kind, registry_host, registry_username,
-                               sealed, created_at, updated_at, expires_on)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)"#,
+                               sealed, created_at, updated_at, expires_on, deliver, node_patterns)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)"#,
     )?
     .execute(params![
         w.name,
@@ -459,7 +481,9 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
         w.username,
         sealed,
         now,
-        w.expires_on
+        w.expires_on,
+        w.deliver,
+        w.node_patterns
     ])
     .map_err(|e| {
         if db::is_unique_violation(&e) {
@@ -468,7 +492,36 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
             WriteError::Db(e)
         }
     })?;
-    Ok(SecretId(conn.last_insert_rowid()))
+    let id = SecretId(conn.last_insert_rowid());
+    set_delivered(conn, id, &w.delivered)?;
+    Ok(id)
+}
+
+/// Puts `patterns` in force for secret `id` (none: it is not delivered),
+/// unless another delivered secret has one of them.
+fn set_delivered(conn: &Connection, id: SecretId, patterns: &[NodePattern]) -> Result<(), WriteError> {
+    conn.prepare_cached("DELETE FROM delivered_patterns WHERE secret_id = ?1")?
+        .execute([id])?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO delivered_patterns (pattern, secret_id) VALUES (?1, ?2)")?;
+    for p in patterns {
+        if let Err(e) = insert.execute(params![p.as_str(), id]) {
+            if !db::is_unique_violation(&e) {
+                return Err(e.into());
+            }
+            let holder: String = conn
+                .prepare_cached(
+                    "SELECT s.name FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
+                      WHERE d.pattern = ?1",
+                )?
+                .query_row([p.as_str()], |r| r.get(0))?;
+            return Err(WriteError::PatternTaken {
+                pattern: p.to_string(),
+                holder,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Updates a secret if it is still at `version`. Changing credentials
@@ -488,13 +541,20 @@ pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), Write
                  last_test_message = CASE WHEN ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
                                      THEN last_test_message END,
                  expires_on = ?8,
+                 deliver = ?9,
+                 node_patterns = ?10,
                  version = version + 1,
                  updated_at = ?6
-               WHERE name = ?1 AND version = ?7"#,
+               WHERE name = ?1 AND version = ?7
+               RETURNING id"#,
         )?
-        .execute(params![w.name, w.display_name, w.registry_host, w.username, w.sealed, db::now(), version, w.expires_on])?;
-    if n == 1 {
-        return Ok(());
+        .query_row(
+            params![w.name, w.display_name, w.registry_host, w.username, w.sealed, db::now(), version, w.expires_on, w.deliver, w.node_patterns],
+            |r| r.get::<_, SecretId>(0),
+        )
+        .optional()?;
+    if let Some(id) = n {
+        return set_delivered(conn, id, &w.delivered);
     }
     let exists: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM secrets WHERE name = ?1)")?
