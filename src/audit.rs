@@ -13,6 +13,12 @@ pub mod action {
     pub const SECRET_UPDATED: &str = "secret updated";
     pub const SECRET_DELETED: &str = "secret deleted";
     pub const SECRET_EXPORTED: &str = "secret exported";
+    /// Delivered credentials given to a cluster (with a count per hour).
+    pub const CREDENTIALS_SERVED: &str = "credentials served";
+    /// A cluster added, its token replaced, a cluster removed.
+    pub const CLUSTER_CREATED: &str = "cluster created";
+    pub const CLUSTER_TOKEN_ROTATED: &str = "cluster token rotated";
+    pub const CLUSTER_DELETED: &str = "cluster deleted";
     pub const SECRETS_EXPORTED: &str = "secrets exported";
     pub const TEST_LOGIN_SUCCEEDED: &str = "secret test-login succeeded";
     pub const TEST_LOGIN_FAILED: &str = "secret test-login failed";

@@ -20,6 +20,9 @@ pub enum AppError {
     /// The request itself is malformed (not form data, not UTF-8).
     #[error("{0}")]
     BadRequest(String),
+    /// The request cannot be met in the present state (409).
+    #[error("{0}")]
+    Conflict(String),
     /// A query value that fails its rule (a namespace, say).
     #[error("{0}")]
     Unprocessable(String),
@@ -77,6 +80,7 @@ impl ResponseError for AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

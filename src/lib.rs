@@ -37,6 +37,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod clusters;
 pub mod groups;
 pub mod images;
 pub mod keys;

@@ -30,6 +30,18 @@ struct ResultLabels {
     result: String,
 }
 
+/// How a cluster's request for credentials ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialResult {
+    /// Credentials were given.
+    Served,
+    /// Nothing delivered matched.
+    NoMatch,
+    /// Refused: a route a cluster token may not use, or a secret that is
+    /// not delivered.
+    Denied,
+}
+
 /// Every metric wharf keeps.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -37,6 +49,7 @@ pub struct Metrics {
     durations: Family<RouteLabels, Histogram>,
     checks: Family<ResultLabels, Counter>,
     notifications: Family<ResultLabels, Counter>,
+    credential_requests: Family<ResultLabels, Counter>,
     secrets: Family<Vec<(String, String)>, Gauge>,
     expiring: Gauge,
     expired: Gauge,
@@ -61,6 +74,7 @@ impl Metrics {
         });
         let checks = Family::<ResultLabels, Counter>::default();
         let notifications = Family::<ResultLabels, Counter>::default();
+        let credential_requests = Family::<ResultLabels, Counter>::default();
         let secrets = Family::<Vec<(String, String)>, Gauge>::default();
         let (expiring, expired, failing) = (Gauge::default(), Gauge::default(), Gauge::default());
         r.register(
@@ -82,6 +96,11 @@ impl Metrics {
             "wharf_notifications",
             "Notification deliveries attempted",
             notifications.clone(),
+        );
+        r.register(
+            "wharf_credential_requests",
+            "Credential requests of clusters: served, no_match or denied",
+            credential_requests.clone(),
         );
         r.register("wharf_secrets", "Secrets stored, by type", secrets.clone());
         r.register(
@@ -116,6 +135,7 @@ impl Metrics {
             durations,
             checks,
             notifications,
+            credential_requests,
             secrets,
             expiring,
             expired,
@@ -127,6 +147,20 @@ impl Metrics {
     pub fn login_check(&self, ok: bool) {
         let result = if ok { "ok" } else { "failed" };
         self.checks
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a cluster's request for credentials.
+    pub fn credential_request(&self, result: CredentialResult) {
+        let result = match result {
+            CredentialResult::Served => "served",
+            CredentialResult::NoMatch => "no_match",
+            CredentialResult::Denied => "denied",
+        };
+        self.credential_requests
             .get_or_create(&ResultLabels {
                 result: result.into(),
             })

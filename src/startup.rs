@@ -37,6 +37,7 @@ pub struct Application {
     setup_url: Option<String>,
     server: Server,
     state: web::Data<AppState>,
+    serving: web::Data<crate::clusters::serving::ServingLog>,
 }
 
 impl Application {
@@ -82,6 +83,9 @@ impl Application {
                 notify_url: config.serve.notify_url.clone(),
                 public_url: config.serve.public_url.clone(),
             },
+            delivery: crate::state::DeliverySettings {
+                node_cache: config.serve.node_cache.0,
+            },
             metrics: crate::metrics::Metrics::new(),
             checking: Mutex::new(Default::default()),
             settings: Settings {
@@ -91,9 +95,11 @@ impl Application {
                 trusted_proxies: config.serve.trusted_proxies.clone(),
             },
         });
+        let serving = web::Data::new(crate::clusters::serving::ServingLog::default());
         let server = run(
             listener,
             state.clone(),
+            serving.clone(),
             cookie_key,
             config.serve.secure_cookies,
         )?;
@@ -103,6 +109,7 @@ impl Application {
             setup_url,
             server,
             state,
+            serving,
         })
     }
 
@@ -119,10 +126,16 @@ impl Application {
     /// Runs until the server is stopped, with the background task of
     /// scheduled checks and notifications, which stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let background = crate::secrets::schedule::spawn(self.state);
+        let background = crate::secrets::schedule::spawn(self.state.clone());
+        let counting = crate::clusters::serving::spawn(self.state.clone(), self.serving.clone());
         let result = self.server.await;
         if let Some(task) = background {
             task.abort();
+        }
+        counting.abort();
+        // What clusters were given this hour is written before wharf ends.
+        if let Err(e) = crate::clusters::serving::flush(&self.state, &self.serving, true).await {
+            tracing::warn!(error = %e, "writing cluster request counts failed");
         }
         result
     }
@@ -199,6 +212,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(images::configure)
                 .configure(users::configure)
                 .configure(groups::configure)
+                .configure(crate::clusters::configure)
                 .configure(tokens::configure)
                 .configure(audit_log::configure),
         );
@@ -208,6 +222,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn run(
     listener: TcpListener,
     state: web::Data<AppState>,
+    serving: web::Data<crate::clusters::serving::ServingLog>,
     cookie_key: Key,
     secure_cookies: bool,
 ) -> Result<Server, AppError> {
@@ -216,6 +231,7 @@ pub fn run(
     // API.
     let secrets_list = web::Data::new(secrets::store::SecretsList::default());
     let images_list = web::Data::new(images::store::ImagesList::default());
+    let delivery = web::Data::new(crate::clusters::credentials::DeliveryIndex::default());
     let server = HttpServer::new(move || {
         App::new()
             // Innermost first: CSRF needs the session, which wraps it.
@@ -235,6 +251,8 @@ pub fn run(
             .app_data(state.clone())
             .app_data(secrets_list.clone())
             .app_data(images_list.clone())
+            .app_data(delivery.clone())
+            .app_data(serving.clone())
             .app_data(web::PayloadConfig::new(crate::web::MAX_BODY))
             .app_data(
                 web::FormConfig::default()

@@ -22,10 +22,25 @@ pub struct AppState {
     pub hashing: crate::crypto::PasswordHashing,
     /// Scheduled checks and notifications.
     pub lifecycle: LifecycleSettings,
+    /// What clusters are told.
+    pub delivery: DeliverySettings,
     /// The Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Secrets whose login is being checked right now.
     pub checking: Mutex<std::collections::HashSet<crate::domain::SecretId>>,
+}
+
+/// What clusters are told.
+#[derive(Clone, Debug)]
+pub struct DeliverySettings {
+    /// How long kubelet keeps an answer (`--node-cache`), in seconds.
+    pub node_cache: i64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self { node_cache: 3600 }
+    }
 }
 
 /// What the background task of credential lifecycle is told.

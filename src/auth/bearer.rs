@@ -1,7 +1,9 @@
 //! The guard of the JSON API: `Authorization: Bearer wharf_…` and nothing
-//! else (no cookie, so no CSRF). A token acts as its user with the user's
-//! role at request time; failed attempts are counted per address and
-//! throttled (apart from sign-ins), a valid token never is.
+//! else (no cookie, so no CSRF). A personal token acts as its user with the
+//! user's role at request time; a cluster's token only fetches delivered
+//! credentials ([`Caller`]), every other route answers it 403. Failed
+//! attempts are counted per address and throttled (apart from sign-ins), a
+//! valid token never is.
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
@@ -73,6 +75,116 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
+/// A cluster calling with its token.
+#[derive(Clone, Debug)]
+pub struct ClusterCaller {
+    /// The cluster's row id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// The client's address.
+    pub source: String,
+}
+
+impl ClusterCaller {
+    /// The author of an audit entry: `cluster prod-eu`.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: format!("cluster {}", self.name),
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// Whoever holds a valid token: a person (through a personal token) or a
+/// cluster. The routes that serve delivered credentials take this; every
+/// other route takes [`ApiCaller`].
+pub enum Caller {
+    /// A personal access token.
+    Person(ApiCaller),
+    /// A cluster's token.
+    Cluster(ClusterCaller),
+}
+
+enum Found {
+    Person(tokens::Holder),
+    Cluster(tokens::ClusterHolder),
+}
+
+/// Checks the bearer token of `req`.
+async fn authenticate(req: HttpRequest) -> Result<Caller, Problem> {
+    let state = super::guard::app_state(&req).map_err(Problem::from)?;
+    let source = state.client_addr(&req);
+    let Some(token) = bearer(&req) else {
+        return Err(Problem::unauthorized(
+            "Send a token as Authorization: Bearer wharf_….",
+        ));
+    };
+    let src = source.clone();
+    let found = db::run(&state.pool, move |c| {
+        // What has no token's shape cannot be a guess at one: it is
+        // refused without counting (or a database lookup).
+        if !tokens::well_formed(&token) {
+            return Ok(None);
+        }
+        let now = db::now();
+        let hash = tokens::digest(&token);
+        // A valid token is never throttled: others' failures from its
+        // address (an office, a CI pool, a cluster's NAT) must not lock it
+        // out. The lookup runs before the lockout check, so the lockout
+        // bounds the failures recorded, not the guesses; with 256 random
+        // bits no guess succeeds anyway. The last use is kept to the
+        // minute and the address.
+        let fresh = |seen: &Option<(i64, String)>| {
+            matches!(seen, Some((at, from)) if now - at < 60 && *from == src)
+        };
+        if let Some(h) = tokens::holder(c, &hash, now)? {
+            if !fresh(&h.last_used) {
+                tokens::touch(c, h.token_id, now, &src)?;
+            }
+            return Ok(Some(Found::Person(h)));
+        }
+        if let Some(h) = tokens::cluster_holder(c, &hash)? {
+            if !fresh(&h.last_seen) {
+                tokens::touch_cluster(c, h.id, now, &src)?;
+            }
+            return Ok(Some(Found::Cluster(h)));
+        }
+        if let Some(wait) = throttle::retry_after_token(c, &src)? {
+            return Err(AppError::TooManyRequests(wait));
+        }
+        throttle::record_failure(c, throttle::TOKEN_BUCKET, &src)?;
+        Ok(None)
+    })
+    .await
+    .map_err(Problem::from)?;
+    match found {
+        Some(Found::Person(h)) => Ok(Caller::Person(ApiCaller {
+            user: h.user,
+            token_name: h.token_name,
+            scope: h.scope,
+            source,
+        })),
+        Some(Found::Cluster(h)) => Ok(Caller::Cluster(ClusterCaller {
+            id: h.id,
+            name: h.name,
+            source,
+        })),
+        None => Err(Problem::unauthorized(
+            "The token is unknown, expired or revoked, or its user is disabled.",
+        )),
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}
+
 impl FromRequest for ApiCaller {
     type Error = Problem;
     type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
@@ -80,57 +192,13 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = super::guard::app_state(&req).map_err(Problem::from)?;
-            let source = state.client_addr(&req);
-            let Some(token) = bearer(&req) else {
-                return Err(Problem::unauthorized(
-                    "Send a token as Authorization: Bearer wharf_….",
-                ));
-            };
-            let src = source.clone();
-            let holder = db::run(&state.pool, move |c| {
-                // What has no token's shape cannot be a guess at one: it is
-                // refused without counting (or a database lookup).
-                if !tokens::well_formed(&token) {
-                    return Ok(None);
-                }
-                let now = db::now();
-                match tokens::holder(c, &tokens::digest(&token), now)? {
-                    // A valid token is never throttled: others' failures from
-                    // its address (an office, a CI pool) must not lock it out.
-                    // The lookup runs before the lockout check, so the lockout
-                    // bounds the failures recorded, not the guesses; with 256
-                    // random bits no guess succeeds anyway.
-                    Some(h) => {
-                        // The last use, kept to the minute and the address.
-                        match &h.last_used {
-                            Some((at, from)) if now - at < 60 && *from == src => {}
-                            _ => tokens::touch(c, h.token_id, now, &src)?,
-                        }
-                        Ok(Some(h))
-                    }
-                    None => {
-                        if let Some(wait) = throttle::retry_after_token(c, &src)? {
-                            return Err(AppError::TooManyRequests(wait));
-                        }
-                        throttle::record_failure(c, throttle::TOKEN_BUCKET, &src)?;
-                        Ok(None)
-                    }
-                }
-            })
-            .await
-            .map_err(Problem::from)?;
-            let Some(h) = holder else {
-                return Err(Problem::unauthorized(
-                    "The token is unknown, expired or revoked, or its user is disabled.",
-                ));
-            };
-            Ok(ApiCaller {
-                user: h.user,
-                token_name: h.token_name,
-                scope: h.scope,
-                source,
-            })
+            match authenticate(req).await? {
+                Caller::Person(p) => Ok(p),
+                Caller::Cluster(_) => Err(Problem::forbidden(
+                    "A cluster token only fetches delivered credentials: \
+                     /api/v1/credentials and the downloads of delivered secrets.",
+                )),
+            }
         })
     }
 }

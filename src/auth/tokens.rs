@@ -329,3 +329,37 @@ pub fn touch(conn: &Connection, id: i64, now: i64, from: &str) -> rusqlite::Resu
     .execute(params![id, now, from])?;
     Ok(())
 }
+
+/// A cluster, by its token: what a cluster token stands for.
+pub struct ClusterHolder {
+    /// The cluster's row id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its last request, to refresh at most once a minute.
+    pub last_seen: Option<(i64, String)>,
+}
+
+/// The cluster whose token has this hash.
+pub fn cluster_holder(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<ClusterHolder>> {
+    conn.prepare_cached(
+        "SELECT id, name, last_seen_at, last_seen_from FROM clusters WHERE token_hash = ?1",
+    )?
+    .query_row([&hash[..]], |r| {
+        let at: Option<i64> = r.get(2)?;
+        let from: Option<String> = r.get(3)?;
+        Ok(ClusterHolder {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            last_seen: at.map(|at| (at, from.unwrap_or_default())),
+        })
+    })
+    .optional()
+}
+
+/// Notes a cluster's request.
+pub fn touch_cluster(conn: &Connection, id: i64, now: i64, from: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE clusters SET last_seen_at = ?2, last_seen_from = ?3 WHERE id = ?1")?
+        .execute(params![id, now, from])?;
+    Ok(())
+}

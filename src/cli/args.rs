@@ -128,6 +128,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// How long kubelet keeps a credential wharf gave it (the answer's
+    /// cacheDuration and the node config's defaultCacheDuration).
+    #[arg(long, env = "WHARF_NODE_CACHE", default_value = "1h")]
+    pub node_cache: Seconds,
+
     /// End a session after this long without a request (e.g. 30m, 2h).
     #[arg(long, env = "WHARF_SESSION_IDLE", default_value = "1h")]
     pub session_idle: Seconds,

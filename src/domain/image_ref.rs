@@ -158,6 +158,12 @@ impl ImageRef {
         &self.path
     }
 
+    /// The repository as kubelet names it when it asks for credentials:
+    /// `domain/path`, without tag or digest (`docker.io/library/python`).
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.domain, self.path)
+    }
+
     /// The tag, if given.
     pub fn tag(&self) -> Option<&str> {
         self.tag.as_deref()

@@ -15,7 +15,7 @@ mod text;
 pub use account::{Password, Username};
 pub use ids::{GroupId, ImageId, SecretId, UserId};
 pub use image_ref::ImageRef;
-pub use name::{GroupName, Namespace, ResourceName};
+pub use name::{ClusterName, GroupName, LabelName, Namespace, ResourceName};
 pub use node_pattern::NodePattern;
 pub use registry::{RegistryHost, RegistryUsername};
 pub use rule::TextRule;

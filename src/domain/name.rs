@@ -73,18 +73,25 @@ impl Namespace {
     }
 }
 
-/// A group's name: a DNS-1123 label, at most 63 characters.
+/// A DNS-1123 label naming a group or a cluster, at most 63 characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupName(String);
+pub struct LabelName(String);
 
-impl GroupName {
+/// A group's name.
+pub type GroupName = LabelName;
+
+/// A cluster's name.
+pub type ClusterName = LabelName;
+
+impl LabelName {
     /// One DNS-1123 label, not reserved.
     pub const RULE: TextRule = TextRule {
         reserved: RESERVED,
         ..TextRule::pattern(concat!("^", label!(), "$"), 1, 63)
     };
 
-    /// Parses the Name field of a group; surrounding spaces are forgiven.
+    /// Parses the Name field of a group or cluster; surrounding spaces are
+    /// forgiven.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim();
         if s.is_empty() {

@@ -3,7 +3,10 @@
 //! docker config files, and the registry login check.
 
 mod gojson;
+pub mod credential_provider;
+pub mod external_secrets;
 mod manifest;
+pub mod yaml;
 pub mod registry;
 
 pub use manifest::{Manifest, dockerconfigjson};

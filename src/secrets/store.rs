@@ -125,12 +125,17 @@ impl db::Named for Secret {
     }
 }
 
+/// The columns [`from_row`] reads; a query may select more after them,
+/// from [`COLUMN_COUNT`] on.
 const COLUMNS: &str = r#"
     s.id, s.name, s.display_name, s.kind, s.registry_host, s.registry_username,
     s.version, s.updated_at,
     s.used_by,
     s.last_test_at, s.last_test_ok, s.last_test_message, s.expires_on,
     s.deliver, s.node_patterns"#;
+
+/// How many columns [`COLUMNS`] has.
+const COLUMN_COUNT: usize = 15;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
     let test_at: Option<i64> = r.get(9)?;
@@ -395,7 +400,7 @@ pub fn find_sealed(conn: &Connection, name: &str) -> rusqlite::Result<Option<(Se
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS}, s.sealed FROM secrets s WHERE s.name = ?1"
     ))?
-    .query_row([name], |r| Ok((from_row(r)?, r.get(13)?)))
+    .query_row([name], |r| Ok((from_row(r)?, r.get(COLUMN_COUNT)?)))
     .optional()
 }
 
@@ -642,7 +647,7 @@ pub fn all_sealed(conn: &Connection) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>>
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS}, s.sealed FROM secrets s ORDER BY s.name"
     ))?
-    .query_map([], |r| Ok((from_row(r)?, r.get(13)?)))?
+    .query_map([], |r| Ok((from_row(r)?, r.get(COLUMN_COUNT)?)))?
     .collect()
 }
 
@@ -664,4 +669,12 @@ pub fn record_test(
         )?
         .execute(params![id, db::now(), ok, message, version])?;
     Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_column_count_is_the_columns() {
+        assert_eq!(super::COLUMNS.split(',').count(), super::COLUMN_COUNT);
+    }
 }

@@ -1,0 +1,319 @@
+//! Handlers and page structs of the Clusters area.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::credentials::{self, DeliveryIndex, Served};
+use super::ops::{self, ClusterForm};
+use super::setup::{self, Delivery};
+use super::store::{self, Cluster};
+use crate::auth::AdminCtx;
+use crate::db;
+use crate::domain::ImageRef;
+use crate::error::AppError;
+use crate::kube::external_secrets::{self as eso, DEFAULT_NAMESPACE_LABEL};
+use crate::state::AppState;
+use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, render, unprocessable};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "clusters/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    clusters: Vec<Cluster>,
+}
+
+/// `GET /admin/clusters`
+pub async fn list(ctx: AdminCtx, state: web::Data<AppState>) -> Result<impl Responder, AppError> {
+    let clusters = db::run(&state.pool, |c| Ok(store::list(c)?)).await?;
+    Ok(ListPage {
+        ctx: ctx.0,
+        clusters,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "clusters/form.html")]
+struct FormPage {
+    ctx: Ctx,
+    form: FormState,
+    values: ClusterForm,
+}
+
+/// `GET /admin/clusters/new`
+pub async fn new_form(ctx: AdminCtx) -> impl Responder {
+    FormPage {
+        ctx: ctx.0,
+        form: FormState::new_item(),
+        values: ClusterForm::default(),
+    }
+}
+
+/// "Which secret serves this image?": the image asked about and the answer.
+pub struct DryRun {
+    /// What was typed.
+    pub image: String,
+    /// The repository kubelet would ask about, or why the image is not one.
+    pub repository: Result<String, String>,
+    /// The credentials kubelet would get: key, secret, username.
+    pub served: Vec<(String, String, String)>,
+}
+
+impl DryRun {
+    /// Runs the lookup for `image` as kubelet's request would.
+    pub async fn run(
+        state: &web::Data<AppState>,
+        index: web::Data<DeliveryIndex>,
+        image: String,
+    ) -> Result<Self, AppError> {
+        let parsed = ImageRef::parse(&image);
+        let Ok(image_ref) = parsed else {
+            let why = parsed.err().unwrap_or_default();
+            return Ok(Self {
+                image,
+                repository: Err(why),
+                served: Vec::new(),
+            });
+        };
+        let repository = image_ref.repository();
+        let st = state.clone();
+        let found: Vec<Served> = db::run(&state.pool, move |c| {
+            db::read_tx(c, |c| credentials::lookup(c, &index, &st.master, &image_ref))
+        })
+        .await?;
+        Ok(Self {
+            image,
+            repository: Ok(repository),
+            served: found
+                .into_iter()
+                .map(|s| (s.key, s.secret, s.auth.username))
+                .collect(),
+        })
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "clusters/show.html")]
+struct ShowPage {
+    ctx: Ctx,
+    cluster: Cluster,
+    /// The token, right after it was made: shown this once.
+    token: Option<String>,
+    delivery: Delivery,
+    base_url: String,
+    public_url_set: bool,
+    dry_run: Option<DryRun>,
+    bin_dir: &'static str,
+    config_path: &'static str,
+    token_file: &'static str,
+    plugin: &'static str,
+    label: (&'static str, &'static str),
+    token_secret: &'static str,
+    token_namespace: &'static str,
+    token_commands: String,
+}
+
+impl ShowPage {
+    async fn load(
+        ctx: Ctx,
+        state: &AppState,
+        req: &HttpRequest,
+        name: String,
+        token: Option<String>,
+        dry_run: Option<DryRun>,
+    ) -> Result<Self, AppError> {
+        let (cluster, delivery) = db::run(&state.pool, move |c| {
+            let cluster = store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))?;
+            Ok((cluster, setup::delivery(c)?))
+        })
+        .await?;
+        Ok(Self {
+            ctx,
+            cluster,
+            token,
+            delivery,
+            base_url: setup::base_url(state, req),
+            public_url_set: state.lifecycle.public_url.is_some(),
+            dry_run,
+            bin_dir: setup::BIN_DIR,
+            config_path: setup::CONFIG_PATH,
+            token_file: setup::TOKEN_FILE,
+            plugin: crate::kube::credential_provider::PROVIDER_NAME,
+            label: DEFAULT_NAMESPACE_LABEL,
+            token_secret: eso::TOKEN_SECRET,
+            token_namespace: eso::TOKEN_NAMESPACE,
+            token_commands: eso::token_commands("wharf-token"),
+        })
+    }
+}
+
+/// `POST /admin/clusters`: adds a cluster and shows its setup with the
+/// token, once.
+pub async fn create(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<ClusterForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    match ops::create(&state, ctx.actor(), &form).await {
+        Ok(issued) => {
+            let page = ShowPage::load(ctx.0, &state, &req, issued.name, Some(issued.token), None)
+                .await?;
+            render(StatusCode::CREATED, &page)
+        }
+        Err(failure) => {
+            let errors: FieldErrors = failure.form_errors()?;
+            unprocessable(&FormPage {
+                ctx: ctx.0,
+                form: FormState::rejected(true, Default::default(), errors),
+                values: form,
+            })
+        }
+    }
+}
+
+/// `?image=` of the cluster page: the dry run.
+#[derive(Deserialize)]
+pub struct ImageQuery {
+    #[serde(default)]
+    image: Option<String>,
+}
+
+/// `GET /admin/clusters/{name}`: how to set the cluster up.
+pub async fn show(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    index: web::Data<DeliveryIndex>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<ImageQuery>,
+) -> Result<HttpResponse, AppError> {
+    let dry_run = match query.into_inner().image.filter(|i| !i.trim().is_empty()) {
+        Some(image) => Some(DryRun::run(&state, index, image).await?),
+        None => None,
+    };
+    let page = ShowPage::load(ctx.0, &state, &req, path.into_inner(), None, dry_run).await?;
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /admin/clusters/{name}/token`: a new token, shown once; the old
+/// one stops at once.
+pub async fn rotate_token(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let issued = ops::rotate_token(&state, ctx.actor(), &path.into_inner()).await?;
+    let page = ShowPage::load(ctx.0, &state, &req, issued.name, Some(issued.token), None).await?;
+    render(StatusCode::OK, &page)
+}
+
+fn download(body: String, filename: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/yaml")
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(filename)],
+        })
+        .body(body)
+}
+
+async fn delivery_of(state: &AppState, name: String) -> Result<Delivery, AppError> {
+    db::run(&state.pool, move |c| {
+        store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))?;
+        Ok(setup::delivery(c)?)
+    })
+    .await
+}
+
+/// `GET /admin/clusters/{name}/kubelet-config.yaml`
+pub async fn kubelet_config(
+    _ctx: AdminCtx,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let delivery = delivery_of(&state, path.into_inner()).await?;
+    let base = setup::base_url(&state, &req);
+    let body = setup::kubelet_config(&state, &delivery, &base).ok_or_else(|| {
+        AppError::Conflict(
+            "Nothing is delivered yet, and kubelet refuses a provider without matchImages: tick “Deliver to clusters” on an Image Pull secret first.".into(),
+        )
+    })?;
+    Ok(download(body, "wharf-credential-provider.yaml".into()))
+}
+
+/// `?namespace_label=` of the ESO download.
+#[derive(Deserialize)]
+pub struct LabelQuery {
+    #[serde(default)]
+    namespace_label: Option<String>,
+}
+
+impl LabelQuery {
+    /// The label, or the default.
+    pub fn label(&self) -> Result<(String, String), String> {
+        match self.namespace_label.as_deref().map(str::trim) {
+            None | Some("") => Ok((
+                DEFAULT_NAMESPACE_LABEL.0.to_owned(),
+                DEFAULT_NAMESPACE_LABEL.1.to_owned(),
+            )),
+            Some(raw) => setup::parse_label(raw),
+        }
+    }
+}
+
+/// `GET /admin/clusters/{name}/external-secrets.yaml`
+pub async fn external_secrets(
+    _ctx: AdminCtx,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<LabelQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (key, value) = query.label().map_err(AppError::Unprocessable)?;
+    let delivery = delivery_of(&state, path.into_inner()).await?;
+    let base = setup::base_url(&state, &req);
+    let body = setup::external_secrets(&state, &delivery, &base, (&key, &value));
+    Ok(download(body, "external-secrets.yaml".into()))
+}
+
+/// `GET /admin/clusters/{name}/delete`
+pub async fn delete_confirm(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let name = path.into_inner();
+    let cluster = db::run(&state.pool, move |c| {
+        store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))
+    })
+    .await?;
+    let page = ConfirmDelete {
+        ctx: ctx.0,
+        kind: "cluster",
+        label: cluster.label().to_owned(),
+        name: cluster.name,
+        list: "/admin/clusters",
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /admin/clusters/{name}/delete`
+pub async fn delete(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let name = path.into_inner();
+    ops::delete(&state, ctx.actor(), &name).await?;
+    ctx.done(
+        format!("Cluster {name} deleted; its token no longer works."),
+        "/admin/clusters",
+    )
+}

@@ -1,0 +1,146 @@
+//! What a cluster is set up with, written once for the cluster page, its
+//! downloads and the API: where things go on a node, kubelet's
+//! `CredentialProviderConfig`, and External Secrets Operator's manifests.
+
+use actix_web::HttpRequest;
+use rusqlite::Connection;
+
+use crate::kube::credential_provider::{self, go_duration};
+use crate::kube::external_secrets::{self, Delivered};
+use crate::state::AppState;
+
+/// Where kubelet looks for credential provider plugins
+/// (`--image-credential-provider-bin-dir`).
+pub const BIN_DIR: &str = "/usr/local/lib/kubelet-credential-providers";
+/// kubelet's `--image-credential-provider-config`.
+pub const CONFIG_PATH: &str = "/etc/kubernetes/wharf-credential-provider.yaml";
+/// The cluster's token on a node (0600, root).
+pub const TOKEN_FILE: &str = "/etc/kubernetes/wharf-token";
+
+/// What is delivered now.
+pub struct Delivery {
+    /// The patterns in force, sorted: kubelet's `matchImages`.
+    pub patterns: Vec<String>,
+    /// The delivered secrets: (name, is a Git Sync key), by name.
+    pub secrets: Vec<(String, bool)>,
+}
+
+/// Reads what is delivered.
+pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
+    let patterns = conn
+        .prepare_cached(
+            "SELECT d.pattern FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
+              WHERE s.deliver = 1 ORDER BY d.pattern",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let secrets = conn
+        .prepare_cached("SELECT name, kind = 'git_sync' FROM secrets WHERE deliver = 1 ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Delivery { patterns, secrets })
+}
+
+/// wharf's address as clusters reach it: `--public-url`, else the address
+/// this request came to.
+pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
+    match &state.lifecycle.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// kubelet's config for the delivered patterns; `None` when nothing is
+/// delivered (kubelet refuses a provider with no `matchImages`).
+pub fn kubelet_config(state: &AppState, delivery: &Delivery, base_url: &str) -> Option<String> {
+    (!delivery.patterns.is_empty()).then(|| {
+        credential_provider::config_yaml(
+            &delivery.patterns,
+            state.delivery.node_cache,
+            base_url,
+            TOKEN_FILE,
+        )
+    })
+}
+
+/// External Secrets Operator's manifests for the delivered secrets, for
+/// namespaces labelled `label`.
+pub fn external_secrets(
+    state: &AppState,
+    delivery: &Delivery,
+    base_url: &str,
+    label: (&str, &str),
+) -> String {
+    let secrets: Vec<Delivered<'_>> = delivery
+        .secrets
+        .iter()
+        .map(|(name, git_sync)| Delivered {
+            name,
+            git_sync: *git_sync,
+        })
+        .collect();
+    external_secrets::manifests(
+        base_url,
+        label,
+        &secrets,
+        &go_duration(state.delivery.node_cache),
+    )
+}
+
+/// `?namespace_label=KEY=VALUE`: a Kubernetes label key (an optional
+/// DNS prefix and `/`, then a name) and value.
+pub fn parse_label(raw: &str) -> Result<(String, String), String> {
+    let bad = || {
+        Err(format!(
+            "\"{raw}\" is not a label like wharf.io/pull-secrets=true: a key (an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.'), '=', and a value of up to 63 of those."
+        ))
+    };
+    let Some((key, value)) = raw.split_once('=') else {
+        return bad();
+    };
+    let name_ok = |s: &str, empty_ok: bool| {
+        (empty_ok && s.is_empty())
+            || (s.len() <= 63
+                && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    };
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        p.len() <= 253
+            && p.split('.').all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+    });
+    if prefix_ok && name_ok(name, false) && name_ok(value, true) {
+        Ok((key.to_owned(), value.to_owned()))
+    } else {
+        bad()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(
+            parse_label("wharf.io/pull-secrets=true").unwrap(),
+            ("wharf.io/pull-secrets".into(), "true".into())
+        );
+        assert!(parse_label("team=").is_ok());
+        for bad in ["nolabel", "=x", "a b=c", "-a=b", "Bad_Prefix/a=b", "a=b c"] {
+            assert!(parse_label(bad).is_err(), "{bad}");
+        }
+    }
+}
