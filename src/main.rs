@@ -9,12 +9,32 @@ use wharf::startup::{Application, ServerConfig};
 
 fn main() -> ExitCode {
     return_large_blocks_at_once();
+    let cli = Cli::parse();
+    // The plugin's stdout is kubelet's: nothing but the answer goes there.
+    if let Some(Command::CredentialProvider(args)) = &cli.command {
+        let settings = wharf::cli::credential_provider::Settings {
+            url: args.url.clone(),
+            token_file: args.token_file.clone(),
+            cache_dir: args.cache_dir.clone(),
+            max_stale: args.max_stale.0,
+        };
+        return match wharf::cli::credential_provider::run(
+            &settings,
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+        ) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wharf credential-provider: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::User(UserCommand::Add {
             username, admin, ..
@@ -29,6 +49,7 @@ fn main() -> ExitCode {
             .map(|token| println!("{token}")),
         Some(Command::Backup { file }) => wharf::cli::backup(&cli.data_dir, &file)
             .map(|()| println!("backup written to {}", file.display())),
+        Some(Command::CredentialProvider(_)) => Ok(()),
         Some(Command::Serve(args)) => serve(ServerConfig {
             data_dir: cli.data_dir,
             serve: args,

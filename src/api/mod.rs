@@ -5,6 +5,7 @@
 //! describes it, generated from these handlers and types.
 
 mod audit;
+mod clusters;
 mod common;
 mod groups;
 mod images;
@@ -35,6 +36,9 @@ use crate::web::Problem;
         images::list, images::create, images::get, images::patch, images::delete,
         images::catalogue, audit::list,
         groups::list, groups::create, groups::get, groups::patch, groups::delete,
+        secrets::ssh_key, clusters::credentials,
+        clusters::list, clusters::create, clusters::get, clusters::delete, clusters::rotate_token,
+        clusters::kubelet_config, clusters::external_secrets,
     ),
     components(schemas(
         common::Direction, secrets::ManifestFormat,
@@ -196,6 +200,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::head().to(secrets::dockerconfig)),
             )
             .service(resource("/secrets/{name}/test", "POST").route(web::post().to(secrets::test)))
+            .service(
+                resource("/secrets/{name}/ssh-key", "GET")
+                    .route(web::get().to(secrets::ssh_key))
+                    .route(web::head().to(secrets::ssh_key)),
+            )
+            .service(
+                resource("/credentials", "GET")
+                    .route(web::get().to(clusters::credentials))
+                    .route(web::head().to(clusters::credentials)),
+            )
+            .service(
+                resource("/clusters", "GET, POST")
+                    .route(web::get().to(clusters::list))
+                    .route(web::head().to(clusters::list))
+                    .route(web::post().to(clusters::create)),
+            )
+            .service(
+                resource("/clusters/{name}", "GET, DELETE")
+                    .route(web::get().to(clusters::get))
+                    .route(web::head().to(clusters::get))
+                    .route(web::delete().to(clusters::delete)),
+            )
+            .service(
+                resource("/clusters/{name}/token", "POST")
+                    .route(web::post().to(clusters::rotate_token)),
+            )
+            .service(
+                resource("/clusters/{name}/kubelet-config", "GET")
+                    .route(web::get().to(clusters::kubelet_config))
+                    .route(web::head().to(clusters::kubelet_config)),
+            )
+            .service(
+                resource("/clusters/{name}/external-secrets", "GET")
+                    .route(web::get().to(clusters::external_secrets))
+                    .route(web::head().to(clusters::external_secrets)),
+            )
             .service(
                 resource("/images", "GET, POST")
                     .route(web::get().to(images::list))

@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 
 use super::common::{self, ListParams, Paged, Patch, rfc3339};
 use super::schema;
-use crate::auth::ApiCaller;
+use crate::auth::{ApiCaller, Caller};
+use crate::clusters::serving::ServingLog;
+use crate::metrics::CredentialResult;
 use crate::db;
 use crate::domain::{
     Namespace, NodePattern, RegistryHost, RegistryUsername, SecretValue, SshPrivateKey,
@@ -477,7 +479,7 @@ pub async fn manifest(
             Some(Namespace::parse(&ns).map_err(|m| Problem::invalid_field("namespace", m))?)
         }
     };
-    let opened = export::load_open(caller.actor(), &state, path.into_inner(), false).await?;
+    let opened = export::load_open(caller.actor(), &state, path.into_inner(), None).await?;
     let body = opened.manifest_text(ns.as_ref(), json);
     let content_type = if json {
         "application/json"
@@ -487,23 +489,74 @@ pub async fn manifest(
     Ok(HttpResponse::Ok().content_type(content_type).body(body))
 }
 
+/// A secret's value for whoever asks: an administrator (audited as an
+/// export), or a cluster, for a delivered secret only (anything else is
+/// 404, as for one that does not exist; counted per hour).
+async fn fetch(
+    caller: Caller,
+    state: &AppState,
+    serving: &ServingLog,
+    name: String,
+    kind: Kind,
+) -> Result<export::Opened, Problem> {
+    match caller {
+        Caller::Person(p) => {
+            p.admin()?;
+            Ok(export::load_open(p.actor(), state, name, Some(kind)).await?)
+        }
+        Caller::Cluster(cluster) => match export::load_delivered(state, name, kind).await {
+            Ok(opened) => {
+                serving.note(&cluster, &[opened.secret.name.as_str()]);
+                state.metrics.credential_request(CredentialResult::Served);
+                Ok(opened)
+            }
+            Err(e) => {
+                state.metrics.credential_request(CredentialResult::Denied);
+                Err(e.into())
+            }
+        },
+    }
+}
+
 /// The decoded `.dockerconfigjson`, for `skopeo --authfile` or
-/// `~/.docker/config.json` (Image Pull secrets only).
+/// `~/.docker/config.json` (Image Pull secrets only). A cluster token gets
+/// it for a delivered secret: External Secrets Operator's webhook store
+/// reads it.
 #[utoipa::path(operation_id = "secrets_dockerconfig", get, path = "/api/v1/secrets/{name}/dockerconfig", tag = "secrets",
     params(("name" = String, Path)),
     responses((status = 200, content_type = "application/json", body = Object),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("token" = [])))]
 pub async fn dockerconfig(
-    caller: ApiCaller,
+    caller: Caller,
     state: web::Data<AppState>,
+    serving: web::Data<ServingLog>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin()?;
-    let opened = export::load_open(caller.actor(), &state, path.into_inner(), true).await?;
+    let opened = fetch(caller, &state, &serving, path.into_inner(), Kind::ImagePull).await?;
     let body = opened.dockerconfig()?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
+        .body(body))
+}
+
+/// A Git Sync secret's SSH private key, its bytes as the manifest's `ssh`
+/// holds them. A cluster token gets it for a delivered secret.
+#[utoipa::path(operation_id = "secrets_ssh_key", get, path = "/api/v1/secrets/{name}/ssh-key", tag = "secrets",
+    params(("name" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = String),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("token" = [])))]
+pub async fn ssh_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    serving: web::Data<ServingLog>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let opened = fetch(caller, &state, &serving, path.into_inner(), Kind::GitSync).await?;
+    let body = opened.ssh_key()?.to_owned();
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
         .body(body))
 }
 

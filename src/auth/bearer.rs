@@ -192,12 +192,19 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            match authenticate(req).await? {
+            match authenticate(req.clone()).await? {
                 Caller::Person(p) => Ok(p),
-                Caller::Cluster(_) => Err(Problem::forbidden(
+                Caller::Cluster(_) => {
+                    if let Ok(state) = super::guard::app_state(&req) {
+                        state
+                            .metrics
+                            .credential_request(crate::metrics::CredentialResult::Denied);
+                    }
+                    Err(Problem::forbidden(
                     "A cluster token only fetches delivered credentials: \
                      /api/v1/credentials and the downloads of delivered secrets.",
-                )),
+                    ))
+                }
             }
         })
     }

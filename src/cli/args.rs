@@ -41,12 +41,32 @@ pub enum Command {
     /// Manage API tokens from the shell.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The kubelet credential provider plugin: reads kubelet's
+    /// CredentialProviderRequest on stdin and prints wharf's answer.
+    CredentialProvider(ProviderArgs),
     /// Write a consistent copy of the live database to FILE (safe while
     /// the server runs). Back up `master.key` separately.
     Backup {
         /// Where to write the copy; must not exist yet.
         file: PathBuf,
     },
+}
+
+/// Options of `wharf credential-provider`.
+#[derive(Debug, Clone, Args)]
+pub struct ProviderArgs {
+    /// wharf's address, as the cluster reaches it.
+    #[arg(long, env = "WHARF_URL")]
+    pub url: String,
+    /// The file with the cluster's token (mode 0600).
+    #[arg(long, env = "WHARF_TOKEN_FILE")]
+    pub token_file: PathBuf,
+    /// Where the last good answer per image is kept.
+    #[arg(long, default_value = "/var/lib/wharf-credential-provider")]
+    pub cache_dir: PathBuf,
+    /// How old a kept answer may be when wharf cannot be reached.
+    #[arg(long, default_value = "24h")]
+    pub max_stale: Seconds,
 }
 
 /// `wharf user ...`

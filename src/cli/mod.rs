@@ -3,5 +3,6 @@
 
 pub mod args;
 pub mod commands;
+pub mod credential_provider;
 
 pub use commands::{backup, token_create, user_add};

@@ -53,6 +53,17 @@ impl Opened {
         if json { m.to_json() } else { m.to_yaml() }
     }
 
+    /// The SSH key's bytes (Git Sync), as the manifest's `ssh` holds them.
+    pub fn ssh_key(&self) -> Result<&str, AppError> {
+        match self.secret.kind {
+            Kind::GitSync => Ok(self.value.expose()),
+            Kind::ImagePull => Err(AppError::NotFound(format!(
+                "Secret {} is an Image Pull secret; only Git Sync secrets have an SSH key.",
+                self.secret.name
+            ))),
+        }
+    }
+
     /// The decoded `.dockerconfigjson`.
     pub fn dockerconfig(&self) -> Result<String, AppError> {
         let (host, user) = image_pull_only(&self.secret)?;
@@ -89,19 +100,27 @@ fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppEr
     })
 }
 
-/// Loads and opens one secret (404 if missing, or if `image_pull` and it
-/// is a Git Sync key), recording the export in the audit log as `actor`'s.
+/// Loads and opens one secret (404 if missing, or not of the `want`ed
+/// kind), recording the export in the audit log as `actor`'s.
 pub async fn load_open(
     actor: Actor,
     state: &AppState,
     name: String,
-    image_pull: bool,
+    want: Option<Kind>,
 ) -> Result<Opened, AppError> {
     let n = name.clone();
     let (secret, sealed) = db::run(&state.pool, move |c| {
         let found = store::find_sealed(c, &n)?.ok_or_else(|| AppError::no_such("secret", &n))?;
-        if image_pull {
-            image_pull_only(&found.0)?;
+        match want {
+            Some(Kind::ImagePull) => {
+                image_pull_only(&found.0)?;
+            }
+            Some(Kind::GitSync) if found.0.kind != Kind::GitSync => {
+                return Err(AppError::NotFound(format!(
+                    "Secret {n} is an Image Pull secret; only Git Sync secrets have an SSH key."
+                )));
+            }
+            _ => {}
         }
         Ok(found)
     })
@@ -116,6 +135,20 @@ pub async fn load_open(
     )
     .await?;
     Ok(opened)
+}
+
+/// Loads and opens a delivered secret of `kind` for a cluster: anything
+/// else is "no such secret", exactly as one that does not exist. Not
+/// audited here: what clusters are given is counted per hour
+/// (`clusters::serving`).
+pub async fn load_delivered(state: &AppState, name: String, kind: Kind) -> Result<Opened, AppError> {
+    let (secret, sealed) = db::run(&state.pool, move |c| {
+        store::find_sealed(c, &name)?
+            .filter(|(s, _)| s.deliver && s.kind == kind)
+            .ok_or_else(|| AppError::no_such("secret", &name))
+    })
+    .await?;
+    open(state, secret, &sealed)
 }
 
 fn download(body: String, content_type: &str, filename: String) -> HttpResponse {
@@ -137,7 +170,7 @@ async fn manifest(
     json: bool,
 ) -> Result<HttpResponse, AppError> {
     let ns = query.parse()?;
-    let opened = load_open(ctx.actor(), &state, name, false).await?;
+    let opened = load_open(ctx.actor(), &state, name, None).await?;
     let body = opened.manifest_text(ns.as_ref(), json);
     let name = &opened.secret.name;
     Ok(if json {
@@ -184,7 +217,7 @@ pub async fn dockerconfig(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let opened = load_open(ctx.actor(), &state, path.into_inner(), true).await?;
+    let opened = load_open(ctx.actor(), &state, path.into_inner(), Some(Kind::ImagePull)).await?;
     let body = opened.dockerconfig()?;
     Ok(download(
         body,
