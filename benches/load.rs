@@ -64,6 +64,9 @@ fn populate(dir: &Path) {
                 username: Some("deployer"),
                 sealed: Some(sealed),
                 expires_on: None,
+                deliver: false,
+                node_patterns: String::new(),
+                delivered: Vec::new(),
             },
         )
         .expect("insert secret");

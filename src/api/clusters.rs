@@ -213,7 +213,9 @@ pub async fn kubelet_config(
             "Nothing is delivered yet, and kubelet refuses a provider without matchImages: set deliver on an Image Pull secret first.",
         )
     })?;
-    Ok(HttpResponse::Ok().content_type("application/yaml").body(body))
+    Ok(HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(body))
 }
 
 /// `?namespace_label=` of the ESO manifests.
@@ -253,7 +255,9 @@ pub async fn external_secrets(
     .await?;
     let base = setup::base_url(&state, &req);
     let body = setup::external_secrets(&state, &delivery, &base, (&key, &value));
-    Ok(HttpResponse::Ok().content_type("application/yaml").body(body))
+    Ok(HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(body))
 }
 
 /// `?image=` of the credential lookup.

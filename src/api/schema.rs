@@ -5,13 +5,13 @@
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    AdditionalProperties, Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
-    SchemaType, Type,
+    AdditionalProperties, Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, OneOfBuilder,
+    Schema, SchemaFormat, SchemaType, Type,
 };
 
 use crate::domain::{
-    Description, DisplayName, ExpiryDate, GroupName, ImageRef, Namespace, NodePattern, RegistryHost,
-    RegistryUsername, ResourceName, SecretValue, SshPrivateKey, TextRule,
+    Description, DisplayName, ExpiryDate, GroupName, ImageRef, Namespace, NodePattern,
+    RegistryHost, RegistryUsername, ResourceName, SecretValue, SshPrivateKey, TextRule,
 };
 
 /// A string schema of `rule`; `nullable` adds JSON `null` (a merge patch

@@ -11,12 +11,12 @@ use super::common::{self, ListParams, Paged, Patch, rfc3339};
 use super::schema;
 use crate::auth::{ApiCaller, Caller};
 use crate::clusters::serving::ServingLog;
-use crate::metrics::CredentialResult;
 use crate::db;
 use crate::domain::{
     Namespace, NodePattern, RegistryHost, RegistryUsername, SecretValue, SshPrivateKey,
 };
 use crate::listing::{Listing, QueryPairs};
+use crate::metrics::CredentialResult;
 use crate::secrets::export;
 use crate::secrets::form::SecretForm;
 use crate::secrets::ops;

@@ -201,7 +201,7 @@ impl FromRequest for ApiCaller {
                             .credential_request(crate::metrics::CredentialResult::Denied);
                     }
                     Err(Problem::forbidden(
-                    "A cluster token only fetches delivered credentials: \
+                        "A cluster token only fetches delivered credentials: \
                      /api/v1/credentials and the downloads of delivered secrets.",
                     ))
                 }

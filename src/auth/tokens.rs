@@ -341,7 +341,10 @@ pub struct ClusterHolder {
 }
 
 /// The cluster whose token has this hash.
-pub fn cluster_holder(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<ClusterHolder>> {
+pub fn cluster_holder(
+    conn: &Connection,
+    hash: &[u8; 32],
+) -> rusqlite::Result<Option<ClusterHolder>> {
     conn.prepare_cached(
         "SELECT id, name, last_seen_at, last_seen_from FROM clusters WHERE token_hash = ?1",
     )?
@@ -359,7 +362,9 @@ pub fn cluster_holder(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Op
 
 /// Notes a cluster's request.
 pub fn touch_cluster(conn: &Connection, id: i64, now: i64, from: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE clusters SET last_seen_at = ?2, last_seen_from = ?3 WHERE id = ?1")?
-        .execute(params![id, now, from])?;
+    conn.prepare_cached(
+        "UPDATE clusters SET last_seen_at = ?2, last_seen_from = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id, now, from])?;
     Ok(())
 }

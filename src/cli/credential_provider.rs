@@ -151,19 +151,25 @@ fn ask(settings: &Settings, image: &str) -> Result<Response, Failure> {
         match status.as_u16() {
             200 => {
                 let response: Response = serde_json::from_slice(&body).map_err(|e| {
-                    Failure::Other(format!("wharf's answer is not a CredentialProviderResponse: {e}"))
+                    Failure::Other(format!(
+                        "wharf's answer is not a CredentialProviderResponse: {e}"
+                    ))
                 })?;
                 if response.is_valid() {
                     Ok(response)
                 } else {
-                    Err(Failure::Other("wharf's answer has the wrong apiVersion or kind".into()))
+                    Err(Failure::Other(
+                        "wharf's answer has the wrong apiVersion or kind".into(),
+                    ))
                 }
             }
             401 | 403 => Err(Failure::Refused(format!(
                 "wharf refused the token (HTTP {status}): {}",
                 detail()
             ))),
-            500..=599 => Err(Failure::Unavailable(format!("wharf failed (HTTP {status})"))),
+            500..=599 => Err(Failure::Unavailable(format!(
+                "wharf failed (HTTP {status})"
+            ))),
             _ => Err(Failure::Other(format!(
                 "wharf answered HTTP {status}: {}",
                 detail()

@@ -81,7 +81,9 @@ impl DryRun {
         let repository = image_ref.repository();
         let st = state.clone();
         let found: Vec<Served> = db::run(&state.pool, move |c| {
-            db::read_tx(c, |c| credentials::lookup(c, &index, &st.master, &image_ref))
+            db::read_tx(c, |c| {
+                credentials::lookup(c, &index, &st.master, &image_ref)
+            })
         })
         .await?;
         Ok(Self {
@@ -126,7 +128,8 @@ impl ShowPage {
         dry_run: Option<DryRun>,
     ) -> Result<Self, AppError> {
         let (cluster, delivery) = db::run(&state.pool, move |c| {
-            let cluster = store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))?;
+            let cluster =
+                store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))?;
             Ok((cluster, setup::delivery(c)?))
         })
         .await?;
@@ -161,8 +164,8 @@ pub async fn create(
     let form = form.into_inner();
     match ops::create(&state, ctx.actor(), &form).await {
         Ok(issued) => {
-            let page = ShowPage::load(ctx.0, &state, &req, issued.name, Some(issued.token), None)
-                .await?;
+            let page =
+                ShowPage::load(ctx.0, &state, &req, issued.name, Some(issued.token), None).await?;
             render(StatusCode::CREATED, &page)
         }
         Err(failure) => {
@@ -179,8 +182,9 @@ pub async fn create(
 /// `?image=` of the cluster page: the dry run.
 #[derive(Deserialize)]
 pub struct ImageQuery {
+    /// The image asked about.
     #[serde(default)]
-    image: Option<String>,
+    pub image: Option<String>,
 }
 
 /// `GET /admin/clusters/{name}`: how to set the cluster up.

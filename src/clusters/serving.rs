@@ -100,11 +100,18 @@ fn action(count: u64, hour: i64) -> String {
     } else {
         format!("{count} requests")
     };
-    format!("{} ({requests} in the hour from {from})", audit::action::CREDENTIALS_SERVED)
+    format!(
+        "{} ({requests} in the hour from {from})",
+        audit::action::CREDENTIALS_SERVED
+    )
 }
 
 /// Writes what is due (everything when `all`: wharf is stopping).
-pub async fn flush(state: &AppState, log: &ServingLog, all: bool) -> Result<(), crate::error::AppError> {
+pub async fn flush(
+    state: &AppState,
+    log: &ServingLog,
+    all: bool,
+) -> Result<(), crate::error::AppError> {
     let (requests, entries) = log.take(all);
     if requests.is_empty() && entries.is_empty() {
         return Ok(());

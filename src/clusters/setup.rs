@@ -35,7 +35,9 @@ pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let secrets = conn
-        .prepare_cached("SELECT name, kind = 'git_sync' FROM secrets WHERE deliver = 1 ORDER BY name")?
+        .prepare_cached(
+            "SELECT name, kind = 'git_sync' FROM secrets WHERE deliver = 1 ORDER BY name",
+        )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Delivery { patterns, secrets })
@@ -106,7 +108,8 @@ pub fn parse_label(raw: &str) -> Result<(String, String), String> {
             || (s.len() <= 63
                 && s.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
     };
     let (prefix, name) = match key.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
@@ -118,7 +121,8 @@ pub fn parse_label(raw: &str) -> Result<(String, String), String> {
                 !l.is_empty()
                     && !l.starts_with('-')
                     && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && l.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             })
     });
     if prefix_ok && name_ok(name, false) && name_ok(value, true) {

@@ -128,7 +128,9 @@ pub fn insert(
 /// Replaces a cluster's token: the old one stops at once.
 pub fn set_token(conn: &Connection, name: &str, token_hash: &[u8; 32]) -> Result<(), WriteError> {
     let n = conn
-        .prepare_cached("UPDATE clusters SET token_hash = ?2, token_created_at = ?3 WHERE name = ?1")?
+        .prepare_cached(
+            "UPDATE clusters SET token_hash = ?2, token_created_at = ?3 WHERE name = ?1",
+        )?
         .execute(params![name, &token_hash[..], db::now()])?;
     if n == 1 {
         Ok(())
@@ -146,12 +148,21 @@ pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
 }
 
 /// Adds `requests` to a cluster's count of `hour`.
-pub fn add_requests(conn: &Connection, cluster: i64, hour: i64, requests: u64) -> rusqlite::Result<()> {
+pub fn add_requests(
+    conn: &Connection,
+    cluster: i64,
+    hour: i64,
+    requests: u64,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO cluster_requests (cluster_id, hour, requests) VALUES (?1, ?2, ?3)
          ON CONFLICT (cluster_id, hour) DO UPDATE SET requests = requests + excluded.requests",
     )?
-    .execute(params![cluster, hour, i64::try_from(requests).unwrap_or(i64::MAX)])?;
+    .execute(params![
+        cluster,
+        hour,
+        i64::try_from(requests).unwrap_or(i64::MAX)
+    ])?;
     // A count older than a week is of no use to anyone.
     conn.prepare_cached("DELETE FROM cluster_requests WHERE cluster_id = ?1 AND hour < ?2")?
         .execute(params![cluster, hour - 24 * 7])?;

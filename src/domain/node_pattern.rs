@@ -73,7 +73,9 @@ impl NodePattern {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
         });
         if !path_ok {
-            return bad("the path is lowercase letters, digits, '.', '_' and '-' between '/', without a glob");
+            return bad(
+                "the path is lowercase letters, digits, '.', '_' and '-' between '/', without a glob",
+            );
         }
         let host = if DOCKER_HUB_ALIASES.contains(&host) {
             "docker.io"

@@ -123,7 +123,11 @@ pub fn config_yaml(patterns: &[String], cache_seconds: i64, url: &str, token_fil
         ("name", PROVIDER_NAME.into()),
         (
             "matchImages",
-            patterns.iter().map(|p| Value::from(p.as_str())).collect::<Vec<_>>().into(),
+            patterns
+                .iter()
+                .map(|p| Value::from(p.as_str()))
+                .collect::<Vec<_>>()
+                .into(),
         ),
         ("defaultCacheDuration", go_duration(cache_seconds).into()),
         ("apiVersion", API_VERSION.into()),
@@ -161,13 +165,19 @@ mod tests {
             password: "p".into(),
         };
         let hosts = BTreeMap::from([("ghcr.io".to_owned(), cred())]);
-        assert_eq!(Response::new(hosts, 60).cache_key_type, CacheKeyType::Registry);
+        assert_eq!(
+            Response::new(hosts, 60).cache_key_type,
+            CacheKeyType::Registry
+        );
         let repo = BTreeMap::from([
             ("ghcr.io".to_owned(), cred()),
             ("ghcr.io/team/app".to_owned(), cred()),
         ]);
         assert_eq!(Response::new(repo, 60).cache_key_type, CacheKeyType::Image);
-        assert_eq!(Response::new(BTreeMap::new(), 60).cache_key_type, CacheKeyType::Image);
+        assert_eq!(
+            Response::new(BTreeMap::new(), 60).cache_key_type,
+            CacheKeyType::Image
+        );
         let json = serde_json::to_value(Response::new(BTreeMap::new(), 3600)).unwrap();
         assert_eq!(
             json,

@@ -39,7 +39,9 @@ pub fn with_port(base_url: &str) -> String {
     };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let has_port = match authority.rsplit_once(':') {
-        Some((host, port)) => !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !host.ends_with(':'),
+        Some((host, port)) => {
+            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !host.ends_with(':')
+        }
         None => false,
     } && !authority.ends_with(']');
     if has_port {
@@ -52,7 +54,12 @@ pub fn with_port(base_url: &str) -> String {
 
 /// The store and one `ClusterExternalSecret` per delivered secret, for the
 /// namespaces labelled `label`, refreshed every `refresh` (a Go duration).
-pub fn manifests(base_url: &str, label: (&str, &str), secrets: &[Delivered<'_>], refresh: &str) -> String {
+pub fn manifests(
+    base_url: &str,
+    label: (&str, &str),
+    secrets: &[Delivered<'_>],
+    refresh: &str,
+) -> String {
     let base = with_port(base_url);
     let store = map([
         ("apiVersion", "external-secrets.io/v1".into()),
@@ -101,12 +108,19 @@ pub fn manifests(base_url: &str, label: (&str, &str), secrets: &[Delivered<'_>],
         let (secret_type, key, property) = if s.git_sync {
             ("Opaque", "ssh", "ssh-key")
         } else {
-            ("kubernetes.io/dockerconfigjson", ".dockerconfigjson", "dockerconfig")
+            (
+                "kubernetes.io/dockerconfigjson",
+                ".dockerconfigjson",
+                "dockerconfig",
+            )
         };
         docs.push(map([
             ("apiVersion", "external-secrets.io/v1".into()),
             ("kind", "ClusterExternalSecret".into()),
-            ("metadata", map([("name", format!("wharf-{}", s.name).into())])),
+            (
+                "metadata",
+                map([("name", format!("wharf-{}", s.name).into())]),
+            ),
             (
                 "spec",
                 map([
@@ -126,7 +140,10 @@ pub fn manifests(base_url: &str, label: (&str, &str), secrets: &[Delivered<'_>],
                             ("refreshInterval", refresh.into()),
                             (
                                 "secretStoreRef",
-                                map([("name", STORE.into()), ("kind", "ClusterSecretStore".into())]),
+                                map([
+                                    ("name", STORE.into()),
+                                    ("kind", "ClusterSecretStore".into()),
+                                ]),
                             ),
                             (
                                 "target",
@@ -148,7 +165,10 @@ pub fn manifests(base_url: &str, label: (&str, &str), secrets: &[Delivered<'_>],
                                     ("secretKey", key.into()),
                                     (
                                         "remoteRef",
-                                        map([("key", s.name.into()), ("property", property.into())]),
+                                        map([
+                                            ("key", s.name.into()),
+                                            ("property", property.into()),
+                                        ]),
                                     ),
                                 ])]
                                 .into(),
@@ -178,10 +198,16 @@ mod tests {
 
     #[test]
     fn ports_are_written_out() {
-        assert_eq!(with_port("https://wharf.example.com"), "https://wharf.example.com:443");
+        assert_eq!(
+            with_port("https://wharf.example.com"),
+            "https://wharf.example.com:443"
+        );
         assert_eq!(with_port("http://wharf.lan/"), "http://wharf.lan:80");
         assert_eq!(with_port("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-        assert_eq!(with_port("https://example.com/wharf"), "https://example.com:443/wharf");
+        assert_eq!(
+            with_port("https://example.com/wharf"),
+            "https://example.com:443/wharf"
+        );
         assert_eq!(with_port("http://[::1]"), "http://[::1]:80");
         assert_eq!(with_port("http://[::1]:8080"), "http://[::1]:8080");
     }

@@ -2,11 +2,11 @@
 //! `kubectl create secret ... --dry-run=client -o yaml|json` prints them,
 //! docker config files, and the registry login check.
 
-mod gojson;
 pub mod credential_provider;
 pub mod external_secrets;
+mod gojson;
 mod manifest;
-pub mod yaml;
 pub mod registry;
+pub mod yaml;
 
 pub use manifest::{Manifest, dockerconfigjson};

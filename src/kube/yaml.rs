@@ -51,7 +51,12 @@ impl From<Vec<Value>> for Value {
 
 /// A map from its entries, in order.
 pub fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
 }
 
 /// `docs` as YAML documents, each opened by `---`.
@@ -156,8 +161,7 @@ fn scalar_str(s: &str) -> String {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '.' || c == '/')
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
         && !WORDS.contains(&s.to_ascii_lowercase().as_str());
     if plain {
@@ -178,7 +182,10 @@ mod tests {
             ("kind", "Thing".into()),
             (
                 "metadata",
-                map([("name", "a".into()), ("labels", map([("on", "true".into())]))]),
+                map([
+                    ("name", "a".into()),
+                    ("labels", map([("on", "true".into())])),
+                ]),
             ),
             (
                 "list",

@@ -141,7 +141,11 @@ pub async fn load_open(
 /// else is "no such secret", exactly as one that does not exist. Not
 /// audited here: what clusters are given is counted per hour
 /// (`clusters::serving`).
-pub async fn load_delivered(state: &AppState, name: String, kind: Kind) -> Result<Opened, AppError> {
+pub async fn load_delivered(
+    state: &AppState,
+    name: String,
+    kind: Kind,
+) -> Result<Opened, AppError> {
     let (secret, sealed) = db::run(&state.pool, move |c| {
         store::find_sealed(c, &name)?
             .filter(|(s, _)| s.deliver && s.kind == kind)
@@ -217,7 +221,13 @@ pub async fn dockerconfig(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let opened = load_open(ctx.actor(), &state, path.into_inner(), Some(Kind::ImagePull)).await?;
+    let opened = load_open(
+        ctx.actor(),
+        &state,
+        path.into_inner(),
+        Some(Kind::ImagePull),
+    )
+    .await?;
     let body = opened.dockerconfig()?;
     Ok(download(
         body,

@@ -174,7 +174,10 @@ impl SecretForm {
                 );
                 None
             }
-            _ => errors.check("node_patterns", NodePattern::parse_lines(&self.node_patterns)),
+            _ => errors.check(
+                "node_patterns",
+                NodePattern::parse_lines(&self.node_patterns),
+            ),
         };
         let credential = match kind {
             Some(Kind::ImagePull) => {

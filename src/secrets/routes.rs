@@ -10,6 +10,8 @@ use super::form::SecretForm;
 use super::ops::{self, InUse};
 use super::store::{self, Attention, ImageUse, Kind, Secret};
 use crate::auth::{AdminCtx, Gate};
+use crate::clusters::credentials::DeliveryIndex;
+use crate::clusters::routes::{DryRun, ImageQuery};
 use crate::db::{self, Named};
 use crate::error::AppError;
 use crate::list_cache::Listed;
@@ -127,6 +129,8 @@ struct FormPage {
     secret: Option<Secret>,
     /// Images that use it, on edit.
     images: Vec<ImageUse>,
+    /// "Which secret serves this image?", when asked.
+    dry_run: Option<DryRun>,
 }
 
 impl FormPage {
@@ -154,6 +158,7 @@ impl FormPage {
             values: SecretFields::of(&secret),
             secret: Some(secret),
             images,
+            dry_run: None,
         }
     }
 
@@ -173,6 +178,7 @@ impl FormPage {
             values,
             secret,
             images,
+            dry_run: None,
         })
     }
 }
@@ -197,6 +203,7 @@ pub async fn new_form(ctx: AdminCtx, query: web::Query<NewQuery>) -> impl Respon
         values: SecretFields::from_form(&form),
         secret: None,
         images: Vec::new(),
+        dry_run: None,
     }
 }
 
@@ -227,11 +234,17 @@ async fn load(state: &AppState, name: String) -> Result<(Secret, Vec<ImageUse>),
 pub async fn edit_form(
     ctx: AdminCtx,
     state: web::Data<AppState>,
+    index: web::Data<DeliveryIndex>,
     path: web::Path<String>,
+    query: web::Query<ImageQuery>,
 ) -> Result<impl Responder, AppError> {
     let stored = load(&state, path.into_inner()).await?;
     let form = FormState::editing(stored.0.version);
-    Ok(FormPage::stored(ctx.0, stored, form))
+    let mut page = FormPage::stored(ctx.0, stored, form);
+    if let Some(image) = query.into_inner().image.filter(|i| !i.trim().is_empty()) {
+        page.dry_run = Some(DryRun::run(&state, index, image).await?);
+    }
+    Ok(page)
 }
 
 /// `POST /admin/secrets/{name}`

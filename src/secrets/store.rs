@@ -457,7 +457,9 @@ pub enum WriteError {
     #[error("There is no secret named {0}.")]
     Missing(String),
     /// A node image pattern is another delivered secret's.
-    #[error("The node image pattern {pattern} is already served by secret {holder}; a pattern belongs to one delivered secret.")]
+    #[error(
+        "The node image pattern {pattern} is already served by secret {holder}; a pattern belongs to one delivered secret."
+    )]
     PatternTaken {
         /// The pattern.
         pattern: String,
@@ -504,11 +506,15 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
 
 /// Puts `patterns` in force for secret `id` (none: it is not delivered),
 /// unless another delivered secret has one of them.
-fn set_delivered(conn: &Connection, id: SecretId, patterns: &[NodePattern]) -> Result<(), WriteError> {
+fn set_delivered(
+    conn: &Connection,
+    id: SecretId,
+    patterns: &[NodePattern],
+) -> Result<(), WriteError> {
     conn.prepare_cached("DELETE FROM delivered_patterns WHERE secret_id = ?1")?
         .execute([id])?;
-    let mut insert = conn
-        .prepare_cached("INSERT INTO delivered_patterns (pattern, secret_id) VALUES (?1, ?2)")?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO delivered_patterns (pattern, secret_id) VALUES (?1, ?2)")?;
     for p in patterns {
         if let Err(e) = insert.execute(params![p.as_str(), id]) {
             if !db::is_unique_violation(&e) {

@@ -115,6 +115,7 @@ pub fn serve_args() -> ServeArgs {
         trusted_proxies: wharf::options::ProxyList::loopback(),
         session_idle: Seconds(3600),
         session_max: Seconds(12 * 3600),
+        node_cache: Seconds(3600),
         master_key: None,
         session_key: None,
     }

@@ -305,7 +305,7 @@ async fn a_damaged_stored_value_is_a_500_page_with_a_reference_and_no_secret() {
 }
 
 /// skopeo with a private HOME, so no credentials but the ones given count.
-fn skopeo(home: &Path) -> Command {
+pub fn skopeo(home: &Path) -> Command {
     let mut c = Command::new("skopeo");
     c.env("HOME", home)
         .env("XDG_RUNTIME_DIR", home)
@@ -315,7 +315,7 @@ fn skopeo(home: &Path) -> Command {
 }
 
 /// Builds a one-layer OCI image by hand and pushes it.
-fn push_tiny_image(reg: &Registry, user: &str, password: &str) -> String {
+pub fn push_tiny_image(reg: &Registry, user: &str, password: &str) -> String {
     let oci = reg.dir.path().join("oci");
     let script = r#"
 set -eu

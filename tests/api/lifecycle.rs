@@ -446,6 +446,9 @@ fn expiry_events_come_once_each_as_the_days_pass() {
             username: Some("deployer"),
             sealed: Some(vec![0; 40]),
             expires_on: Some(expires.to_string()),
+            deliver: false,
+            node_patterns: String::new(),
+            delivered: Vec::new(),
         },
     )
     .unwrap();

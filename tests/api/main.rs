@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod cli;
 mod corpus;
+mod delivery;
 mod durability;
 mod forwarded;
 mod groups;

@@ -1,0 +1,916 @@
+//! Delivery to clusters (issue 20): kubelet's credential provider plugin
+//! end to end against a real `docker-registry` and skopeo, External
+//! Secrets Operator's webhook store emulated by its own rules, and what a
+//! cluster's token may and may not do.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::kube::{push_tiny_image, skopeo};
+
+/// kubelet's keyring (`pkg/credentialprovider/keyring.go`) built from a
+/// plugin's `auth` and asked for `image`: each key gets `https://` unless
+/// it has a scheme, loses a leading `/v1/` or `/v2/` path, and becomes
+/// host plus path; the keys are tried longest first (reverse order), and
+/// a key serves the image when `URLsMatch` holds. Written here from
+/// kubelet's source, apart from wharf's own matching.
+fn kubelet_lookup(auth: &serde_json::Map<String, Value>, image: &str) -> Vec<(String, String)> {
+    let mut index: Vec<(String, (String, String))> = auth
+        .iter()
+        .map(|(loc, cred)| {
+            let value = if loc.starts_with("http://") || loc.starts_with("https://") {
+                loc.clone()
+            } else {
+                format!("https://{loc}")
+            };
+            let rest = value.split_once("://").unwrap().1;
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let path = if path.starts_with("/v1/") || path.starts_with("/v2/") {
+                &path[3..]
+            } else {
+                path
+            };
+            let key = if path.is_empty() || path == "/" {
+                host.to_owned()
+            } else {
+                format!("{host}{path}")
+            };
+            let c = (
+                cred["username"].as_str().unwrap().to_owned(),
+                cred["password"].as_str().unwrap().to_owned(),
+            );
+            (key, c)
+        })
+        .collect();
+    index.sort_by(|a, b| b.0.cmp(&a.0));
+    index
+        .into_iter()
+        .filter(|(k, _)| kubelet_urls_match(k, image))
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// `URLsMatchStr(glob, target)`.
+fn kubelet_urls_match(glob: &str, target: &str) -> bool {
+    fn split(s: &str) -> (Vec<String>, String, String) {
+        let (host, path) = s.split_at(s.find('/').unwrap_or(s.len()));
+        let (h, port) = match host.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, p),
+            _ => (host, ""),
+        };
+        (
+            h.split('.').map(str::to_owned).collect(),
+            port.to_owned(),
+            path.to_owned(),
+        )
+    }
+    fn glob_part(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| glob_part(rest, &n[i..])),
+            Some((b'?', rest)) => !n.is_empty() && glob_part(rest, &n[1..]),
+            Some((c, rest)) => n.first() == Some(c) && glob_part(rest, &n[1..]),
+        }
+    }
+    let (gp, gport, gpath) = split(glob);
+    let (tp, tport, tpath) = split(target);
+    gport == tport
+        && gp.len() == tp.len()
+        && tpath.starts_with(&gpath)
+        && gp
+            .iter()
+            .zip(&tp)
+            .all(|(g, t)| glob_part(g.as_bytes(), t.as_bytes()))
+}
+
+/// Runs `wharf credential-provider` as kubelet does: the request on
+/// stdin, `WHARF_URL` and `WHARF_TOKEN_FILE` in the environment. Returns
+/// the exit status, stdout and stderr, and how long it took.
+fn plugin(
+    url: &str,
+    token_file: &Path,
+    cache: &Path,
+    image: &str,
+    extra: &[&str],
+) -> (bool, String, String, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .arg("credential-provider")
+        .args(["--cache-dir", cache.to_str().unwrap()])
+        .args(extra)
+        .env("WHARF_URL", url)
+        .env("WHARF_TOKEN_FILE", token_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let request = json!({"apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+                         "kind": "CredentialProviderRequest", "image": image});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        started.elapsed(),
+    )
+}
+
+async fn api_at_json(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    api_json_at(base, method, path, Some(token), body).await
+}
+
+/// The token file a node keeps: 0600, the token without a newline.
+fn token_file(dir: &Path, token: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let f = dir.join("wharf-token");
+    std::fs::write(&f, token).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    f
+}
+
+#[tokio::test]
+async fn the_plugin_gives_kubelet_what_skopeo_pulls_with() {
+    let reg = start_registry("alice", "s3cret-pass").await;
+    let pushed = push_tiny_image(&reg, "alice", "s3cret-pass");
+    let repository = pushed.trim_end_matches(":1").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "admin", "admins-long-password", true);
+    let admin = wharf::cli::token_create(dir.path(), "admin", "setup", "write", 3600).unwrap();
+    let (server, base) = start_wharf(dir.path(), &["--check-every", "0"]).await;
+
+    // A delivered secret for the registry, and one that is not delivered.
+    let host = format!("http://127.0.0.1:{}", reg.port);
+    for (name, deliver, host) in [
+        ("private", true, host.as_str()),
+        ("other", false, "127.0.0.1:1"),
+    ] {
+        let (s, b) = api_at_json(
+            &base,
+            Method::POST,
+            "/api/v1/secrets",
+            &admin,
+            Some(
+                json!({"name": name, "type": "image_pull", "registry_host": host,
+                        "username": "alice", "password": "s3cret-pass", "deliver": deliver}),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (s, created) = api_at_json(
+        &base,
+        Method::POST,
+        "/api/v1/clusters",
+        &admin,
+        Some(json!({"name": "prod", "display_name": "Production"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let cluster_token = created["token"].as_str().unwrap().to_owned();
+    let node = tempfile::tempdir().unwrap();
+    let token = token_file(node.path(), &cluster_token);
+    let cache = node.path().join("cache");
+
+    // kubelet's request for the repository (kubelet drops the tag).
+    let (ok, stdout, stderr, took) = plugin(&base, &token, &cache, &repository, &[]);
+    assert!(ok, "{stderr}");
+    assert!(took < Duration::from_secs(10));
+    println!(
+        "plugin stdin: {{\"apiVersion\":\"credentialprovider.kubelet.k8s.io/v1\",\"kind\":\"CredentialProviderRequest\",\"image\":\"{repository}\"}}"
+    );
+    println!("plugin stdout: {stdout}");
+    let answer: Value = serde_json::from_str(&stdout).expect("stdout is the response alone");
+    assert_eq!(answer["apiVersion"], "credentialprovider.kubelet.k8s.io/v1");
+    assert_eq!(answer["kind"], "CredentialProviderResponse");
+    assert_eq!(answer["cacheKeyType"], "Registry");
+    assert_eq!(answer["cacheDuration"], "1h0m0s");
+    let auth = answer["auth"].as_object().unwrap();
+    assert_eq!(
+        auth.len(),
+        1,
+        "the secret that is not delivered is never given: {answer}"
+    );
+    let creds = kubelet_lookup(auth, &repository);
+    assert_eq!(creds, [("alice".to_owned(), "s3cret-pass".to_owned())]);
+    let cache_files: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
+    assert_eq!(cache_files.len(), 1);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = cache_files[0].metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // skopeo pulls the private image with what the plugin printed, and is
+    // refused without it.
+    let (user, password) = &creds[0];
+    let target = node.path().join("pulled");
+    let out = skopeo(reg.dir.path())
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            &format!("{user}:{password}"),
+        ])
+        .arg(format!("docker://{pushed}"))
+        .arg(format!("dir:{}", target.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(target.join("manifest.json").exists());
+    let out = skopeo(reg.dir.path())
+        .args(["copy", "--src-tls-verify=false", "--src-no-creds"])
+        .arg(format!("docker://{pushed}"))
+        .arg(format!("dir:{}", node.path().join("refused").display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the registry is private");
+
+    // An image no delivered pattern matches: an empty answer, keyed by image.
+    let (ok, stdout, stderr, _) = plugin(&base, &token, &cache, "127.0.0.1:1/x/y", &[]);
+    assert!(ok, "{stderr}");
+    let none: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(none["auth"], json!({}));
+    assert_eq!(none["cacheKeyType"], "Image");
+
+    // wharf stopped: the answer kept is given, not cached by kubelet.
+    drop(server);
+    let (ok, stdout, stderr, took) = plugin(&base, &token, &cache, &repository, &[]);
+    assert!(ok, "{stderr}");
+    assert!(took < Duration::from_secs(10));
+    let kept: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(kept["auth"], answer["auth"]);
+    assert_eq!(kept["cacheDuration"], "0s");
+    // Older than --max-stale: nothing, exit 1.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (ok, stdout, stderr, _) =
+        plugin(&base, &token, &cache, &repository, &["--max-stale", "1s"]);
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("no answer kept within --max-stale"),
+        "{stderr}"
+    );
+
+    // A replaced token: wharf refuses the old one (exit 1), and what was
+    // kept is never given after that, even when wharf is gone again.
+    let (server, base) = start_wharf(dir.path(), &["--check-every", "0"]).await;
+    let (s, _) = api_at_json(
+        &base,
+        Method::POST,
+        "/api/v1/clusters/prod/token",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (ok, stdout, stderr, _) = plugin(&base, &token, &cache, &repository, &[]);
+    assert!(!ok && stdout.is_empty());
+    assert!(stderr.contains("refused the token (HTTP 401"), "{stderr}");
+    drop(server);
+    let (ok, _, _, _) = plugin(&base, &token, &cache, &repository, &[]);
+    assert!(!ok, "nothing kept survives a refusal");
+}
+
+/// ESO's webhook provider for one `data` entry of an ExternalSecret made
+/// from a ClusterExternalSecret: the store's URL and headers rendered as
+/// Go templates over `remoteRef` (key and property `url.QueryEscape`d in
+/// the URL) and the named Secrets' keys, a GET, and the body's bytes as
+/// the value (no `result.jsonPath`). A 2xx is required.
+async fn eso_fetch(
+    store: &Value,
+    remote: &Value,
+    k8s_secrets: &[(&str, &str, &str, &str)],
+) -> Vec<u8> {
+    let webhook = &store["spec"]["provider"]["webhook"];
+    fn query_escape(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".into(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    }
+    let mut data: std::collections::HashMap<String, std::collections::HashMap<String, String>> =
+        Default::default();
+    for s in webhook["secrets"].as_array().unwrap() {
+        let r = &s["secretRef"];
+        let ns = r["namespace"]
+            .as_str()
+            .expect("a cluster store names the Secret's namespace");
+        let (_, _, _, labels) = k8s_secrets
+            .iter()
+            .find(|(n, sns, _, _)| *n == r["name"].as_str().unwrap() && *sns == ns)
+            .expect("the Secret exists");
+        assert!(
+            labels.contains("external-secrets.io/type=webhook"),
+            "ESO reads only labelled Secrets"
+        );
+        let values = k8s_secrets
+            .iter()
+            .filter(|(n, sns, _, _)| *n == r["name"].as_str().unwrap() && *sns == ns)
+            .map(|(_, _, kv, _)| {
+                let (k, v) = kv.split_once('=').unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        data.insert(s["name"].as_str().unwrap().to_owned(), values);
+    }
+    let render = |tpl: &str, escape: bool| -> String {
+        let mut out = String::new();
+        let mut rest = tpl;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find("}}").unwrap() + start;
+            let path = rest[start + 2..end].trim().trim_start_matches('.');
+            let (top, key) = path.split_once('.').unwrap();
+            let value = if top == "remoteRef" {
+                let v = remote[key].as_str().unwrap_or("").to_owned();
+                if escape { query_escape(&v) } else { v }
+            } else {
+                data.get(top)
+                    .and_then(|m| m.get(key))
+                    .cloned()
+                    .unwrap_or_else(|| "<no value>".into())
+            };
+            out.push_str(&value);
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    };
+    let url = render(webhook["url"].as_str().unwrap(), true);
+    assert_eq!(webhook["method"], "GET");
+    let mut req = reqwest::Client::new().get(&url);
+    for (k, v) in webhook["headers"].as_object().unwrap() {
+        req = req.header(k.as_str(), render(v.as_str().unwrap(), false));
+    }
+    assert!(
+        webhook["result"]["jsonPath"].is_null(),
+        "the body's bytes are the value"
+    );
+    let res = req.send().await.unwrap();
+    assert!(res.status().is_success(), "{url}: {}", res.status());
+    res.bytes().await.unwrap().to_vec()
+}
+
+/// YAML documents as JSON values.
+fn yaml_docs(text: &str) -> Vec<Value> {
+    fn conv(y: &yaml_rust2::Yaml) -> Value {
+        use yaml_rust2::Yaml;
+        match y {
+            Yaml::String(s) => Value::String(s.clone()),
+            Yaml::Integer(i) => json!(i),
+            Yaml::Boolean(b) => json!(b),
+            Yaml::Real(r) => Value::String(r.clone()),
+            Yaml::Array(a) => Value::Array(a.iter().map(conv).collect()),
+            Yaml::Hash(h) => Value::Object(
+                h.iter()
+                    .map(|(k, v)| (k.as_str().expect("string keys").to_owned(), conv(v)))
+                    .collect(),
+            ),
+            Yaml::Null => Value::Null,
+            other => panic!("unexpected YAML {other:?}"),
+        }
+    }
+    yaml_rust2::YamlLoader::load_from_str(text)
+        .expect("valid YAML")
+        .iter()
+        .map(conv)
+        .collect()
+}
+
+#[tokio::test]
+async fn namespaces_get_through_eso_the_bytes_of_the_manifest() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("alice", "alices-long-password", true);
+    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    for body in [
+        json!({"name": "gitlab", "type": "image_pull", "registry_host": "registry.gitlab.com",
+               "username": "deployer", "password": "glpat-eso-1234", "deliver": true}),
+        json!({"name": "repo-key", "type": "git_sync", "secret": SSH_KEY, "deliver": true}),
+        json!({"name": "hidden", "type": "image_pull", "registry_host": "ghcr.io",
+               "username": "x", "password": "not-delivered"}),
+    ] {
+        let (s, b) = app
+            .api_json(Method::POST, "/api/v1/secrets", Some(&admin), Some(body))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (_, created) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(&admin),
+            Some(json!({"name": "prod"})),
+        )
+        .await;
+    let cluster = created["token"].as_str().unwrap().to_owned();
+
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/clusters/prod/external-secrets",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    println!("{text}");
+    let docs = yaml_docs(&text);
+    assert_eq!(docs.len(), 3, "the store and one per delivered secret");
+    let store = &docs[0];
+    assert_eq!(store["apiVersion"], "external-secrets.io/v1");
+    assert_eq!(store["kind"], "ClusterSecretStore");
+    assert_eq!(store["metadata"]["name"], "wharf");
+    // The Secret the setup page tells the admin to make, labelled as it says.
+    let setup = app.get_html("/admin/clusters/prod").await;
+    assert!(
+        setup.contains("kubectl -n external-secrets create secret generic wharf-cluster-token")
+    );
+    assert!(setup.contains("label secret wharf-cluster-token external-secrets.io/type=webhook"));
+    let token_kv = format!("token={cluster}");
+    let k8s = [(
+        "wharf-cluster-token",
+        "external-secrets",
+        token_kv.as_str(),
+        "external-secrets.io/type=webhook",
+    )];
+
+    for (doc, name, kind, key) in [
+        (
+            &docs[1],
+            "gitlab",
+            "kubernetes.io/dockerconfigjson",
+            ".dockerconfigjson",
+        ),
+        (&docs[2], "repo-key", "Opaque", "ssh"),
+    ] {
+        assert_eq!(doc["kind"], "ClusterExternalSecret");
+        let spec = &doc["spec"];
+        assert_eq!(
+            spec["namespaceSelectors"][0]["matchLabels"]["wharf.io/pull-secrets"],
+            "true"
+        );
+        let es = &spec["externalSecretSpec"];
+        assert_eq!(
+            es["secretStoreRef"],
+            json!({"name": "wharf", "kind": "ClusterSecretStore"})
+        );
+        assert_eq!(es["target"]["name"], name);
+        assert_eq!(es["target"]["template"]["type"], kind);
+        assert_eq!(es["data"][0]["secretKey"], key);
+        let value = eso_fetch(store, &es["data"][0]["remoteRef"], &k8s).await;
+        // The same bytes as the data of wharf's own manifest download.
+        let (_, manifest) = app
+            .api_json(
+                Method::GET,
+                &format!("/api/v1/secrets/{name}/manifest?format=json"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        let expected = base64::engine::general_purpose::STANDARD
+            .decode(manifest["data"][key].as_str().unwrap())
+            .unwrap();
+        println!(
+            "{name}: ESO's value {} bytes, the manifest's {} bytes",
+            value.len(),
+            expected.len()
+        );
+        assert_eq!(value, expected, "{name}");
+    }
+
+    // What a cluster token may not do.
+    for (method, path) in [
+        (Method::GET, "/api/v1/secrets"),
+        (Method::GET, "/api/v1/secrets/gitlab"),
+        (Method::GET, "/api/v1/secrets/gitlab/manifest"),
+        (Method::GET, "/api/v1/images"),
+        (Method::GET, "/api/v1/catalogue"),
+        (Method::GET, "/api/v1/clusters"),
+        (Method::GET, "/api/v1/clusters/prod/kubelet-config"),
+        (Method::POST, "/api/v1/clusters/prod/token"),
+        (Method::DELETE, "/api/v1/secrets/gitlab"),
+        (Method::GET, "/api/v1/audit"),
+    ] {
+        let r = app.api(method.clone(), path, Some(&cluster), None).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    // Admin pages take no bearer token at all.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/admin/secrets"))
+        .bearer_auth(&cluster)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), StatusCode::OK);
+    // A secret that is not delivered is exactly one that does not exist.
+    let (s1, b1) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/secrets/hidden/dockerconfig",
+            Some(&cluster),
+            None,
+        )
+        .await;
+    let (s2, b2) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/secrets/nope/dockerconfig",
+            Some(&cluster),
+            None,
+        )
+        .await;
+    assert_eq!((s1, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(
+        b1["detail"].as_str().unwrap().replace("hidden", "X"),
+        b2["detail"].as_str().unwrap().replace("nope", "X")
+    );
+    // The wrong download of a delivered secret is a 404 too.
+    let (s, _) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/secrets/gitlab/ssh-key",
+            Some(&cluster),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let metrics = app
+        .api(Method::GET, "/metrics", Some(&admin), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("wharf_credential_requests_total{result=\"denied\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wharf_credential_requests_total{result=\"served\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn credentials_follow_patterns_and_the_catalogue() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("alice", "alices-long-password", true);
+    app.add_user("bob", "bobs-long-password-1", false);
+    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    let bob = wharf::cli::token_create(app.dir.path(), "bob", "bob", "read", 3600).unwrap();
+    let secret = |name: &str, host: &str, deliver: bool, patterns: &[&str]| {
+        json!({"name": name, "type": "image_pull", "registry_host": host, "username": format!("{name}-user"),
+               "password": format!("{name}-pass"), "deliver": deliver, "node_patterns": patterns})
+    };
+    for body in [
+        secret("hub", "https://index.docker.io/v1/", true, &[]),
+        secret(
+            "gitlab",
+            "registry.gitlab.com",
+            true,
+            &["*.gitlab.com", "registry.gitlab.com/team"],
+        ),
+        secret("quay", "quay.io", true, &[]),
+        secret(
+            "quay-team",
+            "quay.io",
+            true,
+            &["quay.io/team/notebook-private"],
+        ),
+        secret("ghcr", "ghcr.io", false, &[]),
+    ] {
+        let (s, b) = app
+            .api_json(Method::POST, "/api/v1/secrets", Some(&admin), Some(body))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    // A pattern belongs to one delivered secret: the second is a 422 that
+    // names the holder, and nothing is stored.
+    let before = app.digest();
+    let (s, b) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets",
+            Some(&admin),
+            Some(secret(
+                "gitlab2",
+                "registry.gitlab.com",
+                true,
+                &["*.gitlab.com"],
+            )),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        b["errors"]["node_patterns"][0]
+            .as_str()
+            .unwrap()
+            .contains("served by secret gitlab"),
+        "{b}"
+    );
+    assert_eq!(app.digest(), before);
+    // Not delivered, the same pattern is no one's.
+    let (s, b) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets",
+            Some(&admin),
+            Some(secret(
+                "gitlab2",
+                "registry.gitlab.com",
+                false,
+                &["*.gitlab.com"],
+            )),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+
+    // Catalogue images: the admin picked `quay-team`'s sibling for one
+    // repository, and a secret that is not delivered for another.
+    for (name, url, pull) in [
+        ("notebook", "quay.io/team/notebook:v1", "quay-team"),
+        ("tools", "ghcr.io/team/tools:2", "ghcr"),
+    ] {
+        let (s, b) = app
+            .api_json(
+                Method::POST,
+                "/api/v1/images",
+                Some(&admin),
+                Some(json!({"name": name, "url": url, "pull_secret": pull})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let ask = |image: &str| {
+        let path = format!("/api/v1/credentials?image={image}");
+        let admin = admin.clone();
+        let app = &app;
+        async move { app.api_json(Method::GET, &path, Some(&admin), None).await }
+    };
+    let keys =
+        |v: &Value| -> Vec<String> { v["auth"].as_object().unwrap().keys().cloned().collect() };
+
+    let (s, v) = ask("python:3.12").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(keys(&v), ["docker.io"]);
+    assert_eq!(v["cacheKeyType"], "Registry");
+    assert_eq!(
+        v["auth"]["docker.io"],
+        json!({"username": "hub-user", "password": "hub-pass"})
+    );
+
+    let (_, v) = ask("registry.gitlab.com/team/app:1").await;
+    assert_eq!(keys(&v), ["*.gitlab.com", "registry.gitlab.com/team"]);
+    assert_eq!(v["cacheKeyType"], "Image");
+    let (_, v) = ask("registry.gitlab.com/other/app").await;
+    assert_eq!(keys(&v), ["*.gitlab.com"]);
+    let (_, v) = ask("gitlab.com/x").await;
+    assert_eq!(v["auth"], json!({}), "*.gitlab.com needs three parts");
+    assert_eq!(
+        v["cacheKeyType"], "Image",
+        "no match is never cached for a registry"
+    );
+
+    // The catalogue's choice, under the repository kubelet tries first.
+    let (_, v) = ask("quay.io/team/notebook@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").await;
+    assert_eq!(keys(&v), ["quay.io", "quay.io/team/notebook"]);
+    assert_eq!(
+        v["auth"]["quay.io/team/notebook"]["username"],
+        "quay-team-user"
+    );
+    let lookup = kubelet_lookup(v["auth"].as_object().unwrap(), "quay.io/team/notebook");
+    assert_eq!(
+        lookup[0].0, "quay-team-user",
+        "kubelet tries the picked secret first"
+    );
+    // A secret that is not delivered is never given, catalogue or not.
+    let (_, v) = ask("ghcr.io/team/tools").await;
+    assert_eq!(v["auth"], json!({}));
+
+    // The page's dry run says the same.
+    let page = app.get_html("/admin/secrets/quay-team").await;
+    assert!(page.contains("Which secret serves this image?"));
+    let page = app
+        .get_html("/admin/secrets/quay-team?image=quay.io%2Fteam%2Fnotebook%3Av1")
+        .await;
+    assert!(
+        page.contains("quay.io/team/notebook") && page.contains(">quay-team<"),
+        "{page}"
+    );
+
+    // Who may ask: admins (a dry run) and clusters; not other people.
+    let (s, _) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/credentials?image=python",
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/credentials?image=Not%20An%20Image",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _) = app
+        .api_json(Method::GET, "/api/v1/credentials", None, None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // kubelet's config lists every pattern in force.
+    let (_, created) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(&admin),
+            Some(json!({"name": "prod"})),
+        )
+        .await;
+    assert!(created["token"].as_str().unwrap().starts_with("wharf_"));
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/clusters/prod/kubelet-config",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let docs = yaml_docs(&r.text().await.unwrap());
+    let provider = &docs[0]["providers"][0];
+    assert_eq!(docs[0]["kind"], "CredentialProviderConfig");
+    assert_eq!(docs[0]["apiVersion"], "kubelet.config.k8s.io/v1");
+    assert_eq!(provider["name"], "wharf-credential-provider");
+    assert_eq!(
+        provider["apiVersion"],
+        "credentialprovider.kubelet.k8s.io/v1"
+    );
+    assert_eq!(provider["args"], json!(["credential-provider"]));
+    assert_eq!(provider["defaultCacheDuration"], "1h0m0s");
+    assert_eq!(
+        provider["matchImages"],
+        json!([
+            "*.gitlab.com",
+            "docker.io",
+            "quay.io",
+            "quay.io/team/notebook-private",
+            "registry.gitlab.com/team"
+        ])
+    );
+    assert_eq!(
+        provider["env"][1],
+        json!({"name": "WHARF_TOKEN_FILE", "value": "/etc/kubernetes/wharf-token"})
+    );
+}
+
+#[tokio::test]
+async fn nothing_delivered_means_no_kubelet_config() {
+    let app = spawn_app().await;
+    app.add_user("alice", "alices-long-password", true);
+    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    app.api_json(
+        Method::POST,
+        "/api/v1/clusters",
+        Some(&admin),
+        Some(json!({"name": "prod"})),
+    )
+    .await;
+    let (s, b) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/clusters/prod/kubelet-config",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert!(
+        b["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Nothing is delivered yet")
+    );
+}
+
+/// Serving is audited once per cluster, secret and hour, with the count
+/// (written when the hour ends, or when wharf stops).
+#[tokio::test]
+async fn serving_is_audited_once_an_hour_with_a_count() {
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "admin", "admins-long-password", true);
+    let admin = wharf::cli::token_create(dir.path(), "admin", "setup", "write", 3600).unwrap();
+    let (mut server, base) = start_wharf(dir.path(), &["--check-every", "0"]).await;
+    api_at_json(
+        &base,
+        Method::POST,
+        "/api/v1/secrets",
+        &admin,
+        Some(
+            json!({"name": "quay", "type": "image_pull", "registry_host": "quay.io",
+                    "username": "u", "password": "p", "deliver": true}),
+        ),
+    )
+    .await;
+    let (_, c) = api_at_json(
+        &base,
+        Method::POST,
+        "/api/v1/clusters",
+        &admin,
+        Some(json!({"name": "prod"})),
+    )
+    .await;
+    let cluster = c["token"].as_str().unwrap().to_owned();
+    for _ in 0..50 {
+        let (s, _) = api_at_json(
+            &base,
+            Method::GET,
+            "/api/v1/credentials?image=quay.io/a/b",
+            &cluster,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    for _ in 0..5 {
+        api_at_json(
+            &base,
+            Method::GET,
+            "/api/v1/credentials?image=ghcr.io/a/b",
+            &cluster,
+            None,
+        )
+        .await;
+    }
+    // A graceful stop writes what was counted.
+    let pid = server.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    for _ in 0..400 {
+        if server.0.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.0.try_wait().unwrap().is_some(), "wharf stopped");
+    let db = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
+    let entries: Vec<(String, String, String)> = db
+        .prepare(
+            "SELECT actor, action, target FROM audit_log WHERE action LIKE 'credentials served%'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].0, "cluster prod");
+    assert!(
+        entries[0]
+            .1
+            .starts_with("credentials served (50 requests in the hour from "),
+        "{entries:?}"
+    );
+    assert_eq!(entries[0].2, "secret/quay");
+    let requests: i64 = db
+        .query_row("SELECT SUM(requests) FROM cluster_requests", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(requests, 55);
+}
