@@ -12,13 +12,14 @@ use super::schema;
 use crate::auth::{ApiCaller, Caller};
 use crate::clusters::credentials::{self, DeliveryIndex};
 use crate::clusters::ops::{self, ClusterForm};
-use crate::clusters::routes::LabelQuery;
+use crate::clusters::routes::namespace_label;
 use crate::clusters::serving::ServingLog;
 use crate::clusters::setup;
 use crate::clusters::store::{self, Cluster};
 use crate::db;
 use crate::domain::ImageRef;
 use crate::error::AppError;
+use crate::listing::QueryPairs;
 use crate::metrics::CredentialResult;
 use crate::state::AppState;
 use crate::web::Problem;
@@ -190,7 +191,7 @@ pub async fn rotate_token(
 /// when nothing is delivered (kubelet refuses an empty `matchImages`).
 #[utoipa::path(operation_id = "clusters_kubelet_config", get, path = "/api/v1/clusters/{name}/kubelet-config", tag = "clusters",
     params(("name" = String, Path)),
-    responses((status = 200, content_type = "application/yaml", body = String), (status = 401, body = Problem),
+    responses((status = 200, content((Object = "application/yaml"))), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("token" = [])))]
 pub async fn kubelet_config(
@@ -223,8 +224,7 @@ pub async fn kubelet_config(
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct LabelParam {
-    /// The namespaces to fill, by label: `KEY=VALUE` (default
-    /// `wharf.io/pull-secrets=true`).
+    #[param(schema_with = schema::namespace_label)]
     namespace_label: Option<String>,
 }
 
@@ -233,7 +233,7 @@ pub struct LabelParam {
 /// secret.
 #[utoipa::path(operation_id = "clusters_external_secrets", get, path = "/api/v1/clusters/{name}/external-secrets", tag = "clusters",
     params(("name" = String, Path), LabelParam),
-    responses((status = 200, content_type = "application/yaml", body = String), (status = 401, body = Problem),
+    responses((status = 200, content((Object = "application/yaml"))), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
 pub async fn external_secrets(
@@ -241,12 +241,11 @@ pub async fn external_secrets(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    query: web::Query<LabelQuery>,
+    query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    let (key, value) = query
-        .label()
-        .map_err(|m| Problem::invalid_field("namespace_label", m))?;
+    let (key, value) =
+        namespace_label(&query, false).map_err(|m| Problem::invalid_field("namespace_label", m))?;
     let name = path.into_inner();
     let delivery = db::run(&state.pool, move |c| {
         store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))?;
@@ -260,14 +259,29 @@ pub async fn external_secrets(
         .body(body))
 }
 
-/// `?image=` of the credential lookup.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+/// `?image=` of the credential lookup: the image kubelet pulls (its
+/// repository; a tag or digest is ignored). Required, which utoipa's derive
+/// cannot say beside a `schema_with`, hence written out.
+#[derive(Deserialize)]
 pub struct ImageParam {
-    /// The image kubelet pulls (its repository; a tag or digest is
-    /// ignored).
-    #[param(schema_with = schema::image_url)]
-    image: Option<String>,
+    image: String,
+}
+
+impl utoipa::IntoParams for ImageParam {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        vec![
+            ParameterBuilder::new()
+                .name("image")
+                .parameter_in(ParameterIn::Query)
+                .required(utoipa::openapi::Required::True)
+                .description(Some("The image kubelet pulls; a tag or digest is ignored."))
+                .schema(Some(schema::image_url()))
+                .build(),
+        ]
+    }
 }
 
 /// kubelet's `CredentialProviderResponse` for an image: every delivered
@@ -289,7 +303,7 @@ pub async fn credentials(
     if let Caller::Person(p) = &caller {
         p.admin()?;
     }
-    let raw = query.into_inner().image.unwrap_or_default();
+    let raw = query.into_inner().image;
     let image = ImageRef::parse(&raw).map_err(|m| Problem::invalid_field("image", m))?;
     let st = state.clone();
     let served = db::run(&state.pool, move |c| {

@@ -184,6 +184,15 @@ pub fn node_patterns_patch() -> Array {
     node_patterns(true).build()
 }
 
+/// `?namespace_label=KEY=VALUE`.
+pub fn namespace_label() -> Object {
+    text(crate::clusters::setup::LABEL_RULE, false)
+        .description(Some(
+            "The namespaces to fill, by label: KEY=VALUE (default wharf.io/pull-secrets=true).",
+        ))
+        .build()
+}
+
 /// A new secret: one object per type, told apart by `type`.
 pub fn secret_create() -> RefOr<Schema> {
     let common = |kind: &str| {
@@ -215,7 +224,7 @@ pub fn secret_create() -> RefOr<Schema> {
         .required("username")
         .property("password", password())
         .required("password")
-        .property("node_patterns", node_patterns(false));
+        .property("node_patterns", node_patterns(true));
     let git_sync = common("git_sync")
         .description(Some("A Git Sync secret: an SSH private key."))
         .property("secret", ssh_key())

@@ -111,7 +111,8 @@ pub struct SecretCreate {
     /// When the credential stops working (UTC date, `YYYY-MM-DD`).
     pub expires_on: Option<String>,
     /// Served to clusters (default false).
-    pub deliver: Option<bool>,
+    #[serde(default)]
+    pub deliver: bool,
     /// Image Pull only: kubelet `matchImages` patterns.
     pub node_patterns: Option<Vec<String>>,
 }
@@ -119,10 +120,13 @@ pub struct SecretCreate {
 /// Patterns from the API as the form's lines; one with a line break in it
 /// would be two, so it is refused.
 fn pattern_lines(patterns: &[String]) -> Result<String, Problem> {
-    if patterns.iter().any(|p| p.contains(['\n', '\r'])) {
+    if patterns
+        .iter()
+        .any(|p| p.trim().is_empty() || p.contains(['\n', '\r']))
+    {
         return Err(Problem::invalid_field(
             "node_patterns",
-            "A node image pattern is one line.",
+            "A node image pattern is one line, not empty.",
         ));
     }
     Ok(patterns.join("\n"))
@@ -158,7 +162,7 @@ impl SecretCreate {
             password: self.password.unwrap_or_default(),
             secret: self.secret.unwrap_or_default(),
             expires_on: self.expires_on.unwrap_or_default(),
-            deliver: self.deliver.unwrap_or(false).then(|| "on".to_owned()),
+            deliver: self.deliver.then(|| "on".to_owned()),
             node_patterns: pattern_lines(&self.node_patterns.unwrap_or_default())?,
             ..SecretForm::default()
         })

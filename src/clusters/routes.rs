@@ -16,6 +16,7 @@ use crate::db;
 use crate::domain::ImageRef;
 use crate::error::AppError;
 use crate::kube::external_secrets::{self as eso, DEFAULT_NAMESPACE_LABEL};
+use crate::listing::QueryPairs;
 use crate::state::AppState;
 use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, render, unprocessable};
 
@@ -252,23 +253,21 @@ pub async fn kubelet_config(
     Ok(download(body, "wharf-credential-provider.yaml".into()))
 }
 
-/// `?namespace_label=` of the ESO download.
-#[derive(Deserialize)]
-pub struct LabelQuery {
-    #[serde(default)]
-    namespace_label: Option<String>,
-}
-
-impl LabelQuery {
-    /// The label, or the default.
-    pub fn label(&self) -> Result<(String, String), String> {
-        match self.namespace_label.as_deref().map(str::trim) {
-            None | Some("") => Ok((
-                DEFAULT_NAMESPACE_LABEL.0.to_owned(),
-                DEFAULT_NAMESPACE_LABEL.1.to_owned(),
-            )),
-            Some(raw) => setup::parse_label(raw),
-        }
+/// `?namespace_label=` of the ESO download: the label, or the default
+/// when there is none (or, from the page's form, when it was left blank).
+pub fn namespace_label(
+    query: &QueryPairs,
+    blank_is_default: bool,
+) -> Result<(String, String), String> {
+    let given = query
+        .get_opt("namespace_label")
+        .filter(|l| !(blank_is_default && l.trim().is_empty()));
+    match given {
+        None => Ok((
+            DEFAULT_NAMESPACE_LABEL.0.to_owned(),
+            DEFAULT_NAMESPACE_LABEL.1.to_owned(),
+        )),
+        Some(raw) => setup::parse_label(raw),
     }
 }
 
@@ -278,9 +277,9 @@ pub async fn external_secrets(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    query: web::Query<LabelQuery>,
+    query: QueryPairs,
 ) -> Result<HttpResponse, AppError> {
-    let (key, value) = query.label().map_err(AppError::Unprocessable)?;
+    let (key, value) = namespace_label(&query, true).map_err(AppError::Unprocessable)?;
     let delivery = delivery_of(&state, path.into_inner()).await?;
     let base = setup::base_url(&state, &req);
     let body = setup::external_secrets(&state, &delivery, &base, (&key, &value));

@@ -5,6 +5,7 @@
 use actix_web::HttpRequest;
 use rusqlite::Connection;
 
+use crate::domain::TextRule;
 use crate::kube::credential_provider::{self, go_duration};
 use crate::kube::external_secrets::{self, Delivered};
 use crate::state::AppState;
@@ -92,6 +93,17 @@ pub fn external_secrets(
     )
 }
 
+/// What `?namespace_label=` accepts, for the API's document.
+pub const LABEL_RULE: TextRule = TextRule::pattern(
+    concat!(
+        r"^(([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?",
+        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?",
+        r"=([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+    ),
+    2,
+    200,
+);
+
 /// `?namespace_label=KEY=VALUE`: a Kubernetes label key (an optional
 /// DNS prefix and `/`, then a name) and value.
 pub fn parse_label(raw: &str) -> Result<(String, String), String> {
@@ -135,6 +147,14 @@ pub fn parse_label(raw: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_described_label_parses(s in crate::domain::described(LABEL_RULE)) {
+            prop_assert!(parse_label(&s).is_ok(), "{s:?}");
+        }
+    }
 
     #[test]
     fn labels() {

@@ -19,5 +19,7 @@ pub use name::{ClusterName, GroupName, LabelName, Namespace, ResourceName};
 pub use node_pattern::NodePattern;
 pub use registry::{RegistryHost, RegistryUsername};
 pub use rule::TextRule;
+#[cfg(test)]
+pub(crate) use rule::check::described;
 pub use secret_value::{SecretValue, SshPrivateKey};
 pub use text::{Description, DisplayName, ExpiryDate, truncate};

@@ -1,4 +1,5 @@
-//! Manifests for External Secrets Operator (`external-secrets.io/v1`): a
+//! Manifests for External Secrets Operator (`external-secrets.io/v1`), as
+//! one `v1 List`: a
 //! `ClusterSecretStore` whose `webhook` provider GETs a delivered secret's
 //! download from wharf with the cluster's token, and one
 //! `ClusterExternalSecret` per delivered secret, which makes the Secret in
@@ -179,7 +180,13 @@ pub fn manifests(
             ),
         ]));
     }
-    documents(&docs)
+    // One document, a `List` (which `kubectl apply -f` takes as its
+    // items), so that a client reading one YAML document reads it all.
+    documents(&[map([
+        ("apiVersion", "v1".into()),
+        ("kind", "List".into()),
+        ("items", docs.into()),
+    ])])
 }
 
 /// The line that puts the cluster's token where the store reads it, and

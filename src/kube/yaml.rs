@@ -202,8 +202,8 @@ mod tests {
         assert_eq!(
             documents(&[doc]),
             "---\napiVersion: v1\nkind: Thing\nmetadata:\n  name: a\n  labels:\n    \"on\": \"true\"\n\
-             list:\n  - name: x\n    value: \"1h0m0s\"\n  - name: y\n    value: \"{{ .k }}\"\n\
-             args:\n  - credential-provider\nempty: {}\nn: 3\n"
+             list:\n  - name: x\n    value: \"1h0m0s\"\n  - name: \"y\"\n    value: \"{{ .k }}\"\n\
+             args:\n  - credential-provider\nempty: {}\n\"n\": 3\n"
         );
     }
 }

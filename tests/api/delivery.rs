@@ -444,7 +444,13 @@ async fn namespaces_get_through_eso_the_bytes_of_the_manifest() {
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     println!("{text}");
-    let docs = yaml_docs(&text);
+    let list = yaml_docs(&text);
+    assert_eq!(list.len(), 1, "one document");
+    assert_eq!(
+        list[0]["kind"], "List",
+        "which kubectl apply -f takes as its items"
+    );
+    let docs = list[0]["items"].as_array().unwrap();
     assert_eq!(docs.len(), 3, "the store and one per delivered secret");
     let store = &docs[0];
     assert_eq!(store["apiVersion"], "external-secrets.io/v1");
