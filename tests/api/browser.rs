@@ -470,3 +470,83 @@ async fn an_administrator_retries_an_undelivered_notification() {
     wait_for(&c, "The notification about old-key will be sent again now.").await;
     c.close().await.unwrap();
 }
+
+/// Issue 20 by clicking: a secret delivered to clusters, a cluster added
+/// (its token shown once), its setup page, and the dry run of "which secret
+/// serves this image?".
+#[tokio::test]
+async fn an_administrator_delivers_a_secret_to_a_cluster() {
+    let app = spawn_app().await;
+    app.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    type_into(&c, "Username", ADMIN).await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    click(&c, "Sign in").await;
+    wait_for(&c, "Sign out").await;
+
+    click_to(&c, "Secrets", "/admin/secrets").await;
+    click_to(&c, "+ Add", "/admin/secrets/new").await;
+    type_into(&c, "Name", "gitlab-registry").await;
+    type_into(&c, "Registry Host", "registry.gitlab.com").await;
+    type_into(&c, "Username", "gitlab+deploy-token-1").await;
+    type_into(&c, "Password", "glpat-delivered").await;
+    field(&c, "Deliver to clusters").await.click().await.unwrap();
+    type_into(&c, "Node image patterns", "registry.gitlab.com/team").await;
+    screenshot(&c, "secret-deliver.png").await;
+    click(&c, "Confirm").await;
+    let text = wait_for(&c, "Secret gitlab-registry created.").await;
+    assert!(text.contains("delivered"), "the list's badge: {text}");
+
+    click_to(&c, "Clusters", "/admin/clusters").await;
+    wait_for(&c, "No clusters yet.").await;
+    click_to(&c, "+ Add", "/admin/clusters/new").await;
+    type_into(&c, "Name", "prod-eu").await;
+    type_into(&c, "Display Name", "Production (EU)").await;
+    click(&c, "Confirm").await;
+    let text = wait_for(&c, "Copy this token now; it will not be shown again.").await;
+    let token = c
+        .find(Locator::Css("code.token"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(token.starts_with("wharf_") && token.len() == 49, "{token}");
+    for step in [
+        "Nodes: kubelet's credential provider",
+        "--image-credential-provider-config=/etc/kubernetes/wharf-credential-provider.yaml",
+        "--image-credential-provider-bin-dir=/usr/local/lib/kubelet-credential-providers",
+        "/usr/local/lib/kubelet-credential-providers/wharf-credential-provider",
+        "Namespaces: External Secrets Operator",
+        "kubectl -n external-secrets create secret generic wharf-cluster-token",
+        "registry.gitlab.com/team",
+    ] {
+        assert!(text.contains(step), "{step}: {text}");
+    }
+    screenshot(&c, "cluster-setup.png").await;
+    // Both files are links on the page.
+    for link in ["Download kubelet config", "Download ESO manifests"] {
+        c.find(Locator::LinkText(link)).await.unwrap();
+    }
+
+    // The dry run.
+    type_into(&c, "Image", "registry.gitlab.com/team/notebook:v1").await;
+    click(&c, "Look up").await;
+    let text = wait_for(&c, "kubelet asks about registry.gitlab.com/team/notebook").await;
+    assert!(text.contains("gitlab-registry") && text.contains("gitlab+deploy-token-1"), "{text}");
+    field(&c, "Image").await.clear().await.unwrap();
+    type_into(&c, "Image", "ghcr.io/other/app").await;
+    click(&c, "Look up").await;
+    wait_for(&c, "No delivered secret serves it").await;
+
+    // The list shows the cluster; the token is not on the page any more.
+    click_to(&c, "Clusters", "/admin/clusters").await;
+    let text = wait_for(&c, "prod-eu").await;
+    assert!(text.contains("Production (EU)") && text.contains("never"));
+    click_to(&c, "Set up", "/admin/clusters/prod-eu").await;
+    assert!(!c.source().await.unwrap().contains(&token));
+    c.close().await.unwrap();
+}
