@@ -38,6 +38,56 @@ const SEARCH_P99_MS: f64 = 40.0;
 const CREATES_PER_S: f64 = 500.0;
 const PEAK_MIB: f64 = 64.0;
 const STARTUP_MS: f64 = 300.0;
+/// Delivery (issue 20): delivered secrets, and the credential lookup.
+const DELIVERED: usize = 1_000;
+const CREDENTIALS_RATIO: f64 = 0.40;
+const CREDENTIALS_P99_MS: f64 = 10.0;
+
+/// Delivers the first `DELIVERED` secrets over the API, each with a node
+/// pattern of its own, and adds a cluster; returns the cluster's token.
+async fn deliver(client: &reqwest::Client, base: &str, token: &str) -> String {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in (0..DELIVERED).collect::<Vec<_>>().chunks(DELIVERED / CONNECTIONS + 1) {
+        let (client, base, token, chunk) = (client.clone(), base.to_owned(), token.to_owned(), chunk.to_vec());
+        tasks.spawn(async move {
+            for i in chunk {
+                let r = client
+                    .patch(format!("{base}/api/v1/secrets/secret-{i:05}"))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/merge-patch+json")
+                    .body(format!(r#"{{"deliver":true,"node_patterns":["fleet-{i}.registry.example"]}}"#))
+                    .send()
+                    .await
+                    .expect("patch");
+                assert!(r.status().is_success(), "deliver secret-{i:05}: {}", r.status());
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let r = client
+        .post(format!("{base}/api/v1/clusters"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(r#"{"name":"fleet"}"#)
+        .send()
+        .await
+        .expect("cluster");
+    let body: serde_json::Value =
+        serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    println!(
+        "delivered {DELIVERED} secrets over the API in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    body["token"].as_str().expect("the cluster's token").to_owned()
+}
+
+/// Audit entries in the data directory's database now.
+fn audit_entries(dir: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(dir.join("wharf.db")).expect("db");
+    conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+        .expect("count")
+}
 
 fn populate(dir: &Path) {
     let pool = wharf::db::open(&dir.join("wharf.db")).expect("db");
@@ -295,6 +345,9 @@ async fn main() {
     }
     let api_token =
         wharf::cli::token_create(dir.path(), "bench", "bench", "read", 86_400).expect("token");
+    let write_token =
+        wharf::cli::token_create(dir.path(), "bench", "bench-write", "write", 86_400)
+            .expect("token");
 
     let server = Server::start(dir.path(), &[]).await;
     let (pid, startup, base) = (server.pid(), server.startup, server.base.clone());
@@ -391,6 +444,31 @@ async fn main() {
         }
     };
     results.push(measure("GET /api/v1/secrets?page=100", pid, secs, api).await);
+    // A fleet asking for credentials: half the images by a node pattern,
+    // half by the catalogue's pull secret for the repository.
+    let cluster_token = deliver(&client, &base, &write_token).await;
+    let audit_before = audit_entries(dir.path());
+    let credentials = {
+        let client = client.clone();
+        let base = base.clone();
+        move |n: u64| {
+            let (client, token) = (client.clone(), cluster_token.clone());
+            let image = if n % 2 == 0 {
+                format!("fleet-{}.registry.example/app", n % DELIVERED as u64)
+            } else {
+                format!("registry.gitlab.com/team-{}/notebook", n % 50)
+            };
+            let url = format!("{base}/api/v1/credentials?image={image}");
+            async move {
+                match client.get(&url).bearer_auth(&token).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    results.push(measure("GET /api/v1/credentials (cluster)", pid, secs, credentials).await);
+    let audit_growth = audit_entries(dir.path()) - audit_before;
     // More GET paths to measure, for exploring: WHARF_BENCH_EXTRA=/a,/b
     for path in std::env::var("WHARF_BENCH_EXTRA")
         .unwrap_or_default()
@@ -488,7 +566,26 @@ async fn main() {
 
     let list = &results[2];
     let search = &results[3];
+    let creds = results
+        .iter()
+        .find(|r| r.name.starts_with("GET /api/v1/credentials"))
+        .expect("measured");
+    println!(
+        "audit entries added while clusters fetched credentials: {audit_growth} (one per cluster, secret and hour, written when the hour ends)"
+    );
     let checks = [
+        (
+            format!("credentials ratio {:.2} >= {CREDENTIALS_RATIO}", creds.rps / healthz),
+            creds.rps / healthz >= CREDENTIALS_RATIO,
+        ),
+        (
+            format!("credentials p99 {:.2} ms <= {CREDENTIALS_P99_MS} ms", creds.p99_ms),
+            creds.p99_ms <= CREDENTIALS_P99_MS,
+        ),
+        (
+            format!("audit entries under the fleet's load: {audit_growth} (at most one per cluster, secret and hour)"),
+            audit_growth == 0,
+        ),
         (
             format!("list ratio {:.2} >= {LIST_RATIO}", list.rps / healthz),
             list.rps / healthz >= LIST_RATIO,
