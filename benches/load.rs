@@ -48,19 +48,33 @@ const CREDENTIALS_P99_MS: f64 = 10.0;
 async fn deliver(client: &reqwest::Client, base: &str, token: &str) -> String {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for chunk in (0..DELIVERED).collect::<Vec<_>>().chunks(DELIVERED / CONNECTIONS + 1) {
-        let (client, base, token, chunk) = (client.clone(), base.to_owned(), token.to_owned(), chunk.to_vec());
+    for chunk in (0..DELIVERED)
+        .collect::<Vec<_>>()
+        .chunks(DELIVERED / CONNECTIONS + 1)
+    {
+        let (client, base, token, chunk) = (
+            client.clone(),
+            base.to_owned(),
+            token.to_owned(),
+            chunk.to_vec(),
+        );
         tasks.spawn(async move {
             for i in chunk {
                 let r = client
                     .patch(format!("{base}/api/v1/secrets/secret-{i:05}"))
                     .bearer_auth(&token)
                     .header("content-type", "application/merge-patch+json")
-                    .body(format!(r#"{{"deliver":true,"node_patterns":["fleet-{i}.registry.example"]}}"#))
+                    .body(format!(
+                        r#"{{"deliver":true,"node_patterns":["fleet-{i}.registry.example"]}}"#
+                    ))
                     .send()
                     .await
                     .expect("patch");
-                assert!(r.status().is_success(), "deliver secret-{i:05}: {}", r.status());
+                assert!(
+                    r.status().is_success(),
+                    "deliver secret-{i:05}: {}",
+                    r.status()
+                );
             }
         });
     }
@@ -79,7 +93,10 @@ async fn deliver(client: &reqwest::Client, base: &str, token: &str) -> String {
         "delivered {DELIVERED} secrets over the API in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    body["token"].as_str().expect("the cluster's token").to_owned()
+    body["token"]
+        .as_str()
+        .expect("the cluster's token")
+        .to_owned()
 }
 
 /// Audit entries in the data directory's database now.
@@ -345,9 +362,8 @@ async fn main() {
     }
     let api_token =
         wharf::cli::token_create(dir.path(), "bench", "bench", "read", 86_400).expect("token");
-    let write_token =
-        wharf::cli::token_create(dir.path(), "bench", "bench-write", "write", 86_400)
-            .expect("token");
+    let write_token = wharf::cli::token_create(dir.path(), "bench", "bench-write", "write", 86_400)
+        .expect("token");
 
     let server = Server::start(dir.path(), &[]).await;
     let (pid, startup, base) = (server.pid(), server.startup, server.base.clone());
@@ -575,15 +591,23 @@ async fn main() {
     );
     let checks = [
         (
-            format!("credentials ratio {:.2} >= {CREDENTIALS_RATIO}", creds.rps / healthz),
+            format!(
+                "credentials ratio {:.2} >= {CREDENTIALS_RATIO}",
+                creds.rps / healthz
+            ),
             creds.rps / healthz >= CREDENTIALS_RATIO,
         ),
         (
-            format!("credentials p99 {:.2} ms <= {CREDENTIALS_P99_MS} ms", creds.p99_ms),
+            format!(
+                "credentials p99 {:.2} ms <= {CREDENTIALS_P99_MS} ms",
+                creds.p99_ms
+            ),
             creds.p99_ms <= CREDENTIALS_P99_MS,
         ),
         (
-            format!("audit entries under the fleet's load: {audit_growth} (at most one per cluster, secret and hour)"),
+            format!(
+                "audit entries under the fleet's load: {audit_growth} (at most one per cluster, secret and hour)"
+            ),
             audit_growth == 0,
         ),
         (

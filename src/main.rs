@@ -9,7 +9,15 @@ use wharf::startup::{Application, ServerConfig};
 
 fn main() -> ExitCode {
     return_large_blocks_at_once();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // kubelet's plugin fails with status 1, whatever went wrong.
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "credential-provider") => {
+            eprintln!("wharf credential-provider: {e}");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => e.exit(),
+    };
     // The plugin's stdout is kubelet's: nothing but the answer goes there.
     if let Some(Command::CredentialProvider(args)) = &cli.command {
         let settings = wharf::cli::credential_provider::Settings {

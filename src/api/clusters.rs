@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::common::{self, rfc3339};
 use super::schema;
+use crate::audit;
 use crate::auth::{ApiCaller, Caller};
 use crate::clusters::credentials::{self, DeliveryIndex};
 use crate::clusters::ops::{self, ClusterForm};
@@ -306,19 +307,35 @@ pub async fn credentials(
     let raw = query.into_inner().image;
     let image = ImageRef::parse(&raw).map_err(|m| Problem::invalid_field("image", m))?;
     let st = state.clone();
-    let served = db::run(&state.pool, move |c| {
+    let found = db::run(&state.pool, move |c| {
         db::read_tx(c, |c| credentials::lookup(c, &index, &st.master, &image))
     })
     .await?;
-    let answer = credentials::response(&served, state.delivery.node_cache);
-    if let Caller::Cluster(cluster) = &caller {
-        let names: Vec<&str> = served.iter().map(|s| s.secret.as_str()).collect();
-        serving.note(cluster, &names);
-        state.metrics.credential_request(if served.is_empty() {
-            CredentialResult::NoMatch
-        } else {
-            CredentialResult::Served
-        });
+    let answer = credentials::response(&found, state.delivery.node_cache);
+    match &caller {
+        Caller::Cluster(cluster) => {
+            let names: Vec<&str> = found.served.iter().map(|s| s.secret.as_str()).collect();
+            serving.note(cluster, &names);
+            state
+                .metrics
+                .credential_request(if found.served.is_empty() {
+                    CredentialResult::NoMatch
+                } else {
+                    CredentialResult::Served
+                });
+        }
+        // A person's dry run hands out the passwords too: each is an export.
+        Caller::Person(p) => {
+            for s in &found.served {
+                audit::record_alone(
+                    &state.pool,
+                    p.actor(),
+                    audit::action::SECRET_EXPORTED,
+                    format!("secret/{}", s.secret),
+                )
+                .await?;
+            }
+        }
     }
     Ok(common::json(StatusCode::OK, &answer))
 }

@@ -4,13 +4,13 @@
 //! secret and no image changes; it holds sealed values only, opened per
 //! answer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
 use crate::crypto::MasterKey;
-use crate::domain::{ImageRef, NodePattern};
+use crate::domain::{ImageRef, NodePattern, RegistryHost};
 use crate::error::AppError;
 use crate::kube::credential_provider::{AuthConfig, Response};
 
@@ -27,9 +27,20 @@ struct Index {
     generation: (i64, i64),
     /// Delivered patterns and their secrets, by pattern.
     patterns: Vec<(NodePattern, Sealed)>,
+    /// The patterns whose host has no glob, by `host[:port]`: the only
+    /// ones that can match an image of that host.
+    by_host: HashMap<String, Vec<usize>>,
+    /// The patterns whose host has a glob (checked for every image).
+    globbed: Vec<usize>,
     /// Catalogue repository → the delivered pull secret the admin chose
     /// for an image of it (the first image by name, if several differ).
     repositories: HashMap<String, Sealed>,
+    /// `host[:port]`s with a more specific key than the host itself (a
+    /// pattern with a path, a catalogue repository), and the globbed hosts
+    /// of patterns with a path: an answer for such a host is never cached
+    /// for the whole registry.
+    specific_hosts: HashSet<String>,
+    specific_globs: Vec<NodePattern>,
 }
 
 /// The index, as app data.
@@ -44,24 +55,78 @@ impl DeliveryIndex {
                         (SELECT n FROM change_counters WHERE tbl = 'images')",
             )?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(index) = slot.as_ref().filter(|i| i.generation == generation) {
+        if let Some(index) = self.lock().as_ref().filter(|i| i.generation == generation) {
             return Ok(index.clone());
         }
+        // Built outside the lock; a newer index is never replaced by an
+        // older snapshot's (the counters only grow).
         let index = Arc::new(build(conn, generation)?);
-        *slot = Some(index.clone());
+        let mut slot = self.lock();
+        if slot.as_ref().is_none_or(|i| i.generation <= generation) {
+            *slot = Some(index.clone());
+        }
         Ok(index)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Index>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
+/// The host part (`host[:port]`) of a pattern or repository.
+fn host_of(s: &str) -> &str {
+    s.split('/').next().unwrap_or(s)
+}
+
+/// Each catalogue image's repository whose pull secret is delivered and is
+/// for that image's registry (a secret of another registry is never sent
+/// to this one), with the secret. Also what kubelet's `matchImages` needs,
+/// so that kubelet asks for these images at all.
+fn catalogue_routes(conn: &Connection) -> rusqlite::Result<Vec<(String, Sealed)>> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.url, i.url_for_gpu, s.registry_host, s.name, s.registry_username, s.sealed
+           FROM images i JOIN secrets s ON s.id = i.pull_secret_id
+          WHERE s.deliver = 1 AND s.kind = 'image_pull'
+          ORDER BY i.name",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let host: Option<String> = r.get(2)?;
+        let Some(registry) = host.and_then(|h| RegistryHost::parse(&h).ok()) else {
+            continue;
+        };
+        let secret = Sealed {
+            name: r.get(3)?,
+            username: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            sealed: r.get(5)?,
+        };
+        for url in [r.get::<_, String>(0)?]
+            .into_iter()
+            .chain(r.get::<_, Option<String>>(1)?)
+        {
+            if let Ok(image) = ImageRef::parse(&url)
+                && image.domain() == registry.domain()
+            {
+                out.push((image.repository(), secret.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The repositories [`catalogue_routes`] answers for, sorted.
+pub fn catalogue_repositories(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut repos: Vec<String> = catalogue_routes(conn)?
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    repos.sort();
+    repos.dedup();
+    Ok(repos)
+}
+
 fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
-    let sealed = |r: &rusqlite::Row<'_>, at: usize| -> rusqlite::Result<Sealed> {
-        Ok(Sealed {
-            name: r.get(at)?,
-            username: r.get::<_, Option<String>>(at + 1)?.unwrap_or_default(),
-            sealed: r.get(at + 2)?,
-        })
-    };
     let mut patterns = Vec::new();
     let mut stmt = conn.prepare_cached(
         "SELECT d.pattern, s.name, s.registry_username, s.sealed
@@ -74,34 +139,47 @@ fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
         let raw: String = r.get(0)?;
         // Stored patterns were parsed on the way in.
         if let Ok(p) = NodePattern::parse(&raw) {
-            patterns.push((p, sealed(r, 1)?));
+            let sealed = Sealed {
+                name: r.get(1)?,
+                username: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                sealed: r.get(3)?,
+            };
+            patterns.push((p, sealed));
+        }
+    }
+    let (mut by_host, mut globbed) = (HashMap::<String, Vec<usize>>::new(), Vec::new());
+    let (mut specific_hosts, mut specific_globs) = (HashSet::new(), Vec::new());
+    for (i, (p, _)) in patterns.iter().enumerate() {
+        let host = host_of(p.as_str());
+        let glob = host.contains(['*', '?']);
+        if glob {
+            globbed.push(i);
+        } else {
+            by_host.entry(host.to_owned()).or_default().push(i);
+        }
+        if !p.is_host() {
+            if glob {
+                if let Ok(h) = NodePattern::parse(host) {
+                    specific_globs.push(h);
+                }
+            } else {
+                specific_hosts.insert(host.to_owned());
+            }
         }
     }
     let mut repositories = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT i.url, i.url_for_gpu, s.name, s.registry_username, s.sealed
-           FROM images i JOIN secrets s ON s.id = i.pull_secret_id
-          WHERE s.deliver = 1 AND s.kind = 'image_pull'
-          ORDER BY i.name",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let secret = sealed(r, 2)?;
-        for url in [r.get::<_, String>(0)?]
-            .into_iter()
-            .chain(r.get::<_, Option<String>>(1)?)
-        {
-            if let Ok(image) = ImageRef::parse(&url) {
-                repositories
-                    .entry(image.repository())
-                    .or_insert_with(|| secret.clone());
-            }
-        }
+    for (repo, secret) in catalogue_routes(conn)? {
+        specific_hosts.insert(host_of(&repo).to_owned());
+        repositories.entry(repo).or_insert(secret);
     }
     Ok(Index {
         generation,
         patterns,
+        by_host,
+        globbed,
         repositories,
+        specific_hosts,
+        specific_globs,
     })
 }
 
@@ -115,6 +193,16 @@ pub struct Served {
     pub auth: AuthConfig,
 }
 
+/// What kubelet is answered for an image: the credentials, and whether
+/// the answer may be cached for the image's whole registry.
+pub struct Answer {
+    /// The credentials, by key.
+    pub served: Vec<Served>,
+    /// No key more specific than a host could serve another image of this
+    /// registry.
+    pub registry_wide: bool,
+}
+
 /// Every delivered credential for `image` (a repository as kubelet passes
 /// it, or any image reference: the tag and digest are ignored): those of
 /// the node patterns that match it, and the catalogue's choice for its
@@ -124,22 +212,33 @@ pub fn lookup(
     index: &DeliveryIndex,
     master: &MasterKey,
     image: &ImageRef,
-) -> Result<Vec<Served>, AppError> {
+) -> Result<Answer, AppError> {
     let index = index.current(conn)?;
     let repository = image.repository();
-    let mut found: Vec<(String, &Sealed)> = index
-        .patterns
-        .iter()
+    let candidates = index
+        .by_host
+        .get(image.domain())
+        .into_iter()
+        .flatten()
+        .chain(&index.globbed);
+    let mut found: Vec<(String, &Sealed)> = candidates
+        .filter_map(|&i| index.patterns.get(i))
         .filter(|(p, _)| p.matches(&repository))
         .map(|(p, s)| (p.to_string(), s))
         .collect();
     if let Some(s) = index.repositories.get(&repository) {
         // The image the admin picked a secret for gets that secret under
-        // the most specific key kubelet tries first.
+        // the repository, which kubelet tries before a host's key.
         found.retain(|(k, _)| *k != repository);
         found.push((repository.clone(), s));
     }
-    found
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let registry_wide = !index.specific_hosts.contains(image.domain())
+        && !index
+            .specific_globs
+            .iter()
+            .any(|g| g.matches(image.domain()));
+    let served = found
         .into_iter()
         .map(|(key, s)| {
             let plain = master
@@ -157,14 +256,19 @@ pub fn lookup(
                 },
             })
         })
-        .collect()
+        .collect::<Result<_, AppError>>()?;
+    Ok(Answer {
+        served,
+        registry_wide,
+    })
 }
 
 /// kubelet's response for what [`lookup`] found.
-pub fn response(served: &[Served], cache_seconds: i64) -> Response {
-    let auth: BTreeMap<String, AuthConfig> = served
+pub fn response(answer: &Answer, cache_seconds: i64) -> Response {
+    let auth: BTreeMap<String, AuthConfig> = answer
+        .served
         .iter()
         .map(|s| (s.key.clone(), s.auth.clone()))
         .collect();
-    Response::new(auth, cache_seconds)
+    Response::new(auth, answer.registry_wide, cache_seconds)
 }

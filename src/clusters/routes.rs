@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::credentials::{self, DeliveryIndex, Served};
+use super::credentials::{self, DeliveryIndex};
 use super::ops::{self, ClusterForm};
 use super::setup::{self, Delivery};
 use super::store::{self, Cluster};
@@ -81,7 +81,7 @@ impl DryRun {
         };
         let repository = image_ref.repository();
         let st = state.clone();
-        let found: Vec<Served> = db::run(&state.pool, move |c| {
+        let found = db::run(&state.pool, move |c| {
             db::read_tx(c, |c| {
                 credentials::lookup(c, &index, &st.master, &image_ref)
             })
@@ -91,6 +91,7 @@ impl DryRun {
             image,
             repository: Ok(repository),
             served: found
+                .served
                 .into_iter()
                 .map(|s| (s.key, s.secret, s.auth.username))
                 .collect(),

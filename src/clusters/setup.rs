@@ -20,7 +20,8 @@ pub const TOKEN_FILE: &str = "/etc/kubernetes/wharf-token";
 
 /// What is delivered now.
 pub struct Delivery {
-    /// The patterns in force, sorted: kubelet's `matchImages`.
+    /// The patterns in force and the catalogue's delivered repositories,
+    /// sorted: kubelet's `matchImages`.
     pub patterns: Vec<String>,
     /// The delivered secrets: (name, is a Git Sync key), by name.
     pub secrets: Vec<(String, bool)>,
@@ -28,13 +29,18 @@ pub struct Delivery {
 
 /// Reads what is delivered.
 pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
-    let patterns = conn
+    let mut patterns: Vec<String> = conn
         .prepare_cached(
             "SELECT d.pattern FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
               WHERE s.deliver = 1 ORDER BY d.pattern",
         )?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    // kubelet only asks for images its matchImages cover: the catalogue's
+    // repositories with a delivered pull secret too.
+    patterns.extend(super::credentials::catalogue_repositories(conn)?);
+    patterns.sort();
+    patterns.dedup();
     let secrets = conn
         .prepare_cached(
             "SELECT name, kind = 'git_sync' FROM secrets WHERE deliver = 1 ORDER BY name",
@@ -45,15 +51,30 @@ pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
 }
 
 /// wharf's address as clusters reach it: `--public-url`, else the address
-/// this request came to.
+/// this request came to (its `Host`; forwarded headers only behind a
+/// trusted proxy, as for client addresses).
 pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
-    match &state.lifecycle.public_url {
-        Some(u) => u.trim_end_matches('/').to_owned(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
+    if let Some(u) = &state.lifecycle.public_url {
+        return u.trim_end_matches('/').to_owned();
     }
+    if state.settings.trust_proxy
+        && state.client_addr(req)
+            != req
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default()
+    {
+        let info = req.connection_info();
+        return format!("{}://{}", info.scheme(), info.host());
+    }
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.app_config().host().to_owned().into())
+        .unwrap_or_default();
+    format!("http://{host}")
 }
 
 /// kubelet's config for the delivered patterns; `None` when nothing is

@@ -154,8 +154,11 @@ pub fn add_requests(
     hour: i64,
     requests: u64,
 ) -> rusqlite::Result<()> {
+    // A cluster deleted since its requests were counted has no row to add
+    // to; its counts go with it.
     conn.prepare_cached(
-        "INSERT INTO cluster_requests (cluster_id, hour, requests) VALUES (?1, ?2, ?3)
+        "INSERT INTO cluster_requests (cluster_id, hour, requests)
+         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM clusters WHERE id = ?1)
          ON CONFLICT (cluster_id, hour) DO UPDATE SET requests = requests + excluded.requests",
     )?
     .execute(params![

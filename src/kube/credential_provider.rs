@@ -73,10 +73,17 @@ pub struct Response {
 
 impl Response {
     /// The response for `auth`: keyed by registry when every key is a bare
-    /// `host[:port]`, else by image (so a "no match" is never cached for a
-    /// whole registry).
-    pub fn new(auth: BTreeMap<String, AuthConfig>, cache_seconds: i64) -> Self {
-        let by_registry = !auth.is_empty() && auth.keys().all(|k| !k.contains('/'));
+    /// `host[:port]` and `registry_wide` (no more specific key could serve
+    /// another image of that registry), else by image, so that neither a
+    /// "no match" nor a host's key hides a more specific one in kubelet's
+    /// cache.
+    pub fn new(
+        auth: BTreeMap<String, AuthConfig>,
+        registry_wide: bool,
+        cache_seconds: i64,
+    ) -> Self {
+        let by_registry =
+            registry_wide && !auth.is_empty() && auth.keys().all(|k| !k.contains('/'));
         Self {
             api_version: API_VERSION.into(),
             kind: "CredentialProviderResponse".into(),
@@ -166,19 +173,26 @@ mod tests {
         };
         let hosts = BTreeMap::from([("ghcr.io".to_owned(), cred())]);
         assert_eq!(
-            Response::new(hosts, 60).cache_key_type,
+            Response::new(hosts.clone(), true, 60).cache_key_type,
             CacheKeyType::Registry
+        );
+        assert_eq!(
+            Response::new(hosts, false, 60).cache_key_type,
+            CacheKeyType::Image
         );
         let repo = BTreeMap::from([
             ("ghcr.io".to_owned(), cred()),
             ("ghcr.io/team/app".to_owned(), cred()),
         ]);
-        assert_eq!(Response::new(repo, 60).cache_key_type, CacheKeyType::Image);
         assert_eq!(
-            Response::new(BTreeMap::new(), 60).cache_key_type,
+            Response::new(repo, true, 60).cache_key_type,
             CacheKeyType::Image
         );
-        let json = serde_json::to_value(Response::new(BTreeMap::new(), 3600)).unwrap();
+        assert_eq!(
+            Response::new(BTreeMap::new(), true, 60).cache_key_type,
+            CacheKeyType::Image
+        );
+        let json = serde_json::to_value(Response::new(BTreeMap::new(), true, 3600)).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"apiVersion": API_VERSION, "kind": "CredentialProviderResponse",

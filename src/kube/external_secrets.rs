@@ -68,7 +68,22 @@ pub fn manifests(
         ("metadata", map([("name", STORE.into())])),
         (
             "spec",
-            map([(
+            map([
+                // Only the labelled namespaces may use the store: without
+                // this, any namespace could make an ExternalSecret for any
+                // delivered secret.
+                (
+                    "conditions",
+                    vec![map([(
+                        "namespaceSelector",
+                        map([(
+                            "matchLabels",
+                            Value::Object(vec![(label.0.to_owned(), label.1.into())]),
+                        )]),
+                    )])]
+                    .into(),
+                ),
+                (
                 "provider",
                 map([(
                     "webhook",
@@ -101,7 +116,8 @@ pub fn manifests(
                         ),
                     ]),
                 )]),
-            )]),
+                ),
+            ]),
         ),
     ]);
     let mut docs = vec![store];

@@ -160,14 +160,23 @@ fn scalar_str(s: &str) -> String {
     let plain = s
         .chars()
         .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '.' || c == '/')
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '/')
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
         && !WORDS.contains(&s.to_ascii_lowercase().as_str());
     if plain {
         s.to_owned()
     } else {
-        serde_json::Value::String(s.to_owned()).to_string()
+        // JSON leaves DEL and the C1 controls as they are; YAML's double
+        // quotes do not take them raw.
+        serde_json::Value::String(s.to_owned())
+            .to_string()
+            .chars()
+            .map(|c| match c {
+                '\u{7f}'..='\u{9f}' => format!("\\u{:04x}", u32::from(c)),
+                c => c.to_string(),
+            })
+            .collect()
     }
 }
 
@@ -196,6 +205,7 @@ mod tests {
                 .into(),
             ),
             ("args", vec!["credential-provider".into()].into()),
+            ("odd", vec![".5".into(), "a\u{85}b".into()].into()),
             ("empty", map([])),
             ("n", 3.into()),
         ]);
@@ -203,7 +213,7 @@ mod tests {
             documents(&[doc]),
             "---\napiVersion: v1\nkind: Thing\nmetadata:\n  name: a\n  labels:\n    \"on\": \"true\"\n\
              list:\n  - name: x\n    value: \"1h0m0s\"\n  - name: \"y\"\n    value: \"{{ .k }}\"\n\
-             args:\n  - credential-provider\nempty: {}\n\"n\": 3\n"
+             args:\n  - credential-provider\nodd:\n  - \".5\"\n  - \"a\\u0085b\"\nempty: {}\n\"n\": 3\n"
         );
     }
 }

@@ -493,7 +493,11 @@ async fn an_administrator_delivers_a_secret_to_a_cluster() {
     type_into(&c, "Registry Host", "registry.gitlab.com").await;
     type_into(&c, "Username", "gitlab+deploy-token-1").await;
     type_into(&c, "Password", "glpat-delivered").await;
-    field(&c, "Deliver to clusters").await.click().await.unwrap();
+    field(&c, "Deliver to clusters")
+        .await
+        .click()
+        .await
+        .unwrap();
     type_into(&c, "Node image patterns", "registry.gitlab.com/team").await;
     screenshot(&c, "secret-deliver.png").await;
     click(&c, "Confirm").await;
@@ -536,7 +540,10 @@ async fn an_administrator_delivers_a_secret_to_a_cluster() {
     type_into(&c, "Image", "registry.gitlab.com/team/notebook:v1").await;
     click(&c, "Look up").await;
     let text = wait_for(&c, "kubelet asks about registry.gitlab.com/team/notebook").await;
-    assert!(text.contains("gitlab-registry") && text.contains("gitlab+deploy-token-1"), "{text}");
+    assert!(
+        text.contains("gitlab-registry") && text.contains("gitlab+deploy-token-1"),
+        "{text}"
+    );
     field(&c, "Image").await.clear().await.unwrap();
     type_into(&c, "Image", "ghcr.io/other/app").await;
     click(&c, "Look up").await;

@@ -456,6 +456,11 @@ async fn namespaces_get_through_eso_the_bytes_of_the_manifest() {
     assert_eq!(store["apiVersion"], "external-secrets.io/v1");
     assert_eq!(store["kind"], "ClusterSecretStore");
     assert_eq!(store["metadata"]["name"], "wharf");
+    assert_eq!(
+        store["spec"]["conditions"][0]["namespaceSelector"]["matchLabels"]["wharf.io/pull-secrets"],
+        "true",
+        "only the labelled namespaces may use the store"
+    );
     // The Secret the setup page tells the admin to make, labelled as it says.
     let setup = app.get_html("/admin/clusters/prod").await;
     assert!(
@@ -669,6 +674,8 @@ async fn credentials_follow_patterns_and_the_catalogue() {
     for (name, url, pull) in [
         ("notebook", "quay.io/team/notebook:v1", "quay-team"),
         ("tools", "ghcr.io/team/tools:2", "ghcr"),
+        // A pull secret of another registry is never sent to this one.
+        ("mismatch", "docker.io/library/python:3", "quay"),
     ] {
         let (s, b) = app
             .api_json(
@@ -703,6 +710,10 @@ async fn credentials_follow_patterns_and_the_catalogue() {
     assert_eq!(v["cacheKeyType"], "Image");
     let (_, v) = ask("registry.gitlab.com/other/app").await;
     assert_eq!(keys(&v), ["*.gitlab.com"]);
+    assert_eq!(
+        v["cacheKeyType"], "Image",
+        "a host's key is not cached for a registry that has a more specific one"
+    );
     let (_, v) = ask("gitlab.com/x").await;
     assert_eq!(v["auth"], json!({}), "*.gitlab.com needs three parts");
     assert_eq!(
@@ -736,6 +747,17 @@ async fn credentials_follow_patterns_and_the_catalogue() {
         page.contains("quay.io/team/notebook") && page.contains(">quay-team<"),
         "{page}"
     );
+
+    // An administrator's dry run hands out passwords: each is an export.
+    let exports: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'secret exported' AND target = 'secret/quay-team'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(exports >= 1);
 
     // Who may ask: admins (a dry run) and clusters; not other people.
     let (s, _) = app
@@ -796,6 +818,7 @@ async fn credentials_follow_patterns_and_the_catalogue() {
             "*.gitlab.com",
             "docker.io",
             "quay.io",
+            "quay.io/team/notebook",
             "quay.io/team/notebook-private",
             "registry.gitlab.com/team"
         ])
