@@ -469,7 +469,7 @@ async fn main() {
         let base = base.clone();
         move |n: u64| {
             let (client, token) = (client.clone(), cluster_token.clone());
-            let image = if n % 2 == 0 {
+            let image = if n.is_multiple_of(2) {
                 format!("fleet-{}.registry.example/app", n % DELIVERED as u64)
             } else {
                 format!("registry.gitlab.com/team-{}/notebook", n % 50)
