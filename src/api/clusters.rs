@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::common::{self, rfc3339};
 use super::schema;
 use crate::audit;
-use crate::auth::{ApiCaller, Caller};
+use crate::auth::{ApiCaller, Caller, Presented, identify};
 use crate::clusters::credentials::{self, DeliveryIndex};
 use crate::clusters::ops::{self, ClusterForm};
 use crate::clusters::routes::namespace_label;
@@ -262,11 +262,9 @@ pub async fn external_secrets(
 
 /// `?image=` of the credential lookup: the image kubelet pulls (its
 /// repository; a tag or digest is ignored). Required, which utoipa's derive
-/// cannot say beside a `schema_with`, hence written out.
-#[derive(Deserialize)]
-pub struct ImageParam {
-    image: String,
-}
+/// cannot say beside a `schema_with`, hence written out; read from the
+/// query's pairs after the token is checked.
+pub struct ImageParam;
 
 impl utoipa::IntoParams for ImageParam {
     fn into_params(
@@ -295,22 +293,34 @@ impl utoipa::IntoParams for ImageParam {
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
 pub async fn credentials(
-    caller: Caller,
+    presented: Presented,
     state: web::Data<AppState>,
     index: web::Data<DeliveryIndex>,
     serving: web::Data<ServingLog>,
-    query: web::Query<ImageParam>,
+    query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    if let Caller::Person(p) = &caller {
-        p.admin()?;
-    }
-    let raw = query.into_inner().image;
-    let image = ImageRef::parse(&raw).map_err(|m| Problem::invalid_field("image", m))?;
+    let raw = query.get("image").to_owned();
     let st = state.clone();
-    let found = db::run(&state.pool, move |c| {
-        db::read_tx(c, |c| credentials::lookup(c, &index, &st.master, &image))
+    // The token and the lookup in one hop to the database: this runs at
+    // every image pull of every node.
+    let (caller, found) = db::run(&state.pool, move |c| {
+        let caller = match identify(c, &presented) {
+            Ok(caller) => caller,
+            Err(p) => return Ok(Err(p)),
+        };
+        if let Caller::Person(p) = &caller
+            && let Err(refused) = p.admin()
+        {
+            return Ok(Err(refused));
+        }
+        let image = match ImageRef::parse(&raw) {
+            Ok(image) => image,
+            Err(m) => return Ok(Err(Problem::invalid_field("image", m))),
+        };
+        let found = db::read_tx(c, |c| credentials::lookup(c, &index, &st.master, &image))?;
+        Ok(Ok((caller, found)))
     })
-    .await?;
+    .await??;
     let answer = credentials::response(&found, state.delivery.node_cache);
     match &caller {
         Caller::Cluster(cluster) => {

@@ -111,24 +111,48 @@ enum Found {
     Cluster(tokens::ClusterHolder),
 }
 
-/// Checks the bearer token of `req`.
-async fn authenticate(req: HttpRequest) -> Result<Caller, Problem> {
-    let state = super::guard::app_state(&req).map_err(Problem::from)?;
-    let source = state.client_addr(&req);
-    let Some(token) = bearer(&req) else {
-        return Err(Problem::unauthorized(
-            "Send a token as Authorization: Bearer wharf_….",
-        ));
+/// What a request presents: its bearer token (if any) and its client
+/// address. Read without the database, so that a handler can check it in
+/// the same hop as its own work ([`identify`]).
+pub struct Presented {
+    token: Option<String>,
+    source: String,
+}
+
+impl Presented {
+    fn of(req: &HttpRequest) -> Result<Self, Problem> {
+        let state = super::guard::app_state(req).map_err(Problem::from)?;
+        Ok(Self {
+            token: bearer(req),
+            source: state.client_addr(req),
+        })
+    }
+}
+
+impl FromRequest for Presented {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Self::of(req))
+    }
+}
+
+/// Who holds the presented token, checked on `c` (a write when a use is
+/// noted, at most once a minute; a failure is counted and throttled).
+pub fn identify(c: &rusqlite::Connection, p: &Presented) -> Result<Caller, Problem> {
+    let Some(token) = &p.token else {
+        return identify_none();
     };
-    let src = source.clone();
-    let found = db::run(&state.pool, move |c| {
+    let src = &p.source;
+    let found = (|| -> Result<Option<Found>, AppError> {
         // What has no token's shape cannot be a guess at one: it is
         // refused without counting (or a database lookup).
-        if !tokens::well_formed(&token) {
+        if !tokens::well_formed(token) {
             return Ok(None);
         }
         let now = db::now();
-        let hash = tokens::digest(&token);
+        let hash = tokens::digest(token);
         // A valid token is never throttled: others' failures from its
         // address (an office, a CI pool, a cluster's NAT) must not lock it
         // out. The lookup runs before the lockout check, so the lockout
@@ -136,28 +160,28 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, Problem> {
         // bits no guess succeeds anyway. The last use is kept to the
         // minute and the address.
         let fresh = |seen: &Option<(i64, String)>| {
-            matches!(seen, Some((at, from)) if now - at < 60 && *from == src)
+            matches!(seen, Some((at, from)) if now - at < 60 && from == src)
         };
         if let Some(h) = tokens::holder(c, &hash, now)? {
             if !fresh(&h.last_used) {
-                tokens::touch(c, h.token_id, now, &src)?;
+                tokens::touch(c, h.token_id, now, src)?;
             }
             return Ok(Some(Found::Person(h)));
         }
         if let Some(h) = tokens::cluster_holder(c, &hash)? {
             if !fresh(&h.last_seen) {
-                tokens::touch_cluster(c, h.id, now, &src)?;
+                tokens::touch_cluster(c, h.id, now, src)?;
             }
             return Ok(Some(Found::Cluster(h)));
         }
-        if let Some(wait) = throttle::retry_after_token(c, &src)? {
+        if let Some(wait) = throttle::retry_after_token(c, src)? {
             return Err(AppError::TooManyRequests(wait));
         }
-        throttle::record_failure(c, throttle::TOKEN_BUCKET, &src)?;
+        throttle::record_failure(c, throttle::TOKEN_BUCKET, src)?;
         Ok(None)
-    })
-    .await
+    })()
     .map_err(Problem::from)?;
+    let source = src.clone();
     match found {
         Some(Found::Person(h)) => Ok(Caller::Person(ApiCaller {
             user: h.user,
@@ -174,6 +198,25 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, Problem> {
             "The token is unknown, expired or revoked, or its user is disabled.",
         )),
     }
+}
+
+/// Checks the bearer token of `req`.
+async fn authenticate(req: HttpRequest) -> Result<Caller, Problem> {
+    let presented = Presented::of(&req)?;
+    if presented.token.is_none() {
+        return identify_none();
+    }
+    let state = super::guard::app_state(&req).map_err(Problem::from)?;
+    db::run(&state.pool, move |c| Ok(identify(c, &presented)))
+        .await
+        .map_err(Problem::from)?
+}
+
+/// The answer to a request without a token (no database needed).
+fn identify_none() -> Result<Caller, Problem> {
+    Err(Problem::unauthorized(
+        "Send a token as Authorization: Bearer wharf_….",
+    ))
 }
 
 impl FromRequest for Caller {
