@@ -43,9 +43,14 @@ struct Index {
     specific_globs: Vec<NodePattern>,
 }
 
-/// The index, as app data.
+/// The index, as app data: the current one, and a lock that lets one
+/// request build a new one while the others wait for it (32 requests
+/// building their own at once would each hold a copy).
 #[derive(Default)]
-pub struct DeliveryIndex(Mutex<Option<Arc<Index>>>);
+pub struct DeliveryIndex {
+    current: Mutex<Option<Arc<Index>>>,
+    building: Mutex<()>,
+}
 
 impl DeliveryIndex {
     fn current(&self, conn: &Connection) -> Result<Arc<Index>, AppError> {
@@ -55,21 +60,31 @@ impl DeliveryIndex {
                         (SELECT n FROM change_counters WHERE tbl = 'images')",
             )?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        if let Some(index) = self.lock().as_ref().filter(|i| i.generation == generation) {
-            return Ok(index.clone());
+        let fresh = |this: &Self| {
+            this.slot()
+                .as_ref()
+                .filter(|i| i.generation == generation)
+                .cloned()
+        };
+        if let Some(index) = fresh(self) {
+            return Ok(index);
         }
-        // Built outside the lock; a newer index is never replaced by an
-        // older snapshot's (the counters only grow).
+        let _one_builder = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = fresh(self) {
+            return Ok(index);
+        }
+        // A newer index is never replaced by an older snapshot's (the
+        // counters only grow).
         let index = Arc::new(build(conn, generation)?);
-        let mut slot = self.lock();
+        let mut slot = self.slot();
         if slot.as_ref().is_none_or(|i| i.generation <= generation) {
             *slot = Some(index.clone());
         }
         Ok(index)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Index>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Index>>> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -943,3 +943,85 @@ async fn serving_is_audited_once_an_hour_with_a_count() {
         .unwrap();
     assert_eq!(requests, 55);
 }
+
+/// A wharf that accepts the connection and never answers: the plugin gives
+/// up within kubelet's patience, says why, and prints nothing.
+#[tokio::test]
+async fn the_plugin_gives_up_on_a_silent_wharf_within_ten_seconds() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // Accepted by the kernel's backlog, never read.
+    let node = tempfile::tempdir().unwrap();
+    let token = token_file(node.path(), &format!("wharf_{}", "a".repeat(43)));
+    let (ok, stdout, stderr, took) = tokio::task::spawn_blocking(move || {
+        plugin(&url, &token, &node.path().join("cache"), "ghcr.io/a/b", &[])
+    })
+    .await
+    .unwrap();
+    drop(listener);
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(stderr.contains("cannot reach wharf"), "{stderr}");
+}
+
+/// The Clusters list says when a cluster was last seen and how many
+/// requests it made, and a deleted cluster's token stops at once.
+#[tokio::test]
+async fn clusters_are_seen_counted_and_deleted() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("alice", "alices-long-password", true);
+    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    let (_, c) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(&admin),
+            Some(json!({"name": "edge"})),
+        )
+        .await;
+    let cluster = c["token"].as_str().unwrap().to_owned();
+    assert!(c["last_seen_at"].is_null());
+    for _ in 0..3 {
+        let (s, _) = app
+            .api_json(
+                Method::GET,
+                "/api/v1/credentials?image=ghcr.io/a/b",
+                Some(&cluster),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (_, c) = app
+        .api_json(Method::GET, "/api/v1/clusters/edge", Some(&admin), None)
+        .await;
+    assert!(c["last_seen_at"].is_string(), "{c}");
+    assert_eq!(c["last_seen_from"], "127.0.0.1");
+    let list = app.get_html("/admin/clusters").await;
+    assert!(
+        list.contains("edge") && list.contains("from 127.0.0.1"),
+        "{list}"
+    );
+
+    let r = app.post("/admin/clusters/edge/delete", &[]).await;
+    assert_redirect_to(&r, "/admin/clusters");
+    let (s, _) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/credentials?image=ghcr.io/a/b",
+            Some(&cluster),
+            None,
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "a deleted cluster's token stops at once"
+    );
+    let log = app.get_html("/admin/audit").await;
+    assert!(
+        log.contains("cluster deleted") && log.contains("cluster created"),
+        "{log}"
+    );
+}
