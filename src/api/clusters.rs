@@ -202,12 +202,7 @@ pub async fn kubelet_config(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    let name = path.into_inner();
-    let delivery = db::run(&state.pool, move |c| {
-        store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))?;
-        Ok(setup::delivery(c)?)
-    })
-    .await?;
+    let delivery = setup::of_cluster(&state, path.into_inner()).await?;
     let base = setup::base_url(&state, &req);
     let body = setup::kubelet_config(&state, &delivery, &base).ok_or_else(|| {
         Problem::new(
@@ -247,12 +242,7 @@ pub async fn external_secrets(
     caller.admin()?;
     let (key, value) =
         namespace_label(&query, false).map_err(|m| Problem::invalid_field("namespace_label", m))?;
-    let name = path.into_inner();
-    let delivery = db::run(&state.pool, move |c| {
-        store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))?;
-        Ok(setup::delivery(c)?)
-    })
-    .await?;
+    let delivery = setup::of_cluster(&state, path.into_inner()).await?;
     let base = setup::base_url(&state, &req);
     let body = setup::external_secrets(&state, &delivery, &base, (&key, &value));
     Ok(HttpResponse::Ok()

@@ -22,6 +22,17 @@ struct Sealed {
     sealed: Vec<u8>,
 }
 
+impl Sealed {
+    /// Name, username and sealed value, from column `at` on.
+    fn at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
+        Ok(Self {
+            name: r.get(at)?,
+            username: r.get::<_, Option<String>>(at + 1)?.unwrap_or_default(),
+            sealed: r.get(at + 2)?,
+        })
+    }
+}
+
 /// What answers every lookup until a secret or an image changes.
 struct Index {
     generation: (i64, i64),
@@ -111,11 +122,7 @@ fn catalogue_routes(conn: &Connection) -> rusqlite::Result<Vec<(String, Sealed)>
         let Some(registry) = host.and_then(|h| RegistryHost::parse(&h).ok()) else {
             continue;
         };
-        let secret = Sealed {
-            name: r.get(3)?,
-            username: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-            sealed: r.get(5)?,
-        };
+        let secret = Sealed::at(r, 3)?;
         for url in [r.get::<_, String>(0)?]
             .into_iter()
             .chain(r.get::<_, Option<String>>(1)?)
@@ -154,12 +161,7 @@ fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
         let raw: String = r.get(0)?;
         // Stored patterns were parsed on the way in.
         if let Ok(p) = NodePattern::parse(&raw) {
-            let sealed = Sealed {
-                name: r.get(1)?,
-                username: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                sealed: r.get(3)?,
-            };
-            patterns.push((p, sealed));
+            patterns.push((p, Sealed::at(r, 1)?));
         }
     }
     let (mut by_host, mut globbed) = (HashMap::<String, Vec<usize>>::new(), Vec::new());

@@ -1,7 +1,6 @@
 //! Handlers and page structs of the Clusters area.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -18,7 +17,7 @@ use crate::error::AppError;
 use crate::kube::external_secrets::{self as eso, DEFAULT_NAMESPACE_LABEL};
 use crate::listing::QueryPairs;
 use crate::state::AppState;
-use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, render, unprocessable};
+use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, download, render, unprocessable};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "clusters/list.html")]
@@ -219,24 +218,6 @@ pub async fn rotate_token(
     render(StatusCode::OK, &page)
 }
 
-fn download(body: String, filename: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/yaml")
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(filename)],
-        })
-        .body(body)
-}
-
-async fn delivery_of(state: &AppState, name: String) -> Result<Delivery, AppError> {
-    db::run(&state.pool, move |c| {
-        store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))?;
-        Ok(setup::delivery(c)?)
-    })
-    .await
-}
-
 /// `GET /admin/clusters/{name}/kubelet-config.yaml`
 pub async fn kubelet_config(
     _ctx: AdminCtx,
@@ -244,14 +225,18 @@ pub async fn kubelet_config(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let delivery = delivery_of(&state, path.into_inner()).await?;
+    let delivery = setup::of_cluster(&state, path.into_inner()).await?;
     let base = setup::base_url(&state, &req);
     let body = setup::kubelet_config(&state, &delivery, &base).ok_or_else(|| {
         AppError::Conflict(
             "Nothing is delivered yet, and kubelet refuses a provider without matchImages: tick “Deliver to clusters” on an Image Pull secret first.".into(),
         )
     })?;
-    Ok(download(body, "wharf-credential-provider.yaml".into()))
+    Ok(download(
+        body,
+        "application/yaml",
+        "wharf-credential-provider.yaml".into(),
+    ))
 }
 
 /// `?namespace_label=` of the ESO download: the label, or the default
@@ -281,10 +266,14 @@ pub async fn external_secrets(
     query: QueryPairs,
 ) -> Result<HttpResponse, AppError> {
     let (key, value) = namespace_label(&query, true).map_err(AppError::Unprocessable)?;
-    let delivery = delivery_of(&state, path.into_inner()).await?;
+    let delivery = setup::of_cluster(&state, path.into_inner()).await?;
     let base = setup::base_url(&state, &req);
     let body = setup::external_secrets(&state, &delivery, &base, (&key, &value));
-    Ok(download(body, "external-secrets.yaml".into()))
+    Ok(download(
+        body,
+        "application/yaml",
+        "external-secrets.yaml".into(),
+    ))
 }
 
 /// `GET /admin/clusters/{name}/delete`

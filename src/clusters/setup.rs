@@ -50,6 +50,19 @@ pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
     Ok(Delivery { patterns, secrets })
 }
 
+/// What is delivered, for the cluster `name` (404 when there is none).
+pub async fn of_cluster(
+    state: &AppState,
+    name: String,
+) -> Result<Delivery, crate::error::AppError> {
+    crate::db::run(&state.pool, move |c| {
+        super::store::find(c, &name)?
+            .ok_or_else(|| crate::error::AppError::no_such("cluster", &name))?;
+        Ok(delivery(c)?)
+    })
+    .await
+}
+
 /// wharf's address as clusters reach it: `--public-url`, else the address
 /// this request came to (its `Host`; forwarded headers only behind a
 /// trusted proxy, as for client addresses).

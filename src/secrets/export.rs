@@ -1,7 +1,6 @@
 //! What leaves the portal on purpose: manifests, docker config files, the
 //! export of every secret, and "Test login". Admins only, each one audited.
 
-use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
 use rusqlite::OptionalExtension;
 use serde::Deserialize;
@@ -16,7 +15,7 @@ use crate::kube::{Manifest, dockerconfigjson, registry};
 use crate::lifecycle::notify;
 use crate::lifecycle::{CheckMode, Event};
 use crate::state::AppState;
-use crate::web::see_other;
+use crate::web::{download, see_other};
 
 /// `?namespace=`; empty means none, as without `-n`.
 #[derive(Deserialize)]
@@ -153,16 +152,6 @@ pub async fn load_delivered(
     })
     .await?;
     open(state, secret, &sealed)
-}
-
-fn download(body: String, content_type: &str, filename: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type.to_owned())
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(filename)],
-        })
-        .body(body)
 }
 
 /// The manifest of one secret, as kubectl's `-o yaml` or `-o json`.

@@ -132,3 +132,15 @@ impl Refused {
         conflict(&self)
     }
 }
+
+/// A file to save: `body` as `content_type`, named `filename`.
+pub fn download(body: String, content_type: &str, filename: String) -> HttpResponse {
+    use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+    HttpResponse::Ok()
+        .content_type(content_type.to_owned())
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(filename)],
+        })
+        .body(body)
+}
