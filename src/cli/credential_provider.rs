@@ -71,6 +71,12 @@ pub fn run(settings: &Settings, input: impl Read, mut out: impl Write) -> Result
             request.kind, request.api_version
         ));
     }
+    if !settings.cache_dir.is_absolute() {
+        return Err(format!(
+            "--cache-dir must be an absolute path (kubelet runs the plugin from /), not {}",
+            settings.cache_dir.display()
+        ));
+    }
     let kept_file = settings.cache_dir.join(cache_name(&request.image));
     let response = match ask(settings, &request.image) {
         Ok(response) => {
@@ -119,12 +125,20 @@ fn ask(settings: &Settings, image: &str) -> Result<Response, Failure> {
         })?
         .trim()
         .to_owned();
+    // An empty file (in the middle of a rotation, say) is this node's
+    // problem, not wharf's refusal: nothing kept is forgotten for it.
+    if token.is_empty() {
+        return Err(Failure::Other(format!(
+            "the token file {} is empty",
+            settings.token_file.display()
+        )));
+    }
     let url = format!("{}/api/v1/credentials", settings.url.trim_end_matches('/'));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::Other(e.to_string()))?;
-    runtime.block_on(async {
+    let answer = runtime.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(DEADLINE)
             .redirect(reqwest::redirect::Policy::none())
@@ -136,7 +150,14 @@ fn ask(settings: &Settings, image: &str) -> Result<Response, Failure> {
             .bearer_auth(&token)
             .send()
             .await
-            .map_err(|e| Failure::Unavailable(format!("cannot reach wharf at {url}: {e}")))?;
+            .map_err(|e| {
+                if e.is_builder() {
+                    // Something local (a token with a control character).
+                    Failure::Other(format!("cannot make the request: {e}"))
+                } else {
+                    Failure::Unavailable(format!("cannot reach wharf at {url}: {e}"))
+                }
+            })?;
         let status = res.status();
         let body = res
             .bytes()
@@ -175,7 +196,11 @@ fn ask(settings: &Settings, image: &str) -> Result<Response, Failure> {
                 detail()
             ))),
         }
-    })
+    });
+    // A name lookup that hangs stays behind on its blocking thread instead
+    // of holding the answer past kubelet's patience.
+    runtime.shutdown_background();
+    answer
 }
 
 fn keep(dir: &Path, file: &Path, response: &Response) -> std::io::Result<()> {
@@ -191,10 +216,12 @@ fn keep(dir: &Path, file: &Path, response: &Response) -> std::io::Result<()> {
     // Written whole under another name, then renamed: a reader never sees
     // half a file.
     let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    // Never through a link someone put there.
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(0o600)
         .open(&tmp)?;
     f.write_all(&text)?;
@@ -211,7 +238,9 @@ fn kept(file: &Path, max_stale: i64) -> Option<Response> {
 fn forget_all(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
-            if e.path().extension().is_some_and(|x| x == "json") {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".json") || name.contains(".tmp") {
                 let _ = std::fs::remove_file(e.path());
             }
         }

@@ -159,9 +159,11 @@ fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let raw: String = r.get(0)?;
-        // Stored patterns were parsed on the way in.
-        if let Ok(p) = NodePattern::parse(&raw) {
-            patterns.push((p, Sealed::at(r, 1)?));
+        // Stored patterns were parsed on the way in; one that no longer
+        // parses is said, not silently dropped.
+        match NodePattern::parse(&raw) {
+            Ok(p) => patterns.push((p, Sealed::at(r, 1)?)),
+            Err(why) => tracing::warn!(pattern = %raw, %why, "a delivered pattern is left out"),
         }
     }
     let (mut by_host, mut globbed) = (HashMap::<String, Vec<usize>>::new(), Vec::new());

@@ -141,6 +141,7 @@ pub const LABEL_RULE: TextRule = TextRule::pattern(
 /// `?namespace_label=KEY=VALUE`: a Kubernetes label key (an optional
 /// DNS prefix and `/`, then a name) and value.
 pub fn parse_label(raw: &str) -> Result<(String, String), String> {
+    let raw = raw.trim();
     let bad = || {
         Err(format!(
             "\"{raw}\" is not a label like wharf.io/pull-secrets=true: a key (an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.'), '=', and a value of up to 63 of those."

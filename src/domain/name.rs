@@ -58,6 +58,7 @@ impl Namespace {
 
     /// Parses `?namespace=`.
     pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
         if raw.len() <= 63 && is_label(raw) {
             Ok(Self(raw.to_owned()))
         } else {

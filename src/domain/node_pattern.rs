@@ -49,7 +49,9 @@ impl NodePattern {
             None => (authority, None),
         };
         if let Some(p) = port
-            && (p.starts_with('0') || !matches!(p.parse::<u16>(), Ok(n) if n > 0))
+            && (p.starts_with('0')
+                || !p.bytes().all(|b| b.is_ascii_digit())
+                || !matches!(p.parse::<u16>(), Ok(n) if n > 0))
         {
             return bad("the port must be a number from 1 to 65535, without a glob");
         }
@@ -237,6 +239,7 @@ mod tests {
             "https://ghcr.io",
             "ghcr.io:*",
             "ghcr.io:0",
+            "ghcr.io:+5000",
             "ghcr.io/te*m",
             "GHCR.io",
             "ghcr..io",

@@ -151,7 +151,9 @@ fn parse_authority(authority: &str) -> Result<String, String> {
         }
     };
     if let Some(p) = port
-        && (!matches!(p.parse::<u16>(), Ok(n) if n > 0) || p.starts_with('0'))
+        && (!p.bytes().all(|b| b.is_ascii_digit())
+            || !matches!(p.parse::<u16>(), Ok(n) if n > 0)
+            || p.starts_with('0'))
     {
         return bad();
     }
@@ -235,6 +237,7 @@ mod tests {
         let plain = RegistryHost::parse("http://127.0.0.1:5000").unwrap();
         assert!(plain.plain_http());
         assert_eq!(plain.domain(), "127.0.0.1:5000");
+        assert!(RegistryHost::parse("registry.example.com:+5000").is_err());
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct TextRule {
     /// Most characters.
     pub max_length: usize,
     /// Whole values refused although they match: names that are routes.
+    /// The document states them as a negative look-ahead, which ECMA-262
+    /// and Python read (the `regex` crate does not; the tests leave them
+    /// out of the pattern and filter them).
     pub reserved: &'static [&'static str],
 }
 

@@ -205,12 +205,13 @@ pub fn manifests(
     ])])
 }
 
-/// The line that puts the cluster's token where the store reads it, and
-/// the label ESO requires on it.
+/// The lines that put the cluster's token where the store reads it (made
+/// or replaced, so the same lines serve a new token), and the label ESO
+/// requires on it.
 pub fn token_commands(token_file: &str) -> String {
     format!(
-        "kubectl -n {TOKEN_NAMESPACE} create secret generic {TOKEN_SECRET} --from-file=token={token_file}\n\
-         kubectl -n {TOKEN_NAMESPACE} label secret {TOKEN_SECRET} {}={}",
+        "kubectl -n {TOKEN_NAMESPACE} create secret generic {TOKEN_SECRET} --from-file=token={token_file} \\\n  --dry-run=client -o yaml | kubectl apply -f -\n\
+         kubectl -n {TOKEN_NAMESPACE} label --overwrite secret {TOKEN_SECRET} {}={}",
         WEBHOOK_LABEL.0, WEBHOOK_LABEL.1
     )
 }

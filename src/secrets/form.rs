@@ -116,6 +116,8 @@ impl Valid {
     /// given ones, or the registry's host. A Git Sync key has none (it is
     /// fetched by name).
     pub fn patterns_in_force(&self) -> Vec<NodePattern> {
+        // `finish` refuses what has no pattern (an IPv6 registry with none
+        // given), so the registry's own is always a valid one here.
         match &self.credential {
             Credential::ImagePull { host, .. } if self.deliver => {
                 if self.node_patterns.is_empty() {
@@ -167,6 +169,17 @@ impl SecretForm {
         let display_name = errors.check("display_name", DisplayName::parse(&self.display_name));
         let expires_on = errors.check("expires_on", ExpiryDate::parse(&self.expires_on));
         let node_patterns = match kind {
+            Some(Kind::ImagePull)
+                if self.deliver.is_some()
+                    && self.node_patterns.trim().is_empty()
+                    && self.registry_host.contains('[') =>
+            {
+                errors.add(
+                    "node_patterns",
+                    "Give the node image patterns: kubelet's patterns cannot name an IPv6 address, so this registry has no pattern of its own.",
+                );
+                None
+            }
             Some(Kind::GitSync) if !self.node_patterns.trim().is_empty() => {
                 errors.add(
                     "node_patterns",

@@ -466,7 +466,11 @@ async fn namespaces_get_through_eso_the_bytes_of_the_manifest() {
     assert!(
         setup.contains("kubectl -n external-secrets create secret generic wharf-cluster-token")
     );
-    assert!(setup.contains("label secret wharf-cluster-token external-secrets.io/type=webhook"));
+    assert!(
+        setup.contains(
+            "label --overwrite secret wharf-cluster-token external-secrets.io/type=webhook"
+        )
+    );
     let token_kv = format!("token={cluster}");
     let k8s = [(
         "wharf-cluster-token",
@@ -1024,4 +1028,85 @@ async fn clusters_are_seen_counted_and_deleted() {
         log.contains("cluster deleted") && log.contains("cluster created"),
         "{log}"
     );
+}
+
+/// What is wrong on the node is said as such: an empty token file (in the
+/// middle of a rotation) and a relative cache directory are exit 1 without
+/// asking wharf, and a wrong invocation is exit 1 too, not clap's 2.
+#[test]
+fn the_plugin_says_what_is_wrong_on_the_node() {
+    let node = tempfile::tempdir().unwrap();
+    let empty = token_file(node.path(), "");
+    let (ok, stdout, stderr, _) = plugin(
+        "http://127.0.0.1:9",
+        &empty,
+        &node.path().join("c"),
+        "a.io/b",
+        &[],
+    );
+    assert!(!ok && stdout.is_empty());
+    assert!(stderr.contains("is empty"), "{stderr}");
+    let token = token_file(node.path(), "wharf_x");
+    let (ok, _, stderr, _) = plugin(
+        "http://127.0.0.1:9",
+        &token,
+        Path::new("relative"),
+        "a.io/b",
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("--cache-dir must be an absolute path"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["credential-provider", "--max-stale", "soon"])
+        .env("WHARF_URL", "http://127.0.0.1:9")
+        .env("WHARF_TOKEN_FILE", &token)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An IPv6 registry has no node pattern of its own (kubelet's patterns
+/// cannot name one): delivering it needs patterns given.
+#[tokio::test]
+async fn an_ipv6_registry_is_delivered_only_with_patterns() {
+    let app = spawn_app().await;
+    app.add_user("alice", "alices-long-password", true);
+    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    let body = |patterns: Value| {
+        json!({"name": "v6", "type": "image_pull", "registry_host": "[fd00::5]:5000",
+               "username": "u", "password": "p", "deliver": true, "node_patterns": patterns})
+    };
+    let (s, b) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets",
+            Some(&admin),
+            Some(body(json!([]))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        b["errors"]["node_patterns"][0]
+            .as_str()
+            .unwrap()
+            .contains("IPv6"),
+        "{b}"
+    );
+    let (s, b) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets",
+            Some(&admin),
+            Some(body(json!(["registry.internal:5000"]))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
 }
