@@ -68,6 +68,13 @@ pub struct Settings {
     pub trusted_proxies: crate::options::ProxyList,
 }
 
+impl Settings {
+    /// Whether `peer` is a proxy whose forwarded headers are believed.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.trust_proxy && self.trusted_proxies.contains(peer)
+    }
+}
+
 impl AppState {
     /// Marks a secret as being checked; false if it already is.
     pub fn begin_check(&self, id: crate::domain::SecretId) -> bool {
@@ -115,8 +122,7 @@ pub fn client_addr(
     let Some(peer) = peer else {
         return "unknown".into();
     };
-    let trusted = settings.trust_proxy && settings.trusted_proxies.contains(peer);
-    if !trusted {
+    if !settings.trusts(peer) {
         return peer.to_string();
     }
     let hops: Vec<IpAddr> = forwarded().iter().filter_map(|h| parse_hop(h)).collect();

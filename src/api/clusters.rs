@@ -308,34 +308,37 @@ pub async fn credentials(
             Err(m) => return Ok(Err(Problem::invalid_field("image", m))),
         };
         let found = db::read_tx(c, |c| credentials::lookup(c, &index, &st.master, &image))?;
+        // A person's dry run hands out the passwords too: each is an
+        // export, recorded together.
+        if let Caller::Person(p) = &caller
+            && !found.served.is_empty()
+        {
+            let (actor, tx) = (p.actor(), db::write_tx(c)?);
+            for s in &found.served {
+                audit::record(
+                    &tx,
+                    &actor.name,
+                    audit::action::SECRET_EXPORTED,
+                    &format!("secret/{}", s.secret),
+                    &actor.source,
+                )?;
+            }
+            tx.commit()?;
+        }
         Ok(Ok((caller, found)))
     })
     .await??;
     let answer = credentials::response(&found, state.delivery.node_cache);
-    match &caller {
-        Caller::Cluster(cluster) => {
-            let names: Vec<&str> = found.served.iter().map(|s| s.secret.as_str()).collect();
-            serving.note(cluster, &names);
-            state
-                .metrics
-                .credential_request(if found.served.is_empty() {
-                    CredentialResult::NoMatch
-                } else {
-                    CredentialResult::Served
-                });
-        }
-        // A person's dry run hands out the passwords too: each is an export.
-        Caller::Person(p) => {
-            for s in &found.served {
-                audit::record_alone(
-                    &state.pool,
-                    p.actor(),
-                    audit::action::SECRET_EXPORTED,
-                    format!("secret/{}", s.secret),
-                )
-                .await?;
-            }
-        }
+    if let Caller::Cluster(cluster) = &caller {
+        let names: Vec<&str> = found.served.iter().map(|s| s.secret.as_str()).collect();
+        serving.note(cluster, &names);
+        state
+            .metrics
+            .credential_request(if found.served.is_empty() {
+                CredentialResult::NoMatch
+            } else {
+                CredentialResult::Served
+            });
     }
     Ok(common::json(StatusCode::OK, &answer))
 }

@@ -138,6 +138,42 @@ impl FromRequest for Presented {
     }
 }
 
+/// The holder of `token`, noting its use (at most once a minute); a
+/// failure is counted and throttled per address.
+fn holder(c: &rusqlite::Connection, token: &str, src: &str) -> Result<Option<Found>, AppError> {
+    // What has no token's shape cannot be a guess at one: it is
+    // refused without counting (or a database lookup).
+    if !tokens::well_formed(token) {
+        return Ok(None);
+    }
+    let now = db::now();
+    let hash = tokens::digest(token);
+    // A valid token is never throttled: others' failures from its
+    // address (an office, a CI pool, a cluster's NAT) must not lock it
+    // out. The lookup runs before the lockout check, so the lockout
+    // bounds the failures recorded, not the guesses; with 256 random
+    // bits no guess succeeds anyway. The last use is kept to the
+    // minute and the address.
+    let fresh = |seen: &Option<(i64, String)>| matches!(seen, Some((at, from)) if now - at < 60 && from == src);
+    if let Some(h) = tokens::holder(c, &hash, now)? {
+        if !fresh(&h.last_used) {
+            tokens::touch(c, h.token_id, now, src)?;
+        }
+        return Ok(Some(Found::Person(h)));
+    }
+    if let Some(h) = tokens::cluster_holder(c, &hash)? {
+        if !fresh(&h.last_seen) {
+            tokens::touch_cluster(c, h.id, now, src)?;
+        }
+        return Ok(Some(Found::Cluster(h)));
+    }
+    if let Some(wait) = throttle::retry_after_token(c, src)? {
+        return Err(AppError::TooManyRequests(wait));
+    }
+    throttle::record_failure(c, throttle::TOKEN_BUCKET, src)?;
+    Ok(None)
+}
+
 /// Who holds the presented token, checked on `c` (a write when a use is
 /// noted, at most once a minute; a failure is counted and throttled).
 pub fn identify(c: &rusqlite::Connection, p: &Presented) -> Result<Caller, Problem> {
@@ -145,42 +181,7 @@ pub fn identify(c: &rusqlite::Connection, p: &Presented) -> Result<Caller, Probl
         return identify_none();
     };
     let src = &p.source;
-    let found = (|| -> Result<Option<Found>, AppError> {
-        // What has no token's shape cannot be a guess at one: it is
-        // refused without counting (or a database lookup).
-        if !tokens::well_formed(token) {
-            return Ok(None);
-        }
-        let now = db::now();
-        let hash = tokens::digest(token);
-        // A valid token is never throttled: others' failures from its
-        // address (an office, a CI pool, a cluster's NAT) must not lock it
-        // out. The lookup runs before the lockout check, so the lockout
-        // bounds the failures recorded, not the guesses; with 256 random
-        // bits no guess succeeds anyway. The last use is kept to the
-        // minute and the address.
-        let fresh = |seen: &Option<(i64, String)>| {
-            matches!(seen, Some((at, from)) if now - at < 60 && from == src)
-        };
-        if let Some(h) = tokens::holder(c, &hash, now)? {
-            if !fresh(&h.last_used) {
-                tokens::touch(c, h.token_id, now, src)?;
-            }
-            return Ok(Some(Found::Person(h)));
-        }
-        if let Some(h) = tokens::cluster_holder(c, &hash)? {
-            if !fresh(&h.last_seen) {
-                tokens::touch_cluster(c, h.id, now, src)?;
-            }
-            return Ok(Some(Found::Cluster(h)));
-        }
-        if let Some(wait) = throttle::retry_after_token(c, src)? {
-            return Err(AppError::TooManyRequests(wait));
-        }
-        throttle::record_failure(c, throttle::TOKEN_BUCKET, src)?;
-        Ok(None)
-    })()
-    .map_err(Problem::from)?;
+    let found = holder(c, token, src).map_err(Problem::from)?;
     let source = src.clone();
     match found {
         Some(Found::Person(h)) => Ok(Caller::Person(ApiCaller {

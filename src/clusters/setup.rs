@@ -70,12 +70,9 @@ pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
     if let Some(u) = &state.lifecycle.public_url {
         return u.trim_end_matches('/').to_owned();
     }
-    if state.settings.trust_proxy
-        && state.client_addr(req)
-            != req
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default()
+    if req
+        .peer_addr()
+        .is_some_and(|p| state.settings.trusts(p.ip()))
     {
         let info = req.connection_info();
         return format!("{}://{}", info.scheme(), info.host());
@@ -84,9 +81,7 @@ pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
         .headers()
         .get(actix_web::http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.app_config().host().to_owned().into())
-        .unwrap_or_default();
+        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
     format!("http://{host}")
 }
 
