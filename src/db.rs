@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/010_outbox_claims.sql"),
     include_str!("../migrations/011_images_change_counter.sql"),
     include_str!("../migrations/012_delivery.sql"),
+    include_str!("../migrations/013_ecr.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema
@@ -65,6 +66,12 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     opts.open(path).map(drop)
 }
 
+/// The first line of a migration that rebuilds a table (SQLite's way to
+/// change a constraint): it runs with foreign keys off, as SQLite's
+/// documented procedure requires (dropping the old table must not cascade
+/// or refuse), and must leave every foreign key intact to commit.
+const REBUILDS: &str = "-- wharf: rebuilds tables";
+
 /// Runs every migration the database has not seen, each in a transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -72,12 +79,39 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         .zip(MIGRATIONS)
         .skip(usize::try_from(done).unwrap_or(0))
     {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i)?;
-        tx.commit()?;
+        let rebuilds = sql.starts_with(REBUILDS);
+        // Outside the transaction: SQLite ignores it inside one.
+        if rebuilds {
+            conn.pragma_update(None, "foreign_keys", false)?;
+        }
+        let applied = apply(conn, i, sql, rebuilds);
+        if rebuilds {
+            conn.pragma_update(None, "foreign_keys", true)?;
+        }
+        applied?;
     }
     Ok(())
+}
+
+fn apply(conn: &mut Connection, version: i64, sql: &str, rebuilds: bool) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(sql)?;
+    if rebuilds {
+        let broken: i64 =
+            tx.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!(
+                    "migration {version} would leave {broken} broken foreign keys"
+                )),
+            ));
+        }
+    }
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()
 }
 
 /// Runs `f` with a pooled connection on actix's blocking thread pool, so

@@ -35,6 +35,9 @@ pub enum AppError {
     /// Too much work queued (password hashing): try again after that many seconds.
     #[error("The server is busy. Try again in {0} seconds.")]
     Busy(u64),
+    /// A service wharf depends on (the ECR API) failed: 502, with its words.
+    #[error("{0}")]
+    Upstream(String),
     /// SQLite said no.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
@@ -85,6 +88,7 @@ impl ResponseError for AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,7 +100,9 @@ impl ResponseError for AppError {
                 .insert_header((header::LOCATION, "/login"))
                 .finish();
         }
-        let (message, reference) = if status.is_server_error() && !matches!(self, Self::Busy(_)) {
+        let (message, reference) = if status.is_server_error()
+            && !matches!(self, Self::Busy(_) | Self::Upstream(_))
+        {
             let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
             tracing::error!(reference = %reference, error = %self, "internal error");
             (

@@ -16,6 +16,8 @@
 //! - `web`: form errors, problems, the page context, rendering, sessions;
 //! - `listing`, `list_cache`: one reading of a list request (lenient for
 //!   pages, strict for the API) and the lists' in-memory snapshots;
+//! - `clock`, `ecr`: the time registry tokens live by, and minting Amazon
+//!   ECR tokens (below the areas: every consumer asks it);
 //! - `state`: what every handler shares;
 //! - `ops`: what a write comes to ([`ops::Failure`]) and the API's answer
 //!   to it;
@@ -33,10 +35,12 @@ pub mod audit;
 pub mod audit_log;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod clusters;
 pub mod crypto;
 pub mod db;
 pub mod domain;
+pub mod ecr;
 pub mod error;
 pub mod groups;
 pub mod images;

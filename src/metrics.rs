@@ -50,6 +50,8 @@ pub struct Metrics {
     checks: Family<ResultLabels, Counter>,
     notifications: Family<ResultLabels, Counter>,
     credential_requests: Family<ResultLabels, Counter>,
+    token_mints: Family<ResultLabels, Counter>,
+    ecr_tokens: Family<Vec<(String, String)>, Gauge>,
     secrets: Family<Vec<(String, String)>, Gauge>,
     expiring: Gauge,
     expired: Gauge,
@@ -75,6 +77,8 @@ impl Metrics {
         let checks = Family::<ResultLabels, Counter>::default();
         let notifications = Family::<ResultLabels, Counter>::default();
         let credential_requests = Family::<ResultLabels, Counter>::default();
+        let token_mints = Family::<ResultLabels, Counter>::default();
+        let ecr_tokens = Family::<Vec<(String, String)>, Gauge>::default();
         let secrets = Family::<Vec<(String, String)>, Gauge>::default();
         let (expiring, expired, failing) = (Gauge::default(), Gauge::default(), Gauge::default());
         r.register(
@@ -102,6 +106,16 @@ impl Metrics {
             "Credential requests of clusters: served, no_match or denied",
             credential_requests.clone(),
         );
+        r.register(
+            "wharf_token_mints",
+            "Amazon ECR registry tokens minted: ok or failed",
+            token_mints.clone(),
+        );
+        r.register(
+            "wharf_ecr_tokens",
+            "Amazon ECR secrets by the state of their registry token: fresh (more than half its life left), aging, expired or none",
+            ecr_tokens.clone(),
+        );
         r.register("wharf_secrets", "Secrets stored, by type", secrets.clone());
         r.register(
             "wharf_secrets_expiring",
@@ -124,6 +138,11 @@ impl Metrics {
                 result: result.into(),
             });
         }
+        for result in ["ok", "failed"] {
+            let _ = token_mints.get_or_create(&ResultLabels {
+                result: result.into(),
+            });
+        }
         for result in ["delivered", "failed"] {
             let _ = notifications.get_or_create(&ResultLabels {
                 result: result.into(),
@@ -136,6 +155,8 @@ impl Metrics {
             checks,
             notifications,
             credential_requests,
+            token_mints,
+            ecr_tokens,
             secrets,
             expiring,
             expired,
@@ -147,6 +168,16 @@ impl Metrics {
     pub fn login_check(&self, ok: bool) {
         let result = if ok { "ok" } else { "failed" };
         self.checks
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts an ECR token mint (`ok` or `failed`).
+    pub fn token_mint(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.token_mints
             .get_or_create(&ResultLabels {
                 result: result.into(),
             })
@@ -204,6 +235,9 @@ pub struct Gauges<'a> {
     pub expired: i64,
     /// The last login check failed.
     pub failing: i64,
+    /// ECR secrets by their token's state (`fresh`, `aging`, `expired`,
+    /// `none`).
+    pub ecr_tokens: &'a [(&'static str, i64)],
 }
 
 impl Metrics {
@@ -213,6 +247,11 @@ impl Metrics {
         for (kind, n) in g.by_type {
             self.secrets
                 .get_or_create(&vec![("type".to_owned(), (*kind).to_owned())])
+                .set(*n);
+        }
+        for (state, n) in g.ecr_tokens {
+            self.ecr_tokens
+                .get_or_create(&vec![("state".to_owned(), (*state).to_owned())])
                 .set(*n);
         }
         self.expiring.set(g.expiring);

@@ -44,6 +44,15 @@ impl Application {
     /// Opens the data directory, the keys and the database, binds the
     /// listener and prepares the server.
     pub fn build(config: ServerConfig) -> Result<Self, AppError> {
+        Self::build_with_clock(config, crate::clock::Clock::system())
+    }
+
+    /// [`Application::build`] with the clock registry tokens live by (a
+    /// test moves one by hand to pass a day in seconds).
+    pub fn build_with_clock(
+        config: ServerConfig,
+        clock: crate::clock::Clock,
+    ) -> Result<Self, AppError> {
         keys::create_private_dir(&config.data_dir).map_err(|e| {
             AppError::internal(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
@@ -87,6 +96,7 @@ impl Application {
                 node_cache: config.serve.node_cache.0,
             },
             metrics: crate::metrics::Metrics::new(),
+            tokens: crate::ecr::Tokens::new(clock),
             checking: Mutex::new(Default::default()),
             settings: Settings {
                 session_idle: config.serve.session_idle.0,
@@ -128,7 +138,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let background = crate::secrets::schedule::spawn(self.state.clone());
         let counting = crate::clusters::serving::spawn(self.state.clone(), self.serving.clone());
+        let refreshing = crate::secrets::refresh::spawn(self.state.clone());
         let result = self.server.await;
+        refreshing.abort();
         if let Some(task) = background {
             task.abort();
         }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub delivery: DeliverySettings,
     /// The Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Amazon ECR token minting, and the clock tokens live by.
+    pub tokens: crate::ecr::Tokens,
     /// Secrets whose login is being checked right now.
     pub checking: Mutex<std::collections::HashSet<crate::domain::SecretId>>,
 }

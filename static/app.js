@@ -9,7 +9,7 @@
   if (type) {
     var sync = function () {
       form.querySelectorAll("fieldset[data-kind]").forEach(function (fs) {
-        var on = fs.getAttribute("data-kind") === type.value;
+        var on = fs.getAttribute("data-kind").split(" ").indexOf(type.value) >= 0;
         fs.hidden = !on;
         fs.disabled = !on;
       });

@@ -11,7 +11,7 @@ use super::common::{self, rfc3339};
 use super::schema;
 use crate::audit;
 use crate::auth::{ApiCaller, Caller, Presented, identify};
-use crate::clusters::credentials::{self, DeliveryIndex};
+use crate::clusters::credentials::{self, Accept, DeliveryIndex};
 use crate::clusters::ops::{self, ClusterForm};
 use crate::clusters::routes::namespace_label;
 use crate::clusters::serving::ServingLog;
@@ -19,6 +19,7 @@ use crate::clusters::setup;
 use crate::clusters::store::{self, Cluster};
 use crate::db;
 use crate::domain::ImageRef;
+use crate::ecr;
 use crate::error::AppError;
 use crate::listing::QueryPairs;
 use crate::metrics::CredentialResult;
@@ -290,45 +291,76 @@ pub async fn credentials(
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     let raw = query.get("image").to_owned();
-    let st = state.clone();
     // The token and the lookup in one hop to the database: this runs at
-    // every image pull of every node.
-    let (caller, found) = db::run(&state.pool, move |c| {
-        let caller = match identify(c, &presented) {
-            Ok(caller) => caller,
-            Err(p) => return Ok(Err(p)),
-        };
-        if let Caller::Person(p) = &caller
-            && let Err(refused) = p.admin()
-        {
-            return Ok(Err(refused));
-        }
-        let image = match ImageRef::parse(&raw) {
-            Ok(image) => image,
-            Err(m) => return Ok(Err(Problem::invalid_field("image", m))),
-        };
-        let found = db::read_tx(c, |c| credentials::lookup(c, &index, &st.master, &image))?;
-        // A person's dry run hands out the passwords too: each is an
-        // export, recorded together.
-        if let Caller::Person(p) = &caller
-            && !found.served.is_empty()
-        {
-            let (actor, tx) = (p.actor(), db::write_tx(c)?);
-            for s in &found.served {
-                audit::record(
-                    &tx,
-                    &actor.name,
-                    audit::action::SECRET_EXPORTED,
-                    &format!("secret/{}", s.secret),
-                    &actor.source,
-                )?;
+    // every image pull of every node. An ECR secret whose token is past
+    // half its life is minted anew first (delivered ones are refreshed
+    // ahead, so this is rare), then looked up again; if ECR cannot mint,
+    // a token still valid is given, else the answer is 502 (the plugin
+    // then gives its kept answer).
+    let mut accept = Accept::Fresh;
+    let (caller, found) = loop {
+        let (st, presented, raw, index) =
+            (state.clone(), presented.clone(), raw.clone(), index.clone());
+        let now = state.tokens.clock.now();
+        let (caller, found) = db::run(&state.pool, move |c| {
+            let caller = match identify(c, &presented) {
+                Ok(caller) => caller,
+                Err(p) => return Ok(Err(p)),
+            };
+            if let Caller::Person(p) = &caller
+                && let Err(refused) = p.admin()
+            {
+                return Ok(Err(refused));
             }
-            tx.commit()?;
+            let image = match ImageRef::parse(&raw) {
+                Ok(image) => image,
+                Err(m) => return Ok(Err(Problem::invalid_field("image", m))),
+            };
+            let found = db::read_tx(c, |c| {
+                credentials::lookup(c, &index, &st.master, &image, now, accept)
+            })?;
+            // A person's dry run hands out the passwords too: each is an
+            // export, recorded together.
+            if let Caller::Person(p) = &caller
+                && !found.served.is_empty()
+                && found.pending.is_empty()
+            {
+                let (actor, tx) = (p.actor(), db::write_tx(c)?);
+                for s in &found.served {
+                    audit::record(
+                        &tx,
+                        &actor.name,
+                        audit::action::SECRET_EXPORTED,
+                        &format!("secret/{}", s.secret),
+                        &actor.source,
+                    )?;
+                }
+                tx.commit()?;
+            }
+            Ok(Ok((caller, found)))
+        })
+        .await??;
+        if found.pending.is_empty() {
+            break (caller, found);
         }
-        Ok(Ok((caller, found)))
-    })
-    .await??;
-    let answer = credentials::response(&found, state.delivery.node_cache);
+        if accept == Accept::Valid {
+            return Err(Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "No registry token could be minted for an Amazon ECR secret that matches this image; try again later.",
+            ));
+        }
+        let mut names: Vec<&str> = found.pending.iter().map(|(_, s)| s.as_str()).collect();
+        names.dedup();
+        for name in names {
+            // A failure is the second lookup's to judge (a kept token that
+            // is still valid is given).
+            if let Err(e) = ecr::current_token(&state, name).await {
+                tracing::warn!(secret = %name, error = %e, "no registry token for a credential lookup");
+            }
+        }
+        accept = Accept::Valid;
+    };
+    let answer = credentials::response(&found, state.delivery.node_cache, state.tokens.clock.now());
     if let Caller::Cluster(cluster) = &caller {
         let names: Vec<&str> = found.served.iter().map(|s| s.secret.as_str()).collect();
         serving.note(cluster, &names);

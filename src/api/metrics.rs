@@ -17,7 +17,8 @@ pub async fn metrics(
     cache: web::Data<SecretsList>,
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
-    let (by_type, summary) = db::run(&state.pool, move |c| {
+    let now = state.tokens.clock.now();
+    let (by_type, summary, tokens) = db::run(&state.pool, move |c| {
         let counted: Vec<(Kind, i64)> = c
             .prepare_cached("SELECT kind, COUNT(*) FROM secrets GROUP BY kind")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -30,7 +31,18 @@ pub async fn metrics(
                 (k.as_str(), n)
             })
             .collect();
-        Ok((by_type, store::summary(c, &cache)?))
+        let tokens: (i64, i64, i64, i64) = c
+            .prepare_cached(
+                "SELECT
+                   COUNT(*) FILTER (WHERE ?1 < token_minted_at + (token_expires_at - token_minted_at) / 2),
+                   COUNT(*) FILTER (WHERE ?1 >= token_minted_at + (token_expires_at - token_minted_at) / 2
+                                      AND ?1 < token_expires_at),
+                   COUNT(*) FILTER (WHERE ?1 >= token_expires_at),
+                   COUNT(*) FILTER (WHERE token_expires_at IS NULL)
+                 FROM secrets WHERE kind = 'ecr'",
+            )?
+            .query_row([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok((by_type, store::summary(c, &cache)?, tokens))
     })
     .await?;
     let body = state
@@ -40,6 +52,12 @@ pub async fn metrics(
             expiring: summary.expiring,
             expired: summary.expired,
             failing: summary.failing,
+            ecr_tokens: &[
+                ("fresh", tokens.0),
+                ("aging", tokens.1),
+                ("expired", tokens.2),
+                ("none", tokens.3),
+            ],
         })
         .map_err(AppError::internal)?;
     Ok(HttpResponse::Ok()

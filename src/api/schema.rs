@@ -113,6 +113,40 @@ pub fn registry_host() -> Object {
         .build()
 }
 
+/// An Amazon ECR registry host.
+pub fn ecr_host() -> Object {
+    text(crate::domain::EcrHost::RULE, false)
+        .description(Some(
+            "<12-digit account>.dkr.ecr.<region>.amazonaws.com: the account and region are read from it.",
+        ))
+        .build()
+}
+
+/// An IAM access key ID.
+pub fn access_key_id() -> Object {
+    text(crate::domain::AccessKeyId::RULE, false)
+        .description(Some(
+            "An IAM user's access key ID (AKIA…) with ecr:GetAuthorizationToken.",
+        ))
+        .build()
+}
+
+/// An AWS secret access key (write-only).
+pub fn secret_access_key() -> Object {
+    text(crate::domain::SECRET_ACCESS_KEY_RULE, false)
+        .description(Some("Write-only: never returned."))
+        .build()
+}
+
+/// The ECR API endpoint, or `null` for the region's own.
+pub fn ecr_endpoint() -> Object {
+    text(crate::domain::EcrEndpoint::RULE, true)
+        .description(Some(
+            "The ECR API endpoint (a VPC endpoint, say); null or absent: https://api.ecr.<region>.amazonaws.com.",
+        ))
+        .build()
+}
+
 /// A registry user name.
 pub fn registry_username() -> Object {
     text(RegistryUsername::RULE, false)
@@ -229,12 +263,26 @@ pub fn secret_create() -> RefOr<Schema> {
         .description(Some("A Git Sync secret: an SSH private key."))
         .property("secret", ssh_key())
         .required("secret");
+    let ecr = common("ecr")
+        .description(Some(
+            "An Amazon ECR secret: an IAM access key that mints 12-hour registry tokens.",
+        ))
+        .property("registry_host", ecr_host())
+        .required("registry_host")
+        .property("access_key_id", access_key_id())
+        .required("access_key_id")
+        .property("secret_access_key", secret_access_key())
+        .required("secret_access_key")
+        .property("endpoint", ecr_endpoint())
+        .property("node_patterns", node_patterns(true));
     let one_of = OneOfBuilder::new()
         .item(image_pull)
         .item(git_sync)
+        .item(ecr)
         .description(Some(
             "A new secret: `registry_host`, `username` and `password` for Image Pull, \
-             `secret` (an SSH private key) for Git Sync.",
+             `secret` (an SSH private key) for Git Sync, `registry_host`, `access_key_id` \
+             and `secret_access_key` for Amazon ECR.",
         ))
         .build();
     RefOr::T(Schema::OneOf(one_of))

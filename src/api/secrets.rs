@@ -13,7 +13,8 @@ use crate::auth::{ApiCaller, Caller};
 use crate::clusters::serving::ServingLog;
 use crate::db;
 use crate::domain::{
-    Namespace, NodePattern, RegistryHost, RegistryUsername, SecretValue, SshPrivateKey,
+    AccessKeyId, EcrEndpoint, Namespace, NodePattern, RegistryHost, RegistryUsername, SecretValue,
+    SshPrivateKey, parse_secret_access_key,
 };
 use crate::listing::{Listing, QueryPairs};
 use crate::metrics::CredentialResult;
@@ -43,10 +44,21 @@ pub struct SecretOut {
     pub display_name: String,
     #[serde(rename = "type")]
     pub kind: Kind,
-    /// Image Pull only.
+    /// Image Pull and Amazon ECR.
     pub registry_host: Option<String>,
     /// Image Pull only.
     pub username: Option<String>,
+    /// Amazon ECR only: the IAM access key ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// Amazon ECR only: the ECR API endpoint, when not the region's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Amazon ECR only: when the current registry token expires (none
+    /// minted yet: null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub token_expires_at: Option<Option<String>>,
     /// The images that use it (in one secret; the list gives the count in
     /// `used_by_count`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,12 +82,21 @@ pub struct SecretOut {
 
 impl SecretOut {
     fn of(s: Secret, used_by: Option<Vec<String>>) -> Self {
+        let ecr = s.kind == Kind::Ecr;
+        let (username, access_key_id) = if ecr {
+            (None, s.username)
+        } else {
+            (s.username, None)
+        };
         Self {
             name: s.name,
             display_name: s.display_name,
             kind: s.kind,
             registry_host: s.registry_host,
-            username: s.username,
+            username,
+            access_key_id,
+            endpoint: s.endpoint,
+            token_expires_at: ecr.then(|| s.token.map(|t| rfc3339(t.expires_at))),
             used_by,
             used_by_count: s.used_by,
             version: s.version,
@@ -108,6 +129,9 @@ pub struct SecretCreate {
     pub username: Option<String>,
     pub password: Option<String>,
     pub secret: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub endpoint: Option<String>,
     /// When the credential stops working (UTC date, `YYYY-MM-DD`).
     pub expires_on: Option<String>,
     /// Served to clusters (default false).
@@ -136,15 +160,30 @@ impl SecretCreate {
     /// The form it fills; a field of the other type is a 422 naming it,
     /// as the schema's `oneOf` says.
     fn into_form(self) -> Result<SecretForm, Problem> {
+        let ecr_fields = [
+            ("access_key_id", self.access_key_id.is_some()),
+            ("secret_access_key", self.secret_access_key.is_some()),
+            ("endpoint", self.endpoint.is_some()),
+        ];
         let foreign = match Kind::parse(&self.kind) {
-            Some(Kind::ImagePull) => [("secret", self.secret.is_some())].to_vec(),
+            Some(Kind::ImagePull) => [("secret", self.secret.is_some())]
+                .into_iter()
+                .chain(ecr_fields)
+                .collect(),
             Some(Kind::GitSync) => [
                 ("registry_host", self.registry_host.is_some()),
                 ("username", self.username.is_some()),
                 ("password", self.password.is_some()),
                 ("node_patterns", self.node_patterns.is_some()),
             ]
-            .to_vec(),
+            .into_iter()
+            .chain(ecr_fields)
+            .collect(),
+            Some(Kind::Ecr) => vec![
+                ("username", self.username.is_some()),
+                ("password", self.password.is_some()),
+                ("secret", self.secret.is_some()),
+            ],
             None => Vec::new(),
         };
         if let Some((field, _)) = foreign.into_iter().find(|(_, given)| *given) {
@@ -161,6 +200,9 @@ impl SecretCreate {
             username: self.username.unwrap_or_default(),
             password: self.password.unwrap_or_default(),
             secret: self.secret.unwrap_or_default(),
+            access_key_id: self.access_key_id.unwrap_or_default(),
+            secret_access_key: self.secret_access_key.unwrap_or_default(),
+            endpoint: self.endpoint.unwrap_or_default(),
             expires_on: self.expires_on.unwrap_or_default(),
             deliver: self.deliver.then(|| "on".to_owned()),
             node_patterns: pattern_lines(&self.node_patterns.unwrap_or_default())?,
@@ -201,6 +243,18 @@ pub struct SecretPatch {
     #[serde(default)]
     #[schema(schema_with = schema::ssh_key)]
     pub secret: Patch<String>,
+    /// Amazon ECR only.
+    #[serde(default)]
+    #[schema(schema_with = schema::access_key_id)]
+    pub access_key_id: Patch<String>,
+    /// Amazon ECR only; write-only.
+    #[serde(default)]
+    #[schema(schema_with = schema::secret_access_key)]
+    pub secret_access_key: Patch<String>,
+    /// Amazon ECR only; `null`: the region's own.
+    #[serde(default)]
+    #[schema(schema_with = schema::ecr_endpoint)]
+    pub endpoint: Patch<String>,
     /// `null` clears it.
     #[serde(default)]
     #[schema(schema_with = schema::expires_on_patch)]
@@ -235,7 +289,23 @@ impl SecretPatch {
             ("secret", set(&self.secret), |v| {
                 SshPrivateKey::parse(v).map(drop)
             }),
+            ("secret_access_key", set(&self.secret_access_key), |v| {
+                parse_secret_access_key(v).map(drop)
+            }),
         ];
+        if kind != Kind::Ecr {
+            checks.push(("access_key_id", set(&self.access_key_id), |v| {
+                AccessKeyId::parse(v).map(drop)
+            }));
+            checks.push(("endpoint", set(&self.endpoint), |v| {
+                EcrEndpoint::parse_optional(v).map(drop)
+            }));
+        }
+        if kind == Kind::Ecr {
+            checks.push(("username", set(&self.username), |v| {
+                RegistryUsername::parse(v).map(drop)
+            }));
+        }
         if kind == Kind::GitSync {
             checks.push(("registry_host", set(&self.registry_host), |v| {
                 RegistryHost::parse(v).map(drop)
@@ -388,6 +458,18 @@ pub async fn patch(
             .apply_required("username", secret.username.as_deref().unwrap_or(""))?,
         password: p.password.apply_required("password", "")?,
         secret: p.secret.apply_required("secret", "")?,
+        access_key_id: p.access_key_id.apply_required(
+            "access_key_id",
+            if secret.kind == Kind::Ecr {
+                secret.username.as_deref().unwrap_or("")
+            } else {
+                ""
+            },
+        )?,
+        secret_access_key: p
+            .secret_access_key
+            .apply_required("secret_access_key", "")?,
+        endpoint: p.endpoint.apply(secret.endpoint.as_deref().unwrap_or("")),
         expires_on: p
             .expires_on
             .apply(secret.expires_on.as_deref().unwrap_or("")),

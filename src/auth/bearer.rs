@@ -114,6 +114,7 @@ enum Found {
 /// What a request presents: its bearer token (if any) and its client
 /// address. Read without the database, so that a handler can check it in
 /// the same hop as its own work ([`identify`]).
+#[derive(Clone)]
 pub struct Presented {
     token: Option<String>,
     source: String,

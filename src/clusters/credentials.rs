@@ -13,22 +13,44 @@ use crate::crypto::MasterKey;
 use crate::domain::{ImageRef, NodePattern, RegistryHost};
 use crate::error::AppError;
 use crate::kube::credential_provider::{AuthConfig, Response};
+use crate::secrets::store::{Kind, TokenLife};
 
-/// A delivered Image Pull secret, sealed.
+/// A delivered registry secret, sealed: an Image Pull secret's password,
+/// or an ECR secret's current token (never its access key).
 #[derive(Clone)]
 struct Sealed {
     name: String,
     username: String,
-    sealed: Vec<u8>,
+    /// The password (Image Pull) or the token (ECR), if there is one.
+    sealed: Option<Vec<u8>>,
+    /// ECR: the token's life, if there is one; `Some(None)`: none yet.
+    ecr: Option<Option<TokenLife>>,
 }
 
+/// The columns [`Sealed::at`] reads, over `s`.
+const SEALED_COLUMNS: &str = "s.name, s.registry_username, s.kind,
+    CASE s.kind WHEN 'ecr' THEN s.token_sealed ELSE s.sealed END,
+    s.token_minted_at, s.token_expires_at";
+
 impl Sealed {
-    /// Name, username and sealed value, from column `at` on.
+    /// [`SEALED_COLUMNS`], from column `at` on.
     fn at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
+        let kind: Kind = r.get(at + 2)?;
+        let life = match (r.get(at + 4)?, r.get(at + 5)?) {
+            (Some(minted_at), Some(expires_at)) => Some(TokenLife {
+                minted_at,
+                expires_at,
+            }),
+            _ => None,
+        };
         Ok(Self {
             name: r.get(at)?,
-            username: r.get::<_, Option<String>>(at + 1)?.unwrap_or_default(),
-            sealed: r.get(at + 2)?,
+            username: match kind {
+                Kind::Ecr => "AWS".into(),
+                _ => r.get::<_, Option<String>>(at + 1)?.unwrap_or_default(),
+            },
+            sealed: r.get(at + 3)?,
+            ecr: (kind == Kind::Ecr).then_some(life),
         })
     }
 }
@@ -110,12 +132,12 @@ fn host_of(s: &str) -> &str {
 /// so that kubelet asks for these images at all.
 fn catalogue_routes(conn: &Connection) -> rusqlite::Result<Vec<(String, Sealed)>> {
     let mut out = Vec::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT i.url, i.url_for_gpu, s.registry_host, s.name, s.registry_username, s.sealed
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT i.url, i.url_for_gpu, s.registry_host, {SEALED_COLUMNS}
            FROM images i JOIN secrets s ON s.id = i.pull_secret_id
-          WHERE s.deliver = 1 AND s.kind = 'image_pull'
-          ORDER BY i.name",
-    )?;
+          WHERE s.deliver = 1 AND s.kind IN ('image_pull', 'ecr')
+          ORDER BY i.name"
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let host: Option<String> = r.get(2)?;
@@ -150,12 +172,12 @@ pub fn catalogue_repositories(conn: &Connection) -> rusqlite::Result<Vec<String>
 
 fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
     let mut patterns = Vec::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.pattern, s.name, s.registry_username, s.sealed
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT d.pattern, {SEALED_COLUMNS}
            FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
-          WHERE s.deliver = 1 AND s.kind = 'image_pull'
-          ORDER BY d.pattern",
-    )?;
+          WHERE s.deliver = 1 AND s.kind IN ('image_pull', 'ecr')
+          ORDER BY d.pattern"
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let raw: String = r.get(0)?;
@@ -220,6 +242,21 @@ pub struct Answer {
     /// No key more specific than a host could serve another image of this
     /// registry.
     pub registry_wide: bool,
+    /// ECR secrets that match but have no token the lookup may give (key,
+    /// secret): they need a mint first.
+    pub pending: Vec<(String, String)>,
+    /// The soonest expiry of an ECR token given (Unix seconds).
+    pub token_expires_at: Option<i64>,
+}
+
+/// Which kept ECR tokens a lookup gives: on the first try only those with
+/// more than half their life left; after a failed mint, any still valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accept {
+    /// More than half its life left.
+    Fresh,
+    /// Not expired.
+    Valid,
 }
 
 /// Every delivered credential for `image` (a repository as kubelet passes
@@ -231,6 +268,8 @@ pub fn lookup(
     index: &DeliveryIndex,
     master: &MasterKey,
     image: &ImageRef,
+    now: i64,
+    accept: Accept,
 ) -> Result<Answer, AppError> {
     let index = index.current(conn)?;
     let repository = image.repository();
@@ -257,33 +296,56 @@ pub fn lookup(
             .specific_globs
             .iter()
             .any(|g| g.matches(image.domain()));
-    let served = found
-        .into_iter()
-        .map(|(key, s)| {
-            let plain = master
-                .open(s.name.as_bytes(), &s.sealed)
-                .map_err(|e| AppError::internal(format!("secret {}: {e}", s.name)))?;
-            let password = String::from_utf8(plain).map_err(|_| {
-                AppError::internal(format!("secret {}: stored value is not UTF-8", s.name))
-            })?;
-            Ok(Served {
-                key,
-                secret: s.name.clone(),
-                auth: AuthConfig {
-                    username: s.username.clone(),
-                    password,
-                },
-            })
-        })
-        .collect::<Result<_, AppError>>()?;
+    let (mut served, mut pending, mut token_expires_at) = (Vec::new(), Vec::new(), None);
+    for (key, s) in found {
+        let (aad, sealed) = match (&s.ecr, &s.sealed) {
+            (None, Some(sealed)) => (s.name.as_bytes().to_vec(), sealed),
+            (Some(Some(life)), Some(sealed))
+                if match accept {
+                    Accept::Fresh => life.fresh(now),
+                    Accept::Valid => life.valid(now),
+                } =>
+            {
+                token_expires_at =
+                    Some(token_expires_at.map_or(life.expires_at, |t: i64| t.min(life.expires_at)));
+                (crate::ecr::token_aad(&s.name), sealed)
+            }
+            _ => {
+                pending.push((key, s.name.clone()));
+                continue;
+            }
+        };
+        let plain = master
+            .open(&aad, sealed)
+            .map_err(|e| AppError::internal(format!("secret {}: {e}", s.name)))?;
+        let password = String::from_utf8(plain).map_err(|_| {
+            AppError::internal(format!("secret {}: stored value is not UTF-8", s.name))
+        })?;
+        served.push(Served {
+            key,
+            secret: s.name.clone(),
+            auth: AuthConfig {
+                username: s.username.clone(),
+                password,
+            },
+        });
+    }
     Ok(Answer {
         served,
         registry_wide,
+        pending,
+        token_expires_at,
     })
 }
 
-/// kubelet's response for what [`lookup`] found.
-pub fn response(answer: &Answer, cache_seconds: i64) -> Response {
+/// kubelet's response for what [`lookup`] found, kept at most
+/// `cache_seconds`, and never more than half the remaining life of an ECR
+/// token in it (at `now`).
+pub fn response(answer: &Answer, cache_seconds: i64, now: i64) -> Response {
+    let cache_seconds = match answer.token_expires_at {
+        Some(expires_at) => cache_seconds.min(((expires_at - now) / 2).max(0)),
+        None => cache_seconds,
+    };
     let auth: BTreeMap<String, AuthConfig> = answer
         .served
         .iter()

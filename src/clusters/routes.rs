@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::credentials::{self, DeliveryIndex};
+use super::credentials::{self, Accept, DeliveryIndex};
 use super::ops::{self, ClusterForm};
 use super::setup::{self, Delivery};
 use super::store::{self, Cluster};
@@ -80,20 +80,32 @@ impl DryRun {
         };
         let repository = image_ref.repository();
         let st = state.clone();
+        let now = state.tokens.clock.now();
         let found = db::run(&state.pool, move |c| {
             db::read_tx(c, |c| {
-                credentials::lookup(c, &index, &st.master, &image_ref)
+                credentials::lookup(c, &index, &st.master, &image_ref, now, Accept::Valid)
             })
         })
         .await?;
+        // A dry run mints nothing: an ECR secret without a valid token is
+        // shown as what the first pull will mint.
+        let mut served: Vec<(String, String, String)> = found
+            .served
+            .into_iter()
+            .map(|s| (s.key, s.secret, s.auth.username))
+            .chain(found.pending.into_iter().map(|(key, secret)| {
+                (
+                    key,
+                    secret,
+                    "AWS (a token is minted at the first pull)".into(),
+                )
+            }))
+            .collect();
+        served.sort();
         Ok(Self {
             image,
             repository: Ok(repository),
-            served: found
-                .served
-                .into_iter()
-                .map(|s| (s.key, s.secret, s.auth.username))
-                .collect(),
+            served,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! form field.
 
 mod account;
+mod ecr;
 mod ids;
 mod image_ref;
 mod name;
@@ -13,6 +14,9 @@ mod secret_value;
 mod text;
 
 pub use account::{Password, Username};
+pub use ecr::{
+    AccessKeyId, EcrEndpoint, EcrHost, SECRET_ACCESS_KEY_RULE, TokenLife, parse_secret_access_key,
+};
 pub use ids::{GroupId, ImageId, SecretId, UserId};
 pub use image_ref::ImageRef;
 pub use name::{ClusterName, GroupName, LabelName, Namespace, ResourceName};

@@ -102,6 +102,16 @@ impl RegistryHost {
         })
     }
 
+    /// A lower-case DNS host that another parser already checked (an ECR
+    /// registry's).
+    pub(crate) fn checked_dns(host: &str) -> Self {
+        Self {
+            raw: host.to_owned(),
+            domain: host.to_owned(),
+            plain_http: false,
+        }
+    }
+
     /// The value as stored and as it appears in a docker config's `auths`.
     pub fn as_str(&self) -> &str {
         &self.raw

@@ -143,6 +143,26 @@ mod tests {
         }
 
         #[test]
+        fn ecr_hosts(s in described(EcrHost::RULE)) {
+            prop_assert!(EcrHost::parse(&s).is_ok(), "{s:?}");
+        }
+
+        #[test]
+        fn ecr_endpoints(s in described(EcrEndpoint::RULE)) {
+            prop_assert!(EcrEndpoint::parse_optional(&s).is_ok_and(|e| e.is_some()), "{s:?}");
+        }
+
+        #[test]
+        fn access_key_ids(s in described(AccessKeyId::RULE)) {
+            prop_assert!(AccessKeyId::parse(&s).is_ok(), "{s:?}");
+        }
+
+        #[test]
+        fn secret_access_keys(s in described(SECRET_ACCESS_KEY_RULE)) {
+            prop_assert!(parse_secret_access_key(&s).is_ok());
+        }
+
+        #[test]
         fn image_references(s in described(ImageRef::RULE)) {
             prop_assert!(ImageRef::parse(&s).is_ok(), "{s:?}");
         }

@@ -39,7 +39,8 @@ impl LoginResult {
             message: message.into(),
         }
     }
-    fn fail(message: impl Into<String>) -> Self {
+    /// A failed check, its message capped.
+    pub fn fail(message: impl Into<String>) -> Self {
         Self {
             ok: false,
             message: cap(message.into()),
@@ -60,7 +61,7 @@ const MAX_REDIRECTS: usize = 3;
 /// Why a redirect or an address was not followed; shown as it is.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct Refused(String);
+pub(crate) struct Refused(pub(crate) String);
 
 /// Whether an address is link-local, or a way of writing one: IPv4
 /// 169.254/16; IPv6 fe80::/10; an IPv4 link-local address embedded in
@@ -93,7 +94,7 @@ pub fn is_link_local(ip: IpAddr) -> bool {
 
 /// Refuses a URL whose host is a link-local address literal (names are
 /// checked as they resolve, by [`NoLinkLocal`]).
-fn check_target(url: &Url) -> Result<(), Refused> {
+pub(crate) fn check_target(url: &Url) -> Result<(), Refused> {
     let Some(ip) = url
         .host_str()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
@@ -128,7 +129,7 @@ pub fn redirect_allowed(from: &Url, to: &Url, hops: usize) -> Result<(), String>
 }
 
 /// DNS that drops link-local addresses, and fails a name that has no other.
-struct NoLinkLocal;
+pub(crate) struct NoLinkLocal;
 
 impl Resolve for NoLinkLocal {
     fn resolve(&self, name: Name) -> Resolving {

@@ -5,11 +5,12 @@ use actix_web::{HttpResponse, web};
 use rusqlite::OptionalExtension;
 use serde::Deserialize;
 
-use super::store::{self, Kind, Secret};
+use super::store::{self, Kind, Secret, TokenLife};
 use crate::audit::{self, Actor};
 use crate::auth::AdminCtx;
 use crate::db;
 use crate::domain::{Namespace, RegistryHost, SecretValue};
+use crate::ecr;
 use crate::error::AppError;
 use crate::kube::{Manifest, dockerconfigjson, registry};
 use crate::lifecycle::notify;
@@ -37,11 +38,16 @@ impl NamespaceQuery {
     }
 }
 
-/// A secret and its opened value.
+/// A secret and its opened value: the password, the SSH key, or for an
+/// ECR secret its current registry token (never the AWS secret key).
 pub struct Opened {
     /// The secret.
     pub secret: Secret,
     value: SecretValue,
+    /// The registry username: the secret's, or `AWS` for an ECR token.
+    user: Option<String>,
+    /// An ECR token's life.
+    pub token: Option<TokenLife>,
 }
 
 impl Opened {
@@ -56,8 +62,8 @@ impl Opened {
     pub fn ssh_key(&self) -> Result<&str, AppError> {
         match self.secret.kind {
             Kind::GitSync => Ok(self.value.expose()),
-            Kind::ImagePull => Err(AppError::NotFound(format!(
-                "Secret {} is an Image Pull secret; only Git Sync secrets have an SSH key.",
+            Kind::ImagePull | Kind::Ecr => Err(AppError::NotFound(format!(
+                "Secret {} is a registry credential; only Git Sync secrets have an SSH key.",
                 self.secret.name
             ))),
         }
@@ -65,17 +71,21 @@ impl Opened {
 
     /// The decoded `.dockerconfigjson`.
     pub fn dockerconfig(&self) -> Result<String, AppError> {
-        let (host, user) = image_pull_only(&self.secret)?;
-        Ok(dockerconfigjson(host, user, self.value.expose()))
+        let (host, _) = image_pull_only(&self.secret)?;
+        Ok(dockerconfigjson(host, self.user(), self.value.expose()))
+    }
+
+    fn user(&self) -> &str {
+        self.user.as_deref().unwrap_or_default()
     }
 
     fn manifest<'a>(&'a self, namespace: Option<&'a str>) -> Manifest<'a> {
         match self.secret.kind {
-            Kind::ImagePull => Manifest::docker_registry(
+            Kind::ImagePull | Kind::Ecr => Manifest::docker_registry(
                 &self.secret.name,
                 namespace,
                 self.secret.registry_host.as_deref().unwrap_or_default(),
-                self.secret.username.as_deref().unwrap_or_default(),
+                self.user(),
                 self.value.expose(),
             ),
             Kind::GitSync => {
@@ -85,7 +95,22 @@ impl Opened {
     }
 }
 
-fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppError> {
+/// Opens what a secret gives: its sealed value, or for an ECR secret its
+/// current registry token (minted if need be).
+async fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppError> {
+    if secret.kind == Kind::Ecr {
+        let token = ecr::current_token(state, &secret.name).await?;
+        return Ok(Opened {
+            secret,
+            value: token.password,
+            user: Some(token.username),
+            token: Some(token.life),
+        });
+    }
+    open_sealed(state, secret, sealed)
+}
+
+fn open_sealed(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppError> {
     let plain = state
         .master
         .open(secret.name.as_bytes(), sealed)
@@ -93,9 +118,12 @@ fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppEr
     let value = String::from_utf8(plain).map_err(|_| {
         AppError::internal(format!("secret {}: stored value is not UTF-8", secret.name))
     })?;
+    let user = secret.username.clone();
     Ok(Opened {
         secret,
         value: SecretValue::new(value),
+        user,
+        token: None,
     })
 }
 
@@ -111,12 +139,12 @@ pub async fn load_open(
     let (secret, sealed) = db::run(&state.pool, move |c| {
         let found = store::find_sealed(c, &n)?.ok_or_else(|| AppError::no_such("secret", &n))?;
         match want {
-            Some(Kind::ImagePull) => {
+            Some(Kind::ImagePull | Kind::Ecr) => {
                 image_pull_only(&found.0)?;
             }
             Some(Kind::GitSync) if found.0.kind != Kind::GitSync => {
                 return Err(AppError::NotFound(format!(
-                    "Secret {n} is an Image Pull secret; only Git Sync secrets have an SSH key."
+                    "Secret {n} is a registry credential; only Git Sync secrets have an SSH key."
                 )));
             }
             _ => {}
@@ -124,7 +152,7 @@ pub async fn load_open(
         Ok(found)
     })
     .await?;
-    let opened = open(state, secret, &sealed)?;
+    let opened = open(state, secret, &sealed).await?;
     // Recorded once the value was really handed out.
     audit::record_alone(
         &state.pool,
@@ -136,7 +164,8 @@ pub async fn load_open(
     Ok(opened)
 }
 
-/// Loads and opens a delivered secret of `kind` for a cluster: anything
+/// Loads and opens a delivered secret of `kind` (an ECR secret counts as
+/// Image Pull: what it gives is a registry login) for a cluster: anything
 /// else is "no such secret", exactly as one that does not exist. Not
 /// audited here: what clusters are given is counted per hour
 /// (`clusters::serving`).
@@ -147,11 +176,13 @@ pub async fn load_delivered(
 ) -> Result<Opened, AppError> {
     let (secret, sealed) = db::run(&state.pool, move |c| {
         store::find_sealed(c, &name)?
-            .filter(|(s, _)| s.deliver && s.kind == kind)
+            .filter(|(s, _)| {
+                s.deliver && (s.kind == kind || (s.kind.is_registry() && kind.is_registry()))
+            })
             .ok_or_else(|| AppError::no_such("secret", &name))
     })
     .await?;
-    open(state, secret, &sealed)
+    open(state, secret, &sealed).await
 }
 
 /// The manifest of one secret, as kubectl's `-o yaml` or `-o json`.
@@ -195,9 +226,9 @@ pub async fn manifest_json(
 
 fn image_pull_only(secret: &Secret) -> Result<(&str, &str), AppError> {
     match (secret.kind, &secret.registry_host, &secret.username) {
-        (Kind::ImagePull, Some(h), Some(u)) => Ok((h, u)),
+        (Kind::ImagePull | Kind::Ecr, Some(h), Some(u)) => Ok((h, u)),
         _ => Err(AppError::NotFound(format!(
-            "Secret {} is a Git Sync key; only Image Pull secrets have a docker config or a registry login.",
+            "Secret {} is a Git Sync key; only registry credentials have a docker config or a registry login.",
             secret.name
         ))),
     }
@@ -233,14 +264,15 @@ pub async fn export_all(
 ) -> Result<HttpResponse, AppError> {
     let ns = query.parse()?;
     let rows = db::run(&state.pool, |c| Ok(store::all_sealed(c)?)).await?;
-    let docs = rows
-        .into_iter()
-        .map(|(secret, sealed)| {
-            Ok(open(&state, secret, &sealed)?
+    let mut docs = Vec::with_capacity(rows.len());
+    for (secret, sealed) in rows {
+        docs.push(
+            open(&state, secret, &sealed)
+                .await?
                 .manifest(ns.as_ref().map(Namespace::as_str))
-                .to_yaml())
-        })
-        .collect::<Result<Vec<String>, AppError>>()?;
+                .to_yaml(),
+        );
+    }
     audit::record_alone(
         &state.pool,
         ctx.actor(),
@@ -266,9 +298,10 @@ pub struct TestOutcome {
     pub kept: bool,
 }
 
-/// Runs "Test login" on an Image Pull secret as `actor`: the registry's
+/// Runs "Test login" on a registry secret as `actor`: the registry's
 /// verdict is kept on the secret (if it did not change meanwhile) and in
-/// the audit log.
+/// the audit log. An ECR secret first gets its current token (a failed
+/// mint is the verdict, with AWS's reason), then logs in with it.
 pub async fn run_test_login(
     state: &AppState,
     actor: Actor,
@@ -281,16 +314,79 @@ pub async fn run_test_login(
             .await?
             .ok_or_else(|| AppError::no_such("secret", &name))?
     };
-    let (host, user) = image_pull_only(&secret)?;
+    let (host, _) = image_pull_only(&secret)?;
     let host = RegistryHost::parse(host).map_err(AppError::internal)?;
-    let user = user.to_owned();
-    let opened = open(state, secret, &sealed)?;
-    let result = registry::check_login(&host, &user, &opened.value).await;
+    let (secret, result) = if secret.kind == Kind::Ecr {
+        match ecr::current_token(state, &secret.name).await {
+            Ok(token) => {
+                let r = registry::check_login(&host, &token.username, &token.password).await;
+                (secret, r)
+            }
+            Err(ecr::TokenError::Mint(e)) => (secret, registry::LoginResult::fail(e.to_string())),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        let opened = open_sealed(state, secret, &sealed)?;
+        let r = registry::check_login(&host, opened.user(), &opened.value).await;
+        (opened.secret, r)
+    };
     state.metrics.login_check(result.ok);
-    let secret = opened.secret;
     let (ok, message) = (result.ok, result.message.clone());
+    let (kept, checked_at) = keep_outcome(state, actor, secret, ok, message, mode).await?;
+    Ok(TestOutcome {
+        result,
+        checked_at,
+        kept,
+    })
+}
+
+/// What a refresh of an ECR token came to, kept as a check when it tells
+/// something new: a failed mint (AWS's reason), or a mint that works again
+/// after failures.
+pub async fn record_mint(state: &AppState, name: &str, outcome: Result<TokenLife, String>) {
+    let n = name.to_owned();
+    let secret = match db::run(&state.pool, move |c| Ok(store::find(c, &n)?)).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(secret = %name, error = %e, "reading a secret to record its mint failed");
+            return;
+        }
+    };
+    let failing = secret.last_test.as_ref().is_some_and(|t| !t.ok);
+    let (ok, message) = match outcome {
+        Err(why) => (false, why),
+        Ok(life) if failing => (
+            true,
+            format!(
+                "A new registry token was minted; it works until {}.",
+                db::format_time(life.expires_at)
+            ),
+        ),
+        Ok(_) => return,
+    };
+    let actor = Actor {
+        name: "wharf".into(),
+        source: String::new(),
+    };
+    if let Err(e) = keep_outcome(state, actor, secret, ok, message, CheckMode::Scheduled).await {
+        tracing::warn!(secret = %name, error = %e, "recording a mint failed");
+    }
+}
+
+/// Keeps a check's verdict on the secret (only while it is still at the
+/// version checked) and audits it: every manual check, and each change of
+/// state, which is also notified. Returns whether it was kept, and when.
+async fn keep_outcome(
+    state: &AppState,
+    actor: Actor,
+    secret: Secret,
+    ok: bool,
+    message: String,
+    mode: CheckMode,
+) -> Result<(bool, i64), AppError> {
     let lifecycle = state.lifecycle.clone();
-    let (kept, checked_at) = db::run(&state.pool, move |c| {
+    db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
         let now = db::now();
         // Deleted while the registry answered: nothing to keep it on.
@@ -338,12 +434,7 @@ pub async fn run_test_login(
         tx.commit()?;
         Ok((kept, now))
     })
-    .await?;
-    Ok(TestOutcome {
-        result,
-        checked_at,
-        kept,
-    })
+    .await
 }
 
 /// `POST /admin/secrets/{name}/test`: tries the registry login, keeps the

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::store::{self, Kind};
 use crate::crypto::MasterKey;
 use crate::domain::{
-    DisplayName, ExpiryDate, NodePattern, RegistryHost, RegistryUsername, ResourceName,
-    SecretValue, SshPrivateKey,
+    AccessKeyId, DisplayName, EcrEndpoint, EcrHost, ExpiryDate, NodePattern, RegistryHost,
+    RegistryUsername, ResourceName, SecretValue, SshPrivateKey, parse_secret_access_key,
 };
 use crate::web::{FieldErrors, FormVersion};
 
@@ -23,6 +23,12 @@ pub struct SecretForm {
     pub username: String,
     pub password: String,
     pub secret: String,
+    /// Amazon ECR: the IAM access key ID.
+    pub access_key_id: String,
+    /// Amazon ECR: the secret access key.
+    pub secret_access_key: String,
+    /// Amazon ECR: the API endpoint (blank: the region's own).
+    pub endpoint: String,
     pub expires_on: String,
     /// "Deliver to clusters": a checkbox, absent when unticked.
     pub deliver: Option<String>,
@@ -42,6 +48,12 @@ impl std::fmt::Debug for SecretForm {
             .field("username", &self.username)
             .field("password", &crate::web::redacted(&self.password))
             .field("secret", &crate::web::redacted(&self.secret))
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &crate::web::redacted(&self.secret_access_key),
+            )
+            .field("endpoint", &self.endpoint)
             .field("expires_on", &self.expires_on)
             .field("deliver", &self.deliver)
             .field("node_patterns", &self.node_patterns)
@@ -59,6 +71,12 @@ pub enum Credential {
     },
     GitSync {
         key: Option<SecretValue>,
+    },
+    Ecr {
+        host: EcrHost,
+        key_id: AccessKeyId,
+        secret_key: Option<SecretValue>,
+        endpoint: Option<EcrEndpoint>,
     },
 }
 
@@ -81,17 +99,28 @@ impl Valid {
         let value = match &self.credential {
             Credential::ImagePull { password, .. } => password.as_ref(),
             Credential::GitSync { key } => key.as_ref(),
+            Credential::Ecr { secret_key, .. } => secret_key.as_ref(),
         }?;
         Some(master.seal(self.name.as_str().as_bytes(), value.expose().as_bytes()))
     }
 
     /// The row fields to write, with the sealed value (`None`: keep).
     pub fn write(&self, sealed: Option<Vec<u8>>) -> store::Write<'_> {
-        let (host, user) = match &self.credential {
+        let (host, user, endpoint) = match &self.credential {
             Credential::ImagePull { host, username, .. } => {
-                (Some(host.as_str()), Some(username.as_str()))
+                (Some(host.as_str()), Some(username.as_str()), None)
             }
-            Credential::GitSync { .. } => (None, None),
+            Credential::GitSync { .. } => (None, None, None),
+            Credential::Ecr {
+                host,
+                key_id,
+                endpoint,
+                ..
+            } => (
+                Some(host.as_str()),
+                Some(key_id.as_str()),
+                endpoint.as_ref().map(EcrEndpoint::as_str),
+            ),
         };
         store::Write {
             name: self.name.as_str(),
@@ -99,6 +128,7 @@ impl Valid {
             kind: self.kind(),
             registry_host: host,
             username: user,
+            endpoint,
             sealed,
             expires_on: self.expires_on.map(ExpiryDate::to_text),
             deliver: self.deliver,
@@ -118,23 +148,25 @@ impl Valid {
     pub fn patterns_in_force(&self) -> Vec<NodePattern> {
         // `finish` refuses what has no pattern (an IPv6 registry with none
         // given), so the registry's own is always a valid one here.
-        match &self.credential {
-            Credential::ImagePull { host, .. } if self.deliver => {
-                if self.node_patterns.is_empty() {
-                    vec![NodePattern::of_registry(host)]
-                } else {
-                    self.node_patterns.clone()
-                }
-            }
-            _ => Vec::new(),
+        let host = match &self.credential {
+            _ if !self.deliver => return Vec::new(),
+            Credential::ImagePull { host, .. } => host.clone(),
+            Credential::Ecr { host, .. } => host.registry(),
+            Credential::GitSync { .. } => return Vec::new(),
+        };
+        if self.node_patterns.is_empty() {
+            vec![NodePattern::of_registry(&host)]
+        } else {
+            self.node_patterns.clone()
         }
     }
 
-    /// Image Pull or Git Sync.
+    /// Image Pull, Git Sync or Amazon ECR.
     pub fn kind(&self) -> Kind {
         match self.credential {
             Credential::ImagePull { .. } => Kind::ImagePull,
             Credential::GitSync { .. } => Kind::GitSync,
+            Credential::Ecr { .. } => Kind::Ecr,
         }
     }
 }
@@ -146,7 +178,7 @@ impl SecretForm {
         let name = errors.check("name", ResourceName::parse(&self.name));
         let kind = Kind::parse(&self.kind);
         if kind.is_none() {
-            errors.add("type", "Choose a type: Image Pull or Git Sync.");
+            errors.add("type", "Choose a type: Image Pull, Git Sync or Amazon ECR.");
         }
         self.finish(errors, name, kind, true)
     }
@@ -221,6 +253,33 @@ impl SecretForm {
                         .map(|k| Some(k.into_value()))
                 };
                 key.map(|key| Credential::GitSync { key })
+            }
+            Some(Kind::Ecr) => {
+                let host = errors.check("registry_host", EcrHost::parse(&self.registry_host));
+                let key_id = errors.check("access_key_id", AccessKeyId::parse(&self.access_key_id));
+                let secret_key = if self.secret_access_key.trim().is_empty() && !value_required {
+                    Some(None)
+                } else {
+                    errors
+                        .check(
+                            "secret_access_key",
+                            parse_secret_access_key(&self.secret_access_key),
+                        )
+                        .map(Some)
+                };
+                let endpoint =
+                    errors.check("endpoint", EcrEndpoint::parse_optional(&self.endpoint));
+                match (host, key_id, secret_key, endpoint) {
+                    (Some(host), Some(key_id), Some(secret_key), Some(endpoint)) => {
+                        Some(Credential::Ecr {
+                            host,
+                            key_id,
+                            secret_key,
+                            endpoint,
+                        })
+                    }
+                    _ => None,
+                }
             }
             None => None,
         };

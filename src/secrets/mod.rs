@@ -1,8 +1,10 @@
-//! The Secrets area: image pull credentials and Git Sync SSH keys.
+//! The Secrets area: image pull credentials, Git Sync SSH keys and Amazon
+//! ECR access keys.
 
 pub mod export;
 pub mod form;
 pub mod ops;
+pub mod refresh;
 pub mod routes;
 pub mod schedule;
 pub mod store;

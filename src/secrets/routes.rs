@@ -84,6 +84,10 @@ pub struct SecretFields {
     pub kind: String,
     pub registry_host: String,
     pub username: String,
+    /// Amazon ECR: the access key ID.
+    pub access_key_id: String,
+    /// Amazon ECR: the API endpoint.
+    pub endpoint: String,
     pub expires_on: String,
     /// "Deliver to clusters" ticked.
     pub deliver: bool,
@@ -93,12 +97,19 @@ pub struct SecretFields {
 
 impl SecretFields {
     fn of(secret: &Secret) -> Self {
+        let user = secret.username.clone().unwrap_or_default();
+        let (username, access_key_id) = match secret.kind {
+            Kind::Ecr => (String::new(), user),
+            _ => (user, String::new()),
+        };
         Self {
             name: secret.name.clone(),
             display_name: secret.display_name.clone(),
             kind: secret.kind.as_str().into(),
             registry_host: secret.registry_host.clone().unwrap_or_default(),
-            username: secret.username.clone().unwrap_or_default(),
+            username,
+            access_key_id,
+            endpoint: secret.endpoint.clone().unwrap_or_default(),
             expires_on: secret.expires_on.clone().unwrap_or_default(),
             deliver: secret.deliver,
             node_patterns: secret.node_patterns.clone(),
@@ -112,6 +123,8 @@ impl SecretFields {
             kind: form.kind.clone(),
             registry_host: form.registry_host.clone(),
             username: form.username.clone(),
+            access_key_id: form.access_key_id.clone(),
+            endpoint: form.endpoint.clone(),
             expires_on: form.expires_on.clone(),
             deliver: form.deliver.is_some(),
             node_patterns: form.node_patterns.clone(),
@@ -133,7 +146,34 @@ struct FormPage {
     dry_run: Option<DryRun>,
 }
 
+impl SecretFields {
+    /// The type as the read-only field shows it.
+    pub fn kind_label(&self) -> &'static str {
+        Kind::parse(&self.kind).map_or("Image Pull", Kind::label)
+    }
+}
+
 impl FormPage {
+    fn host_hint(&self) -> &'static str {
+        match self.values.kind.as_str() {
+            "ecr" if !self.form.is_new => "<12-digit account>.dkr.ecr.<region>.amazonaws.com",
+            "image_pull" if !self.form.is_new => {
+                "host[:port], e.g. registry.gitlab.com, ghcr.io, docker.io"
+            }
+            _ => {
+                "host[:port], e.g. registry.gitlab.com, ghcr.io, docker.io; Amazon ECR: <12-digit account>.dkr.ecr.<region>.amazonaws.com"
+            }
+        }
+    }
+
+    fn aws_key_hint(&self) -> &'static str {
+        if self.form.is_new {
+            "The access key's secret; never shown again."
+        } else {
+            "A secret access key is stored; leave blank to keep it."
+        }
+    }
+
     fn password_hint(&self) -> &'static str {
         if self.form.is_new {
             "The password or access token (e.g. a GitLab deploy token)."

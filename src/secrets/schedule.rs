@@ -78,7 +78,7 @@ async fn start_due_checks(
         let cutoff = db::now() - period;
         Ok(c.prepare_cached(
             "SELECT id, name FROM secrets
-             WHERE kind = 'image_pull' AND (last_test_at IS NULL OR last_test_at <= ?1)
+             WHERE kind IN ('image_pull', 'ecr') AND (last_test_at IS NULL OR last_test_at <= ?1)
              ORDER BY last_test_at IS NOT NULL, last_test_at LIMIT 50",
         )?
         .query_map([cutoff], |r| {

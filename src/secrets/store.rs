@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db::{self, Named};
+pub use crate::domain::TokenLife;
 use crate::domain::{NodePattern, SecretId};
 use crate::lifecycle::{EXPIRING_DAYS, expiring_until};
 use crate::list_cache::{ListCache, Listed};
@@ -19,6 +20,16 @@ db::text_enum! {
         ImagePull = "image_pull" ("Image Pull"),
         /// An SSH private key for git-sync.
         GitSync = "git_sync" ("Git Sync"),
+        /// An IAM access key that mints 12-hour Amazon ECR registry tokens.
+        Ecr = "ecr" ("Amazon ECR"),
+    }
+}
+
+impl Kind {
+    /// Whether it logs in to a registry (a docker config, Test login, an
+    /// image's pull secret).
+    pub fn is_registry(self) -> bool {
+        matches!(self, Self::ImagePull | Self::Ecr)
     }
 }
 
@@ -33,10 +44,14 @@ pub struct Secret {
     pub display_name: String,
     /// Image Pull or Git Sync.
     pub kind: Kind,
-    /// Image Pull only.
+    /// Image Pull and ECR.
     pub registry_host: Option<String>,
-    /// Image Pull only.
+    /// Image Pull: the registry username; ECR: the access key ID.
     pub username: Option<String>,
+    /// ECR: the API endpoint, when not the region's own.
+    pub endpoint: Option<String>,
+    /// ECR: the current registry token's life.
+    pub token: Option<TokenLife>,
     /// Optimistic-locking version, bumped by every update.
     pub version: i64,
     /// Last change (Unix seconds).
@@ -55,6 +70,12 @@ pub struct Secret {
 }
 
 impl Secret {
+    /// When an ECR secret's current token expires, as administrators read
+    /// it.
+    pub fn token_expires(&self) -> Option<String> {
+        self.token.map(|t| db::format_time(t.expires_at))
+    }
+
     /// Days from `today` until the expiry date (0 or less: expired).
     pub fn days_left(&self, today: time::Date) -> Option<i64> {
         let d = crate::domain::ExpiryDate::parse(self.expires_on.as_deref()?).ok()??;
@@ -132,10 +153,11 @@ const COLUMNS: &str = r#"
     s.version, s.updated_at,
     s.used_by,
     s.last_test_at, s.last_test_ok, s.last_test_message, s.expires_on,
-    s.deliver, s.node_patterns"#;
+    s.deliver, s.node_patterns,
+    s.ecr_endpoint, s.token_minted_at, s.token_expires_at"#;
 
 /// How many columns [`COLUMNS`] has.
-const COLUMN_COUNT: usize = 15;
+const COLUMN_COUNT: usize = 18;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
     let test_at: Option<i64> = r.get(9)?;
@@ -160,6 +182,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
         expires_on: r.get(12)?,
         deliver: r.get(13)?,
         node_patterns: r.get(14)?,
+        endpoint: r.get(15)?,
+        token: match (r.get(16)?, r.get(17)?) {
+            (Some(minted_at), Some(expires_at)) => Some(TokenLife {
+                minted_at,
+                expires_at,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -428,11 +458,14 @@ pub struct Write<'a> {
     pub display_name: &'a str,
     /// Image Pull or Git Sync.
     pub kind: Kind,
-    /// Image Pull only.
+    /// Image Pull and ECR.
     pub registry_host: Option<&'a str>,
-    /// Image Pull only.
+    /// Image Pull: the username; ECR: the access key ID.
     pub username: Option<&'a str>,
-    /// The sealed password or key; `None` on update keeps the stored one.
+    /// ECR: the API endpoint, when not the region's own.
+    pub endpoint: Option<&'a str>,
+    /// The sealed password, key or secret access key; `None` on update
+    /// keeps the stored one.
     pub sealed: Option<Vec<u8>>,
     /// `YYYY-MM-DD`, or none (on update too: none clears it).
     pub expires_on: Option<String>,
@@ -477,8 +510,9 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
     let sealed = w.sealed.unwrap_or_default();
     conn.prepare_cached(
         r#"INSERT INTO secrets (name, display_name, kind, registry_host, registry_username,
-                               sealed, created_at, updated_at, expires_on, deliver, node_patterns)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)"#,
+                               sealed, created_at, updated_at, expires_on, deliver, node_patterns,
+                               ecr_endpoint)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11)"#,
     )?
     .execute(params![
         w.name,
@@ -490,7 +524,8 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
         now,
         w.expires_on,
         w.deliver,
-        w.node_patterns
+        w.node_patterns,
+        w.endpoint
     ])
     .map_err(|e| {
         if db::is_unique_violation(&e) {
@@ -536,7 +571,8 @@ fn set_delivered(
 }
 
 /// Updates a secret if it is still at `version`. Changing credentials
-/// forgets the last login test, which was about the old ones.
+/// forgets the last login test, which was about the old ones, and an ECR
+/// secret's registry token, which they minted.
 pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), WriteError> {
     let n = conn
         .prepare_cached(
@@ -545,22 +581,38 @@ pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), Write
                  registry_host = ?3,
                  registry_username = ?4,
                  sealed = COALESCE(?5, sealed),
-                 last_test_at = CASE WHEN ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
-                                     THEN last_test_at END,
-                 last_test_ok = CASE WHEN ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
-                                     THEN last_test_ok END,
-                 last_test_message = CASE WHEN ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
-                                     THEN last_test_message END,
+                 last_test_at = CASE WHEN same THEN last_test_at END,
+                 last_test_ok = CASE WHEN same THEN last_test_ok END,
+                 last_test_message = CASE WHEN same THEN last_test_message END,
+                 token_sealed = CASE WHEN same THEN token_sealed END,
+                 token_minted_at = CASE WHEN same THEN token_minted_at END,
+                 token_expires_at = CASE WHEN same THEN token_expires_at END,
                  expires_on = ?8,
                  deliver = ?9,
                  node_patterns = ?10,
+                 ecr_endpoint = ?11,
                  version = version + 1,
                  updated_at = ?6
+               FROM (SELECT ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
+                            AND ecr_endpoint IS ?11 AS same
+                       FROM secrets WHERE name = ?1)
                WHERE name = ?1 AND version = ?7
                RETURNING id"#,
         )?
         .query_row(
-            params![w.name, w.display_name, w.registry_host, w.username, w.sealed, db::now(), version, w.expires_on, w.deliver, w.node_patterns],
+            params![
+                w.name,
+                w.display_name,
+                w.registry_host,
+                w.username,
+                w.sealed,
+                db::now(),
+                version,
+                w.expires_on,
+                w.deliver,
+                w.node_patterns,
+                w.endpoint
+            ],
             |r| r.get::<_, SecretId>(0),
         )
         .optional()?;
@@ -615,7 +667,7 @@ pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<Deleted> {
 pub fn image_pull_choices(conn: &Connection) -> rusqlite::Result<Vec<PullSecretChoice>> {
     conn.prepare_cached(
         "SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
-         WHERE kind = 'image_pull' ORDER BY COALESCE(NULLIF(display_name, ''), name), name",
+         WHERE kind IN ('image_pull', 'ecr') ORDER BY COALESCE(NULLIF(display_name, ''), name), name",
     )?
     .query_map([], |r| {
         Ok(PullSecretChoice {
@@ -635,7 +687,7 @@ pub fn image_pull_choice(
 ) -> rusqlite::Result<Option<PullSecretChoice>> {
     conn.prepare_cached(
         "SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
-         WHERE kind = 'image_pull' AND name = ?1",
+         WHERE kind IN ('image_pull', 'ecr') AND name = ?1",
     )?
     .query_row([name], |r| {
         Ok(PullSecretChoice {

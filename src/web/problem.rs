@@ -138,7 +138,7 @@ impl From<AppError> for Problem {
                 p.retry_after = Some(secs);
                 p
             }
-            AppError::Unprocessable(m) => Self::new(status, m),
+            AppError::Unprocessable(m) | AppError::Upstream(m) => Self::new(status, m),
             _ if status.is_server_error() => {
                 let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
                 tracing::error!(reference = %reference, error = %e, "internal error");

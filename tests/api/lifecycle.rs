@@ -444,6 +444,7 @@ fn expiry_events_come_once_each_as_the_days_pass() {
             kind: wharf::secrets::store::Kind::ImagePull,
             registry_host: Some("registry.gitlab.com"),
             username: Some("deployer"),
+            endpoint: None,
             sealed: Some(vec![0; 40]),
             expires_on: Some(expires.to_string()),
             deliver: false,

@@ -8,6 +8,7 @@ mod cli;
 mod corpus;
 mod delivery;
 mod durability;
+mod ecr;
 mod forwarded;
 mod groups;
 mod helpers;

@@ -1,0 +1,309 @@
+//! Amazon ECR secrets: an IAM access key kept sealed, and the 12-hour
+//! registry token it mints, kept sealed beside it with its life. Every
+//! consumer (downloads, kubelet's lookups, External Secrets Operator, Test
+//! login, the scheduled checks) asks [`current_token`]: a token is reused
+//! while more than half its life is left, minted at most once at a time
+//! per secret (whoever asks meanwhile waits for that mint), and delivered
+//! secrets are refreshed ahead of need (`secrets::refresh`).
+
+pub mod mint;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::clock::Clock;
+use crate::db;
+use crate::domain::{EcrHost, SecretId, SecretValue, TokenLife};
+use crate::error::AppError;
+use crate::state::AppState;
+use mint::{AccessKey, MintError};
+
+/// The associated data a secret's token is sealed with: not the name alone,
+/// so that a token can never be opened as the access key or the reverse.
+pub fn token_aad(name: &str) -> Vec<u8> {
+    format!("ecr-token/{name}").into_bytes()
+}
+
+/// The registry login a token gives.
+pub struct Token {
+    /// The registry username (`AWS`).
+    pub username: String,
+    /// The registry password.
+    pub password: SecretValue,
+    /// When it was minted and when it expires.
+    pub life: TokenLife,
+}
+
+/// Why no token could be given.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// ECR did not mint one, and no token still valid is kept.
+    #[error(transparent)]
+    Mint(#[from] MintError),
+    /// The secret is gone, or is not an ECR secret.
+    #[error("There is no Amazon ECR secret named {0}.")]
+    Missing(String),
+    /// Storage failed.
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<TokenError> for AppError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Missing(name) => AppError::no_such("secret", &name),
+            TokenError::App(e) => e,
+            TokenError::Mint(e) => {
+                AppError::Upstream(format!("No registry token could be minted. {e}"))
+            }
+        }
+    }
+}
+
+/// The minting side of the state: the clock, the HTTP client, and one lock
+/// per secret so that concurrent askers share a mint.
+pub struct Tokens {
+    /// What token lives are measured with.
+    pub clock: Clock,
+    client: Result<reqwest::Client, String>,
+    flights: Mutex<HashMap<SecretId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Tokens {
+    /// Token minting on `clock`.
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            clock,
+            client: mint::client(),
+            flights: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn flight(&self, id: SecretId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        flights.entry(id).or_default().clone()
+    }
+}
+
+/// An ECR secret as minting needs it, sealed.
+struct Stored {
+    id: SecretId,
+    name: String,
+    version: i64,
+    host: String,
+    key_id: String,
+    endpoint: Option<String>,
+    sealed_key: Vec<u8>,
+    token: Option<(TokenLife, Vec<u8>)>,
+}
+
+fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Stored>> {
+    conn.prepare_cached(
+        "SELECT id, name, version, registry_host, registry_username, ecr_endpoint, sealed,
+                token_minted_at, token_expires_at, token_sealed
+           FROM secrets WHERE name = ?1 AND kind = 'ecr'",
+    )?
+    .query_row([name], |r| {
+        let token = match (r.get(7)?, r.get(8)?, r.get::<_, Option<Vec<u8>>>(9)?) {
+            (Some(minted_at), Some(expires_at), Some(sealed)) => Some((
+                TokenLife {
+                    minted_at,
+                    expires_at,
+                },
+                sealed,
+            )),
+            _ => None,
+        };
+        Ok(Stored {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            version: r.get(2)?,
+            host: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            key_id: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            endpoint: r.get(5)?,
+            sealed_key: r.get(6)?,
+            token,
+        })
+    })
+    .optional()
+}
+
+/// Opens a sealed token of secret `name`.
+pub fn open_token(
+    state: &AppState,
+    name: &str,
+    life: TokenLife,
+    sealed: &[u8],
+) -> Result<Token, AppError> {
+    let plain = state
+        .master
+        .open(&token_aad(name), sealed)
+        .map_err(|e| AppError::internal(format!("secret {name}: registry token: {e}")))?;
+    let password = String::from_utf8(plain)
+        .map_err(|_| AppError::internal(format!("secret {name}: registry token is not UTF-8")))?;
+    Ok(Token {
+        username: "AWS".into(),
+        password: SecretValue::new(password),
+        life,
+    })
+}
+
+impl Stored {
+    /// The kept token, if `keep` says it may still be given.
+    fn kept(
+        &self,
+        state: &AppState,
+        keep: impl Fn(&TokenLife) -> bool,
+    ) -> Result<Option<Token>, AppError> {
+        match &self.token {
+            Some((life, sealed)) if keep(life) => {
+                open_token(state, &self.name, *life, sealed).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The current registry token of ECR secret `name`: the kept one while
+/// more than half its life is left, else a new one (one mint at a time per
+/// secret; whoever asks meanwhile gets the same). When ECR refuses or
+/// cannot be reached, a kept token that is still valid is given rather
+/// than nothing.
+pub async fn current_token(state: &AppState, name: &str) -> Result<Token, TokenError> {
+    obtain(state, name).await.map(|(token, _)| token)
+}
+
+/// [`current_token`], and the mint's failure when a kept token that is
+/// still valid was given instead of a new one.
+pub async fn obtain(
+    state: &AppState,
+    name: &str,
+) -> Result<(Token, Option<MintError>), TokenError> {
+    let now = state.tokens.clock.now();
+    let stored = load(state, name).await?;
+    if let Some(token) = stored.kept(state, |l| l.fresh(now))? {
+        return Ok((token, None));
+    }
+    let flight = state.tokens.flight(stored.id);
+    let _mine = flight.lock().await;
+    // Whoever held the lock before may have minted it.
+    let stored = load(state, name).await?;
+    let now = state.tokens.clock.now();
+    if let Some(token) = stored.kept(state, |l| l.fresh(now))? {
+        return Ok((token, None));
+    }
+    match mint_for(state, &stored).await {
+        Ok(token) => {
+            state.metrics.token_mint(true);
+            keep(state, &stored, &token).await?;
+            Ok((token, None))
+        }
+        Err(e) => {
+            state.metrics.token_mint(false);
+            tracing::warn!(secret = %stored.name, error = %e, "minting an ECR registry token failed");
+            match stored.kept(state, |l| l.valid(now))? {
+                Some(still_valid) => Ok((still_valid, Some(e))),
+                None => Err(e.into()),
+            }
+        }
+    }
+}
+
+async fn load(state: &AppState, name: &str) -> Result<Stored, TokenError> {
+    let n = name.to_owned();
+    db::run(&state.pool, move |c| Ok(find(c, &n)?))
+        .await?
+        .ok_or_else(|| TokenError::Missing(name.to_owned()))
+}
+
+async fn mint_for(state: &AppState, stored: &Stored) -> Result<Token, MintError> {
+    let host = EcrHost::parse(&stored.host).map_err(|e| {
+        MintError::Unreachable(format!("the stored registry host is not ECR's: {e}"))
+    })?;
+    let endpoint = stored
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| host.default_endpoint());
+    let secret = state
+        .master
+        .open(stored.name.as_bytes(), &stored.sealed_key)
+        .ok()
+        .and_then(|p| String::from_utf8(p).ok())
+        .map(SecretValue::new)
+        .ok_or_else(|| {
+            MintError::Unreachable("the stored secret access key could not be opened.".into())
+        })?;
+    let client = state
+        .tokens
+        .client
+        .as_ref()
+        .map_err(|e| MintError::Unreachable(e.clone()))?;
+    let minted = mint::get_authorization_token(
+        client,
+        &endpoint,
+        host.region(),
+        AccessKey {
+            id: &stored.key_id,
+            secret: &secret,
+        },
+    )
+    .await?;
+    let minted_at = state.tokens.clock.now();
+    if minted.expires_at <= minted_at {
+        return Err(MintError::Unreadable(format!(
+            "the token ECR gave expired at {}, before it was minted; is this machine's clock right?",
+            db::format_time(minted.expires_at)
+        )));
+    }
+    Ok(Token {
+        username: minted.username,
+        password: minted.password,
+        life: TokenLife {
+            minted_at,
+            expires_at: minted.expires_at,
+        },
+    })
+}
+
+/// Keeps a new token, sealed, unless the secret changed while it was
+/// minted (its credentials may be others now).
+async fn keep(state: &AppState, stored: &Stored, token: &Token) -> Result<(), AppError> {
+    let sealed = state
+        .master
+        .seal(&token_aad(&stored.name), token.password.expose().as_bytes());
+    let (id, version, life) = (stored.id, stored.version, token.life);
+    db::run(&state.pool, move |c| {
+        c.prepare_cached(
+            "UPDATE secrets SET token_sealed = ?3, token_minted_at = ?4, token_expires_at = ?5
+              WHERE id = ?1 AND version = ?2",
+        )?
+        .execute(params![
+            id,
+            version,
+            sealed,
+            life.minted_at,
+            life.expires_at
+        ])?;
+        Ok(())
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::TokenLife;
+
+    #[test]
+    fn a_token_is_reused_for_half_its_life() {
+        let life = TokenLife {
+            minted_at: 0,
+            expires_at: 12 * 3600,
+        };
+        assert!(life.fresh(6 * 3600 - 1));
+        assert!(!life.fresh(6 * 3600));
+        assert!(life.valid(12 * 3600 - 1));
+        assert!(!life.valid(12 * 3600));
+    }
+}
