@@ -129,6 +129,7 @@ fn populate(dir: &Path) {
                     "ghcr.io"
                 }),
                 username: Some("deployer"),
+                endpoint: None,
                 sealed: Some(sealed),
                 expires_on: None,
                 deliver: false,

@@ -368,6 +368,83 @@ pub trait Named {
 
 #[cfg(test)]
 mod tests {
+    /// Migration 13 rebuilds the secrets table: on a version-12 database
+    /// with a secret in use, delivered and notified, every row and link
+    /// survives, and the constraints and triggers still hold.
+    #[test]
+    fn the_ecr_rebuild_keeps_every_row_and_link() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for (i, sql) in (1i64..).zip(&super::MIGRATIONS[..12]) {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", i).unwrap();
+            tx.commit().unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO secrets (id, name, kind, registry_host, registry_username, sealed, created_at, updated_at, deliver)
+               VALUES (7, 'gitlab', 'image_pull', 'registry.gitlab.com', 'u', x'00', 1, 1, 1);
+             INSERT INTO secrets (id, name, kind, sealed, created_at, updated_at)
+               VALUES (8, 'key', 'git_sync', x'00', 1, 1);
+             INSERT INTO images (name, image_type, url, pull_secret_id, created_at, updated_at)
+               VALUES ('nb', 'cpu', 'registry.gitlab.com/a/b', 7, 1, 1);
+             INSERT INTO delivered_patterns (pattern, secret_id) VALUES ('registry.gitlab.com', 7);
+             INSERT INTO notifications (secret_id, key, event, payload, created_at, next_at)
+               VALUES (7, 'k', 'expired', '{}', 1, 1);",
+        )
+        .unwrap();
+        super::migrate(&mut conn).unwrap();
+        let fk: bool = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys are on again");
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT used_by FROM secrets WHERE id = 7"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM delivered_patterns"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM notifications"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+        // The links still act: a used secret cannot go, the triggers count.
+        assert!(
+            conn.execute("DELETE FROM secrets WHERE id = 7", [])
+                .is_err()
+        );
+        conn.execute("DELETE FROM images", []).unwrap();
+        assert_eq!(count("SELECT used_by FROM secrets WHERE id = 7"), 0);
+        let before = count("SELECT n FROM change_counters WHERE tbl = 'secrets'");
+        conn.execute("DELETE FROM secrets WHERE id = 7", [])
+            .unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM notifications"), 0, "cascades");
+        assert_eq!(
+            count("SELECT COUNT(*) FROM delivered_patterns"),
+            0,
+            "cascades"
+        );
+        assert!(count("SELECT n FROM change_counters WHERE tbl = 'secrets'") > before);
+        // The new type, and its rules.
+        conn.execute(
+            "INSERT INTO secrets (name, kind, registry_host, registry_username, sealed, created_at, updated_at)
+               VALUES ('ecr', 'ecr', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', 'AKIA', x'00', 1, 1)",
+            [],
+        )
+        .unwrap();
+        assert!(
+            conn.execute(
+                "UPDATE secrets SET token_sealed = x'00' WHERE name = 'ecr'",
+                []
+            )
+            .is_err(),
+            "a token has its life"
+        );
+        assert!(
+            conn.execute(
+                "UPDATE secrets SET ecr_endpoint = 'https://x' WHERE name = 'key'",
+                []
+            )
+            .is_err(),
+            "only ECR secrets have an endpoint"
+        );
+    }
+
     #[test]
     fn times_read_as_administrators_write_them() {
         assert_eq!(super::format_time(1_795_985_301), "2026-11-29 20:48 UTC");

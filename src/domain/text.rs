@@ -14,7 +14,8 @@ impl DisplayName {
     /// Parses the optional Display Name field.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim();
-        if s.chars().count() > 128 {
+        // The untrimmed length: the document's maxLength counts what is sent.
+        if raw.chars().count() > 128 {
             return Err("Display Name must be at most 128 characters.".into());
         }
         if s.chars().any(char::is_control) {
@@ -44,7 +45,8 @@ impl Description {
     /// Parses the optional Description field.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim();
-        if s.chars().count() > Self::MAX {
+        // The untrimmed length: the document's maxLength counts what is sent.
+        if raw.chars().count() > Self::MAX {
             return Err(format!(
                 "Description must be at most {} characters.",
                 Self::MAX
