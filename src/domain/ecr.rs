@@ -149,7 +149,10 @@ pub struct EcrEndpoint(String);
 impl EcrEndpoint {
     /// The shape, as the API document states it.
     pub const RULE: TextRule = TextRule::pattern(
-        r"^https://[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[1-9][0-9]{0,4})?/?$",
+        concat!(
+            r"^https://([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z]([-a-z0-9]*[a-z0-9])?",
+            "(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?$"
+        ),
         9,
         253,
     );
