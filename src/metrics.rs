@@ -129,7 +129,7 @@ impl Metrics {
         );
         r.register(
             "wharf_secrets_login_failing",
-            "Image Pull secrets whose last login check failed",
+            "Registry secrets whose last login check failed",
             failing.clone(),
         );
         // Both results from the start, so a scrape shows them at 0.

@@ -350,6 +350,7 @@ pub async fn credentials(
             ));
         }
         let mut names: Vec<&str> = found.pending.iter().map(|(_, s)| s.as_str()).collect();
+        names.sort_unstable();
         names.dedup();
         for name in names {
             // A failure is the second lookup's to judge (a kept token that

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::auth::ApiCaller;
 use crate::db;
+use crate::domain::TokenLife;
 use crate::error::AppError;
 use crate::metrics::Gauges;
 use crate::secrets::store::{self, Kind, SecretsList};
@@ -31,17 +32,23 @@ pub async fn metrics(
                 (k.as_str(), n)
             })
             .collect();
-        let tokens: (i64, i64, i64, i64) = c
-            .prepare_cached(
-                "SELECT
-                   COUNT(*) FILTER (WHERE ?1 < token_minted_at + (token_expires_at - token_minted_at) / 2),
-                   COUNT(*) FILTER (WHERE ?1 >= token_minted_at + (token_expires_at - token_minted_at) / 2
-                                      AND ?1 < token_expires_at),
-                   COUNT(*) FILTER (WHERE ?1 >= token_expires_at),
-                   COUNT(*) FILTER (WHERE token_expires_at IS NULL)
-                 FROM secrets WHERE kind = 'ecr'",
-            )?
-            .query_row([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        // Each ECR secret's token by its state, as `TokenLife` judges it
+        // (a few rows: ECR secrets only).
+        let mut tokens: Vec<(&'static str, i64)> = ["fresh", "aging", "expired", "none"]
+            .map(|s| (s, 0))
+            .to_vec();
+        let mut stmt = c.prepare_cached(
+            "SELECT token_minted_at, token_expires_at FROM secrets WHERE kind = 'ecr'",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let state = TokenLife::state(TokenLife::of(r.get(0)?, r.get(1)?), now);
+            if let Some(slot) = tokens.iter_mut().find(|(s, _)| *s == state) {
+                slot.1 += 1;
+            }
+        }
+        drop(rows);
+        drop(stmt);
         Ok((by_type, store::summary(c, &cache)?, tokens))
     })
     .await?;
@@ -52,12 +59,7 @@ pub async fn metrics(
             expiring: summary.expiring,
             expired: summary.expired,
             failing: summary.failing,
-            ecr_tokens: &[
-                ("fresh", tokens.0),
-                ("aging", tokens.1),
-                ("expired", tokens.2),
-                ("none", tokens.3),
-            ],
+            ecr_tokens: &tokens,
         })
         .map_err(AppError::internal)?;
     Ok(HttpResponse::Ok()

@@ -36,13 +36,7 @@ impl Sealed {
     /// [`SEALED_COLUMNS`], from column `at` on.
     fn at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
         let kind: Kind = r.get(at + 2)?;
-        let life = match (r.get(at + 4)?, r.get(at + 5)?) {
-            (Some(minted_at), Some(expires_at)) => Some(TokenLife {
-                minted_at,
-                expires_at,
-            }),
-            _ => None,
-        };
+        let life = TokenLife::of(r.get(at + 4)?, r.get(at + 5)?);
         Ok(Self {
             name: r.get(at)?,
             username: match kind {

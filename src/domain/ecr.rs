@@ -18,6 +18,25 @@ pub struct TokenLife {
 }
 
 impl TokenLife {
+    /// From a row's `token_minted_at` and `token_expires_at` (both or
+    /// neither are set).
+    pub fn of(minted_at: Option<i64>, expires_at: Option<i64>) -> Option<Self> {
+        Some(Self {
+            minted_at: minted_at?,
+            expires_at: expires_at?,
+        })
+    }
+
+    /// Which of the metrics' states it is in at `now`.
+    pub fn state(life: Option<Self>, now: i64) -> &'static str {
+        match life {
+            None => "none",
+            Some(l) if l.fresh(now) => "fresh",
+            Some(l) if l.valid(now) => "aging",
+            Some(_) => "expired",
+        }
+    }
+
     /// When it is due to be replaced: half its life.
     pub fn refresh_at(&self) -> i64 {
         self.minted_at + (self.expires_at - self.minted_at) / 2

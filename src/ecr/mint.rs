@@ -97,6 +97,9 @@ pub async fn get_authorization_token(
         ("content-type", "application/x-amz-json-1.1"),
         ("x-amz-target", TARGET),
     ];
+    let unsigned = |e: &dyn std::fmt::Display| {
+        MintError::Unreachable(format!("the request could not be signed ({e})."))
+    };
     let identity: Identity = Credentials::new(
         key.id,
         key.secret.expose(),
@@ -112,7 +115,7 @@ pub async fn get_authorization_token(
         .time(SystemTime::now())
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| MintError::Unreachable(format!("the request could not be signed ({e}).")))?
+        .map_err(|e| unsigned(&e))?
         .into();
     let signable = SignableRequest::new(
         "POST",
@@ -120,9 +123,9 @@ pub async fn get_authorization_token(
         headers.iter().copied(),
         SignableBody::Bytes(body),
     )
-    .map_err(|e| MintError::Unreachable(format!("the request could not be signed ({e}).")))?;
+    .map_err(|e| unsigned(&e))?;
     let (instructions, _) = sign(signable, &params)
-        .map_err(|e| MintError::Unreachable(format!("the request could not be signed ({e}).")))?
+        .map_err(|e| unsigned(&e))?
         .into_parts();
     let mut request = client.post(url).body(body.as_slice());
     for (name, value) in headers.into_iter().chain(instructions.headers()) {

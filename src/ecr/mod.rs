@@ -106,16 +106,8 @@ fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Stored>> {
            FROM secrets WHERE name = ?1 AND kind = 'ecr'",
     )?
     .query_row([name], |r| {
-        let token = match (r.get(7)?, r.get(8)?, r.get::<_, Option<Vec<u8>>>(9)?) {
-            (Some(minted_at), Some(expires_at), Some(sealed)) => Some((
-                TokenLife {
-                    minted_at,
-                    expires_at,
-                },
-                sealed,
-            )),
-            _ => None,
-        };
+        let life = TokenLife::of(r.get(7)?, r.get(8)?);
+        let token = life.zip(r.get::<_, Option<Vec<u8>>>(9)?);
         Ok(Stored {
             id: r.get(0)?,
             name: r.get(1)?,

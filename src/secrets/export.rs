@@ -46,8 +46,6 @@ pub struct Opened {
     value: SecretValue,
     /// The registry username: the secret's, or `AWS` for an ECR token.
     user: Option<String>,
-    /// An ECR token's life.
-    pub token: Option<TokenLife>,
 }
 
 impl Opened {
@@ -104,7 +102,6 @@ async fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened,
             secret,
             value: token.password,
             user: Some(token.username),
-            token: Some(token.life),
         });
     }
     open_sealed(state, secret, sealed)
@@ -123,7 +120,6 @@ fn open_sealed(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened
         secret,
         value: SecretValue::new(value),
         user,
-        token: None,
     })
 }
 

@@ -10,7 +10,7 @@ use actix_web::web;
 use tokio::task::JoinHandle;
 
 use crate::db;
-use crate::domain::SecretId;
+use crate::domain::{SecretId, TokenLife};
 use crate::ecr::{TokenError, obtain};
 use crate::state::AppState;
 
@@ -79,14 +79,14 @@ async fn run(state: web::Data<AppState>) {
 async fn delivered(state: &AppState) -> Result<Vec<Due>, crate::error::AppError> {
     db::run(&state.pool, |c| {
         Ok(c.prepare_cached(
-            "SELECT id, name, token_minted_at + (token_expires_at - token_minted_at) / 2
+            "SELECT id, name, token_minted_at, token_expires_at
                    FROM secrets WHERE kind = 'ecr' AND deliver = 1 ORDER BY token_expires_at",
         )?
         .query_map([], |r| {
             Ok(Due {
                 id: r.get(0)?,
                 name: r.get(1)?,
-                refresh_at: r.get(2)?,
+                refresh_at: TokenLife::of(r.get(2)?, r.get(3)?).map(|l| l.refresh_at()),
             })
         })?
         .collect::<rusqlite::Result<_>>()?)

@@ -80,7 +80,7 @@ pub async fn list(
 pub struct SecretFields {
     pub name: String,
     pub display_name: String,
-    /// `image_pull` or `git_sync`.
+    /// `image_pull`, `git_sync` or `ecr`.
     pub kind: String,
     pub registry_host: String,
     pub username: String,

@@ -65,7 +65,8 @@ async fn run(state: web::Data<AppState>) {
     }
 }
 
-/// Starts a check of each Image Pull secret whose last one is older than
+/// Starts a check of each registry secret (Image Pull, and Amazon ECR,
+/// whose check mints its token first) whose last one is older than
 /// `period` (or that was never checked) and is not being checked now,
 /// each after a random pause within the tick, so they spread out.
 async fn start_due_checks(

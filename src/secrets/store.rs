@@ -183,13 +183,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
         deliver: r.get(13)?,
         node_patterns: r.get(14)?,
         endpoint: r.get(15)?,
-        token: match (r.get(16)?, r.get(17)?) {
-            (Some(minted_at), Some(expires_at)) => Some(TokenLife {
-                minted_at,
-                expires_at,
-            }),
-            _ => None,
-        },
+        token: TokenLife::of(r.get(16)?, r.get(17)?),
     })
 }
 

@@ -557,3 +557,94 @@ async fn an_administrator_delivers_a_secret_to_a_cluster() {
     assert!(!c.source().await.unwrap().contains(&token));
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_administrator_adds_an_amazon_ecr_secret() {
+    let app = spawn_app().await;
+    app.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    type_into(&c, "Username", ADMIN).await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    click(&c, "Sign in").await;
+    wait_for(&c, "Sign out").await;
+
+    click_to(&c, "+ Add", "/admin/secrets/new").await;
+    field(&c, "Type")
+        .await
+        .select_by_value("ecr")
+        .await
+        .unwrap();
+    // The type's own fields, and not the others'.
+    assert!(
+        field(&c, "Access Key ID")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    assert!(!field(&c, "Username").await.is_displayed().await.unwrap());
+    assert!(!field(&c, "Secret").await.is_displayed().await.unwrap());
+    type_into(&c, "Name", "ecr-prod").await;
+    type_into(&c, "Registry Host", "ghcr.io").await;
+    type_into(&c, "Access Key ID", "AKIAIOSFODNN7EXAMPLE").await;
+    type_into(
+        &c,
+        "Secret Access Key",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    )
+    .await;
+    // An endpoint nobody listens on, on loopback: nothing leaves the machine.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    type_into(&c, "ECR API endpoint", &closed).await;
+    click(&c, "Confirm").await;
+    wait_for(&c, "Registry Host must be an Amazon ECR registry: <12-digit account>.dkr.ecr.<region>.amazonaws.com").await;
+    // The form kept the type and the values, never the secret key.
+    assert_eq!(
+        field(&c, "Access Key ID")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("AKIAIOSFODNN7EXAMPLE")
+    );
+    assert_eq!(
+        field(&c, "Secret Access Key")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("")
+    );
+    let host = field(&c, "Registry Host").await;
+    host.clear().await.unwrap();
+    host.send_keys("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+        .await
+        .unwrap();
+    type_into(
+        &c,
+        "Secret Access Key",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    )
+    .await;
+    screenshot(&c, "secret-ecr-form.png").await;
+    click(&c, "Confirm").await;
+    let text = wait_for(&c, "Secret ecr-prod created.").await;
+    assert!(
+        text.contains("Amazon ECR") && text.contains("no token yet"),
+        "{text}"
+    );
+
+    click_to(&c, "ecr-prod", "/admin/secrets/ecr-prod").await;
+    let text = wait_for(&c, "No registry token yet: a download mints one").await;
+    assert!(text.contains("Deliver to clusters"), "{text}");
+    // Test login mints first: the endpoint refuses, and the page says so.
+    click(&c, "Test login").await;
+    let text = wait_for(&c, "The ECR API could not be reached").await;
+    assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
+    screenshot(&c, "secret-ecr-page.png").await;
+}

@@ -80,6 +80,9 @@ async fn start_moto() -> Moto {
 struct Minted {
     count: AtomicUsize,
     expiries: Mutex<HashMap<String, i64>>,
+    /// While set, the proxy answers as ECR does to a user whose policy
+    /// was taken away, without asking moto.
+    refusing: std::sync::atomic::AtomicBool,
 }
 
 impl Minted {
@@ -100,6 +103,11 @@ struct ProxyState {
 /// Forwards to moto as it was asked (the signed Host header included) and
 /// gives a successful answer its token name and life.
 async fn forward(req: HttpRequest, body: web::Bytes, st: web::Data<ProxyState>) -> HttpResponse {
+    if st.minted.refusing.load(Ordering::SeqCst) {
+        return HttpResponse::BadRequest()
+            .content_type("application/x-amz-json-1.1")
+            .body(r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/wharf-puller is not authorized to perform: ecr:GetAuthorizationToken"}"#);
+    }
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
     let mut out = reqwest::Client::new().request(method, format!("{}{}", st.moto, req.uri()));
     for (k, v) in req.headers() {
@@ -178,6 +186,53 @@ async fn wharf_on(clock: Clock, node_cache: i64) -> (TestApp, String) {
     (app, admin)
 }
 
+/// moto, the proxy on `clock`, wharf in this process on it, a delivered
+/// ECR secret `ecr-prod` for the whole registry, and a cluster's token.
+struct Fixture {
+    clock: Clock,
+    moto: Moto,
+    endpoint: String,
+    minted: Arc<Minted>,
+    app: TestApp,
+    admin: String,
+    cluster: String,
+}
+
+async fn fixture(node_cache: i64) -> Fixture {
+    let clock = Clock::manual(wharf::db::now());
+    let moto = start_moto().await;
+    let (endpoint, minted) = start_proxy(&moto, clock.clone());
+    let (app, admin) = wharf_on(clock.clone(), node_cache).await;
+    create_ecr(
+        &app,
+        &admin,
+        "ecr-prod",
+        &moto,
+        &endpoint,
+        json!({"deliver": true}),
+    )
+    .await;
+    let cluster = cluster_token(&app, &admin).await;
+    Fixture {
+        clock,
+        moto,
+        endpoint,
+        minted,
+        app,
+        admin,
+        cluster,
+    }
+}
+
+/// `/metrics` as an administrator reads it.
+async fn metrics_text(app: &Browser, admin: &str) -> String {
+    app.api(Method::GET, "/metrics", Some(admin), None)
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn create_ecr(
     app: &Browser,
     admin: &str,
@@ -231,21 +286,15 @@ fn password_for(answer: &Value, key: &str) -> String {
 
 #[tokio::test]
 async fn every_consumer_gets_the_current_token_minted_once_per_half_life() {
-    let start = wharf::db::now();
-    let clock = Clock::manual(start);
-    let moto = start_moto().await;
-    let (endpoint, minted) = start_proxy(&moto, clock.clone());
-    let (app, admin) = wharf_on(clock.clone(), 24 * 3600).await;
-    create_ecr(
-        &app,
-        &admin,
-        "ecr-prod",
-        &moto,
-        &endpoint,
-        json!({"deliver": true}),
-    )
-    .await;
-    let cluster = cluster_token(&app, &admin).await;
+    let Fixture {
+        clock,
+        moto,
+        endpoint,
+        minted,
+        app,
+        admin,
+        cluster,
+    } = fixture(24 * 3600).await;
     assert_eq!(minted.count(), 0, "nothing is minted before it is needed");
 
     // Two downloads: the docker config holds AWS and the token.
@@ -378,31 +427,6 @@ fn rfc3339(t: i64) -> String {
         .unwrap()
 }
 
-/// The real binary on the system clock, its log kept in a file.
-async fn start_logged(dir: &Path, extra: &[&str]) -> (KillOnDrop, String, PathBuf) {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let log = dir.join("server.log");
-    let mut args = vec![
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "serve",
-        "--listen",
-        &listen,
-    ];
-    args.extend_from_slice(extra);
-    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(&args)
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let process = KillOnDrop(child);
-    wait_for_port(port, "wharf").await;
-    (process, format!("http://{listen}"), log)
-}
-
 #[tokio::test]
 async fn a_refused_or_unreachable_mint_is_a_clear_failing_state_and_nothing_leaks() {
     let moto = start_moto().await;
@@ -424,7 +448,7 @@ async fn a_refused_or_unreachable_mint_is_a_clear_failing_state_and_nothing_leak
     let admin = wharf::cli::token_create(dir.path(), ADMIN, "setup", "write", 3600).unwrap();
     let notify = format!("http://127.0.0.1:{receiver}/hook");
     let (_server, base, log) =
-        start_logged(dir.path(), &["--check-every", "0", "--notify-url", &notify]).await;
+        start_wharf_logged(dir.path(), &["--check-every", "0", "--notify-url", &notify]).await;
     let app = Browser::with_client(&base, client());
 
     create_ecr(
@@ -541,12 +565,7 @@ async fn a_refused_or_unreachable_mint_is_a_clear_failing_state_and_nothing_leak
     assert_eq!(page.status(), StatusCode::BAD_GATEWAY);
 
     // Metrics count the mints.
-    let metrics = app
-        .api(Method::GET, "/metrics", Some(&admin), None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app, &admin).await;
     assert!(
         metrics.contains("wharf_token_mints_total{result=\"ok\"} 1"),
         "{metrics}"
@@ -614,23 +633,19 @@ async fn a_refused_or_unreachable_mint_is_a_clear_failing_state_and_nothing_leak
 
 #[tokio::test]
 async fn a_simulated_day_keeps_every_pull_supplied_without_anyone_touching_it() {
-    let start = wharf::db::now();
-    let clock = Clock::manual(start);
-    let moto = start_moto().await;
-    let (endpoint, minted) = start_proxy(&moto, clock.clone());
-    let (app, admin) = wharf_on(clock.clone(), 3600).await;
+    let Fixture {
+        clock,
+        minted,
+        app,
+        admin,
+        cluster,
+        // Kept: moto stops when its handle is dropped.
+        moto: _moto,
+        ..
+    } = fixture(3600).await;
+    let start = clock.now();
     let r = app.login(ADMIN, ADMIN_PASSWORD).await;
     assert_redirect_to(&r, "/admin/secrets");
-    create_ecr(
-        &app,
-        &admin,
-        "ecr-prod",
-        &moto,
-        &endpoint,
-        json!({"deliver": true}),
-    )
-    .await;
-    let cluster = cluster_token(&app, &admin).await;
     let image = format!("{HOST}/team/notebook");
     println!(
         "{:>6} | {:>5} | {:<12} | {:<22} | {:<33} | metrics",
@@ -697,12 +712,7 @@ async fn a_simulated_day_keeps_every_pull_supplied_without_anyone_touching_it() 
             .and_then(|s| s.split('<').next())
             .unwrap_or("")
             .to_owned();
-        let metrics = app
-            .api(Method::GET, "/metrics", Some(&admin), None)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let metrics = metrics_text(&app, &admin).await;
         let mints_line = metrics
             .lines()
             .find(|l| l.starts_with("wharf_token_mints_total{result=\"ok\"}"))
@@ -735,4 +745,91 @@ async fn a_simulated_day_keeps_every_pull_supplied_without_anyone_touching_it() 
     );
     assert_eq!(minted.count(), 5);
     assert_eq!(minted_by_lookups, 1);
+}
+
+/// Waits (real time, 5 s at most) until `done` holds for the secret as the
+/// API shows it; returns what it showed.
+async fn secret_when(app: &Browser, admin: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let (_, secret) = app
+            .api_json(Method::GET, "/api/v1/secrets/ecr-prod", Some(admin), None)
+            .await;
+        if done(&secret) {
+            return secret;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the secret never got there");
+}
+
+#[tokio::test]
+async fn when_ecr_refuses_the_refresher_says_so_serves_the_valid_token_and_recovers() {
+    let Fixture {
+        clock,
+        minted,
+        app,
+        admin,
+        cluster,
+        // Kept: moto stops when its handle is dropped.
+        moto: _moto,
+        ..
+    } = fixture(3600).await;
+    let image = format!("{HOST}/team/notebook");
+    let first = password_for(&lookup(&app, &cluster, &image).await, HOST);
+    assert_eq!(first, "ecr-token-1");
+
+    // The IAM policy is taken away; half the token's life goes by.
+    minted.refusing.store(true, Ordering::SeqCst);
+    clock.advance(LIFE / 2 + 60);
+    let failing = secret_when(&app, &admin, |s| s["last_test"]["ok"] == false).await;
+    let reason = failing["last_test"]["message"].as_str().unwrap();
+    assert!(reason.contains("AccessDeniedException"), "{reason}");
+    println!("refresher, ECR refusing: {reason}");
+    // Pulls still get the old token while it is valid (and a lookup's
+    // own mint fails the same way), for at most half its remaining life.
+    let answer = lookup(&app, &cluster, &image).await;
+    assert_eq!(password_for(&answer, HOST), "ecr-token-1");
+    assert_eq!(answer["cacheDuration"], "1h0m0s");
+    let metrics = metrics_text(&app, &admin).await;
+    assert!(
+        metrics.contains("wharf_ecr_tokens{state=\"aging\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wharf_secrets_login_failing 1"),
+        "{metrics}"
+    );
+
+    // ECR takes the key again: the refresher's next try (a minute later)
+    // mints, and the secret says it works again.
+    minted.refusing.store(false, Ordering::SeqCst);
+    clock.advance(61);
+    let recovered = secret_when(&app, &admin, |s| s["last_test"]["ok"] == true).await;
+    let message = recovered["last_test"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("A new registry token was minted"),
+        "{message}"
+    );
+    assert_eq!(minted.count(), 2);
+    let answer = lookup(&app, &cluster, &image).await;
+    assert_eq!(password_for(&answer, HOST), "ecr-token-2");
+
+    // Once the old token has expired and ECR refuses, a pull is told so
+    // (502: the node's plugin then gives its kept answer), never a 500.
+    minted.refusing.store(true, Ordering::SeqCst);
+    clock.advance(LIFE + 60);
+    let (s, b) = app
+        .api_json(
+            Method::GET,
+            &format!("/api/v1/credentials?image={image}"),
+            Some(&cluster),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{b}");
+    let metrics = metrics_text(&app, &admin).await;
+    assert!(
+        metrics.contains("wharf_ecr_tokens{state=\"expired\"} 1"),
+        "{metrics}"
+    );
 }

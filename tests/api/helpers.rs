@@ -536,6 +536,24 @@ pub async fn start_wharf_env(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (KillOnDrop, String) {
+    start_wharf_to(dir, extra, env, Stdio::null()).await
+}
+
+/// [`start_wharf`] at log level debug, its log written to
+/// `dir/server.log` (returned), for tests that read what it logged.
+pub async fn start_wharf_logged(dir: &Path, extra: &[&str]) -> (KillOnDrop, String, PathBuf) {
+    let log = dir.join("server.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let (process, base) = start_wharf_to(dir, extra, &[("RUST_LOG", "debug")], file.into()).await;
+    (process, base, log)
+}
+
+async fn start_wharf_to(
+    dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> (KillOnDrop, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec![
@@ -551,7 +569,7 @@ pub async fn start_wharf_env(
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let process = KillOnDrop(child);
