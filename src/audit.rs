@@ -41,6 +41,10 @@ pub mod action {
     pub const SIGN_IN: &str = "sign-in";
     pub const SIGN_IN_FAILED: &str = "sign-in failed";
     pub const SIGN_OUT: &str = "sign-out";
+    pub const SIGN_IN_SSO: &str = "signed in (SSO)";
+    pub const SIGN_IN_SSO_REFUSED: &str = "SSO sign-in refused";
+    pub const USER_CREATED_SSO: &str = "account created from SSO";
+    pub const SSO_IDENTITY_LINKED: &str = "SSO identity linked";
     pub const TOKEN_CREATED: &str = "token created";
     pub const TOKEN_REVOKED: &str = "token revoked";
     pub const NOTIFICATION_DELIVERED: &str = "notification delivered";

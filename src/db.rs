@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/011_images_change_counter.sql"),
     include_str!("../migrations/012_delivery.sql"),
     include_str!("../migrations/013_ecr.sql"),
+    include_str!("../migrations/014_sso.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema

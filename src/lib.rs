@@ -22,6 +22,9 @@
 //! - `ops`: what a write comes to ([`ops::Failure`]) and the API's answer
 //!   to it;
 //! - `auth`: accounts, sessions, sign-in, CSRF, tokens and the guards;
+//!   `sso`, beside it: single sign-on with an OpenID provider (the
+//!   discovered provider is kept in `state`; its sign-in is one operation
+//!   over `auth`'s accounts);
 //! - `lifecycle`: what a login check's verdict means, and notifications;
 //! - the areas `secrets`, `images`, `groups`, `users`, `tokens`,
 //!   `audit_log`: each with its store, its writes (`ops`, which every way
@@ -54,6 +57,7 @@ pub mod ops;
 pub mod options;
 pub mod routes;
 pub mod secrets;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod tokens;

@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         Some(Command::CredentialProvider(_)) => Ok(()),
         Some(Command::Serve(args)) => serve(ServerConfig {
             data_dir: cli.data_dir,
-            serve: args,
+            serve: *args,
         }),
         None => serve(ServerConfig {
             data_dir: cli.data_dir,

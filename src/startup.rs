@@ -66,6 +66,15 @@ impl Application {
         .map_err(AppError::internal)?;
         let cookie_key = keys::session_key(&config.data_dir, config.serve.session_key.as_ref())
             .map_err(AppError::internal)?;
+        // A configuration that can never work stops wharf here; a provider
+        // that cannot be reached does not (it is discovered in the
+        // background).
+        let sso = crate::sso::SsoConfig::from_args(&config.serve)
+            .and_then(|c| {
+                c.map(|c| crate::sso::Sso::new(c, cookie_key.clone(), config.serve.secure_cookies))
+                    .transpose()
+            })
+            .map_err(AppError::internal)?;
         let listener = TcpListener::bind(&config.serve.listen).map_err(|e| {
             AppError::internal(format!("cannot listen on {}: {e}", config.serve.listen))
         })?;
@@ -98,11 +107,13 @@ impl Application {
             metrics: crate::metrics::Metrics::new(),
             tokens: crate::ecr::Tokens::new(clock),
             checking: Mutex::new(Default::default()),
+            sso,
             settings: Settings {
                 session_idle: config.serve.session_idle.0,
                 session_max: config.serve.session_max.0,
                 trust_proxy: config.serve.trust_proxy,
                 trusted_proxies: config.serve.trusted_proxies.clone(),
+                password_login: config.serve.password_login != "off",
             },
         });
         let serving = web::Data::new(crate::clusters::serving::ServingLog::default());
@@ -139,8 +150,12 @@ impl Application {
         let background = crate::secrets::schedule::spawn(self.state.clone());
         let counting = crate::clusters::serving::spawn(self.state.clone(), self.serving.clone());
         let refreshing = crate::secrets::refresh::spawn(self.state.clone());
+        let discovering = crate::sso::spawn(self.state.clone());
         let result = self.server.await;
         refreshing.abort();
+        if let Some(task) = discovering {
+            task.abort();
+        }
         if let Some(task) = background {
             task.abort();
         }
@@ -153,6 +168,15 @@ impl Application {
     }
 }
 
+/// The content security policy, with the places forms may go (`'self'`;
+/// sign-out adds the OpenID provider, where it redirects).
+pub fn csp(form_action: &str) -> String {
+    format!(
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
 /// Strict headers on every answer. Pages use only their own CSS and JS.
 /// Behind TLS (`--secure-cookies`) browsers are also told to keep to HTTPS.
 fn security_headers(tls: bool) -> DefaultHeaders {
@@ -162,11 +186,7 @@ fn security_headers(tls: bool) -> DefaultHeaders {
         DefaultHeaders::new()
     };
     headers
-        .add((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .add(("Content-Security-Policy", csp("'self'")))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
@@ -211,6 +231,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login_submit))
         .route("/logout", web::post().to(auth::logout))
+        .route("/auth/oidc/login", web::get().to(crate::sso::routes::login))
+        .route(
+            "/auth/oidc/callback",
+            web::get().to(crate::sso::routes::callback),
+        )
         .route("/setup", web::get().to(users::setup_form))
         .route("/setup", web::post().to(users::setup_submit))
         .route("/account/password", web::get().to(users::password_form))

@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Amazon ECR token minting, and the clock tokens live by.
     pub tokens: crate::ecr::Tokens,
+    /// Single sign-on, when `--oidc-issuer` is given.
+    pub sso: Option<crate::sso::Sso>,
     /// Secrets whose login is being checked right now.
     pub checking: Mutex<std::collections::HashSet<crate::domain::SecretId>>,
 }
@@ -68,6 +70,9 @@ pub struct Settings {
     pub trust_proxy: bool,
     /// The peers whose forwarded address is believed.
     pub trusted_proxies: crate::options::ProxyList,
+    /// Whether `/login` shows the password form (`--password-login`); it
+    /// is always at `/login?local`.
+    pub password_login: bool,
 }
 
 impl Settings {
@@ -153,6 +158,7 @@ mod tests {
             session_max: 60,
             trust_proxy: trust,
             trusted_proxies: proxies.parse().unwrap(),
+            password_login: true,
         }
     }
 

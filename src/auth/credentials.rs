@@ -56,7 +56,12 @@ pub async fn check(
     })
     .await?;
     let matched = found.is_some();
-    let hash = found.as_ref().map(|f| f.password_hash.clone());
+    // An account without a password is checked against the dummy hash, so
+    // its sign-in takes as long as any other and fails.
+    let hash = found
+        .as_ref()
+        .map(|f| f.password_hash.clone())
+        .filter(|h| h != store::NO_PASSWORD);
     let right = state.hashing.verify(hash, password).await?;
     let user = found.filter(|f| right && f.user.active).map(|f| f.user);
     if user.is_some() {

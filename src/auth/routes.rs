@@ -25,18 +25,66 @@ pub const UNKNOWN_USER: &str = "(unknown user)";
 struct LoginPage {
     csrf: String,
     username: String,
-    error: Option<&'static str>,
+    error: Option<String>,
     flash: Option<String>,
+    /// Single sign-on's button, when it is configured.
+    sso: Option<SsoButton>,
+    /// The password form is shown (`--password-login on`, or `?local`).
+    password_form: bool,
+    /// Reached as `/login?local`: the form posts back there.
+    local: bool,
 }
 
-/// `GET /login`
-pub async fn login_form(session: TypedSession) -> Result<impl Responder, AppError> {
-    Ok(LoginPage {
-        csrf: session.csrf_token()?,
-        username: String::new(),
-        error: None,
-        flash: session.take_flash(),
-    })
+/// "Sign in with <name>", or why it cannot be used now.
+struct SsoButton {
+    name: String,
+    unavailable: bool,
+}
+
+/// What `/login` is asked for.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginQuery {
+    /// Present: the password form whatever `--password-login` says
+    /// (break-glass).
+    local: Option<String>,
+    /// Why an SSO sign-in came back without signing anyone in.
+    sso: Option<String>,
+}
+
+impl LoginPage {
+    fn new(state: &AppState, session: &TypedSession, query: &LoginQuery) -> Result<Self, AppError> {
+        let local = query.local.is_some();
+        let sso = state.sso.as_ref().map(|s| SsoButton {
+            name: s.config.name.clone(),
+            unavailable: s.unavailable().is_some(),
+        });
+        let error = match (&sso, query.sso.as_deref()) {
+            (Some(b), Some(code)) => crate::sso::routes::message(code, &b.name),
+            _ => None,
+        };
+        Ok(Self {
+            csrf: session.csrf_token()?,
+            username: String::new(),
+            error,
+            flash: None,
+            password_form: local || state.settings.password_login || sso.is_none(),
+            sso,
+            local,
+        })
+    }
+}
+
+/// `GET /login`: the SSO button above the password form (or alone, with
+/// `--password-login off`; `?local` shows the form anyway).
+pub async fn login_form(
+    session: TypedSession,
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<impl Responder, AppError> {
+    let mut page = LoginPage::new(&state, &session, &query)?;
+    page.flash = session.take_flash();
+    Ok(page)
 }
 
 /// The sign-in form.
@@ -52,6 +100,7 @@ pub struct LoginForm {
 /// session.
 pub async fn login_submit(
     req: HttpRequest,
+    query: web::Query<LoginQuery>,
     form: web::Form<LoginForm>,
     session: TypedSession,
     state: web::Data<AppState>,
@@ -83,12 +132,10 @@ pub async fn login_submit(
             )?)
         })
         .await?;
-        let page = LoginPage {
-            csrf: session.csrf_token()?,
-            username: username.chars().take(64).collect(),
-            error: Some(INVALID),
-            flash: None,
-        };
+        let mut page = LoginPage::new(&state, &session, &query)?;
+        page.username = username.chars().take(64).collect();
+        page.error = Some(INVALID.into());
+        page.password_form = true;
         return render(StatusCode::UNAUTHORIZED, &page);
     };
     let (id, name) = (user.id, user.username.clone());
@@ -112,15 +159,22 @@ pub fn throttle_key(typed: &str) -> String {
     }
 }
 
-/// `POST /logout`: ends this session and every other one of the user.
+/// `POST /logout`: ends this session and every other one of the user; a
+/// session begun by single sign-on goes on to the provider's end-session
+/// endpoint, which ends the provider's session and sends the browser back
+/// to `/login`.
 pub async fn logout(
     req: HttpRequest,
     session: TypedSession,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    let mut provider_logout = None;
     // Only a live session ends the others: an expired, revoked or replayed
     // cookie must not sign the account out everywhere.
     if let Some(user) = super::live_user(&state, &session).await? {
+        if session.by_sso() {
+            provider_logout = crate::sso::routes::end_session_url(&state, user.id).await?;
+        }
         let source = state.client_addr(&req);
         db::run(&state.pool, move |c| {
             let tx = db::write_tx(c)?;
@@ -138,5 +192,16 @@ pub async fn logout(
         .await?;
     }
     session.purge();
-    Ok(see_other("/login"))
+    Ok(match provider_logout {
+        // A form's redirect to another site is held to the page's
+        // form-action: this answer allows the provider's origin.
+        Some((url, origin)) => HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, url))
+            .insert_header((
+                "Content-Security-Policy",
+                crate::startup::csp(&format!("'self' {origin}")),
+            ))
+            .finish(),
+        None => see_other("/login"),
+    })
 }

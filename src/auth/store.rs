@@ -7,6 +7,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::db;
 use crate::domain::UserId;
 
+/// The password hash of an account without a password (made by single
+/// sign-on): not a PHC string, so no password matches it.
+pub const NO_PASSWORD: &str = "!";
+
 /// A user row without the password hash.
 #[derive(Clone, Debug)]
 pub struct User {

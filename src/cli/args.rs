@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web portal (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage accounts from the shell.
     #[command(subcommand)]
     User(UserCommand),
@@ -161,6 +161,49 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_SESSION_MAX", default_value = "12h")]
     pub session_max: Seconds,
 
+    /// Single sign-on: the OpenID provider's issuer URL (https; plain http
+    /// only to a loopback address). Without it, only passwords.
+    #[arg(long, env = "WHARF_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// The client ID wharf has at the provider.
+    #[arg(long, env = "WHARF_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// A file holding the client secret (or set `WHARF_OIDC_CLIENT_SECRET`).
+    #[arg(long, env = "WHARF_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+
+    /// The scopes asked for, space-separated.
+    #[arg(
+        long,
+        env = "WHARF_OIDC_SCOPES",
+        default_value = "openid profile email groups"
+    )]
+    pub oidc_scopes: String,
+
+    /// The ID token claim that lists the person's groups.
+    #[arg(long, env = "WHARF_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+
+    /// Members of this provider group are administrators, others are not
+    /// (checked at every sign-in). Without it, roles are set in wharf.
+    #[arg(long, env = "WHARF_OIDC_ADMIN_GROUP")]
+    pub oidc_admin_group: Option<String>,
+
+    /// The provider's name on the sign-in button ("Sign in with SSO").
+    #[arg(long, env = "WHARF_OIDC_NAME", default_value = "SSO")]
+    pub oidc_name: String,
+
+    /// `off` hides the password form (accounts with a password can still
+    /// sign in at `/login?local`, the break-glass way in).
+    #[arg(long, env = "WHARF_PASSWORD_LOGIN", default_value = "on", value_parser = ["on", "off"])]
+    pub password_login: String,
+
+    /// The client secret from `WHARF_OIDC_CLIENT_SECRET`.
+    #[arg(skip)]
+    pub oidc_client_secret: Option<String>,
+
     /// Master key from `WHARF_MASTER_KEY` (base64 of 32 bytes; overrides
     /// `master.key`). Only from the environment: a flag would show in `ps`.
     #[arg(skip)]
@@ -185,6 +228,9 @@ impl ServeArgs {
         };
         self.master_key = read("WHARF_MASTER_KEY")?;
         self.session_key = read("WHARF_SESSION_KEY")?;
+        self.oidc_client_secret = std::env::var("WHARF_OIDC_CLIENT_SECRET")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
         Ok(self)
     }
 }

@@ -236,16 +236,21 @@ pub enum WriteError {
     Db(#[from] rusqlite::Error),
 }
 
-/// Puts exactly these users in the group (one statement each way).
+/// Puts exactly these users in the group (one statement each way). A
+/// membership that stays keeps where it came from (single sign-on's are
+/// still removed by a later sign-in without the group).
 fn set_members(conn: &Connection, id: GroupId, members: &[String]) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM group_members WHERE group_id = ?1")?
-        .execute([id])?;
-    let names: Vec<Value> = members.iter().cloned().map(Value::Text).collect();
+    let names = Rc::new(members.iter().cloned().map(Value::Text).collect::<Vec<_>>());
+    conn.prepare_cached(
+        "DELETE FROM group_members WHERE group_id = ?1
+           AND user_id NOT IN (SELECT u.id FROM users u WHERE u.username IN rarray(?2))",
+    )?
+    .execute(params![id, names.clone()])?;
     conn.prepare_cached(
         "INSERT OR IGNORE INTO group_members (group_id, user_id)
          SELECT ?1, u.id FROM users u WHERE u.username IN rarray(?2)",
     )?
-    .execute(params![id, Rc::new(names)])?;
+    .execute(params![id, names])?;
     Ok(())
 }
 

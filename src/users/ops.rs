@@ -285,3 +285,34 @@ pub async fn change_password(
         .into_result()
         .map_err(|()| Failure::missing("user", "you"))
 }
+
+/// "Link SSO identity": binds the identity whose single sign-on was
+/// refused (its username is this password account's) to the account, so
+/// it signs in with it from then on; audited.
+pub async fn link_sso(
+    state: &AppState,
+    actor: Actor,
+    username: &str,
+) -> OpResult<(), crate::sso::accounts::LinkRefusal> {
+    let name = username.to_owned();
+    db::run(&state.pool, move |c| {
+        let tx = db::write_tx(c)?;
+        let Some(account) = store::find_account(&tx, &name)? else {
+            return Ok(Err(Failure::missing("user", &name)));
+        };
+        if let Err(refusal) = crate::sso::accounts::link(&tx, account.user.id, &name)? {
+            return Ok(Err(Failure::Refused(refusal)));
+        }
+        let target = format!("user/{name}");
+        audit::record(
+            &tx,
+            &actor.name,
+            action::SSO_IDENTITY_LINKED,
+            &target,
+            &actor.source,
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    })
+    .await?
+}

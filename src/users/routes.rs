@@ -104,6 +104,9 @@ struct FormPage {
     groups: Vec<crate::groups::store::GroupTag>,
     /// On the account's page: its live API tokens.
     live_tokens: i64,
+    /// On the account's page: its single sign-on identity, or a refused
+    /// sign-in to link.
+    sso: Option<crate::sso::accounts::AccountSso>,
 }
 
 impl FormPage {
@@ -123,7 +126,7 @@ impl FormPage {
         account: Account,
         state: FormState,
     ) -> Result<Self, AppError> {
-        let (groups, live_tokens) = details(app, account.user.id).await?;
+        let (groups, live_tokens, sso) = details(app, account.user.id).await?;
         Ok(Self {
             ctx,
             form: state,
@@ -131,6 +134,7 @@ impl FormPage {
             account: Some(account),
             groups,
             live_tokens,
+            sso: Some(sso),
         })
     }
 
@@ -144,9 +148,12 @@ impl FormPage {
     ) -> Result<HttpResponse, AppError> {
         let form = FormState::rejected(account.is_none(), f.version, errors);
         let values = UserFields::from_form(f);
-        let (groups, live_tokens) = match &account {
-            Some(a) => details(app, a.user.id).await?,
-            None => (Vec::new(), 0),
+        let (groups, live_tokens, sso) = match &account {
+            Some(a) => {
+                let (g, t, s) = details(app, a.user.id).await?;
+                (g, t, Some(s))
+            }
+            None => (Vec::new(), 0, None),
         };
         unprocessable(&Self {
             ctx,
@@ -155,22 +162,49 @@ impl FormPage {
             account,
             groups,
             live_tokens,
+            sso,
         })
     }
 }
 
-/// An account's groups and how many live API tokens it has.
-async fn details(
-    state: &AppState,
-    id: crate::domain::UserId,
-) -> Result<(Vec<crate::groups::store::GroupTag>, i64), AppError> {
+type Details = (
+    Vec<crate::groups::store::GroupTag>,
+    i64,
+    crate::sso::accounts::AccountSso,
+);
+
+/// An account's groups, how many live API tokens it has, and its single
+/// sign-on.
+async fn details(state: &AppState, id: crate::domain::UserId) -> Result<Details, AppError> {
     db::run(&state.pool, move |c| {
         Ok((
             crate::groups::store::of_user(c, id)?,
             tokens::live_count(c, id)?,
+            crate::sso::accounts::of_account(c, id)?,
         ))
     })
     .await
+}
+
+/// `POST /admin/users/{username}/sso/link`: "Link SSO identity" binds the
+/// identity of a refused single sign-on to this account.
+pub async fn link_sso(
+    ctx: AdminCtx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let name = path.into_inner();
+    let back = format!("/admin/users/{name}");
+    match ops::link_sso(&state, ctx.actor(), &name).await {
+        Ok(()) => ctx.done(
+            format!(
+                "The single sign-on identity is linked to {name}; they can sign in with it now."
+            ),
+            &back,
+        ),
+        Err(Failure::Refused(r)) => ctx.done(r.to_string(), &back),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `GET /admin/users/new`: "Active" is ticked to begin with.
@@ -187,6 +221,7 @@ pub async fn new_form(ctx: AdminCtx) -> impl Responder {
         account: None,
         groups: Vec::new(),
         live_tokens: 0,
+        sso: None,
     }
 }
 

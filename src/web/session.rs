@@ -31,6 +31,7 @@ impl TypedSession {
     const SEEN: &'static str = "t1";
     const CSRF: &'static str = "csrf";
     const FLASH: &'static str = "flash";
+    const SSO: &'static str = "sso";
 
     /// Wraps the request's session.
     pub fn new(session: Session) -> Self {
@@ -70,6 +71,21 @@ impl TypedSession {
         self.0.renew();
         self.insert(Self::VERSION, &version)?;
         self.insert(Self::CSRF, &new_token())
+    }
+
+    /// Marks this session as begun by single sign-on (sign-out then ends
+    /// the provider's session too).
+    pub fn mark_sso(&self) -> Result<(), AppError> {
+        self.insert(Self::SSO, &true)
+    }
+
+    /// Whether this session was begun by single sign-on.
+    pub fn by_sso(&self) -> bool {
+        self.0
+            .get::<bool>(Self::SSO)
+            .ok()
+            .flatten()
+            .unwrap_or(false)
     }
 
     /// Forgets everything and removes the cookie.

@@ -19,4 +19,5 @@ mod properties;
 mod rest;
 mod secrets;
 mod security;
+mod sso;
 mod users;

@@ -1,0 +1,421 @@
+//! An SSO sign-in as one operation: find the account by issuer and
+//! subject (or make it), take the role and the groups from the claims,
+//! keep the ID token for sign-out, audit each of it, in one transaction.
+//! Linking an identity to a password account is here too.
+
+use std::rc::Rc;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::audit::{self, action};
+use crate::auth::store::{self as accounts, CreateError, User};
+use crate::crypto::MasterKey;
+use crate::db;
+use crate::domain::{UserId, Username};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Who the provider says signed in, from a verified ID token.
+pub struct Identity {
+    /// `iss`.
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// `preferred_username`.
+    pub preferred_username: Option<String>,
+    /// `email`.
+    pub email: Option<String>,
+    /// The groups claim's names.
+    pub groups: Vec<String>,
+    /// The ID token as received, kept sealed for `id_token_hint`.
+    pub id_token: String,
+}
+
+/// Why a verified SSO sign-in still did not sign anyone in.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The username belongs to an account with a password.
+    #[error("the username {0} belongs to an account with a password")]
+    Taken(String),
+    /// The account is disabled.
+    #[error("the account {0} is disabled")]
+    Disabled(String),
+    /// Neither `preferred_username` nor `email` gave a username.
+    #[error("the ID token has no usable preferred_username or email")]
+    NoUsername,
+}
+
+/// A signed-in account.
+pub struct SignedIn {
+    /// The account as it is now.
+    pub user: User,
+    /// Made by this sign-in.
+    pub created: bool,
+}
+
+/// The account name for an identity: `preferred_username`, else the
+/// e-mail's local part, lowercased, with every character a username cannot
+/// have made a `-`.
+pub fn username_for(preferred: Option<&str>, email: Option<&str>) -> Option<Username> {
+    let raw = preferred
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .or_else(|| email.and_then(|e| e.split('@').next()).map(str::trim))?;
+    let cleaned: String = raw
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || "._@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .take(60)
+        .collect();
+    Username::parse(&cleaned).ok()
+}
+
+/// The sealed ID token's associated data: bound to the identity.
+fn id_token_aad(issuer: &str, subject: &str) -> Vec<u8> {
+    format!("oidc-id-token/{issuer}/{subject}").into_bytes()
+}
+
+/// Signs `identity` in: see the module. `admin_group`: the role follows
+/// it; `None` leaves roles alone.
+pub async fn sign_in(
+    state: &AppState,
+    identity: Identity,
+    admin_group: Option<String>,
+    source: String,
+) -> Result<Result<SignedIn, Refusal>, AppError> {
+    let sealed = state.master.seal(
+        &id_token_aad(&identity.issuer, &identity.subject),
+        identity.id_token.as_bytes(),
+    );
+    db::run(&state.pool, move |c| {
+        let tx = db::write_tx(c)?;
+        let outcome = sign_in_in(&tx, &sealed, &identity, admin_group.as_deref(), &source)?;
+        tx.commit()?;
+        Ok(outcome)
+    })
+    .await
+}
+
+fn sign_in_in(
+    c: &Connection,
+    sealed_id_token: &[u8],
+    who: &Identity,
+    admin_group: Option<&str>,
+    source: &str,
+) -> Result<Result<SignedIn, Refusal>, AppError> {
+    let (user, created) = match by_identity(c, &who.issuer, &who.subject)? {
+        Some(user) => (user, false),
+        None => match create(c, who, source)? {
+            Ok(user) => (user, true),
+            Err(refusal) => {
+                refuse(c, &refusal, source)?;
+                return Ok(Err(refusal));
+            }
+        },
+    };
+    if !user.active {
+        let refusal = Refusal::Disabled(user.username.clone());
+        refuse(c, &refusal, source)?;
+        return Ok(Err(refusal));
+    }
+    let name = user.username.clone();
+    let target = format!("user/{name}");
+    if let Some(admin_group) = admin_group {
+        let admin = who.groups.iter().any(|g| g == admin_group);
+        if admin != user.is_admin {
+            c.execute(
+                "UPDATE users SET is_admin = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1",
+                params![user.id, admin, db::now()],
+            )?;
+            let what = if admin {
+                format!("administrator role given by SSO (group {admin_group})")
+            } else {
+                format!("administrator role removed by SSO (not in group {admin_group})")
+            };
+            audit::record(c, &name, &what, &target, source)?;
+        }
+    }
+    sync_groups(c, user.id, &who.groups, &name, source)?;
+    c.execute(
+        "UPDATE users SET oidc_id_token = ?2, last_login_at = ?3 WHERE id = ?1",
+        params![user.id, sealed_id_token, db::now()],
+    )?;
+    audit::record(c, &name, action::SIGN_IN_SSO, "", source)?;
+    let user = accounts::find_by_id(c, user.id)?
+        .ok_or_else(|| AppError::internal("the account went away during sign-in"))?;
+    Ok(Ok(SignedIn { user, created }))
+}
+
+/// Audits a refused sign-in under the name it was for.
+fn refuse(c: &Connection, refusal: &Refusal, source: &str) -> rusqlite::Result<()> {
+    let (actor, target) = match refusal {
+        Refusal::Taken(n) | Refusal::Disabled(n) => (n.clone(), format!("user/{n}")),
+        Refusal::NoUsername => (crate::auth::UNKNOWN_USER.to_owned(), String::new()),
+    };
+    let what = format!("{} ({refusal})", action::SIGN_IN_SSO_REFUSED);
+    audit::record(c, &actor, &what, &target, source)
+}
+
+fn by_identity(c: &Connection, issuer: &str, subject: &str) -> rusqlite::Result<Option<User>> {
+    c.prepare_cached(&format!(
+        "SELECT {} FROM users WHERE oidc_issuer = ?1 AND oidc_subject = ?2",
+        accounts::COLUMNS
+    ))?
+    .query_row(params![issuer, subject], accounts::from_row)
+    .optional()
+}
+
+/// A new account for `who`, named after them. A name held by a password
+/// account is refused (and offered to an administrator for linking); one
+/// held by another SSO identity gets a number (`ada-2`).
+fn create(c: &Connection, who: &Identity, source: &str) -> Result<Result<User, Refusal>, AppError> {
+    let Some(base) = username_for(who.preferred_username.as_deref(), who.email.as_deref()) else {
+        return Ok(Err(Refusal::NoUsername));
+    };
+    for n in 1..=20 {
+        let name = if n == 1 {
+            base.as_str().to_owned()
+        } else {
+            format!("{base}-{n}")
+        };
+        let Ok(name) = Username::parse(&name) else {
+            break;
+        };
+        match holder(c, name.as_str())? {
+            Some((id, false)) => {
+                offer_link(c, id, who)?;
+                return Ok(Err(Refusal::Taken(name.as_str().to_owned())));
+            }
+            Some((_, true)) => continue,
+            None => {}
+        }
+        let user = match accounts::create(c, name.as_str(), accounts::NO_PASSWORD, false, true) {
+            Ok(user) => user,
+            Err(CreateError::Duplicate(_)) => continue,
+            Err(CreateError::Db(e)) => return Err(e.into()),
+        };
+        c.execute(
+            "UPDATE users SET oidc_issuer = ?2, oidc_subject = ?3 WHERE id = ?1",
+            params![user.id, who.issuer, who.subject],
+        )?;
+        let target = format!("user/{name}");
+        audit::record(c, name.as_str(), action::USER_CREATED_SSO, &target, source)?;
+        return Ok(Ok(user));
+    }
+    Ok(Err(Refusal::NoUsername))
+}
+
+/// The account named `name`: its id and whether an SSO identity is bound
+/// to it.
+fn holder(c: &Connection, name: &str) -> rusqlite::Result<Option<(UserId, bool)>> {
+    c.prepare_cached("SELECT id, oidc_issuer IS NOT NULL FROM users WHERE username = ?1")?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+fn offer_link(c: &Connection, user: UserId, who: &Identity) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO sso_link_offers (user_id, issuer, subject, seen_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (user_id) DO UPDATE SET issuer = ?2, subject = ?3, seen_at = ?4",
+        params![user, who.issuer, who.subject, db::now()],
+    )?;
+    Ok(())
+}
+
+/// Memberships follow the claim: in every wharf group it names, out of
+/// every group SSO put the account in earlier that it no longer names.
+/// Memberships an administrator made stay. Each change is audited, and
+/// bumps the group's version (a group form opened before is stale).
+fn sync_groups(
+    c: &Connection,
+    user: UserId,
+    claimed: &[String],
+    name: &str,
+    source: &str,
+) -> rusqlite::Result<()> {
+    let claimed = Rc::new(claimed.iter().cloned().map(Value::Text).collect::<Vec<_>>());
+    let pick = |sql: &str| -> rusqlite::Result<Vec<(i64, String)>> {
+        c.prepare_cached(sql)?
+            .query_map(params![user, claimed.clone()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect()
+    };
+    let join = pick(
+        "SELECT g.id, g.name FROM groups g WHERE g.name IN rarray(?2)
+           AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id = ?1)
+         ORDER BY g.name",
+    )?;
+    let leave = pick(
+        "SELECT g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
+         WHERE m.user_id = ?1 AND m.from_sso = 1 AND g.name NOT IN rarray(?2)
+         ORDER BY g.name",
+    )?;
+    let ids = |rows: &[(i64, String)]| {
+        Rc::new(
+            rows.iter()
+                .map(|(id, _)| Value::Integer(*id))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let target = format!("user/{name}");
+    if !join.is_empty() {
+        c.prepare_cached(
+            "INSERT INTO group_members (group_id, user_id, from_sso)
+             SELECT value, ?1, 1 FROM rarray(?2)",
+        )?
+        .execute(params![user, ids(&join)])?;
+    }
+    if !leave.is_empty() {
+        c.prepare_cached(
+            "DELETE FROM group_members WHERE user_id = ?1 AND group_id IN rarray(?2)",
+        )?
+        .execute(params![user, ids(&leave)])?;
+    }
+    let changed: Vec<(i64, String)> = join.iter().chain(&leave).cloned().collect();
+    if !changed.is_empty() {
+        c.prepare_cached(
+            "UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id IN rarray(?1)",
+        )?
+        .execute(params![ids(&changed), db::now()])?;
+    }
+    for (_, group) in &join {
+        let what = format!("added to group {group} by SSO");
+        audit::record(c, name, &what, &target, source)?;
+    }
+    for (_, group) in &leave {
+        let what = format!("removed from group {group} by SSO");
+        audit::record(c, name, &what, &target, source)?;
+    }
+    Ok(())
+}
+
+/// The ID token kept for an account, sealed, with what opens it.
+pub struct KeptIdToken {
+    issuer: String,
+    subject: String,
+    sealed: Vec<u8>,
+}
+
+impl KeptIdToken {
+    /// The token, for `id_token_hint`.
+    pub fn open(&self, master: &MasterKey) -> Option<String> {
+        let plain = master
+            .open(&id_token_aad(&self.issuer, &self.subject), &self.sealed)
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+/// The ID token kept for the account, if it signed in by SSO.
+pub fn id_token(c: &Connection, user: UserId) -> rusqlite::Result<Option<KeptIdToken>> {
+    c.prepare_cached(
+        "SELECT oidc_issuer, oidc_subject, oidc_id_token FROM users
+         WHERE id = ?1 AND oidc_issuer IS NOT NULL AND oidc_id_token IS NOT NULL",
+    )?
+    .query_row([user], |r| {
+        Ok(KeptIdToken {
+            issuer: r.get(0)?,
+            subject: r.get(1)?,
+            sealed: r.get(2)?,
+        })
+    })
+    .optional()
+}
+
+/// An account's single sign-on, as its page shows it.
+pub struct AccountSso {
+    /// The identity bound to it: issuer and subject.
+    pub identity: Option<(String, String)>,
+    /// A refused sign-in that may be linked: issuer, subject, when.
+    pub offer: Option<(String, String, i64)>,
+}
+
+impl AccountSso {
+    /// When the refused sign-in was, as administrators read it.
+    pub fn offered_at(&self) -> String {
+        self.offer
+            .as_ref()
+            .map(|o| db::format_time(o.2))
+            .unwrap_or_default()
+    }
+}
+
+/// What the account's page shows about its single sign-on.
+pub fn of_account(c: &Connection, user: UserId) -> rusqlite::Result<AccountSso> {
+    let identity = c
+        .prepare_cached(
+            "SELECT oidc_issuer, oidc_subject FROM users WHERE id = ?1 AND oidc_issuer IS NOT NULL",
+        )?
+        .query_row([user], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let offer = c
+        .prepare_cached("SELECT issuer, subject, seen_at FROM sso_link_offers WHERE user_id = ?1")?
+        .query_row([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(AccountSso { identity, offer })
+}
+
+/// Why an identity could not be linked.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkRefusal {
+    /// No refused sign-in to link.
+    #[error("No single sign-on was refused for {0}, so there is nothing to link.")]
+    NoOffer(String),
+    /// The identity is another account's already.
+    #[error("That single sign-on identity already belongs to another account.")]
+    Elsewhere,
+}
+
+/// Binds the refused sign-in's identity to account `user` and forgets the
+/// offer. Run inside a write transaction.
+pub fn link(c: &Connection, user: UserId, name: &str) -> rusqlite::Result<Result<(), LinkRefusal>> {
+    let Some((issuer, subject, _)) = of_account(c, user)?.offer else {
+        return Ok(Err(LinkRefusal::NoOffer(name.to_owned())));
+    };
+    if by_identity(c, &issuer, &subject)?.is_some() {
+        return Ok(Err(LinkRefusal::Elsewhere));
+    }
+    c.execute(
+        "UPDATE users SET oidc_issuer = ?2, oidc_subject = ?3, version = version + 1, updated_at = ?4
+         WHERE id = ?1",
+        params![user, issuer, subject, db::now()],
+    )?;
+    c.execute("DELETE FROM sso_link_offers WHERE user_id = ?1", [user])?;
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_come_from_preferred_username_else_the_email() {
+        let name = |p: Option<&str>, e: Option<&str>| username_for(p, e).map(|u| u.to_string());
+        assert_eq!(
+            name(Some("Ada.Lovelace"), None).as_deref(),
+            Some("ada.lovelace")
+        );
+        assert_eq!(name(None, Some("Vic@Example.com")).as_deref(), Some("vic"));
+        assert_eq!(name(Some("  "), Some("bob@x.org")).as_deref(), Some("bob"));
+        assert_eq!(
+            name(Some("José Núñez"), None).as_deref(),
+            Some("jos--n--ez")
+        );
+        assert_eq!(name(Some("_svc"), None).as_deref(), Some("svc"));
+        assert_eq!(name(Some("new"), None), None);
+        assert_eq!(name(None, None), None);
+        assert_eq!(
+            name(Some(&"a".repeat(200)), None).map(|n| n.len()),
+            Some(60)
+        );
+    }
+}

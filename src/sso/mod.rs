@@ -1,0 +1,418 @@
+//! Single sign-on with the platform's OpenID provider (Keycloak, Dex, ...):
+//! the authorization code flow with PKCE, the ID token checked by
+//! `openidconnect` (signature from the provider's JWKS, issuer, audience,
+//! expiry, nonce), accounts, roles and groups taken from its claims.
+//!
+//! The provider is discovered in the background: wharf starts, and its
+//! password sign-in works, while the provider cannot be reached.
+
+pub mod accounts;
+mod flow;
+pub mod routes;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreRevocableToken,
+    CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    ClientId, ClientSecret, EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IdTokenFields, IssuerUrl, ProviderMetadataWithLogout, RedirectUrl,
+    StandardErrorResponse, StandardTokenResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::args::ServeArgs;
+use crate::state::AppState;
+
+/// The claims beyond the standard ones, of which wharf reads one: the
+/// groups claim, whatever `--oidc-groups-claim` names it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct OtherClaims {
+    #[serde(flatten)]
+    claims: serde_json::Map<String, serde_json::Value>,
+}
+
+impl openidconnect::AdditionalClaims for OtherClaims {}
+
+impl OtherClaims {
+    /// The group names in claim `name`: a list of strings, or one string.
+    /// Keycloak's full group paths lose their leading `/`.
+    pub fn groups(&self, name: &str) -> Vec<String> {
+        let names: Vec<&str> = match self.claims.get(name) {
+            Some(serde_json::Value::Array(items)) => {
+                items.iter().filter_map(serde_json::Value::as_str).collect()
+            }
+            Some(serde_json::Value::String(one)) => vec![one.as_str()],
+            _ => Vec::new(),
+        };
+        let mut groups: Vec<String> = names
+            .into_iter()
+            .map(|g| g.strip_prefix('/').unwrap_or(g).to_owned())
+            .filter(|g| !g.is_empty())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+}
+
+type TokenFields = IdTokenFields<
+    OtherClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type TokenResponse = StandardTokenResponse<TokenFields, CoreTokenType>;
+/// An ID token with the claims wharf reads.
+pub type IdToken = openidconnect::IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type OidcClient = openidconnect::Client<
+    OtherClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    TokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Single sign-on as configured on the command line.
+#[derive(Clone, Debug)]
+pub struct SsoConfig {
+    /// `--oidc-issuer`.
+    pub issuer: IssuerUrl,
+    /// `--oidc-client-id`.
+    pub client_id: ClientId,
+    /// From `--oidc-client-secret-file` or `WHARF_OIDC_CLIENT_SECRET`.
+    pub client_secret: ClientSecret,
+    /// `--oidc-scopes`, without `openid` (always asked for).
+    pub scopes: Vec<String>,
+    /// `--oidc-groups-claim`.
+    pub groups_claim: String,
+    /// `--oidc-admin-group`.
+    pub admin_group: Option<String>,
+    /// `--oidc-name`.
+    pub name: String,
+    /// `<public-url>/auth/oidc/callback`.
+    pub redirect_url: RedirectUrl,
+    /// `<public-url>/login`, where the provider sends people after sign-out.
+    pub after_logout: String,
+}
+
+impl SsoConfig {
+    /// Single sign-on from the server flags: `None` without
+    /// `--oidc-issuer`; an error for what can never work (exit 1).
+    pub fn from_args(args: &ServeArgs) -> Result<Option<Self>, String> {
+        let Some(issuer) = args.oidc_issuer.as_deref() else {
+            if args.password_login == "off" {
+                return Err(
+                    "--password-login off needs single sign-on (--oidc-issuer): \
+                            no one could sign in"
+                        .into(),
+                );
+            }
+            return Ok(None);
+        };
+        let issuer = parse_issuer(issuer)?;
+        let client_id = args
+            .oidc_client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .ok_or("--oidc-issuer needs --oidc-client-id")?;
+        let secret = match (&args.oidc_client_secret_file, &args.oidc_client_secret) {
+            (Some(file), _) => std::fs::read_to_string(file)
+                .map_err(|e| format!("--oidc-client-secret-file {}: {e}", file.display()))?,
+            (None, Some(secret)) => secret.clone(),
+            (None, None) => {
+                return Err("--oidc-issuer needs the client secret: \
+                            --oidc-client-secret-file FILE or WHARF_OIDC_CLIENT_SECRET"
+                    .into());
+            }
+        };
+        let secret = secret.trim();
+        if secret.is_empty() {
+            return Err("the OpenID client secret is empty".into());
+        }
+        let public = args
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+            .filter(|u| !u.is_empty())
+            .ok_or("--oidc-issuer needs --public-url: the provider sends people back to <public-url>/auth/oidc/callback")?;
+        let redirect_url = RedirectUrl::new(format!("{public}/auth/oidc/callback"))
+            .map_err(|e| format!("--public-url {public}: {e}"))?;
+        let name = args.oidc_name.trim();
+        Ok(Some(Self {
+            issuer,
+            client_id: ClientId::new(client_id.to_owned()),
+            client_secret: ClientSecret::new(secret.to_owned()),
+            scopes: args
+                .oidc_scopes
+                .split_whitespace()
+                .filter(|s| *s != "openid")
+                .map(str::to_owned)
+                .collect(),
+            groups_claim: args.oidc_groups_claim.trim().to_owned(),
+            admin_group: args
+                .oidc_admin_group
+                .as_deref()
+                .map(|g| g.trim().trim_start_matches('/').to_owned())
+                .filter(|g| !g.is_empty()),
+            name: if name.is_empty() { "SSO" } else { name }.to_owned(),
+            redirect_url,
+            after_logout: format!("{public}/login"),
+        }))
+    }
+}
+
+/// An issuer must be https; plain http only to this machine (a test's
+/// provider), since the ID token's keys come from it.
+fn parse_issuer(raw: &str) -> Result<IssuerUrl, String> {
+    let issuer =
+        IssuerUrl::new(raw.trim().to_owned()).map_err(|e| format!("--oidc-issuer {raw}: {e}"))?;
+    let url = issuer.url();
+    let loopback = match url.host() {
+        Some(openidconnect::url::Host::Domain(d)) => d == "localhost",
+        Some(openidconnect::url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(openidconnect::url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(format!(
+                "--oidc-issuer {raw}: the issuer must be an https URL (plain http only to localhost)"
+            ));
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "--oidc-issuer {raw}: an issuer has no query or fragment"
+        ));
+    }
+    Ok(issuer)
+}
+
+/// What discovery found: the client wharf is at this provider.
+pub struct Provider {
+    client: OidcClient,
+    end_session: Option<EndSessionUrl>,
+    fetched: std::time::Instant,
+}
+
+/// Where discovery stands.
+enum Discovery {
+    /// Not yet, or it failed (the reason, for the log and the sign-in page).
+    Pending(Option<String>),
+    /// The provider answered.
+    Ready(Arc<Provider>),
+}
+
+/// Single sign-on's configuration, HTTP client and discovered provider.
+pub struct Sso {
+    /// The flags.
+    pub config: SsoConfig,
+    http: reqwest::Client,
+    discovery: RwLock<Discovery>,
+    /// Serialises rediscovery (a key the provider rotated).
+    refreshing: tokio::sync::Mutex<()>,
+    flow_key: actix_web::cookie::Key,
+    secure_cookies: bool,
+}
+
+/// How long a discovered provider's keys are trusted before asking again.
+const REDISCOVER_EVERY: Duration = Duration::from_secs(3600);
+
+impl Sso {
+    /// Single sign-on for these flags; `flow_key` seals the flow cookie.
+    pub fn new(
+        config: SsoConfig,
+        flow_key: actix_web::cookie::Key,
+        secure_cookies: bool,
+    ) -> Result<Self, String> {
+        // Never follow a redirect (an ID token's keys must come from the
+        // issuer itself), nor a proxy from the environment.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("the OpenID HTTP client: {e}"))?;
+        Ok(Self {
+            config,
+            http,
+            discovery: RwLock::new(Discovery::Pending(None)),
+            refreshing: tokio::sync::Mutex::new(()),
+            flow_key,
+            secure_cookies,
+        })
+    }
+
+    /// The discovered provider, if discovery has succeeded.
+    pub fn provider(&self) -> Option<Arc<Provider>> {
+        match &*self.discovery.read().ok()? {
+            Discovery::Ready(p) => Some(p.clone()),
+            Discovery::Pending(_) => None,
+        }
+    }
+
+    /// Why single sign-on is unavailable, when it is.
+    pub fn unavailable(&self) -> Option<String> {
+        match &*self.discovery.read().ok()? {
+            Discovery::Ready(_) => None,
+            Discovery::Pending(reason) => Some(
+                reason
+                    .clone()
+                    .unwrap_or_else(|| "the provider has not answered yet".into()),
+            ),
+        }
+    }
+
+    /// Asks the provider for its metadata and keys once.
+    async fn discover(&self) -> Result<Provider, String> {
+        let metadata =
+            ProviderMetadataWithLogout::discover_async(self.config.issuer.clone(), &self.http)
+                .await
+                .map_err(|e| describe(&e))?;
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let client = OidcClient::from_provider_metadata(
+            metadata,
+            self.config.client_id.clone(),
+            Some(self.config.client_secret.clone()),
+        )
+        .set_redirect_uri(self.config.redirect_url.clone());
+        Ok(Provider {
+            client,
+            end_session,
+            fetched: std::time::Instant::now(),
+        })
+    }
+
+    fn set(&self, discovery: Discovery) {
+        if let Ok(mut d) = self.discovery.write() {
+            *d = discovery;
+        }
+    }
+
+    /// Discovers again now (a signing key the provider has rotated in),
+    /// unless that was done in the last minute; true if the provider
+    /// answered.
+    async fn rediscover(&self) -> bool {
+        let _one = self.refreshing.lock().await;
+        if self
+            .provider()
+            .is_some_and(|p| p.fetched.elapsed() < Duration::from_secs(60))
+        {
+            return false;
+        }
+        match self.discover().await {
+            Ok(p) => {
+                self.set(Discovery::Ready(Arc::new(p)));
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "OpenID provider rediscovery failed");
+                false
+            }
+        }
+    }
+}
+
+/// An error and its causes on one line.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text.chars().take(300).collect()
+}
+
+/// Discovers the provider in the background, retrying (5 s, doubling to
+/// 5 minutes) while it cannot be reached, and again every hour for its
+/// current keys. `None` without single sign-on.
+pub fn spawn(state: actix_web::web::Data<AppState>) -> Option<tokio::task::JoinHandle<()>> {
+    state.sso.as_ref()?;
+    Some(tokio::spawn(async move {
+        let Some(sso) = state.sso.as_ref() else {
+            return;
+        };
+        let mut wait = Duration::from_secs(5);
+        loop {
+            match sso.discover().await {
+                Ok(p) => {
+                    if sso.provider().is_none() {
+                        tracing::info!(issuer = %sso.config.issuer.as_str(), "single sign-on is ready");
+                    }
+                    sso.set(Discovery::Ready(Arc::new(p)));
+                    wait = Duration::from_secs(5);
+                    tokio::time::sleep(REDISCOVER_EVERY).await;
+                }
+                Err(e) => {
+                    tracing::warn!(issuer = %sso.config.issuer.as_str(), error = %e, retry_in = ?wait, "the OpenID provider cannot be reached; single sign-on is unavailable");
+                    // A provider that answered before keeps its last keys.
+                    if sso.provider().is_none() {
+                        sso.set(Discovery::Pending(Some(e)));
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(300));
+                }
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_are_https_or_loopback() {
+        assert!(parse_issuer("https://keycloak.example.com/realms/primehub").is_ok());
+        assert!(parse_issuer("http://localhost:5556/dex").is_ok());
+        assert!(parse_issuer("http://127.0.0.1:5556").is_ok());
+        let e = parse_issuer("http://keycloak.example.com/realms/x").unwrap_err();
+        assert!(e.contains("must be an https URL"), "{e}");
+        assert!(parse_issuer("ftp://localhost").is_err());
+        assert!(parse_issuer("not a url").is_err());
+        assert!(parse_issuer("https://idp.example.com/?x=1").is_err());
+    }
+
+    #[test]
+    fn groups_come_as_a_list_or_one_name_and_lose_keycloaks_slash() {
+        let claims: OtherClaims = serde_json::from_value(serde_json::json!({
+            "groups": ["/vision", "nlp", "vision", "", 7],
+            "roles": "wharf-admins"
+        }))
+        .unwrap();
+        assert_eq!(claims.groups("groups"), ["nlp", "vision"]);
+        assert_eq!(claims.groups("roles"), ["wharf-admins"]);
+        assert!(claims.groups("missing").is_empty());
+    }
+}

@@ -1,0 +1,357 @@
+//! `GET /auth/oidc/login` (off to the provider) and `GET
+//! /auth/oidc/callback` (back from it), and what the sign-in page and
+//! sign-out need of single sign-on.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{
+    AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, Scope, TokenResponse as _,
+};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::accounts::{self, Identity, Refusal};
+use super::flow::{self, FLOW_LIFETIME, Flow};
+use super::{IdToken, Provider, Sso, describe};
+use crate::audit::{self, action};
+use crate::db;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::{TypedSession, render, see_other};
+
+fn configured(state: &AppState) -> Result<&Sso, AppError> {
+    state
+        .sso
+        .as_ref()
+        .ok_or_else(|| AppError::NotFound("Single sign-on is not configured.".into()))
+}
+
+/// `GET /auth/oidc/login`: a new flow (state, nonce, PKCE S256) in its own
+/// cookie, and off to the provider.
+pub async fn login(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let sso = configured(&state)?;
+    let Some(provider) = sso.provider() else {
+        return Ok(see_other("/login?sso=unavailable"));
+    };
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = provider.client.authorize_url(
+        CoreAuthenticationFlow::AuthorizationCode,
+        CsrfToken::new_random,
+        Nonce::new_random,
+    );
+    for scope in &sso.config.scopes {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
+    let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
+    let flow = Flow {
+        state: csrf.secret().clone(),
+        nonce: nonce.secret().clone(),
+        verifier: verifier.secret().clone(),
+        started: db::now(),
+    };
+    let cookie =
+        flow::cookie(&flow, &sso.flow_key, sso.secure_cookies).map_err(AppError::internal)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, url.as_str()))
+        .cookie(cookie)
+        .finish())
+}
+
+/// The provider's redirect back.
+#[derive(Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    /// RFC 9207: which provider answered.
+    iss: Option<String>,
+}
+
+/// Why a callback did not sign anyone in.
+enum Failed {
+    /// No flow cookie (another browser, or over) or too old.
+    Expired,
+    /// The `state` is not the flow's.
+    State,
+    /// The provider answered with an error code.
+    Provider(String),
+    /// The answer names another issuer.
+    Issuer,
+    /// Discovery has not succeeded.
+    Unavailable,
+    /// The code was not exchanged.
+    Exchange(String),
+    /// The ID token failed a check.
+    IdToken(String),
+    /// Verified, but the account refused (already audited).
+    Account(Refusal),
+}
+
+impl Failed {
+    /// The `/login?sso=` code.
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::State => "state",
+            Self::Provider(e) if e == "access_denied" => "denied",
+            Self::Provider(_) => "provider",
+            Self::Unavailable => "unavailable",
+            Self::Issuer | Self::Exchange(_) | Self::IdToken(_) => "failed",
+            Self::Account(Refusal::Taken(_)) => "taken",
+            Self::Account(Refusal::Disabled(_)) => "disabled",
+            Self::Account(Refusal::NoUsername) => "nousername",
+        }
+    }
+
+    /// What the audit log says, when it is not already said.
+    fn reason(&self) -> Option<String> {
+        Some(match self {
+            Self::Expired => {
+                "no sign-in was started in this browser, or it is over 10 minutes old".into()
+            }
+            Self::State => "the state does not match the sign-in this browser started".into(),
+            Self::Provider(e) => format!("the provider answered {e}"),
+            Self::Issuer => "the answer names another issuer".into(),
+            Self::Unavailable => "the provider has not been discovered".into(),
+            Self::Exchange(e) => format!("the provider did not accept the code: {e}"),
+            Self::IdToken(e) => format!("the ID token was refused: {e}"),
+            Self::Account(_) => return None,
+        })
+    }
+}
+
+/// The sentence `/login?sso=<code>` shows.
+pub fn message(code: &str, provider: &str) -> Option<String> {
+    Some(match code {
+        "expired" => "That sign-in was started in another browser or took too long. Start again here.".into(),
+        "state" => "The answer did not belong to the sign-in this browser started, so it was refused. Start again here.".into(),
+        "denied" => format!("{provider} did not sign you in: access was denied."),
+        "provider" => format!("{provider} could not sign you in. Try again, or ask an administrator."),
+        "unavailable" => format!("Single sign-on is unavailable right now: {provider} cannot be reached."),
+        "failed" => format!("{provider}'s answer could not be verified, so you were not signed in. An administrator can read why in the audit log."),
+        "taken" => format!("Your {provider} username belongs to a wharf account with a password, so it was not used. Ask an administrator to link your {provider} identity to that account."),
+        "disabled" => "Your account is disabled.".into(),
+        "nousername" => format!("{provider} gave no username or e-mail address to name your account by."),
+        _ => return None,
+    })
+}
+
+/// The page a signed-in person is sent on from: the session cookie is
+/// `SameSite=Strict`, and the browser would not send it on a redirect
+/// that began at the provider; a navigation this page starts is same-site.
+#[derive(Template)]
+#[template(path = "auth/continue.html")]
+struct Continue<'a> {
+    to: &'a str,
+    username: &'a str,
+    created: bool,
+    provider: &'a str,
+}
+
+/// `GET /auth/oidc/callback`: checks the answer against this browser's
+/// flow, exchanges the code (with the PKCE verifier), verifies the ID
+/// token, and signs the account in; any failure goes to `/login` with a
+/// sentence, and to the audit log with its reason. The flow cookie is
+/// removed either way.
+pub async fn callback(
+    req: HttpRequest,
+    query: web::Query<Callback>,
+    session: TypedSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let sso = configured(&state)?;
+    let source = state.client_addr(&req);
+    let flow = flow::read(&req, &sso.flow_key, sso.secure_cookies);
+    let mut response = match finish(&state, sso, flow, query.into_inner(), &source).await? {
+        Ok(signed) => {
+            let user = signed.user;
+            session.sign_in(user.id, user.session_version, db::now())?;
+            session.mark_sso()?;
+            let to = if user.is_admin { "/admin/secrets" } else { "/" };
+            let page = Continue {
+                to,
+                username: &user.username,
+                created: signed.created,
+                provider: &sso.config.name,
+            };
+            render(StatusCode::OK, &page)?
+        }
+        Err(failed) => {
+            if let Some(reason) = failed.reason() {
+                let what = format!("{} ({reason})", action::SIGN_IN_SSO_REFUSED);
+                let who = crate::auth::UNKNOWN_USER.to_owned();
+                db::run(&state.pool, move |c| {
+                    Ok(audit::record(c, &who, &what, "", &source)?)
+                })
+                .await?;
+            }
+            see_other(&format!("/login?sso={}", failed.code()))
+        }
+    };
+    response
+        .add_cookie(&flow::removal(sso.secure_cookies))
+        .map_err(AppError::internal)?;
+    Ok(response)
+}
+
+async fn finish(
+    state: &AppState,
+    sso: &Sso,
+    flow: Option<Flow>,
+    answer: Callback,
+    source: &str,
+) -> Result<Result<accounts::SignedIn, Failed>, AppError> {
+    let Some(flow) = flow.filter(|f| (0..=FLOW_LIFETIME).contains(&(db::now() - f.started))) else {
+        return Ok(Err(Failed::Expired));
+    };
+    let sent = flow.state.as_bytes();
+    if !answer
+        .state
+        .as_deref()
+        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(sent)))
+    {
+        return Ok(Err(Failed::State));
+    }
+    if let Some(error) = answer.error {
+        // Only a code's own characters reach the log.
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
+        return Ok(Err(Failed::Provider(error)));
+    }
+    if answer
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != sso.config.issuer.as_str())
+    {
+        return Ok(Err(Failed::Issuer));
+    }
+    let Some(code) = answer.code else {
+        return Ok(Err(Failed::Provider("no_code".into())));
+    };
+    let Some(provider) = sso.provider() else {
+        return Ok(Err(Failed::Unavailable));
+    };
+    let token = match exchange(sso, &provider, code, flow.verifier).await {
+        Ok(token) => token,
+        Err(e) => return Ok(Err(Failed::Exchange(e))),
+    };
+    let nonce = Nonce::new(flow.nonce);
+    let identity = match verify(&provider, sso, &token, &nonce) {
+        Ok(identity) => identity,
+        // A key the provider rotated in since discovery: ask again, once.
+        Err(Checked::Signature(_)) if sso.rediscover().await => {
+            match sso.provider().map(|p| verify(&p, sso, &token, &nonce)) {
+                Some(Ok(identity)) => identity,
+                Some(Err(Checked::Signature(e) | Checked::Other(e))) => {
+                    return Ok(Err(Failed::IdToken(e)));
+                }
+                None => return Ok(Err(Failed::Unavailable)),
+            }
+        }
+        Err(Checked::Signature(e) | Checked::Other(e)) => return Ok(Err(Failed::IdToken(e))),
+    };
+    let admin_group = sso.config.admin_group.clone();
+    let signed = accounts::sign_in(state, identity, admin_group, source.to_owned()).await?;
+    Ok(signed.map_err(Failed::Account))
+}
+
+/// The code for the ID token, at the token endpoint, with the client's
+/// secret and the PKCE verifier.
+async fn exchange(
+    sso: &Sso,
+    provider: &Provider,
+    code: String,
+    verifier: String,
+) -> Result<IdToken, String> {
+    let request = provider
+        .client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|e| describe(&e))?
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier));
+    let response = request
+        .request_async(&sso.http)
+        .await
+        .map_err(|e| match &e {
+            openidconnect::RequestTokenError::ServerResponse(r) => {
+                let mut text = r.error().to_string();
+                if let Some(d) = r.error_description() {
+                    text.push_str(": ");
+                    text.push_str(d);
+                }
+                text.chars().take(300).collect()
+            }
+            other => describe(other),
+        })?;
+    response
+        .id_token()
+        .cloned()
+        .ok_or_else(|| "the token response has no ID token".into())
+}
+
+enum Checked {
+    /// The signature did not verify (perhaps a key not yet seen).
+    Signature(String),
+    /// Any other check.
+    Other(String),
+}
+
+/// The ID token's checks: signature (from the JWKS, with an algorithm the
+/// provider announced; never `none`), issuer, audience, expiry, nonce.
+fn verify(
+    provider: &Provider,
+    sso: &Sso,
+    token: &IdToken,
+    nonce: &Nonce,
+) -> Result<Identity, Checked> {
+    let verifier = provider.client.id_token_verifier();
+    let claims = token.claims(&verifier, nonce).map_err(|e| match e {
+        openidconnect::ClaimsVerificationError::SignatureVerification(_) => {
+            Checked::Signature(describe(&e))
+        }
+        other => Checked::Other(describe(&other)),
+    })?;
+    Ok(Identity {
+        issuer: claims.issuer().as_str().to_owned(),
+        subject: claims.subject().as_str().to_owned(),
+        preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
+        email: claims.email().map(|e| e.as_str().to_owned()),
+        groups: claims.additional_claims().groups(&sso.config.groups_claim),
+        id_token: token.to_string(),
+    })
+}
+
+/// Where sign-out sends an SSO session: the provider's end-session
+/// endpoint with the account's last ID token as `id_token_hint` and
+/// `<public-url>/login` to come back to; `None` when the provider offers
+/// none or the session was not an SSO one.
+pub async fn end_session_url(
+    state: &AppState,
+    user: crate::domain::UserId,
+) -> Result<Option<(String, String)>, AppError> {
+    let Some(sso) = state.sso.as_ref() else {
+        return Ok(None);
+    };
+    let Some(endpoint) = sso.provider().and_then(|p| p.end_session.clone()) else {
+        return Ok(None);
+    };
+    let kept = db::run(&state.pool, move |c| Ok(accounts::id_token(c, user)?)).await?;
+    let hint = kept
+        .and_then(|k| k.open(&state.master))
+        .and_then(|raw| raw.parse::<IdToken>().ok());
+    let mut request = openidconnect::LogoutRequest::from(endpoint.clone())
+        .set_client_id(sso.config.client_id.clone());
+    if let Ok(back) = PostLogoutRedirectUrl::new(sso.config.after_logout.clone()) {
+        request = request.set_post_logout_redirect_uri(back);
+    }
+    if let Some(hint) = &hint {
+        request = request.set_id_token_hint(hint);
+    }
+    let origin = endpoint.url().origin().ascii_serialization();
+    Ok(Some((request.http_get_url().to_string(), origin)))
+}

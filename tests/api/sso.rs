@@ -1,0 +1,806 @@
+//! Single sign-on against a real OpenID provider: npm `oidc-provider`
+//! (`tests/oidc/provider.mjs`, installed by the README's test command with
+//! `npm ci`) on 127.0.0.1, addressed as `localhost` as a browser would see
+//! another site. These tests walk the flow over HTTP as a browser does
+//! (the provider's own sign-in form included); `browser.rs` clicks it.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+pub const CLIENT_ID: &str = "wharf-portal";
+const CLIENT_SECRET: &str = "the-client-secret-0123456789";
+pub const ADMIN_GROUP: &str = "wharf-admins";
+
+/// The provider, killed on drop, with the accounts file it reads at every
+/// sign-in.
+pub struct Idp {
+    _process: KillOnDrop,
+    pub port: u16,
+    accounts: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Idp {
+    /// Starts the provider for a wharf that will listen on `wharf_port`,
+    /// with ada (in the admin group), vic (in `/vision`, as Keycloak writes
+    /// group paths) and nia (no group).
+    pub async fn start(wharf_port: u16) -> Idp {
+        Self::start_on(free_port(), wharf_port).await
+    }
+
+    /// [`Idp::start`] on a given port.
+    pub async fn start_on(idp_port: u16, wharf_port: u16) -> Idp {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = dir.path().join("accounts.json");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
+        assert!(
+            root.join("node_modules/oidc-provider").is_dir(),
+            "oidc-provider is not installed: run `npm ci` in tests/oidc (the README's test command does)"
+        );
+        let idp = Idp {
+            _process: KillOnDrop(
+                Command::new("node")
+                    .arg(root.join("provider.mjs"))
+                    .env("PORT", idp_port.to_string())
+                    .env("CLIENT_ID", CLIENT_ID)
+                    .env("CLIENT_SECRET", CLIENT_SECRET)
+                    .env(
+                        "REDIRECT_URI",
+                        format!("http://127.0.0.1:{wharf_port}/auth/oidc/callback"),
+                    )
+                    .env(
+                        "POST_LOGOUT_REDIRECT_URI",
+                        format!("http://127.0.0.1:{wharf_port}/login"),
+                    )
+                    .env("ACCOUNTS_FILE", &accounts)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("node (Node.js 20) is installed"),
+            ),
+            port: idp_port,
+            accounts,
+            _dir: dir,
+        };
+        idp.set_accounts(json!({
+            "u-ada": {"preferred_username": "ada", "email": "ada@example.com", "groups": [ADMIN_GROUP]},
+            "u-vic": {"preferred_username": "vic", "email": "vic@example.com", "groups": ["/vision"]},
+            "u-nia": {"email": "Nia.Okafor@example.com", "groups": []},
+        }));
+        wait_for_port(idp_port, "oidc-provider").await;
+        idp
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    /// Replaces every account (claims as the provider gives them).
+    pub fn set_accounts(&self, accounts: Value) {
+        std::fs::write(&self.accounts, accounts.to_string()).unwrap();
+    }
+
+    /// Changes one account's claims.
+    pub fn set_account(&self, sub: &str, claims: Value) {
+        let mut all: Value =
+            serde_json::from_str(&std::fs::read_to_string(&self.accounts).unwrap()).unwrap();
+        all[sub] = claims;
+        self.set_accounts(all);
+    }
+
+    /// Makes the token endpoint hand out doctored ID tokens (`off` stops).
+    pub async fn tamper(&self, mode: &str) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/test/tamper?mode={mode}", self.issuer()))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// A wharf with single sign-on at a fresh provider, an administrator with
+/// a password (`ADMIN`, signed in on `app`), and SSO discovered.
+pub async fn sso_world() -> (TestApp, Idp) {
+    let port = free_port();
+    let idp = Idp::start(port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = serve_args();
+    args.listen = format!("127.0.0.1:{port}");
+    args.public_url = Some(format!("http://127.0.0.1:{port}"));
+    args.oidc_issuer = Some(idp.issuer());
+    args.oidc_client_id = Some(CLIENT_ID.into());
+    args.oidc_client_secret = Some(CLIENT_SECRET.into());
+    args.oidc_admin_group = Some(ADMIN_GROUP.into());
+    args.oidc_name = "Keycloak".into();
+    let app = spawn_app_with(Some(dir), args).await;
+    wait_until_sso_ready(&app.another_browser()).await;
+    app.login_admin().await;
+    (app, idp)
+}
+
+/// Waits (10 s at most) until `/login` offers the SSO button.
+pub async fn wait_until_sso_ready(b: &Browser) {
+    for _ in 0..200 {
+        if b.get_html("/login")
+            .await
+            .contains("Sign in with Keycloak</a>")
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("single sign-on never became ready");
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("a redirect, got {}", r.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// "Sign in with Keycloak" in `b`, through the provider's own form as
+/// `sub` (when the provider does not know the browser yet), up to the
+/// provider's redirect back: returns the callback URL, not yet followed.
+pub async fn to_callback(b: &Browser, sub: &str) -> String {
+    let r = b.get("/auth/oidc/login").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mut at = location(&r);
+    for _ in 0..6 {
+        if at.starts_with(&b.address) {
+            return at;
+        }
+        let r = b.client.get(&at).send().await.unwrap();
+        if r.status() == StatusCode::SEE_OTHER || r.status() == StatusCode::FOUND {
+            // The provider's own redirects are relative.
+            at = reqwest::Url::parse(&at)
+                .unwrap()
+                .join(&location(&r))
+                .unwrap()
+                .to_string();
+            continue;
+        }
+        // The provider's sign-in form.
+        let html = r.text().await.unwrap();
+        let action = between(&html, "action=\"", "\"");
+        let r = b
+            .client
+            .post(action)
+            .form(&[("prompt", "login"), ("login", sub), ("password", "any")])
+            .send()
+            .await
+            .unwrap();
+        at = reqwest::Url::parse(action)
+            .unwrap()
+            .join(&location(&r))
+            .unwrap()
+            .to_string();
+    }
+    panic!("the provider never sent the browser back: at {at}");
+}
+
+/// Signs `sub` in with SSO in a fresh browser on `app`; returns it and the
+/// callback's answer.
+pub async fn sso_sign_in(app: &TestApp, sub: &str) -> (Browser, reqwest::Response) {
+    let b = app.another_browser();
+    let callback = to_callback(&b, sub).await;
+    let r = b.client.get(&callback).send().await.unwrap();
+    (b, r)
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in {text}"))
+        + start.len();
+    &text[from..][..text[from..].find(end).unwrap()]
+}
+
+/// Where the page a callback answered sends the browser on to.
+fn continues_to(html: &str) -> &str {
+    between(html, "content=\"0; url=", "\"")
+}
+
+/// The audit log's (actor, action, target), oldest first.
+fn audit(app: &TestApp) -> Vec<(String, String, String)> {
+    app.db()
+        .prepare("SELECT actor, action, target FROM audit_log ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn has_entry(app: &TestApp, actor: &str, action: &str) -> bool {
+    audit(app)
+        .iter()
+        .any(|(a, x, _)| a == actor && x.contains(action))
+}
+
+async fn make_group(app: &TestApp, name: &str, members: &[&str]) {
+    let mut form = vec![("name", name)];
+    for m in members {
+        form.push(("members", m));
+    }
+    assert_redirect_to(&app.post("/admin/groups", &form).await, "/admin/groups");
+}
+
+async fn make_image(app: &TestApp, name: &str, group: &str) {
+    let form = [
+        ("name", name),
+        ("url", "registry.example.com/team/nb:1"),
+        ("image_type", "gpu"),
+        ("groups", group),
+    ];
+    assert_redirect_to(&app.post("/admin/images", &form).await, "/admin/images");
+}
+
+fn groups_of(app: &TestApp, user: &str) -> Vec<(String, bool)> {
+    app.db()
+        .prepare(
+            "SELECT g.name, m.from_sso FROM group_members m JOIN groups g ON g.id = m.group_id
+             JOIN users u ON u.id = m.user_id WHERE u.username = ?1 ORDER BY g.name",
+        )
+        .unwrap()
+        .query_map([user], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_provider_decides_who_is_an_admin_and_who_is_in_which_group() {
+    let (app, idp) = sso_world().await;
+    make_group(&app, "vision", &[]).await;
+    make_group(&app, "nlp", &[]).await;
+    make_image(&app, "vision-gpu", "vision").await;
+    make_image(&app, "nlp-gpu", "nlp").await;
+
+    // ada: first sign-in makes the account, an administrator by the claim.
+    let (ada, r) = sso_sign_in(&app, "u-ada").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert_eq!(continues_to(&page), "/admin/secrets");
+    assert!(page.contains("Your wharf account was created from Keycloak"));
+    assert_eq!(ada.get("/admin/secrets").await.status(), StatusCode::OK);
+    for action in [
+        "account created from SSO",
+        "administrator role given by SSO (group wharf-admins)",
+        "signed in (SSO)",
+    ] {
+        assert!(
+            has_entry(&app, "ada", action),
+            "{action}: {:?}",
+            audit(&app)
+        );
+    }
+    // No password: nothing signs in to it with one.
+    let r = app.another_browser().login("ada", "!").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // vic: a member of vision by the claim (`/vision`), lands on the
+    // catalogue and sees vision's image, not nlp's.
+    let (vic, r) = sso_sign_in(&app, "u-vic").await;
+    assert_eq!(continues_to(&r.text().await.unwrap()), "/");
+    let home = vic.get_html("/").await;
+    assert!(
+        home.contains("vision-gpu") && !home.contains("nlp-gpu"),
+        "{home}"
+    );
+    assert_eq!(
+        vic.get("/admin/secrets").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(groups_of(&app, "vic"), [("vision".to_owned(), true)]);
+    assert!(has_entry(&app, "vic", "added to group vision by SSO"));
+
+    // An administrator adds vic to nlp by hand: that one stays.
+    let form = app.get_html("/admin/groups/nlp").await;
+    let r = app
+        .post(
+            "/admin/groups/nlp",
+            &[
+                ("display_name", ""),
+                ("description", ""),
+                ("members", "vic"),
+                ("version", &version_in(&form)),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/groups");
+
+    // The provider drops vision and renames vic: the next sign-in is the
+    // same account (issuer and sub), out of vision, still in nlp.
+    idp.set_account(
+        "u-vic",
+        json!({"preferred_username": "victoria", "email": "vic@example.com", "groups": []}),
+    );
+    let (vic, r) = sso_sign_in(&app, "u-vic").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Welcome, vic."));
+    assert_eq!(groups_of(&app, "vic"), [("nlp".to_owned(), false)]);
+    let home = vic.get_html("/").await;
+    assert!(!home.contains("vision-gpu") && home.contains("nlp-gpu"));
+    assert!(has_entry(&app, "vic", "removed from group vision by SSO"));
+    let accounts: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM users WHERE username LIKE 'vic%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(accounts, 1);
+
+    // ada leaves the admin group: no longer an administrator, and her
+    // other session sees it at once.
+    idp.set_account(
+        "u-ada",
+        json!({"preferred_username": "ada", "groups": ["vision"]}),
+    );
+    let (_, r) = sso_sign_in(&app, "u-ada").await;
+    assert_eq!(continues_to(&r.text().await.unwrap()), "/");
+    assert_eq!(
+        ada.get("/admin/secrets").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(has_entry(&app, "ada", "administrator role removed by SSO"));
+
+    // nia has no preferred_username: named after her e-mail.
+    let (_, r) = sso_sign_in(&app, "u-nia").await;
+    assert!(r.text().await.unwrap().contains("Welcome, nia.okafor."));
+
+    // The ID token is kept sealed, never in the clear.
+    let raw: Vec<u8> = app
+        .db()
+        .query_row(
+            "SELECT oidc_id_token FROM users WHERE username = 'vic'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains("eyJ"));
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_provider_session_too() {
+    let (app, idp) = sso_world().await;
+    let (ada, _) = sso_sign_in(&app, "u-ada").await;
+    let token = csrf_in(&ada.get_html("/admin/secrets").await);
+    let r = ada.post_raw("/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    let end = url_parts(&to);
+    assert!(
+        to.starts_with(&format!("{}/session/end?", idp.issuer())),
+        "{to}"
+    );
+    assert_eq!(end["client_id"], CLIENT_ID);
+    assert_eq!(end["post_logout_redirect_uri"], app.url("/login"));
+    assert!(end["id_token_hint"].starts_with("eyJ"));
+    // A form's redirect elsewhere is held to form-action: this one may go.
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(&format!("form-action 'self' {}", idp.issuer())),
+        "{csp}"
+    );
+    assert_redirect_to(&ada.get("/admin/secrets").await, "/login");
+    // The provider takes the hint: its confirmation page, not an error.
+    let page = ada.client.get(&to).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("logout"));
+
+    // A password session signs out at wharf only.
+    let token = csrf_in(&app.get_html("/admin/secrets").await);
+    assert_redirect_to(
+        &app.post_raw("/logout", &[("csrf_token", &token)]).await,
+        "/login",
+    );
+}
+
+fn url_parts(url: &str) -> std::collections::HashMap<String, String> {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The audited refusal reasons of the callbacks in a test, newest last.
+fn refusals(app: &TestApp) -> Vec<String> {
+    audit(app)
+        .into_iter()
+        .filter(|(_, a, _)| a.starts_with("SSO sign-in refused"))
+        .map(|(_, a, _)| a)
+        .collect()
+}
+
+/// A callback that must not sign anyone in: to `/login?sso=<code>`, no
+/// session, and one more audited refusal that says `reason`.
+async fn refused(app: &TestApp, b: &Browser, r: reqwest::Response, code: &str, reason: &str) {
+    assert_redirect_to(&r, &format!("/login?sso={code}"));
+    assert_redirect_to(&b.get("/").await, "/login");
+    let last = refusals(app).pop().unwrap_or_default();
+    assert!(last.contains(reason), "{last:?} should say {reason:?}");
+    // The sentence on the sign-in page.
+    let page = b.get_html(&format!("/login?sso={code}")).await;
+    assert!(page.contains("role=\"alert\""), "{page}");
+}
+
+#[tokio::test]
+async fn forged_replayed_and_doctored_answers_are_refused_and_audited() {
+    let (app, idp) = sso_world().await;
+
+    // A forged state: the browser's flow is genuine, the answer is not
+    // its own.
+    let b = app.another_browser();
+    let callback = to_callback(&b, "u-vic").await;
+    let forged = callback.replace("state=", "state=forged");
+    let r = b.client.get(&forged).send().await.unwrap();
+    refused(&app, &b, r, "state", "the state does not match").await;
+
+    // The same answer without the flow cookie (another browser, or the
+    // cookie spent): refused as expired.
+    let other = app.another_browser();
+    let r = other.client.get(&callback).send().await.unwrap();
+    refused(
+        &app,
+        &other,
+        r,
+        "expired",
+        "no sign-in was started in this browser",
+    )
+    .await;
+
+    // A replayed code: someone who has the answer and the flow cookie
+    // both sends them again after the sign-in: the provider refuses the
+    // code.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let b = Browser::with_client(
+        &app.address,
+        reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    );
+    let callback = to_callback(&b, "u-vic").await;
+    let flow_cookie = {
+        use reqwest::cookie::CookieStore;
+        jar.cookies(&callback.parse().unwrap())
+            .expect("the flow cookie")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(flow_cookie.contains("wharf_sso_flow="));
+    let r = b.client.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the genuine sign-in");
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = replay
+        .get(&callback)
+        .header("cookie", &flow_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&r, "/login?sso=failed");
+    let last = refusals(&app).pop().unwrap();
+    assert!(
+        last.contains("the provider did not accept the code: invalid_grant"),
+        "{last}"
+    );
+
+    // The provider (or someone in the middle) hands out a doctored ID
+    // token: each check refuses it.
+    for (mode, reason) in [
+        ("nonce", "the ID token was refused: Invalid nonce"),
+        ("audience", "the ID token was refused: Invalid audiences"),
+        ("issuer", "the ID token was refused: Invalid issuer"),
+        (
+            "expired",
+            "the ID token was refused: Expired: ID token expired at",
+        ),
+        ("none", "the ID token was refused: "),
+        ("foreign-key", "the ID token was refused: "),
+    ] {
+        idp.tamper(mode).await;
+        let b = app.another_browser();
+        let callback = to_callback(&b, "u-ada").await;
+        let r = b.client.get(&callback).send().await.unwrap();
+        refused(&app, &b, r, "failed", reason).await;
+    }
+    idp.tamper("off").await;
+    let last = refusals(&app);
+    for reason in &last {
+        println!("audited: {reason}");
+    }
+    let unsigned = &last[last.len() - 2];
+    let foreign = &last[last.len() - 1];
+    assert!(unsigned.to_lowercase().contains("sign"), "{unsigned}");
+    assert!(foreign.to_lowercase().contains("signature"), "{foreign}");
+
+    // The person says no at the provider.
+    let b = app.another_browser();
+    let mut at = location(&b.get("/auth/oidc/login").await);
+    at = next_hop(&b, &at).await; // the provider's sign-in page
+    at = next_hop(&b, &format!("{at}/abort")).await;
+    let callback = next_hop(&b, &at).await;
+    assert!(callback.contains("error=access_denied"), "{callback}");
+    let r = b.client.get(&callback).send().await.unwrap();
+    refused(&app, &b, r, "denied", "the provider answered access_denied").await;
+    assert!(
+        b.get_html("/login?sso=denied")
+            .await
+            .contains("Keycloak did not sign you in: access was denied.")
+    );
+
+    // An answer that names another issuer (RFC 9207 mix-up).
+    let b = app.another_browser();
+    let callback = to_callback(&b, "u-vic").await;
+    let mixed = callback.replace(
+        &format!("iss={}", urlencode(&idp.issuer())),
+        "iss=https%3A%2F%2Fevil.example",
+    );
+    assert_ne!(mixed, callback);
+    let r = b.client.get(&mixed).send().await.unwrap();
+    refused(&app, &b, r, "failed", "names another issuer").await;
+
+    // Nothing was signed in by any of it: only ada's and vic's genuine
+    // sign-ins made accounts (vic's, the replay's first half).
+    let names: Vec<String> = app
+        .db()
+        .prepare("SELECT username FROM users ORDER BY username")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(names, [ADMIN, "vic"]);
+    // An unknown code on /login shows nothing; an HTML one is not echoed.
+    let page = app.another_browser().get_html("/login?sso=<b>x</b>").await;
+    assert!(!page.contains("<b>x") && !page.contains("role=\"alert\""));
+}
+
+/// Where a GET of `url` redirects to, as an absolute URL.
+async fn next_hop(b: &Browser, url: &str) -> String {
+    let r = b.client.get(url).send().await.unwrap();
+    reqwest::Url::parse(url)
+        .unwrap()
+        .join(&location(&r))
+        .unwrap()
+        .to_string()
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace(':', "%3A").replace('/', "%2F")
+}
+
+#[tokio::test]
+async fn a_password_account_is_never_taken_over_until_an_administrator_links_it() {
+    let (app, _idp) = sso_world().await;
+    app.add_user("vic", "vics-own-long-password", false);
+
+    let (b, r) = sso_sign_in(&app, "u-vic").await;
+    refused(
+        &app,
+        &b,
+        r,
+        "taken",
+        "the username vic belongs to an account with a password",
+    )
+    .await;
+    assert!(
+        b.get_html("/login?sso=taken")
+            .await
+            .contains("Ask an administrator to link your Keycloak identity")
+    );
+    assert!(has_entry(&app, "vic", "SSO sign-in refused"));
+
+    // The account's page offers the link; the administrator takes it.
+    let page = app.get_html("/admin/users/vic").await;
+    assert!(page.contains("Link SSO identity"), "{page}");
+    assert!(page.contains("u-vic"));
+    let r = app.post("/admin/users/vic/sso/link", &[]).await;
+    assert_redirect_to(&r, "/admin/users/vic");
+    assert!(has_entry(&app, ADMIN, "SSO identity linked"));
+    let page = app.get_html("/admin/users/vic").await;
+    assert!(!page.contains("Link SSO identity"));
+    assert!(page.contains("Single sign-on: <code>u-vic</code>"));
+
+    // Now vic signs in with SSO to that same account; the password still
+    // works too.
+    let id_before: i64 = app
+        .db()
+        .query_row("SELECT id FROM users WHERE username = 'vic'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let (_, r) = sso_sign_in(&app, "u-vic").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Welcome, vic."));
+    let id_after: i64 = app
+        .db()
+        .query_row(
+            "SELECT id FROM users WHERE oidc_subject = 'u-vic'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(id_before, id_after);
+    assert_redirect_to(
+        &app.another_browser()
+            .login("vic", "vics-own-long-password")
+            .await,
+        "/",
+    );
+    // Nothing left to link: a second link is refused with a sentence.
+    let r = app.post("/admin/users/vic/sso/link", &[]).await;
+    assert_redirect_to(&r, "/admin/users/vic");
+    assert!(
+        app.get_html("/admin/users/vic")
+            .await
+            .contains("nothing to link")
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_sso_account_cannot_sign_in() {
+    let (app, _idp) = sso_world().await;
+    let (_, r) = sso_sign_in(&app, "u-vic").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let form = app.get_html("/admin/users/vic").await;
+    let r = app
+        .post(
+            "/admin/users/vic",
+            &[("password", ""), ("version", &version_in(&form))],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/users");
+    let (b, r) = sso_sign_in(&app, "u-vic").await;
+    refused(&app, &b, r, "disabled", "the account vic is disabled").await;
+}
+
+#[tokio::test]
+async fn wharf_starts_while_the_provider_is_down_and_password_sign_in_stays() {
+    let port = free_port();
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), CLIENT_SECRET).unwrap();
+    // Nothing listens at the issuer yet.
+    let idp_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = serve_args();
+    args.listen = format!("127.0.0.1:{port}");
+    args.public_url = Some(format!("http://127.0.0.1:{port}"));
+    args.oidc_issuer = Some(format!("http://localhost:{idp_port}"));
+    args.oidc_client_id = Some(CLIENT_ID.into());
+    args.oidc_client_secret_file = Some(secret.path().to_path_buf());
+    args.oidc_name = "Keycloak".into();
+    args.password_login = "off".into();
+    let app = spawn_app_with(Some(dir), args).await;
+    let page = app.get_html("/login").await;
+    assert!(
+        page.contains("Single sign-on with Keycloak is unavailable right now"),
+        "{page}"
+    );
+    // With --password-login off the form is hidden, but break-glass
+    // sign-in is at /login?local.
+    assert!(!page.contains("name=\"password\""));
+    assert!(page.contains("href=\"/login?local\""));
+    assert_redirect_to(&app.get("/auth/oidc/login").await, "/login?sso=unavailable");
+    let local = app.get_html("/login?local").await;
+    assert!(local.contains("action=\"/login?local\"") && local.contains("name=\"password\""));
+    app.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let token = csrf_in(&local);
+    let r = app
+        .post_raw(
+            "/login?local",
+            &[
+                ("username", ADMIN),
+                ("password", "wrong"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let again = r.text().await.unwrap();
+    assert!(again.contains("action=\"/login?local\""), "the form stays");
+    let r = app
+        .post_raw(
+            "/login?local",
+            &[
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/secrets");
+
+    // The provider comes up: discovery is retried and the button appears.
+    let _idp = Idp::start_on(idp_port, port).await;
+    for _ in 0..300 {
+        if app
+            .another_browser()
+            .get_html("/login")
+            .await
+            .contains("Sign in with Keycloak</a>")
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("discovery was not retried");
+}
+
+#[tokio::test]
+async fn a_configuration_that_can_never_work_stops_wharf_with_a_clear_message() {
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), CLIENT_SECRET).unwrap();
+    let s = secret.path().to_str().unwrap();
+    let base = [
+        "--check-every",
+        "0",
+        "--public-url",
+        "https://wharf.example.com",
+        "--oidc-client-id",
+        "wharf",
+    ];
+    for (extra, says) in [
+        (
+            vec![
+                "--oidc-issuer",
+                "http://keycloak.example.com/realms/x",
+                "--oidc-client-secret-file",
+                s,
+            ],
+            "the issuer must be an https URL",
+        ),
+        (
+            vec!["--oidc-issuer", "https://keycloak.example.com/realms/x"],
+            "--oidc-issuer needs the client secret",
+        ),
+        (
+            vec![
+                "--oidc-issuer",
+                "https://kc.example.com",
+                "--oidc-client-secret-file",
+                "/nonexistent/secret",
+            ],
+            "--oidc-client-secret-file /nonexistent/secret",
+        ),
+        (
+            vec!["--password-login", "off"],
+            "--password-login off needs single sign-on",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args([
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(base)
+            .args(&extra)
+            .env_remove("WHARF_OIDC_CLIENT_SECRET")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+}

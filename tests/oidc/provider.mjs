@@ -1,0 +1,135 @@
+// A real OpenID provider for wharf's single sign-on tests: oidc-provider
+// (the certified implementation) with one confidential client, accounts read
+// from a JSON file at every sign-in (so a test can change someone's groups
+// between two sign-ins) and a `groups` claim. It listens on 127.0.0.1 only
+// and is addressed as `localhost`, so a browser sees another site than
+// wharf's `127.0.0.1`.
+//
+// Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI,
+// POST_LOGOUT_REDIRECT_URI, ACCOUNTS_FILE ({"<sub>": {"preferred_username",
+// "email", "groups"}}).
+//
+// For the security tests a control route, `POST /test/tamper?mode=...`,
+// makes the token endpoint hand out a doctored ID token from then on, the
+// way a broken or hostile provider (or someone in the middle) would:
+// `nonce`, `audience`, `issuer`, `expired` (re-signed with the real key),
+// `none` (unsigned, alg none), `foreign-key` (signed by a key not in the
+// JWKS); `off` stops it. It is on the test's loopback provider only.
+
+import { readFileSync } from 'node:fs';
+import Provider from 'oidc-provider';
+import * as jose from 'jose';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`provider.mjs: ${name} is not set`);
+    process.exit(2);
+  }
+  return value;
+};
+
+const port = Number(env('PORT'));
+const issuer = `http://localhost:${port}`;
+const clientId = env('CLIENT_ID');
+const accountsFile = env('ACCOUNTS_FILE');
+
+const alg = 'RS256';
+const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
+const jwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key-1', alg, use: 'sig' };
+const foreign = (await jose.generateKeyPair(alg)).privateKey;
+
+const accounts = () => JSON.parse(readFileSync(accountsFile, 'utf8'));
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId,
+    client_secret: env('CLIENT_SECRET'),
+    redirect_uris: [env('REDIRECT_URI')],
+    post_logout_redirect_uris: [env('POST_LOGOUT_REDIRECT_URI')],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  jwks: { keys: [jwk] },
+  claims: {
+    openid: ['sub'],
+    profile: ['preferred_username', 'name'],
+    email: ['email', 'email_verified'],
+    groups: ['groups'],
+  },
+  // The claims of the requested scopes go into the ID token, as Keycloak's
+  // and Dex's do.
+  conformIdTokenClaims: false,
+  // A first-party client: the grant is given without a consent screen.
+  async loadExistingGrant(ctx) {
+    const grantId = ctx.oidc.result?.consent?.grantId
+      || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) {
+      return ctx.oidc.provider.Grant.find(grantId);
+    }
+    const grant = new ctx.oidc.provider.Grant({
+      clientId: ctx.oidc.client.clientId,
+      accountId: ctx.oidc.session.accountId,
+    });
+    grant.addOIDCScope('openid profile email groups');
+    grant.addOIDCClaims(['preferred_username', 'name', 'email', 'email_verified', 'groups']);
+    await grant.save();
+    return grant;
+  },
+  async findAccount(ctx, sub) {
+    const account = accounts()[sub];
+    if (!account) {
+      return undefined;
+    }
+    return {
+      accountId: sub,
+      async claims() {
+        return { sub, ...account };
+      },
+    };
+  },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
+  pkce: { required: () => true },
+  ttl: { IdToken: 3600, AccessToken: 3600, AuthorizationCode: 60 },
+});
+
+let tamper = 'off';
+
+async function doctor(idToken) {
+  const claims = jose.decodeJwt(idToken);
+  const now = Math.floor(Date.now() / 1000);
+  switch (tamper) {
+    case 'nonce': claims.nonce = 'not-the-nonce-wharf-sent'; break;
+    case 'audience': claims.aud = 'another-client'; break;
+    case 'issuer': claims.iss = `${issuer}/elsewhere`; break;
+    case 'expired': claims.iat = now - 7200; claims.exp = now - 3600; break;
+    case 'none': {
+      const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
+    }
+    case 'foreign-key':
+      return new jose.SignJWT(claims).setProtectedHeader({ alg, kid: 'test-key-1' }).sign(foreign);
+    default: return idToken;
+  }
+  return new jose.SignJWT(claims).setProtectedHeader({ alg, kid: 'test-key-1' }).sign(privateKey);
+}
+
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/test/tamper' && ctx.method === 'POST') {
+    tamper = ctx.query.mode || 'off';
+    ctx.body = { tamper };
+    return;
+  }
+  await next();
+  if (ctx.path === '/token' && ctx.status === 200 && ctx.body?.id_token && tamper !== 'off') {
+    ctx.body = { ...ctx.body, id_token: await doctor(ctx.body.id_token) };
+  }
+});
+
+provider.listen(port, '127.0.0.1', () => {
+  console.log(`oidc-provider listening on ${issuer}`);
+});
