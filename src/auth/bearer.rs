@@ -168,10 +168,10 @@ fn holder(c: &rusqlite::Connection, token: &str, src: &str) -> Result<Option<Fou
         }
         return Ok(Some(Found::Cluster(h)));
     }
-    if let Some(wait) = throttle::retry_after_token(c, src)? {
+    if let Some(wait) = throttle::retry_after_in(c, throttle::Bucket::Token, src)? {
         return Err(AppError::TooManyRequests(wait));
     }
-    throttle::record_failure(c, throttle::TOKEN_BUCKET, src)?;
+    throttle::record_failure(c, throttle::Bucket::Token.name(), src)?;
     Ok(None)
 }
 

@@ -150,6 +150,14 @@ pub async fn login_submit(
     Ok(see_other(to))
 }
 
+/// Signed out of wharf; on to the provider's end-session endpoint.
+#[derive(Template)]
+#[template(path = "auth/signed_out.html")]
+struct SignedOut<'a> {
+    provider: &'a str,
+    to: &'a str,
+}
+
 /// The name failures are counted under: the typed username if it could be
 /// one, else a shared bucket.
 pub fn throttle_key(typed: &str) -> String {
@@ -193,15 +201,15 @@ pub async fn logout(
     }
     session.purge();
     Ok(match provider_logout {
-        // A form's redirect to another site is held to the page's
-        // form-action: this answer allows the provider's origin.
-        Some((url, origin)) => HttpResponse::SeeOther()
-            .insert_header((actix_web::http::header::LOCATION, url))
-            .insert_header((
-                "Content-Security-Policy",
-                crate::startup::csp(&format!("'self' {origin}")),
-            ))
-            .finish(),
+        // A page that moves on by itself, not a redirect: the form that
+        // posted here may only lead to wharf (CSP form-action 'self').
+        Some(to) => render(
+            StatusCode::OK,
+            &SignedOut {
+                provider: state.sso.as_ref().map_or("SSO", |s| s.config.name.as_str()),
+                to: &to,
+            },
+        )?,
         None => see_other("/login"),
     })
 }

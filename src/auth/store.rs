@@ -104,6 +104,15 @@ fn credentials(
     .optional()
 }
 
+/// Whether the account has a password (one made by single sign-on has
+/// none).
+pub fn has_password(conn: &Connection, id: UserId) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT password_hash != ?2 FROM users WHERE id = ?1")?
+        .query_row(rusqlite::params![id, NO_PASSWORD], |r| r.get(0))
+        .optional()
+        .map(|v| v.unwrap_or(false))
+}
+
 /// How many users exist.
 pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))

@@ -66,17 +66,45 @@ fn locked(conn: &Connection, filter: &str, key: &str, max: i64) -> rusqlite::Res
     }))
 }
 
-/// The name failed API tokens are counted under, by address (see
-/// [`retry_after_token`]).
+/// The name failed API tokens are counted under, by address.
 pub const TOKEN_BUCKET: &str = "(api token)";
 
-/// `Some(seconds to wait)` when this address has guessed too many API
-/// tokens. Only an unknown token asks: a valid token is never throttled.
-pub fn retry_after_token(conn: &Connection, source: &str) -> rusqlite::Result<Option<u64>> {
+/// The name refused single sign-on answers (a forged state, a doctored ID
+/// token) are counted under, by address: each one is audited, and one
+/// address must not fill the log.
+pub const SSO_BUCKET: &str = "(sso)";
+
+/// Failures counted by address only, apart from sign-in's.
+#[derive(Clone, Copy, Debug)]
+pub enum Bucket {
+    /// Unknown API tokens.
+    Token,
+    /// Refused single sign-on answers.
+    Sso,
+}
+
+impl Bucket {
+    /// The name its failures are recorded under.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Token => TOKEN_BUCKET,
+            Self::Sso => SSO_BUCKET,
+        }
+    }
+}
+
+/// `Some(seconds to wait)` when this address has failed too often in
+/// `bucket`. Only the failure-prone step asks: a valid token or a working
+/// sign-in is never throttled.
+pub fn retry_after_in(
+    conn: &Connection,
+    bucket: Bucket,
+    source: &str,
+) -> rusqlite::Result<Option<u64>> {
     let source = source_key(source);
     locked(
         conn,
-        &format!("source = ?1 AND username = '{TOKEN_BUCKET}'"),
+        &format!("source = ?1 AND username = '{}'", bucket.name()),
         &source,
         MAX_PER_SOURCE,
     )

@@ -17,6 +17,7 @@ use super::accounts::{self, Identity, Refusal};
 use super::flow::{self, FLOW_LIFETIME, Flow};
 use super::{IdToken, Provider, Sso, describe};
 use crate::audit::{self, action};
+use crate::auth::throttle::{self, Bucket};
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -164,6 +165,14 @@ pub async fn callback(
 ) -> Result<HttpResponse, AppError> {
     let sso = configured(&state)?;
     let source = state.client_addr(&req);
+    let src = source.clone();
+    db::run(&state.pool, move |c| {
+        match throttle::retry_after_in(c, Bucket::Sso, &src)? {
+            Some(wait) => Err(AppError::TooManyRequests(wait)),
+            None => Ok(()),
+        }
+    })
+    .await?;
     let flow = flow::read(&req, &sso.flow_key, sso.secure_cookies);
     let mut response = match finish(&state, sso, flow, query.into_inner(), &source).await? {
         Ok(signed) => {
@@ -183,8 +192,16 @@ pub async fn callback(
             if let Some(reason) = failed.reason() {
                 let what = format!("{} ({reason})", action::SIGN_IN_SSO_REFUSED);
                 let who = crate::auth::UNKNOWN_USER.to_owned();
+                // Saying no at the provider is no attack.
+                let counted = !matches!(failed, Failed::Provider(_) | Failed::Unavailable);
                 db::run(&state.pool, move |c| {
-                    Ok(audit::record(c, &who, &what, "", &source)?)
+                    let tx = db::write_tx(c)?;
+                    audit::record(&tx, &who, &what, "", &source)?;
+                    if counted {
+                        throttle::record_failure(&tx, Bucket::Sso.name(), &source)?;
+                    }
+                    tx.commit()?;
+                    Ok(())
                 })
                 .await?;
             }
@@ -333,7 +350,7 @@ fn verify(
 pub async fn end_session_url(
     state: &AppState,
     user: crate::domain::UserId,
-) -> Result<Option<(String, String)>, AppError> {
+) -> Result<Option<String>, AppError> {
     let Some(sso) = state.sso.as_ref() else {
         return Ok(None);
     };
@@ -352,6 +369,5 @@ pub async fn end_session_url(
     if let Some(hint) = &hint {
         request = request.set_id_token_hint(hint);
     }
-    let origin = endpoint.url().origin().ascii_serialization();
-    Ok(Some((request.http_get_url().to_string(), origin)))
+    Ok(Some(request.http_get_url().to_string()))
 }

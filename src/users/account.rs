@@ -16,14 +16,30 @@ use crate::web::{Ctx, FieldErrors, unprocessable};
 struct PasswordPage {
     ctx: Ctx,
     errors: FieldErrors,
+    /// The account has no wharf password: it signs in with this provider.
+    sso_only: Option<String>,
 }
 
-/// `GET /account/password`
-pub async fn password_form(ctx: Ctx) -> impl Responder {
-    PasswordPage {
+/// `GET /account/password`; an account made by single sign-on has no
+/// password to change, and is told where it signs in instead.
+pub async fn password_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+) -> Result<impl Responder, AppError> {
+    let id = ctx.user.id;
+    let has_password = crate::db::run(&state.pool, move |c| {
+        Ok(crate::auth::store::has_password(c, id)?)
+    })
+    .await?;
+    let provider = state
+        .sso
+        .as_ref()
+        .map_or("single sign-on", |s| s.config.name.as_str());
+    Ok(PasswordPage {
         ctx,
         errors: FieldErrors::default(),
-    }
+        sso_only: (!has_password).then(|| provider.to_owned()),
+    })
 }
 
 /// The change-password form.
@@ -53,7 +69,13 @@ pub async fn password_submit(
     };
     let version = match ops::change_password(&state, ctx.actor(), ctx.user.id, change).await {
         Ok(version) => version,
-        Err(Failure::Invalid(errors)) => return unprocessable(&PasswordPage { ctx, errors }),
+        Err(Failure::Invalid(errors)) => {
+            return unprocessable(&PasswordPage {
+                ctx,
+                errors,
+                sso_only: None,
+            });
+        }
         Err(other) => return Err(other.into()),
     };
     ctx.session.continue_as(version)?;

@@ -107,6 +107,8 @@ struct FormPage {
     /// On the account's page: its single sign-on identity, or a refused
     /// sign-in to link.
     sso: Option<crate::sso::accounts::AccountSso>,
+    /// `--oidc-admin-group`: the role of an SSO account follows it.
+    sso_admin_group: Option<String>,
 }
 
 impl FormPage {
@@ -135,6 +137,7 @@ impl FormPage {
             groups,
             live_tokens,
             sso: Some(sso),
+            sso_admin_group: admin_group(app),
         })
     }
 
@@ -163,8 +166,13 @@ impl FormPage {
             groups,
             live_tokens,
             sso,
+            sso_admin_group: admin_group(app),
         })
     }
+}
+
+fn admin_group(state: &AppState) -> Option<String> {
+    state.sso.as_ref()?.config.admin_group.clone()
 }
 
 type Details = (
@@ -222,6 +230,7 @@ pub async fn new_form(ctx: AdminCtx) -> impl Responder {
         groups: Vec::new(),
         live_tokens: 0,
         sso: None,
+        sso_admin_group: None,
     }
 }
 

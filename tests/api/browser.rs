@@ -648,3 +648,126 @@ async fn an_administrator_adds_an_amazon_ecr_secret() {
     assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
     screenshot(&c, "secret-ecr-page.png").await;
 }
+
+/// Waits (10 s at most) until the browser is at `path` on `host`.
+async fn wait_at(c: &Client, host: &str, path: &str) {
+    for _ in 0..200 {
+        if c.current_url()
+            .await
+            .is_ok_and(|u| u.host_str() == Some(host) && u.path() == path)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(c, "failure.png").await;
+    panic!(
+        "the browser never reached {host}{path}; it is at {:?}",
+        c.current_url().await.map(|u| u.to_string())
+    );
+}
+
+/// "Sign in with Keycloak", the provider's own form (on `localhost`, another
+/// site), and back in wharf.
+async fn sign_in_with_sso(c: &Client, sub: &str, shots: Option<(&str, &str)>) {
+    wait_for(c, "Sign in with Keycloak").await;
+    if let Some((button, _)) = shots {
+        screenshot(c, button).await;
+    }
+    click(c, "Sign in with Keycloak").await;
+    wait_for(c, "Test identity provider").await;
+    assert_eq!(
+        c.current_url().await.unwrap().host_str(),
+        Some("localhost"),
+        "the provider is another site"
+    );
+    type_into(c, "Username", sub).await;
+    type_into(c, "Password", "idp-password").await;
+    if let Some((_, form)) = shots {
+        screenshot(c, form).await;
+    }
+    click(c, "Sign in").await;
+}
+
+/// "Sign out" in wharf, "Yes, sign me out" at the provider, back at
+/// wharf's sign-in page.
+async fn sign_out_everywhere(c: &Client, shot: Option<&str>) {
+    click(c, "Sign out").await;
+    wait_for(c, "Yes, sign me out").await;
+    if let Some(name) = shot {
+        screenshot(c, name).await;
+    }
+    click(c, "Yes, sign me out").await;
+    wait_at(c, "127.0.0.1", "/login").await;
+}
+
+#[tokio::test]
+async fn people_sign_in_with_the_platforms_identity_provider() {
+    use crate::sso::{make_group, make_image, sso_world};
+    let (app, idp) = sso_world().await;
+    make_group(&app, "vision", &[]).await;
+    make_group(&app, "nlp", &[]).await;
+    make_image(&app, "vision-gpu", "vision").await;
+    make_image(&app, "nlp-gpu", "nlp").await;
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    // ada, in the provider's admin group, lands in the Admin Portal, signed
+    // in on the first page she sees: the session cookie is SameSite=Strict
+    // and still there after the provider's cross-site redirect back.
+    c.goto(&app.url("/login")).await.unwrap();
+    sign_in_with_sso(
+        &c,
+        "u-ada",
+        Some(("sso-sign-in.png", "sso-provider-form.png")),
+    )
+    .await;
+    wait_at(&c, "127.0.0.1", "/admin/secrets").await;
+    let text = wait_for(&c, "Sign out").await;
+    assert!(text.contains("ada") && text.contains("Secrets"), "{text}");
+    screenshot(&c, "sso-landed.png").await;
+    // Signing out ends the provider's session too (it asks first).
+    sign_out_everywhere(&c, Some("sso-provider-sign-out.png")).await;
+    c.goto(&app.url("/admin/secrets")).await.unwrap();
+    wait_at(&c, "127.0.0.1", "/login").await;
+
+    // vic, in `/vision` at the provider, lands on the catalogue with
+    // vision's image and not nlp's.
+    sign_in_with_sso(&c, "u-vic", None).await;
+    wait_at(&c, "127.0.0.1", "/").await;
+    let text = wait_for(&c, "vision-gpu").await;
+    assert!(!text.contains("nlp-gpu"), "{text}");
+    screenshot(&c, "sso-catalogue.png").await;
+
+    // The provider drops vision: the next sign-in takes the membership away.
+    idp.set_account(
+        "u-vic",
+        serde_json::json!({"preferred_username": "vic", "groups": []}),
+    );
+    sign_out_everywhere(&c, None).await;
+    sign_in_with_sso(&c, "u-vic", None).await;
+    wait_at(&c, "127.0.0.1", "/").await;
+    let text = wait_for(&c, "Sign out").await;
+    assert!(!text.contains("vision-gpu"), "{text}");
+    sign_out_everywhere(&c, None).await;
+
+    // The administrator with a password reads what happened.
+    type_into(&c, "Username", ADMIN).await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    click(&c, "Sign in").await;
+    wait_for(&c, "Sign out").await;
+    c.goto(&app.url("/admin/audit")).await.unwrap();
+    let text = wait_for(&c, "Audit log").await;
+    for action in [
+        "account created from SSO",
+        "administrator role given by SSO (group wharf-admins)",
+        "added to group vision by SSO",
+        "removed from group vision by SSO",
+        "signed in (SSO)",
+    ] {
+        assert!(text.contains(action), "{action}: {text}");
+    }
+    screenshot(&c, "sso-audit.png").await;
+    c.close().await.unwrap();
+}
