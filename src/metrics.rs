@@ -51,6 +51,8 @@ pub struct Metrics {
     notifications: Family<ResultLabels, Counter>,
     credential_requests: Family<ResultLabels, Counter>,
     token_mints: Family<ResultLabels, Counter>,
+    sso_sign_ins: Family<ResultLabels, Counter>,
+    sso_provider_up: Gauge,
     ecr_tokens: Family<Vec<(String, String)>, Gauge>,
     secrets: Family<Vec<(String, String)>, Gauge>,
     expiring: Gauge,
@@ -78,6 +80,8 @@ impl Metrics {
         let notifications = Family::<ResultLabels, Counter>::default();
         let credential_requests = Family::<ResultLabels, Counter>::default();
         let token_mints = Family::<ResultLabels, Counter>::default();
+        let sso_sign_ins = Family::<ResultLabels, Counter>::default();
+        let sso_provider_up = Gauge::default();
         let ecr_tokens = Family::<Vec<(String, String)>, Gauge>::default();
         let secrets = Family::<Vec<(String, String)>, Gauge>::default();
         let (expiring, expired, failing) = (Gauge::default(), Gauge::default(), Gauge::default());
@@ -112,6 +116,16 @@ impl Metrics {
             token_mints.clone(),
         );
         r.register(
+            "wharf_sso_sign_ins",
+            "Single sign-on callbacks: ok (signed in) or refused",
+            sso_sign_ins.clone(),
+        );
+        r.register(
+            "wharf_sso_provider_up",
+            "1 while the OpenID provider is discovered and single sign-on works; 0 while it cannot be reached (or without single sign-on)",
+            sso_provider_up.clone(),
+        );
+        r.register(
             "wharf_ecr_tokens",
             "Amazon ECR secrets by the state of their registry token: fresh (more than half its life left), aging, expired or none",
             ecr_tokens.clone(),
@@ -143,6 +157,11 @@ impl Metrics {
                 result: result.into(),
             });
         }
+        for result in ["ok", "refused"] {
+            let _ = sso_sign_ins.get_or_create(&ResultLabels {
+                result: result.into(),
+            });
+        }
         for result in ["delivered", "failed"] {
             let _ = notifications.get_or_create(&ResultLabels {
                 result: result.into(),
@@ -156,6 +175,8 @@ impl Metrics {
             notifications,
             credential_requests,
             token_mints,
+            sso_sign_ins,
+            sso_provider_up,
             ecr_tokens,
             secrets,
             expiring,
@@ -182,6 +203,21 @@ impl Metrics {
                 result: result.into(),
             })
             .inc();
+    }
+
+    /// Counts a single sign-on callback (signed in, or refused).
+    pub fn sso_sign_in(&self, ok: bool) {
+        let result = if ok { "ok" } else { "refused" };
+        self.sso_sign_ins
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Whether the OpenID provider is discovered.
+    pub fn sso_provider_up(&self, up: bool) {
+        self.sso_provider_up.set(i64::from(up));
     }
 
     /// Counts a cluster's request for credentials.

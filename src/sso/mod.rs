@@ -244,6 +244,9 @@ pub struct Sso {
 /// How long a discovered provider's keys are trusted before asking again.
 const REDISCOVER_EVERY: Duration = Duration::from_secs(3600);
 
+/// The least time between two discoveries asked for by an unknown key.
+pub const REDISCOVER_AFTER: Duration = Duration::from_secs(5);
+
 impl Sso {
     /// Single sign-on for these flags; `flow_key` seals the flow cookie.
     pub fn new(
@@ -316,13 +319,14 @@ impl Sso {
     }
 
     /// Discovers again now (a signing key the provider has rotated in),
-    /// unless that was done in the last minute; true if the provider
-    /// answered.
+    /// unless that was done in the last few seconds; true if the provider
+    /// answered. Only an ID token from the provider's own token endpoint
+    /// (over the back channel, never from the browser) can ask for this.
     async fn rediscover(&self) -> bool {
         let _one = self.refreshing.lock().await;
         if self
             .provider()
-            .is_some_and(|p| p.fetched.elapsed() < Duration::from_secs(60))
+            .is_some_and(|p| p.fetched.elapsed() < REDISCOVER_AFTER)
         {
             return false;
         }
@@ -371,6 +375,7 @@ pub fn spawn(state: actix_web::web::Data<AppState>) -> Option<tokio::task::JoinH
                         tracing::info!(issuer = %sso.config.issuer.as_str(), "single sign-on is ready");
                     }
                     sso.set(Discovery::Ready(Arc::new(p)));
+                    state.metrics.sso_provider_up(true);
                     wait = Duration::from_secs(5);
                     tokio::time::sleep(REDISCOVER_EVERY).await;
                 }
@@ -379,6 +384,7 @@ pub fn spawn(state: actix_web::web::Data<AppState>) -> Option<tokio::task::JoinH
                     // A provider that answered before keeps its last keys.
                     if sso.provider().is_none() {
                         sso.set(Discovery::Pending(Some(e)));
+                        state.metrics.sso_provider_up(false);
                     }
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(300));

@@ -174,7 +174,9 @@ pub async fn callback(
     })
     .await?;
     let flow = flow::read(&req, &sso.flow_key, sso.secure_cookies);
-    let mut response = match finish(&state, sso, flow, query.into_inner(), &source).await? {
+    let outcome = finish(&state, sso, flow, query.into_inner(), &source).await?;
+    state.metrics.sso_sign_in(outcome.is_ok());
+    let mut response = match outcome {
         Ok(signed) => {
             let user = signed.user;
             session.sign_in(user.id, user.session_version, db::now())?;

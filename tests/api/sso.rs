@@ -571,6 +571,24 @@ async fn forged_replayed_and_doctored_answers_are_refused_and_audited() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(names, [ADMIN, "vic"]);
+    // Prometheus sees them, and that the provider is up.
+    let token = wharf::cli::token_create(app.dir.path(), ADMIN, "scrape", "read", 3600).unwrap();
+    let metrics = app
+        .api(reqwest::Method::GET, "/metrics", Some(&token), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("wharf_sso_sign_ins_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    let refused = format!(
+        "wharf_sso_sign_ins_total{{result=\"refused\"}} {}",
+        refusals(&app).len()
+    );
+    assert!(metrics.contains(&refused), "{refused}: {metrics}");
+    assert!(metrics.contains("wharf_sso_provider_up 1"), "{metrics}");
     // An unknown code on /login shows nothing; an HTML one is not echoed.
     let page = app.another_browser().get_html("/login?sso=<b>x</b>").await;
     assert!(!page.contains("<b>x") && !page.contains("role=\"alert\""));
@@ -827,4 +845,21 @@ async fn one_address_cannot_fill_the_audit_log_with_refused_answers() {
     // The provider saying no is not counted.
     let page = app.another_browser().get_html("/login").await;
     assert!(page.contains("Sign in with Keycloak"));
+}
+
+#[tokio::test]
+async fn a_signing_key_the_provider_rotated_in_is_fetched_when_first_seen() {
+    let (app, idp) = sso_world().await;
+    let (_, r) = sso_sign_in(&app, "u-ada").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The provider restarts with a new key (and key ID); wharf still holds
+    // the old key set.
+    let wharf_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let port = idp.port;
+    drop(idp);
+    let _idp = Idp::start_on(port, wharf_port).await;
+    tokio::time::sleep(wharf::sso::REDISCOVER_AFTER).await;
+    let (ada, r) = sso_sign_in(&app, "u-ada").await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", refusals(&app));
+    assert_eq!(ada.get("/admin/secrets").await.status(), StatusCode::OK);
 }

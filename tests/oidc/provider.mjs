@@ -40,7 +40,10 @@ const accountsFile = env('ACCOUNTS_FILE');
 
 const alg = 'RS256';
 const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
-const jwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key-1', alg, use: 'sig' };
+// A new key with a new key ID at every start: a restarted provider has
+// rotated its signing key.
+const kid = `key-${Date.now()}`;
+const jwk = { ...(await jose.exportJWK(privateKey)), kid, alg, use: 'sig' };
 const foreign = (await jose.generateKeyPair(alg)).privateKey;
 
 const accounts = () => JSON.parse(readFileSync(accountsFile, 'utf8'));
@@ -158,10 +161,10 @@ async function doctor(idToken) {
       return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
     }
     case 'foreign-key':
-      return new jose.SignJWT(claims).setProtectedHeader({ alg, kid: 'test-key-1' }).sign(foreign);
+      return new jose.SignJWT(claims).setProtectedHeader({ alg, kid }).sign(foreign);
     default: return idToken;
   }
-  return new jose.SignJWT(claims).setProtectedHeader({ alg, kid: 'test-key-1' }).sign(privateKey);
+  return new jose.SignJWT(claims).setProtectedHeader({ alg, kid }).sign(privateKey);
 }
 
 // The interaction pages: sign in with a password, or cancel.
