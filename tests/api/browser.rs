@@ -703,12 +703,7 @@ async fn sign_out_everywhere(c: &Client, shot: Option<&str>) {
 
 #[tokio::test]
 async fn people_sign_in_with_the_platforms_identity_provider() {
-    use crate::sso::{make_group, make_image, sso_world};
-    let (app, idp) = sso_world().await;
-    make_group(&app, "vision", &[]).await;
-    make_group(&app, "nlp", &[]).await;
-    make_image(&app, "vision-gpu", "vision").await;
-    make_image(&app, "nlp-gpu", "nlp").await;
+    let (app, idp) = crate::sso::sso_catalogue().await;
     let driver = start_driver().await;
     let profile = tempfile::tempdir().unwrap();
     let c = browser(&driver, profile.path()).await;

@@ -49,6 +49,10 @@ const DIGESTED: &[(&str, &str)] = &[
     ),
     ("notifications", "SELECT * FROM notifications ORDER BY id"),
     (
+        "sso_link_offers",
+        "SELECT * FROM sso_link_offers ORDER BY user_id",
+    ),
+    (
         "change_counters",
         "SELECT * FROM change_counters ORDER BY tbl",
     ),

@@ -225,7 +225,7 @@ fn has_entry(app: &TestApp, actor: &str, action: &str) -> bool {
         .any(|(a, x, _)| a == actor && x.contains(action))
 }
 
-pub async fn make_group(app: &TestApp, name: &str, members: &[&str]) {
+async fn make_group(app: &TestApp, name: &str, members: &[&str]) {
     let mut form = vec![("name", name)];
     for m in members {
         form.push(("members", m));
@@ -233,7 +233,7 @@ pub async fn make_group(app: &TestApp, name: &str, members: &[&str]) {
     assert_redirect_to(&app.post("/admin/groups", &form).await, "/admin/groups");
 }
 
-pub async fn make_image(app: &TestApp, name: &str, group: &str) {
+async fn make_image(app: &TestApp, name: &str, group: &str) {
     let form = [
         ("name", name),
         ("url", "registry.example.com/team/nb:1"),
@@ -256,13 +256,19 @@ fn groups_of(app: &TestApp, user: &str) -> Vec<(String, bool)> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn the_provider_decides_who_is_an_admin_and_who_is_in_which_group() {
+/// [`sso_world`] with groups vision and nlp, and an image for each.
+pub async fn sso_catalogue() -> (TestApp, Idp) {
     let (app, idp) = sso_world().await;
     make_group(&app, "vision", &[]).await;
     make_group(&app, "nlp", &[]).await;
     make_image(&app, "vision-gpu", "vision").await;
     make_image(&app, "nlp-gpu", "nlp").await;
+    (app, idp)
+}
+
+#[tokio::test]
+async fn the_provider_decides_who_is_an_admin_and_who_is_in_which_group() {
+    let (app, idp) = sso_catalogue().await;
 
     // ada: first sign-in makes the account, an administrator by the claim.
     let (ada, r) = sso_sign_in(&app, "u-ada").await;
