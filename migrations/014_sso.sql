@@ -20,8 +20,11 @@ ALTER TABLE group_members ADD COLUMN from_sso INTEGER NOT NULL DEFAULT 0
 -- a password: what an administrator may link to that account ("Link SSO
 -- identity" on its page). One per account, the latest.
 CREATE TABLE sso_link_offers (
-    user_id  INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    issuer   TEXT    NOT NULL,
-    subject  TEXT    NOT NULL,
-    seen_at  INTEGER NOT NULL
+    user_id          INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    issuer           TEXT    NOT NULL,
+    subject          TEXT    NOT NULL,
+    -- What the provider said of the person, for the administrator to judge.
+    claimed_username TEXT    NOT NULL,
+    email            TEXT    NOT NULL,
+    seen_at          INTEGER NOT NULL
 ) STRICT;

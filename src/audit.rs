@@ -42,9 +42,13 @@ pub mod action {
     pub const SIGN_IN_FAILED: &str = "sign-in failed";
     pub const SIGN_OUT: &str = "sign-out";
     pub const SIGN_IN_SSO: &str = "signed in (SSO)";
+    pub const SIGN_IN_PASSWORD_OFF: &str =
+        "sign-in failed (password sign-in is off for accounts with single sign-on)";
     pub const SIGN_IN_SSO_REFUSED: &str = "SSO sign-in refused";
     pub const USER_CREATED_SSO: &str = "account created from SSO";
     pub const SSO_IDENTITY_LINKED: &str = "SSO identity linked";
+    pub const SSO_IDENTITY_UNLINKED: &str = "SSO identity unlinked";
+    pub const SSO_SIGN_IN_DISMISSED: &str = "refused SSO sign-in dismissed";
     pub const TOKEN_CREATED: &str = "token created";
     pub const TOKEN_REVOKED: &str = "token revoked";
     pub const NOTIFICATION_DELIVERED: &str = "notification delivered";

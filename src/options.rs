@@ -107,6 +107,22 @@ impl fmt::Debug for KeyBytes {
     }
 }
 
+/// A secret given as text (the OpenID client secret); never printed.
+#[derive(Clone)]
+pub struct SecretText(pub String);
+
+impl From<&str> for SecretText {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,7 +114,18 @@ pub async fn login_submit(
     let claimant = Claimant::Named(key.clone());
     let checked =
         credentials::check(&state, claimant, key.clone(), source.clone(), password).await?;
-    let Some(user) = checked.user else {
+    // With --password-login off, an account bound to a single sign-on
+    // identity signs in there (with the provider's second factor), not
+    // with a wharf password; break-glass is for the others.
+    let mut action = crate::audit::action::SIGN_IN_FAILED;
+    let user = match checked.user {
+        Some(u) if !state.settings.password_login && sso_bound(&state, u.id).await? => {
+            action = crate::audit::action::SIGN_IN_PASSWORD_OFF;
+            None
+        }
+        other => other,
+    };
+    let Some(user) = user else {
         // A name that matched no account is not recorded either: every
         // administrator reads the log.
         let actor = if checked.matched {
@@ -123,13 +134,7 @@ pub async fn login_submit(
             UNKNOWN_USER.to_owned()
         };
         db::run(&state.pool, move |c| {
-            Ok(audit::record(
-                c,
-                &actor,
-                crate::audit::action::SIGN_IN_FAILED,
-                "",
-                &source,
-            )?)
+            Ok(audit::record(c, &actor, action, "", &source)?)
         })
         .await?;
         let mut page = LoginPage::new(&state, &session, &query)?;
@@ -156,6 +161,10 @@ pub async fn login_submit(
 struct SignedOut<'a> {
     provider: &'a str,
     to: &'a str,
+}
+
+async fn sso_bound(state: &AppState, id: crate::domain::UserId) -> Result<bool, AppError> {
+    db::run(&state.pool, move |c| Ok(users::has_sso_identity(c, id)?)).await
 }
 
 /// The name failures are counted under: the typed username if it could be

@@ -113,6 +113,23 @@ pub fn has_password(conn: &Connection, id: UserId) -> rusqlite::Result<bool> {
         .map(|v| v.unwrap_or(false))
 }
 
+/// Whether a single sign-on identity is bound to the account.
+pub fn has_sso_identity(conn: &Connection, id: UserId) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT oidc_issuer IS NOT NULL FROM users WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+        .map(|v| v.unwrap_or(false))
+}
+
+/// Active administrators other than `except` (the guard that keeps one).
+pub fn other_active_admins(conn: &Connection, except: UserId) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1 AND id != ?1",
+        [except],
+        |r| r.get(0),
+    )
+}
+
 /// How many users exist.
 pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))

@@ -41,7 +41,7 @@ pub fn retry_after(
         .into_iter()
         .chain(locked(
             conn,
-            &format!("source = ?1 AND username != '{TOKEN_BUCKET}'"),
+            &format!("source = ?1 AND username NOT IN ('{TOKEN_BUCKET}', '{SSO_BUCKET}')"),
             &source,
             MAX_PER_SOURCE,
         )?)

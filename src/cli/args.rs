@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::options::{Every, KeyBytes, ProxyList, Seconds};
+use crate::options::{Every, KeyBytes, ProxyList, Seconds, SecretText};
 
 /// wharf: keep the registry credentials, SSH keys and image catalogue of a
 /// Kubernetes ML platform.
@@ -202,7 +202,7 @@ pub struct ServeArgs {
 
     /// The client secret from `WHARF_OIDC_CLIENT_SECRET`.
     #[arg(skip)]
-    pub oidc_client_secret: Option<String>,
+    pub oidc_client_secret: Option<SecretText>,
 
     /// Master key from `WHARF_MASTER_KEY` (base64 of 32 bytes; overrides
     /// `master.key`). Only from the environment: a flag would show in `ps`.
@@ -230,7 +230,8 @@ impl ServeArgs {
         self.session_key = read("WHARF_SESSION_KEY")?;
         self.oidc_client_secret = std::env::var("WHARF_OIDC_CLIENT_SECRET")
             .ok()
-            .filter(|v| !v.trim().is_empty());
+            .filter(|v| !v.trim().is_empty())
+            .map(SecretText);
         Ok(self)
     }
 }

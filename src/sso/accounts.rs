@@ -26,8 +26,9 @@ pub struct Identity {
     pub preferred_username: Option<String>,
     /// `email`.
     pub email: Option<String>,
-    /// The groups claim's names.
-    pub groups: Vec<String>,
+    /// The groups claim's names; `None` when the ID token has no such
+    /// claim (a mapper missing at the provider), which changes nothing.
+    pub groups: Option<Vec<String>>,
     /// The ID token as received, kept sealed for `id_token_hint`.
     pub id_token: String,
 }
@@ -44,6 +45,9 @@ pub enum Refusal {
     /// Neither `preferred_username` nor `email` gave a username.
     #[error("the ID token has no usable preferred_username or email")]
     NoUsername,
+    /// Every numbered variant of the name is taken.
+    #[error("the username {0} and its numbered variants are all taken")]
+    NoFreeName(String),
 }
 
 /// A signed-in account.
@@ -58,11 +62,15 @@ pub struct SignedIn {
 /// e-mail's local part, lowercased, with every character a username cannot
 /// have made a `-`.
 pub fn username_for(preferred: Option<&str>, email: Option<&str>) -> Option<Username> {
-    let raw = preferred
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .or_else(|| email.and_then(|e| e.split('@').next()).map(str::trim))?;
-    let cleaned: String = raw
+    let local = email.and_then(|e| e.split('@').next());
+    [preferred, local]
+        .into_iter()
+        .flatten()
+        .find_map(|raw| Username::parse(&cleaned(raw)).ok())
+}
+
+fn cleaned(raw: &str) -> String {
+    raw.trim()
         .to_lowercase()
         .chars()
         .map(|c| {
@@ -74,8 +82,7 @@ pub fn username_for(preferred: Option<&str>, email: Option<&str>) -> Option<User
         })
         .skip_while(|c| !c.is_ascii_alphanumeric())
         .take(60)
-        .collect();
-    Username::parse(&cleaned).ok()
+        .collect()
 }
 
 /// The sealed ID token's associated data: bound to the identity.
@@ -128,22 +135,24 @@ fn sign_in_in(
     }
     let name = user.username.clone();
     let target = format!("user/{name}");
-    if let Some(admin_group) = admin_group {
-        let admin = who.groups.iter().any(|g| g == admin_group);
-        if admin != user.is_admin {
-            c.execute(
-                "UPDATE users SET is_admin = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1",
-                params![user.id, admin, db::now()],
-            )?;
-            let what = if admin {
-                format!("administrator role given by SSO (group {admin_group})")
-            } else {
-                format!("administrator role removed by SSO (not in group {admin_group})")
-            };
+    match &who.groups {
+        Some(groups) => {
+            if let Some(admin_group) = admin_group {
+                sync_role(c, &user, groups, admin_group, source)?;
+            }
+            sync_groups(c, user.id, groups, &name, source)?;
+        }
+        // A provider that sends no groups claim at all (its mapper is
+        // missing) must not demote every administrator and empty every
+        // group: nothing changes, and the log says why.
+        None => {
+            let what = format!(
+                "{} (the ID token has no groups claim: role and groups left as they were)",
+                action::SIGN_IN_SSO
+            );
             audit::record(c, &name, &what, &target, source)?;
         }
     }
-    sync_groups(c, user.id, &who.groups, &name, source)?;
     c.execute(
         "UPDATE users SET oidc_id_token = ?2, last_login_at = ?3 WHERE id = ?1",
         params![user.id, sealed_id_token, db::now()],
@@ -154,11 +163,46 @@ fn sign_in_in(
     Ok(Ok(SignedIn { user, created }))
 }
 
+/// The role follows the admin group, except that the last active
+/// administrator is never demoted (as on the Users page): that is audited
+/// instead.
+fn sync_role(
+    c: &Connection,
+    user: &User,
+    groups: &[String],
+    admin_group: &str,
+    source: &str,
+) -> rusqlite::Result<()> {
+    let admin = groups.iter().any(|g| g == admin_group);
+    if admin == user.is_admin {
+        return Ok(());
+    }
+    let (name, target) = (&user.username, format!("user/{}", user.username));
+    if !admin && accounts::other_active_admins(c, user.id)? == 0 {
+        let what = format!(
+            "administrator role kept: the last active administrator (not in group {admin_group})"
+        );
+        return audit::record(c, name, &what, &target, source);
+    }
+    c.execute(
+        "UPDATE users SET is_admin = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1",
+        params![user.id, admin, db::now()],
+    )?;
+    let what = if admin {
+        format!("administrator role given by SSO (group {admin_group})")
+    } else {
+        format!("administrator role removed by SSO (not in group {admin_group})")
+    };
+    audit::record(c, name, &what, &target, source)
+}
+
 /// Audits a refused sign-in under the name it was for.
 fn refuse(c: &Connection, refusal: &Refusal, source: &str) -> rusqlite::Result<()> {
     let (actor, target) = match refusal {
         Refusal::Taken(n) | Refusal::Disabled(n) => (n.clone(), format!("user/{n}")),
-        Refusal::NoUsername => (crate::auth::UNKNOWN_USER.to_owned(), String::new()),
+        Refusal::NoUsername | Refusal::NoFreeName(_) => {
+            (crate::auth::UNKNOWN_USER.to_owned(), String::new())
+        }
     };
     let what = format!("{} ({refusal})", action::SIGN_IN_SSO_REFUSED);
     audit::record(c, &actor, &what, &target, source)
@@ -190,11 +234,13 @@ fn create(c: &Connection, who: &Identity, source: &str) -> Result<Result<User, R
             break;
         };
         match holder(c, name.as_str())? {
-            Some((id, false)) => {
+            // The person's own name, held by a password account: theirs,
+            // perhaps, which only an administrator may say.
+            Some((id, false)) if n == 1 => {
                 offer_link(c, id, who)?;
                 return Ok(Err(Refusal::Taken(name.as_str().to_owned())));
             }
-            Some((_, true)) => continue,
+            Some(_) => continue,
             None => {}
         }
         let user = match accounts::create(c, name.as_str(), accounts::NO_PASSWORD, false, true) {
@@ -210,7 +256,7 @@ fn create(c: &Connection, who: &Identity, source: &str) -> Result<Result<User, R
         audit::record(c, name.as_str(), action::USER_CREATED_SSO, &target, source)?;
         return Ok(Ok(user));
     }
-    Ok(Err(Refusal::NoUsername))
+    Ok(Err(Refusal::NoFreeName(base.as_str().to_owned())))
 }
 
 /// The account named `name`: its id and whether an SSO identity is bound
@@ -223,9 +269,18 @@ fn holder(c: &Connection, name: &str) -> rusqlite::Result<Option<(UserId, bool)>
 
 fn offer_link(c: &Connection, user: UserId, who: &Identity) -> rusqlite::Result<()> {
     c.execute(
-        "INSERT INTO sso_link_offers (user_id, issuer, subject, seen_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (user_id) DO UPDATE SET issuer = ?2, subject = ?3, seen_at = ?4",
-        params![user, who.issuer, who.subject, db::now()],
+        "INSERT INTO sso_link_offers (user_id, issuer, subject, claimed_username, email, seen_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (user_id) DO UPDATE SET issuer = ?2, subject = ?3, claimed_username = ?4,
+           email = ?5, seen_at = ?6",
+        params![
+            user,
+            who.issuer,
+            who.subject,
+            who.preferred_username.as_deref().unwrap_or(""),
+            who.email.as_deref().unwrap_or(""),
+            db::now()
+        ],
     )?;
     Ok(())
 }
@@ -315,38 +370,58 @@ impl KeptIdToken {
     }
 }
 
-/// The ID token kept for the account, if it signed in by SSO.
-pub fn id_token(c: &Connection, user: UserId) -> rusqlite::Result<Option<KeptIdToken>> {
-    c.prepare_cached(
-        "SELECT oidc_issuer, oidc_subject, oidc_id_token FROM users
-         WHERE id = ?1 AND oidc_issuer IS NOT NULL AND oidc_id_token IS NOT NULL",
-    )?
-    .query_row([user], |r| {
-        Ok(KeptIdToken {
-            issuer: r.get(0)?,
-            subject: r.get(1)?,
-            sealed: r.get(2)?,
+/// The ID token kept for the account, if it signed in by SSO, and
+/// forgotten.
+pub fn take_id_token(c: &Connection, user: UserId) -> rusqlite::Result<Option<KeptIdToken>> {
+    let kept = c
+        .prepare_cached(
+            "SELECT oidc_issuer, oidc_subject, oidc_id_token FROM users
+             WHERE id = ?1 AND oidc_issuer IS NOT NULL AND oidc_id_token IS NOT NULL",
+        )?
+        .query_row([user], |r| {
+            Ok(KeptIdToken {
+                issuer: r.get(0)?,
+                subject: r.get(1)?,
+                sealed: r.get(2)?,
+            })
         })
-    })
-    .optional()
+        .optional()?;
+    if kept.is_some() {
+        c.execute(
+            "UPDATE users SET oidc_id_token = NULL WHERE id = ?1",
+            [user],
+        )?;
+    }
+    Ok(kept)
+}
+
+/// A refused single sign-on that an administrator may link.
+pub struct Offer {
+    /// The provider.
+    pub issuer: String,
+    /// The person there.
+    pub subject: String,
+    /// Their `preferred_username` there.
+    pub claimed_username: String,
+    /// Their e-mail address there.
+    pub email: String,
+    /// When (Unix seconds).
+    pub seen_at: i64,
+}
+
+impl Offer {
+    /// When the refused sign-in was, as administrators read it.
+    pub fn seen(&self) -> String {
+        db::format_time(self.seen_at)
+    }
 }
 
 /// An account's single sign-on, as its page shows it.
 pub struct AccountSso {
     /// The identity bound to it: issuer and subject.
     pub identity: Option<(String, String)>,
-    /// A refused sign-in that may be linked: issuer, subject, when.
-    pub offer: Option<(String, String, i64)>,
-}
-
-impl AccountSso {
-    /// When the refused sign-in was, as administrators read it.
-    pub fn offered_at(&self) -> String {
-        self.offer
-            .as_ref()
-            .map(|o| db::format_time(o.2))
-            .unwrap_or_default()
-    }
+    /// A refused sign-in that may be linked.
+    pub offer: Option<Offer>,
 }
 
 /// What the account's page shows about its single sign-on.
@@ -358,8 +433,19 @@ pub fn of_account(c: &Connection, user: UserId) -> rusqlite::Result<AccountSso> 
         .query_row([user], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let offer = c
-        .prepare_cached("SELECT issuer, subject, seen_at FROM sso_link_offers WHERE user_id = ?1")?
-        .query_row([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .prepare_cached(
+            "SELECT issuer, subject, claimed_username, email, seen_at FROM sso_link_offers
+             WHERE user_id = ?1",
+        )?
+        .query_row([user], |r| {
+            Ok(Offer {
+                issuer: r.get(0)?,
+                subject: r.get(1)?,
+                claimed_username: r.get(2)?,
+                email: r.get(3)?,
+                seen_at: r.get(4)?,
+            })
+        })
         .optional()?;
     Ok(AccountSso { identity, offer })
 }
@@ -367,21 +453,34 @@ pub fn of_account(c: &Connection, user: UserId) -> rusqlite::Result<AccountSso> 
 /// Why an identity could not be linked.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkRefusal {
-    /// No refused sign-in to link.
-    #[error("No single sign-on was refused for {0}, so there is nothing to link.")]
+    /// No refused sign-in to link, or another one than the page showed
+    /// (a newer refused sign-in replaced it).
+    #[error(
+        "The single sign-on shown is no longer the one waiting for {0}: look at the page again."
+    )]
     NoOffer(String),
     /// The identity is another account's already.
     #[error("That single sign-on identity already belongs to another account.")]
     Elsewhere,
+    /// Nothing is linked to unlink.
+    #[error("No single sign-on identity is linked to {0}.")]
+    NotLinked(String),
 }
 
-/// Binds the refused sign-in's identity to account `user` and forgets the
-/// offer. Run inside a write transaction.
-pub fn link(c: &Connection, user: UserId, name: &str) -> rusqlite::Result<Result<(), LinkRefusal>> {
-    let Some((issuer, subject, _)) = of_account(c, user)?.offer else {
+/// Binds the refused sign-in's identity (`issuer`, `subject`: the one the
+/// administrator saw) to account `user` and forgets the offer. Run inside
+/// a write transaction.
+pub fn link(
+    c: &Connection,
+    user: UserId,
+    name: &str,
+    (issuer, subject): (&str, &str),
+) -> rusqlite::Result<Result<(), LinkRefusal>> {
+    let offered = of_account(c, user)?.offer;
+    if !offered.is_some_and(|o| o.issuer == issuer && o.subject == subject) {
         return Ok(Err(LinkRefusal::NoOffer(name.to_owned())));
-    };
-    if by_identity(c, &issuer, &subject)?.is_some() {
+    }
+    if by_identity(c, issuer, subject)?.is_some() {
         return Ok(Err(LinkRefusal::Elsewhere));
     }
     c.execute(
@@ -391,6 +490,34 @@ pub fn link(c: &Connection, user: UserId, name: &str) -> rusqlite::Result<Result
     )?;
     c.execute("DELETE FROM sso_link_offers WHERE user_id = ?1", [user])?;
     Ok(Ok(()))
+}
+
+/// Unbinds the account's identity (and forgets its kept ID token): the
+/// person no longer signs in to it by SSO; a later SSO sign-in with that
+/// name is refused as for any password account. Run inside a write
+/// transaction.
+pub fn unlink(
+    c: &Connection,
+    user: UserId,
+    name: &str,
+) -> rusqlite::Result<Result<(), LinkRefusal>> {
+    let n = c.execute(
+        "UPDATE users SET oidc_issuer = NULL, oidc_subject = NULL, oidc_id_token = NULL,
+           version = version + 1, updated_at = ?2
+         WHERE id = ?1 AND oidc_issuer IS NOT NULL",
+        params![user, db::now()],
+    )?;
+    Ok(if n == 0 {
+        Err(LinkRefusal::NotLinked(name.to_owned()))
+    } else {
+        Ok(())
+    })
+}
+
+/// Forgets a refused sign-in without linking it. Run inside a write
+/// transaction; false if there was none.
+pub fn dismiss(c: &Connection, user: UserId) -> rusqlite::Result<bool> {
+    Ok(c.execute("DELETE FROM sso_link_offers WHERE user_id = ?1", [user])? > 0)
 }
 
 #[cfg(test)]
@@ -412,6 +539,12 @@ mod tests {
         );
         assert_eq!(name(Some("_svc"), None).as_deref(), Some("svc"));
         assert_eq!(name(Some("new"), None), None);
+        // A name that cleans to nothing usable: the e-mail's local part.
+        assert_eq!(
+            name(Some("山田"), Some("yamada@example.jp")).as_deref(),
+            Some("yamada")
+        );
+        assert_eq!(name(Some("new"), Some("neo@x.org")).as_deref(), Some("neo"));
         assert_eq!(name(None, None), None);
         assert_eq!(
             name(Some(&"a".repeat(200)), None).map(|n| n.len()),

@@ -4,7 +4,9 @@
 //! provider's redirect back (another site); this one is `Lax` (sent on a
 //! top-level GET from anywhere), encrypted and authenticated with the
 //! session key (so it can be neither read nor made), lives ten minutes,
-//! and is removed by the callback whatever happens, so it serves once.
+//! and is removed by the callback whatever happens. A copy replayed within
+//! those minutes carries a code the provider has already spent, which it
+//! refuses.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time::Duration as CookieDuration};

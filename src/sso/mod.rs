@@ -20,8 +20,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     ClientId, ClientSecret, EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IdTokenFields, IssuerUrl, ProviderMetadataWithLogout, RedirectUrl,
-    StandardErrorResponse, StandardTokenResponse,
+    EndpointSet, IdTokenFields, IssuerUrl, RedirectUrl, StandardErrorResponse,
+    StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -39,14 +39,15 @@ pub struct OtherClaims {
 impl openidconnect::AdditionalClaims for OtherClaims {}
 
 impl OtherClaims {
-    /// The group names in claim `name`: a list of strings, or one string.
-    /// Keycloak's full group paths lose their leading `/`.
-    pub fn groups(&self, name: &str) -> Vec<String> {
-        let names: Vec<&str> = match self.claims.get(name) {
-            Some(serde_json::Value::Array(items)) => {
+    /// The group names in claim `name`: a list of strings, or one string;
+    /// `None` when the token has no such claim. Keycloak's full group
+    /// paths lose their leading `/`.
+    pub fn groups(&self, name: &str) -> Option<Vec<String>> {
+        let names: Vec<&str> = match self.claims.get(name)? {
+            serde_json::Value::Array(items) => {
                 items.iter().filter_map(serde_json::Value::as_str).collect()
             }
-            Some(serde_json::Value::String(one)) => vec![one.as_str()],
+            serde_json::Value::String(one) => vec![one.as_str()],
             _ => Vec::new(),
         };
         let mut groups: Vec<String> = names
@@ -56,9 +57,34 @@ impl OtherClaims {
             .collect();
         groups.sort();
         groups.dedup();
-        groups
+        Some(groups)
     }
 }
+
+/// Discovery metadata beyond the core: RFC 9207's promise to name the
+/// issuer in every redirect back.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct IssuerInRedirect {
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl openidconnect::AdditionalProviderMetadata for IssuerInRedirect {}
+
+type Metadata = openidconnect::ProviderMetadata<
+    openidconnect::LogoutProviderMetadata<IssuerInRedirect>,
+    CoreAuthDisplay,
+    openidconnect::core::CoreClientAuthMethod,
+    openidconnect::core::CoreClaimName,
+    openidconnect::core::CoreClaimType,
+    openidconnect::core::CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    openidconnect::core::CoreResponseMode,
+    openidconnect::core::CoreResponseType,
+    openidconnect::core::CoreSubjectIdentifierType,
+>;
 
 type TokenFields = IdTokenFields<
     OtherClaims,
@@ -142,7 +168,7 @@ impl SsoConfig {
         let secret = match (&args.oidc_client_secret_file, &args.oidc_client_secret) {
             (Some(file), _) => std::fs::read_to_string(file)
                 .map_err(|e| format!("--oidc-client-secret-file {}: {e}", file.display()))?,
-            (None, Some(secret)) => secret.clone(),
+            (None, Some(secret)) => secret.0.clone(),
             (None, None) => {
                 return Err("--oidc-issuer needs the client secret: \
                             --oidc-client-secret-file FILE or WHARF_OIDC_CLIENT_SECRET"
@@ -218,6 +244,8 @@ fn parse_issuer(raw: &str) -> Result<IssuerUrl, String> {
 pub struct Provider {
     client: OidcClient,
     end_session: Option<EndSessionUrl>,
+    /// RFC 9207: every redirect back names the issuer (`iss`).
+    names_issuer: bool,
     fetched: std::time::Instant,
 }
 
@@ -294,11 +322,14 @@ impl Sso {
 
     /// Asks the provider for its metadata and keys once.
     async fn discover(&self) -> Result<Provider, String> {
-        let metadata =
-            ProviderMetadataWithLogout::discover_async(self.config.issuer.clone(), &self.http)
-                .await
-                .map_err(|e| describe(&e))?;
-        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let metadata = Metadata::discover_async(self.config.issuer.clone(), &self.http)
+            .await
+            .map_err(|e| describe(&e))?;
+        let extra = metadata.additional_metadata();
+        let end_session = extra.end_session_endpoint.clone();
+        let names_issuer = extra
+            .additional_metadata
+            .authorization_response_iss_parameter_supported;
         let client = OidcClient::from_provider_metadata(
             metadata,
             self.config.client_id.clone(),
@@ -308,6 +339,7 @@ impl Sso {
         Ok(Provider {
             client,
             end_session,
+            names_issuer,
             fetched: std::time::Instant::now(),
         })
     }
@@ -323,12 +355,16 @@ impl Sso {
     /// answered. Only an ID token from the provider's own token endpoint
     /// (over the back channel, never from the browser) can ask for this.
     async fn rediscover(&self) -> bool {
+        let asked = std::time::Instant::now();
         let _one = self.refreshing.lock().await;
-        if self
-            .provider()
-            .is_some_and(|p| p.fetched.elapsed() < REDISCOVER_AFTER)
-        {
-            return false;
+        if let Some(p) = self.provider() {
+            // Someone else fetched while this one waited: look again.
+            if p.fetched >= asked {
+                return true;
+            }
+            if p.fetched.elapsed() < REDISCOVER_AFTER {
+                return false;
+            }
         }
         match self.discover().await {
             Ok(p) => {
@@ -382,9 +418,9 @@ pub fn spawn(state: actix_web::web::Data<AppState>) -> Option<tokio::task::JoinH
                 Err(e) => {
                     tracing::warn!(issuer = %sso.config.issuer.as_str(), error = %e, retry_in = ?wait, "the OpenID provider cannot be reached; single sign-on is unavailable");
                     // A provider that answered before keeps its last keys.
+                    state.metrics.sso_provider_up(false);
                     if sso.provider().is_none() {
                         sso.set(Discovery::Pending(Some(e)));
-                        state.metrics.sso_provider_up(false);
                     }
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(300));
@@ -417,8 +453,8 @@ mod tests {
             "roles": "wharf-admins"
         }))
         .unwrap();
-        assert_eq!(claims.groups("groups"), ["nlp", "vision"]);
-        assert_eq!(claims.groups("roles"), ["wharf-admins"]);
-        assert!(claims.groups("missing").is_empty());
+        assert_eq!(claims.groups("groups").unwrap(), ["nlp", "vision"]);
+        assert_eq!(claims.groups("roles").unwrap(), ["wharf-admins"]);
+        assert_eq!(claims.groups("missing"), None);
     }
 }

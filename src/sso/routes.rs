@@ -103,7 +103,7 @@ impl Failed {
             Self::Issuer | Self::Exchange(_) | Self::IdToken(_) => "failed",
             Self::Account(Refusal::Taken(_)) => "taken",
             Self::Account(Refusal::Disabled(_)) => "disabled",
-            Self::Account(Refusal::NoUsername) => "nousername",
+            Self::Account(Refusal::NoUsername | Refusal::NoFreeName(_)) => "nousername",
         }
     }
 
@@ -115,7 +115,7 @@ impl Failed {
             }
             Self::State => "the state does not match the sign-in this browser started".into(),
             Self::Provider(e) => format!("the provider answered {e}"),
-            Self::Issuer => "the answer names another issuer".into(),
+            Self::Issuer => "the answer does not name this provider as its issuer".into(),
             Self::Unavailable => "the provider has not been discovered".into(),
             Self::Exchange(e) => format!("the provider did not accept the code: {e}"),
             Self::IdToken(e) => format!("the ID token was refused: {e}"),
@@ -135,7 +135,7 @@ pub fn message(code: &str, provider: &str) -> Option<String> {
         "failed" => format!("{provider}'s answer could not be verified, so you were not signed in. An administrator can read why in the audit log."),
         "taken" => format!("Your {provider} username belongs to a wharf account with a password, so it was not used. Ask an administrator to link your {provider} identity to that account."),
         "disabled" => "Your account is disabled.".into(),
-        "nousername" => format!("{provider} gave no username or e-mail address to name your account by."),
+        "nousername" => format!("{provider} gave no username or e-mail address that a new wharf account could be named by. Ask an administrator."),
         _ => return None,
     })
 }
@@ -165,14 +165,6 @@ pub async fn callback(
 ) -> Result<HttpResponse, AppError> {
     let sso = configured(&state)?;
     let source = state.client_addr(&req);
-    let src = source.clone();
-    db::run(&state.pool, move |c| {
-        match throttle::retry_after_in(c, Bucket::Sso, &src)? {
-            Some(wait) => Err(AppError::TooManyRequests(wait)),
-            None => Ok(()),
-        }
-    })
-    .await?;
     let flow = flow::read(&req, &sso.flow_key, sso.secure_cookies);
     let outcome = finish(&state, sso, flow, query.into_inner(), &source).await?;
     state.metrics.sso_sign_in(outcome.is_ok());
@@ -194,12 +186,14 @@ pub async fn callback(
             if let Some(reason) = failed.reason() {
                 let what = format!("{} ({reason})", action::SIGN_IN_SSO_REFUSED);
                 let who = crate::auth::UNKNOWN_USER.to_owned();
-                // Saying no at the provider is no attack.
-                let counted = !matches!(failed, Failed::Provider(_) | Failed::Unavailable);
+                // Past 30 refusals from one address in 15 minutes the
+                // refusals go on (and are counted in /metrics) without an
+                // audit entry each: one address cannot fill the log. A
+                // sign-in that works is never held back.
                 db::run(&state.pool, move |c| {
                     let tx = db::write_tx(c)?;
-                    audit::record(&tx, &who, &what, "", &source)?;
-                    if counted {
+                    if throttle::retry_after_in(&tx, Bucket::Sso, &source)?.is_none() {
+                        audit::record(&tx, &who, &what, "", &source)?;
                         throttle::record_failure(&tx, Bucket::Sso.name(), &source)?;
                     }
                     tx.commit()?;
@@ -234,6 +228,15 @@ async fn finish(
     {
         return Ok(Err(Failed::State));
     }
+    // RFC 9207: a provider that names itself in redirects must have, and
+    // any named issuer must be ours (a mix-up with another provider).
+    let provider = sso.provider();
+    let iss_required = provider.as_ref().is_some_and(|p| p.names_issuer);
+    match answer.iss.as_deref() {
+        Some(iss) if iss != sso.config.issuer.as_str() => return Ok(Err(Failed::Issuer)),
+        None if iss_required => return Ok(Err(Failed::Issuer)),
+        _ => {}
+    }
     if let Some(error) = answer.error {
         // Only a code's own characters reach the log.
         let error: String = error
@@ -243,17 +246,10 @@ async fn finish(
             .collect();
         return Ok(Err(Failed::Provider(error)));
     }
-    if answer
-        .iss
-        .as_deref()
-        .is_some_and(|iss| iss != sso.config.issuer.as_str())
-    {
-        return Ok(Err(Failed::Issuer));
-    }
     let Some(code) = answer.code else {
         return Ok(Err(Failed::Provider("no_code".into())));
     };
-    let Some(provider) = sso.provider() else {
+    let Some(provider) = provider else {
         return Ok(Err(Failed::Unavailable));
     };
     let token = match exchange(sso, &provider, code, flow.verifier).await {
@@ -359,7 +355,8 @@ pub async fn end_session_url(
     let Some(endpoint) = sso.provider().and_then(|p| p.end_session.clone()) else {
         return Ok(None);
     };
-    let kept = db::run(&state.pool, move |c| Ok(accounts::id_token(c, user)?)).await?;
+    // Read once and forgotten: the provider's session ends with this.
+    let kept = db::run(&state.pool, move |c| Ok(accounts::take_id_token(c, user)?)).await?;
     let hint = kept
         .and_then(|k| k.open(&state.master))
         .and_then(|raw| raw.parse::<IdToken>().ok());

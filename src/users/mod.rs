@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{username}", web::post().to(update))
         .route("/users/{username}/delete", web::get().to(delete_confirm))
         .route("/users/{username}/delete", web::post().to(delete))
-        .route("/users/{username}/sso/link", web::post().to(link_sso))
+        .route("/users/{username}/sso", web::post().to(change_sso))
         .route(
             "/users/{username}/tokens/revoke",
             web::post().to(revoke_tokens),

@@ -286,31 +286,65 @@ pub async fn change_password(
         .map_err(|()| Failure::missing("user", "you"))
 }
 
-/// "Link SSO identity": binds the identity whose single sign-on was
-/// refused (its username is this password account's) to the account, so
-/// it signs in with it from then on; audited.
-pub async fn link_sso(
+/// What an administrator does with an account's single sign-on.
+pub enum SsoChange<'a> {
+    /// "Link SSO identity": bind the refused sign-in's identity (this
+    /// issuer and subject, as the page showed them).
+    Link {
+        /// The provider.
+        issuer: &'a str,
+        /// The person there.
+        subject: &'a str,
+    },
+    /// "Unlink SSO identity".
+    Unlink,
+    /// "Dismiss": forget a refused sign-in without linking it.
+    Dismiss,
+}
+
+/// Links, unlinks or dismisses an account's single sign-on, audited. A
+/// link binds the identity whose single sign-on was refused (its username
+/// is this password account's) to the account, so it signs in with it
+/// from then on; only the identity the administrator was shown is linked.
+pub async fn change_sso(
     state: &AppState,
     actor: Actor,
     username: &str,
+    change: SsoChange<'_>,
 ) -> OpResult<(), crate::sso::accounts::LinkRefusal> {
+    use crate::sso::accounts::{self as sso, LinkRefusal};
     let name = username.to_owned();
+    let change = match change {
+        SsoChange::Link { issuer, subject } => Some((issuer.to_owned(), subject.to_owned())),
+        SsoChange::Unlink => None,
+        SsoChange::Dismiss => Some((String::new(), String::new())),
+    };
     db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
         let Some(account) = store::find_account(&tx, &name)? else {
             return Ok(Err(Failure::missing("user", &name)));
         };
-        if let Err(refusal) = crate::sso::accounts::link(&tx, account.user.id, &name)? {
+        let id = account.user.id;
+        let (done, what) = match &change {
+            Some((issuer, _)) if issuer.is_empty() => (
+                if sso::dismiss(&tx, id)? {
+                    Ok(())
+                } else {
+                    Err(LinkRefusal::NoOffer(name.clone()))
+                },
+                action::SSO_SIGN_IN_DISMISSED,
+            ),
+            Some((issuer, subject)) => (
+                sso::link(&tx, id, &name, (issuer, subject))?,
+                action::SSO_IDENTITY_LINKED,
+            ),
+            None => (sso::unlink(&tx, id, &name)?, action::SSO_IDENTITY_UNLINKED),
+        };
+        if let Err(refusal) = done {
             return Ok(Err(Failure::Refused(refusal)));
         }
         let target = format!("user/{name}");
-        audit::record(
-            &tx,
-            &actor.name,
-            action::SSO_IDENTITY_LINKED,
-            &target,
-            &actor.source,
-        )?;
+        audit::record(&tx, &actor.name, what, &target, &actor.source)?;
         tx.commit()?;
         Ok(Ok(()))
     })

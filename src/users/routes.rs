@@ -194,22 +194,52 @@ async fn details(state: &AppState, id: crate::domain::UserId) -> Result<Details,
     .await
 }
 
-/// `POST /admin/users/{username}/sso/link`: "Link SSO identity" binds the
-/// identity of a refused single sign-on to this account.
-pub async fn link_sso(
+/// The buttons of an account's single sign-on.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SsoForm {
+    /// `link`, `unlink` or `dismiss`.
+    action: String,
+    /// With `link`: the identity the page showed.
+    issuer: String,
+    subject: String,
+}
+
+/// `POST /admin/users/{username}/sso`: "Link SSO identity" (the refused
+/// sign-in's identity, as the page showed it), "Unlink SSO identity" or
+/// "Dismiss".
+pub async fn change_sso(
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    form: web::Form<SsoForm>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
     let back = format!("/admin/users/{name}");
-    match ops::link_sso(&state, ctx.actor(), &name).await {
-        Ok(()) => ctx.done(
+    let (change, done) = match form.action.as_str() {
+        "link" => (
+            ops::SsoChange::Link {
+                issuer: &form.issuer,
+                subject: &form.subject,
+            },
             format!(
                 "The single sign-on identity is linked to {name}; they can sign in with it now."
             ),
-            &back,
         ),
+        "unlink" => (
+            ops::SsoChange::Unlink,
+            format!("{name} no longer signs in by single sign-on."),
+        ),
+        "dismiss" => (
+            ops::SsoChange::Dismiss,
+            format!("The refused single sign-on of {name} is dismissed."),
+        ),
+        _ => {
+            return Err(AppError::BadRequest("Say link, unlink or dismiss.".into()));
+        }
+    };
+    match ops::change_sso(&state, ctx.actor(), &name, change).await {
+        Ok(()) => ctx.done(done, &back),
         Err(Failure::Refused(r)) => ctx.done(r.to_string(), &back),
         Err(other) => Err(other.into()),
     }

@@ -109,14 +109,7 @@ pub fn find_account(conn: &Connection, username: &str) -> rusqlite::Result<Optio
     .optional()
 }
 
-/// Active administrators other than `except`.
-pub fn other_active_admins(conn: &Connection, except: UserId) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1 AND id != ?1",
-        [except],
-        |r| r.get(0),
-    )
-}
+pub use crate::auth::store::other_active_admins;
 
 /// Why a change to an account was refused.
 #[derive(Debug, thiserror::Error)]

@@ -251,7 +251,7 @@ impl Browser {
     }
 
     pub async fn csrf(&self) -> String {
-        csrf_in(&self.get_html("/login").await)
+        csrf_in(&self.get_html("/login?local").await)
     }
 
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
