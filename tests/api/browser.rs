@@ -747,11 +747,30 @@ async fn people_sign_in_with_the_platforms_identity_provider() {
     assert!(!text.contains("vision-gpu"), "{text}");
     sign_out_everywhere(&c, None).await;
 
-    // The administrator with a password reads what happened.
+    // nia's name at wharf belongs to a password account: refused, with a
+    // sentence, until an administrator links her.
+    app.add_user("nia.okafor", "nias-own-long-password", false);
+    sign_in_with_sso(&c, "u-nia", None).await;
+    wait_at(&c, "127.0.0.1", "/login").await;
+    wait_for(&c, "Ask an administrator to link your Keycloak identity").await;
+    screenshot(&c, "sso-refused-namesake.png").await;
+
+    // The administrator with a password links her, and reads what happened.
     type_into(&c, "Username", ADMIN).await;
     type_into(&c, "Password", ADMIN_PASSWORD).await;
     click(&c, "Sign in").await;
     wait_for(&c, "Sign out").await;
+    c.goto(&app.url("/admin/users/nia.okafor")).await.unwrap();
+    wait_for(&c, "e-mail Nia.Okafor@example.com").await;
+    c.execute(
+        "document.querySelector('.sso-offer').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(&c, "sso-link-offer.png").await;
+    click(&c, "Link SSO identity").await;
+    wait_for(&c, "The single sign-on identity is linked to nia.okafor").await;
     c.goto(&app.url("/admin/audit")).await.unwrap();
     let text = wait_for(&c, "Audit log").await;
     for action in [
@@ -760,6 +779,8 @@ async fn people_sign_in_with_the_platforms_identity_provider() {
         "added to group vision by SSO",
         "removed from group vision by SSO",
         "signed in (SSO)",
+        "SSO sign-in refused (the username nia.okafor belongs to an account with a password)",
+        "SSO identity linked",
     ] {
         assert!(text.contains(action), "{action}: {text}");
     }
