@@ -28,6 +28,11 @@ use wharf::secrets::store as secrets;
 
 const SECRETS: usize = 10_000;
 const IMAGES: usize = 2_000;
+const GROUPS: usize = 20;
+const USERS: usize = 200;
+/// The catalogue's viewer: in groups 0, 1 and 2.
+const VIEWER: &str = "user-000";
+const USER_PASSWORD: &str = "user-password-123";
 const CONNECTIONS: usize = 32;
 
 /// Targets from the benchmark issue, checked and printed at the end.
@@ -260,6 +265,49 @@ async fn fill_over_http(client: &reqwest::Client, base: &str, cookie: &str, toke
     let tok = token.to_owned();
     let secs = post_many(
         client,
+        format!("{base}/admin/users"),
+        cookie,
+        USERS,
+        move |i| {
+            [
+                ("csrf_token", tok.clone()),
+                ("username", format!("user-{i:03}")),
+                ("password", USER_PASSWORD.into()),
+                ("active", "on".into()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+        },
+    )
+    .await;
+    let tok = token.to_owned();
+    let secs_groups = post_many(
+        client,
+        format!("{base}/admin/groups"),
+        cookie,
+        GROUPS,
+        move |g| {
+            let mut form = vec![
+                ("csrf_token".to_owned(), tok.clone()),
+                ("name".to_owned(), format!("group-{g:02}")),
+                ("display_name".to_owned(), format!("Team {g}")),
+            ];
+            // Every user in one group; the viewer in three.
+            for u in (0..USERS).filter(|u| u % GROUPS == g || (*u == 0 && g < 3)) {
+                form.push(("members".to_owned(), format!("user-{u:03}")));
+            }
+            form
+        },
+    )
+    .await;
+    println!(
+        "filled {USERS} users and {GROUPS} groups over HTTP in {:.1} s",
+        secs + secs_groups
+    );
+    let tok = token.to_owned();
+    let secs = post_many(
+        client,
         format!("{base}/admin/images"),
         cookie,
         IMAGES,
@@ -275,7 +323,12 @@ async fn fill_over_http(client: &reqwest::Client, base: &str, cookie: &str, toke
                 ),
                 ("use_pull_secret", "on".into()),
                 ("pull_secret", format!("secret-{:05}", i * 3 % SECRETS)),
-                ("global", "on".into()),
+                // One in ten for everyone, the others for one group each.
+                if i % 10 == 0 {
+                    ("global", "on".into())
+                } else {
+                    ("groups", format!("group-{:02}", i % GROUPS))
+                },
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -283,7 +336,7 @@ async fn fill_over_http(client: &reqwest::Client, base: &str, cookie: &str, toke
         },
     )
     .await;
-    println!("filled {IMAGES} images over HTTP in {secs:.1} s");
+    println!("filled {IMAGES} images in {GROUPS} groups over HTTP in {secs:.1} s");
     SECRETS as f64 / secs_secrets
 }
 
@@ -363,6 +416,7 @@ async fn main() {
     }
     let api_token =
         wharf::cli::token_create(dir.path(), "bench", "bench", "read", 86_400).expect("token");
+    let admin_token = api_token.clone();
     let write_token = wharf::cli::token_create(dir.path(), "bench", "bench-write", "write", 86_400)
         .expect("token");
 
@@ -464,6 +518,7 @@ async fn main() {
     // A fleet asking for credentials: half the images by a node pattern,
     // half by the catalogue's pull secret for the repository.
     let cluster_token = deliver(&client, &base, &write_token).await;
+    let fleet_token = cluster_token.clone();
     let audit_before = audit_entries(dir.path());
     let credentials = {
         let client = client.clone();
@@ -498,6 +553,25 @@ async fn main() {
     // `/healthz` again: the ratios use the faster of the two runs, so a slow
     // start (the machine still busy after the fill) cannot flatter them.
     results.push(measure("GET /healthz (again)", pid, secs, get("/healthz".into())).await);
+    // The read paths people and clusters load most, driven by wrk as the
+    // issue measured them, each against `/healthz` of the same run.
+    let reads = if over_http && wrk_installed() {
+        Some(
+            read_paths(
+                &server,
+                &client,
+                &cookie,
+                &admin_token,
+                &fleet_token,
+                dir.path(),
+                secs,
+            )
+            .await,
+        )
+    } else {
+        println!("(the read paths need wrk and the fill over HTTP; skipped)");
+        None
+    };
     let create = {
         let (client, cookie, token) = (client.clone(), cookie.clone(), token.clone());
         let url = format!("{base}/admin/secrets");
@@ -664,5 +738,364 @@ async fn main() {
     println!("\ntargets:");
     for (what, ok) in &checks {
         println!("  [{}] {what}", if *ok { "ok" } else { "MISSED" });
+    }
+    if let Some(reads) = reads {
+        reads.print(peak_mib);
+    }
+}
+
+fn wrk_installed() -> bool {
+    std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// One path as wrk measured it.
+struct Read {
+    name: &'static str,
+    target: Option<(f64, f64)>,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    bytes: u64,
+    cpu_us: f64,
+    errors: u64,
+}
+
+/// wrk's latency figure ("850.00us", "1.23ms", "1.02s") in milliseconds.
+fn wrk_ms(v: &str) -> f64 {
+    let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+    let n: f64 = num.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => f64::NAN,
+    }
+}
+
+/// Drives `url` with `wrk -t1 -c32 --latency` for `secs` seconds.
+fn wrk(
+    name: &'static str,
+    target: Option<(f64, f64)>,
+    url: &str,
+    header: &str,
+    pid: u32,
+    secs: u64,
+) -> Read {
+    let cpu_before = cpu_secs(pid);
+    let out = std::process::Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{CONNECTIONS}"),
+            &format!("-d{secs}s"),
+            "--latency",
+        ])
+        .args(["-H", header, url])
+        .output()
+        .expect("wrk");
+    let cpu = cpu_secs(pid) - cpu_before;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l[prefix.len()..].split_whitespace().next())
+    };
+    let requests: f64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0);
+    let read: f64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split(',').nth(1))
+        .map(|b| b.trim().trim_end_matches(" read"))
+        .map(|b| {
+            let (n, unit) =
+                b.split_at(b.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(b.len()));
+            let n: f64 = n.parse().unwrap_or(0.0);
+            n * match unit {
+                "KB" => 1024.0,
+                "MB" => 1024.0 * 1024.0,
+                "GB" => 1024.0 * 1024.0 * 1024.0,
+                _ => 1.0,
+            }
+        })
+        .unwrap_or(0.0);
+    let non_2xx: u64 = field("Non-2xx or 3xx responses:")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let socket: u64 = text
+        .lines()
+        .find(|l| l.trim().starts_with("Socket errors:"))
+        .map(|l| {
+            l.split(',')
+                .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Read {
+        name,
+        target,
+        rps: field("Requests/sec:")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0),
+        p50_ms: field("50%").map_or(f64::NAN, wrk_ms),
+        p99_ms: field("99%").map_or(f64::NAN, wrk_ms),
+        bytes: (read / requests.max(1.0)) as u64,
+        cpu_us: cpu / requests.max(1.0) * 1e6,
+        errors: non_2xx + socket,
+    }
+}
+
+/// What the read paths came to.
+struct Reads {
+    rows: Vec<Read>,
+    healthz: f64,
+    ceiling: f64,
+    membership: String,
+}
+
+impl Reads {
+    fn print(&self, peak_mib: f64) {
+        println!(
+            "\nread paths, wrk -t1 -c{CONNECTIONS} (a user in 3 of {GROUPS} groups; {USERS} users)"
+        );
+        println!(
+            "{:<44} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6}",
+            "path", "req/s", "p50 ms", "p99 ms", "bytes", "ratio", "static", "server µs", "errors"
+        );
+        for r in &self.rows {
+            println!(
+                "{:<44} {:>8.0} {:>7.2} {:>7.2} {:>7} {:>7.2} {:>7.2} {:>9.0} {:>6}",
+                r.name,
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                r.bytes,
+                r.rps / self.healthz,
+                r.rps / self.ceiling,
+                r.cpu_us,
+                r.errors
+            );
+        }
+        println!("{}", self.membership);
+        println!("targets (ratio to /healthz, p99 <= 15 ms; credentials p99 <= 10 ms):");
+        for r in self.rows.iter().filter(|r| r.target.is_some()) {
+            let Some((ratio, p99)) = r.target else {
+                continue;
+            };
+            let got = r.rps / self.healthz;
+            let ok = got >= ratio && r.p99_ms <= p99 && r.errors == 0;
+            println!(
+                "  [{}] {:<44} {got:.2} >= {ratio:.2}, p99 {:.2} ms <= {p99} ms",
+                if ok { "ok" } else { "MISSED" },
+                r.name,
+                r.p99_ms
+            );
+        }
+        println!(
+            "  [{}] peak memory {peak_mib:.1} MiB <= {PEAK_MIB} MiB",
+            if peak_mib <= PEAK_MIB { "ok" } else { "MISSED" }
+        );
+    }
+}
+
+/// Signs `user` in over the form; the session cookie.
+async fn session_of(client: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let cookie_of = |r: &reqwest::Response| -> String {
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let login = client.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = cookie_of(&login);
+    let token = common::csrf_in(&login.text().await.unwrap());
+    let r = client
+        .post(format!("{base}/login"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "sign-in of {user}");
+    cookie_of(&r)
+}
+
+/// The catalogue's "Showing a–b of N": N.
+async fn catalogue_total(client: &reqwest::Client, url: &str, cookie: &str) -> String {
+    let html = client
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    html.split(" of ")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+async fn read_paths(
+    server: &Server,
+    client: &reqwest::Client,
+    admin_cookie: &str,
+    admin_token: &str,
+    fleet_token: &str,
+    dir: &Path,
+    secs: u64,
+) -> Reads {
+    let (pid, base) = (server.pid(), server.base.clone());
+    let viewer_cookie = session_of(client, &base, VIEWER, USER_PASSWORD).await;
+    let viewer_token =
+        wharf::cli::token_create(dir, VIEWER, "bench", "read", 86_400).expect("token");
+    let admin = format!("Cookie: {admin_cookie}");
+    let viewer = format!("Cookie: {viewer_cookie}");
+    let admin_api = format!("Authorization: Bearer {admin_token}");
+    let viewer_api = format!("Authorization: Bearer {viewer_token}");
+    let fleet = format!("Authorization: Bearer {fleet_token}");
+    /// Name, target (ratio, p99 ms), path, header.
+    type Path<'a> = (&'static str, Option<(f64, f64)>, &'a str, &'a String);
+    let paths: [Path<'_>; 13] = [
+        ("GET /healthz", None, "/healthz", &admin),
+        (
+            "GET /static/app.css (10 KB, static)",
+            None,
+            "/static/app.css",
+            &admin,
+        ),
+        (
+            "GET / (catalogue, user in 3 groups)",
+            Some((0.40, 15.0)),
+            "/",
+            &viewer,
+        ),
+        (
+            "GET /?q=notebook+4 (catalogue search)",
+            Some((0.40, 15.0)),
+            "/?q=notebook+4",
+            &viewer,
+        ),
+        (
+            "GET /admin/images?page=20",
+            Some((0.40, 15.0)),
+            "/admin/images?page=20",
+            &admin,
+        ),
+        (
+            "GET /admin/images?q=notebook+4",
+            Some((0.30, 15.0)),
+            "/admin/images?q=notebook+4",
+            &admin,
+        ),
+        (
+            "GET /admin/secrets?page=100",
+            Some((0.40, 15.0)),
+            "/admin/secrets?page=100",
+            &admin,
+        ),
+        (
+            "GET /admin/secrets?q=team+42",
+            Some((0.30, 15.0)),
+            "/admin/secrets?q=team+42",
+            &admin,
+        ),
+        (
+            "GET /api/v1/secrets?page=100",
+            Some((0.45, 15.0)),
+            "/api/v1/secrets?page=100",
+            &admin_api,
+        ),
+        (
+            "GET /api/v1/catalogue (user in 3 groups)",
+            Some((0.45, 15.0)),
+            "/api/v1/catalogue",
+            &viewer_api,
+        ),
+        (
+            "GET /api/v1/credentials (cluster)",
+            Some((0.50, 10.0)),
+            "/api/v1/credentials?image=fleet-7.registry.example/app",
+            &fleet,
+        ),
+        ("GET /healthz (again)", None, "/healthz", &admin),
+        (
+            "GET /static/app.css (again)",
+            None,
+            "/static/app.css",
+            &admin,
+        ),
+    ];
+    let rows: Vec<Read> = paths
+        .iter()
+        .map(|(name, target, path, header)| {
+            wrk(name, *target, &format!("{base}{path}"), header, pid, secs)
+        })
+        .collect();
+    let best = |prefix: &str| {
+        rows.iter()
+            .filter(|r| r.name.starts_with(prefix))
+            .map(|r| r.rps)
+            .fold(0.0, f64::max)
+    };
+    let (healthz, ceiling) = (best("GET /healthz"), best("GET /static/app.css"));
+    // A membership taken away shows on the very next request (group-01:
+    // group-00's images are all global, i % 20 == 0 being i % 10 == 0).
+    let before = catalogue_total(client, &format!("{base}/"), &viewer_cookie).await;
+    let form = client
+        .get(format!("{base}/admin/groups/group-01"))
+        .header("cookie", admin_cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let version = form
+        .split(r#"name="version" value=""#)
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .unwrap_or("")
+        .to_owned();
+    let csrf = common::csrf_in(&form);
+    let r = client
+        .post(format!("{base}/admin/groups/group-01"))
+        .header("cookie", admin_cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("display_name", "Team 1"),
+            ("description", ""),
+            ("version", version.as_str()),
+            ("members", "user-001"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "the group form");
+    let after = catalogue_total(client, &format!("{base}/"), &viewer_cookie).await;
+    Reads {
+        rows,
+        healthz,
+        ceiling,
+        membership: format!(
+            "the viewer's catalogue: {before} images; taken out of group-01, the very next request: {after}"
+        ),
     }
 }

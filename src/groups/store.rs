@@ -193,6 +193,25 @@ pub fn choices(conn: &Connection) -> rusqlite::Result<Vec<GroupChoice>> {
     .collect()
 }
 
+/// The groups a user is in, with their ids.
+pub fn memberships(conn: &Connection, user: UserId) -> rusqlite::Result<Vec<(GroupId, GroupTag)>> {
+    conn.prepare_cached(
+        "SELECT g.id, g.name, COALESCE(NULLIF(g.display_name, ''), g.name)
+         FROM group_members m JOIN groups g ON g.id = m.group_id
+         WHERE m.user_id = ?1 ORDER BY g.name",
+    )?
+    .query_map([user], |r| {
+        Ok((
+            r.get(0)?,
+            GroupTag {
+                name: r.get(1)?,
+                label: r.get(2)?,
+            },
+        ))
+    })?
+    .collect()
+}
+
 /// The groups a user is in.
 pub fn of_user(conn: &Connection, user: UserId) -> rusqlite::Result<Vec<GroupTag>> {
     conn.prepare_cached(

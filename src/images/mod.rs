@@ -4,6 +4,7 @@
 pub mod form;
 pub mod ops;
 pub mod routes;
+mod snapshot;
 pub mod store;
 
 use actix_web::web;

@@ -10,7 +10,7 @@ use rusqlite::types::Value;
 use crate::domain::{GroupId, ImageId, ImageRef, RegistryHost, SecretId, UserId};
 use crate::groups::store::GroupTag;
 use crate::list_cache::ListCache;
-use crate::listing::{Filter, Listing, Page};
+use crate::listing::{Listing, Page};
 
 db::text_enum! {
     /// CPU, GPU or Universal.
@@ -116,13 +116,13 @@ pub fn registry_mismatch(
     })
 }
 
-const COLUMNS: &str = r#"
+pub(super) const COLUMNS: &str = r#"
     i.id, i.name, i.display_name, i.description, i.image_type, i.url, i.url_for_gpu,
     s.name, COALESCE(NULLIF(s.display_name, ''), s.name), s.registry_host, i.version, i.updated_at,
     i.global"#;
-const FROM: &str = "FROM images i LEFT JOIN secrets s ON s.id = i.pull_secret_id";
+pub(super) const FROM: &str = "FROM images i LEFT JOIN secrets s ON s.id = i.pull_secret_id";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
+pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
     let secret: Option<String> = r.get(7)?;
     Ok(Image {
         id: r.get(0)?,
@@ -254,145 +254,129 @@ pub enum NoSuchGroup {
 }
 
 /// The catalogue page for `viewer`, narrowed to `group` when given (one
-/// of the viewer's groups; any group for an administrator).
+/// of the viewer's groups; any group for an administrator). The viewer's
+/// groups are read now, so a membership given or taken shows at once.
 pub fn catalogue(
     conn: &Connection,
-    cache: &ListCache,
+    lists: &ImagesList,
     listing: Listing,
     viewer: UserId,
     admin: bool,
     group: Option<String>,
 ) -> rusqlite::Result<Catalogue> {
-    let mine = crate::groups::store::of_user(conn, viewer)?;
-    let no_group = match &group {
-        Some(g) if admin => crate::groups::store::find(conn, g)?
-            .is_none()
-            .then(|| NoSuchGroup::Missing(g.clone())),
-        Some(g) => (!mine.iter().any(|t| t.name == *g)).then(|| NoSuchGroup::NotYours(g.clone())),
-        None => None,
-    };
-    if no_group.is_some() {
-        return Ok(Catalogue {
-            page: Page {
-                rows: Vec::new(),
-                total: 0,
-                listing,
-            },
-            groups: mine,
-            no_group,
-        });
-    }
-    let scope = Scope {
-        visibility: if admin {
-            Visibility::All
-        } else {
-            Visibility::For(viewer)
-        },
-        group,
-    };
-    let mut page = list_scoped(conn, cache, listing, &scope)?;
-    // A card names only the viewer's own groups: others' are not theirs to see.
-    if !admin {
-        for image in &mut page.rows {
-            image.groups.retain(|g| mine.contains(g));
+    db::read_tx(conn, |conn| {
+        let memberships = crate::groups::store::memberships(conn, viewer)?;
+        let snapshot = lists.snapshots.at(conn)?;
+        let (ids, mine): (Vec<GroupId>, Vec<GroupTag>) = memberships.into_iter().unzip();
+        let no_group = match &group {
+            Some(g) if admin => snapshot
+                .group(g)
+                .is_none()
+                .then(|| NoSuchGroup::Missing(g.clone())),
+            Some(g) => {
+                (!mine.iter().any(|t| t.name == *g)).then(|| NoSuchGroup::NotYours(g.clone()))
+            }
+            None => None,
+        };
+        if no_group.is_some() {
+            return Ok(Catalogue {
+                page: Page {
+                    rows: Vec::new(),
+                    total: 0,
+                    listing,
+                },
+                groups: mine,
+                no_group,
+            });
         }
-    }
-    Ok(Catalogue {
-        page,
-        groups: mine,
-        no_group: None,
+        let scope = Scope {
+            visibility: if admin {
+                Visibility::All
+            } else {
+                Visibility::For(viewer)
+            },
+            group,
+        };
+        let viewer_groups = (!admin).then_some(ids.as_slice());
+        let mut page = page_of(conn, lists, &snapshot, listing, &scope, viewer_groups)?;
+        // A card names only the viewer's own groups: others' are not theirs
+        // to see.
+        if !admin {
+            for image in &mut page.rows {
+                image.groups.retain(|g| mine.contains(g));
+            }
+        }
+        Ok(Catalogue {
+            page,
+            groups: mine,
+            no_group: None,
+        })
     })
 }
 
-/// The images list's search index (the same as the secrets list's), kept
-/// while no image changes.
-pub struct ImagesList(ListCache);
+/// What the images lists keep between requests: the search index (the
+/// same as the secrets list's) and the snapshot of every image.
+pub struct ImagesList {
+    search: ListCache,
+    snapshots: super::snapshot::Snapshots,
+}
 
 impl Default for ImagesList {
     fn default() -> Self {
-        Self(ListCache::new("images"))
-    }
-}
-
-impl std::ops::Deref for ImagesList {
-    type Target = ListCache;
-    fn deref(&self) -> &ListCache {
-        &self.0
+        Self {
+            search: ListCache::new("images"),
+            snapshots: Default::default(),
+        }
     }
 }
 
 /// One page of the list, searched on name and display name.
 pub fn list(
     conn: &Connection,
-    cache: &ListCache,
+    lists: &ImagesList,
     listing: Listing,
 ) -> rusqlite::Result<Page<Image>> {
-    list_scoped(conn, cache, listing, &Scope::all())
+    db::read_tx(conn, |conn| {
+        let snapshot = lists.snapshots.at(conn)?;
+        page_of(conn, lists, &snapshot, listing, &Scope::all(), None)
+    })
 }
 
-/// One page of the images `scope` may see, in one query (plus one for the
-/// page's groups): global ones and those of the viewer's groups. A search
-/// finds its ids in the list cache's substring index, as the secrets list
-/// does.
-pub fn list_scoped(
-    conn: &Connection,
-    cache: &ListCache,
-    listing: Listing,
-    scope: &Scope,
-) -> rusqlite::Result<Page<Image>> {
-    db::read_tx(conn, |conn| page_of(conn, cache, listing, scope))
-}
-
+/// One page of the images `scope` may see (`viewer_groups`: the group ids
+/// of a viewer who is not an administrator), cut from the snapshot. A
+/// search finds its ids in the substring index, as the secrets list does.
 fn page_of(
     conn: &Connection,
-    cache: &ListCache,
+    lists: &ImagesList,
+    snapshot: &super::snapshot::Snapshot,
     listing: Listing,
     scope: &Scope,
+    viewer_groups: Option<&[GroupId]>,
 ) -> rusqlite::Result<Page<Image>> {
-    // The catalogue's keys are the list's, in another order.
-    let order = match listing.sort_key::<ImageSort>() {
-        Some(ImageSort::DisplayName) => "COALESCE(NULLIF(i.display_name, ''), i.name)",
-        // By what people read: CPU, GPU, Universal.
-        Some(ImageSort::Type) => "CASE i.image_type WHEN 'cpu' THEN 0 WHEN 'gpu' THEN 1 ELSE 2 END",
-        Some(ImageSort::Updated) => "i.updated_at",
-        Some(ImageSort::Name) | None => "i.name",
+    let hits: Option<std::collections::HashSet<i64>> = match listing.q.as_str() {
+        "" => None,
+        q => Some(lists.search.view(conn)?.search(q)?.into_iter().collect()),
     };
-    let dir = listing.sql_dir();
-    let mut filter = match listing.q.as_str() {
-        "" => Filter::all("images", "i"),
-        q => Filter::ids("images", "i", cache.view(conn)?.search(q)?),
+    // A group that does not exist narrows to nothing.
+    let group = scope
+        .group
+        .as_ref()
+        .map(|name| snapshot.group(name).unwrap_or(GroupId(0)));
+    let mine = match scope.visibility {
+        Visibility::All => None,
+        Visibility::For(_) => Some(viewer_groups.unwrap_or(&[])),
     };
-    if let Visibility::For(user) = scope.visibility {
-        filter = filter.and(
-            "i.global = 1 OR EXISTS (SELECT 1 FROM image_groups ig
-                 JOIN group_members m ON m.group_id = ig.group_id
-                 WHERE ig.image_id = i.id AND m.user_id = ?)",
-            vec![Box::new(user)],
-        );
-    }
-    if let Some(group) = &scope.group {
-        filter = filter.and(
-            "EXISTS (SELECT 1 FROM image_groups ig JOIN groups g ON g.id = ig.group_id
-                 WHERE ig.image_id = i.id AND g.name = ?)",
-            vec![Box::new(group.clone())],
-        );
-    }
-    let total = filter.total(conn)?;
-    let sql = format!(
-        "SELECT {COLUMNS} {FROM} JOIN (
-             SELECT i.id FROM {} WHERE {} ORDER BY {order} {dir}, i.name {dir} LIMIT ? OFFSET ?
-         ) page ON page.id = i.id
-         ORDER BY {order} {dir}, i.name {dir}",
-        filter.from, filter.sql
+    let sort = listing.sort_key::<ImageSort>().unwrap_or(ImageSort::Name);
+    let window = (
+        usize::try_from(listing.offset()).unwrap_or(0),
+        usize::try_from(listing.per_page).unwrap_or(0),
     );
-    let mut rows: Vec<Image> = conn
-        .prepare_cached(&sql)?
-        .query_map(
-            rusqlite::params_from_iter(filter.page_args(&listing)),
-            from_row,
-        )?
-        .collect::<rusqlite::Result<_>>()?;
-    attach_groups(conn, &mut rows)?;
+    let (rows, total) = snapshot.page(
+        sort,
+        listing.desc,
+        window,
+        snapshot.filter(mine, group, hits.as_ref()),
+    );
     Ok(Page {
         rows,
         total,

@@ -1,0 +1,332 @@
+//! Every image as the lists show it, held in memory: the rows with their
+//! pull secret and groups, each image's group ids, every group's id by
+//! name, and the rows in each sort order. The catalogue, the images list
+//! and the API cut their pages from it, filtering by who looks (their
+//! group ids, read per request) without a query per page.
+//!
+//! Exact, as the secrets list's cache is (`list_cache`): it is keyed by
+//! the change counters of `images`, `secrets` (an image shows its pull
+//! secret's name and registry) and `image_links` (`image_groups` and
+//! `groups`, migration 015), which triggers bump in every writer's own
+//! transaction. A reader that sees the same three numbers sees the same
+//! rows; a write anywhere is seen by the very next request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use super::store::{COLUMNS, FROM, Image, ImageSort, ImageType, from_row};
+use crate::domain::GroupId;
+use crate::groups::store::GroupTag;
+
+/// The three counters a snapshot was read at.
+type Key = (i64, i64, i64);
+
+/// Every image, read at one [`Key`].
+pub struct Snapshot {
+    key: Key,
+    images: Vec<Image>,
+    /// Per image (same index): the ids of its groups.
+    group_ids: Vec<Vec<GroupId>>,
+    /// Every group's id, by name.
+    groups: HashMap<String, GroupId>,
+    /// Indexes in ascending order per sort (descending is the reverse:
+    /// every order ends with the unique name).
+    orders: [Vec<u32>; 4],
+}
+
+/// The snapshot in force, and a lock that lets one request build the next.
+#[derive(Default)]
+pub struct Snapshots {
+    current: Mutex<Option<Arc<Snapshot>>>,
+    building: Mutex<()>,
+}
+
+fn key(conn: &Connection) -> rusqlite::Result<Key> {
+    conn.prepare_cached(
+        "SELECT (SELECT n FROM change_counters WHERE tbl = 'images'),
+                (SELECT n FROM change_counters WHERE tbl = 'secrets'),
+                (SELECT n FROM change_counters WHERE tbl = 'image_links')",
+    )?
+    .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+}
+
+impl Snapshots {
+    fn held(&self, key: Key) -> Option<Arc<Snapshot>> {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().filter(|s| s.key == key).cloned()
+    }
+
+    /// The snapshot as of `conn`'s read transaction: the one held, or one
+    /// read now (by one request while the others wait for it).
+    pub fn at(&self, conn: &Connection) -> rusqlite::Result<Arc<Snapshot>> {
+        debug_assert!(!conn.is_autocommit(), "a snapshot needs a transaction");
+        let key = key(conn)?;
+        if let Some(s) = self.held(key) {
+            return Ok(s);
+        }
+        let _one = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = self.held(key) {
+            return Ok(s);
+        }
+        let built = Arc::new(Snapshot::read(conn, key)?);
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        // An older reader's build does not replace a newer one's.
+        if current.as_ref().is_none_or(|c| c.key <= key) {
+            *current = Some(built.clone());
+        }
+        Ok(built)
+    }
+}
+
+/// The display name, or the name (as `COALESCE(NULLIF(display_name, ''),
+/// name)` in SQL; both compare bytes).
+fn label(i: &Image) -> &str {
+    if i.display_name.is_empty() {
+        &i.name
+    } else {
+        &i.display_name
+    }
+}
+
+fn type_rank(t: ImageType) -> u8 {
+    // By what people read: CPU, GPU, Universal.
+    match t {
+        ImageType::Cpu => 0,
+        ImageType::Gpu => 1,
+        ImageType::Both => 2,
+    }
+}
+
+impl Snapshot {
+    fn read(conn: &Connection, key: Key) -> rusqlite::Result<Self> {
+        let mut images: Vec<Image> = conn
+            .prepare(&format!("SELECT {COLUMNS} {FROM} ORDER BY i.id"))?
+            .query_map([], from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let index: HashMap<i64, usize> = images
+            .iter()
+            .enumerate()
+            .map(|(at, i)| (i.id.0, at))
+            .collect();
+        let mut group_ids = vec![Vec::new(); images.len()];
+        let mut links = conn.prepare(
+            "SELECT ig.image_id, g.id, g.name, COALESCE(NULLIF(g.display_name, ''), g.name)
+             FROM image_groups ig JOIN groups g ON g.id = ig.group_id ORDER BY g.name",
+        )?;
+        let mut rows = links.query([])?;
+        while let Some(r) = rows.next()? {
+            let Some(&at) = index.get(&r.get::<_, i64>(0)?) else {
+                continue;
+            };
+            group_ids[at].push(r.get(1)?);
+            images[at].groups.push(GroupTag {
+                name: r.get(2)?,
+                label: r.get(3)?,
+            });
+        }
+        let groups = conn
+            .prepare("SELECT name, id FROM groups")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let ascending = |cmp: &dyn Fn(&Image, &Image) -> std::cmp::Ordering| {
+            let mut order: Vec<u32> = (0..images.len() as u32).collect();
+            order.sort_by(|&a, &b| {
+                let (a, b) = (&images[a as usize], &images[b as usize]);
+                cmp(a, b).then_with(|| a.name.cmp(&b.name))
+            });
+            order
+        };
+        let orders = [
+            ascending(&|_, _| std::cmp::Ordering::Equal),
+            ascending(&|a, b| label(a).cmp(label(b))),
+            ascending(&|a, b| type_rank(a.image_type).cmp(&type_rank(b.image_type))),
+            ascending(&|a, b| a.updated_at.cmp(&b.updated_at)),
+        ];
+        Ok(Self {
+            key,
+            images,
+            group_ids,
+            groups,
+            orders,
+        })
+    }
+
+    /// The id of the group named `name`, if there is one.
+    pub fn group(&self, name: &str) -> Option<GroupId> {
+        self.groups.get(name).copied()
+    }
+
+    /// Whether the image at `at` is global or for one of `mine`.
+    fn visible(&self, at: usize, mine: &[GroupId]) -> bool {
+        self.images[at].global || self.group_ids[at].iter().any(|g| mine.contains(g))
+    }
+
+    /// One page: the images `keep` accepts (given an image's index), in
+    /// `sort` order (descending when `desc`), skipping `offset` and taking
+    /// `limit`; with the count of all accepted.
+    pub fn page(
+        &self,
+        sort: ImageSort,
+        desc: bool,
+        (offset, limit): (usize, usize),
+        keep: impl Fn(usize) -> bool,
+    ) -> (Vec<Image>, i64) {
+        let order = &self.orders[match sort {
+            ImageSort::Name => 0,
+            ImageSort::DisplayName => 1,
+            ImageSort::Type => 2,
+            ImageSort::Updated => 3,
+        }];
+        let walk: Box<dyn Iterator<Item = &u32>> = if desc {
+            Box::new(order.iter().rev())
+        } else {
+            Box::new(order.iter())
+        };
+        let mut total = 0usize;
+        let mut rows = Vec::new();
+        for &at in walk {
+            let at = at as usize;
+            if !keep(at) {
+                continue;
+            }
+            if total >= offset && rows.len() < limit {
+                rows.push(self.images[at].clone());
+            }
+            total += 1;
+        }
+        (rows, i64::try_from(total).unwrap_or(i64::MAX))
+    }
+
+    /// A filter for [`Snapshot::page`]: visible to a member of `mine`
+    /// (`None`: to an administrator), in group `group` if given, and among
+    /// `hits` (image ids) if given.
+    pub fn filter<'a>(
+        &'a self,
+        mine: Option<&'a [GroupId]>,
+        group: Option<GroupId>,
+        hits: Option<&'a std::collections::HashSet<i64>>,
+    ) -> impl Fn(usize) -> bool + 'a {
+        move |at| {
+            mine.is_none_or(|m| self.visible(at, m))
+                && group.is_none_or(|g| self.group_ids[at].contains(&g))
+                && hits.is_none_or(|h| h.contains(&self.images[at].id.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Images with display names that tie, are empty, differ only in case
+    /// or are not ASCII; every sort and direction is what SQL's ORDER BY
+    /// (the rule the lists had) gives, and the filters are what its WHERE
+    /// gave.
+    #[test]
+    fn pages_cut_from_memory_are_what_sql_gave() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        let names = [
+            ("b", "Zeta", "cpu", 5, true),
+            ("a", "", "gpu", 5, false),
+            ("c", "zeta", "both", 1, false),
+            ("d", "Ärger", "cpu", 9, false),
+            ("e", "Zeta", "gpu", 3, true),
+            ("f", "", "both", 7, false),
+        ];
+        for (name, display, kind, updated, global) in names {
+            conn.execute(
+                "INSERT INTO images (name, display_name, image_type, url, created_at, updated_at, global)
+                 VALUES (?1, ?2, ?3, 'r.io/x', 1, ?4, ?5)",
+                rusqlite::params![name, display, kind, updated, global],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO groups (id, name, created_at, updated_at) VALUES (1, 'vision', 1, 1), (2, 'nlp', 1, 1);
+             INSERT INTO image_groups SELECT id, 1 FROM images WHERE name IN ('a', 'd');
+             INSERT INTO image_groups SELECT id, 2 FROM images WHERE name IN ('c', 'd');",
+        )
+        .unwrap();
+        let snapshots = Snapshots::default();
+        let snapshot = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+        let sql = |order: &str, filter: &str| -> Vec<String> {
+            conn.prepare(&format!(
+                "SELECT i.name FROM images i WHERE {filter} ORDER BY {order}"
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        let sorts = [
+            (ImageSort::Name, "i.name"),
+            (
+                ImageSort::DisplayName,
+                "COALESCE(NULLIF(i.display_name, ''), i.name)",
+            ),
+            (
+                ImageSort::Type,
+                "CASE i.image_type WHEN 'cpu' THEN 0 WHEN 'gpu' THEN 1 ELSE 2 END",
+            ),
+            (ImageSort::Updated, "i.updated_at"),
+        ];
+        let vision = [GroupId(1)];
+        type Case<'a> = (Option<&'a [GroupId]>, Option<GroupId>, &'a str);
+        let filters: [Case<'_>; 3] = [
+            (None, None, "1"),
+            (
+                Some(&vision),
+                None,
+                "i.global = 1 OR i.id IN (SELECT image_id FROM image_groups WHERE group_id = 1)",
+            ),
+            (
+                None,
+                Some(GroupId(2)),
+                "i.id IN (SELECT image_id FROM image_groups WHERE group_id = 2)",
+            ),
+        ];
+        for (sort, key) in sorts {
+            for desc in [false, true] {
+                let dir = if desc { "DESC" } else { "ASC" };
+                for (mine, group, filter) in filters {
+                    let (rows, total) =
+                        snapshot.page(sort, desc, (0, 100), snapshot.filter(mine, group, None));
+                    let got: Vec<String> = rows.into_iter().map(|i| i.name).collect();
+                    let want = sql(&format!("{key} {dir}, i.name {dir}"), filter);
+                    assert_eq!(got, want, "{key} {dir} where {filter}");
+                    assert_eq!(total as usize, want.len());
+                    // A window of the same.
+                    let (rows, _) =
+                        snapshot.page(sort, desc, (1, 2), snapshot.filter(mine, group, None));
+                    let window: Vec<String> = rows.into_iter().map(|i| i.name).collect();
+                    assert_eq!(
+                        window,
+                        want.iter().skip(1).take(2).cloned().collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+        // Each image carries its groups, in name order.
+        let (rows, _) = snapshot.page(ImageSort::Name, false, (0, 100), |_| true);
+        let d = rows.iter().find(|i| i.name == "d").unwrap();
+        let tags: Vec<&str> = d.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(tags, ["nlp", "vision"]);
+
+        // A write anywhere the snapshot reads from gives the next reader a
+        // new one.
+        for write in [
+            "UPDATE images SET display_name = 'Aa' WHERE name = 'f'",
+            "DELETE FROM image_groups WHERE group_id = 2",
+            "UPDATE groups SET display_name = 'NLP' WHERE id = 2",
+        ] {
+            let before = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+            conn.execute_batch(write).unwrap();
+            let after = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+            assert!(!Arc::ptr_eq(&before, &after), "{write}");
+        }
+    }
+}
