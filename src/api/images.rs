@@ -219,7 +219,11 @@ pub async fn list(
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
     let listing = common::listing::<store::ImageSort>(&query, "/api/v1/images")?;
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, &cache, listing)?)).await?;
+    let page = db::run(&state.pool, move |c| {
+        let (page, view) = store::list(c, &cache, listing)?;
+        Ok(view.images(page))
+    })
+    .await?;
     Ok(common::json(
         StatusCode::OK,
         &Paged::of(page, ImageOut::from),
@@ -266,7 +270,7 @@ pub async fn catalogue(
     }
     Ok(common::json(
         StatusCode::OK,
-        &Paged::of(cat.page, |i| CatalogueItem::of(i, admin)),
+        &Paged::of(cat.view.images(cat.page), |i| CatalogueItem::of(i, admin)),
     ))
 }
 

@@ -168,6 +168,24 @@ impl Gate {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
     {
+        let (ctx, out) = self.pass(true, move |c, _| f(c)).await?;
+        Ok((AdminCtx(ctx), out))
+    }
+
+    /// [`Gate::admin`] for any live user: `f` is given who they are.
+    pub async fn user<T, F>(self, f: F) -> Result<(Ctx, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &User) -> Result<T, AppError> + Send + 'static,
+    {
+        self.pass(false, f).await
+    }
+
+    async fn pass<T, F>(self, admin: bool, f: F) -> Result<(Ctx, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &User) -> Result<T, AppError> + Send + 'static,
+    {
         let Self {
             req,
             state,
@@ -180,8 +198,11 @@ impl Gate {
             db::read_tx(c, |c| {
                 match still_valid(store::find_by_id(c, su.user_id)?, &su) {
                     None => Ok(Passage::NotLive),
-                    Some(u) if !u.is_admin => Ok(Passage::NotAdmin),
-                    Some(u) => Ok(Passage::Through(u, f(c)?)),
+                    Some(u) if admin && !u.is_admin => Ok(Passage::NotAdmin),
+                    Some(u) => {
+                        let out = f(c, &u)?;
+                        Ok(Passage::Through(u, out))
+                    }
                 }
             })
         })
@@ -189,7 +210,7 @@ impl Gate {
         match passage {
             Passage::Through(user, out) => {
                 keep_alive(&session, &su)?;
-                Ok((AdminCtx(context(&req, &state, session, user)?), out))
+                Ok((context(&req, &state, session, user)?, out))
             }
             Passage::NotLive => {
                 session.purge();

@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use super::form::{Choices, ImageForm};
 use super::ops;
 use super::store::{self, Image, registry_mismatch};
-use crate::auth::AdminCtx;
+use crate::auth::{AdminCtx, Gate};
 use crate::db::{self, Named};
 use crate::error::AppError;
 use crate::groups::store::GroupTag;
@@ -21,19 +21,44 @@ use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, render, u
 #[template(path = "images/list.html")]
 struct ListPage {
     ctx: Ctx,
-    page: Page<Image>,
+    page: Page<usize>,
+    view: store::View,
 }
 
-/// `GET /admin/images`
+impl ListPage {
+    /// A row's HTML: made once per image and snapshot.
+    fn row(&self, at: &usize) -> askama::Result<std::borrow::Cow<'_, str>> {
+        self.view.row(*at, |i| ImageRow { i }.render())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "images/_row.html")]
+struct ImageRow<'a> {
+    i: &'a Image,
+}
+
+#[derive(Template)]
+#[template(path = "images/_card.html")]
+struct ImageCard<'a> {
+    i: &'a Image,
+}
+
+/// `GET /admin/images`: the session check and the page in one hop.
 pub async fn list(
-    ctx: AdminCtx,
-    state: web::Data<AppState>,
+    gate: Gate,
     cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
     let listing = Listing::lenient::<store::ImageSort>(&query, "/admin/images");
-    let page = db::run(&state.pool, move |c| Ok(store::list(c, &cache, listing)?)).await?;
-    Ok(ListPage { ctx: ctx.0, page })
+    let (ctx, (page, view)) = gate
+        .admin(move |c| Ok(store::list(c, &cache, listing)?))
+        .await?;
+    Ok(ListPage {
+        ctx: ctx.0,
+        page,
+        view,
+    })
 }
 
 /// The form's values as shown.
@@ -270,7 +295,8 @@ pub async fn delete(
 #[template(path = "images/catalogue.html")]
 struct CataloguePage {
     ctx: Ctx,
-    page: Page<Image>,
+    page: Page<usize>,
+    view: store::View,
     /// The viewer's groups, to filter by.
     groups: Vec<GroupTag>,
     /// The group filtered by, if any.
@@ -280,6 +306,12 @@ struct CataloguePage {
 }
 
 impl CataloguePage {
+    /// A card's HTML: kept per image and snapshot, unless the viewer sees
+    /// only some of its groups.
+    fn card(&self, at: &usize) -> askama::Result<std::borrow::Cow<'_, str>> {
+        self.view.card(*at, |i| ImageCard { i }.render())
+    }
+
     fn group_href(&self, name: &str) -> String {
         format!(
             "/?group={}",
@@ -294,19 +326,18 @@ impl CataloguePage {
 /// not, is 404 with the same sentence), with whether each needs a pull
 /// secret, but nothing of the secret itself.
 pub async fn catalogue(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    gate: Gate,
     cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, AppError> {
     let mut listing = Listing::lenient::<store::CatalogueSort>(&query, "/");
     let group = Some(query.get("group").trim().to_owned()).filter(|g| !g.is_empty());
     listing.keep = group.clone().map(|g| ("group", g));
-    let (viewer, admin, g) = (ctx.user.id, ctx.user.is_admin, group.clone());
-    let found = db::run(&state.pool, move |c| {
-        Ok(store::catalogue(c, &cache, listing, viewer, admin, g)?)
-    })
-    .await?;
+    let g = group.clone();
+    // The session check and the page in one hop.
+    let (ctx, found) = gate
+        .user(move |c, u| Ok(store::catalogue(c, &cache, listing, u.id, u.is_admin, g)?))
+        .await?;
     let status = match found.no_group {
         Some(_) => StatusCode::NOT_FOUND,
         None => StatusCode::OK,
@@ -316,6 +347,7 @@ pub async fn catalogue(
         &CataloguePage {
             ctx,
             page: found.page,
+            view: found.view,
             groups: found.groups,
             group,
             no_group: found.no_group.map(|e| e.to_string()),

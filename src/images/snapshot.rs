@@ -11,8 +11,9 @@
 //! transaction. A reader that sees the same three numbers sees the same
 //! rows; a write anywhere is seen by the very next request.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rusqlite::Connection;
 
@@ -34,6 +35,11 @@ pub struct Snapshot {
     /// Indexes in ascending order per sort (descending is the reverse:
     /// every order ends with the unique name).
     orders: [Vec<u32>; 4],
+    /// Per image: the HTML pages made of it (its catalogue card with all
+    /// its groups, its row in the admin list), made the first time a page
+    /// shows it. Neither says anything of the day or the viewer.
+    cards: Vec<OnceLock<String>>,
+    rows: Vec<OnceLock<String>>,
 }
 
 /// The snapshot in force, and a lock that lets one request build the next.
@@ -99,6 +105,22 @@ fn type_rank(t: ImageType) -> u8 {
     }
 }
 
+/// The HTML kept in `slot`, made by `render` the first time.
+fn kept<'a, E>(
+    slot: &'a OnceLock<String>,
+    image: &Image,
+    render: impl Fn(&Image) -> Result<String, E>,
+) -> Result<Cow<'a, str>, E> {
+    if let Some(html) = slot.get() {
+        return Ok(Cow::Borrowed(html));
+    }
+    let html = render(image)?;
+    Ok(match slot.set(html) {
+        Ok(()) => slot.get().map_or(Cow::Borrowed(""), |h| Cow::Borrowed(h.as_str())),
+        Err(html) => Cow::Owned(html),
+    })
+}
+
 impl Snapshot {
     fn read(conn: &Connection, key: Key) -> rusqlite::Result<Self> {
         let mut images: Vec<Image> = conn
@@ -146,6 +168,8 @@ impl Snapshot {
         ];
         Ok(Self {
             key,
+            cards: (0..images.len()).map(|_| OnceLock::new()).collect(),
+            rows: (0..images.len()).map(|_| OnceLock::new()).collect(),
             images,
             group_ids,
             groups,
@@ -163,16 +187,16 @@ impl Snapshot {
         self.images[at].global || self.group_ids[at].iter().any(|g| mine.contains(g))
     }
 
-    /// One page: the images `keep` accepts (given an image's index), in
-    /// `sort` order (descending when `desc`), skipping `offset` and taking
-    /// `limit`; with the count of all accepted.
+    /// One page: the indexes of the images `keep` accepts (given an
+    /// image's index), in `sort` order (descending when `desc`), skipping
+    /// `offset` and taking `limit`; with the count of all accepted.
     pub fn page(
         &self,
         sort: ImageSort,
         desc: bool,
         (offset, limit): (usize, usize),
         keep: impl Fn(usize) -> bool,
-    ) -> (Vec<Image>, i64) {
+    ) -> (Vec<usize>, i64) {
         let order = &self.orders[match sort {
             ImageSort::Name => 0,
             ImageSort::DisplayName => 1,
@@ -192,11 +216,59 @@ impl Snapshot {
                 continue;
             }
             if total >= offset && rows.len() < limit {
-                rows.push(self.images[at].clone());
+                rows.push(at);
             }
             total += 1;
         }
         (rows, i64::try_from(total).unwrap_or(i64::MAX))
+    }
+
+    /// The image at `at` as a viewer in `mine` sees it (`None`: an
+    /// administrator): naming only the viewer's own groups, since others'
+    /// are not theirs to see. Borrowed when that is all of them.
+    pub fn shown(&self, at: usize, mine: Option<&[GroupId]>) -> Option<Cow<'_, Image>> {
+        let image = self.images.get(at)?;
+        let ids = &self.group_ids[at];
+        let Some(mine) = mine.filter(|m| !ids.iter().all(|g| m.contains(g))) else {
+            return Some(Cow::Borrowed(image));
+        };
+        let mut own = image.clone();
+        own.groups = image
+            .groups
+            .iter()
+            .zip(ids)
+            .filter(|(_, g)| mine.contains(g))
+            .map(|(t, _)| t.clone())
+            .collect();
+        Some(Cow::Owned(own))
+    }
+
+    /// The HTML `render` makes of the image at `at` as `mine` sees it: the
+    /// card kept for it when that is the whole image, else made now.
+    pub fn card<E>(
+        &self,
+        at: usize,
+        mine: Option<&[GroupId]>,
+        render: impl Fn(&Image) -> Result<String, E>,
+    ) -> Result<Cow<'_, str>, E> {
+        match self.shown(at, mine) {
+            Some(Cow::Borrowed(image)) => kept(&self.cards[at], image, render),
+            Some(Cow::Owned(image)) => render(&image).map(Cow::Owned),
+            None => Ok(Cow::Borrowed("")),
+        }
+    }
+
+    /// The admin list's row of the image at `at`, as `render` makes it:
+    /// made once.
+    pub fn row<E>(
+        &self,
+        at: usize,
+        render: impl Fn(&Image) -> Result<String, E>,
+    ) -> Result<Cow<'_, str>, E> {
+        match self.images.get(at) {
+            Some(image) => kept(&self.rows[at], image, render),
+            None => Ok(Cow::Borrowed("")),
+        }
     }
 
     /// A filter for [`Snapshot::page`]: visible to a member of `mine`
@@ -224,6 +296,10 @@ mod tests {
     /// or are not ASCII; every sort and direction is what SQL's ORDER BY
     /// (the rule the lists had) gives, and the filters are what its WHERE
     /// gave.
+    fn name(snapshot: &Snapshot, at: usize) -> String {
+        snapshot.shown(at, None).unwrap().name.clone()
+    }
+
     #[test]
     fn pages_cut_from_memory_are_what_sql_gave() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -295,14 +371,14 @@ mod tests {
                 for (mine, group, filter) in filters {
                     let (rows, total) =
                         snapshot.page(sort, desc, (0, 100), snapshot.filter(mine, group, None));
-                    let got: Vec<String> = rows.into_iter().map(|i| i.name).collect();
+                    let got: Vec<String> = rows.iter().map(|&at| name(&snapshot, at)).collect();
                     let want = sql(&format!("{key} {dir}, i.name {dir}"), filter);
                     assert_eq!(got, want, "{key} {dir} where {filter}");
                     assert_eq!(total as usize, want.len());
                     // A window of the same.
                     let (rows, _) =
                         snapshot.page(sort, desc, (1, 2), snapshot.filter(mine, group, None));
-                    let window: Vec<String> = rows.into_iter().map(|i| i.name).collect();
+                    let window: Vec<String> = rows.iter().map(|&at| name(&snapshot, at)).collect();
                     assert_eq!(
                         window,
                         want.iter().skip(1).take(2).cloned().collect::<Vec<_>>()
@@ -310,11 +386,17 @@ mod tests {
                 }
             }
         }
-        // Each image carries its groups, in name order.
+        // Each image carries its groups, in name order; a member of vision
+        // sees only vision on it.
         let (rows, _) = snapshot.page(ImageSort::Name, false, (0, 100), |_| true);
-        let d = rows.iter().find(|i| i.name == "d").unwrap();
-        let tags: Vec<&str> = d.groups.iter().map(|g| g.name.as_str()).collect();
-        assert_eq!(tags, ["nlp", "vision"]);
+        let d = *rows.iter().find(|&&at| name(&snapshot, at) == "d").unwrap();
+        let tags = |mine: Option<&[GroupId]>| -> Vec<String> {
+            let shown = snapshot.shown(d, mine).unwrap();
+            shown.groups.iter().map(|g| g.name.clone()).collect()
+        };
+        assert_eq!(tags(None), ["nlp", "vision"]);
+        assert_eq!(tags(Some(&vision)), ["vision"]);
+        assert!(matches!(snapshot.shown(d, Some(&[GroupId(1), GroupId(2)])), Some(Cow::Borrowed(_))));
 
         // A write anywhere the snapshot reads from gives the next reader a
         // new one.

@@ -10,6 +10,9 @@ use rusqlite::types::Value;
 use crate::domain::{GroupId, ImageId, ImageRef, RegistryHost, SecretId, UserId};
 use crate::groups::store::GroupTag;
 use crate::list_cache::ListCache;
+use super::snapshot::{Snapshot, Snapshots};
+use std::borrow::Cow;
+use std::sync::Arc;
 use crate::listing::{Listing, Page};
 
 db::text_enum! {
@@ -180,34 +183,6 @@ fn attach_groups(conn: &Connection, images: &mut [Image]) -> rusqlite::Result<()
     Ok(())
 }
 
-/// Which images a list shows.
-#[derive(Clone, Copy, Debug)]
-pub enum Visibility {
-    /// Every image (administrators, the admin list).
-    All,
-    /// The global images and those of the user's groups.
-    For(UserId),
-}
-
-/// A list's narrowing: who looks, and optionally one group.
-#[derive(Clone, Debug)]
-pub struct Scope {
-    /// Who looks.
-    pub visibility: Visibility,
-    /// Only the images of this group (by name).
-    pub group: Option<String>,
-}
-
-impl Scope {
-    /// Every image.
-    pub fn all() -> Self {
-        Self {
-            visibility: Visibility::All,
-            group: None,
-        }
-    }
-}
-
 db::text_enum! {
     /// What the images list sorts by, the default first.
     pub enum ImageSort {
@@ -232,12 +207,56 @@ db::text_enum! {
 /// image naming only the viewer's own groups (administrators: every image
 /// and group), and the viewer's groups to filter by.
 pub struct Catalogue {
-    /// The page (empty when `no_group`).
-    pub page: Page<Image>,
+    /// The page (empty when `no_group`), as indexes into `view`.
+    pub page: Page<usize>,
+    /// What the page's indexes are of, as the viewer sees it.
+    pub view: View,
     /// The viewer's groups.
     pub groups: Vec<GroupTag>,
     /// `?group=` named no group of the viewer's.
     pub no_group: Option<NoSuchGroup>,
+}
+
+/// The images snapshot a page was cut from, as one viewer sees it.
+pub struct View {
+    snapshot: Arc<Snapshot>,
+    /// The viewer's group ids; `None` for an administrator.
+    mine: Option<Vec<GroupId>>,
+}
+
+impl View {
+    /// A page's images as the viewer sees them.
+    pub fn images(&self, page: Page<usize>) -> Page<Image> {
+        let mine = self.mine.as_deref();
+        let rows = page
+            .rows
+            .iter()
+            .filter_map(|&at| self.snapshot.shown(at, mine).map(Cow::into_owned))
+            .collect();
+        Page {
+            rows,
+            total: page.total,
+            listing: page.listing,
+        }
+    }
+
+    /// The catalogue card of the image at `at` (see [`Snapshot::card`]).
+    pub fn card<E>(
+        &self,
+        at: usize,
+        render: impl Fn(&Image) -> Result<String, E>,
+    ) -> Result<Cow<'_, str>, E> {
+        self.snapshot.card(at, self.mine.as_deref(), render)
+    }
+
+    /// The admin list's row of the image at `at` (see [`Snapshot::row`]).
+    pub fn row<E>(
+        &self,
+        at: usize,
+        render: impl Fn(&Image) -> Result<String, E>,
+    ) -> Result<Cow<'_, str>, E> {
+        self.snapshot.row(at, render)
+    }
 }
 
 /// `?group=` named no group of the viewer's. A group that exists but is
@@ -278,6 +297,7 @@ pub fn catalogue(
             }
             None => None,
         };
+        let viewer_groups = (!admin).then_some(ids);
         if no_group.is_some() {
             return Ok(Catalogue {
                 page: Page {
@@ -285,29 +305,18 @@ pub fn catalogue(
                     total: 0,
                     listing,
                 },
+                view: View {
+                    snapshot,
+                    mine: viewer_groups,
+                },
                 groups: mine,
                 no_group,
             });
         }
-        let scope = Scope {
-            visibility: if admin {
-                Visibility::All
-            } else {
-                Visibility::For(viewer)
-            },
-            group,
-        };
-        let viewer_groups = (!admin).then_some(ids.as_slice());
-        let mut page = page_of(conn, lists, &snapshot, listing, &scope, viewer_groups)?;
-        // A card names only the viewer's own groups: others' are not theirs
-        // to see.
-        if !admin {
-            for image in &mut page.rows {
-                image.groups.retain(|g| mine.contains(g));
-            }
-        }
+        let (page, view) = cut(conn, lists, snapshot, listing, group, viewer_groups)?;
         Ok(Catalogue {
             page,
+            view,
             groups: mine,
             no_group: None,
         })
@@ -318,14 +327,14 @@ pub fn catalogue(
 /// same as the secrets list's) and the snapshot of every image.
 pub struct ImagesList {
     search: ListCache,
-    snapshots: super::snapshot::Snapshots,
+    snapshots: Snapshots,
 }
 
 impl Default for ImagesList {
     fn default() -> Self {
         Self {
             search: ListCache::new("images"),
-            snapshots: Default::default(),
+            snapshots: Snapshots::default(),
         }
     }
 }
@@ -335,37 +344,31 @@ pub fn list(
     conn: &Connection,
     lists: &ImagesList,
     listing: Listing,
-) -> rusqlite::Result<Page<Image>> {
+) -> rusqlite::Result<(Page<usize>, View)> {
     db::read_tx(conn, |conn| {
         let snapshot = lists.snapshots.at(conn)?;
-        page_of(conn, lists, &snapshot, listing, &Scope::all(), None)
+        cut(conn, lists, snapshot, listing, None, None)
     })
 }
 
-/// One page of the images `scope` may see (`viewer_groups`: the group ids
-/// of a viewer who is not an administrator), cut from the snapshot. A
-/// search finds its ids in the substring index, as the secrets list does.
-fn page_of(
+/// One page of the images a viewer may see (`viewer_groups`: the group
+/// ids of one who is not an administrator), in `group` if given, cut from
+/// the snapshot. A search finds its ids in the substring index, as the
+/// secrets list does.
+fn cut(
     conn: &Connection,
     lists: &ImagesList,
-    snapshot: &super::snapshot::Snapshot,
+    snapshot: Arc<Snapshot>,
     listing: Listing,
-    scope: &Scope,
-    viewer_groups: Option<&[GroupId]>,
-) -> rusqlite::Result<Page<Image>> {
+    group: Option<String>,
+    viewer_groups: Option<Vec<GroupId>>,
+) -> rusqlite::Result<(Page<usize>, View)> {
     let hits: Option<std::collections::HashSet<i64>> = match listing.q.as_str() {
         "" => None,
         q => Some(lists.search.view(conn)?.search(q)?.into_iter().collect()),
     };
     // A group that does not exist narrows to nothing.
-    let group = scope
-        .group
-        .as_ref()
-        .map(|name| snapshot.group(name).unwrap_or(GroupId(0)));
-    let mine = match scope.visibility {
-        Visibility::All => None,
-        Visibility::For(_) => Some(viewer_groups.unwrap_or(&[])),
-    };
+    let group = group.map(|name| snapshot.group(&name).unwrap_or(GroupId(0)));
     let sort = listing.sort_key::<ImageSort>().unwrap_or(ImageSort::Name);
     let window = (
         usize::try_from(listing.offset()).unwrap_or(0),
@@ -375,13 +378,19 @@ fn page_of(
         sort,
         listing.desc,
         window,
-        snapshot.filter(mine, group, hits.as_ref()),
+        snapshot.filter(viewer_groups.as_deref(), group, hits.as_ref()),
     );
-    Ok(Page {
-        rows,
-        total,
-        listing,
-    })
+    Ok((
+        Page {
+            rows,
+            total,
+            listing,
+        },
+        View {
+            snapshot,
+            mine: viewer_groups,
+        },
+    ))
 }
 
 /// The image with that name.
