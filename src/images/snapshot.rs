@@ -40,7 +40,24 @@ pub struct Snapshot {
     /// shows it. Neither says anything of the day or the viewer.
     cards: Vec<OnceLock<String>>,
     rows: Vec<OnceLock<String>>,
+    /// What members see, per set of groups and sort: the indexes of the
+    /// global images and those of the groups, in order. Most people look
+    /// at page 1 of their own catalogue; that is then a slice.
+    visible: Mutex<HashMap<(Vec<GroupId>, usize), Arc<Vec<u32>>>>,
 }
+
+/// The filters of a page besides who looks.
+#[derive(Clone, Copy, Default)]
+pub struct Narrowing<'a> {
+    /// Only this group's images.
+    pub group: Option<GroupId>,
+    /// Only these image ids (a search's hits).
+    pub hits: Option<&'a std::collections::HashSet<i64>>,
+}
+
+/// Sets of groups whose visible orders are kept at most; past that they
+/// start over.
+const MAX_VISIBLE: usize = 1024;
 
 /// The snapshot in force, and a lock that lets one request build the next.
 #[derive(Default)]
@@ -105,6 +122,13 @@ fn type_rank(t: ImageType) -> u8 {
     }
 }
 
+/// The positions `offset..offset + limit` of a list of `len`, read from
+/// the end when `desc`.
+fn window(len: usize, desc: bool, offset: usize, limit: usize) -> impl Iterator<Item = usize> {
+    let end = len.min(offset.saturating_add(limit));
+    (offset.min(len)..end).map(move |i| if desc { len - 1 - i } else { i })
+}
+
 /// The HTML kept in `slot`, made by `render` the first time.
 fn kept<'a, E>(
     slot: &'a OnceLock<String>,
@@ -116,7 +140,9 @@ fn kept<'a, E>(
     }
     let html = render(image)?;
     Ok(match slot.set(html) {
-        Ok(()) => slot.get().map_or(Cow::Borrowed(""), |h| Cow::Borrowed(h.as_str())),
+        Ok(()) => slot
+            .get()
+            .map_or(Cow::Borrowed(""), |h| Cow::Borrowed(h.as_str())),
         Err(html) => Cow::Owned(html),
     })
 }
@@ -168,6 +194,7 @@ impl Snapshot {
         ];
         Ok(Self {
             key,
+            visible: Mutex::new(HashMap::new()),
             cards: (0..images.len()).map(|_| OnceLock::new()).collect(),
             rows: (0..images.len()).map(|_| OnceLock::new()).collect(),
             images,
@@ -187,40 +214,88 @@ impl Snapshot {
         self.images[at].global || self.group_ids[at].iter().any(|g| mine.contains(g))
     }
 
-    /// One page: the indexes of the images `keep` accepts (given an
-    /// image's index), in `sort` order (descending when `desc`), skipping
-    /// `offset` and taking `limit`; with the count of all accepted.
+    /// One page of what a viewer in `mine` (`None`: an administrator) may
+    /// see, narrowed by `narrowing`: the images' indexes in `sort` order
+    /// (descending when `desc`), skipping `offset` and taking `limit`;
+    /// with the count of all.
     pub fn page(
         &self,
         sort: ImageSort,
         desc: bool,
         (offset, limit): (usize, usize),
-        keep: impl Fn(usize) -> bool,
+        mine: Option<&[GroupId]>,
+        narrowing: Narrowing<'_>,
     ) -> (Vec<usize>, i64) {
-        let order = &self.orders[match sort {
+        let sort = match sort {
             ImageSort::Name => 0,
             ImageSort::DisplayName => 1,
             ImageSort::Type => 2,
             ImageSort::Updated => 3,
-        }];
-        let walk: Box<dyn Iterator<Item = &u32>> = if desc {
-            Box::new(order.iter().rev())
-        } else {
-            Box::new(order.iter())
         };
-        let mut total = 0usize;
+        let total = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        if narrowing.group.is_none() && narrowing.hits.is_none() {
+            // Everything the viewer may see: a slice of a kept order.
+            let kept;
+            let order: &[u32] = match mine {
+                None => &self.orders[sort],
+                Some(mine) => {
+                    kept = self.visible_order(mine, sort);
+                    &kept
+                }
+            };
+            let rows = window(order.len(), desc, offset, limit)
+                .map(|i| order[i] as usize)
+                .collect();
+            return (rows, total(order.len()));
+        }
+        let keep = |at: usize| {
+            mine.is_none_or(|m| self.visible(at, m))
+                && narrowing
+                    .group
+                    .is_none_or(|g| self.group_ids[at].contains(&g))
+                && narrowing
+                    .hits
+                    .is_none_or(|h| h.contains(&self.images[at].id.0))
+        };
+        let order = &self.orders[sort];
+        let mut n = 0usize;
         let mut rows = Vec::new();
-        for &at in walk {
-            let at = at as usize;
+        for i in window(order.len(), desc, 0, order.len()) {
+            let at = order[i] as usize;
             if !keep(at) {
                 continue;
             }
-            if total >= offset && rows.len() < limit {
+            if n >= offset && rows.len() < limit {
                 rows.push(at);
             }
-            total += 1;
+            n += 1;
         }
-        (rows, i64::try_from(total).unwrap_or(i64::MAX))
+        (rows, total(n))
+    }
+
+    /// The indexes of what a member of `mine` may see, in sort `sort`:
+    /// kept per set of groups.
+    fn visible_order(&self, mine: &[GroupId], sort: usize) -> Arc<Vec<u32>> {
+        let mut key_groups = mine.to_vec();
+        key_groups.sort_unstable();
+        let key = (key_groups, sort);
+        let lock = || self.visible.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(order) = lock().get(&key) {
+            return order.clone();
+        }
+        let order: Arc<Vec<u32>> = Arc::new(
+            self.orders[sort]
+                .iter()
+                .copied()
+                .filter(|&at| self.visible(at as usize, mine))
+                .collect(),
+        );
+        let mut kept = lock();
+        if kept.len() >= MAX_VISIBLE {
+            kept.clear();
+        }
+        kept.insert(key, order.clone());
+        order
     }
 
     /// The image at `at` as a viewer in `mine` sees it (`None`: an
@@ -268,22 +343,6 @@ impl Snapshot {
         match self.images.get(at) {
             Some(image) => kept(&self.rows[at], image, render),
             None => Ok(Cow::Borrowed("")),
-        }
-    }
-
-    /// A filter for [`Snapshot::page`]: visible to a member of `mine`
-    /// (`None`: to an administrator), in group `group` if given, and among
-    /// `hits` (image ids) if given.
-    pub fn filter<'a>(
-        &'a self,
-        mine: Option<&'a [GroupId]>,
-        group: Option<GroupId>,
-        hits: Option<&'a std::collections::HashSet<i64>>,
-    ) -> impl Fn(usize) -> bool + 'a {
-        move |at| {
-            mine.is_none_or(|m| self.visible(at, m))
-                && group.is_none_or(|g| self.group_ids[at].contains(&g))
-                && hits.is_none_or(|h| h.contains(&self.images[at].id.0))
         }
     }
 }
@@ -369,15 +428,14 @@ mod tests {
             for desc in [false, true] {
                 let dir = if desc { "DESC" } else { "ASC" };
                 for (mine, group, filter) in filters {
-                    let (rows, total) =
-                        snapshot.page(sort, desc, (0, 100), snapshot.filter(mine, group, None));
+                    let narrowing = Narrowing { group, hits: None };
+                    let (rows, total) = snapshot.page(sort, desc, (0, 100), mine, narrowing);
                     let got: Vec<String> = rows.iter().map(|&at| name(&snapshot, at)).collect();
                     let want = sql(&format!("{key} {dir}, i.name {dir}"), filter);
                     assert_eq!(got, want, "{key} {dir} where {filter}");
                     assert_eq!(total as usize, want.len());
                     // A window of the same.
-                    let (rows, _) =
-                        snapshot.page(sort, desc, (1, 2), snapshot.filter(mine, group, None));
+                    let (rows, _) = snapshot.page(sort, desc, (1, 2), mine, narrowing);
                     let window: Vec<String> = rows.iter().map(|&at| name(&snapshot, at)).collect();
                     assert_eq!(
                         window,
@@ -388,7 +446,7 @@ mod tests {
         }
         // Each image carries its groups, in name order; a member of vision
         // sees only vision on it.
-        let (rows, _) = snapshot.page(ImageSort::Name, false, (0, 100), |_| true);
+        let (rows, _) = snapshot.page(ImageSort::Name, false, (0, 100), None, Narrowing::default());
         let d = *rows.iter().find(|&&at| name(&snapshot, at) == "d").unwrap();
         let tags = |mine: Option<&[GroupId]>| -> Vec<String> {
             let shown = snapshot.shown(d, mine).unwrap();
@@ -396,7 +454,10 @@ mod tests {
         };
         assert_eq!(tags(None), ["nlp", "vision"]);
         assert_eq!(tags(Some(&vision)), ["vision"]);
-        assert!(matches!(snapshot.shown(d, Some(&[GroupId(1), GroupId(2)])), Some(Cow::Borrowed(_))));
+        assert!(matches!(
+            snapshot.shown(d, Some(&[GroupId(1), GroupId(2)])),
+            Some(Cow::Borrowed(_))
+        ));
 
         // A write anywhere the snapshot reads from gives the next reader a
         // new one.

@@ -7,13 +7,13 @@ use std::rc::Rc;
 
 use rusqlite::types::Value;
 
+use super::snapshot::{Narrowing, Snapshot, Snapshots};
 use crate::domain::{GroupId, ImageId, ImageRef, RegistryHost, SecretId, UserId};
 use crate::groups::store::GroupTag;
 use crate::list_cache::ListCache;
-use super::snapshot::{Snapshot, Snapshots};
+use crate::listing::{Listing, Page};
 use std::borrow::Cow;
 use std::sync::Arc;
-use crate::listing::{Listing, Page};
 
 db::text_enum! {
     /// CPU, GPU or Universal.
@@ -374,11 +374,16 @@ fn cut(
         usize::try_from(listing.offset()).unwrap_or(0),
         usize::try_from(listing.per_page).unwrap_or(0),
     );
+    let narrowing = Narrowing {
+        group,
+        hits: hits.as_ref(),
+    };
     let (rows, total) = snapshot.page(
         sort,
         listing.desc,
         window,
-        snapshot.filter(viewer_groups.as_deref(), group, hits.as_ref()),
+        viewer_groups.as_deref(),
+        narrowing,
     );
     Ok((
         Page {
