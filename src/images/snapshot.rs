@@ -43,8 +43,11 @@ pub struct Snapshot {
     /// What members see, per set of groups and sort: the indexes of the
     /// global images and those of the groups, in order. Most people look
     /// at page 1 of their own catalogue; that is then a slice.
-    visible: Mutex<HashMap<(Vec<GroupId>, usize), Arc<Vec<u32>>>>,
+    visible: Mutex<HashMap<VisibleKey, Arc<Vec<u32>>>>,
 }
+
+/// A member's groups (sorted) and a sort.
+type VisibleKey = (Vec<GroupId>, usize);
 
 /// The filters of a page besides who looks.
 #[derive(Clone, Copy, Default)]
