@@ -249,22 +249,32 @@ pub struct CatalogueParams {
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
 pub async fn catalogue(
-    caller: ApiCaller,
+    presented: crate::auth::Presented,
     state: web::Data<AppState>,
     cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    let listing = common::listing::<store::CatalogueSort>(&query, "/api/v1/catalogue")?;
+    // Read now, told after the token (401 first).
+    let listing = common::listing::<store::CatalogueSort>(&query, "/api/v1/catalogue");
     let group = query
         .get_opt("group")
         .map(str::trim)
         .filter(|g| !g.is_empty())
         .map(str::to_owned);
-    let (viewer, admin) = (caller.user.id, caller.user.is_admin);
-    let cat = db::run(&state.pool, move |c| {
-        Ok(store::catalogue(c, &cache, listing, viewer, admin, group)?)
+    let st = state.clone();
+    // The token and the page in one hop.
+    let (admin, cat) = db::run(&state.pool, move |c| {
+        let caller = crate::auth::person(crate::auth::identify(c, &presented), &st.metrics);
+        Ok(match caller.and_then(|caller| Ok((caller, listing?))) {
+            Ok((caller, listing)) => {
+                let (viewer, admin) = (caller.user.id, caller.user.is_admin);
+                let cat = store::catalogue(c, &cache, listing, viewer, admin, group)?;
+                Ok((admin, cat))
+            }
+            Err(problem) => Err(problem),
+        })
     })
-    .await?;
+    .await??;
     if let Some(e) = cat.no_group {
         return Err(Problem::not_found(e.to_string()));
     }

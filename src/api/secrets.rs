@@ -369,19 +369,28 @@ fn one(status: StatusCode, secret: Secret, used_by: Vec<String>) -> HttpResponse
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
 pub async fn list(
-    caller: ApiCaller,
+    presented: crate::auth::Presented,
     state: web::Data<AppState>,
     cache: web::Data<store::SecretsList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin()?;
-    let listing = common::listing::<store::SecretSort>(&query, "/api/v1/secrets")?;
+    // Read now, told after the token and the role (401 and 403 first).
+    let listing = common::listing::<store::SecretSort>(&query, "/api/v1/secrets");
     let attention =
-        Listing::filter::<store::Attention>(&query, true).map_err(|e| Problem::invalid(&e))?;
+        Listing::filter::<store::Attention>(&query, true).map_err(|e| Problem::invalid(&e));
+    let st = state.clone();
+    // The token and the page in one hop.
     let page = db::run(&state.pool, move |c| {
-        Ok(store::list_filtered(c, &cache, listing, attention)?)
+        let caller = crate::auth::person(crate::auth::identify(c, &presented), &st.metrics);
+        let asked = caller
+            .and_then(|caller| caller.admin())
+            .and_then(|()| Ok((listing?, attention?)));
+        Ok(match asked {
+            Ok((listing, attention)) => Ok(store::list_filtered(c, &cache, listing, attention)?),
+            Err(problem) => Err(problem),
+        })
     })
-    .await?;
+    .await??;
     Ok(common::json(
         StatusCode::OK,
         &Paged::of(page, |s| SecretOut::of(Secret::clone(&s), None)),

@@ -230,6 +230,24 @@ impl FromRequest for Caller {
     }
 }
 
+/// The person behind `caller`; a cluster's token gets 403 here (and is
+/// counted as a refused credential request).
+pub fn person(
+    caller: Result<Caller, Problem>,
+    metrics: &crate::metrics::Metrics,
+) -> Result<ApiCaller, Problem> {
+    match caller? {
+        Caller::Person(p) => Ok(p),
+        Caller::Cluster(_) => {
+            metrics.credential_request(crate::metrics::CredentialResult::Denied);
+            Err(Problem::forbidden(
+                "A cluster token only fetches delivered credentials: \
+                 /api/v1/credentials and the downloads of delivered secrets.",
+            ))
+        }
+    }
+}
+
 impl FromRequest for ApiCaller {
     type Error = Problem;
     type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
@@ -237,20 +255,9 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            match authenticate(req.clone()).await? {
-                Caller::Person(p) => Ok(p),
-                Caller::Cluster(_) => {
-                    if let Ok(state) = super::guard::app_state(&req) {
-                        state
-                            .metrics
-                            .credential_request(crate::metrics::CredentialResult::Denied);
-                    }
-                    Err(Problem::forbidden(
-                        "A cluster token only fetches delivered credentials: \
-                     /api/v1/credentials and the downloads of delivered secrets.",
-                    ))
-                }
-            }
+            let caller = authenticate(req.clone()).await;
+            let state = super::guard::app_state(&req).map_err(Problem::from)?;
+            person(caller, &state.metrics)
         })
     }
 }

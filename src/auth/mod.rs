@@ -11,7 +11,7 @@ pub mod store;
 pub mod throttle;
 pub mod tokens;
 
-pub use bearer::{ApiCaller, Caller, ClusterCaller, Presented, identify};
+pub use bearer::{ApiCaller, Caller, ClusterCaller, Presented, identify, person};
 pub use credentials::{Checked, Claimant, check as check_password};
 pub use csrf::verify_csrf;
 pub use guard::{AdminCtx, Gate, live_user};
