@@ -973,12 +973,20 @@ async fn read_paths(
     let fleet = format!("Authorization: Bearer {fleet_token}");
     /// Name, target (ratio, p99 ms), path, header.
     type Path<'a> = (&'static str, Option<(f64, f64)>, &'a str, &'a String);
-    let paths: [Path<'_>; 13] = [
+    let paths: [Path<'_>; 14] = [
         ("GET /healthz", None, "/healthz", &admin),
         (
             "GET /static/app.css (10 KB, static)",
             None,
             "/static/app.css",
+            &admin,
+        ),
+        // The floor of any signed-in page: the session checked against the
+        // database (one hop to the blocking pool), a small form rendered.
+        (
+            "GET /admin/secrets/new (session only)",
+            None,
+            "/admin/secrets/new",
             &admin,
         ),
         (
