@@ -908,15 +908,7 @@ impl Reads {
 
 /// Signs `user` in over the form; the session cookie.
 async fn session_of(client: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
-    let cookie_of = |r: &reqwest::Response| -> String {
-        r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
+    let cookie_of = common::cookie_of;
     let login = client.get(format!("{base}/login")).send().await.unwrap();
     let cookie = cookie_of(&login);
     let token = common::csrf_in(&login.text().await.unwrap());

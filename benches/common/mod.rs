@@ -137,7 +137,8 @@ pub fn client(conns: usize) -> reqwest::Client {
         .unwrap()
 }
 
-fn cookie_of(r: &reqwest::Response) -> String {
+/// The cookie an answer sets (its first `Set-Cookie`, name and value).
+pub fn cookie_of(r: &reqwest::Response) -> String {
     r.headers()["set-cookie"]
         .to_str()
         .unwrap()
