@@ -254,6 +254,7 @@ pub async fn catalogue(
     cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
+    presented.some_token()?;
     // Read now, told after the token (401 first).
     let listing = common::listing::<store::CatalogueSort>(&query, "/api/v1/catalogue");
     let group = query

@@ -374,6 +374,7 @@ pub async fn list(
     cache: web::Data<store::SecretsList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
+    presented.some_token()?;
     // Read now, told after the token and the role (401 and 403 first).
     let listing = common::listing::<store::SecretSort>(&query, "/api/v1/secrets");
     let attention =

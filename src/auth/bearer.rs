@@ -121,6 +121,14 @@ pub struct Presented {
 }
 
 impl Presented {
+    /// 401 at once when no token was sent (no database needed).
+    pub fn some_token(&self) -> Result<(), Problem> {
+        match self.token {
+            Some(_) => Ok(()),
+            None => identify_none().map(|_| ()),
+        }
+    }
+
     fn of(req: &HttpRequest) -> Result<Self, Problem> {
         let state = super::guard::app_state(req).map_err(Problem::from)?;
         Ok(Self {

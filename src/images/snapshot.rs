@@ -5,11 +5,12 @@
 //! group ids, read per request) without a query per page.
 //!
 //! Exact, as the secrets list's cache is (`list_cache`): it is keyed by
-//! the change counters of `images`, `secrets` (an image shows its pull
-//! secret's name and registry) and `image_links` (`image_groups` and
-//! `groups`, migration 015), which triggers bump in every writer's own
-//! transaction. A reader that sees the same three numbers sees the same
-//! rows; a write anywhere is seen by the very next request.
+//! the change counters of `images` and `image_links` (`image_groups`,
+//! groups' names, and the pull secrets' names and registries, migration
+//! 015), which triggers bump in every writer's own transaction. A reader
+//! that sees the same numbers sees the same rows; a write to anything an
+//! image shows is seen by the very next request, and nothing else (a
+//! login check on a secret) costs a rebuild.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -21,8 +22,8 @@ use super::store::{COLUMNS, FROM, Image, ImageSort, ImageType, from_row};
 use crate::domain::GroupId;
 use crate::groups::store::GroupTag;
 
-/// The three counters a snapshot was read at.
-type Key = (i64, i64, i64);
+/// The counters a snapshot was read at.
+type Key = (i64, i64);
 
 /// Every image, read at one [`Key`].
 pub struct Snapshot {
@@ -72,10 +73,9 @@ pub struct Snapshots {
 fn key(conn: &Connection) -> rusqlite::Result<Key> {
     conn.prepare_cached(
         "SELECT (SELECT n FROM change_counters WHERE tbl = 'images'),
-                (SELECT n FROM change_counters WHERE tbl = 'secrets'),
                 (SELECT n FROM change_counters WHERE tbl = 'image_links')",
     )?
-    .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
 impl Snapshots {
@@ -91,6 +91,15 @@ impl Snapshots {
         let key = key(conn)?;
         if let Some(s) = self.held(key) {
             return Ok(s);
+        }
+        // A reader whose transaction began before the last write builds
+        // its own, without holding up the others.
+        let newer = {
+            let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            current.as_ref().is_some_and(|c| c.key > key)
+        };
+        if newer {
+            return Ok(Arc::new(Snapshot::read(conn, key)?));
         }
         let _one = self.building.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = self.held(key) {
@@ -168,7 +177,11 @@ impl Snapshot {
         )?;
         let mut rows = links.query([])?;
         while let Some(r) = rows.next()? {
-            let Some(&at) = index.get(&r.get::<_, i64>(0)?) else {
+            // A global image is for everyone: it names no group.
+            let Some(&at) = index
+                .get(&r.get::<_, i64>(0)?)
+                .filter(|&&at| !images[at].global)
+            else {
                 continue;
             };
             group_ids[at].push(r.get(1)?);
@@ -464,15 +477,58 @@ mod tests {
 
         // A write anywhere the snapshot reads from gives the next reader a
         // new one.
-        for write in [
-            "UPDATE images SET display_name = 'Aa' WHERE name = 'f'",
-            "DELETE FROM image_groups WHERE group_id = 2",
-            "UPDATE groups SET display_name = 'NLP' WHERE id = 2",
+        conn.execute_batch(
+            "INSERT INTO secrets (id, name, kind, registry_host, registry_username, sealed, created_at, updated_at)
+               VALUES (9, 'gitlab', 'image_pull', 'registry.gitlab.com', 'u', x'00', 1, 1);
+             UPDATE images SET pull_secret_id = 9 WHERE name = 'a';",
+        )
+        .unwrap();
+        for (write, shown) in [
+            (
+                "UPDATE images SET display_name = 'Aa' WHERE name = 'f'",
+                true,
+            ),
+            ("DELETE FROM image_groups WHERE group_id = 2", true),
+            ("UPDATE groups SET display_name = 'NLP' WHERE id = 2", true),
+            (
+                "UPDATE secrets SET display_name = 'GitLab' WHERE id = 9",
+                true,
+            ),
+            (
+                "UPDATE secrets SET registry_host = 'gitlab.example.com' WHERE id = 9",
+                true,
+            ),
+            ("DELETE FROM groups WHERE id = 2", true),
+            // What no image shows: the same snapshot.
+            (
+                "UPDATE secrets SET last_test_at = 5, registry_username = 'v' WHERE id = 9",
+                false,
+            ),
+            (
+                "UPDATE groups SET description = 'x', version = version + 1 WHERE id = 1",
+                false,
+            ),
         ] {
             let before = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
             conn.execute_batch(write).unwrap();
             let after = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
-            assert!(!Arc::ptr_eq(&before, &after), "{write}");
+            assert_eq!(!Arc::ptr_eq(&before, &after), shown, "{write}");
         }
+        // The secret's new name reaches the image.
+        let snapshot = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+        let (rows, _) = snapshot.page(ImageSort::Name, false, (0, 1), None, Narrowing::default());
+        let a = snapshot.shown(rows[0], None).unwrap();
+        let secret = a.pull_secret.as_ref().unwrap();
+        assert_eq!(
+            (secret.label.as_str(), secret.registry_host.as_str()),
+            ("GitLab", "gitlab.example.com")
+        );
+        // A global image names no group, whatever links it has.
+        conn.execute_batch("INSERT INTO image_groups SELECT id, 1 FROM images WHERE name = 'b'")
+            .unwrap();
+        let snapshot = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+        let (rows, _) = snapshot.page(ImageSort::Name, false, (1, 1), None, Narrowing::default());
+        assert_eq!(name(&snapshot, rows[0]), "b");
+        assert!(snapshot.shown(rows[0], None).unwrap().groups.is_empty());
     }
 }
