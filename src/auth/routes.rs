@@ -151,8 +151,7 @@ pub async fn login_submit(
     })
     .await?;
     session.sign_in(user.id, user.session_version, db::now())?;
-    let to = if user.is_admin { "/admin/secrets" } else { "/" };
-    Ok(see_other(to))
+    Ok(see_other(crate::web::home(user.is_admin)))
 }
 
 /// Signed out of wharf; on to the provider's end-session endpoint.
@@ -189,13 +188,17 @@ pub async fn logout(
     // Only a live session ends the others: an expired, revoked or replayed
     // cookie must not sign the account out everywhere.
     if let Some(user) = super::live_user(&state, &session).await? {
-        if session.by_sso() {
-            provider_logout = crate::sso::routes::end_session_url(&state, user.id).await?;
-        }
+        let by_sso = session.by_sso();
         let source = state.client_addr(&req);
-        db::run(&state.pool, move |c| {
+        // The kept ID token is read and forgotten in the same transaction:
+        // the provider's session ends with this sign-out.
+        let kept = db::run(&state.pool, move |c| {
             let tx = db::write_tx(c)?;
             users::end_sessions(&tx, user.id)?;
+            let kept = match by_sso {
+                true => crate::sso::accounts::take_id_token(&tx, user.id)?,
+                false => None,
+            };
             audit::record(
                 &tx,
                 &user.username,
@@ -204,9 +207,12 @@ pub async fn logout(
                 &source,
             )?;
             tx.commit()?;
-            Ok(())
+            Ok(kept)
         })
         .await?;
+        if by_sso {
+            provider_logout = crate::sso::routes::end_session_url(&state, kept);
+        }
     }
     session.purge();
     Ok(match provider_logout {

@@ -173,9 +173,8 @@ pub async fn callback(
             let user = signed.user;
             session.sign_in(user.id, user.session_version, db::now())?;
             session.mark_sso()?;
-            let to = if user.is_admin { "/admin/secrets" } else { "/" };
             let page = Continue {
-                to,
+                to: crate::web::home(user.is_admin),
                 username: &user.username,
                 created: signed.created,
                 provider: &sso.config.name,
@@ -342,21 +341,12 @@ fn verify(
 }
 
 /// Where sign-out sends an SSO session: the provider's end-session
-/// endpoint with the account's last ID token as `id_token_hint` and
-/// `<public-url>/login` to come back to; `None` when the provider offers
-/// none or the session was not an SSO one.
-pub async fn end_session_url(
-    state: &AppState,
-    user: crate::domain::UserId,
-) -> Result<Option<String>, AppError> {
-    let Some(sso) = state.sso.as_ref() else {
-        return Ok(None);
-    };
-    let Some(endpoint) = sso.provider().and_then(|p| p.end_session.clone()) else {
-        return Ok(None);
-    };
-    // Read once and forgotten: the provider's session ends with this.
-    let kept = db::run(&state.pool, move |c| Ok(accounts::take_id_token(c, user)?)).await?;
+/// endpoint with the account's last ID token (`kept`, taken when the
+/// sessions were ended) as `id_token_hint` and `<public-url>/login` to come
+/// back to; `None` when the provider offers none.
+pub fn end_session_url(state: &AppState, kept: Option<accounts::KeptIdToken>) -> Option<String> {
+    let sso = state.sso.as_ref()?;
+    let endpoint = sso.provider().and_then(|p| p.end_session.clone())?;
     let hint = kept
         .and_then(|k| k.open(&state.master))
         .and_then(|raw| raw.parse::<IdToken>().ok());
@@ -368,5 +358,5 @@ pub async fn end_session_url(
     if let Some(hint) = &hint {
         request = request.set_id_token_hint(hint);
     }
-    Ok(Some(request.http_get_url().to_string()))
+    Some(request.http_get_url().to_string())
 }

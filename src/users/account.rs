@@ -79,11 +79,7 @@ pub async fn password_submit(
         Err(other) => return Err(other.into()),
     };
     ctx.session.continue_as(version)?;
-    let home = if ctx.user.is_admin {
-        "/admin/secrets"
-    } else {
-        "/"
-    };
+    let home = crate::web::home(ctx.user.is_admin);
     ctx.done(
         "Your password was changed. Other sessions were signed out.",
         home,

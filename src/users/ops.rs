@@ -287,14 +287,14 @@ pub async fn change_password(
 }
 
 /// What an administrator does with an account's single sign-on.
-pub enum SsoChange<'a> {
+pub enum SsoChange {
     /// "Link SSO identity": bind the refused sign-in's identity (this
     /// issuer and subject, as the page showed them).
     Link {
         /// The provider.
-        issuer: &'a str,
+        issuer: String,
         /// The person there.
-        subject: &'a str,
+        subject: String,
     },
     /// "Unlink SSO identity".
     Unlink,
@@ -310,15 +310,10 @@ pub async fn change_sso(
     state: &AppState,
     actor: Actor,
     username: &str,
-    change: SsoChange<'_>,
+    change: SsoChange,
 ) -> OpResult<(), crate::sso::accounts::LinkRefusal> {
     use crate::sso::accounts::{self as sso, LinkRefusal};
     let name = username.to_owned();
-    let change = match change {
-        SsoChange::Link { issuer, subject } => Some((issuer.to_owned(), subject.to_owned())),
-        SsoChange::Unlink => None,
-        SsoChange::Dismiss => Some((String::new(), String::new())),
-    };
     db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
         let Some(account) = store::find_account(&tx, &name)? else {
@@ -326,7 +321,12 @@ pub async fn change_sso(
         };
         let id = account.user.id;
         let (done, what) = match &change {
-            Some((issuer, _)) if issuer.is_empty() => (
+            SsoChange::Link { issuer, subject } => (
+                sso::link(&tx, id, &name, (issuer, subject))?,
+                action::SSO_IDENTITY_LINKED,
+            ),
+            SsoChange::Unlink => (sso::unlink(&tx, id, &name)?, action::SSO_IDENTITY_UNLINKED),
+            SsoChange::Dismiss => (
                 if sso::dismiss(&tx, id)? {
                     Ok(())
                 } else {
@@ -334,11 +334,6 @@ pub async fn change_sso(
                 },
                 action::SSO_SIGN_IN_DISMISSED,
             ),
-            Some((issuer, subject)) => (
-                sso::link(&tx, id, &name, (issuer, subject))?,
-                action::SSO_IDENTITY_LINKED,
-            ),
-            None => (sso::unlink(&tx, id, &name)?, action::SSO_IDENTITY_UNLINKED),
         };
         if let Err(refusal) = done {
             return Ok(Err(Failure::Refused(refusal)));

@@ -214,14 +214,16 @@ pub async fn change_sso(
     path: web::Path<String>,
     form: web::Form<SsoForm>,
 ) -> Result<HttpResponse, AppError> {
+    let SsoForm {
+        action,
+        issuer,
+        subject,
+    } = form.into_inner();
     let name = path.into_inner();
     let back = format!("/admin/users/{name}");
-    let (change, done) = match form.action.as_str() {
+    let (change, done) = match action.as_str() {
         "link" => (
-            ops::SsoChange::Link {
-                issuer: &form.issuer,
-                subject: &form.subject,
-            },
+            ops::SsoChange::Link { issuer, subject },
             format!(
                 "The single sign-on identity is linked to {name}; they can sign in with it now."
             ),

@@ -9,7 +9,7 @@ mod session;
 
 pub use form::{FieldErrors, FormState, FormVersion, redacted};
 pub use page::{
-    ConfirmDelete, Ctx, CurrentUser, Link, Refused, conflict, download, render, see_other,
+    ConfirmDelete, Ctx, CurrentUser, Link, Refused, conflict, download, home, render, see_other,
     unprocessable,
 };
 pub use problem::Problem;

@@ -65,6 +65,13 @@ impl Ctx {
     }
 }
 
+/// Where someone lands after signing in (by password or by SSO) or
+/// changing their password: administrators on the Secrets list, everyone
+/// else on the catalogue.
+pub fn home(is_admin: bool) -> &'static str {
+    if is_admin { "/admin/secrets" } else { "/" }
+}
+
 /// A 303 to a GET page.
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -410,6 +410,16 @@ async fn sign_out_ends_the_provider_session_too() {
     assert_eq!(end["client_id"], CLIENT_ID);
     assert_eq!(end["post_logout_redirect_uri"], app.url("/login"));
     assert!(end["id_token_hint"].starts_with("eyJ"));
+    // Forgotten with the sessions it belonged to.
+    let forgotten: bool = app
+        .db()
+        .query_row(
+            "SELECT oidc_id_token IS NULL FROM users WHERE username = 'ada'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(forgotten);
     assert_redirect_to(&ada.get("/admin/secrets").await, "/login");
     // The provider takes the hint: its confirmation page, not an error.
     let page = ada.client.get(&to).send().await.unwrap();
@@ -646,7 +656,7 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn a_password_account_is_never_taken_over_until_an_administrator_links_it() {
-    let (app, _idp) = sso_world().await;
+    let (app, idp) = sso_world().await;
     app.add_user("vic", "vics-own-long-password", false);
 
     let (b, r) = sso_sign_in(&app, "u-vic").await;
@@ -672,7 +682,7 @@ async fn a_password_account_is_never_taken_over_until_an_administrator_links_it(
     assert!(page.contains("username <code>vic</code>, e-mail <code>vic@example.com</code>, subject <code>u-vic</code>"), "{page}");
     // A link names the identity the page showed: another one (a newer
     // refused sign-in replaced it meanwhile) is refused.
-    let issuer = _idp.issuer();
+    let issuer = idp.issuer();
     let r = app
         .post(
             "/admin/users/vic/sso",
@@ -689,6 +699,21 @@ async fn a_password_account_is_never_taken_over_until_an_administrator_links_it(
             .await
             .contains("is no longer the one waiting for vic")
     );
+    // A link that names no identity links nothing, and dismisses nothing.
+    let r = app
+        .post(
+            "/admin/users/vic/sso",
+            &[("action", "link"), ("issuer", ""), ("subject", "")],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/users/vic");
+    let page = app.get_html("/admin/users/vic").await;
+    assert!(
+        page.contains("is no longer the one waiting for vic"),
+        "{page}"
+    );
+    assert!(page.contains("Link SSO identity"), "the offer stays");
+    assert!(!has_entry(&app, ADMIN, "refused SSO sign-in dismissed"));
     let r = app
         .post(
             "/admin/users/vic/sso",
