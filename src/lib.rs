@@ -9,8 +9,9 @@
 //! - `domain`, `error`, `kube`, `options`, `metrics`: values parsed once,
 //!   the one error type, Kubernetes and registry formats, settings, the
 //!   Prometheus metrics;
-//! - `db`, `crypto`, `keys`: storage (pool, migrations, `text_enum!`,
-//!   `Named`), sealing and hashing, the key files;
+//! - `db`, `changes`, `crypto`, `keys`: storage (pool, migrations,
+//!   `text_enum!`, `Named`; the commit stamp that tells memos they are
+//!   current without a query), sealing and hashing, the key files;
 //! - `audit`: recording who did what (`audit::action` names every action;
 //!   `audited` writes a change and its entry together);
 //! - `web`: form errors, problems, the page context, rendering, sessions;
@@ -37,6 +38,7 @@ pub mod api;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod clusters;

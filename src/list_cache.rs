@@ -11,6 +11,12 @@
 //! so a write by this process or by another (`wharf` on the same file) is
 //! seen by the very next request. The counter and the page must be read in
 //! one transaction; [`ListCache::view`] takes care of that.
+//!
+//! A request can also skip the database: once a hop has confirmed, under
+//! the commit stamp it saw before it began ([`crate::changes`]), that the
+//! cache holds the table's current counter, a request that sees the same
+//! stamp gets a [`ListCache::kept`] view, which answers from memory and
+//! says [`not_kept`] where it would need the database.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -18,6 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use memchr::memmem;
 use rusqlite::Connection;
+
+use crate::changes::Stamp;
 
 /// Rows kept at most; past that the rows start over. A table this large
 /// still gets its orders and search from memory.
@@ -45,6 +53,8 @@ struct Snapshot<R, D> {
     rows: HashMap<i64, Arc<R>>,
     /// The area's value of the day, with its day.
     daily: Option<(time::Date, D)>,
+    /// A commit stamp at which `generation` was the table's counter.
+    confirmed: Option<Stamp>,
 }
 
 impl<R, D> Snapshot<R, D> {
@@ -55,6 +65,7 @@ impl<R, D> Snapshot<R, D> {
             search: None,
             rows: HashMap::new(),
             daily: None,
+            confirmed: None,
         }
     }
 }
@@ -87,11 +98,42 @@ impl<R, D: Clone> ListCache<R, D> {
             .query_row([self.table], |r| r.get::<_, i64>(0))?;
         Ok(View {
             cache: self,
-            conn,
+            conn: Some(conn),
             generation,
         })
     }
+
+    /// The cache as of the stamp `now`, from memory: only if a hop has
+    /// confirmed it at that stamp ([`View::confirm`]). What it has not kept
+    /// is [`not_kept`].
+    pub fn kept(&self, now: Stamp) -> Option<View<'_, R, D>> {
+        let inner = self.lock();
+        (inner.confirmed == Some(now)).then(|| View {
+            cache: self,
+            conn: None,
+            generation: inner.generation,
+        })
+    }
 }
+
+/// What a [`ListCache::kept`] view answers where it would need the
+/// database: the caller goes there instead. (An error of rusqlite's type,
+/// so that the functions a hop and memory share have one signature; it
+/// never leaves a memory path, which turns any error into "read it".)
+pub fn not_kept() -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(NotKept))
+}
+
+#[derive(Debug)]
+struct NotKept;
+
+impl std::fmt::Display for NotKept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not kept in memory")
+    }
+}
+
+impl std::error::Error for NotKept {}
 
 /// A row as the cache keeps it: the data, and the HTML a page made of it
 /// (once, for the day it was made on: a row can say "expires in 3 days").
@@ -163,11 +205,32 @@ impl Order {
 /// A [`ListCache`] at one snapshot of its table.
 pub struct View<'a, R, D> {
     cache: &'a ListCache<R, D>,
-    conn: &'a Connection,
+    /// `None` for a view from memory.
+    conn: Option<&'a Connection>,
     generation: i64,
 }
 
-impl<R, D: Clone> View<'_, R, D> {
+impl<'a, R, D: Clone> View<'a, R, D> {
+    /// The connection of a view in a read transaction; [`not_kept`] for one
+    /// from memory.
+    pub fn conn(&self) -> rusqlite::Result<&'a Connection> {
+        self.conn.ok_or_else(not_kept)
+    }
+
+    /// Notes that the cache holds the table as it is at `seen`, the stamp
+    /// read before this view's transaction began (so a commit in between
+    /// makes the stamp differ, and nothing is taken from memory at it).
+    pub fn confirm(&self, seen: Option<Stamp>) {
+        let Some(seen) = seen else { return };
+        if self.conn.is_none() {
+            return;
+        }
+        let mut inner = self.cache.lock();
+        if inner.generation == self.generation {
+            inner.confirmed = Some(seen);
+        }
+    }
+
     /// Every row id in the order `sort` and `desc` name; `order_by` makes
     /// the `ORDER BY` clause of that order, when it is not cached yet.
     pub fn order(
@@ -189,7 +252,7 @@ impl<R, D: Clone> View<'_, R, D> {
             return Ok(order);
         }
         let ids = self
-            .conn
+            .conn()?
             .prepare(&format!(
                 "SELECT id FROM {} {}",
                 self.cache.table,
@@ -220,7 +283,7 @@ impl<R, D: Clone> View<'_, R, D> {
         let index = match self.cached(get) {
             Some(index) => index,
             None => {
-                let index = Arc::new(SearchIndex::build(self.conn, self.cache.table)?);
+                let index = Arc::new(SearchIndex::build(self.conn()?, self.cache.table)?);
                 self.keep(|i| i.search = Some(index.clone()));
                 index
             }
@@ -436,7 +499,7 @@ mod tests {
         // cache keeps the newer generation.
         let old = View {
             cache: &cache,
-            conn: &c,
+            conn: Some(&c),
             generation: 0,
         };
         old.keep(|i| i.search = None);

@@ -53,6 +53,8 @@ pub struct Metrics {
     token_mints: Family<ResultLabels, Counter>,
     sso_sign_ins: Family<ResultLabels, Counter>,
     sso_provider_up: Gauge,
+    reads_from_memory: Counter,
+    reads_from_database: Counter,
     ecr_tokens: Family<Vec<(String, String)>, Gauge>,
     secrets: Family<Vec<(String, String)>, Gauge>,
     expiring: Gauge,
@@ -82,6 +84,13 @@ impl Metrics {
         let token_mints = Family::<ResultLabels, Counter>::default();
         let sso_sign_ins = Family::<ResultLabels, Counter>::default();
         let sso_provider_up = Gauge::default();
+        let reads = Family::<Vec<(String, String)>, Counter>::default();
+        let read_from = |from: &str| {
+            reads
+                .get_or_create(&vec![("from".to_owned(), from.to_owned())])
+                .clone()
+        };
+        let (reads_from_memory, reads_from_database) = (read_from("memory"), read_from("database"));
         let ecr_tokens = Family::<Vec<(String, String)>, Gauge>::default();
         let secrets = Family::<Vec<(String, String)>, Gauge>::default();
         let (expiring, expired, failing) = (Gauge::default(), Gauge::default(), Gauge::default());
@@ -124,6 +133,11 @@ impl Metrics {
             "wharf_sso_provider_up",
             "1 while the OpenID provider is discovered and single sign-on works; 0 while it cannot be reached (or without single sign-on)",
             sso_provider_up.clone(),
+        );
+        r.register(
+            "wharf_list_reads",
+            "Lists and the catalogue read (pages and API): from memory (nothing committed since what they need was read) or from the database",
+            reads,
         );
         r.register(
             "wharf_ecr_tokens",
@@ -177,12 +191,22 @@ impl Metrics {
             token_mints,
             sso_sign_ins,
             sso_provider_up,
+            reads_from_memory,
+            reads_from_database,
             ecr_tokens,
             secrets,
             expiring,
             expired,
             failing,
         }
+    }
+
+    /// Counts a list read from memory or from the database.
+    pub fn list_read(&self, from_memory: bool) {
+        match from_memory {
+            true => self.reads_from_memory.inc(),
+            false => self.reads_from_database.inc(),
+        };
     }
 
     /// Counts a login check (`ok` or `failed`).

@@ -58,6 +58,7 @@ impl Application {
         })?;
         keys::warn_if_readable_by_others(&config.data_dir);
         let pool = db::open(&config.data_dir.join("wharf.db"))?;
+        let changes = crate::changes::Changes::watch(&config.data_dir.join("wharf.db"));
         let master = keys::master_key(
             &config.data_dir,
             config.serve.master_key.as_ref(),
@@ -93,6 +94,7 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             pool,
+            changes,
             master,
             setup_token: Mutex::new(setup_token),
             hashing: crate::crypto::PasswordHashing::per_core(),
@@ -264,6 +266,7 @@ pub fn run(
     let secrets_list = web::Data::new(secrets::store::SecretsList::default());
     let images_list = web::Data::new(images::store::ImagesList::default());
     let delivery = web::Data::new(crate::clusters::credentials::DeliveryIndex::default());
+    let known = web::Data::new(crate::auth::Known::default());
     let server = HttpServer::new(move || {
         App::new()
             // Innermost first: CSRF needs the session, which wraps it.
@@ -284,6 +287,7 @@ pub fn run(
             .app_data(secrets_list.clone())
             .app_data(images_list.clone())
             .app_data(delivery.clone())
+            .app_data(known.clone())
             .app_data(serving.clone())
             .app_data(web::PayloadConfig::new(crate::web::MAX_BODY))
             .app_data(

@@ -12,6 +12,8 @@ use crate::db::Pool;
 pub struct AppState {
     /// The database.
     pub pool: Pool,
+    /// The database's commit stamp, read without a query.
+    pub changes: crate::changes::Changes,
     /// Seals and opens stored credentials.
     pub master: MasterKey,
     /// The one-time `/setup` token while no user exists.

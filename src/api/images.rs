@@ -219,11 +219,19 @@ pub async fn list(
 ) -> Result<HttpResponse, Problem> {
     caller.admin()?;
     let listing = common::listing::<store::ImageSort>(&query, "/api/v1/images")?;
-    let page = db::run(&state.pool, move |c| {
-        let (page, view) = store::list(c, &cache, listing)?;
-        Ok(view.images(page))
-    })
-    .await?;
+    let seen = state.changes.stamp();
+    let kept = seen.and_then(|now| store::list_kept(&cache, &listing, now));
+    state.metrics.list_read(kept.is_some());
+    let page = match kept {
+        Some((page, view)) => view.images(page),
+        None => {
+            db::run(&state.pool, move |c| {
+                let (page, view) = store::list(c, &cache, listing, seen)?;
+                Ok(view.images(page))
+            })
+            .await?
+        }
+    };
     Ok(common::json(
         StatusCode::OK,
         &Paged::of(page, ImageOut::from),
@@ -262,20 +270,38 @@ pub async fn catalogue(
         .map(str::trim)
         .filter(|g| !g.is_empty())
         .map(str::to_owned);
+    // From memory when the token and the page are known at the stamp now.
+    if let (Some(caller), Ok(l)) = (presented.recall(), &listing) {
+        let caller = crate::auth::person(Ok(caller), &state.metrics)?;
+        let (viewer, admin) = (caller.user.id, caller.user.is_admin);
+        if let Some(cat) = presented
+            .seen()
+            .and_then(|now| store::catalogue_kept(&cache, l, viewer, admin, &group, now))
+        {
+            state.metrics.list_read(true);
+            return catalogue_answer(admin, cat);
+        }
+    }
+    state.metrics.list_read(false);
     let st = state.clone();
-    // The token and the page in one hop.
+    // Else the token and the page in one hop.
     let (admin, cat) = db::run(&state.pool, move |c| {
+        let seen = presented.seen();
         let caller = crate::auth::person(crate::auth::identify(c, &presented), &st.metrics);
         Ok(match caller.and_then(|caller| Ok((caller, listing?))) {
             Ok((caller, listing)) => {
                 let (viewer, admin) = (caller.user.id, caller.user.is_admin);
-                let cat = store::catalogue(c, &cache, listing, viewer, admin, group)?;
+                let cat = store::catalogue(c, &cache, listing, viewer, admin, group, seen)?;
                 Ok((admin, cat))
             }
             Err(problem) => Err(problem),
         })
     })
     .await??;
+    catalogue_answer(admin, cat)
+}
+
+fn catalogue_answer(admin: bool, cat: store::Catalogue) -> Result<HttpResponse, Problem> {
     if let Some(e) = cat.no_group {
         return Err(Problem::not_found(e.to_string()));
     }

@@ -5,14 +5,18 @@
 //! attempts are counted per address and throttled (apart from sign-ins), a
 //! valid token never is.
 
+use std::sync::Arc;
+
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
+use super::known::Known;
 use super::store::User;
 use super::throttle;
 use super::tokens::{self, Scope};
 use crate::audit::Actor;
+use crate::changes::Stamp;
 use crate::db;
 use crate::error::AppError;
 use crate::web::Problem;
@@ -107,17 +111,21 @@ pub enum Caller {
 }
 
 enum Found {
-    Person(tokens::Holder),
-    Cluster(tokens::ClusterHolder),
+    Person(Arc<tokens::Holder>),
+    Cluster(Arc<tokens::ClusterHolder>),
 }
 
 /// What a request presents: its bearer token (if any) and its client
 /// address. Read without the database, so that a handler can check it in
-/// the same hop as its own work ([`identify`]).
+/// the same hop as its own work ([`identify`]), or from memory
+/// ([`Presented::recall`]). Also the commit stamp seen when the request
+/// came, under which what the hop reads of the token is kept.
 #[derive(Clone)]
 pub struct Presented {
     token: Option<String>,
     source: String,
+    seen: Option<Stamp>,
+    known: Option<web::Data<Known>>,
 }
 
 impl Presented {
@@ -134,8 +142,63 @@ impl Presented {
         Ok(Self {
             token: bearer(req),
             source: state.client_addr(req),
+            seen: state.changes.stamp(),
+            known: req.app_data::<web::Data<Known>>().cloned(),
         })
     }
+
+    /// The commit stamp seen when the request came.
+    pub fn seen(&self) -> Option<Stamp> {
+        self.seen
+    }
+
+    /// The caller, from memory: if the token was read at the stamp seen
+    /// (so it is neither revoked nor changed since, nor is its user), is
+    /// not past its expiry, and its use needs no noting now.
+    pub fn recall(&self) -> Option<Caller> {
+        let (token, seen, known) = (self.token.as_deref()?, self.seen?, self.known.as_deref()?);
+        if !tokens::well_formed(token) {
+            return None;
+        }
+        let hash = tokens::digest(token);
+        let now = db::now();
+        let source = self.source.clone();
+        if let Some(h) = known.tokens.get(&hash, seen) {
+            return (h.expires_at > now && noted(&h.last_used, now, &self.source)).then(|| {
+                Caller::Person(ApiCaller {
+                    user: h.user.clone(),
+                    token_name: h.token_name.clone(),
+                    scope: h.scope,
+                    source,
+                })
+            });
+        }
+        let h = known.clusters.get(&hash, seen)?;
+        noted(&h.last_seen, now, &self.source).then(|| {
+            Caller::Cluster(ClusterCaller {
+                id: h.id,
+                name: h.name.clone(),
+                source,
+            })
+        })
+    }
+
+    /// Keeps what a hop read of the token under the stamp seen before it.
+    fn keep(&self, hash: [u8; 32], found: &Found) {
+        let (Some(seen), Some(known)) = (self.seen, self.known.as_deref()) else {
+            return;
+        };
+        match found {
+            Found::Person(h) => known.tokens.put(hash, seen, h.clone()),
+            Found::Cluster(h) => known.clusters.put(hash, seen, h.clone()),
+        }
+    }
+}
+
+/// Whether a token's last use, as read, is recent enough (under a minute,
+/// from the same address) that this one need not be noted.
+fn noted(last: &Option<(i64, String)>, now: i64, src: &str) -> bool {
+    matches!(last, Some((at, from)) if now - at < 60 && from == src)
 }
 
 impl FromRequest for Presented {
@@ -147,9 +210,13 @@ impl FromRequest for Presented {
     }
 }
 
-/// The holder of `token`, noting its use (at most once a minute); a
-/// failure is counted and throttled per address.
-fn holder(c: &rusqlite::Connection, token: &str, src: &str) -> Result<Option<Found>, AppError> {
+/// The holder of `token` (with its SHA-256), noting its use (at most once
+/// a minute); a failure is counted and throttled per address.
+fn holder(
+    c: &rusqlite::Connection,
+    token: &str,
+    src: &str,
+) -> Result<Option<([u8; 32], Found)>, AppError> {
     // What has no token's shape cannot be a guess at one: it is
     // refused without counting (or a database lookup).
     if !tokens::well_formed(token) {
@@ -163,18 +230,17 @@ fn holder(c: &rusqlite::Connection, token: &str, src: &str) -> Result<Option<Fou
     // bounds the failures recorded, not the guesses; with 256 random
     // bits no guess succeeds anyway. The last use is kept to the
     // minute and the address.
-    let fresh = |seen: &Option<(i64, String)>| matches!(seen, Some((at, from)) if now - at < 60 && from == src);
     if let Some(h) = tokens::holder(c, &hash, now)? {
-        if !fresh(&h.last_used) {
+        if !noted(&h.last_used, now, src) {
             tokens::touch(c, h.token_id, now, src)?;
         }
-        return Ok(Some(Found::Person(h)));
+        return Ok(Some((hash, Found::Person(Arc::new(h)))));
     }
     if let Some(h) = tokens::cluster_holder(c, &hash)? {
-        if !fresh(&h.last_seen) {
+        if !noted(&h.last_seen, now, src) {
             tokens::touch_cluster(c, h.id, now, src)?;
         }
-        return Ok(Some(Found::Cluster(h)));
+        return Ok(Some((hash, Found::Cluster(Arc::new(h)))));
     }
     if let Some(wait) = throttle::retry_after_in(c, throttle::Bucket::Token, src)? {
         return Err(AppError::TooManyRequests(wait));
@@ -191,17 +257,20 @@ pub fn identify(c: &rusqlite::Connection, p: &Presented) -> Result<Caller, Probl
     };
     let src = &p.source;
     let found = holder(c, token, src).map_err(Problem::from)?;
+    if let Some((hash, found)) = &found {
+        p.keep(*hash, found);
+    }
     let source = src.clone();
-    match found {
+    match found.map(|(_, f)| f) {
         Some(Found::Person(h)) => Ok(Caller::Person(ApiCaller {
-            user: h.user,
-            token_name: h.token_name,
+            user: h.user.clone(),
+            token_name: h.token_name.clone(),
             scope: h.scope,
             source,
         })),
         Some(Found::Cluster(h)) => Ok(Caller::Cluster(ClusterCaller {
             id: h.id,
-            name: h.name,
+            name: h.name.clone(),
             source,
         })),
         None => Err(Problem::unauthorized(
@@ -215,6 +284,9 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, Problem> {
     let presented = Presented::of(&req)?;
     if presented.token.is_none() {
         return identify_none();
+    }
+    if let Some(caller) = presented.recall() {
+        return Ok(caller);
     }
     let state = super::guard::app_state(&req).map_err(Problem::from)?;
     db::run(&state.pool, move |c| Ok(identify(c, &presented)))

@@ -9,8 +9,11 @@ use futures_util::future::LocalBoxFuture;
 
 use rusqlite::Connection;
 
+use super::known::Known;
 use super::store::{self, User};
+use crate::changes::Stamp;
 use crate::db;
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::{Ctx, CurrentUser, SessionUser, TypedSession};
@@ -44,15 +47,32 @@ fn keep_alive(session: &TypedSession, su: &SessionUser) -> Result<(), AppError> 
     Ok(())
 }
 
+/// The user row of `id`: as known at the stamp now, or read (and then
+/// known at the stamp seen before reading).
+async fn user_row(state: &AppState, known: &Known, id: UserId) -> Result<Option<User>, AppError> {
+    let stamp = state.changes.stamp();
+    if let Some(u) = stamp.and_then(|s| known.users.get(&id, s)) {
+        return Ok(Some(u));
+    }
+    let user = db::run(&state.pool, move |c| Ok(store::find_by_id(c, id)?)).await?;
+    if let (Some(s), Some(u)) = (stamp, &user) {
+        known.users.put(id, s, u.clone());
+    }
+    Ok(user)
+}
+
 /// The user of a session that is still live: within the idle and absolute
 /// limits, and made with the account's current session version. A session
 /// that is not live is purged. Touches the session for the idle timeout.
-pub async fn live_user(state: &AppState, session: &TypedSession) -> Result<Option<User>, AppError> {
+pub async fn live_user(
+    state: &AppState,
+    known: &Known,
+    session: &TypedSession,
+) -> Result<Option<User>, AppError> {
     let Some(su) = in_time(state, session) else {
         return Ok(None);
     };
-    let id = su.user_id;
-    let user = db::run(&state.pool, move |c| Ok(store::find_by_id(c, id)?)).await?;
+    let user = user_row(state, known, su.user_id).await?;
     match still_valid(user, &su) {
         Some(u) => {
             keep_alive(session, &su)?;
@@ -108,9 +128,10 @@ impl FromRequest for Ctx {
             let Gate {
                 req,
                 state,
+                known,
                 session,
             } = gate.await?;
-            let Some(user) = live_user(&state, &session).await? else {
+            let Some(user) = live_user(&state, &known, &session).await? else {
                 return Err(AppError::LoginRequired);
             };
             context(&req, &state, session, user)
@@ -118,15 +139,19 @@ impl FromRequest for Ctx {
     }
 }
 
-/// A signed-in page's request whose session is not checked yet: the check
-/// runs in the same blocking hop as the page's own query
-/// ([`Gate::admin`]), so a list costs one hop, and a revoked, idle or
-/// expired session still fails on the very next request. Taking a `Gate`
-/// checks nothing by itself: a handler must go through [`Gate::admin`].
-#[must_use = "a Gate checks the session only in Gate::admin"]
+/// A signed-in page's request whose session is not checked yet. The page
+/// is read from memory when the database has not changed since what it
+/// needs was read (the user row, and the page's own: see
+/// [`crate::changes`]); otherwise the check runs in the same blocking hop
+/// as the page's own query, so a list costs at most one hop, and a
+/// revoked, idle or expired session still fails on the very next request.
+/// Taking a `Gate` checks nothing by itself: a handler must go through
+/// [`Gate::admin`] or [`Gate::user`].
+#[must_use = "a Gate checks the session only in Gate::admin or Gate::user"]
 pub struct Gate {
     req: HttpRequest,
     state: web::Data<AppState>,
+    known: web::Data<Known>,
     session: TypedSession,
 }
 
@@ -138,12 +163,17 @@ impl FromRequest for Gate {
         let req = req.clone();
         Box::pin(async move {
             let state = app_state(&req)?;
+            let known = req
+                .app_data::<web::Data<Known>>()
+                .cloned()
+                .ok_or_else(|| AppError::internal("the known callers are missing"))?;
             let session = TypedSession::extract(&req)
                 .await
                 .map_err(AppError::internal)?;
             Ok(Gate {
                 req,
                 state,
+                known,
                 session,
             })
         })
@@ -159,54 +189,91 @@ enum Passage<T> {
 
 impl Gate {
     /// Checks that the session is live and its user an administrator, and
-    /// only then runs `f`, in the same hop and the same read transaction
-    /// (so the page is read as of the moment the session was checked).
-    /// Anyone else gets what [`AdminCtx`] gives them (the sign-in page, or
-    /// 403), and `f` never runs for them.
-    pub async fn admin<T, F>(self, f: F) -> Result<(AdminCtx, T), AppError>
+    /// only then gives the page: by `memory` (given the stamp now) if it
+    /// has it, else by `f` in the same hop and the same read transaction
+    /// as the check (so the page is read as of the moment the session was
+    /// checked; `f` is given the stamp seen before the hop, under which it
+    /// may keep what it read). Anyone else gets what [`AdminCtx`] gives
+    /// them (the sign-in page, or 403), and neither runs for them.
+    pub async fn admin<T, M, F>(self, memory: M, f: F) -> Result<(AdminCtx, T), AppError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
+        M: FnOnce(Stamp) -> Option<T>,
+        F: FnOnce(&Connection, Option<Stamp>) -> Result<T, AppError> + Send + 'static,
     {
-        let (ctx, out) = self.pass(true, move |c, _| f(c)).await?;
+        let (ctx, out) = self
+            .pass(true, move |_, s| memory(s), move |c, _, s| f(c, s))
+            .await?;
         Ok((AdminCtx(ctx), out))
     }
 
-    /// [`Gate::admin`] for any live user: `f` is given who they are.
-    pub async fn user<T, F>(self, f: F) -> Result<(Ctx, T), AppError>
+    /// [`Gate::admin`] for any live user: both are given who they are.
+    pub async fn user<T, M, F>(self, memory: M, f: F) -> Result<(Ctx, T), AppError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &User) -> Result<T, AppError> + Send + 'static,
+        M: FnOnce(&User, Stamp) -> Option<T>,
+        F: FnOnce(&Connection, &User, Option<Stamp>) -> Result<T, AppError> + Send + 'static,
     {
-        self.pass(false, f).await
+        self.pass(false, memory, f).await
     }
 
-    async fn pass<T, F>(self, admin: bool, f: F) -> Result<(Ctx, T), AppError>
+    async fn pass<T, M, F>(self, admin: bool, memory: M, f: F) -> Result<(Ctx, T), AppError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &User) -> Result<T, AppError> + Send + 'static,
+        M: FnOnce(&User, Stamp) -> Option<T>,
+        F: FnOnce(&Connection, &User, Option<Stamp>) -> Result<T, AppError> + Send + 'static,
     {
         let Self {
             req,
             state,
+            known,
             session,
         } = self;
         let Some(su) = in_time(&state, &session) else {
             return Err(AppError::LoginRequired);
         };
-        let passage = db::run(&state.pool, move |c| {
-            db::read_tx(c, |c| {
-                match still_valid(store::find_by_id(c, su.user_id)?, &su) {
-                    None => Ok(Passage::NotLive),
-                    Some(u) if admin && !u.is_admin => Ok(Passage::NotAdmin),
-                    Some(u) => {
-                        let out = f(c, &u)?;
-                        Ok(Passage::Through(u, out))
-                    }
+        let stamp = state.changes.stamp();
+        let judge = move |user: Option<User>| match still_valid(user, &su) {
+            None => Err(Passage::NotLive),
+            Some(u) if admin && !u.is_admin => Err(Passage::NotAdmin),
+            Some(u) => Ok(u),
+        };
+        // From memory when the user row and the page are both known at
+        // the stamp now; a verdict on the session needs only the row.
+        let remembered = stamp.and_then(|s| {
+            let user = known.users.get(&su.user_id, s)?;
+            Some(match judge(Some(user)) {
+                Err(refused) => refused,
+                Ok(u) => {
+                    let out = memory(&u, s)?;
+                    Passage::Through(u, out)
                 }
             })
-        })
-        .await?;
+        });
+        state.metrics.list_read(remembered.is_some());
+        let passage = match remembered {
+            Some(p) => p,
+            None => {
+                let (row, passage) = db::run(&state.pool, move |c| {
+                    db::read_tx(c, |c| {
+                        let row = store::find_by_id(c, su.user_id)?;
+                        let passage = match judge(row.clone()) {
+                            Err(refused) => refused,
+                            Ok(u) => {
+                                let out = f(c, &u, stamp)?;
+                                Passage::Through(u, out)
+                            }
+                        };
+                        Ok((row, passage))
+                    })
+                })
+                .await?;
+                if let (Some(s), Some(u)) = (stamp, row) {
+                    known.users.put(u.id, s, u);
+                }
+                passage
+            }
+        };
         match passage {
             Passage::Through(user, out) => {
                 keep_alive(&session, &su)?;

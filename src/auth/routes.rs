@@ -183,11 +183,12 @@ pub async fn logout(
     req: HttpRequest,
     session: TypedSession,
     state: web::Data<AppState>,
+    known: web::Data<super::Known>,
 ) -> Result<HttpResponse, AppError> {
     let mut provider_logout = None;
     // Only a live session ends the others: an expired, revoked or replayed
     // cookie must not sign the account out everywhere.
-    if let Some(user) = super::live_user(&state, &session).await? {
+    if let Some(user) = super::live_user(&state, &known, &session).await? {
         let by_sso = session.by_sso();
         let source = state.client_addr(&req);
         // The kept ID token is read and forgotten in the same transaction:

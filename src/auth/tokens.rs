@@ -292,6 +292,8 @@ pub struct Holder {
     pub scope: Scope,
     /// Its last use, to refresh at most once a minute.
     pub last_used: Option<(i64, String)>,
+    /// When it stops working (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// The live token with this hash: not revoked, not expired, and its user
@@ -303,7 +305,8 @@ pub fn holder(conn: &Connection, hash: &[u8; 32], now: i64) -> rusqlite::Result<
         .collect::<Vec<_>>()
         .join(", ");
     conn.prepare_cached(&format!(
-        "SELECT {user_columns}, t.id, t.name, t.scope, t.last_used_at, t.last_used_from
+        "SELECT {user_columns}, t.id, t.name, t.scope, t.last_used_at, t.last_used_from,
+                t.expires_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.hash = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND u.active = 1"
     ))?
@@ -316,6 +319,7 @@ pub fn holder(conn: &Connection, hash: &[u8; 32], now: i64) -> rusqlite::Result<
             token_name: r.get(6)?,
             scope: r.get(7)?,
             last_used: at.map(|at| (at, from.unwrap_or_default())),
+            expires_at: r.get(10)?,
         })
     })
     .optional()

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+use crate::changes::Stamp;
+
 use crate::crypto::MasterKey;
 use crate::domain::{ImageRef, NodePattern, RegistryHost};
 use crate::error::AppError;
@@ -77,9 +79,28 @@ struct Index {
 pub struct DeliveryIndex {
     current: Mutex<Option<Arc<Index>>>,
     building: Mutex<()>,
+    /// An index read after a commit stamp was seen: what is delivered for
+    /// as long as the stamp is the same.
+    confirmed: Mutex<Option<(Stamp, Arc<Index>)>>,
 }
 
 impl DeliveryIndex {
+    /// The index from memory, if one was read at the stamp `now`.
+    fn kept(&self, now: Stamp) -> Option<Arc<Index>> {
+        let confirmed = self.confirmed.lock().unwrap_or_else(|e| e.into_inner());
+        confirmed
+            .as_ref()
+            .filter(|(s, _)| *s == now)
+            .map(|(_, i)| i.clone())
+    }
+
+    /// Keeps `index`, read in a transaction that began after `seen`.
+    fn confirm(&self, seen: Option<Stamp>, index: &Arc<Index>) {
+        if let Some(seen) = seen {
+            *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = Some((seen, index.clone()));
+        }
+    }
+
     fn current(&self, conn: &Connection) -> Result<Arc<Index>, AppError> {
         let generation = conn
             .prepare_cached(
@@ -257,6 +278,9 @@ pub enum Accept {
 /// it, or any image reference: the tag and digest are ignored): those of
 /// the node patterns that match it, and the catalogue's choice for its
 /// repository, keyed by that repository.
+///
+/// The index read is kept under `seen` (the commit stamp read before this
+/// hop), for [`lookup_kept`].
 pub fn lookup(
     conn: &Connection,
     index: &DeliveryIndex,
@@ -264,8 +288,33 @@ pub fn lookup(
     image: &ImageRef,
     now: i64,
     accept: Accept,
+    seen: Option<Stamp>,
 ) -> Result<Answer, AppError> {
-    let index = index.current(conn)?;
+    let current = index.current(conn)?;
+    index.confirm(seen, &current);
+    lookup_in(&current, master, image, now, accept)
+}
+
+/// [`lookup`] from memory at the stamp `now_stamp`, if the index is kept.
+pub fn lookup_kept(
+    index: &DeliveryIndex,
+    master: &MasterKey,
+    image: &ImageRef,
+    now: i64,
+    accept: Accept,
+    now_stamp: Stamp,
+) -> Option<Result<Answer, AppError>> {
+    let current = index.kept(now_stamp)?;
+    Some(lookup_in(&current, master, image, now, accept))
+}
+
+fn lookup_in(
+    index: &Index,
+    master: &MasterKey,
+    image: &ImageRef,
+    now: i64,
+    accept: Accept,
+) -> Result<Answer, AppError> {
     let repository = image.repository();
     let candidates = index
         .by_host

@@ -83,7 +83,7 @@ impl DryRun {
         let now = state.tokens.clock.now();
         let found = db::run(&state.pool, move |c| {
             db::read_tx(c, |c| {
-                credentials::lookup(c, &index, &st.master, &image_ref, now, Accept::Valid)
+                credentials::lookup(c, &index, &st.master, &image_ref, now, Accept::Valid, None)
             })
         })
         .await?;

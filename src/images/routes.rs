@@ -51,8 +51,12 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
     let listing = Listing::lenient::<store::ImageSort>(&query, "/admin/images");
+    let kept = (cache.clone(), listing.clone());
     let (ctx, (page, view)) = gate
-        .admin(move |c| Ok(store::list(c, &cache, listing)?))
+        .admin(
+            move |now| store::list_kept(&kept.0, &kept.1, now),
+            move |c, seen| Ok(store::list(c, &cache, listing, seen)?),
+        )
         .await?;
     Ok(ListPage {
         ctx: ctx.0,
@@ -334,9 +338,20 @@ pub async fn catalogue(
     let group = Some(query.get("group").trim().to_owned()).filter(|g| !g.is_empty());
     listing.keep = group.clone().map(|g| ("group", g));
     let g = group.clone();
-    // The session check and the page in one hop.
+    let kept = (cache.clone(), listing.clone(), group.clone());
+    // From memory, or the session check and the page in one hop.
     let (ctx, found) = gate
-        .user(move |c, u| Ok(store::catalogue(c, &cache, listing, u.id, u.is_admin, g)?))
+        .user(
+            move |u, now| {
+                let (cache, listing, group) = kept;
+                store::catalogue_kept(&cache, &listing, u.id, u.is_admin, &group, now)
+            },
+            move |c, u, seen| {
+                Ok(store::catalogue(
+                    c, &cache, listing, u.id, u.is_admin, g, seen,
+                )?)
+            },
+        )
         .await?;
     let status = match found.no_group {
         Some(_) => StatusCode::NOT_FOUND,

@@ -2,7 +2,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::changes::{Memo, Stamp};
 use crate::db;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use rusqlite::types::Value;
@@ -275,6 +277,8 @@ pub enum NoSuchGroup {
 /// The catalogue page for `viewer`, narrowed to `group` when given (one
 /// of the viewer's groups; any group for an administrator). The viewer's
 /// groups are read now, so a membership given or taken shows at once.
+/// What was read is kept under `seen` (the commit stamp read before this
+/// hop) for [`catalogue_kept`].
 pub fn catalogue(
     conn: &Connection,
     lists: &ImagesList,
@@ -282,52 +286,101 @@ pub fn catalogue(
     viewer: UserId,
     admin: bool,
     group: Option<String>,
+    seen: Option<Stamp>,
 ) -> rusqlite::Result<Catalogue> {
     db::read_tx(conn, |conn| {
         let memberships = crate::groups::store::memberships(conn, viewer)?;
         let snapshot = lists.snapshots.at(conn)?;
-        let (ids, mine): (Vec<GroupId>, Vec<GroupTag>) = memberships.into_iter().unzip();
-        let no_group = match &group {
-            Some(g) if admin => snapshot
-                .group(g)
-                .is_none()
-                .then(|| NoSuchGroup::Missing(g.clone())),
-            Some(g) => {
-                (!mine.iter().any(|t| t.name == *g)).then(|| NoSuchGroup::NotYours(g.clone()))
-            }
-            None => None,
-        };
-        let viewer_groups = (!admin).then_some(ids);
-        if no_group.is_some() {
-            return Ok(Catalogue {
-                page: Page {
-                    rows: Vec::new(),
-                    total: 0,
-                    listing,
-                },
-                view: View {
-                    snapshot,
-                    mine: viewer_groups,
-                },
-                groups: mine,
-                no_group,
-            });
+        let hits = lists.hits(conn, &listing, seen)?;
+        if let Some(s) = seen {
+            lists.snapshots.confirm(s, &snapshot);
+            lists
+                .memberships
+                .put(viewer, s, Arc::from(memberships.as_slice()));
         }
-        let (page, view) = cut(conn, lists, snapshot, listing, group, viewer_groups)?;
-        Ok(Catalogue {
-            page,
-            view,
-            groups: mine,
-            no_group: None,
-        })
+        Ok(assemble(
+            snapshot,
+            &memberships,
+            hits,
+            listing,
+            admin,
+            group,
+        ))
     })
 }
 
+/// [`catalogue`] from memory at the stamp `now`, if all it needs is kept.
+pub fn catalogue_kept(
+    lists: &ImagesList,
+    listing: &Listing,
+    viewer: UserId,
+    admin: bool,
+    group: &Option<String>,
+    now: Stamp,
+) -> Option<Catalogue> {
+    let memberships = lists.memberships.get(&viewer, now)?;
+    let snapshot = lists.snapshots.kept(now)?;
+    let hits = lists.hits_kept(listing, now)?;
+    Some(assemble(
+        snapshot,
+        &memberships,
+        hits,
+        listing.clone(),
+        admin,
+        group.clone(),
+    ))
+}
+
+/// The catalogue from what was read (or kept).
+fn assemble(
+    snapshot: Arc<Snapshot>,
+    memberships: &[(GroupId, GroupTag)],
+    hits: Option<HashSet<i64>>,
+    listing: Listing,
+    admin: bool,
+    group: Option<String>,
+) -> Catalogue {
+    let (ids, mine): (Vec<GroupId>, Vec<GroupTag>) = memberships.iter().cloned().unzip();
+    let no_group = match &group {
+        Some(g) if admin => snapshot
+            .group(g)
+            .is_none()
+            .then(|| NoSuchGroup::Missing(g.clone())),
+        Some(g) => (!mine.iter().any(|t| t.name == *g)).then(|| NoSuchGroup::NotYours(g.clone())),
+        None => None,
+    };
+    let viewer_groups = (!admin).then_some(ids);
+    if no_group.is_some() {
+        return Catalogue {
+            page: Page {
+                rows: Vec::new(),
+                total: 0,
+                listing,
+            },
+            view: View {
+                snapshot,
+                mine: viewer_groups,
+            },
+            groups: mine,
+            no_group,
+        };
+    }
+    let (page, view) = cut(snapshot, hits, listing, group, viewer_groups);
+    Catalogue {
+        page,
+        view,
+        groups: mine,
+        no_group: None,
+    }
+}
+
 /// What the images lists keep between requests: the search index (the
-/// same as the secrets list's) and the snapshot of every image.
+/// same as the secrets list's), the snapshot of every image, and each
+/// viewer's groups as of a commit stamp.
 pub struct ImagesList {
     search: ListCache,
     snapshots: Snapshots,
+    memberships: Memo<UserId, Arc<[(GroupId, GroupTag)]>>,
 }
 
 impl Default for ImagesList {
@@ -335,38 +388,77 @@ impl Default for ImagesList {
         Self {
             search: ListCache::new("images"),
             snapshots: Snapshots::default(),
+            memberships: Memo::new(4096),
         }
     }
 }
 
-/// One page of the list, searched on name and display name.
+impl ImagesList {
+    /// The ids a search finds, read (the index kept under `seen`).
+    fn hits(
+        &self,
+        conn: &Connection,
+        listing: &Listing,
+        seen: Option<Stamp>,
+    ) -> rusqlite::Result<Option<HashSet<i64>>> {
+        match listing.q.as_str() {
+            "" => Ok(None),
+            q => {
+                let view = self.search.view(conn)?;
+                let ids = view.search(q)?;
+                view.confirm(seen);
+                Ok(Some(ids.into_iter().collect()))
+            }
+        }
+    }
+
+    /// The ids a search finds, from memory at `now` (`None`: not kept).
+    fn hits_kept(&self, listing: &Listing, now: Stamp) -> Option<Option<HashSet<i64>>> {
+        match listing.q.as_str() {
+            "" => Some(None),
+            q => {
+                let ids = self.search.kept(now)?.search(q).ok()?;
+                Some(Some(ids.into_iter().collect()))
+            }
+        }
+    }
+}
+
+/// One page of the admin list of images, cut from the snapshot (kept
+/// under `seen` for [`list_kept`]).
 pub fn list(
     conn: &Connection,
     lists: &ImagesList,
     listing: Listing,
+    seen: Option<Stamp>,
 ) -> rusqlite::Result<(Page<usize>, View)> {
     db::read_tx(conn, |conn| {
         let snapshot = lists.snapshots.at(conn)?;
-        cut(conn, lists, snapshot, listing, None, None)
+        let hits = lists.hits(conn, &listing, seen)?;
+        if let Some(s) = seen {
+            lists.snapshots.confirm(s, &snapshot);
+        }
+        Ok(cut(snapshot, hits, listing, None, None))
     })
 }
 
+/// [`list`] from memory at the stamp `now`, if all it needs is kept.
+pub fn list_kept(lists: &ImagesList, listing: &Listing, now: Stamp) -> Option<(Page<usize>, View)> {
+    let snapshot = lists.snapshots.kept(now)?;
+    let hits = lists.hits_kept(listing, now)?;
+    Some(cut(snapshot, hits, listing.clone(), None, None))
+}
+
 /// One page of the images a viewer may see (`viewer_groups`: the group
-/// ids of one who is not an administrator), in `group` if given, cut from
-/// the snapshot. A search finds its ids in the substring index, as the
-/// secrets list does.
+/// ids of one who is not an administrator), in `group` if given, among
+/// `hits` if searched, cut from the snapshot.
 fn cut(
-    conn: &Connection,
-    lists: &ImagesList,
     snapshot: Arc<Snapshot>,
+    hits: Option<HashSet<i64>>,
     listing: Listing,
     group: Option<String>,
     viewer_groups: Option<Vec<GroupId>>,
-) -> rusqlite::Result<(Page<usize>, View)> {
-    let hits: Option<std::collections::HashSet<i64>> = match listing.q.as_str() {
-        "" => None,
-        q => Some(lists.search.view(conn)?.search(q)?.into_iter().collect()),
-    };
+) -> (Page<usize>, View) {
     // A group that does not exist narrows to nothing.
     let group = group.map(|name| snapshot.group(&name).unwrap_or(GroupId(0)));
     let sort = listing.sort_key::<ImageSort>().unwrap_or(ImageSort::Name);
@@ -385,7 +477,7 @@ fn cut(
         viewer_groups.as_deref(),
         narrowing,
     );
-    Ok((
+    (
         Page {
             rows,
             total,
@@ -395,7 +487,7 @@ fn cut(
             snapshot,
             mine: viewer_groups,
         },
-    ))
+    )
 }
 
 /// The image with that name.

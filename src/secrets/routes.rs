@@ -59,13 +59,23 @@ pub async fn list(
         crate::listing::Listing::lenient::<store::SecretSort>(&query, "/admin/secrets");
     let attention = crate::listing::Listing::filter::<Attention>(&query, false).unwrap_or(None);
     listing.keep = attention.map(|a| ("filter", a.as_str().to_owned()));
+    let kept = (cache.clone(), listing.clone());
     let (ctx, (page, summary)) = gate
-        .admin(move |c| {
-            Ok((
-                store::list_filtered(c, &cache, listing, attention)?,
-                store::summary(c, &cache)?,
-            ))
-        })
+        .admin(
+            move |now| {
+                let (cache, listing) = kept;
+                Some((
+                    store::list_kept(&cache, &listing, attention, now)?,
+                    store::summary_kept(&cache, now)?,
+                ))
+            },
+            move |c, seen| {
+                Ok((
+                    store::list_seen(c, &cache, listing, attention, seen)?,
+                    store::summary(c, &cache)?,
+                ))
+            },
+        )
         .await?;
     Ok(ListPage {
         ctx: ctx.0,

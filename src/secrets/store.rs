@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::changes::Stamp;
 use crate::db::{self, Named};
 pub use crate::domain::TokenLife;
 use crate::domain::{NodePattern, SecretId};
 use crate::lifecycle::{EXPIRING_DAYS, expiring_until};
-use crate::list_cache::{ListCache, Listed};
+use crate::list_cache::{ListCache, Listed, View};
 use crate::listing::{Filter, Listing, Page};
 
 db::text_enum! {
@@ -284,6 +285,14 @@ pub fn summary(
     })
 }
 
+/// The counts from memory at the stamp `now`, if kept for today.
+pub fn summary_kept(cache: &ListCache<Listed<Secret>, Summary>, now: Stamp) -> Option<Summary> {
+    cache
+        .kept(now)?
+        .daily(db::today(), || Err(crate::list_cache::not_kept()))
+        .ok()
+}
+
 fn count_attention(conn: &Connection, today: time::Date) -> rusqlite::Result<Summary> {
     let (until, today) = (expiring_until(today), today.to_string());
     conn.prepare_cached(
@@ -311,43 +320,90 @@ pub fn list_filtered(
     listing: Listing,
     attention: Option<Attention>,
 ) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
+    list_seen(conn, cache, listing, attention, None)
+}
+
+/// [`list_filtered`], noting in the cache that it is current at `seen`
+/// (the commit stamp read before this hop), so that [`list_kept`] can
+/// answer the next requests from memory.
+pub fn list_seen(
+    conn: &Connection,
+    cache: &ListCache<Listed<Secret>, Summary>,
+    listing: Listing,
+    attention: Option<Attention>,
+    seen: Option<Stamp>,
+) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
     db::read_tx(conn, |conn| {
         let view = cache.view(conn)?;
-        let order = order_of(listing.sort);
-        let dir = listing.sql_dir();
-        let mut hits = match listing.q.as_str() {
-            "" => None,
-            q => Some(view.search(q)?),
-        };
         if let Some(a) = attention {
+            let hits = match listing.q.as_str() {
+                "" => None,
+                q => Some(view.search(q)?),
+            };
             let filter = match hits {
                 Some(ids) => Filter::ids("secrets", "s", ids),
                 None => Filter::all("secrets", "s"),
             };
             return list_where(conn, filter, listing, a);
         }
-        let all = view.order(listing.sort, listing.desc, || {
-            format!("s ORDER BY {order} {dir}, s.name {dir}")
-        })?;
-        let ids = match &mut hits {
-            Some(hits) => {
-                all.sort(hits);
-                hits.as_slice()
-            }
-            None => all.ids(),
-        };
-        let from = usize::try_from(listing.offset()).unwrap_or(usize::MAX);
-        let to = from.saturating_add(usize::try_from(listing.per_page).unwrap_or(0));
-        let page = ids.get(from..to.min(ids.len())).unwrap_or_default();
-        Ok(Page {
-            rows: view.rows(
-                page,
-                |s| s.id.0,
-                |ids| Ok(by_ids(conn, ids)?.into_iter().map(Listed::new).collect()),
-            )?,
-            total: ids.len() as i64,
-            listing,
-        })
+        let page = page_of(&view, listing)?;
+        view.confirm(seen);
+        Ok(page)
+    })
+}
+
+/// The page from memory at the stamp `now`, if the cache has all of it
+/// (a filtered list is always read from the database).
+pub fn list_kept(
+    cache: &ListCache<Listed<Secret>, Summary>,
+    listing: &Listing,
+    attention: Option<Attention>,
+    now: Stamp,
+) -> Option<Page<Arc<Listed<Secret>>>> {
+    if attention.is_some() {
+        return None;
+    }
+    page_of(&cache.kept(now)?, listing.clone()).ok()
+}
+
+/// One page cut from the cache's order and search, its rows from the
+/// cache or read.
+fn page_of(
+    view: &View<'_, Listed<Secret>, Summary>,
+    listing: Listing,
+) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
+    let order = order_of(listing.sort);
+    let dir = listing.sql_dir();
+    let mut hits = match listing.q.as_str() {
+        "" => None,
+        q => Some(view.search(q)?),
+    };
+    let all = view.order(listing.sort, listing.desc, || {
+        format!("s ORDER BY {order} {dir}, s.name {dir}")
+    })?;
+    let ids = match &mut hits {
+        Some(hits) => {
+            all.sort(hits);
+            hits.as_slice()
+        }
+        None => all.ids(),
+    };
+    let from = usize::try_from(listing.offset()).unwrap_or(usize::MAX);
+    let to = from.saturating_add(usize::try_from(listing.per_page).unwrap_or(0));
+    let page = ids.get(from..to.min(ids.len())).unwrap_or_default();
+    Ok(Page {
+        rows: view.rows(
+            page,
+            |s| s.id.0,
+            |ids| {
+                Ok(by_ids(view.conn()?, ids)?
+                    .into_iter()
+                    .map(Listed::new)
+                    .collect())
+            },
+        )?,
+        total: ids.len() as i64,
+        listing,
     })
 }
 

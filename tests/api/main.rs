@@ -15,6 +15,7 @@ mod helpers;
 mod images;
 mod kube;
 mod lifecycle;
+mod memory;
 mod properties;
 mod rest;
 mod secrets;

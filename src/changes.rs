@@ -1,0 +1,266 @@
+//! Whether the database has changed, known without asking it.
+//!
+//! Every commit to a SQLite database in WAL mode, by any connection of any
+//! process, rewrites the wal-index header at the start of the `-shm` file
+//! (<https://www.sqlite.org/walformat.html>, "The WAL-Index Header"): two
+//! copies of a 48-byte record holding a commit counter, the WAL's size,
+//! salts and a checksum. SQLite's own readers compare it at the start of
+//! every read transaction to learn whether they must look again; that file
+//! format is shared by every SQLite version that opens the file at once, so
+//! it does not change.
+//!
+//! wharf reads the same bytes (one `pread` of page-cache memory, no lock, no
+//! query) and calls them a [`Stamp`]. What a hop to the database read after
+//! seeing stamp `s` is what the database holds for as long as the stamp is
+//! still `s`: a [`Memo`] keeps it under `s`, and a request that sees the
+//! same stamp uses it without a hop. A write by this process or another
+//! (`wharf token create`, a second connection) changes the stamp before its
+//! commit returns, so the very next request looks again.
+//!
+//! If anything is unusual (no `-shm` file, the two copies differ because a
+//! commit is being written, a header not yet initialised) there is no stamp,
+//! and every request goes to the database as it would without this.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::Hash;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+/// The size of one copy of the wal-index header.
+const HEADER: usize = 48;
+/// `iVersion`, the first field of the header: the wal-index format.
+const WAL_INDEX_VERSION: u32 = 3_007_000;
+/// The offset of `isInit` (set once the header is valid).
+const IS_INIT: usize = 12;
+
+/// The database's commit state: equal stamps, same data.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Stamp([u8; HEADER]);
+
+/// Reads the stamp of one database file.
+#[derive(Clone)]
+pub struct Changes {
+    inner: Option<Arc<Watch>>,
+}
+
+struct Watch {
+    shm: File,
+    /// A connection held open for as long as wharf runs: SQLite removes or
+    /// truncates the `-shm` file only when its last connection closes (or
+    /// when a first one finds none open), and while this one is open
+    /// neither can happen, so the file read is the one in use.
+    _keep: Mutex<Connection>,
+}
+
+impl Changes {
+    /// Watches the database at `path`, which must already be in WAL mode
+    /// (as [`crate::db::open`] leaves it). If it cannot be watched, the
+    /// reason is logged and [`Changes::stamp`] is always `None`.
+    pub fn watch(path: &Path) -> Self {
+        match Watch::open(path) {
+            Ok(w) => Self {
+                inner: Some(Arc::new(w)),
+            },
+            Err(e) => {
+                tracing::warn!(
+                    "the database's changes cannot be watched ({e}): every request reads it"
+                );
+                Self::off()
+            }
+        }
+    }
+
+    /// No watch: every request goes to the database.
+    pub fn off() -> Self {
+        Self { inner: None }
+    }
+
+    /// The stamp now, if it can be read whole.
+    pub fn stamp(&self) -> Option<Stamp> {
+        let w = self.inner.as_ref()?;
+        let mut buf = [0u8; 2 * HEADER];
+        read_at(&w.shm, &mut buf)?;
+        let (a, b) = buf.split_at(HEADER);
+        let version = u32::from_ne_bytes([a[0], a[1], a[2], a[3]]);
+        // A commit writes the second copy, then the first: copies that
+        // differ are a commit under way.
+        (a == b && a[IS_INIT] == 1 && version == WAL_INDEX_VERSION).then(|| {
+            let mut s = [0u8; HEADER];
+            s.copy_from_slice(a);
+            Stamp(s)
+        })
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8]) -> Option<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, 0).ok()
+}
+
+/// Elsewhere the file is not read: no stamp, every request reads the
+/// database.
+#[cfg(not(unix))]
+fn read_at(_: &File, _: &mut [u8]) -> Option<()> {
+    None
+}
+
+impl Watch {
+    fn open(path: &Path) -> Result<Self, String> {
+        let keep = Connection::open(path).map_err(|e| e.to_string())?;
+        let mode: String = keep
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(format!("the journal mode is {mode}, not wal"));
+        }
+        // A read maps the wal-index, so that this connection holds it.
+        keep.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| e.to_string())?;
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        let shm = File::open(&shm).map_err(|e| format!("{}: {e}", Path::new(&shm).display()))?;
+        Ok(Self {
+            shm,
+            _keep: Mutex::new(keep),
+        })
+    }
+}
+
+/// Values read from the database, each kept under the stamp seen before
+/// it was read; one is given back only while the stamp is the same.
+pub struct Memo<K, V> {
+    map: Mutex<HashMap<K, (Stamp, V)>>,
+    cap: usize,
+}
+
+impl<K: Hash + Eq, V: Clone> Memo<K, V> {
+    /// A memo of at most `cap` values.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            cap,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Stamp, V)>> {
+        // Each entry is replaced whole: a panic elsewhere leaves it usable.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value of `key` if it was read at `now`.
+    pub fn get(&self, key: &K, now: Stamp) -> Option<V> {
+        self.lock()
+            .get(key)
+            .filter(|(s, _)| *s == now)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `value`, read from the database after `seen` was the stamp.
+    /// When full, what was read at other stamps goes first, then all.
+    pub fn put(&self, key: K, seen: Stamp, value: V) {
+        let mut map = self.lock();
+        if map.len() >= self.cap && !map.contains_key(&key) {
+            map.retain(|_, (s, _)| *s == seen);
+            if map.len() >= self.cap {
+                map.clear();
+            }
+        }
+        map.insert(key, (seen, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, std::path::PathBuf, crate::db::Pool) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wharf.db");
+        let pool = crate::db::open(&path).unwrap();
+        (dir, path, pool)
+    }
+
+    #[test]
+    fn the_stamp_changes_with_every_commit_and_only_then() {
+        let (_dir, path, pool) = db();
+        let changes = Changes::watch(&path);
+        let first = changes.stamp().expect("a stamp");
+        // Reads change nothing.
+        let conn = pool.get().unwrap();
+        let _: i64 = conn
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(changes.stamp(), Some(first));
+        // A commit on another connection of the pool.
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let second = changes.stamp().expect("a stamp");
+        assert_ne!(second, first);
+        // A rolled-back transaction is no change.
+        conn.execute_batch("BEGIN; INSERT INTO t VALUES (2); ROLLBACK;")
+            .unwrap();
+        assert_eq!(changes.stamp(), Some(second));
+        // A connection of its own, as another process would open.
+        let other = Connection::open(&path).unwrap();
+        other.execute("INSERT INTO t VALUES (3)", []).unwrap();
+        let third = changes.stamp().expect("a stamp");
+        assert_ne!(third, second);
+        // A checkpoint, then a write that starts the WAL over.
+        other
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        other.execute("INSERT INTO t VALUES (4)", []).unwrap();
+        let fourth = changes.stamp().expect("a stamp");
+        assert!(![first, second, third].contains(&fourth));
+    }
+
+    #[test]
+    fn the_stamp_survives_the_pool_closing_every_connection() {
+        let (_dir, path, pool) = db();
+        let changes = Changes::watch(&path);
+        drop(pool);
+        let before = changes.stamp().expect("a stamp");
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("CREATE TABLE t (x)").unwrap();
+        drop(other);
+        assert_ne!(changes.stamp(), Some(before));
+    }
+
+    #[test]
+    fn without_wal_there_is_no_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert_eq!(Changes::watch(&path).stamp(), None);
+    }
+
+    #[test]
+    fn a_memo_gives_a_value_only_at_its_stamp() {
+        let (_dir, path, pool) = db();
+        let changes = Changes::watch(&path);
+        let memo: Memo<u8, &str> = Memo::new(2);
+        let s1 = changes.stamp().unwrap();
+        memo.put(1, s1, "one");
+        assert_eq!(memo.get(&1, s1), Some("one"));
+        pool.get()
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        let s2 = changes.stamp().unwrap();
+        assert_eq!(memo.get(&1, s2), None);
+        // Full: what was read at another stamp goes first.
+        memo.put(2, s2, "two");
+        memo.put(3, s2, "three");
+        assert_eq!(memo.get(&1, s1), None);
+        assert_eq!(memo.get(&2, s2), Some("two"));
+        assert_eq!(memo.get(&3, s2), Some("three"));
+    }
+}
