@@ -142,6 +142,8 @@ impl std::error::Error for NotKept {}
 pub struct Listed<R> {
     row: R,
     html: OnceLock<(time::Date, String)>,
+    /// The API's item for the row (nothing in it depends on the day).
+    json: OnceLock<String>,
 }
 
 impl<R> Listed<R> {
@@ -150,6 +152,7 @@ impl<R> Listed<R> {
         Self {
             row,
             html: OnceLock::new(),
+            json: OnceLock::new(),
         }
     }
 
@@ -174,6 +177,18 @@ impl<R> Listed<R> {
                 .map_or(Cow::Borrowed(""), |(_, h)| Cow::Borrowed(h.as_str())),
             Err((_, html)) => Cow::Owned(html),
         })
+    }
+}
+
+impl<R> Listed<R> {
+    /// The row's JSON as `render` makes it: made the first time and kept.
+    /// `render` must make a whole JSON value (serde).
+    pub fn json<E>(&self, render: impl FnOnce(&R) -> Result<String, E>) -> Result<&str, E> {
+        if let Some(json) = self.json.get() {
+            return Ok(json);
+        }
+        let json = render(&self.row)?;
+        Ok(self.json.get_or_init(|| json))
     }
 }
 

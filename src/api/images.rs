@@ -279,35 +279,49 @@ pub async fn catalogue(
             .and_then(|now| store::catalogue_kept(&cache, l, viewer, admin, &group, now))
         {
             state.metrics.list_read(true);
-            return catalogue_answer(admin, cat);
+            return catalogue_answer(cat);
         }
     }
     state.metrics.list_read(false);
     let st = state.clone();
     // Else the token and the page in one hop.
-    let (admin, cat) = db::run(&state.pool, move |c| {
+    let cat = db::run(&state.pool, move |c| {
         let seen = presented.seen();
         let caller = crate::auth::person(crate::auth::identify(c, &presented), &st.metrics);
         Ok(match caller.and_then(|caller| Ok((caller, listing?))) {
             Ok((caller, listing)) => {
                 let (viewer, admin) = (caller.user.id, caller.user.is_admin);
-                let cat = store::catalogue(c, &cache, listing, viewer, admin, group, seen)?;
-                Ok((admin, cat))
+                Ok(store::catalogue(
+                    c, &cache, listing, viewer, admin, group, seen,
+                )?)
             }
             Err(problem) => Err(problem),
         })
     })
     .await??;
-    catalogue_answer(admin, cat)
+    catalogue_answer(cat)
 }
 
-fn catalogue_answer(admin: bool, cat: store::Catalogue) -> Result<HttpResponse, Problem> {
+/// The page, each item as kept by the snapshot (made once per image).
+fn catalogue_answer(cat: store::Catalogue) -> Result<HttpResponse, Problem> {
     if let Some(e) = cat.no_group {
         return Err(Problem::not_found(e.to_string()));
     }
-    Ok(common::json(
-        StatusCode::OK,
-        &Paged::of(cat.view.images(cat.page), |i| CatalogueItem::of(i, admin)),
+    let items = cat
+        .page
+        .rows
+        .iter()
+        .map(|&at| {
+            cat.view.item(at, |i, admin| {
+                serde_json::to_string(&CatalogueItem::of(i.clone(), admin))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Problem::from(crate::error::AppError::internal(e)))?;
+    Ok(common::paged_json(
+        &cat.page.listing,
+        cat.page.total,
+        &items,
     ))
 }
 

@@ -387,7 +387,7 @@ pub async fn list(
             .and_then(|now| store::list_kept(&cache, l, *a, now))
         {
             state.metrics.list_read(true);
-            return Ok(list_answer(page));
+            return list_answer(page);
         }
     }
     state.metrics.list_read(false);
@@ -405,16 +405,20 @@ pub async fn list(
         })
     })
     .await??;
-    Ok(list_answer(page))
+    list_answer(page)
 }
 
 fn list_answer(
     page: crate::listing::Page<std::sync::Arc<crate::list_cache::Listed<Secret>>>,
-) -> HttpResponse {
-    common::json(
-        StatusCode::OK,
-        &Paged::of(page, |s| SecretOut::of(Secret::clone(&s), None)),
-    )
+) -> Result<HttpResponse, Problem> {
+    // Each row's item is made once and kept with the row.
+    let items = page
+        .rows
+        .iter()
+        .map(|s| s.json(|s| serde_json::to_string(&SecretOut::of(s.clone(), None))))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Problem::from(crate::error::AppError::internal(e)))?;
+    Ok(common::paged_json(&page.listing, page.total, &items))
 }
 
 /// Create a secret.

@@ -37,11 +37,20 @@ pub struct Snapshot {
     /// Indexes in ascending order per sort (descending is the reverse:
     /// every order ends with the unique name).
     orders: [Vec<u32>; 4],
+    /// Per sort, each image's place in that order (the inverse of
+    /// `orders`): a search's few hits are sorted by it, not found by a
+    /// walk of every image.
+    ranks: [Vec<u32>; 4],
+    /// Each image's index, by id.
+    index: HashMap<i64, usize>,
     /// Per image: the HTML pages made of it (its catalogue card with all
     /// its groups, its row in the admin list), made the first time a page
     /// shows it. Neither says anything of the day or the viewer.
     cards: Vec<OnceLock<String>>,
     rows: Vec<OnceLock<String>>,
+    /// Per image: its item in the catalogue API, for a member who sees
+    /// all of it (0) and for an administrator (1, naming its secret).
+    items: [Vec<OnceLock<String>>; 2],
     /// What members see, per set of groups and sort: the indexes of the
     /// global images and those of the groups, in order. Most people look
     /// at page 1 of their own catalogue; that is then a slice.
@@ -56,8 +65,8 @@ type VisibleKey = (Vec<GroupId>, usize);
 pub struct Narrowing<'a> {
     /// Only this group's images.
     pub group: Option<GroupId>,
-    /// Only these image ids (a search's hits).
-    pub hits: Option<&'a std::collections::HashSet<i64>>,
+    /// Only these image ids (a search's hits, each once).
+    pub hits: Option<&'a [i64]>,
 }
 
 /// Sets of groups whose visible orders are kept at most; past that they
@@ -160,7 +169,7 @@ fn window(len: usize, desc: bool, offset: usize, limit: usize) -> impl Iterator<
     (offset.min(len)..end).map(move |i| if desc { len - 1 - i } else { i })
 }
 
-/// The HTML kept in `slot`, made by `render` the first time.
+/// The text (HTML, JSON) kept in `slot`, made by `render` the first time.
 fn kept<'a, E>(
     slot: &'a OnceLock<String>,
     image: &Image,
@@ -227,11 +236,21 @@ impl Snapshot {
             ascending(&|a, b| type_rank(a.image_type).cmp(&type_rank(b.image_type))),
             ascending(&|a, b| a.updated_at.cmp(&b.updated_at)),
         ];
+        let ranks = orders.each_ref().map(|order| {
+            let mut rank = vec![0u32; order.len()];
+            for (place, &at) in (0u32..).zip(order) {
+                rank[at as usize] = place;
+            }
+            rank
+        });
         Ok(Self {
             key,
+            ranks,
+            index,
             visible: Mutex::new(HashMap::new()),
             cards: (0..images.len()).map(|_| OnceLock::new()).collect(),
             rows: (0..images.len()).map(|_| OnceLock::new()).collect(),
+            items: [(); 2].map(|()| (0..images.len()).map(|_| OnceLock::new()).collect()),
             images,
             group_ids,
             groups,
@@ -288,10 +307,23 @@ impl Snapshot {
                 && narrowing
                     .group
                     .is_none_or(|g| self.group_ids[at].contains(&g))
-                && narrowing
-                    .hits
-                    .is_none_or(|h| h.contains(&self.images[at].id.0))
         };
+        if let Some(hits) = narrowing.hits {
+            // A search: its hits put in order, however many images there are.
+            let rank = &self.ranks[sort];
+            let mut found: Vec<usize> = hits
+                .iter()
+                .filter_map(|id| self.index.get(id).copied())
+                .filter(|&at| keep(at))
+                .collect();
+            found.sort_unstable_by_key(|&at| rank[at]);
+            if desc {
+                found.reverse();
+            }
+            let n = found.len();
+            let rows = found.into_iter().skip(offset).take(limit).collect();
+            return (rows, total(n));
+        }
         let order = &self.orders[sort];
         let mut n = 0usize;
         let mut rows = Vec::new();
@@ -364,6 +396,26 @@ impl Snapshot {
         match self.shown(at, mine) {
             Some(Cow::Borrowed(image)) => kept(&self.cards[at], image, render),
             Some(Cow::Owned(image)) => render(&image).map(Cow::Owned),
+            None => Ok(Cow::Borrowed("")),
+        }
+    }
+
+    /// The catalogue API's item for the image at `at` as `mine` sees it
+    /// (`None`: an administrator), as `render` makes it (given whether
+    /// for an administrator): kept, unless a member sees only some of
+    /// its groups.
+    pub fn item<E>(
+        &self,
+        at: usize,
+        mine: Option<&[GroupId]>,
+        render: impl Fn(&Image, bool) -> Result<String, E>,
+    ) -> Result<Cow<'_, str>, E> {
+        let admin = mine.is_none();
+        match self.shown(at, mine) {
+            Some(Cow::Borrowed(image)) => kept(&self.items[usize::from(admin)][at], image, |i| {
+                render(i, admin)
+            }),
+            Some(Cow::Owned(image)) => render(&image, admin).map(Cow::Owned),
             None => Ok(Cow::Borrowed("")),
         }
     }
@@ -445,28 +497,52 @@ mod tests {
             (ImageSort::Updated, "i.updated_at"),
         ];
         let vision = [GroupId(1)];
-        type Case<'a> = (Option<&'a [GroupId]>, Option<GroupId>, &'a str);
-        let filters: [Case<'_>; 3] = [
-            (None, None, "1"),
+        // A search's hits: every image but b, and an id no image has.
+        let hits: Vec<i64> = conn
+            .prepare("SELECT id FROM images WHERE name <> 'b' UNION ALL SELECT 999")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let not_b = "i.name <> 'b'";
+        type Case<'a> = (
+            Option<&'a [GroupId]>,
+            Option<GroupId>,
+            Option<&'a [i64]>,
+            String,
+        );
+        let in_vision =
+            "(i.global = 1 OR i.id IN (SELECT image_id FROM image_groups WHERE group_id = 1))";
+        let in_nlp = "i.id IN (SELECT image_id FROM image_groups WHERE group_id = 2)";
+        let filters: [Case<'_>; 6] = [
+            (None, None, None, "1".into()),
+            (Some(&vision), None, None, in_vision.into()),
+            (None, Some(GroupId(2)), None, in_nlp.into()),
+            (None, None, Some(&hits), not_b.into()),
             (
                 Some(&vision),
                 None,
-                "i.global = 1 OR i.id IN (SELECT image_id FROM image_groups WHERE group_id = 1)",
+                Some(&hits),
+                format!("{in_vision} AND {not_b}"),
             ),
             (
-                None,
+                Some(&vision),
                 Some(GroupId(2)),
-                "i.id IN (SELECT image_id FROM image_groups WHERE group_id = 2)",
+                Some(&hits),
+                format!("{in_vision} AND {in_nlp} AND {not_b}"),
             ),
         ];
         for (sort, key) in sorts {
             for desc in [false, true] {
                 let dir = if desc { "DESC" } else { "ASC" };
-                for (mine, group, filter) in filters {
-                    let narrowing = Narrowing { group, hits: None };
+                for (mine, group, hits, filter) in &filters {
+                    let (mine, group, hits) = (*mine, *group, *hits);
+                    let narrowing = Narrowing { group, hits };
                     let (rows, total) = snapshot.page(sort, desc, (0, 100), mine, narrowing);
                     let got: Vec<String> = rows.iter().map(|&at| name(&snapshot, at)).collect();
                     let want = sql(&format!("{key} {dir}, i.name {dir}"), filter);
+                    assert!(!want.is_empty(), "{filter}");
                     assert_eq!(got, want, "{key} {dir} where {filter}");
                     assert_eq!(total as usize, want.len());
                     // A window of the same.

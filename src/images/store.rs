@@ -4,7 +4,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::changes::{Memo, Stamp};
 use crate::db;
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use rusqlite::types::Value;
@@ -251,6 +250,15 @@ impl View {
         self.snapshot.card(at, self.mine.as_deref(), render)
     }
 
+    /// The catalogue API's item of the image at `at` (see [`Snapshot::item`]).
+    pub fn item<E>(
+        &self,
+        at: usize,
+        render: impl Fn(&Image, bool) -> Result<String, E>,
+    ) -> Result<Cow<'_, str>, E> {
+        self.snapshot.item(at, self.mine.as_deref(), render)
+    }
+
     /// The admin list's row of the image at `at` (see [`Snapshot::row`]).
     pub fn row<E>(
         &self,
@@ -335,7 +343,7 @@ pub fn catalogue_kept(
 fn assemble(
     snapshot: Arc<Snapshot>,
     memberships: &[(GroupId, GroupTag)],
-    hits: Option<HashSet<i64>>,
+    hits: Option<Vec<i64>>,
     listing: Listing,
     admin: bool,
     group: Option<String>,
@@ -400,25 +408,25 @@ impl ImagesList {
         conn: &Connection,
         listing: &Listing,
         seen: Option<Stamp>,
-    ) -> rusqlite::Result<Option<HashSet<i64>>> {
+    ) -> rusqlite::Result<Option<Vec<i64>>> {
         match listing.q.as_str() {
             "" => Ok(None),
             q => {
                 let view = self.search.view(conn)?;
                 let ids = view.search(q)?;
                 view.confirm(seen);
-                Ok(Some(ids.into_iter().collect()))
+                Ok(Some(ids))
             }
         }
     }
 
     /// The ids a search finds, from memory at `now` (`None`: not kept).
-    fn hits_kept(&self, listing: &Listing, now: Stamp) -> Option<Option<HashSet<i64>>> {
+    fn hits_kept(&self, listing: &Listing, now: Stamp) -> Option<Option<Vec<i64>>> {
         match listing.q.as_str() {
             "" => Some(None),
             q => {
                 let ids = self.search.kept(now)?.search(q).ok()?;
-                Some(Some(ids.into_iter().collect()))
+                Some(Some(ids))
             }
         }
     }
@@ -454,7 +462,7 @@ pub fn list_kept(lists: &ImagesList, listing: &Listing, now: Stamp) -> Option<(P
 /// `hits` if searched, cut from the snapshot.
 fn cut(
     snapshot: Arc<Snapshot>,
-    hits: Option<HashSet<i64>>,
+    hits: Option<Vec<i64>>,
     listing: Listing,
     group: Option<String>,
     viewer_groups: Option<Vec<GroupId>>,
@@ -468,7 +476,7 @@ fn cut(
     );
     let narrowing = Narrowing {
         group,
-        hits: hits.as_ref(),
+        hits: hits.as_deref(),
     };
     let (rows, total) = snapshot.page(
         sort,
