@@ -404,6 +404,10 @@ struct SearchIndex {
     text: String,
     starts: Vec<usize>,
     ids: Vec<i64>,
+    /// Every three bytes of the text, and the rows (ascending, each once)
+    /// whose text has them: a search of three bytes or more checks only
+    /// the rows of its rarest three, not every row.
+    grams: HashMap<[u8; 3], Vec<u32>>,
 }
 
 impl SearchIndex {
@@ -412,6 +416,7 @@ impl SearchIndex {
             text: String::new(),
             starts: Vec::new(),
             ids: Vec::new(),
+            grams: HashMap::new(),
         };
         let mut stmt = conn.prepare(&format!("SELECT id, name, display_name FROM {table}"))?;
         let mut rows = stmt.query([])?;
@@ -425,18 +430,63 @@ impl SearchIndex {
                 index.text.push('\n');
             }
         }
+        let mut grams: HashMap<[u8; 3], Vec<u32>> = HashMap::new();
+        for (row, part) in (0u32..).zip(index.rows()) {
+            for gram in part.windows(3) {
+                let rows = grams.entry([gram[0], gram[1], gram[2]]).or_default();
+                if rows.last() != Some(&row) {
+                    rows.push(row);
+                }
+            }
+        }
+        index.grams = grams;
         Ok(index)
+    }
+
+    /// Each row's text, in order.
+    fn rows(&self) -> impl Iterator<Item = &[u8]> {
+        let text = self.text.as_bytes();
+        let ends = self.starts.iter().skip(1).copied().chain([text.len()]);
+        self.starts
+            .iter()
+            .zip(ends)
+            .map(move |(&start, end)| text.get(start..end).unwrap_or_default())
     }
 
     fn find(&self, q: &str) -> Vec<i64> {
         let needle: String = fold(q).collect();
+        let needle = needle.as_bytes();
         if needle.is_empty() {
             return self.ids.clone();
+        }
+        if needle.len() >= 3 {
+            // The rows that have the needle's rarest three bytes; none if
+            // any three are in no row.
+            let rarest = needle
+                .windows(3)
+                .map(|g| {
+                    self.grams
+                        .get(&[g[0], g[1], g[2]])
+                        .map_or(&[][..], Vec::as_slice)
+                })
+                .min_by_key(|rows| rows.len())
+                .unwrap_or_default();
+            let finder = memmem::Finder::new(needle);
+            return rarest
+                .iter()
+                .filter_map(|&row| {
+                    let row = row as usize;
+                    let start = *self.starts.get(row)?;
+                    let end = self.starts.get(row + 1).copied().unwrap_or(self.text.len());
+                    let part = self.text.as_bytes().get(start..end)?;
+                    finder.find(part).and(self.ids.get(row).copied())
+                })
+                .collect();
         }
         let mut hits = Vec::new();
         // The start of the row after the last hit: one hit per row.
         let mut next_row = 0;
-        for at in memmem::find_iter(self.text.as_bytes(), needle.as_bytes()) {
+        for at in memmem::find_iter(self.text.as_bytes(), needle) {
             if at < next_row {
                 continue;
             }
@@ -489,6 +539,58 @@ mod tests {
         assert_eq!(search(&cache, &c, "b\ngit"), Vec::<i64>::new());
         assert_eq!(search(&cache, &c, "registry\nghcr"), Vec::<i64>::new());
         assert_eq!(search(&cache, &c, "x"), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_search_by_the_rarest_three_bytes_finds_what_a_scan_finds() {
+        let c = db();
+        for i in 0..600 {
+            c.execute(
+                "INSERT INTO t (name, display_name) VALUES (?1, ?2)",
+                [
+                    format!("secret-{i:05}"),
+                    format!("Team {} régistry Σ{}", i % 97, i % 7),
+                ],
+            )
+            .expect("row");
+        }
+        let rows: Vec<(i64, String)> = c
+            .prepare("SELECT id, name || char(10) || display_name || char(10) FROM t")
+            .expect("rows")
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let cache = ListCache::new("t");
+        for q in [
+            "team 42",
+            "TEAM 4",
+            "secret-0004",
+            "00042",
+            "m 9",
+            "égi",
+            "RÉGISTRY σ3",
+            "σ6",
+            "y σ",
+            "ta\nte",
+            "-00",
+            "42 r",
+            "team 42 régistry σ0",
+            "zzz",
+            "tea",
+            "ΟΔΟ",
+            "secret-00599\nteam",
+            "t",
+            "9",
+        ] {
+            let folded: String = fold(q).collect();
+            let want: Vec<i64> = rows
+                .iter()
+                .filter(|(_, text)| fold(text).collect::<String>().contains(&folded))
+                .map(|(id, _)| *id)
+                .collect();
+            assert_eq!(search(&cache, &c, q), want, "{q:?}");
+        }
     }
 
     #[test]
