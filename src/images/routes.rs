@@ -15,7 +15,9 @@ use crate::groups::store::GroupTag;
 use crate::listing::{Listing, Page, QueryPairs};
 use crate::ops::Failure;
 use crate::state::AppState;
-use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, conflict, render, unprocessable};
+use crate::web::{
+    ConfirmDelete, Ctx, FieldErrors, FormState, conflict, render_like_last, unprocessable,
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "images/list.html")]
@@ -58,11 +60,16 @@ pub async fn list(
             move |c, seen| Ok(store::list(c, &cache, listing, seen)?),
         )
         .await?;
-    Ok(ListPage {
-        ctx: ctx.0,
-        page,
-        view,
-    })
+    static LAST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    render_like_last(
+        StatusCode::OK,
+        &ListPage {
+            ctx: ctx.0,
+            page,
+            view,
+        },
+        &LAST,
+    )
 }
 
 /// The form's values as shown.
@@ -357,7 +364,8 @@ pub async fn catalogue(
         Some(_) => StatusCode::NOT_FOUND,
         None => StatusCode::OK,
     };
-    render(
+    static LAST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    render_like_last(
         status,
         &CataloguePage {
             ctx,
@@ -367,5 +375,6 @@ pub async fn catalogue(
             group,
             no_group: found.no_group.map(|e| e.to_string()),
         },
+        &LAST,
     )
 }

@@ -77,13 +77,18 @@ pub async fn list(
             },
         )
         .await?;
-    Ok(ListPage {
-        ctx: ctx.0,
-        page,
-        summary,
-        attention,
-        today: db::today(),
-    })
+    static LAST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    crate::web::render_like_last(
+        actix_web::http::StatusCode::OK,
+        &ListPage {
+            ctx: ctx.0,
+            page,
+            summary,
+            attention,
+            today: db::today(),
+        },
+        &LAST,
+    )
 }
 
 /// The add/edit form's values as shown (never a password or key).

@@ -9,8 +9,8 @@ mod session;
 
 pub use form::{FieldErrors, FormState, FormVersion, redacted};
 pub use page::{
-    ConfirmDelete, Ctx, CurrentUser, Link, Refused, conflict, download, home, render, see_other,
-    unprocessable,
+    ConfirmDelete, Ctx, CurrentUser, Link, Refused, conflict, download, home, render,
+    render_like_last, see_other, unprocessable,
 };
 pub use problem::Problem;
 pub use session::{SessionUser, TypedSession, new_token};
