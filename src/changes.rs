@@ -109,7 +109,11 @@ fn read_at(_: &File, _: &mut [u8]) -> Option<()> {
 
 impl Watch {
     fn open(path: &Path) -> Result<Self, String> {
+        // SQLite names the -shm after the file, its links resolved.
+        let path = &std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let keep = Connection::open(path).map_err(|e| e.to_string())?;
+        keep.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
         let mode: String = keep
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(|e| e.to_string())?;
@@ -124,10 +128,39 @@ impl Watch {
         let mut shm = path.as_os_str().to_owned();
         shm.push("-shm");
         let shm = File::open(&shm).map_err(|e| format!("{}: {e}", Path::new(&shm).display()))?;
-        Ok(Self {
+        let watch = Self {
             shm,
             _keep: Mutex::new(keep),
-        })
+        };
+        watch.proven()?;
+        Ok(watch)
+    }
+
+    /// Checks, with a commit that changes no data (the schema version set
+    /// to what it is), that a commit changes what is read here.
+    fn proven(&self) -> Result<(), String> {
+        let header = || {
+            let mut buf = [0u8; 2 * HEADER];
+            read_at(&self.shm, &mut buf).map(|()| buf)
+        };
+        let before = header();
+        let keep = self
+            ._keep
+            .lock()
+            .map_err(|_| "the kept connection is poisoned".to_owned())?;
+        let tx =
+            rusqlite::Transaction::new_unchecked(&keep, rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| e.to_string())?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+        match (before, header()) {
+            (Some(b), Some(a)) if a != b => Ok(()),
+            _ => Err("a commit did not change the wal-index header".into()),
+        }
     }
 }
 
@@ -228,6 +261,22 @@ mod tests {
         let other = Connection::open(&path).unwrap();
         other.execute_batch("CREATE TABLE t (x)").unwrap();
         drop(other);
+        assert_ne!(changes.stamp(), Some(before));
+    }
+
+    #[test]
+    fn a_database_behind_a_symbolic_link_is_watched_where_sqlite_keeps_it() {
+        let (dir, path, pool) = db();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        // A stale -shm beside the link, as an old layout could leave.
+        std::fs::write(dir.path().join("link.db-shm"), [0u8; 4096]).unwrap();
+        let changes = Changes::watch(&link);
+        let before = changes.stamp().expect("a stamp");
+        pool.get()
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
         assert_ne!(changes.stamp(), Some(before));
     }
 

@@ -258,6 +258,8 @@ impl<'a, R, D: Clone> View<'a, R, D> {
         if let Some(order) = self.cached(get) {
             return Ok(order);
         }
+        // From memory, never wait for a build (an async thread runs it).
+        self.conn()?;
         let _one = self
             .cache
             .building
@@ -290,6 +292,7 @@ impl<'a, R, D: Clone> View<'a, R, D> {
         if let Some(index) = self.cached(get) {
             return Ok(index.find(q));
         }
+        self.conn()?;
         let _one = self
             .cache
             .building
@@ -398,8 +401,10 @@ fn fold(text: &str) -> impl Iterator<Item = char> + '_ {
 }
 
 /// Every row's name and display name, lower-cased, in one string, and
-/// where each row's part starts. A search is one SIMD substring scan of
-/// it: about 400 KB for 10,000 secrets, a few tens of microseconds.
+/// where each row's part starts. A search of three bytes or more checks
+/// the rows that have its rarest three (`grams`); a shorter one is one
+/// SIMD substring scan of the text (about 400 KB for 10,000 secrets, a
+/// few tens of microseconds).
 struct SearchIndex {
     text: String,
     starts: Vec<usize>,

@@ -136,7 +136,7 @@ impl Metrics {
         );
         r.register(
             "wharf_list_reads",
-            "Lists and the catalogue read (pages and API): from memory (nothing committed since what they need was read) or from the database",
+            "Pages of the lists and the catalogue given (HTML and API): from memory (nothing committed since what they need was read) or read from the database",
             reads,
         );
         r.register(

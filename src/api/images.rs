@@ -282,7 +282,6 @@ pub async fn catalogue(
             return catalogue_answer(cat);
         }
     }
-    state.metrics.list_read(false);
     let st = state.clone();
     // Else the token and the page in one hop.
     let cat = db::run(&state.pool, move |c| {
@@ -299,6 +298,7 @@ pub async fn catalogue(
         })
     })
     .await??;
+    state.metrics.list_read(false);
     catalogue_answer(cat)
 }
 
@@ -316,6 +316,9 @@ fn catalogue_answer(cat: store::Catalogue) -> Result<HttpResponse, Problem> {
                 serde_json::to_string(&CatalogueItem::of(i.clone(), admin))
             })
         })
+        // An index the snapshot does not have is no item (it cannot be:
+        // the page was cut from the same snapshot).
+        .filter(|item| !matches!(item, Ok(i) if i.is_empty()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Problem::from(crate::error::AppError::internal(e)))?;
     Ok(common::paged_json(

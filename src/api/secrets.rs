@@ -390,7 +390,6 @@ pub async fn list(
             return list_answer(page);
         }
     }
-    state.metrics.list_read(false);
     let st = state.clone();
     // Else the token and the page in one hop.
     let page = db::run(&state.pool, move |c| {
@@ -405,6 +404,7 @@ pub async fn list(
         })
     })
     .await??;
+    state.metrics.list_read(false);
     list_answer(page)
 }
 

@@ -164,7 +164,7 @@ impl Presented {
         let now = db::now();
         let source = self.source.clone();
         if let Some(h) = known.tokens.get(&hash, seen) {
-            return (h.expires_at > now && noted(&h.last_used, now, &self.source)).then(|| {
+            return (h.expires_at > now && noted(&h.last_used, now)).then(|| {
                 Caller::Person(ApiCaller {
                     user: h.user.clone(),
                     token_name: h.token_name.clone(),
@@ -174,7 +174,7 @@ impl Presented {
             });
         }
         let h = known.clusters.get(&hash, seen)?;
-        noted(&h.last_seen, now, &self.source).then(|| {
+        noted(&h.last_seen, now).then(|| {
             Caller::Cluster(ClusterCaller {
                 id: h.id,
                 name: h.name.clone(),
@@ -195,10 +195,13 @@ impl Presented {
     }
 }
 
-/// Whether a token's last use, as read, is recent enough (under a minute,
-/// from the same address) that this one need not be noted.
-fn noted(last: &Option<(i64, String)>, now: i64, src: &str) -> bool {
-    matches!(last, Some((at, from)) if now - at < 60 && from == src)
+/// Whether a token's last use, as read, is recent enough (under a minute)
+/// that this one need not be noted. Whatever the address: a cluster's
+/// nodes, or a CI pool, call from many, and noting each change of address
+/// would be a write per request (and each write sends every reader back
+/// to the database). The address kept is that of the use noted.
+fn noted(last: &Option<(i64, String)>, now: i64) -> bool {
+    matches!(last, Some((at, _)) if now - at < 60)
 }
 
 impl FromRequest for Presented {
@@ -229,15 +232,15 @@ fn holder(
     // out. The lookup runs before the lockout check, so the lockout
     // bounds the failures recorded, not the guesses; with 256 random
     // bits no guess succeeds anyway. The last use is kept to the
-    // minute and the address.
+    // minute, with its address.
     if let Some(h) = tokens::holder(c, &hash, now)? {
-        if !noted(&h.last_used, now, src) {
+        if !noted(&h.last_used, now) {
             tokens::touch(c, h.token_id, now, src)?;
         }
         return Ok(Some((hash, Found::Person(Arc::new(h)))));
     }
     if let Some(h) = tokens::cluster_holder(c, &hash)? {
-        if !noted(&h.last_seen, now, src) {
+        if !noted(&h.last_seen, now) {
             tokens::touch_cluster(c, h.id, now, src)?;
         }
         return Ok(Some((hash, Found::Cluster(Arc::new(h)))));

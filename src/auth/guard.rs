@@ -55,7 +55,9 @@ async fn user_row(state: &AppState, known: &Known, id: UserId) -> Result<Option<
         return Ok(Some(u));
     }
     let user = db::run(&state.pool, move |c| Ok(store::find_by_id(c, id)?)).await?;
-    if let (Some(s), Some(u)) = (stamp, &user) {
+    if let (Some(s), Some(u)) = (stamp, &user)
+        && state.changes.stamp() == Some(s)
+    {
         known.users.put(id, s, u.clone());
     }
     Ok(user)
@@ -246,21 +248,24 @@ impl Gate {
                 Err(refused) => refused,
                 Ok(u) => {
                     let out = memory(&u, s)?;
+                    state.metrics.list_read(true);
                     Passage::Through(u, out)
                 }
             })
         });
-        state.metrics.list_read(remembered.is_some());
         let passage = match remembered {
             Some(p) => p,
             None => {
+                let metrics = state.clone();
                 let (row, passage) = db::run(&state.pool, move |c| {
+                    let metrics = &metrics.metrics;
                     db::read_tx(c, |c| {
                         let row = store::find_by_id(c, su.user_id)?;
                         let passage = match judge(row.clone()) {
                             Err(refused) => refused,
                             Ok(u) => {
                                 let out = f(c, &u, stamp)?;
+                                metrics.list_read(false);
                                 Passage::Through(u, out)
                             }
                         };
@@ -268,7 +273,11 @@ impl Gate {
                     })
                 })
                 .await?;
-                if let (Some(s), Some(u)) = (stamp, row) {
+                // Kept only if nothing was committed meanwhile: a row read
+                // at an older stamp would only push out current ones.
+                if let (Some(s), Some(u)) = (stamp, row)
+                    && state.changes.stamp() == Some(s)
+                {
                     known.users.put(u.id, s, u);
                 }
                 passage

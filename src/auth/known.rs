@@ -2,7 +2,8 @@
 //! a token's user. A request that sees the same stamp
 //! is answered from here without a hop to the database; any commit (by
 //! this process or another) changes the stamp, so a revocation, a disabled
-//! account or a membership taken away shows on the very next request.
+//! account or a demotion shows on the very next request. (A viewer's
+//! groups are kept the same way by the images lists.)
 
 use std::sync::Arc;
 
