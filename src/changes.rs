@@ -164,6 +164,42 @@ impl Watch {
     }
 }
 
+/// One value read from the database (a whole snapshot), kept under the
+/// stamp seen before it was read; given back only while the stamp is the
+/// same.
+pub struct Slot<V> {
+    slot: Mutex<Option<(Stamp, V)>>,
+}
+
+impl<V> Default for Slot<V> {
+    fn default() -> Self {
+        Self {
+            slot: Mutex::new(None),
+        }
+    }
+}
+
+impl<V: Clone> Slot<V> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Stamp, V)>> {
+        // Replaced whole: a panic elsewhere leaves it usable.
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value if it was read at `now`.
+    pub fn get(&self, now: Stamp) -> Option<V> {
+        self.lock()
+            .as_ref()
+            .filter(|(s, _)| *s == now)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `value`, read in a transaction that began after `seen` was
+    /// the stamp.
+    pub fn put(&self, seen: Stamp, value: V) {
+        *self.lock() = Some((seen, value));
+    }
+}
+
 /// Values read from the database, each kept under the stamp seen before
 /// it was read; one is given back only while the stamp is the same.
 pub struct Memo<K, V> {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
-use crate::changes::Stamp;
+use crate::changes::{Slot, Stamp};
 
 use crate::crypto::MasterKey;
 use crate::domain::{ImageRef, NodePattern, RegistryHost};
@@ -81,23 +81,19 @@ pub struct DeliveryIndex {
     building: Mutex<()>,
     /// An index read after a commit stamp was seen: what is delivered for
     /// as long as the stamp is the same.
-    confirmed: Mutex<Option<(Stamp, Arc<Index>)>>,
+    confirmed: Slot<Arc<Index>>,
 }
 
 impl DeliveryIndex {
     /// The index from memory, if one was read at the stamp `now`.
     fn kept(&self, now: Stamp) -> Option<Arc<Index>> {
-        let confirmed = self.confirmed.lock().unwrap_or_else(|e| e.into_inner());
-        confirmed
-            .as_ref()
-            .filter(|(s, _)| *s == now)
-            .map(|(_, i)| i.clone())
+        self.confirmed.get(now)
     }
 
     /// Keeps `index`, read in a transaction that began after `seen`.
     fn confirm(&self, seen: Option<Stamp>, index: &Arc<Index>) {
         if let Some(seen) = seen {
-            *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = Some((seen, index.clone()));
+            self.confirmed.put(seen, index.clone());
         }
     }
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rusqlite::Connection;
 
 use super::store::{COLUMNS, FROM, Image, ImageSort, ImageType, from_row};
-use crate::changes::Stamp;
+use crate::changes::{Slot, Stamp};
 use crate::domain::GroupId;
 use crate::groups::store::GroupTag;
 
@@ -80,7 +80,7 @@ pub struct Snapshots {
     building: Mutex<()>,
     /// A snapshot read after a commit stamp was seen: the images as they
     /// are for as long as the stamp is the same.
-    confirmed: Mutex<Option<(Stamp, Arc<Snapshot>)>>,
+    confirmed: Slot<Arc<Snapshot>>,
 }
 
 fn key(conn: &Connection) -> rusqlite::Result<Key> {
@@ -95,16 +95,12 @@ impl Snapshots {
     /// Keeps `snapshot`, read in a transaction that began after `seen` was
     /// the commit stamp, for [`Snapshots::kept`].
     pub fn confirm(&self, seen: Stamp, snapshot: &Arc<Snapshot>) {
-        *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = Some((seen, snapshot.clone()));
+        self.confirmed.put(seen, snapshot.clone());
     }
 
     /// The snapshot from memory, if one was read at the stamp `now`.
     pub fn kept(&self, now: Stamp) -> Option<Arc<Snapshot>> {
-        let confirmed = self.confirmed.lock().unwrap_or_else(|e| e.into_inner());
-        confirmed
-            .as_ref()
-            .filter(|(s, _)| *s == now)
-            .map(|(_, snap)| snap.clone())
+        self.confirmed.get(now)
     }
 
     fn held(&self, key: Key) -> Option<Arc<Snapshot>> {
