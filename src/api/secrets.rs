@@ -399,7 +399,7 @@ pub async fn list(
             .and_then(|caller| caller.admin())
             .and_then(|()| Ok((listing?, attention?)));
         Ok(match asked {
-            Ok((listing, attention)) => Ok(store::list_seen(c, &cache, listing, attention, seen)?),
+            Ok((listing, attention)) => Ok(store::list(c, &cache, listing, attention, seen)?),
             Err(problem) => Err(problem),
         })
     })

@@ -55,12 +55,19 @@ async fn user_row(state: &AppState, known: &Known, id: UserId) -> Result<Option<
         return Ok(Some(u));
     }
     let user = db::run(&state.pool, move |c| Ok(store::find_by_id(c, id)?)).await?;
-    if let (Some(s), Some(u)) = (stamp, &user)
+    keep_user(state, known, stamp, user.clone());
+    Ok(user)
+}
+
+/// Keeps a user row read after `seen` was the stamp, unless something was
+/// committed since (a row read at an older stamp would only push current
+/// ones out of a full memo).
+fn keep_user(state: &AppState, known: &Known, seen: Option<Stamp>, row: Option<User>) {
+    if let (Some(s), Some(u)) = (seen, row)
         && state.changes.stamp() == Some(s)
     {
-        known.users.put(id, s, u.clone());
+        known.users.put(u.id, s, u);
     }
-    Ok(user)
 }
 
 /// The user of a session that is still live: within the idle and absolute
@@ -248,24 +255,21 @@ impl Gate {
                 Err(refused) => refused,
                 Ok(u) => {
                     let out = memory(&u, s)?;
-                    state.metrics.list_read(true);
                     Passage::Through(u, out)
                 }
             })
         });
+        let from_memory = remembered.is_some();
         let passage = match remembered {
             Some(p) => p,
             None => {
-                let metrics = state.clone();
                 let (row, passage) = db::run(&state.pool, move |c| {
-                    let metrics = &metrics.metrics;
                     db::read_tx(c, |c| {
                         let row = store::find_by_id(c, su.user_id)?;
                         let passage = match judge(row.clone()) {
                             Err(refused) => refused,
                             Ok(u) => {
                                 let out = f(c, &u, stamp)?;
-                                metrics.list_read(false);
                                 Passage::Through(u, out)
                             }
                         };
@@ -273,18 +277,13 @@ impl Gate {
                     })
                 })
                 .await?;
-                // Kept only if nothing was committed meanwhile: a row read
-                // at an older stamp would only push out current ones.
-                if let (Some(s), Some(u)) = (stamp, row)
-                    && state.changes.stamp() == Some(s)
-                {
-                    known.users.put(u.id, s, u);
-                }
+                keep_user(&state, &known, stamp, row);
                 passage
             }
         };
         match passage {
             Passage::Through(user, out) => {
+                state.metrics.list_read(from_memory);
                 keep_alive(&session, &su)?;
                 Ok((context(&req, &state, session, user)?, out))
             }

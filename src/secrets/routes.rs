@@ -71,7 +71,7 @@ pub async fn list(
             },
             move |c, seen| {
                 Ok((
-                    store::list_seen(c, &cache, listing, attention, seen)?,
+                    store::list(c, &cache, listing, attention, seen)?,
                     store::summary(c, &cache)?,
                 ))
             },

@@ -220,14 +220,6 @@ impl std::ops::Deref for SecretsList {
     }
 }
 
-pub fn list(
-    conn: &Connection,
-    cache: &ListCache<Listed<Secret>, Summary>,
-    listing: Listing,
-) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
-    list_filtered(conn, cache, listing, None)
-}
-
 db::text_enum! {
     /// The secrets list's `filter`: what needs an administrator's eye.
     pub enum Attention {
@@ -313,20 +305,10 @@ fn count_attention(conn: &Connection, today: time::Date) -> rusqlite::Result<Sum
 /// One page of the list, narrowed to what needs attention when asked. A
 /// search's hits come from the cache's substring index; the whole list or
 /// the hits are put in the cached order of the sort, and only the page's
-/// rows are read. With a filter SQLite does the rest.
-pub fn list_filtered(
-    conn: &Connection,
-    cache: &ListCache<Listed<Secret>, Summary>,
-    listing: Listing,
-    attention: Option<Attention>,
-) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
-    list_seen(conn, cache, listing, attention, None)
-}
-
-/// [`list_filtered`], noting in the cache that it is current at `seen`
-/// (the commit stamp read before this hop), so that [`list_kept`] can
-/// answer the next requests from memory.
-pub fn list_seen(
+/// rows are read. With a filter SQLite does the rest. The cache is noted
+/// as current at `seen` (the commit stamp read before this hop), so that
+/// [`list_kept`] can answer the next requests from memory.
+pub fn list(
     conn: &Connection,
     cache: &ListCache<Listed<Secret>, Summary>,
     listing: Listing,

@@ -219,3 +219,57 @@ async fn a_token_kept_in_memory_still_expires_on_time() {
         "the third request was from memory"
     );
 }
+
+/// A token's and a cluster's use is noted once a minute whatever the
+/// address: a cluster's nodes (or a CI pool) call from many, and a write
+/// per change of address would send every reader back to the database.
+#[tokio::test]
+async fn a_use_from_another_address_within_the_minute_is_not_written() {
+    let mut args = serve_args();
+    args.trust_proxy = true;
+    let app = spawn_app_with(None, args).await;
+    app.login_admin().await;
+    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "write", 3600).unwrap();
+    let (_, c) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(&admin),
+            Some(serde_json::json!({"name": "edge"})),
+        )
+        .await;
+    let cluster = c["token"].as_str().unwrap().to_owned();
+    let from = |token: &str, path: &str, address: &str| {
+        reqwest::Client::new()
+            .get(app.url(path))
+            .bearer_auth(token)
+            .header("x-forwarded-for", address)
+            .send()
+    };
+    for address in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+        let r = from(&cluster, "/api/v1/credentials?image=ghcr.io/a/b", address)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = from(&admin, "/api/v1/secrets", address).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let db = app.db();
+    let cluster_from: String = db
+        .query_row(
+            "SELECT last_seen_from FROM clusters WHERE name = 'edge'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let token_from: String = db
+        .query_row(
+            "SELECT last_used_from FROM api_tokens WHERE name = 'ops'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(cluster_from, "10.0.0.1");
+    // The admin token's first use was the cluster's creation, from loopback.
+    assert_eq!(token_from, "127.0.0.1");
+}
