@@ -38,7 +38,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    // Colours only on a terminal: a log file or journald gets plain text.
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )

@@ -170,6 +170,39 @@ fn catalogue_routes(conn: &Connection) -> rusqlite::Result<Vec<(String, Sealed)>
     Ok(out)
 }
 
+/// The delivered patterns in force: (pattern, secret, whether kubelet may
+/// be answered for it, or why not), by pattern.
+pub fn delivered_patterns(
+    conn: &Connection,
+) -> rusqlite::Result<Vec<(String, String, Result<NodePattern, String>)>> {
+    conn.prepare_cached(
+        "SELECT d.pattern, s.name, s.registry_host
+           FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
+          WHERE s.deliver = 1 AND s.kind IN ('image_pull', 'ecr')
+          ORDER BY d.pattern",
+    )?
+    .query_map([], |r| {
+        let raw: String = r.get(0)?;
+        let host: Option<String> = r.get(2)?;
+        let verdict = NodePattern::stored(&raw, host.as_deref());
+        Ok((raw, r.get(1)?, verdict))
+    })?
+    .collect()
+}
+
+/// Says, as a warning, every delivered pattern that is not served because
+/// it breaks a rule (stored before the rule existed): run at start.
+pub fn warn_of_unserved(conn: &Connection) -> rusqlite::Result<usize> {
+    let mut n = 0;
+    for (pattern, secret, verdict) in delivered_patterns(conn)? {
+        if let Err(why) = verdict {
+            n += 1;
+            tracing::warn!(%secret, %pattern, %why, "a delivered node image pattern is not served until its secret is fixed");
+        }
+    }
+    Ok(n)
+}
+
 /// The repositories [`catalogue_routes`] answers for, sorted.
 pub fn catalogue_repositories(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut repos: Vec<String> = catalogue_routes(conn)?
@@ -184,19 +217,19 @@ pub fn catalogue_repositories(conn: &Connection) -> rusqlite::Result<Vec<String>
 fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
     let mut patterns = Vec::new();
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT d.pattern, {SEALED_COLUMNS}
+        "SELECT d.pattern, s.registry_host, {SEALED_COLUMNS}
            FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
           WHERE s.deliver = 1 AND s.kind IN ('image_pull', 'ecr')
           ORDER BY d.pattern"
     ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let raw: String = r.get(0)?;
-        // Stored patterns were parsed on the way in; one that no longer
-        // parses is said, not silently dropped.
-        match NodePattern::parse(&raw) {
-            Ok(p) => patterns.push((p, Sealed::at(r, 1)?)),
-            Err(why) => tracing::warn!(pattern = %raw, %why, "a delivered pattern is left out"),
+        // Stored patterns were checked on the way in; one that breaks
+        // today's rules (stored before them) is not served (it is listed
+        // at start and on its secret's page).
+        let host: Option<String> = r.get(1)?;
+        if let Ok(p) = NodePattern::stored(&r.get::<_, String>(0)?, host.as_deref()) {
+            patterns.push((p, Sealed::at(r, 2)?));
         }
     }
     let (mut by_host, mut globbed) = (HashMap::<String, Vec<usize>>::new(), Vec::new());

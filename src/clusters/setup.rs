@@ -29,13 +29,10 @@ pub struct Delivery {
 
 /// Reads what is delivered.
 pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
-    let mut patterns: Vec<String> = conn
-        .prepare_cached(
-            "SELECT d.pattern FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
-              WHERE s.deliver = 1 ORDER BY d.pattern",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut patterns: Vec<String> = super::credentials::delivered_patterns(conn)?
+        .into_iter()
+        .filter_map(|(_, _, served)| served.ok().map(|p| p.to_string()))
+        .collect();
     // kubelet only asks for images its matchImages cover: the catalogue's
     // repositories with a delivered pull secret too.
     patterns.extend(super::credentials::catalogue_repositories(conn)?);

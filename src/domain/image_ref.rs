@@ -221,6 +221,7 @@ fn valid_domain(d: &str) -> bool {
             !h.is_empty()
                 && h.split('.').all(|l| {
                     !l.is_empty()
+                        && l.len() <= 63
                         && !l.starts_with('-')
                         && !l.ends_with('-')
                         && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')

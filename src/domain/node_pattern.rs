@@ -55,6 +55,9 @@ impl NodePattern {
         {
             return bad("the port must be a number from 1 to 65535, without a glob");
         }
+        if host.split('.').any(|part| part.len() > 63) {
+            return bad("a part of the host is longer than 63 characters");
+        }
         let part_ok = |part: &str| {
             !part.is_empty()
                 && !part.starts_with('-')
@@ -88,6 +91,18 @@ impl NodePattern {
         Ok(Self(format!("{host}{port}{path}")))
     }
 
+    /// A delivered pattern as stored, for a secret whose registry is
+    /// `registry_host` (as stored): the pattern, if kubelet may be answered
+    /// for it, else why not. Rows stored before a rule existed are judged
+    /// by today's rules, and never served while they break one.
+    pub fn stored(raw: &str, registry_host: Option<&str>) -> Result<Self, String> {
+        let pattern = Self::parse(raw)?;
+        let registry = RegistryHost::parse(registry_host.unwrap_or_default())
+            .map_err(|why| format!("\"{raw}\" has no registry to serve: {why}"))?;
+        pattern.confined_to(&registry)?;
+        Ok(pattern)
+    }
+
     /// The pattern a registry's credential serves when none is given: the
     /// registry's `host[:port]`, `docker.io` for Docker Hub.
     pub fn of_registry(host: &RegistryHost) -> Self {
@@ -108,6 +123,67 @@ impl NodePattern {
             return Err("At most 100 node image patterns.".into());
         }
         Ok(out)
+    }
+
+    /// Whether this pattern can match images of `registry` only, as a
+    /// delivered secret's pattern must: kubelet sends the secret's password
+    /// to whatever host an image it matches names. The host is the
+    /// registry's own (with the same port), or holds globs only in front of
+    /// the registry's registrable domain (`*.gitlab.com` for
+    /// `registry.gitlab.com`), which no other owner's host can end with. A
+    /// path is free: it only narrows.
+    pub fn confined_to(&self, registry: &RegistryHost) -> Result<(), String> {
+        let own = registry.domain();
+        let refuse = |why: String| Err(format!("\"{}\" {why}", self.0));
+        if own.starts_with('[') {
+            return refuse(format!(
+                "cannot be served: kubelet's patterns cannot name an IPv6 address, so a secret for {own} cannot be delivered. Give the registry a host name."
+            ));
+        }
+        let (host, port) = split_port(host_of(&self.0));
+        let (own_host, own_port) = split_port(own);
+        if port != own_port {
+            let said = |p: &str| {
+                if p.is_empty() {
+                    "no port".to_owned()
+                } else {
+                    format!("port {p}")
+                }
+            };
+            return refuse(format!(
+                "has {}, but this secret's registry {own} has {}: kubelet would send its password to another server.",
+                said(port),
+                said(own_port)
+            ));
+        }
+        if !host.contains(['*', '?']) {
+            return if host == own_host {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "names {host}, not this secret's registry {own}: kubelet would send its password there."
+                ))
+            };
+        }
+        let registrable = (own_host.parse::<std::net::Ipv4Addr>().is_err())
+            .then(|| psl::domain_str(own_host))
+            .flatten();
+        let Some(registrable) = registrable else {
+            return refuse(format!(
+                "has a glob, but {own_host} has no registrable domain to keep it within: name the registry's host."
+            ));
+        };
+        let confined = host
+            .strip_suffix(registrable)
+            .is_some_and(|front| front.ends_with('.'))
+            && urls_match(host, own_host);
+        if confined {
+            Ok(())
+        } else {
+            refuse(format!(
+                "could match hosts outside {registrable}, this secret's registry's own domain, and kubelet would send its password to them. Name the registry's host ({own}), or put globs only in front of {registrable}, e.g. *.{registrable}."
+            ))
+        }
     }
 
     /// The pattern as kubelet reads it.
@@ -133,6 +209,17 @@ impl fmt::Display for NodePattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The host part (`host[:port]`) of a pattern.
+fn host_of(s: &str) -> &str {
+    s.split('/').next().unwrap_or(s)
+}
+
+/// `host[:port]` of a pattern or a registry without brackets: the host and
+/// the port (empty when there is none).
+fn split_port(s: &str) -> (&str, &str) {
+    s.split_once(':').unwrap_or((s, ""))
 }
 
 /// kubelet's `URLsMatchStr(glob, target)`: both are read as URLs without a
@@ -174,13 +261,38 @@ fn split_host(host: &str) -> (Vec<&str>, &str) {
 
 /// Go's `filepath.Match` for one host part (no separator in it): `*` any
 /// run of characters, `?` one character, anything else itself.
+///
+/// Matched as Go's `path.Match` does, in one pass: on a mismatch, only the
+/// last `*` is given one more character; an earlier star never needs to
+/// be revisited, since the last one can absorb anything it could. At most
+/// `pattern.len() * name.len()` steps (a few thousand for a 63-byte
+/// label), never the exponential walk of a recursive matcher.
 fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| glob_match(rest, &name[i..])),
-        Some((b'?', rest)) => !name.is_empty() && glob_match(rest, &name[1..]),
-        Some((c, rest)) => name.first() == Some(c) && glob_match(rest, &name[1..]),
+    let (mut p, mut n) = (0, 0);
+    // The position after the last star seen, and the name position it
+    // was tried at.
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p + 1, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((after, tried)) => {
+                    p = after;
+                    n = tried + 1;
+                    star = Some((after, n));
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -227,6 +339,94 @@ mod tests {
         for (glob, target, want) in cases {
             assert_eq!(urls_match(glob, target), *want, "{glob} ~ {target}");
         }
+    }
+
+    /// Go's own cases for `path.Match` without separators, classes or
+    /// runes beyond ASCII (match_test.go; hosts are ASCII), and the backtracking pattern of the review, which
+    /// a recursive matcher takes seconds over.
+    #[test]
+    fn globs_match_as_go_does_in_linear_time() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("abc", "abc", true),
+            ("*", "abc", true),
+            ("*c", "abc", true),
+            ("a*", "a", true),
+            ("a*", "abc", true),
+            ("a*", "ab/c", true),
+            ("a*b*c*d*e*", "axbxcxdxe", true),
+            ("a*b*c*d*e*", "axbxcxdxexxx", true),
+            ("a*b?c*x", "abxbbxdbxebxczzx", true),
+            ("a*b?c*x", "abxbbxdbxebxczzy", false),
+            ("*x", "xxx", true),
+            ("a*b", "a", false),
+            ("", "", true),
+            ("", "a", false),
+            ("*", "", true),
+            ("?", "", false),
+            ("**", "ab", true),
+        ];
+        for (pattern, name, want) in cases {
+            assert_eq!(
+                glob_match(pattern.as_bytes(), name.as_bytes()),
+                *want,
+                "{pattern} ~ {name}"
+            );
+        }
+        let started = std::time::Instant::now();
+        let long = format!("{}.example.com/x", "a".repeat(63));
+        assert!(!urls_match("*a*a*a*a*a*a*b.example.com", &long));
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        assert!(NodePattern::parse(&format!("{}.example.com", "a".repeat(64))).is_err());
+    }
+
+    /// A pattern may send a secret's password only to its own registry.
+    #[test]
+    fn patterns_stay_on_their_registry() {
+        let verdict = |pattern: &str, registry: &str| {
+            NodePattern::parse(pattern)
+                .unwrap()
+                .confined_to(&RegistryHost::parse(registry).unwrap())
+        };
+        for (pattern, registry) in [
+            ("ghcr.io", "ghcr.io"),
+            ("ghcr.io/team", "https://ghcr.io"),
+            ("*.gitlab.com", "registry.gitlab.com"),
+            ("registry.gitlab.com/team", "registry.gitlab.com"),
+            ("*.registry.example.co.uk", "eu.registry.example.co.uk"),
+            ("reg*.example.com", "registry.example.com"),
+            ("127.0.0.1:5000/private", "http://127.0.0.1:5000"),
+            ("docker.io/library", "docker.io"),
+            ("registry.internal:5000", "registry.internal:5000"),
+        ] {
+            assert_eq!(
+                verdict(pattern, registry),
+                Ok(()),
+                "{pattern} for {registry}"
+            );
+        }
+        for (pattern, registry, says) in [
+            ("*.io", "ghcr.io", "outside ghcr.io"),
+            ("*.*", "ghcr.io", "outside ghcr.io"),
+            ("*", "localhost:5000", "port"),
+            ("attacker.com", "ghcr.io", "names attacker.com"),
+            ("ghcr.io:443", "ghcr.io", "port 443"),
+            ("*.co.uk", "example.co.uk", "outside example.co.uk"),
+            ("*.example.co.uk", "example.co.uk", "outside example.co.uk"),
+            ("*.0.0.1:5000", "127.0.0.1:5000", "no registrable domain"),
+            ("*.localhost", "registry.localhost", "outside"),
+            ("registry.internal", "[fd00::5]:5000", "IPv6"),
+            (
+                "*.github.io",
+                "someone.github.io",
+                "outside someone.github.io",
+            ),
+        ] {
+            let why = verdict(pattern, registry).unwrap_err();
+            assert!(why.contains(says), "{pattern} for {registry}: {why}");
+        }
+        assert!(NodePattern::stored("*.*", Some("ghcr.io")).is_err());
+        assert!(NodePattern::stored("*.gitlab.com", Some("registry.gitlab.com")).is_ok());
+        assert!(NodePattern::stored("ghcr.io", None).is_err());
     }
 
     #[test]

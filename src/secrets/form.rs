@@ -208,7 +208,7 @@ impl SecretForm {
             {
                 errors.add(
                     "node_patterns",
-                    "Give the node image patterns: kubelet's patterns cannot name an IPv6 address, so this registry has no pattern of its own.",
+                    "This registry cannot be delivered: kubelet's patterns cannot name an IPv6 address. Give the registry a host name.",
                 );
                 None
             }
@@ -283,6 +283,18 @@ impl SecretForm {
             }
             None => None,
         };
+        // A pattern sends the password to every host it matches: each must
+        // stay on this secret's registry.
+        let registry = match &credential {
+            Some(Credential::ImagePull { host, .. }) => Some(host.clone()),
+            Some(Credential::Ecr { host, .. }) => Some(host.registry()),
+            _ => None,
+        };
+        if let (Some(registry), Some(patterns)) = (registry, &node_patterns)
+            && let Some(why) = patterns.iter().find_map(|p| p.confined_to(&registry).err())
+        {
+            errors.add("node_patterns", why);
+        }
         match (
             name,
             display_name,

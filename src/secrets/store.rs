@@ -71,6 +71,20 @@ pub struct Secret {
 }
 
 impl Secret {
+    /// Why each of its node image patterns that breaks a rule is not
+    /// served (one stored before the rule existed): kubelet is not
+    /// answered for it until the secret is fixed.
+    pub fn patterns_not_served(&self) -> Vec<String> {
+        if !self.deliver || !matches!(self.kind, Kind::ImagePull | Kind::Ecr) {
+            return Vec::new();
+        }
+        self.node_patterns
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| NodePattern::stored(l, self.registry_host.as_deref()).err())
+            .collect()
+    }
+
     /// When an ECR secret's current token expires, as administrators read
     /// it.
     pub fn token_expires(&self) -> Option<String> {

@@ -1073,10 +1073,10 @@ fn the_plugin_says_what_is_wrong_on_the_node() {
     );
 }
 
-/// An IPv6 registry has no node pattern of its own (kubelet's patterns
-/// cannot name one): delivering it needs patterns given.
+/// An IPv6 registry cannot be delivered: kubelet's patterns cannot name
+/// one, and a pattern of another host would send its password there.
 #[tokio::test]
-async fn an_ipv6_registry_is_delivered_only_with_patterns() {
+async fn an_ipv6_registry_is_not_delivered() {
     let app = spawn_app().await;
     app.add_user("alice", "alices-long-password", true);
     let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
@@ -1084,29 +1084,243 @@ async fn an_ipv6_registry_is_delivered_only_with_patterns() {
         json!({"name": "v6", "type": "image_pull", "registry_host": "[fd00::5]:5000",
                "username": "u", "password": "p", "deliver": true, "node_patterns": patterns})
     };
+    let before = app.digest();
+    for patterns in [json!([]), json!(["registry.internal:5000"])] {
+        let (s, b) = app
+            .api_json(
+                Method::POST,
+                "/api/v1/secrets",
+                Some(&admin),
+                Some(body(patterns)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            b["errors"]["node_patterns"][0]
+                .as_str()
+                .unwrap()
+                .contains("IPv6"),
+            "{b}"
+        );
+    }
+    assert_eq!(app.digest(), before);
+}
+
+/// A secret and a cluster over the API: the admin's token and the
+/// cluster's.
+async fn delivered(app: &TestApp, secret: Value) -> (String, String) {
+    app.add_user("alice", "alices-long-password", true);
+    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
     let (s, b) = app
+        .api_json(Method::POST, "/api/v1/secrets", Some(&admin), Some(secret))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, c) = app
         .api_json(
             Method::POST,
-            "/api/v1/secrets",
+            "/api/v1/clusters",
             Some(&admin),
-            Some(body(json!([]))),
+            Some(json!({"name": "prod"})),
+        )
+        .await;
+    (admin, c["token"].as_str().unwrap().to_owned())
+}
+
+/// Review 4, finding 1: a delivered glob that made a recursive matcher
+/// backtrack for seconds, and an image that fed it, answer at once, and
+/// `/healthz` stays fast while eight such lookups run. A host label longer
+/// than DNS allows is refused.
+#[tokio::test]
+async fn a_glob_pattern_is_matched_in_linear_time() {
+    let app = spawn_app().await;
+    let (_, cluster) = delivered(
+        &app,
+        json!({"name": "aab", "type": "image_pull", "registry_host": "aaaaaab.example.com",
+               "username": "u", "password": "p", "deliver": true,
+               "node_patterns": ["*a*a*a*a*a*a*b.example.com"]}),
+    )
+    .await;
+    let path = format!("/api/v1/credentials?image={}.example.com/x", "a".repeat(63));
+    let started = Instant::now();
+    let (s, v) = app.api_json(Method::GET, &path, Some(&cluster), None).await;
+    let took = started.elapsed();
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["auth"], json!({}));
+    assert!(took < Duration::from_millis(100), "{took:?}");
+    let (s, v) = app
+        .api_json(
+            Method::GET,
+            "/api/v1/credentials?image=aaaaaab.example.com/x",
+            Some(&cluster),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["auth"]["*a*a*a*a*a*a*b.example.com"].is_object(), "{v}");
+    let (s, _) = app
+        .api_json(
+            Method::GET,
+            &format!("/api/v1/credentials?image={}.example.com/x", "a".repeat(80)),
+            Some(&cluster),
+            None,
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        b["errors"]["node_patterns"][0]
-            .as_str()
-            .unwrap()
-            .contains("IPv6"),
-        "{b}"
-    );
-    let (s, b) = app
-        .api_json(
-            Method::POST,
-            "/api/v1/secrets",
-            Some(&admin),
-            Some(body(json!(["registry.internal:5000"]))),
+    let lookups: Vec<_> = (0..8)
+        .map(|_| {
+            let (address, path, cluster) = (app.address.clone(), path.clone(), cluster.clone());
+            tokio::spawn(async move {
+                api_json_at(&address, Method::GET, &path, Some(&cluster), None).await
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let health = client()
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    let health_took = started.elapsed();
+    assert_eq!(health.status(), StatusCode::OK);
+    for l in lookups {
+        assert_eq!(l.await.unwrap().0, StatusCode::OK);
+    }
+    let all_took = started.elapsed();
+    assert!(health_took < Duration::from_millis(500), "{health_took:?}");
+    assert!(all_took < Duration::from_secs(1), "{all_took:?}");
+}
+
+/// Review 4, finding 2: a pattern can send a secret's password only to its
+/// own registry. `*.io` or `*.*` on a ghcr.io secret is refused (the API
+/// and the page, nothing stored); one stored before the rule is not served,
+/// not in kubelet's config, said on the secret's page and at start.
+#[tokio::test]
+async fn a_pattern_cannot_route_a_secret_to_another_registry() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let (admin, cluster) = delivered(
+        &app,
+        json!({"name": "ghcr-ml", "type": "image_pull", "registry_host": "ghcr.io",
+               "username": "u", "password": "ghcr-pass", "deliver": true}),
+    )
+    .await;
+    let before = app.digest();
+    for pattern in ["*.io", "*.*", "attacker.com", "ghcr.io:8443"] {
+        let (s, b) = app
+            .api_json(
+                Method::POST,
+                "/api/v1/secrets",
+                Some(&admin),
+                Some(
+                    json!({"name": "ghcr-2", "type": "image_pull", "registry_host": "ghcr.io",
+                            "username": "u", "password": "p", "deliver": true,
+                            "node_patterns": [pattern]}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{pattern}: {b}");
+        let why = b["errors"]["node_patterns"][0].as_str().unwrap();
+        assert!(
+            why.contains("kubelet would send its password"),
+            "{pattern}: {why}"
+        );
+        let (s, _) = app
+            .api_json(
+                Method::PATCH,
+                "/api/v1/secrets/ghcr-ml",
+                Some(&admin),
+                Some(json!({"node_patterns": [pattern]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{pattern}");
+    }
+    let page = app.get_html("/admin/secrets/ghcr-ml").await;
+    let r = app
+        .post(
+            "/admin/secrets/ghcr-ml",
+            &[
+                ("display_name", ""),
+                ("registry_host", "ghcr.io"),
+                ("username", "u"),
+                ("password", ""),
+                ("deliver", "on"),
+                ("node_patterns", "*.*"),
+                ("version", &version_in(&page)),
+            ],
         )
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("could match hosts outside ghcr.io"), "{html}");
+    assert!(html.contains(">*.*</textarea>"), "the form is kept");
+    assert_eq!(app.digest(), before);
+
+    // As an earlier wharf stored it.
+    let mut db = app.db();
+    let tx = db.transaction().unwrap();
+    tx.execute(
+        "UPDATE secrets SET node_patterns = 'ghcr.io\n*.*' WHERE name = 'ghcr-ml'",
+        [],
+    )
+    .unwrap();
+    tx.execute(
+        "INSERT INTO delivered_patterns (pattern, secret_id)
+         SELECT '*.*', id FROM secrets WHERE name = 'ghcr-ml'",
+        [],
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let ask = |image: &'static str| {
+        let (app, cluster) = (&app, cluster.clone());
+        async move {
+            let path = format!("/api/v1/credentials?image={image}");
+            app.api_json(Method::GET, &path, Some(&cluster), None).await
+        }
+    };
+    let (s, v) = ask("attacker.com/x").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["auth"], json!({}), "nothing for another registry");
+    let (_, v) = ask("ghcr.io/team/app").await;
+    assert_eq!(v["auth"]["ghcr.io"]["password"], "ghcr-pass");
+    assert!(v["auth"].get("*.*").is_none(), "{v}");
+    let config = app
+        .api(
+            Method::GET,
+            "/api/v1/clusters/prod/kubelet-config",
+            Some(&admin),
+            None,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        config.contains("ghcr.io") && !config.contains("*.*"),
+        "{config}"
+    );
+    let page = app.get_html("/admin/secrets/ghcr-ml").await;
+    assert!(page.contains("data-unserved-patterns"), "{page}");
+    assert!(
+        page.contains("Not served to clusters until fixed"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&#34;*.*&#34; could match hosts outside ghcr.io"),
+        "{page}"
+    );
+
+    // At start, the log says it.
+    let (_server, _, log) = start_wharf_logged(app.dir.path(), &["--check-every", "0"]).await;
+    let mut said = String::new();
+    for _ in 0..100 {
+        said = std::fs::read_to_string(&log).unwrap();
+        if said.contains("not served") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        said.contains("WARN") && said.contains("pattern=*.*") && said.contains("secret=ghcr-ml"),
+        "{said}"
+    );
 }

@@ -549,15 +549,16 @@ pub async fn start_wharf_env(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (KillOnDrop, String) {
-    start_wharf_to(dir, extra, env, Stdio::null()).await
+    start_wharf_to(dir, extra, env, None).await
 }
 
-/// [`start_wharf`] at log level debug, its log written to
-/// `dir/server.log` (returned), for tests that read what it logged.
+/// [`start_wharf`] at log level debug, its log (stdout, where wharf's log
+/// goes, and stderr) written to `dir/server.log` (returned), for tests that
+/// read what it logged.
 pub async fn start_wharf_logged(dir: &Path, extra: &[&str]) -> (KillOnDrop, String, PathBuf) {
     let log = dir.join("server.log");
     let file = std::fs::File::create(&log).unwrap();
-    let (process, base) = start_wharf_to(dir, extra, &[("RUST_LOG", "debug")], file.into()).await;
+    let (process, base) = start_wharf_to(dir, extra, &[("RUST_LOG", "debug")], Some(file)).await;
     (process, base, log)
 }
 
@@ -565,7 +566,7 @@ async fn start_wharf_to(
     dir: &Path,
     extra: &[&str],
     env: &[(&str, &str)],
-    stderr: Stdio,
+    log: Option<std::fs::File>,
 ) -> (KillOnDrop, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -581,8 +582,14 @@ async fn start_wharf_to(
         .args(&args)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(stderr)
+        .stdout(match &log {
+            Some(f) => f.try_clone().unwrap().into(),
+            None => Stdio::null(),
+        })
+        .stderr(match log {
+            Some(f) => f.into(),
+            None => Stdio::null(),
+        })
         .spawn()
         .unwrap();
     let process = KillOnDrop(child);
