@@ -25,8 +25,16 @@ const TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken
 /// Largest answer read; a real one is about 3 KiB.
 const MAX_BODY: usize = 64 * 1024;
 
-/// Longest AWS message kept in a reason.
-const MAX_MESSAGE: usize = 300;
+/// Longest message of AWS's own endpoint kept in a reason; with the
+/// rest, a reason is never longer than 300 characters.
+const MAX_MESSAGE: usize = 190;
+
+/// Longest message kept from an endpoint that is not AWS's own (an
+/// administrator may point a secret anywhere): its first line only.
+const MAX_FOREIGN_MESSAGE: usize = 120;
+
+/// Longest error code kept.
+const MAX_CODE: usize = 64;
 
 /// A registry token.
 pub struct Minted {
@@ -39,8 +47,8 @@ pub struct Minted {
 }
 
 /// Why no token was minted, in an administrator's words. Never holds the
-/// secret key or a token.
-#[derive(Debug, thiserror::Error)]
+/// secret key or a token, and never more than 300 characters.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum MintError {
     /// AWS answered with an error: its code and message.
     #[error("AWS refused the token request (HTTP {status}): {code}: {message}")]
@@ -92,6 +100,7 @@ pub async fn get_authorization_token(
     let url = Url::parse(&format!("{endpoint}/"))
         .map_err(|e| MintError::Unreachable(format!("{endpoint} is not a URL ({e}).")))?;
     check_target(&url).map_err(|r| MintError::Unreachable(r.0))?;
+    let aws = is_aws(&url);
     let body = b"{}";
     let headers = [
         ("content-type", "application/x-amz-json-1.1"),
@@ -143,8 +152,17 @@ pub async fn get_authorization_token(
     if status.is_success() {
         parse_token(&bytes)
     } else {
-        Err(refusal(status.as_u16(), &bytes))
+        Err(refusal(status.as_u16(), &bytes, aws))
     }
+}
+
+/// Whether `url` is one of AWS's own endpoints (`https://…amazonaws.com`,
+/// or `.com.cn` in China), whose messages are kept whole up to the cap.
+fn is_aws(url: &Url) -> bool {
+    url.scheme() == "https"
+        && url
+            .host_str()
+            .is_some_and(|h| h.ends_with(".amazonaws.com") || h.ends_with(".amazonaws.com.cn"))
 }
 
 /// What a 2xx holds.
@@ -191,7 +209,10 @@ fn parse_token(bytes: &[u8]) -> Result<Minted, MintError> {
 }
 
 /// AWS's error (`__type` and `message` of a JSON 1.1 error), or the status.
-fn refusal(status: u16, bytes: &[u8]) -> MintError {
+/// An endpoint that is not AWS's own (`aws` false) may say anything, and
+/// what it says is shown on the secret's page: only its code and the first
+/// line of its message are kept, shorter still.
+fn refusal(status: u16, bytes: &[u8], aws: bool) -> MintError {
     #[derive(Deserialize)]
     struct AwsError {
         #[serde(rename = "__type")]
@@ -229,11 +250,39 @@ fn refusal(status: u16, bytes: &[u8]) -> MintError {
         ),
         None => ("UnknownError".into(), "the answer is not an AWS error.".into()),
     };
+    // A code is a name: letters, digits and a few marks.
+    let code: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+        .collect();
+    let message = if aws {
+        crate::domain::truncate(&printable(&message), MAX_MESSAGE)
+    } else {
+        let first = message.trim().lines().next().unwrap_or_default();
+        crate::domain::truncate(&printable(first), MAX_FOREIGN_MESSAGE)
+    };
     MintError::Refused {
         status,
-        code: crate::domain::truncate(&code, 80),
-        message: crate::domain::truncate(message.trim(), MAX_MESSAGE),
+        code: crate::domain::truncate(
+            if code.is_empty() {
+                "UnknownError"
+            } else {
+                &code
+            },
+            MAX_CODE,
+        ),
+        message,
     }
+}
+
+/// `text` on one line, without control characters.
+fn printable(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, MintError> {
@@ -282,18 +331,56 @@ mod tests {
         let e = refusal(
             400,
             br#"{"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is invalid."}"#,
+            true,
         );
         assert_eq!(
             e.to_string(),
             "AWS refused the token request (HTTP 400): UnrecognizedClientException: The security token included in the request is invalid."
         );
         let long = format!(r#"{{"__type":"X","Message":"{}"}}"#, "m".repeat(2000));
-        assert!(refusal(403, long.as_bytes()).to_string().len() < 400);
-        assert!(refusal(301, b"").to_string().contains("not followed"));
+        assert!(
+            refusal(403, long.as_bytes(), true)
+                .to_string()
+                .chars()
+                .count()
+                <= 300
+        );
+        assert!(refusal(301, b"", true).to_string().contains("not followed"));
         let xml = b"<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>Check your AWS Secret Access Key.</Message></Error></Errors></ErrorResponse>";
         assert_eq!(
-            refusal(403, xml).to_string(),
+            refusal(403, xml, true).to_string(),
             "AWS refused the token request (HTTP 403): SignatureDoesNotMatch: Check your AWS Secret Access Key."
         );
+    }
+
+    /// An endpoint that is not AWS's own keeps only its code and the first
+    /// line of its message, without control characters; none is ever
+    /// longer than 300 characters.
+    #[test]
+    fn a_foreign_endpoints_words_are_cut_short() {
+        let body = format!(
+            r#"{{"__type":"Evil<script>Code","message":"first line \u001b[31mred\u001b[0m\nsecond line {}"}}"#,
+            "x".repeat(5000)
+        );
+        let shown = refusal(400, body.as_bytes(), false).to_string();
+        assert_eq!(
+            shown,
+            "AWS refused the token request (HTTP 400): EvilscriptCode: first line [31mred[0m"
+        );
+        let long = format!(
+            r#"{{"__type":"{}","message":"{}"}}"#,
+            "C".repeat(500),
+            "m ".repeat(900)
+        );
+        for aws in [true, false] {
+            let shown = refusal(400, long.as_bytes(), aws).to_string();
+            assert!(shown.chars().count() <= 300, "{aws}: {}", shown.len());
+            assert!(!shown.contains('\n'));
+        }
+        let url = |u: &str| Url::parse(u).unwrap();
+        assert!(is_aws(&url("https://api.ecr.us-east-1.amazonaws.com/")));
+        assert!(is_aws(&url("https://api.ecr.cn-north-1.amazonaws.com.cn/")));
+        assert!(!is_aws(&url("http://127.0.0.1:4566/")));
+        assert!(!is_aws(&url("https://amazonaws.com.evil.example/")));
     }
 }

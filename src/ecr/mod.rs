@@ -62,13 +62,28 @@ impl From<TokenError> for AppError {
     }
 }
 
-/// The minting side of the state: the clock, the HTTP client, and one lock
-/// per secret so that concurrent askers share a mint.
+/// How long a failed mint is remembered: meanwhile every asker gets that
+/// failure at once (a lookup answers 502 and the node's plugin gives its
+/// kept answer) instead of calling an endpoint that just refused or hung.
+pub const BACK_OFF: i64 = 45;
+
+/// A mint that failed, for the secret at `version`, at `at`.
+#[derive(Clone)]
+struct Failed {
+    version: i64,
+    at: i64,
+    error: MintError,
+}
+
+/// The minting side of the state: the clock, the HTTP client, one lock
+/// per secret so that concurrent askers share a mint, and the last failed
+/// mint per secret, shared for [`BACK_OFF`] seconds.
 pub struct Tokens {
     /// What token lives are measured with.
     pub clock: Clock,
     client: Result<reqwest::Client, String>,
     flights: Mutex<HashMap<SecretId, Arc<tokio::sync::Mutex<()>>>>,
+    failed: Mutex<HashMap<SecretId, Failed>>,
 }
 
 impl Tokens {
@@ -78,12 +93,53 @@ impl Tokens {
             clock,
             client: mint::client(),
             flights: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
         }
     }
 
     fn flight(&self, id: SecretId) -> Arc<tokio::sync::Mutex<()>> {
         let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
         flights.entry(id).or_default().clone()
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<SecretId, Failed>> {
+        self.failed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The failure of the last mint for this secret's credentials (its
+    /// `version`), if it failed less than [`BACK_OFF`] seconds before `now`:
+    /// said with when the next try may be.
+    fn failed_lately(&self, id: SecretId, version: i64, now: i64) -> Option<MintError> {
+        let failed = self.failures().get(&id).cloned()?;
+        let wait = failed.at + BACK_OFF - now;
+        (failed.version == version && wait > 0).then(|| match failed.error {
+            MintError::Refused {
+                status,
+                code,
+                message,
+            } => MintError::Refused {
+                status,
+                code,
+                message: crate::domain::truncate(
+                    &format!("{message} (the last try; the next is in {wait} s)"),
+                    240,
+                ),
+            },
+            MintError::Unreachable(why) => {
+                MintError::Unreachable(format!("{why} (the last try; the next is in {wait} s)"))
+            }
+            MintError::Unreadable(why) => {
+                MintError::Unreadable(format!("{why} (the last try; the next is in {wait} s)"))
+            }
+        })
+    }
+
+    fn remember(&self, id: SecretId, outcome: Option<Failed>) {
+        let mut failures = self.failures();
+        match outcome {
+            Some(failed) => failures.insert(id, failed),
+            None => failures.remove(&id),
+        };
     }
 }
 
@@ -143,6 +199,20 @@ pub fn open_token(
 }
 
 impl Stored {
+    /// What is given when no token was minted: a kept token that is still
+    /// valid (with why no new one), else the failure.
+    fn instead(
+        &self,
+        state: &AppState,
+        now: i64,
+        failure: MintError,
+    ) -> Result<(Token, Option<MintError>), TokenError> {
+        match self.kept(state, |l| l.valid(now))? {
+            Some(still_valid) => Ok((still_valid, Some(failure))),
+            None => Err(failure.into()),
+        }
+    }
+
     /// The kept token, if `keep` says it may still be given.
     fn kept(
         &self,
@@ -160,9 +230,10 @@ impl Stored {
 
 /// The current registry token of ECR secret `name`: the kept one while
 /// more than half its life is left, else a new one (one mint at a time per
-/// secret; whoever asks meanwhile gets the same). When ECR refuses or
-/// cannot be reached, a kept token that is still valid is given rather
-/// than nothing.
+/// secret; whoever asks meanwhile gets the same, a failure included, and
+/// for [`BACK_OFF`] seconds after a failure no one calls again). When ECR
+/// refuses or cannot be reached, a kept token that is still valid is given
+/// rather than nothing.
 pub async fn current_token(state: &AppState, name: &str) -> Result<Token, TokenError> {
     obtain(state, name).await.map(|(token, _)| token)
 }
@@ -173,32 +244,46 @@ pub async fn obtain(
     state: &AppState,
     name: &str,
 ) -> Result<(Token, Option<MintError>), TokenError> {
-    let now = state.tokens.clock.now();
+    let tokens = &state.tokens;
+    let now = tokens.clock.now();
     let stored = load(state, name).await?;
     if let Some(token) = stored.kept(state, |l| l.fresh(now))? {
         return Ok((token, None));
     }
-    let flight = state.tokens.flight(stored.id);
+    if let Some(e) = tokens.failed_lately(stored.id, stored.version, now) {
+        return stored.instead(state, now, e);
+    }
+    let flight = tokens.flight(stored.id);
     let _mine = flight.lock().await;
-    // Whoever held the lock before may have minted it.
+    // Whoever held the lock before may have minted it, or failed to.
     let stored = load(state, name).await?;
-    let now = state.tokens.clock.now();
+    let now = tokens.clock.now();
     if let Some(token) = stored.kept(state, |l| l.fresh(now))? {
         return Ok((token, None));
+    }
+    if let Some(e) = tokens.failed_lately(stored.id, stored.version, now) {
+        return stored.instead(state, now, e);
     }
     match mint_for(state, &stored).await {
         Ok(token) => {
             state.metrics.token_mint(true);
+            tokens.remember(stored.id, None);
             keep(state, &stored, &token).await?;
             Ok((token, None))
         }
         Err(e) => {
             state.metrics.token_mint(false);
             tracing::warn!(secret = %stored.name, error = %e, "minting an ECR registry token failed");
-            match stored.kept(state, |l| l.valid(now))? {
-                Some(still_valid) => Ok((still_valid, Some(e))),
-                None => Err(e.into()),
-            }
+            let at = tokens.clock.now();
+            tokens.remember(
+                stored.id,
+                Some(Failed {
+                    version: stored.version,
+                    at,
+                    error: e.clone(),
+                }),
+            );
+            stored.instead(state, at, e)
         }
     }
 }

@@ -833,3 +833,158 @@ async fn when_ecr_refuses_the_refresher_says_so_serves_the_valid_token_and_recov
         "{metrics}"
     );
 }
+
+/// An ECR endpoint on loopback that counts its calls, waits `delay`, and
+/// refuses every one with `body` (HTTP 400).
+fn counting_endpoint(delay: Duration, body: &'static str) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let port = crate::loopback_server!({
+        let seen = seen.clone();
+        actix_web::App::new().default_service(web::to(move || {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                HttpResponse::BadRequest()
+                    .content_type("application/x-amz-json-1.1")
+                    .body(body)
+            }
+        }))
+    });
+    (format!("http://127.0.0.1:{port}"), calls)
+}
+
+/// A delivered ECR secret minted at `endpoint`, and a cluster's token.
+async fn ecr_at(app: &TestApp, admin: &str, endpoint: &str) -> String {
+    let (s, b) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets",
+            Some(admin),
+            Some(
+                json!({"name": "ecr-prod", "type": "ecr", "registry_host": HOST,
+                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "endpoint": endpoint, "deliver": true}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    cluster_token(app, admin).await
+}
+
+/// Review 4, finding 3: a failed mint is shared with everyone waiting for
+/// it and remembered for `BACK_OFF` seconds. Four lookups during a slow
+/// refusal make one call and all end with it; a hundred more meanwhile
+/// make none and answer 502 at once; once the back-off has passed, the
+/// next lookup tries again.
+#[tokio::test]
+async fn a_failed_mint_is_shared_and_backed_off() {
+    let (endpoint, calls) = counting_endpoint(
+        Duration::from_millis(1500),
+        r#"{"__type":"AccessDeniedException","message":"not authorized to perform: ecr:GetAuthorizationToken"}"#,
+    );
+    let clock = Clock::manual(wharf::db::now());
+    let (app, admin) = wharf_on(clock.clone(), 3600).await;
+    let cluster = ecr_at(&app, &admin, &endpoint).await;
+    let image = format!("/api/v1/credentials?image={HOST}/team/app");
+    let ask = || {
+        let (address, image, cluster) = (app.address.clone(), image.clone(), cluster.clone());
+        tokio::spawn(async move {
+            api_json_at(&address, Method::GET, &image, Some(&cluster), None).await
+        })
+    };
+    let started = std::time::Instant::now();
+    let four: Vec<_> = (0..4).map(|_| ask()).collect();
+    for l in four {
+        let (s, b) = l.await.unwrap();
+        assert_eq!(s, StatusCode::BAD_GATEWAY, "{b}");
+    }
+    let took = started.elapsed();
+    println!(
+        "4 lookups during a slow refusal: {took:?}, {} calls",
+        calls.load(Ordering::SeqCst)
+    );
+    assert!(took < Duration::from_millis(2900), "{took:?}");
+    let after_four = calls.load(Ordering::SeqCst);
+    // The refresher of delivered secrets may have been the one that asked.
+    assert_eq!(after_four, 1);
+
+    let started = std::time::Instant::now();
+    let hundred: Vec<_> = (0..100).map(|_| ask()).collect();
+    for l in hundred {
+        assert_eq!(l.await.unwrap().0, StatusCode::BAD_GATEWAY);
+    }
+    let took = started.elapsed();
+    println!(
+        "100 lookups in the back-off: {took:?}, {} calls",
+        calls.load(Ordering::SeqCst)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "no call in the back-off");
+    // None waited for the endpoint (1.5 s a call): a hundred requests of a
+    // debug build, beside the other tests.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // Test login says the last failure and when the next try is.
+    let (s, b) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets/ecr-prod/test",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let message = b["message"].as_str().unwrap();
+    assert!(
+        message.contains("AccessDeniedException") && message.contains("the next is in"),
+        "{message}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    clock.advance(wharf::ecr::BACK_OFF + 1);
+    let (s, _) = ask().await.unwrap();
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "tried again after the back-off"
+    );
+}
+
+/// Review 4, finding 8: what an endpoint that is not AWS's own says is
+/// shown only as its code and the first line of its message, without
+/// control characters, on the secret's page, in Test login and in the API.
+#[tokio::test]
+async fn a_foreign_endpoints_error_text_is_cut_short() {
+    let (endpoint, _) = counting_endpoint(
+        Duration::ZERO,
+        "{\"__type\":\"Phish\",\"message\":\"Your key expired: re-enter it at evil.example\\u001b[0m\\nSECOND LINE that goes on and on\"}",
+    );
+    let (app, admin) = wharf_on(Clock::system(), 3600).await;
+    ecr_at(&app, &admin, &endpoint).await;
+    let (_, b) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets/ecr-prod/test",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let message = b["message"].as_str().unwrap();
+    assert!(
+        message.contains("Phish: Your key expired: re-enter it at evil.example[0m"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("SECOND LINE") && !message.contains('\u{1b}'),
+        "{message}"
+    );
+    assert!(message.chars().count() <= 300, "{message}");
+    app.login(ADMIN, ADMIN_PASSWORD).await;
+    let page = app.get_html("/admin/secrets/ecr-prod").await;
+    assert!(
+        page.contains("Phish") && !page.contains("SECOND LINE"),
+        "{page}"
+    );
+}
