@@ -306,12 +306,18 @@ pub enum SsoChange {
 /// link binds the identity whose single sign-on was refused (its username
 /// is this password account's) to the account, so it signs in with it
 /// from then on; only the identity the administrator was shown is linked.
+///
+/// An unlink, and a link that replaces an identity, take away a way in:
+/// as a password reset does, they end the account's sessions and revoke
+/// its API tokens in the same transaction (what the identity signed in to
+/// or made must not outlive it). Returns how many tokens were revoked
+/// then, `None` when nothing was ended.
 pub async fn change_sso(
     state: &AppState,
     actor: Actor,
     username: &str,
     change: SsoChange,
-) -> OpResult<(), crate::sso::accounts::LinkRefusal> {
+) -> OpResult<Option<usize>, crate::sso::accounts::LinkRefusal> {
     use crate::sso::accounts::{self as sso, LinkRefusal};
     let name = username.to_owned();
     db::run(&state.pool, move |c| {
@@ -320,6 +326,11 @@ pub async fn change_sso(
             return Ok(Err(Failure::missing("user", &name)));
         };
         let id = account.user.id;
+        let ends = match &change {
+            SsoChange::Unlink => true,
+            SsoChange::Link { .. } => sso::of_account(&tx, id)?.identity.is_some(),
+            SsoChange::Dismiss => false,
+        };
         let (done, what) = match &change {
             SsoChange::Link { issuer, subject } => (
                 sso::link(&tx, id, &name, (issuer, subject))?,
@@ -340,8 +351,17 @@ pub async fn change_sso(
         }
         let target = format!("user/{name}");
         audit::record(&tx, &actor.name, what, &target, &actor.source)?;
+        let revoked = if ends {
+            crate::auth::store::end_sessions(&tx, id)?;
+            let n = tokens::revoke_all(&tx, id)?;
+            let ended = format!("sessions ended; {}", action::tokens_revoked(n));
+            audit::record(&tx, &actor.name, &ended, &target, &actor.source)?;
+            Some(n)
+        } else {
+            None
+        };
         tx.commit()?;
-        Ok(Ok(()))
+        Ok(Ok(revoked))
     })
     .await?
 }

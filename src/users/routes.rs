@@ -241,7 +241,14 @@ pub async fn change_sso(
         }
     };
     match ops::change_sso(&state, ctx.actor(), &name, change).await {
-        Ok(()) => ctx.done(done, &back),
+        Ok(None) => ctx.done(done, &back),
+        Ok(Some(n)) => ctx.done(
+            format!(
+                "{done} Their sessions are ended; {}.",
+                action::tokens_revoked(n)
+            ),
+            &back,
+        ),
         Err(Failure::Refused(r)) => ctx.done(r.to_string(), &back),
         Err(other) => Err(other.into()),
     }

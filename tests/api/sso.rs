@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -652,6 +652,66 @@ async fn next_hop(b: &Browser, url: &str) -> String {
 
 fn urlencode(s: &str) -> String {
     s.replace(':', "%3A").replace('/', "%2F")
+}
+
+/// Review 4, finding 4: unlinking an identity ends what it signed in to:
+/// the account's sessions end and its API tokens are revoked in the same
+/// transaction, audited with the count, as a password reset does.
+#[tokio::test]
+async fn unlinking_an_identity_ends_its_sessions_and_tokens() {
+    let (app, idp) = sso_world().await;
+    app.add_user("vic", "vics-own-long-password", false);
+    let (b, r) = sso_sign_in(&app, "u-vic").await;
+    refused(
+        &app,
+        &b,
+        r,
+        "taken",
+        "belongs to an account with a password",
+    )
+    .await;
+    let r = app
+        .post(
+            "/admin/users/vic/sso",
+            &[
+                ("action", "link"),
+                ("issuer", &idp.issuer()),
+                ("subject", "u-vic"),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/users/vic");
+    let (vic, r) = sso_sign_in(&app, "u-vic").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = wharf::cli::token_create(app.dir.path(), "vic", "ci", "read", 3600).unwrap();
+    let (s, _) = app
+        .api_json(Method::GET, "/api/v1/catalogue", Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(vic.get("/").await.status(), StatusCode::OK);
+
+    let r = app
+        .post("/admin/users/vic/sso", &[("action", "unlink")])
+        .await;
+    assert_redirect_to(&r, "/admin/users/vic");
+    let page = app.get_html("/admin/users/vic").await;
+    assert!(
+        page.contains("Their sessions are ended; 1 API token revoked."),
+        "{page}"
+    );
+    assert_redirect_to(&vic.get("/").await, "/login");
+    let (s, _) = app
+        .api_json(Method::GET, "/api/v1/catalogue", Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(has_entry(&app, ADMIN, "SSO identity unlinked"));
+    assert!(has_entry(
+        &app,
+        ADMIN,
+        "sessions ended; 1 API token revoked"
+    ));
+    // The administrator's own session goes on.
+    assert_eq!(app.get("/admin/users").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
