@@ -191,6 +191,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_OIDC_ADMIN_GROUP")]
     pub oidc_admin_group: Option<String>,
 
+    /// Only members of this provider group may sign in by SSO; others are
+    /// refused with a sentence and audited (checked at every sign-in).
+    #[arg(long, env = "WHARF_OIDC_REQUIRED_GROUP")]
+    pub oidc_required_group: Option<String>,
+
     /// The provider's name on the sign-in button ("Sign in with SSO").
     #[arg(long, env = "WHARF_OIDC_NAME", default_value = "SSO")]
     pub oidc_name: String,

@@ -48,6 +48,19 @@ pub enum Refusal {
     /// Every numbered variant of the name is taken.
     #[error("the username {0} and its numbered variants are all taken")]
     NoFreeName(String),
+    /// The ID token does not list the group that may sign in.
+    #[error("not in the group {0}, which --oidc-required-group names")]
+    NotMember(String),
+}
+
+/// What the provider's groups decide at each sign-in.
+#[derive(Clone, Debug, Default)]
+pub struct GroupRules {
+    /// Members are administrators, others are not; `None` leaves roles
+    /// to wharf.
+    pub admin: Option<String>,
+    /// Only members may sign in; `None`: anyone the provider signs in.
+    pub required: Option<String>,
 }
 
 /// A signed-in account.
@@ -90,12 +103,12 @@ fn id_token_aad(issuer: &str, subject: &str) -> Vec<u8> {
     format!("oidc-id-token/{issuer}/{subject}").into_bytes()
 }
 
-/// Signs `identity` in: see the module. `admin_group`: the role follows
-/// it; `None` leaves roles alone.
+/// Signs `identity` in: see the module. `rules`: who may sign in, and
+/// whose role follows the admin group.
 pub async fn sign_in(
     state: &AppState,
     identity: Identity,
-    admin_group: Option<String>,
+    rules: GroupRules,
     source: String,
 ) -> Result<Result<SignedIn, Refusal>, AppError> {
     let sealed = state.master.seal(
@@ -104,7 +117,7 @@ pub async fn sign_in(
     );
     db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
-        let outcome = sign_in_in(&tx, &sealed, &identity, admin_group.as_deref(), &source)?;
+        let outcome = sign_in_in(&tx, &sealed, &identity, &rules, &source)?;
         tx.commit()?;
         Ok(outcome)
     })
@@ -115,9 +128,23 @@ fn sign_in_in(
     c: &Connection,
     sealed_id_token: &[u8],
     who: &Identity,
-    admin_group: Option<&str>,
+    rules: &GroupRules,
     source: &str,
 ) -> Result<Result<SignedIn, Refusal>, AppError> {
+    // Membership first: no account is made, linked or changed for a
+    // person the group leaves out (nor for a token without the claim).
+    if let Some(required) = &rules.required
+        && !who.groups.iter().flatten().any(|g| g == required)
+    {
+        let refusal = Refusal::NotMember(required.clone());
+        let name = username_for(who.preferred_username.as_deref(), who.email.as_deref());
+        let what = format!("{} ({refusal})", action::SIGN_IN_SSO_REFUSED);
+        let actor = name
+            .as_ref()
+            .map_or(crate::auth::UNKNOWN_USER, |n| n.as_str());
+        audit::record(c, actor, &what, "", source)?;
+        return Ok(Err(refusal));
+    }
     let (user, created) = match by_identity(c, &who.issuer, &who.subject)? {
         Some(user) => (user, false),
         None => match create(c, who, source)? {
@@ -137,7 +164,7 @@ fn sign_in_in(
     let target = format!("user/{name}");
     match &who.groups {
         Some(groups) => {
-            if let Some(admin_group) = admin_group {
+            if let Some(admin_group) = rules.admin.as_deref() {
                 sync_role(c, &user, groups, admin_group, source)?;
             }
             sync_groups(c, user.id, groups, &name, source)?;
@@ -200,7 +227,7 @@ fn sync_role(
 fn refuse(c: &Connection, refusal: &Refusal, source: &str) -> rusqlite::Result<()> {
     let (actor, target) = match refusal {
         Refusal::Taken(n) | Refusal::Disabled(n) => (n.clone(), format!("user/{n}")),
-        Refusal::NoUsername | Refusal::NoFreeName(_) => {
+        Refusal::NoUsername | Refusal::NoFreeName(_) | Refusal::NotMember(_) => {
             (crate::auth::UNKNOWN_USER.to_owned(), String::new())
         }
     };

@@ -7,6 +7,7 @@
 //! password sign-in works, while the provider cannot be reached.
 
 pub mod accounts;
+pub use accounts::GroupRules;
 mod flow;
 pub mod routes;
 
@@ -134,8 +135,8 @@ pub struct SsoConfig {
     pub scopes: Vec<String>,
     /// `--oidc-groups-claim`.
     pub groups_claim: String,
-    /// `--oidc-admin-group`.
-    pub admin_group: Option<String>,
+    /// `--oidc-admin-group` and `--oidc-required-group`.
+    pub groups: GroupRules,
     /// `--oidc-name`.
     pub name: String,
     /// `<public-url>/auth/oidc/callback`.
@@ -199,16 +200,22 @@ impl SsoConfig {
                 .map(str::to_owned)
                 .collect(),
             groups_claim: args.oidc_groups_claim.trim().to_owned(),
-            admin_group: args
-                .oidc_admin_group
-                .as_deref()
-                .map(|g| g.trim().trim_start_matches('/').to_owned())
-                .filter(|g| !g.is_empty()),
+            groups: GroupRules {
+                admin: group_name(args.oidc_admin_group.as_deref()),
+                required: group_name(args.oidc_required_group.as_deref()),
+            },
             name: if name.is_empty() { "SSO" } else { name }.to_owned(),
             redirect_url,
             after_logout: format!("{public}/login"),
         }))
     }
+}
+
+/// A group named on the command line, as providers list it (Keycloak's
+/// full path loses its leading `/`); blank is none.
+fn group_name(raw: Option<&str>) -> Option<String> {
+    raw.map(|g| g.trim().trim_start_matches('/').to_owned())
+        .filter(|g| !g.is_empty())
 }
 
 /// An issuer must be https; plain http only to this machine (a test's

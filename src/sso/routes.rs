@@ -103,6 +103,7 @@ impl Failed {
             Self::Issuer | Self::Exchange(_) | Self::IdToken(_) => "failed",
             Self::Account(Refusal::Taken(_)) => "taken",
             Self::Account(Refusal::Disabled(_)) => "disabled",
+            Self::Account(Refusal::NotMember(_)) => "notmember",
             Self::Account(Refusal::NoUsername | Refusal::NoFreeName(_)) => "nousername",
         }
     }
@@ -135,6 +136,7 @@ pub fn message(code: &str, provider: &str) -> Option<String> {
         "failed" => format!("{provider}'s answer could not be verified, so you were not signed in. An administrator can read why in the audit log."),
         "taken" => format!("Your {provider} username belongs to a wharf account with a password, so it was not used. Ask an administrator to link your {provider} identity to that account."),
         "disabled" => "Your account is disabled.".into(),
+        "notmember" => format!("Your {provider} account is not in the group that may use wharf. Ask an administrator to add you to it."),
         "nousername" => format!("{provider} gave no username or e-mail address that a new wharf account could be named by. Ask an administrator."),
         _ => return None,
     })
@@ -270,8 +272,8 @@ async fn finish(
         }
         Err(Checked::Signature(e) | Checked::Other(e)) => return Ok(Err(Failed::IdToken(e))),
     };
-    let admin_group = sso.config.admin_group.clone();
-    let signed = accounts::sign_in(state, identity, admin_group, source.to_owned()).await?;
+    let rules = sso.config.groups.clone();
+    let signed = accounts::sign_in(state, identity, rules, source.to_owned()).await?;
     Ok(signed.map_err(Failed::Account))
 }
 

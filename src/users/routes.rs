@@ -172,7 +172,7 @@ impl FormPage {
 }
 
 fn admin_group(state: &AppState) -> Option<String> {
-    state.sso.as_ref()?.config.admin_group.clone()
+    state.sso.as_ref()?.config.groups.admin.clone()
 }
 
 type Details = (

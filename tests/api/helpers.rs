@@ -127,6 +127,7 @@ pub fn serve_args() -> ServeArgs {
         oidc_scopes: "openid profile email groups".into(),
         oidc_groups_claim: "groups".into(),
         oidc_admin_group: None,
+        oidc_required_group: None,
         oidc_name: "SSO".into(),
         password_login: "on".into(),
         master_key: None,

@@ -654,6 +654,35 @@ fn urlencode(s: &str) -> String {
     s.replace(':', "%3A").replace('/', "%2F")
 }
 
+/// Review 4, "who may sign in": with `--oidc-required-group`, only its
+/// members sign in; anyone else is refused with a sentence and audited,
+/// and no account is made for them.
+#[tokio::test]
+async fn only_members_of_the_required_group_sign_in() {
+    let (app, _idp) = sso_world_with(|a| a.oidc_required_group = Some("/vision".into())).await;
+    let (b, r) = sso_sign_in(&app, "u-ada").await;
+    refused(&app, &b, r, "notmember", "not in the group vision").await;
+    assert!(
+        b.get_html("/login?sso=notmember")
+            .await
+            .contains("Your Keycloak account is not in the group that may use wharf.")
+    );
+    let (_, r) = sso_sign_in(&app, "u-nia").await;
+    assert_redirect_to(&r, "/login?sso=notmember");
+    let accounts: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM users WHERE oidc_subject IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(accounts, 0, "no account for those left out");
+    let (_, r) = sso_sign_in(&app, "u-vic").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Welcome, vic."));
+}
+
 /// Review 4, finding 4: unlinking an identity ends what it signed in to:
 /// the account's sessions end and its API tokens are revoked in the same
 /// transaction, audited with the count, as a password reset does.
