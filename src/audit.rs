@@ -15,6 +15,7 @@ pub mod action {
     pub const SECRET_EXPORTED: &str = "secret exported";
     /// Delivered credentials given to a cluster (with a count per hour).
     pub const CREDENTIALS_SERVED: &str = "credentials served";
+    pub const CREDENTIALS_REFUSED: &str = "credential lookups refused";
     /// A cluster added, its token replaced, a cluster removed.
     pub const CLUSTER_CREATED: &str = "cluster created";
     pub const CLUSTER_TOKEN_ROTATED: &str = "cluster token rotated";

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/013_ecr.sql"),
     include_str!("../migrations/014_sso.sql"),
     include_str!("../migrations/015_image_links_counter.sql"),
+    include_str!("../migrations/016_serving_hours.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema

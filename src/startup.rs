@@ -38,6 +38,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     serving: web::Data<crate::clusters::serving::ServingLog>,
+    /// `--serving-flush-every`.
+    flush_every: std::time::Duration,
 }
 
 impl Application {
@@ -136,6 +138,9 @@ impl Application {
             server,
             state,
             serving,
+            flush_every: std::time::Duration::from_secs(
+                config.serve.serving_flush_every.0.max(1).unsigned_abs(),
+            ),
         })
     }
 
@@ -153,7 +158,11 @@ impl Application {
     /// scheduled checks and notifications, which stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let background = crate::secrets::schedule::spawn(self.state.clone());
-        let counting = crate::clusters::serving::spawn(self.state.clone(), self.serving.clone());
+        let counting = crate::clusters::serving::spawn(
+            self.state.clone(),
+            self.serving.clone(),
+            self.flush_every,
+        );
         let refreshing = crate::secrets::refresh::spawn(self.state.clone());
         let discovering = crate::sso::spawn(self.state.clone());
         let result = self.server.await;
@@ -166,7 +175,7 @@ impl Application {
         }
         counting.abort();
         // What clusters were given this hour is written before wharf ends.
-        if let Err(e) = crate::clusters::serving::flush(&self.state, &self.serving, true).await {
+        if let Err(e) = crate::clusters::serving::flush(&self.state, &self.serving).await {
             tracing::warn!(error = %e, "writing cluster request counts failed");
         }
         result

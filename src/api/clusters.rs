@@ -321,14 +321,26 @@ pub async fn credentials(
     }
     let mut accept = Accept::Fresh;
     let (caller, found) = loop {
-        let (st, presented, raw, index) =
-            (state.clone(), presented.clone(), raw.clone(), index.clone());
+        let (st, presented, raw, index, serving) = (
+            state.clone(),
+            presented.clone(),
+            raw.clone(),
+            index.clone(),
+            serving.clone(),
+        );
         let now = state.tokens.clock.now();
         let (caller, found) = db::run(&state.pool, move |c| {
             let seen = presented.seen();
             let caller = match identify(c, &presented) {
                 Ok(caller) => caller,
-                Err(p) => return Ok(Err(p)),
+                Err(p) => {
+                    // A node with a wrong or revoked token: counted per
+                    // hour, as what is served is.
+                    if p.status == StatusCode::UNAUTHORIZED.as_u16() {
+                        serving.refused(None, presented.source());
+                    }
+                    return Ok(Err(p));
+                }
             };
             if let Caller::Person(p) = &caller
                 && let Err(refused) = p.admin()

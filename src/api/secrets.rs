@@ -631,6 +631,7 @@ async fn fetch(
             }
             Err(e) => {
                 state.metrics.credential_request(CredentialResult::Denied);
+                serving.refused(Some(&cluster), &cluster.source);
                 Err(e.into())
             }
         },

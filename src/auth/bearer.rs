@@ -147,6 +147,11 @@ impl Presented {
         })
     }
 
+    /// The client's address.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// The commit stamp seen when the request came.
     pub fn seen(&self) -> Option<Stamp> {
         self.seen

@@ -153,6 +153,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_NODE_CACHE", default_value = "1h")]
     pub node_cache: Seconds,
 
+    /// How often the counts of what clusters were served (and refused) are
+    /// written to the audit log: a crash loses at most this much of them.
+    #[arg(long, env = "WHARF_SERVING_FLUSH_EVERY", default_value = "1m")]
+    pub serving_flush_every: Seconds,
+
     /// End a session after this long without a request (e.g. 30m, 2h).
     #[arg(long, env = "WHARF_SESSION_IDLE", default_value = "1h")]
     pub session_idle: Seconds,

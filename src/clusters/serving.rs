@@ -1,13 +1,18 @@
-//! What clusters were given, counted without a write per request: each
-//! cluster's requests per hour (written once a minute, for "Requests in
-//! the last 24 h"), and one audit entry per cluster, secret and hour, with
-//! the count, written when the hour is over (or when wharf stops).
+//! What clusters were given, and refused, counted without a write per
+//! request: each cluster's requests per hour (for "Requests in the last
+//! 24 h"), and one audit entry per cluster, secret and hour with the
+//! running count ("credentials served (3 requests in the hour from 14:00
+//! UTC)"), and one per cluster (or unknown token) and hour for refused
+//! lookups. Written once a minute, so a crash loses at most a minute; each
+//! write adds to the hour's count and rewrites its entry (one upsert per
+//! cluster, secret and hour, not a row per request).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::web;
+use rusqlite::{Connection, params};
 use tokio::task::JoinHandle;
 
 use super::store;
@@ -16,10 +21,35 @@ use crate::auth::ClusterCaller;
 use crate::db;
 use crate::state::AppState;
 
+/// Who a refused lookup is counted for when its token is no cluster's.
+pub const UNKNOWN_TOKEN: &str = "unknown token";
+
+/// How many hours of running counts are kept beside the audit entries.
+const KEEP_HOURS: i64 = 48;
+
+/// An hour's count of one kind: (actor, target, served or refused, hour).
+type Key = (String, String, Outcome, i64);
+
+/// What a counted request got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Outcome {
+    Served,
+    Refused,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Served => "served",
+            Self::Refused => "refused",
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    /// (cluster id, cluster name, secret, hour) → (requests, last address).
-    served: HashMap<(i64, String, String, i64), (u64, String)>,
+    /// Counts not written yet → (requests, last address).
+    counts: HashMap<Key, (u64, String)>,
     /// cluster id → hour → requests not written yet.
     requests: HashMap<(i64, i64), u64>,
 }
@@ -27,15 +57,6 @@ struct Inner {
 /// The counts, as app data.
 #[derive(Default)]
 pub struct ServingLog(Mutex<Inner>);
-
-/// One audit entry to write.
-struct Entry {
-    cluster: String,
-    secret: String,
-    hour: i64,
-    count: u64,
-    source: String,
-}
 
 fn hour_now() -> i64 {
     db::now() / 3600
@@ -46,105 +67,168 @@ impl ServingLog {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn count(inner: &mut Inner, key: Key, source: &str) {
+        let slot = inner.counts.entry(key).or_default();
+        slot.0 += 1;
+        source.clone_into(&mut slot.1);
+    }
+
     /// Notes one request of `cluster`, which was given `secrets`.
     pub fn note(&self, cluster: &ClusterCaller, secrets: &[&str]) {
         let hour = hour_now();
         let mut inner = self.lock();
         *inner.requests.entry((cluster.id, hour)).or_default() += 1;
+        let actor = cluster.actor().name;
         for s in secrets {
-            let key = (cluster.id, cluster.name.clone(), (*s).to_owned(), hour);
-            let slot = inner.served.entry(key).or_default();
-            slot.0 += 1;
-            slot.1.clone_from(&cluster.source);
+            let key = (actor.clone(), format!("secret/{s}"), Outcome::Served, hour);
+            Self::count(&mut inner, key, &cluster.source);
         }
     }
 
-    /// Takes the counts to write: every request count, and the served
-    /// entries of hours that are over (all of them when `all`).
-    fn take(&self, all: bool) -> (Vec<(i64, i64, u64)>, Vec<Entry>) {
-        let now = hour_now();
+    /// Notes one refused lookup: of `cluster` (a route it may not use, a
+    /// secret that is not delivered), or of a token that is no cluster's
+    /// (`None`), from `source`.
+    pub fn refused(&self, cluster: Option<&ClusterCaller>, source: &str) {
+        let hour = hour_now();
         let mut inner = self.lock();
-        let requests = inner
-            .requests
-            .drain()
-            .map(|((cluster, hour), n)| (cluster, hour, n))
-            .collect();
-        let due: Vec<_> = inner
-            .served
-            .iter()
-            .filter(|(k, _)| all || k.3 < now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        let entries = due
-            .into_iter()
-            .filter_map(|k| {
-                let (count, source) = inner.served.remove(&k)?;
-                Some(Entry {
-                    cluster: k.1,
-                    secret: k.2,
-                    hour: k.3,
-                    count,
-                    source,
-                })
-            })
-            .collect();
-        (requests, entries)
+        let actor = cluster.map_or_else(|| UNKNOWN_TOKEN.to_owned(), |c| c.actor().name);
+        if let Some(c) = cluster {
+            *inner.requests.entry((c.id, hour)).or_default() += 1;
+        }
+        Self::count(
+            &mut inner,
+            (actor, String::new(), Outcome::Refused, hour),
+            source,
+        );
+    }
+
+    /// Takes every count not written yet.
+    fn take(&self) -> Inner {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Puts back counts whose write failed, so the next flush has them.
+    fn restore(&self, failed: Inner) {
+        let mut inner = self.lock();
+        for (k, (n, source)) in failed.counts {
+            let slot = inner.counts.entry(k).or_default();
+            slot.0 += n;
+            if slot.1.is_empty() {
+                slot.1 = source;
+            }
+        }
+        for (k, n) in failed.requests {
+            *inner.requests.entry(k).or_default() += n;
+        }
     }
 }
 
-/// "credentials served (3 requests in the hour from 14:00 UTC)".
-fn action(count: u64, hour: i64) -> String {
+/// "credentials served (3 requests in the hour from 14:00 UTC)", or
+/// "credential lookups refused (…)".
+fn action(outcome: Outcome, count: i64, hour: i64) -> String {
     let from = db::format_time_exact(hour * 3600);
     let requests = if count == 1 {
         "1 request".to_owned()
     } else {
         format!("{count} requests")
     };
-    format!(
-        "{} ({requests} in the hour from {from})",
-        audit::action::CREDENTIALS_SERVED
-    )
+    let what = match outcome {
+        Outcome::Served => audit::action::CREDENTIALS_SERVED,
+        Outcome::Refused => audit::action::CREDENTIALS_REFUSED,
+    };
+    format!("{what} ({requests} in the hour from {from})")
 }
 
-/// Writes what is due (everything when `all`: wharf is stopping).
-pub async fn flush(
-    state: &AppState,
-    log: &ServingLog,
-    all: bool,
-) -> Result<(), crate::error::AppError> {
-    let (requests, entries) = log.take(all);
-    if requests.is_empty() && entries.is_empty() {
+/// Adds `n` requests to the hour's running count and writes its audit
+/// entry anew (the first time, a new entry).
+fn upsert(conn: &Connection, key: &Key, n: u64, source: &str) -> rusqlite::Result<()> {
+    let (actor, target, outcome, hour) = key;
+    let (total, audit_id): (i64, Option<i64>) = conn
+        .prepare_cached(
+            "INSERT INTO serving_hours (actor, target, outcome, hour, requests)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (actor, target, outcome, hour)
+               DO UPDATE SET requests = requests + excluded.requests
+             RETURNING requests, audit_id",
+        )?
+        .query_row(
+            params![
+                actor,
+                target,
+                outcome.as_str(),
+                hour,
+                i64::try_from(n).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+    let words = action(*outcome, total, *hour);
+    let rewritten = match audit_id {
+        Some(id) => {
+            conn.prepare_cached("UPDATE audit_log SET action = ?2, source = ?3 WHERE id = ?1")?
+                .execute(params![id, words, source])?
+                > 0
+        }
+        None => false,
+    };
+    if !rewritten {
+        audit::record(conn, actor, &words, target, source)?;
+        conn.prepare_cached(
+            "UPDATE serving_hours SET audit_id = ?5
+              WHERE actor = ?1 AND target = ?2 AND outcome = ?3 AND hour = ?4",
+        )?
+        .execute(params![
+            actor,
+            target,
+            outcome.as_str(),
+            hour,
+            conn.last_insert_rowid()
+        ])?;
+    }
+    Ok(())
+}
+
+/// Writes every count not written yet, in one transaction; on failure the
+/// counts are kept for the next try.
+pub async fn flush(state: &AppState, log: &ServingLog) -> Result<(), crate::error::AppError> {
+    let taken = log.take();
+    if taken.counts.is_empty() && taken.requests.is_empty() {
         return Ok(());
     }
-    db::run(&state.pool, move |c| {
-        let tx = db::write_tx(c)?;
-        for (cluster, hour, n) in requests {
-            store::add_requests(&tx, cluster, hour, n)?;
-        }
-        for e in entries {
-            audit::record(
-                &tx,
-                &format!("cluster {}", e.cluster),
-                &action(e.count, e.hour),
-                &format!("secret/{}", e.secret),
-                &e.source,
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+    let written = db::run(&state.pool, move |c| {
+        let result = (|| {
+            let tx = db::write_tx(c)?;
+            for (&(cluster, hour), &n) in &taken.requests {
+                store::add_requests(&tx, cluster, hour, n)?;
+            }
+            for (key, (n, source)) in &taken.counts {
+                upsert(&tx, key, *n, source)?;
+            }
+            tx.prepare_cached("DELETE FROM serving_hours WHERE hour < ?1")?
+                .execute([hour_now() - KEEP_HOURS])?;
+            tx.commit()
+        })();
+        Ok(result.map_err(|e| (e, taken)))
     })
-    .await
+    .await?;
+    written.map_err(|(e, taken)| {
+        log.restore(taken);
+        crate::error::AppError::from(e)
+    })
 }
 
-/// Flushes once a minute until aborted.
-pub fn spawn(state: web::Data<AppState>, log: web::Data<ServingLog>) -> JoinHandle<()> {
+/// Flushes every `every` (`--serving-flush-every`) until aborted.
+pub fn spawn(
+    state: web::Data<AppState>,
+    log: web::Data<ServingLog>,
+    every: Duration,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(e) = flush(&state, &log, false).await {
-                tracing::warn!(error = %e, "writing cluster request counts failed");
+            if let Err(e) = flush(&state, &log).await {
+                tracing::warn!(error = %e, "writing what clusters were served failed");
             }
         }
     })

@@ -948,6 +948,141 @@ async fn serving_is_audited_once_an_hour_with_a_count() {
     assert_eq!(requests, 55);
 }
 
+/// Review 4, finding 5: what clusters are served, and refused, is written
+/// while the hour goes on (here every second; by default every minute), as
+/// one running entry per cluster, secret and hour, so a kill -9 loses at
+/// most that much. Wrong tokens and undelivered secrets are counted too.
+#[tokio::test]
+async fn serving_counts_are_written_as_the_hour_goes_on_and_survive_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "admin", "admins-long-password", true);
+    let admin = wharf::cli::token_create(dir.path(), "admin", "setup", "write", 3600).unwrap();
+    let (mut server, base) = start_wharf(
+        dir.path(),
+        &["--check-every", "0", "--serving-flush-every", "1s"],
+    )
+    .await;
+    for (name, deliver) in [("quay", true), ("kept", false)] {
+        let (s, b) = api_at_json(
+            &base,
+            Method::POST,
+            "/api/v1/secrets",
+            &admin,
+            Some(json!({"name": name, "type": "image_pull", "registry_host": "quay.io",
+                        "username": "u", "password": "p", "deliver": deliver,
+                        "node_patterns": if deliver { json!([]) } else { json!(["quay.io/kept"]) }})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (_, c) = api_at_json(
+        &base,
+        Method::POST,
+        "/api/v1/clusters",
+        &admin,
+        Some(json!({"name": "prod"})),
+    )
+    .await;
+    let cluster = c["token"].as_str().unwrap().to_owned();
+    let lookups = |n: usize, token: String| {
+        let base = base.clone();
+        async move {
+            for _ in 0..n {
+                api_at_json(
+                    &base,
+                    Method::GET,
+                    "/api/v1/credentials?image=quay.io/a/b",
+                    &token,
+                    None,
+                )
+                .await;
+            }
+        }
+    };
+    let db = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
+    let entries = || -> Vec<(String, String, String)> {
+        db.prepare(
+            "SELECT actor, action, target FROM audit_log
+              WHERE action LIKE 'credential%' ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    let until = |want: &dyn Fn(&[(String, String, String)]) -> bool| {
+        let entries = &entries;
+        let mut last = Vec::new();
+        for _ in 0..60 {
+            last = entries();
+            if want(&last) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("not written within 6 s: {last:?}");
+    };
+    lookups(30, cluster.clone()).await;
+    let first = until(&|e| e.iter().any(|x| x.1.contains("(30 requests in the hour")));
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].0, "cluster prod");
+    assert_eq!(first[0].2, "secret/quay");
+    assert!(
+        first[0]
+            .1
+            .starts_with("credentials served (30 requests in the hour from ")
+    );
+
+    // The hour goes on: the same entry, its count current.
+    lookups(20, cluster.clone()).await;
+    lookups(3, format!("wharf_{}", "x".repeat(43))).await;
+    for _ in 0..2 {
+        let (s, _) = api_at_json(
+            &base,
+            Method::GET,
+            "/api/v1/secrets/kept/dockerconfig",
+            &cluster,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    let now = until(&|e| {
+        e.iter().any(|x| x.1.contains("(50 requests"))
+            && e.iter().any(|x| x.0 == "unknown token")
+            && e.iter()
+                .any(|x| x.0 == "cluster prod" && x.1.starts_with("credential lookups refused"))
+    });
+    assert_eq!(now.len(), 3, "one running entry each: {now:?}");
+    assert!(
+        now[0]
+            .1
+            .starts_with("credentials served (50 requests in the hour from "),
+        "{now:?}"
+    );
+    let refused = |actor: &str| {
+        now.iter()
+            .find(|x| x.0 == actor && x.1.starts_with("credential lookups refused"))
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert!(
+        refused("unknown token").contains("(3 requests in the hour"),
+        "{now:?}"
+    );
+    assert!(
+        refused("cluster prod").contains("(2 requests in the hour"),
+        "{now:?}"
+    );
+
+    // A crash keeps what was written.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    assert_eq!(entries(), now);
+}
+
 /// A wharf that accepts the connection and never answers: the plugin gives
 /// up within kubelet's patience, says why, and prints nothing.
 #[tokio::test]

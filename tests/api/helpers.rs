@@ -84,6 +84,8 @@ const LEFT_OUT: &[&str] = &[
     "login_failures",
     // Requests per cluster and hour: counts of reads, which change no data.
     "cluster_requests",
+    // What clusters were served and refused per hour: the same.
+    "serving_hours",
 ];
 
 /// The app under test, with a data directory of its own and its first
@@ -120,6 +122,7 @@ pub fn serve_args() -> ServeArgs {
         session_idle: Seconds(3600),
         session_max: Seconds(12 * 3600),
         node_cache: Seconds(3600),
+        serving_flush_every: Seconds(60),
         oidc_issuer: None,
         oidc_client_id: None,
         oidc_client_secret_file: None,
