@@ -315,6 +315,7 @@ pub fn run(
             .configure(routes)
             .default_service(web::to(not_found))
     })
+    .on_connect(crate::web::Reached::note)
     .listen(listener)
     .map_err(AppError::internal)?
     .run();

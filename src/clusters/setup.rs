@@ -60,9 +60,10 @@ pub async fn of_cluster(
     .await
 }
 
-/// wharf's address as clusters reach it: `--public-url`, else the address
-/// this request came to (its `Host`; forwarded headers only behind a
-/// trusted proxy, as for client addresses).
+/// wharf's address as clusters reach it: `--public-url`; else, behind a
+/// trusted proxy, the host it forwards; else the local address this
+/// request's connection reached (never a header an untrusted client
+/// wrote: the files hold where nodes send their token).
 pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
     if let Some(u) = &state.lifecycle.public_url {
         return u.trim_end_matches('/').to_owned();
@@ -74,12 +75,9 @@ pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
         let info = req.connection_info();
         return format!("{}://{}", info.scheme(), info.host());
     }
-    let host = req
-        .headers()
-        .get(actix_web::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
-    format!("http://{host}")
+    // Never the Host header: a client could name any server there, and
+    // nodes would send their token to it.
+    format!("http://{}", crate::web::Reached::of(req))
 }
 
 /// kubelet's config for the delivered patterns; `None` when nothing is

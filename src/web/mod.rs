@@ -17,3 +17,26 @@ pub use session::{SessionUser, TypedSession, new_token};
 
 /// The largest request body taken, form or JSON; a larger one is 413.
 pub const MAX_BODY: usize = 256 * 1024;
+
+/// The local address a request's connection reached: what wharf was
+/// really asked at, unlike a `Host` header, which the client writes.
+#[derive(Clone, Copy, Debug)]
+pub struct Reached(pub std::net::SocketAddr);
+
+impl Reached {
+    /// Notes the address each TCP connection reached (`HttpServer::on_connect`).
+    pub fn note(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+        if let Some(addr) = conn
+            .downcast_ref::<actix_web::rt::net::TcpStream>()
+            .and_then(|s| s.local_addr().ok())
+        {
+            data.insert(Self(addr));
+        }
+    }
+
+    /// The address `req`'s connection reached, else the one wharf listens on.
+    pub fn of(req: &actix_web::HttpRequest) -> std::net::SocketAddr {
+        req.conn_data::<Self>()
+            .map_or_else(|| req.app_config().local_addr(), |r| r.0)
+    }
+}

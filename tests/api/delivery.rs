@@ -1083,6 +1083,53 @@ async fn serving_counts_are_written_as_the_hour_goes_on_and_survive_a_crash() {
     assert_eq!(entries(), now);
 }
 
+/// Review 4, finding 6: without `--public-url`, the files a cluster is set
+/// up with name the address wharf was reached at, never the `Host` a
+/// client sent (nodes would send their token there).
+#[tokio::test]
+async fn setup_files_never_take_their_address_from_the_host_header() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let (admin, _) = delivered(
+        &app,
+        json!({"name": "quay", "type": "image_pull", "registry_host": "quay.io",
+               "username": "u", "password": "p", "deliver": true}),
+    )
+    .await;
+    for path in [
+        "/api/v1/clusters/prod/kubelet-config",
+        "/api/v1/clusters/prod/external-secrets",
+    ] {
+        let text = client()
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&admin)
+            .header("Host", "evil.example")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains("evil.example"), "{path}: {text}");
+        assert!(text.contains(&app.address), "{path}: {text}");
+    }
+    let page = app
+        .client
+        .get(format!("{}/admin/clusters/prod", app.address))
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("evil.example"), "{page}");
+    assert!(
+        page.contains(&format!("the files below use {}", app.address)),
+        "{page}"
+    );
+}
+
 /// A wharf that accepts the connection and never answers: the plugin gives
 /// up within kubelet's patience, says why, and prints nothing.
 #[tokio::test]
