@@ -33,7 +33,10 @@ fn main() -> ExitCode {
         ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("wharf credential-provider: {e}");
+                eprintln!(
+                    "wharf credential-provider: {}",
+                    wharf::cli::credential_provider::printable(&e)
+                );
                 ExitCode::FAILURE
             }
         };

@@ -77,12 +77,18 @@ pub fn run(settings: &Settings, input: impl Read, mut out: impl Write) -> Result
             settings.cache_dir.display()
         ));
     }
+    // A directory another user may write to could hold an answer planted
+    // for an outage: refused before anything is asked or kept.
+    own_private_dir(&settings.cache_dir)?;
     let kept_file = settings.cache_dir.join(cache_name(&request.image));
     let response = match ask(settings, &request.image) {
         Ok(response) => {
             // Keeping is a convenience: a failure to keep is only said.
-            if let Err(e) = keep(&settings.cache_dir, &kept_file, &response) {
-                eprintln!("wharf credential-provider: cannot keep the answer: {e}");
+            if let Err(e) = keep(&kept_file, &response) {
+                eprintln!(
+                    "wharf credential-provider: cannot keep the answer: {}",
+                    printable(&e.to_string())
+                );
             }
             response
         }
@@ -92,7 +98,10 @@ pub fn run(settings: &Settings, input: impl Read, mut out: impl Write) -> Result
         }
         Err(Failure::Unavailable(why)) => match kept(&kept_file, settings.max_stale) {
             Some(mut response) => {
-                eprintln!("wharf credential-provider: {why}; giving the last answer kept");
+                eprintln!(
+                    "wharf credential-provider: {}; giving the last answer kept",
+                    printable(&why)
+                );
                 // kubelet asks again at the next pull instead of caching
                 // an answer that may be stale.
                 response.cache_duration = "0s".into();
@@ -203,12 +212,60 @@ fn ask(settings: &Settings, image: &str) -> Result<Response, Failure> {
     answer
 }
 
-fn keep(dir: &Path, file: &Path, response: &Response) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+/// `text` as it may reach a terminal or kubelet's log: one line, no
+/// control characters (an escape sequence in wharf's words, or in what a
+/// server in between said, is not played on an operator's terminal).
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The plugin's effective user.
+fn euid() -> u32 {
+    // SAFETY: geteuid takes nothing, cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Makes the cache directory (0700) if it is missing, and refuses one that
+/// is not a directory owned by this user and writable by no one else.
+fn own_private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)?;
+        .create(dir)
+        .map_err(|e| format!("cannot make the cache directory {}: {e}", dir.display()))?;
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| format!("cannot read the cache directory {}: {e}", dir.display()))?;
+    let refuse = |why: String| {
+        Err(format!(
+            "the cache directory {} {why}, so another user could plant an answer: it is not used. \
+             Remove it (the plugin makes it again, 0700) or give it to this user with mode 0700.",
+            dir.display()
+        ))
+    };
+    if !meta.is_dir() {
+        return refuse("is not a directory (a link, or a file)".into());
+    }
+    if meta.uid() != euid() {
+        return refuse(format!(
+            "belongs to user {}, not to this one ({})",
+            meta.uid(),
+            euid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refuse(format!(
+            "is writable by others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+fn keep(file: &Path, response: &Response) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let text = serde_json::to_vec(&Kept {
         fetched_at: now(),
         response: response.clone(),
@@ -230,7 +287,19 @@ fn keep(dir: &Path, file: &Path, response: &Response) -> std::io::Result<()> {
 }
 
 fn kept(file: &Path, max_stale: i64) -> Option<Response> {
-    let text = std::fs::read(file).ok()?;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // Only a file of this user's, never through a link.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(file)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    if meta.uid() != euid() || meta.mode() & 0o022 != 0 {
+        return None;
+    }
+    let mut text = Vec::new();
+    f.read_to_end(&mut text).ok()?;
     let kept: Kept = serde_json::from_slice(&text).ok()?;
     (now() - kept.fetched_at <= max_stale && kept.response.is_valid()).then_some(kept.response)
 }

@@ -1255,6 +1255,75 @@ fn the_plugin_says_what_is_wrong_on_the_node() {
     );
 }
 
+/// Review 4, finding 7: a cache directory another user may write to (mode
+/// 0777, or another owner) is refused with a sentence and never served
+/// from, and wharf's words reach stderr without control characters.
+#[tokio::test]
+async fn the_plugin_refuses_a_cache_others_can_write_and_prints_no_escapes() {
+    use std::os::unix::fs::PermissionsExt;
+    let node = tempfile::tempdir().unwrap();
+    let token = token_file(node.path(), &format!("wharf_{}", "a".repeat(43)));
+    let image = "ghcr.io/team/app";
+    // An answer planted for an outage, in the form the plugin keeps.
+    let planted = json!({"fetched_at": wharf::db::now(), "response": {
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1", "kind": "CredentialProviderResponse",
+        "cacheKeyType": "Image", "cacheDuration": "0s",
+        "auth": {"ghcr.io": {"username": "planted", "password": "planted"}}}});
+    use sha2::Digest;
+    let name: String = sha2::Sha256::digest(image.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for (mode, owner, says) in [
+        (0o777, None, "is writable by others (mode 777)"),
+        (0o700, Some(65534), "belongs to user 65534"),
+    ] {
+        let cache = node.path().join(format!("cache-{mode:o}"));
+        std::fs::create_dir(&cache).unwrap();
+        std::fs::write(cache.join(format!("{name}.json")), planted.to_string()).unwrap();
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(mode)).unwrap();
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(&cache, Some(uid), Some(uid)).unwrap();
+        }
+        let (ok, stdout, stderr, _) = plugin("http://127.0.0.1:9", &token, &cache, image, &[]);
+        assert!(!ok, "{stdout}");
+        assert!(stdout.is_empty(), "never served from it: {stdout}");
+        assert!(
+            stderr.contains(says) && stderr.contains("it is not used"),
+            "{stderr}"
+        );
+    }
+    // The same answer in a private directory is served during an outage
+    // (so the refusals above are the directory's, not the file's).
+    let cache = node.path().join("private");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(cache.join(format!("{name}.json")), planted.to_string()).unwrap();
+    let (ok, stdout, _, _) = plugin("http://127.0.0.1:9", &token, &cache, image, &[]);
+    assert!(ok && stdout.contains("planted"), "{stdout}");
+
+    // A server that answers with escape sequences in its words.
+    let port = crate::loopback_server!(actix_web::App::new().default_service(actix_web::web::to(
+        || async {
+            actix_web::HttpResponse::build(actix_web::http::StatusCode::IM_A_TEAPOT)
+                .content_type("application/problem+json")
+                .body(r#"{"detail":"\u001b[2J\u001b[31mall clear\u001b[0m\nmore"}"#)
+        }
+    )));
+    let url = format!("http://127.0.0.1:{port}");
+    let fresh = node.path().join("fresh");
+    let (ok, _, stderr, _) =
+        tokio::task::spawn_blocking(move || plugin(&url, &token, &fresh, image, &[]))
+            .await
+            .unwrap();
+    assert!(!ok);
+    assert!(stderr.contains("all clear"), "{stderr}");
+    assert!(
+        !stderr.trim_end().contains(|c: char| c.is_control()),
+        "{stderr:?}"
+    );
+}
+
 /// An IPv6 registry cannot be delivered: kubelet's patterns cannot name
 /// one, and a pattern of another host would send its password there.
 #[tokio::test]
