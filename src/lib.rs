@@ -4,11 +4,11 @@
 //! The binary (`main.rs`) only parses the command line; everything else is
 //! here so that tests drive the same code. The modules in layers, each
 //! using only those above it in this list (no module imports one that
-//! imports it back):
+//! imports it back; `tests/api/layers.rs` fails on a cycle):
 //!
 //! - `domain`, `error`, `kube`, `options`, `metrics`: values parsed once,
-//!   the one error type, Kubernetes and registry formats, settings, the
-//!   Prometheus metrics;
+//!   the one error type, Kubernetes and registry formats, settings (the
+//!   server's flags among them), the Prometheus metrics;
 //! - `db`, `changes`, `crypto`, `keys`: storage (pool, migrations,
 //!   `text_enum!`, `Named`; the commit stamp that tells memos they are
 //!   current without a query), sealing and hashing, the key files;
@@ -18,18 +18,21 @@
 //! - `listing`, `list_cache`: one reading of a list request (lenient for
 //!   pages, strict for the API) and the lists' in-memory snapshots;
 //! - `clock`, `ecr`: the time registry tokens live by, and minting Amazon
-//!   ECR tokens (below the areas: every consumer asks it);
+//!   ECR tokens (below the areas: every consumer asks it, lending what it
+//!   needs, `AppState::minting`);
+//! - `sso`: single sign-on's configuration, the discovered provider and
+//!   the sign-in flows (no pages, no accounts);
 //! - `state`: what every handler shares;
 //! - `ops`: what a write comes to ([`ops::Failure`]) and the API's answer
 //!   to it;
-//! - `auth`: accounts, sessions, sign-in, CSRF, tokens and the guards;
-//!   `sso`, beside it: single sign-on with an OpenID provider (the
-//!   discovered provider is kept in `state`; its sign-in is one operation
-//!   over `auth`'s accounts);
+//! - `auth`: accounts, sessions, the password check, throttling, CSRF,
+//!   tokens and the guards;
 //! - `lifecycle`: what a login check's verdict means, and notifications;
-//! - the areas `secrets`, `images`, `groups`, `users`, `tokens`,
-//!   `audit_log`: each with its store, its writes (`ops`, which every way
-//!   in calls) and its pages;
+//! - the areas `clusters` (delivery), `secrets`, `images`, `groups`,
+//!   `users` (an SSO sign-in is one of its operations, over `auth`'s
+//!   accounts), `tokens`, `audit_log`: each with its store, its writes
+//!   (`ops`, which every way in calls) and its pages;
+//! - `signin`: the sign-in pages, password and single sign-on;
 //! - `api`: the JSON skin over the areas' reads and writes;
 //! - `routes`, `startup`, `cli` (the command line and its subcommands):
 //!   wiring.
@@ -59,6 +62,7 @@ pub mod ops;
 pub mod options;
 pub mod routes;
 pub mod secrets;
+pub mod signin;
 pub mod sso;
 pub mod startup;
 pub mod state;

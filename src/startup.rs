@@ -164,7 +164,14 @@ impl Application {
             self.flush_every,
         );
         let refreshing = crate::secrets::refresh::spawn(self.state.clone());
-        let discovering = crate::sso::spawn(self.state.clone());
+        let discovering = self.state.sso.is_some().then(|| {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                if let Some(sso) = &state.sso {
+                    crate::sso::keep_discovered(sso, &state.metrics).await;
+                }
+            })
+        });
         let result = self.server.await;
         refreshing.abort();
         if let Some(task) = discovering {
@@ -237,13 +244,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/app.css", web::get().to(routes::css))
         .route("/static/app.js", web::get().to(routes::js))
         .route("/", web::get().to(routes::home))
-        .route("/login", web::get().to(auth::login_form))
-        .route("/login", web::post().to(auth::login_submit))
-        .route("/logout", web::post().to(auth::logout))
-        .route("/auth/oidc/login", web::get().to(crate::sso::routes::login))
+        .route("/login", web::get().to(crate::signin::login_form))
+        .route("/login", web::post().to(crate::signin::login_submit))
+        .route("/logout", web::post().to(crate::signin::logout))
+        .route("/auth/oidc/login", web::get().to(crate::signin::sso::login))
         .route(
             "/auth/oidc/callback",
-            web::get().to(crate::sso::routes::callback),
+            web::get().to(crate::signin::sso::callback),
         )
         .route("/setup", web::get().to(users::setup_form))
         .route("/setup", web::post().to(users::setup_submit))

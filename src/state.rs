@@ -85,6 +85,16 @@ impl Settings {
 }
 
 impl AppState {
+    /// What Amazon ECR token minting needs of the state.
+    pub fn minting(&self) -> crate::ecr::Minting<'_> {
+        crate::ecr::Minting {
+            pool: &self.pool,
+            master: &self.master,
+            metrics: &self.metrics,
+            tokens: &self.tokens,
+        }
+    }
+
     /// Marks a secret as being checked; false if it already is.
     pub fn begin_check(&self, id: crate::domain::SecretId) -> bool {
         self.checking.lock().is_ok_and(|mut set| set.insert(id))

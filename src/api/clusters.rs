@@ -390,7 +390,7 @@ pub async fn credentials(
         for name in names {
             // A failure is the second lookup's to judge (a kept token that
             // is still valid is given).
-            if let Err(e) = ecr::current_token(&state, name).await {
+            if let Err(e) = ecr::current_token(&state.minting(), name).await {
                 tracing::warn!(secret = %name, error = %e, "no registry token for a credential lookup");
             }
         }

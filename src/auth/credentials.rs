@@ -11,6 +11,9 @@ use crate::domain::{UserId, Username};
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// The audit log's actor for a failed sign-in that matched no account.
+pub const UNKNOWN_USER: &str = "(unknown user)";
+
 /// Whose password is being checked.
 pub enum Claimant {
     /// Someone signing in, by the name they typed (already lowercased).

@@ -5,6 +5,16 @@
 use rusqlite::{Connection, params};
 
 use crate::db;
+use crate::domain::Username;
+
+/// The name failures are counted under: the typed username if it could be
+/// one, else a shared bucket.
+pub fn throttle_key(typed: &str) -> String {
+    match Username::parse(typed) {
+        Ok(u) => u.as_str().to_owned(),
+        Err(_) => "(invalid)".to_owned(),
+    }
+}
 
 /// The window failures are counted in.
 pub const WINDOW_SECS: i64 = 15 * 60;

@@ -12,10 +12,10 @@ use rusqlite::Connection;
 use crate::changes::{Slot, Stamp};
 
 use crate::crypto::MasterKey;
+use crate::domain::TokenLife;
 use crate::domain::{ImageRef, NodePattern, RegistryHost};
 use crate::error::AppError;
 use crate::kube::credential_provider::{AuthConfig, Response};
-use crate::secrets::store::{Kind, TokenLife};
 
 /// A delivered registry secret, sealed: an Image Pull secret's password,
 /// or an ECR secret's current token (never its access key).
@@ -30,23 +30,24 @@ struct Sealed {
 }
 
 /// The columns [`Sealed::at`] reads, over `s`.
-const SEALED_COLUMNS: &str = "s.name, s.registry_username, s.kind,
+const SEALED_COLUMNS: &str = "s.name, s.registry_username, s.kind = 'ecr',
     CASE s.kind WHEN 'ecr' THEN s.token_sealed ELSE s.sealed END,
     s.token_minted_at, s.token_expires_at";
 
 impl Sealed {
     /// [`SEALED_COLUMNS`], from column `at` on.
     fn at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
-        let kind: Kind = r.get(at + 2)?;
+        let is_ecr: bool = r.get(at + 2)?;
         let life = TokenLife::of(r.get(at + 4)?, r.get(at + 5)?);
         Ok(Self {
             name: r.get(at)?,
-            username: match kind {
-                Kind::Ecr => "AWS".into(),
-                _ => r.get::<_, Option<String>>(at + 1)?.unwrap_or_default(),
+            username: if is_ecr {
+                crate::ecr::USERNAME.into()
+            } else {
+                r.get::<_, Option<String>>(at + 1)?.unwrap_or_default()
             },
             sealed: r.get(at + 3)?,
-            ecr: (kind == Kind::Ecr).then_some(life),
+            ecr: is_ecr.then_some(life),
         })
     }
 }

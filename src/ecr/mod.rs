@@ -14,10 +14,12 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Clock;
+use crate::crypto::MasterKey;
 use crate::db;
+use crate::db::Pool;
 use crate::domain::{EcrHost, SecretId, SecretValue, TokenLife};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::metrics::Metrics;
 use mint::{AccessKey, MintError};
 
 /// The associated data a secret's token is sealed with: not the name alone,
@@ -25,6 +27,9 @@ use mint::{AccessKey, MintError};
 pub fn token_aad(name: &str) -> Vec<u8> {
     format!("ecr-token/{name}").into_bytes()
 }
+
+/// The registry username of every ECR token.
+pub const USERNAME: &str = "AWS";
 
 /// The registry login a token gives.
 pub struct Token {
@@ -143,6 +148,20 @@ impl Tokens {
     }
 }
 
+/// What minting needs of the app (the state lends it, `AppState::minting`):
+/// the pool, the master key, the metrics and the minting state itself.
+#[derive(Clone, Copy)]
+pub struct Minting<'a> {
+    /// The database.
+    pub pool: &'a Pool,
+    /// Seals and opens the access key and the tokens.
+    pub master: &'a MasterKey,
+    /// Mints counted.
+    pub metrics: &'a Metrics,
+    /// The clock, the HTTP client, the flights and the failures.
+    pub tokens: &'a Tokens,
+}
+
 /// An ECR secret as minting needs it, sealed.
 struct Stored {
     id: SecretId,
@@ -180,19 +199,19 @@ fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Stored>> {
 
 /// Opens a sealed token of secret `name`.
 pub fn open_token(
-    state: &AppState,
+    m: &Minting<'_>,
     name: &str,
     life: TokenLife,
     sealed: &[u8],
 ) -> Result<Token, AppError> {
-    let plain = state
+    let plain = m
         .master
         .open(&token_aad(name), sealed)
         .map_err(|e| AppError::internal(format!("secret {name}: registry token: {e}")))?;
     let password = String::from_utf8(plain)
         .map_err(|_| AppError::internal(format!("secret {name}: registry token is not UTF-8")))?;
     Ok(Token {
-        username: "AWS".into(),
+        username: USERNAME.into(),
         password: SecretValue::new(password),
         life,
     })
@@ -203,11 +222,11 @@ impl Stored {
     /// valid (with why no new one), else the failure.
     fn instead(
         &self,
-        state: &AppState,
+        m: &Minting<'_>,
         now: i64,
         failure: MintError,
     ) -> Result<(Token, Option<MintError>), TokenError> {
-        match self.kept(state, |l| l.valid(now))? {
+        match self.kept(m, |l| l.valid(now))? {
             Some(still_valid) => Ok((still_valid, Some(failure))),
             None => Err(failure.into()),
         }
@@ -216,12 +235,12 @@ impl Stored {
     /// The kept token, if `keep` says it may still be given.
     fn kept(
         &self,
-        state: &AppState,
+        m: &Minting<'_>,
         keep: impl Fn(&TokenLife) -> bool,
     ) -> Result<Option<Token>, AppError> {
         match &self.token {
             Some((life, sealed)) if keep(life) => {
-                open_token(state, &self.name, *life, sealed).map(Some)
+                open_token(m, &self.name, *life, sealed).map(Some)
             }
             _ => Ok(None),
         }
@@ -234,45 +253,42 @@ impl Stored {
 /// for [`BACK_OFF`] seconds after a failure no one calls again). When ECR
 /// refuses or cannot be reached, a kept token that is still valid is given
 /// rather than nothing.
-pub async fn current_token(state: &AppState, name: &str) -> Result<Token, TokenError> {
-    obtain(state, name).await.map(|(token, _)| token)
+pub async fn current_token(m: &Minting<'_>, name: &str) -> Result<Token, TokenError> {
+    obtain(m, name).await.map(|(token, _)| token)
 }
 
 /// [`current_token`], and the mint's failure when a kept token that is
 /// still valid was given instead of a new one.
-pub async fn obtain(
-    state: &AppState,
-    name: &str,
-) -> Result<(Token, Option<MintError>), TokenError> {
-    let tokens = &state.tokens;
+pub async fn obtain(m: &Minting<'_>, name: &str) -> Result<(Token, Option<MintError>), TokenError> {
+    let tokens = m.tokens;
     let now = tokens.clock.now();
-    let stored = load(state, name).await?;
-    if let Some(token) = stored.kept(state, |l| l.fresh(now))? {
+    let stored = load(m, name).await?;
+    if let Some(token) = stored.kept(m, |l| l.fresh(now))? {
         return Ok((token, None));
     }
     if let Some(e) = tokens.failed_lately(stored.id, stored.version, now) {
-        return stored.instead(state, now, e);
+        return stored.instead(m, now, e);
     }
     let flight = tokens.flight(stored.id);
     let _mine = flight.lock().await;
     // Whoever held the lock before may have minted it, or failed to.
-    let stored = load(state, name).await?;
+    let stored = load(m, name).await?;
     let now = tokens.clock.now();
-    if let Some(token) = stored.kept(state, |l| l.fresh(now))? {
+    if let Some(token) = stored.kept(m, |l| l.fresh(now))? {
         return Ok((token, None));
     }
     if let Some(e) = tokens.failed_lately(stored.id, stored.version, now) {
-        return stored.instead(state, now, e);
+        return stored.instead(m, now, e);
     }
-    match mint_for(state, &stored).await {
+    match mint_for(m, &stored).await {
         Ok(token) => {
-            state.metrics.token_mint(true);
+            m.metrics.token_mint(true);
             tokens.remember(stored.id, None);
-            keep(state, &stored, &token).await?;
+            keep(m, &stored, &token).await?;
             Ok((token, None))
         }
         Err(e) => {
-            state.metrics.token_mint(false);
+            m.metrics.token_mint(false);
             tracing::warn!(secret = %stored.name, error = %e, "minting an ECR registry token failed");
             let at = tokens.clock.now();
             tokens.remember(
@@ -283,19 +299,19 @@ pub async fn obtain(
                     error: e.clone(),
                 }),
             );
-            stored.instead(state, at, e)
+            stored.instead(m, at, e)
         }
     }
 }
 
-async fn load(state: &AppState, name: &str) -> Result<Stored, TokenError> {
+async fn load(m: &Minting<'_>, name: &str) -> Result<Stored, TokenError> {
     let n = name.to_owned();
-    db::run(&state.pool, move |c| Ok(find(c, &n)?))
+    db::run(&m.pool, move |c| Ok(find(c, &n)?))
         .await?
         .ok_or_else(|| TokenError::Missing(name.to_owned()))
 }
 
-async fn mint_for(state: &AppState, stored: &Stored) -> Result<Token, MintError> {
+async fn mint_for(m: &Minting<'_>, stored: &Stored) -> Result<Token, MintError> {
     let host = EcrHost::parse(&stored.host).map_err(|e| {
         MintError::Unreachable(format!("the stored registry host is not ECR's: {e}"))
     })?;
@@ -303,7 +319,7 @@ async fn mint_for(state: &AppState, stored: &Stored) -> Result<Token, MintError>
         .endpoint
         .clone()
         .unwrap_or_else(|| host.default_endpoint());
-    let secret = state
+    let secret = m
         .master
         .open(stored.name.as_bytes(), &stored.sealed_key)
         .ok()
@@ -312,7 +328,7 @@ async fn mint_for(state: &AppState, stored: &Stored) -> Result<Token, MintError>
         .ok_or_else(|| {
             MintError::Unreachable("the stored secret access key could not be opened.".into())
         })?;
-    let client = state
+    let client = m
         .tokens
         .client
         .as_ref()
@@ -327,7 +343,7 @@ async fn mint_for(state: &AppState, stored: &Stored) -> Result<Token, MintError>
         },
     )
     .await?;
-    let minted_at = state.tokens.clock.now();
+    let minted_at = m.tokens.clock.now();
     if minted.expires_at <= minted_at {
         return Err(MintError::Unreadable(format!(
             "the token ECR gave expired at {}, before it was minted; is this machine's clock right?",
@@ -346,12 +362,12 @@ async fn mint_for(state: &AppState, stored: &Stored) -> Result<Token, MintError>
 
 /// Keeps a new token, sealed, unless the secret changed while it was
 /// minted (its credentials may be others now).
-async fn keep(state: &AppState, stored: &Stored, token: &Token) -> Result<(), AppError> {
-    let sealed = state
+async fn keep(m: &Minting<'_>, stored: &Stored, token: &Token) -> Result<(), AppError> {
+    let sealed = m
         .master
         .seal(&token_aad(&stored.name), token.password.expose().as_bytes());
     let (id, version, life) = (stored.id, stored.version, token.life);
-    db::run(&state.pool, move |c| {
+    db::run(&m.pool, move |c| {
         c.prepare_cached(
             "UPDATE secrets SET token_sealed = ?3, token_minted_at = ?4, token_expires_at = ?5
               WHERE id = ?1 AND version = ?2",

@@ -97,7 +97,7 @@ impl Opened {
 /// current registry token (minted if need be).
 async fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppError> {
     if secret.kind == Kind::Ecr {
-        let token = ecr::current_token(state, &secret.name).await?;
+        let token = ecr::current_token(&state.minting(), &secret.name).await?;
         return Ok(Opened {
             secret,
             value: token.password,
@@ -313,7 +313,7 @@ pub async fn run_test_login(
     let (host, _) = image_pull_only(&secret)?;
     let host = RegistryHost::parse(host).map_err(AppError::internal)?;
     let (secret, result) = if secret.kind == Kind::Ecr {
-        match ecr::current_token(state, &secret.name).await {
+        match ecr::current_token(&state.minting(), &secret.name).await {
             Ok(token) => {
                 let r = registry::check_login(&host, &token.username, &token.password).await;
                 (secret, r)

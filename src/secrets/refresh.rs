@@ -98,7 +98,7 @@ async fn delivered(state: &AppState) -> Result<Vec<Due>, crate::error::AppError>
 /// failure is kept on the secret as a failing check (a change of state is
 /// audited and notified like any other).
 async fn refresh_one(state: &web::Data<AppState>, name: &str) -> Result<i64, ()> {
-    match obtain(state, name).await {
+    match obtain(&state.minting(), name).await {
         Ok((token, None)) => {
             let life = token.life;
             super::export::record_mint(state, name, Ok(life)).await;

@@ -6,10 +6,7 @@
 //! The provider is discovered in the background: wharf starts, and its
 //! password sign-in works, while the provider cannot be reached.
 
-pub mod accounts;
-pub use accounts::GroupRules;
-mod flow;
-pub mod routes;
+pub mod flow;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -26,8 +23,8 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cli::args::ServeArgs;
-use crate::state::AppState;
+use crate::metrics::Metrics;
+use crate::options::ServeArgs;
 
 /// The claims beyond the standard ones, of which wharf reads one: the
 /// groups claim, whatever `--oidc-groups-claim` names it.
@@ -211,6 +208,16 @@ impl SsoConfig {
     }
 }
 
+/// What the provider's groups decide at each sign-in.
+#[derive(Clone, Debug, Default)]
+pub struct GroupRules {
+    /// Members are administrators, others are not; `None` leaves roles
+    /// to wharf.
+    pub admin: Option<String>,
+    /// Only members may sign in; `None`: anyone the provider signs in.
+    pub required: Option<String>,
+}
+
 /// A group named on the command line, as providers list it (Keycloak's
 /// full path loses its leading `/`); blank is none.
 fn group_name(raw: Option<&str>) -> Option<String> {
@@ -249,10 +256,12 @@ fn parse_issuer(raw: &str) -> Result<IssuerUrl, String> {
 
 /// What discovery found: the client wharf is at this provider.
 pub struct Provider {
-    client: OidcClient,
-    end_session: Option<EndSessionUrl>,
+    /// The OpenID client at this provider.
+    pub client: OidcClient,
+    /// Its end-session endpoint, if it has one.
+    pub end_session: Option<EndSessionUrl>,
     /// RFC 9207: every redirect back names the issuer (`iss`).
-    names_issuer: bool,
+    pub names_issuer: bool,
     fetched: std::time::Instant,
 }
 
@@ -268,12 +277,15 @@ enum Discovery {
 pub struct Sso {
     /// The flags.
     pub config: SsoConfig,
-    http: reqwest::Client,
+    /// The client that talks to the provider.
+    pub http: reqwest::Client,
     discovery: RwLock<Discovery>,
     /// Serialises rediscovery (a key the provider rotated).
     refreshing: tokio::sync::Mutex<()>,
-    flow_key: actix_web::cookie::Key,
-    secure_cookies: bool,
+    /// Seals the flow cookie.
+    pub flow_key: actix_web::cookie::Key,
+    /// The flow cookie is `Secure`.
+    pub secure_cookies: bool,
 }
 
 /// How long a discovered provider's keys are trusted before asking again.
@@ -361,7 +373,7 @@ impl Sso {
     /// unless that was done in the last few seconds; true if the provider
     /// answered. Only an ID token from the provider's own token endpoint
     /// (over the back channel, never from the browser) can ask for this.
-    async fn rediscover(&self) -> bool {
+    pub async fn rediscover(&self) -> bool {
         let asked = std::time::Instant::now();
         let _one = self.refreshing.lock().await;
         if let Some(p) = self.provider() {
@@ -387,7 +399,7 @@ impl Sso {
 }
 
 /// An error and its causes on one line.
-fn describe(e: &dyn std::error::Error) -> String {
+pub fn describe(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -401,40 +413,34 @@ fn describe(e: &dyn std::error::Error) -> String {
     text.chars().take(300).collect()
 }
 
-/// Discovers the provider in the background, retrying (5 s, doubling to
-/// 5 minutes) while it cannot be reached, and again every hour for its
-/// current keys. `None` without single sign-on.
-pub fn spawn(state: actix_web::web::Data<AppState>) -> Option<tokio::task::JoinHandle<()>> {
-    state.sso.as_ref()?;
-    Some(tokio::spawn(async move {
-        let Some(sso) = state.sso.as_ref() else {
-            return;
-        };
-        let mut wait = Duration::from_secs(5);
-        loop {
-            match sso.discover().await {
-                Ok(p) => {
-                    if sso.provider().is_none() {
-                        tracing::info!(issuer = %sso.config.issuer.as_str(), "single sign-on is ready");
-                    }
-                    sso.set(Discovery::Ready(Arc::new(p)));
-                    state.metrics.sso_provider_up(true);
-                    wait = Duration::from_secs(5);
-                    tokio::time::sleep(REDISCOVER_EVERY).await;
+/// Discovers the provider, retrying (5 s, doubling to 5 minutes) while it
+/// cannot be reached, and again every hour for its current keys; runs
+/// until dropped (wharf spawns it at start when single sign-on is on).
+pub async fn keep_discovered(sso: &Sso, metrics: &Metrics) {
+    let mut wait = Duration::from_secs(5);
+    loop {
+        match sso.discover().await {
+            Ok(p) => {
+                if sso.provider().is_none() {
+                    tracing::info!(issuer = %sso.config.issuer.as_str(), "single sign-on is ready");
                 }
-                Err(e) => {
-                    tracing::warn!(issuer = %sso.config.issuer.as_str(), error = %e, retry_in = ?wait, "the OpenID provider cannot be reached; single sign-on is unavailable");
-                    // A provider that answered before keeps its last keys.
-                    state.metrics.sso_provider_up(false);
-                    if sso.provider().is_none() {
-                        sso.set(Discovery::Pending(Some(e)));
-                    }
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(300));
+                sso.set(Discovery::Ready(Arc::new(p)));
+                metrics.sso_provider_up(true);
+                wait = Duration::from_secs(5);
+                tokio::time::sleep(REDISCOVER_EVERY).await;
+            }
+            Err(e) => {
+                tracing::warn!(issuer = %sso.config.issuer.as_str(), error = %e, retry_in = ?wait, "the OpenID provider cannot be reached; single sign-on is unavailable");
+                // A provider that answered before keeps its last keys.
+                metrics.sso_provider_up(false);
+                if sso.provider().is_none() {
+                    sso.set(Discovery::Pending(Some(e)));
                 }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(300));
             }
         }
-    }))
+    }
 }
 
 #[cfg(test)]

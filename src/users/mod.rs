@@ -5,6 +5,7 @@ mod account;
 pub mod ops;
 mod routes;
 mod setup;
+pub mod sso;
 pub mod store;
 
 use actix_web::web;

@@ -317,8 +317,8 @@ pub async fn change_sso(
     actor: Actor,
     username: &str,
     change: SsoChange,
-) -> OpResult<Option<usize>, crate::sso::accounts::LinkRefusal> {
-    use crate::sso::accounts::{self as sso, LinkRefusal};
+) -> OpResult<Option<usize>, super::sso::LinkRefusal> {
+    use super::sso::{self as sso, LinkRefusal};
     let name = username.to_owned();
     db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;

@@ -106,7 +106,7 @@ struct FormPage {
     live_tokens: i64,
     /// On the account's page: its single sign-on identity, or a refused
     /// sign-in to link.
-    sso: Option<crate::sso::accounts::AccountSso>,
+    sso: Option<super::sso::AccountSso>,
     /// `--oidc-admin-group`: the role of an SSO account follows it.
     sso_admin_group: Option<String>,
 }
@@ -178,7 +178,7 @@ fn admin_group(state: &AppState) -> Option<String> {
 type Details = (
     Vec<crate::groups::store::GroupTag>,
     i64,
-    crate::sso::accounts::AccountSso,
+    super::sso::AccountSso,
 );
 
 /// An account's groups, how many live API tokens it has, and its single
@@ -188,7 +188,7 @@ async fn details(state: &AppState, id: crate::domain::UserId) -> Result<Details,
         Ok((
             crate::groups::store::of_user(c, id)?,
             tokens::live_count(c, id)?,
-            crate::sso::accounts::of_account(c, id)?,
+            super::sso::of_account(c, id)?,
         ))
     })
     .await

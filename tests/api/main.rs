@@ -14,6 +14,7 @@ mod groups;
 mod helpers;
 mod images;
 mod kube;
+mod layers;
 mod lifecycle;
 mod memory;
 mod properties;

@@ -13,14 +13,14 @@ use openidconnect::{
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::accounts::{self, Identity, Refusal};
-use super::flow::{self, FLOW_LIFETIME, Flow};
-use super::{IdToken, Provider, Sso, describe};
 use crate::audit::{self, action};
 use crate::auth::throttle::{self, Bucket};
 use crate::db;
 use crate::error::AppError;
+use crate::sso::flow::{self, FLOW_LIFETIME, Flow};
+use crate::sso::{IdToken, Provider, Sso, describe};
 use crate::state::AppState;
+use crate::users::sso::{self as accounts, Identity, Refusal};
 use crate::web::{TypedSession, render, see_other};
 
 fn configured(state: &AppState) -> Result<&Sso, AppError> {
@@ -273,7 +273,13 @@ async fn finish(
         Err(Checked::Signature(e) | Checked::Other(e)) => return Ok(Err(Failed::IdToken(e))),
     };
     let rules = sso.config.groups.clone();
-    let signed = accounts::sign_in(state, identity, rules, source.to_owned()).await?;
+    let signed = accounts::sign_in(
+        (&state.pool, &state.master),
+        identity,
+        rules,
+        source.to_owned(),
+    )
+    .await?;
     Ok(signed.map_err(Failed::Account))
 }
 

@@ -14,7 +14,7 @@ use crate::crypto::MasterKey;
 use crate::db;
 use crate::domain::{UserId, Username};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::sso::GroupRules;
 
 /// Who the provider says signed in, from a verified ID token.
 pub struct Identity {
@@ -51,16 +51,6 @@ pub enum Refusal {
     /// The ID token does not list the group that may sign in.
     #[error("not in the group {0}, which --oidc-required-group names")]
     NotMember(String),
-}
-
-/// What the provider's groups decide at each sign-in.
-#[derive(Clone, Debug, Default)]
-pub struct GroupRules {
-    /// Members are administrators, others are not; `None` leaves roles
-    /// to wharf.
-    pub admin: Option<String>,
-    /// Only members may sign in; `None`: anyone the provider signs in.
-    pub required: Option<String>,
 }
 
 /// A signed-in account.
@@ -106,16 +96,16 @@ fn id_token_aad(issuer: &str, subject: &str) -> Vec<u8> {
 /// Signs `identity` in: see the module. `rules`: who may sign in, and
 /// whose role follows the admin group.
 pub async fn sign_in(
-    state: &AppState,
+    (pool, master): (&db::Pool, &MasterKey),
     identity: Identity,
     rules: GroupRules,
     source: String,
 ) -> Result<Result<SignedIn, Refusal>, AppError> {
-    let sealed = state.master.seal(
+    let sealed = master.seal(
         &id_token_aad(&identity.issuer, &identity.subject),
         identity.id_token.as_bytes(),
     );
-    db::run(&state.pool, move |c| {
+    db::run(pool, move |c| {
         let tx = db::write_tx(c)?;
         let outcome = sign_in_in(&tx, &sealed, &identity, &rules, &source)?;
         tx.commit()?;

@@ -4,11 +4,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::credentials::{self, Claimant};
-use super::store as users;
 use crate::audit;
+use crate::auth::store as users;
+use crate::auth::{self, Claimant, UNKNOWN_USER, throttle_key};
 use crate::db;
-use crate::domain::Username;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::{TypedSession, render, see_other};
@@ -16,9 +15,6 @@ use crate::web::{TypedSession, render, see_other};
 /// The one message for every kind of failed sign-in: it must not tell
 /// whether the user exists.
 const INVALID: &str = "Invalid username or password.";
-
-/// The audit log's actor for a failed sign-in that matched no account.
-pub const UNKNOWN_USER: &str = "(unknown user)";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "auth/login.html")]
@@ -60,7 +56,7 @@ impl LoginPage {
             unavailable: s.unavailable().is_some(),
         });
         let error = match (&sso, query.sso.as_deref()) {
-            (Some(b), Some(code)) => crate::sso::routes::message(code, &b.name),
+            (Some(b), Some(code)) => super::sso::message(code, &b.name),
             _ => None,
         };
         Ok(Self {
@@ -113,7 +109,7 @@ pub async fn login_submit(
     let source = state.client_addr(&req);
     let claimant = Claimant::Named(key.clone());
     let checked =
-        credentials::check(&state, claimant, key.clone(), source.clone(), password).await?;
+        auth::check_password(&state, claimant, key.clone(), source.clone(), password).await?;
     // With --password-login off, an account bound to a single sign-on
     // identity signs in there (with the provider's second factor), not
     // with a wharf password; break-glass is for the others.
@@ -166,15 +162,6 @@ async fn sso_bound(state: &AppState, id: crate::domain::UserId) -> Result<bool, 
     db::run(&state.pool, move |c| Ok(users::has_sso_identity(c, id)?)).await
 }
 
-/// The name failures are counted under: the typed username if it could be
-/// one, else a shared bucket.
-pub fn throttle_key(typed: &str) -> String {
-    match Username::parse(typed) {
-        Ok(u) => u.as_str().to_owned(),
-        Err(_) => "(invalid)".to_owned(),
-    }
-}
-
 /// `POST /logout`: ends this session and every other one of the user; a
 /// session begun by single sign-on goes on to the provider's end-session
 /// endpoint, which ends the provider's session and sends the browser back
@@ -183,12 +170,12 @@ pub async fn logout(
     req: HttpRequest,
     session: TypedSession,
     state: web::Data<AppState>,
-    known: web::Data<super::Known>,
+    known: web::Data<auth::Known>,
 ) -> Result<HttpResponse, AppError> {
     let mut provider_logout = None;
     // Only a live session ends the others: an expired, revoked or replayed
     // cookie must not sign the account out everywhere.
-    if let Some(user) = super::live_user(&state, &known, &session).await? {
+    if let Some(user) = auth::live_user(&state, &known, &session).await? {
         let by_sso = session.by_sso();
         let source = state.client_addr(&req);
         // The kept ID token is read and forgotten in the same transaction:
@@ -197,7 +184,7 @@ pub async fn logout(
             let tx = db::write_tx(c)?;
             users::end_sessions(&tx, user.id)?;
             let kept = match by_sso {
-                true => crate::sso::accounts::take_id_token(&tx, user.id)?,
+                true => crate::users::sso::take_id_token(&tx, user.id)?,
                 false => None,
             };
             audit::record(
@@ -212,7 +199,7 @@ pub async fn logout(
         })
         .await?;
         if by_sso {
-            provider_logout = crate::sso::routes::end_session_url(&state, kept);
+            provider_logout = super::sso::end_session_url(&state, kept);
         }
     }
     session.purge();
