@@ -33,10 +33,7 @@ fn main() -> ExitCode {
         ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!(
-                    "wharf credential-provider: {}",
-                    wharf::cli::credential_provider::printable(&e)
-                );
+                eprintln!("wharf credential-provider: {}", wharf::domain::one_line(&e));
                 ExitCode::FAILURE
             }
         };

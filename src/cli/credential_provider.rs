@@ -87,7 +87,7 @@ pub fn run(settings: &Settings, input: impl Read, mut out: impl Write) -> Result
             if let Err(e) = keep(&kept_file, &response) {
                 eprintln!(
                     "wharf credential-provider: cannot keep the answer: {}",
-                    printable(&e.to_string())
+                    crate::domain::one_line(&e.to_string())
                 );
             }
             response
@@ -100,7 +100,7 @@ pub fn run(settings: &Settings, input: impl Read, mut out: impl Write) -> Result
             Some(mut response) => {
                 eprintln!(
                     "wharf credential-provider: {}; giving the last answer kept",
-                    printable(&why)
+                    crate::domain::one_line(&why)
                 );
                 // kubelet asks again at the next pull instead of caching
                 // an answer that may be stale.
@@ -175,7 +175,11 @@ fn ask(settings: &Settings, image: &str) -> Result<Response, Failure> {
         let detail = || {
             serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|v| v["detail"].as_str().map(str::to_owned))
+                .and_then(|v| {
+                    v["detail"]
+                        .as_str()
+                        .map(|d| crate::domain::truncate(d, 300))
+                })
                 .unwrap_or_default()
         };
         match status.as_u16() {
@@ -210,15 +214,6 @@ fn ask(settings: &Settings, image: &str) -> Result<Response, Failure> {
     // of holding the answer past kubelet's patience.
     runtime.shutdown_background();
     answer
-}
-
-/// `text` as it may reach a terminal or kubelet's log: one line, no
-/// control characters (an escape sequence in wharf's words, or in what a
-/// server in between said, is not played on an operator's terminal).
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// The plugin's effective user.

@@ -13,6 +13,7 @@ use crate::changes::{Slot, Stamp};
 
 use crate::crypto::MasterKey;
 use crate::domain::TokenLife;
+use crate::domain::node_pattern::host_of;
 use crate::domain::{ImageRef, NodePattern, RegistryHost};
 use crate::error::AppError;
 use crate::kube::credential_provider::{AuthConfig, Response};
@@ -133,11 +134,6 @@ impl DeliveryIndex {
     }
 }
 
-/// The host part (`host[:port]`) of a pattern or repository.
-fn host_of(s: &str) -> &str {
-    s.split('/').next().unwrap_or(s)
-}
-
 /// Each catalogue image's repository whose pull secret is delivered and is
 /// for that image's registry (a secret of another registry is never sent
 /// to this one), with the secret. Also what kubelet's `matchImages` needs,
@@ -171,11 +167,18 @@ fn catalogue_routes(conn: &Connection) -> rusqlite::Result<Vec<(String, Sealed)>
     Ok(out)
 }
 
-/// The delivered patterns in force: (pattern, secret, whether kubelet may
-/// be answered for it, or why not), by pattern.
-pub fn delivered_patterns(
-    conn: &Connection,
-) -> rusqlite::Result<Vec<(String, String, Result<NodePattern, String>)>> {
+/// A delivered pattern as stored.
+pub struct StoredPattern {
+    /// The pattern as stored.
+    pub pattern: String,
+    /// The secret it serves.
+    pub secret: String,
+    /// The pattern, if kubelet may be answered for it, else why not.
+    pub served: Result<NodePattern, String>,
+}
+
+/// The delivered patterns in force, by pattern.
+pub fn delivered_patterns(conn: &Connection) -> rusqlite::Result<Vec<StoredPattern>> {
     conn.prepare_cached(
         "SELECT d.pattern, s.name, s.registry_host
            FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
@@ -183,10 +186,14 @@ pub fn delivered_patterns(
           ORDER BY d.pattern",
     )?
     .query_map([], |r| {
-        let raw: String = r.get(0)?;
+        let pattern: String = r.get(0)?;
         let host: Option<String> = r.get(2)?;
-        let verdict = NodePattern::stored(&raw, host.as_deref());
-        Ok((raw, r.get(1)?, verdict))
+        let served = NodePattern::stored(&pattern, host.as_deref());
+        Ok(StoredPattern {
+            pattern,
+            secret: r.get(1)?,
+            served,
+        })
     })?
     .collect()
 }
@@ -195,8 +202,13 @@ pub fn delivered_patterns(
 /// it breaks a rule (stored before the rule existed): run at start.
 pub fn warn_of_unserved(conn: &Connection) -> rusqlite::Result<usize> {
     let mut n = 0;
-    for (pattern, secret, verdict) in delivered_patterns(conn)? {
-        if let Err(why) = verdict {
+    for StoredPattern {
+        pattern,
+        secret,
+        served,
+    } in delivered_patterns(conn)?
+    {
+        if let Err(why) = served {
             n += 1;
             tracing::warn!(%secret, %pattern, %why, "a delivered node image pattern is not served until its secret is fixed");
         }

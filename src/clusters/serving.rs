@@ -46,7 +46,7 @@ impl Outcome {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Inner {
     /// Counts not written yet → (requests, last address).
     counts: HashMap<Key, (u64, String)>,
@@ -187,33 +187,33 @@ fn upsert(conn: &Connection, key: &Key, n: u64, source: &str) -> rusqlite::Resul
     Ok(())
 }
 
-/// Writes every count not written yet, in one transaction; on failure the
-/// counts are kept for the next try.
+/// Writes every count not written yet, in one transaction; if it is not
+/// written (the database refused, or could not be reached), the counts
+/// are kept for the next try.
 pub async fn flush(state: &AppState, log: &ServingLog) -> Result<(), crate::error::AppError> {
     let taken = log.take();
     if taken.counts.is_empty() && taken.requests.is_empty() {
         return Ok(());
     }
+    let kept = taken.clone();
     let written = db::run(&state.pool, move |c| {
-        let result = (|| {
-            let tx = db::write_tx(c)?;
-            for (&(cluster, hour), &n) in &taken.requests {
-                store::add_requests(&tx, cluster, hour, n)?;
-            }
-            for (key, (n, source)) in &taken.counts {
-                upsert(&tx, key, *n, source)?;
-            }
-            tx.prepare_cached("DELETE FROM serving_hours WHERE hour < ?1")?
-                .execute([hour_now() - KEEP_HOURS])?;
-            tx.commit()
-        })();
-        Ok(result.map_err(|e| (e, taken)))
+        let tx = db::write_tx(c)?;
+        for (&(cluster, hour), &n) in &taken.requests {
+            store::add_requests(&tx, cluster, hour, n)?;
+        }
+        for (key, (n, source)) in &taken.counts {
+            upsert(&tx, key, *n, source)?;
+        }
+        tx.prepare_cached("DELETE FROM serving_hours WHERE hour < ?1")?
+            .execute([hour_now() - KEEP_HOURS])?;
+        tx.commit()?;
+        Ok(())
     })
-    .await?;
-    written.map_err(|(e, taken)| {
-        log.restore(taken);
-        crate::error::AppError::from(e)
-    })
+    .await;
+    if written.is_err() {
+        log.restore(kept);
+    }
+    written
 }
 
 /// Flushes every `every` (`--serving-flush-every`) until aborted.

@@ -31,7 +31,7 @@ pub struct Delivery {
 pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
     let mut patterns: Vec<String> = super::credentials::delivered_patterns(conn)?
         .into_iter()
-        .filter_map(|(_, _, served)| served.ok().map(|p| p.to_string()))
+        .filter_map(|p| p.served.ok().map(|p| p.to_string()))
         .collect();
     // kubelet only asks for images its matchImages cover: the catalogue's
     // repositories with a delivered pull secret too.
@@ -60,23 +60,14 @@ pub async fn of_cluster(
     .await
 }
 
-/// wharf's address as clusters reach it: `--public-url`; else, behind a
-/// trusted proxy, the host it forwards; else the local address this
-/// request's connection reached (never a header an untrusted client
-/// wrote: the files hold where nodes send their token).
+/// wharf's address as clusters reach it: `--public-url`, else the local
+/// address this request's connection reached. Never a header: a client
+/// (or a proxy passing the client's `Host` on) could name any server, and
+/// nodes would send their token there.
 pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
     if let Some(u) = &state.lifecycle.public_url {
         return u.trim_end_matches('/').to_owned();
     }
-    if req
-        .peer_addr()
-        .is_some_and(|p| state.settings.trusts(p.ip()))
-    {
-        let info = req.connection_info();
-        return format!("{}://{}", info.scheme(), info.host());
-    }
-    // Never the Host header: a client could name any server there, and
-    // nodes would send their token to it.
     format!("http://{}", crate::web::Reached::of(req))
 }
 

@@ -7,7 +7,7 @@ mod ecr;
 mod ids;
 mod image_ref;
 mod name;
-mod node_pattern;
+pub mod node_pattern;
 mod registry;
 mod rule;
 mod secret_value;
@@ -26,4 +26,4 @@ pub use rule::TextRule;
 #[cfg(test)]
 pub(crate) use rule::check::described;
 pub use secret_value::{SecretValue, SshPrivateKey};
-pub use text::{Description, DisplayName, ExpiryDate, truncate};
+pub use text::{Description, DisplayName, ExpiryDate, one_line, truncate};

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use super::ecr::EcrHost;
 use super::registry::RegistryHost;
 use super::rule::TextRule;
 
@@ -165,23 +166,31 @@ impl NodePattern {
                 ))
             };
         }
-        let registrable = (own_host.parse::<std::net::Ipv4Addr>().is_err())
-            .then(|| psl::domain_str(own_host))
-            .flatten();
+        // A glob only in the first part, in front of a literal tail at or
+        // below the registry's registrable domain, under a public suffix
+        // the list knows (a name a registrar hands to one owner). Amazon
+        // ECR's hosts share amazonaws.com with every AWS customer (load
+        // balancers, buckets): an ECR secret serves its own host only.
+        let (_, tail) = host.split_once('.').unwrap_or((host, ""));
+        let registrable = (EcrHost::parse(own_host).is_err()
+            && own_host.parse::<std::net::Ipv4Addr>().is_err())
+        .then(|| psl::domain(own_host.as_bytes()))
+        .flatten()
+        .filter(|d| d.suffix().is_known())
+        .and_then(|d| std::str::from_utf8(d.as_bytes()).ok());
         let Some(registrable) = registrable else {
             return refuse(format!(
-                "has a glob, but {own_host} has no registrable domain to keep it within: name the registry's host."
+                "has a glob, but {own_host} has no registrable domain of its own to keep it within: name the registry's host."
             ));
         };
-        let confined = host
-            .strip_suffix(registrable)
-            .is_some_and(|front| front.ends_with('.'))
+        let confined = !tail.contains(['*', '?'])
+            && psl::domain_str(&format!("probe.{tail}")) == Some(registrable)
             && urls_match(host, own_host);
         if confined {
             Ok(())
         } else {
             refuse(format!(
-                "could match hosts outside {registrable}, this secret's registry's own domain, and kubelet would send its password to them. Name the registry's host ({own}), or put globs only in front of {registrable}, e.g. *.{registrable}."
+                "could match hosts outside {registrable}, this secret's registry's own domain, and kubelet would send its password to them. Name the registry's host ({own}), or put one glob in front of {registrable}, e.g. *.{registrable}."
             ))
         }
     }
@@ -211,8 +220,8 @@ impl fmt::Display for NodePattern {
     }
 }
 
-/// The host part (`host[:port]`) of a pattern.
-fn host_of(s: &str) -> &str {
+/// The host part (`host[:port]`) of a pattern or a repository.
+pub fn host_of(s: &str) -> &str {
     s.split('/').next().unwrap_or(s)
 }
 
@@ -352,7 +361,6 @@ mod tests {
             ("*c", "abc", true),
             ("a*", "a", true),
             ("a*", "abc", true),
-            ("a*", "ab/c", true),
             ("a*b*c*d*e*", "axbxcxdxe", true),
             ("a*b*c*d*e*", "axbxcxdxexxx", true),
             ("a*b?c*x", "abxbbxdbxebxczzx", true),
@@ -391,6 +399,11 @@ mod tests {
             ("ghcr.io", "ghcr.io"),
             ("ghcr.io/team", "https://ghcr.io"),
             ("*.gitlab.com", "registry.gitlab.com"),
+            ("*.registry.gitlab.com", "eu.registry.gitlab.com"),
+            (
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team",
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            ),
             ("registry.gitlab.com/team", "registry.gitlab.com"),
             ("*.registry.example.co.uk", "eu.registry.example.co.uk"),
             ("reg*.example.com", "registry.example.com"),
@@ -413,13 +426,31 @@ mod tests {
             ("*.co.uk", "example.co.uk", "outside example.co.uk"),
             ("*.example.co.uk", "example.co.uk", "outside example.co.uk"),
             ("*.0.0.1:5000", "127.0.0.1:5000", "no registrable domain"),
-            ("*.localhost", "registry.localhost", "outside"),
+            ("*.localhost", "registry.localhost", "no registrable domain"),
             ("registry.internal", "[fd00::5]:5000", "IPv6"),
             (
                 "*.github.io",
                 "someone.github.io",
                 "outside someone.github.io",
             ),
+            // Hosts everyone shares: an ECR secret serves its own host only.
+            (
+                "*.dkr.ecr.eu-west-1.amazonaws.com",
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+                "no registrable domain",
+            ),
+            (
+                "*.*.*.*.amazonaws.com",
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+                "no registrable domain",
+            ),
+            // One glob, in the first part only.
+            ("*.*.gitlab.com", "a.registry.gitlab.com", "one glob"),
+            ("registry.*.com", "registry.gitlab.com", "one glob"),
+            // No public suffix the list knows: numbers, made-up names.
+            ("*.0.1:5000", "10.0.0.1:5000", "no registrable domain"),
+            ("*.*.0.1:5000", "0x7f.0.0.1:5000", "no registrable domain"),
+            ("*.internal", "registry.internal", "no registrable domain"),
         ] {
             let why = verdict(pattern, registry).unwrap_err();
             assert!(why.contains(says), "{pattern} for {registry}: {why}");

@@ -98,6 +98,19 @@ impl ExpiryDate {
     }
 }
 
+/// `text` on one line without control characters: each run of white
+/// space (line breaks included) one space, any other control character
+/// (an escape sequence's ESC) dropped. For words of others that reach a
+/// page, a log line or a terminal.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
 /// At most `max` characters of `text`, with `…` standing for the rest: for
 /// words of others (a registry's, a receiver's) that are kept or shown.
 pub fn truncate(text: &str, max: usize) -> String {
@@ -112,6 +125,14 @@ pub fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_of_others_are_put_on_one_line() {
+        assert_eq!(
+            one_line("  first\n\tsecond \u{1b}[31mred\u{1b}[0m\u{7}  "),
+            "first second [31mred[0m"
+        );
+    }
 
     #[test]
     fn expiry_dates() {

@@ -27,7 +27,7 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// Longest message of AWS's own endpoint kept in a reason; with the
 /// rest, a reason is never longer than 300 characters.
-const MAX_MESSAGE: usize = 190;
+pub(crate) const MAX_MESSAGE: usize = 190;
 
 /// Longest message kept from an endpoint that is not AWS's own (an
 /// administrator may point a secret anywhere): its first line only.
@@ -256,10 +256,10 @@ fn refusal(status: u16, bytes: &[u8], aws: bool) -> MintError {
         .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
         .collect();
     let message = if aws {
-        crate::domain::truncate(&printable(&message), MAX_MESSAGE)
+        crate::domain::truncate(&crate::domain::one_line(&message), MAX_MESSAGE)
     } else {
         let first = message.trim().lines().next().unwrap_or_default();
-        crate::domain::truncate(&printable(first), MAX_FOREIGN_MESSAGE)
+        crate::domain::truncate(&crate::domain::one_line(first), MAX_FOREIGN_MESSAGE)
     };
     MintError::Refused {
         status,
@@ -273,16 +273,6 @@ fn refusal(status: u16, bytes: &[u8], aws: bool) -> MintError {
         ),
         message,
     }
-}
-
-/// `text` on one line, without control characters.
-fn printable(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect()
 }
 
 async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, MintError> {
@@ -311,7 +301,10 @@ fn transport(e: reqwest::Error) -> MintError {
         last = s.to_string();
         source = s.source();
     }
-    MintError::Unreachable(last)
+    MintError::Unreachable(crate::domain::truncate(
+        &crate::domain::one_line(&last),
+        MAX_MESSAGE,
+    ))
 }
 
 #[cfg(test)]

@@ -72,10 +72,13 @@ impl From<TokenError> for AppError {
 /// kept answer) instead of calling an endpoint that just refused or hung.
 pub const BACK_OFF: i64 = 45;
 
-/// A mint that failed, for the secret at `version`, at `at`.
+/// A mint that failed at `at`, for the secret as it was then: its version
+/// and its sealed access key (sealed anew for every secret, so a secret
+/// deleted and made again under the same row id is not taken for it).
 #[derive(Clone)]
 struct Failed {
     version: i64,
+    sealed_key: Vec<u8>,
     at: i64,
     error: MintError,
 }
@@ -111,13 +114,19 @@ impl Tokens {
         self.failed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The failure of the last mint for this secret's credentials (its
-    /// `version`), if it failed less than [`BACK_OFF`] seconds before `now`:
-    /// said with when the next try may be.
-    fn failed_lately(&self, id: SecretId, version: i64, now: i64) -> Option<MintError> {
-        let failed = self.failures().get(&id).cloned()?;
+    /// The failure of the last mint for this secret as it is stored now,
+    /// if it failed less than [`BACK_OFF`] seconds before `now`: said with
+    /// when the next try may be (never longer than any reason).
+    fn failed_lately(&self, stored: &Stored, now: i64) -> Option<MintError> {
+        let failed = self.failures().get(&stored.id).cloned()?;
         let wait = failed.at + BACK_OFF - now;
-        (failed.version == version && wait > 0).then(|| match failed.error {
+        let same = failed.version == stored.version && failed.sealed_key == stored.sealed_key;
+        let said = |why: &str| {
+            let note = format!(" (the last try; the next is in {wait} s)");
+            let room = mint::MAX_MESSAGE.saturating_sub(note.chars().count());
+            format!("{}{note}", crate::domain::truncate(why, room))
+        };
+        (same && wait > 0).then(|| match failed.error {
             MintError::Refused {
                 status,
                 code,
@@ -125,17 +134,10 @@ impl Tokens {
             } => MintError::Refused {
                 status,
                 code,
-                message: crate::domain::truncate(
-                    &format!("{message} (the last try; the next is in {wait} s)"),
-                    240,
-                ),
+                message: said(&message),
             },
-            MintError::Unreachable(why) => {
-                MintError::Unreachable(format!("{why} (the last try; the next is in {wait} s)"))
-            }
-            MintError::Unreadable(why) => {
-                MintError::Unreadable(format!("{why} (the last try; the next is in {wait} s)"))
-            }
+            MintError::Unreachable(why) => MintError::Unreachable(said(&why)),
+            MintError::Unreadable(why) => MintError::Unreadable(said(&why)),
         })
     }
 
@@ -266,7 +268,7 @@ pub async fn obtain(m: &Minting<'_>, name: &str) -> Result<(Token, Option<MintEr
     if let Some(token) = stored.kept(m, |l| l.fresh(now))? {
         return Ok((token, None));
     }
-    if let Some(e) = tokens.failed_lately(stored.id, stored.version, now) {
+    if let Some(e) = tokens.failed_lately(&stored, now) {
         return stored.instead(m, now, e);
     }
     let flight = tokens.flight(stored.id);
@@ -277,7 +279,7 @@ pub async fn obtain(m: &Minting<'_>, name: &str) -> Result<(Token, Option<MintEr
     if let Some(token) = stored.kept(m, |l| l.fresh(now))? {
         return Ok((token, None));
     }
-    if let Some(e) = tokens.failed_lately(stored.id, stored.version, now) {
+    if let Some(e) = tokens.failed_lately(&stored, now) {
         return stored.instead(m, now, e);
     }
     match mint_for(m, &stored).await {
@@ -295,6 +297,7 @@ pub async fn obtain(m: &Minting<'_>, name: &str) -> Result<(Token, Option<MintEr
                 stored.id,
                 Some(Failed {
                     version: stored.version,
+                    sealed_key: stored.sealed_key.clone(),
                     at,
                     error: e.clone(),
                 }),
@@ -306,7 +309,7 @@ pub async fn obtain(m: &Minting<'_>, name: &str) -> Result<(Token, Option<MintEr
 
 async fn load(m: &Minting<'_>, name: &str) -> Result<Stored, TokenError> {
     let n = name.to_owned();
-    db::run(&m.pool, move |c| Ok(find(c, &n)?))
+    db::run(m.pool, move |c| Ok(find(c, &n)?))
         .await?
         .ok_or_else(|| TokenError::Missing(name.to_owned()))
 }
@@ -367,7 +370,7 @@ async fn keep(m: &Minting<'_>, stored: &Stored, token: &Token) -> Result<(), App
         .master
         .seal(&token_aad(&stored.name), token.password.expose().as_bytes());
     let (id, version, life) = (stored.id, stored.version, token.life);
-    db::run(&m.pool, move |c| {
+    db::run(m.pool, move |c| {
         c.prepare_cached(
             "UPDATE secrets SET token_sealed = ?3, token_minted_at = ?4, token_expires_at = ?5
               WHERE id = ?1 AND version = ?2",

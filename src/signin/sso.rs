@@ -103,7 +103,7 @@ impl Failed {
             Self::Issuer | Self::Exchange(_) | Self::IdToken(_) => "failed",
             Self::Account(Refusal::Taken(_)) => "taken",
             Self::Account(Refusal::Disabled(_)) => "disabled",
-            Self::Account(Refusal::NotMember(_)) => "notmember",
+            Self::Account(Refusal::NotMember(..)) => "notmember",
             Self::Account(Refusal::NoUsername | Refusal::NoFreeName(_)) => "nousername",
         }
     }

@@ -48,9 +48,10 @@ pub enum Refusal {
     /// Every numbered variant of the name is taken.
     #[error("the username {0} and its numbered variants are all taken")]
     NoFreeName(String),
-    /// The ID token does not list the group that may sign in.
-    #[error("not in the group {0}, which --oidc-required-group names")]
-    NotMember(String),
+    /// The ID token does not list the group that may sign in: the group,
+    /// and who the provider says signed in (its subject).
+    #[error("subject {1} is not in the group {0}, which --oidc-required-group names")]
+    NotMember(String, String),
 }
 
 /// A signed-in account.
@@ -126,13 +127,13 @@ fn sign_in_in(
     if let Some(required) = &rules.required
         && !who.groups.iter().flatten().any(|g| g == required)
     {
-        let refusal = Refusal::NotMember(required.clone());
-        let name = username_for(who.preferred_username.as_deref(), who.email.as_deref());
-        let what = format!("{} ({refusal})", action::SIGN_IN_SSO_REFUSED);
-        let actor = name
-            .as_ref()
-            .map_or(crate::auth::UNKNOWN_USER, |n| n.as_str());
-        audit::record(c, actor, &what, "", source)?;
+        // Audited under no account's name: the person is no one here, and
+        // the name they claim could be someone else's.
+        let refusal = Refusal::NotMember(
+            required.clone(),
+            crate::domain::truncate(&crate::domain::one_line(&who.subject), 80),
+        );
+        refuse(c, &refusal, source)?;
         return Ok(Err(refusal));
     }
     let (user, created) = match by_identity(c, &who.issuer, &who.subject)? {
@@ -217,7 +218,7 @@ fn sync_role(
 fn refuse(c: &Connection, refusal: &Refusal, source: &str) -> rusqlite::Result<()> {
     let (actor, target) = match refusal {
         Refusal::Taken(n) | Refusal::Disabled(n) => (n.clone(), format!("user/{n}")),
-        Refusal::NoUsername | Refusal::NoFreeName(_) | Refusal::NotMember(_) => {
+        Refusal::NoUsername | Refusal::NoFreeName(_) | Refusal::NotMember(..) => {
             (crate::auth::UNKNOWN_USER.to_owned(), String::new())
         }
     };

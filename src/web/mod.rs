@@ -34,9 +34,13 @@ impl Reached {
         }
     }
 
-    /// The address `req`'s connection reached, else the one wharf listens on.
+    /// The address `req`'s connection reached, else the one wharf listens
+    /// on; an IPv4 client of a dual-stack listener gets the IPv4 address,
+    /// and no IPv6 scope (a URL cannot hold it as written).
     pub fn of(req: &actix_web::HttpRequest) -> std::net::SocketAddr {
-        req.conn_data::<Self>()
-            .map_or_else(|| req.app_config().local_addr(), |r| r.0)
+        let addr = req
+            .conn_data::<Self>()
+            .map_or_else(|| req.app_config().local_addr(), |r| r.0);
+        std::net::SocketAddr::new(addr.ip().to_canonical(), addr.port())
     }
 }

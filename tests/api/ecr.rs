@@ -950,6 +950,25 @@ async fn a_failed_mint_is_shared_and_backed_off() {
         2,
         "tried again after the back-off"
     );
+
+    // A changed secret is tried at once: the failure was its old
+    // credentials'.
+    let (s, b) = app
+        .api_json(
+            Method::PATCH,
+            "/api/v1/secrets/ecr-prod",
+            Some(&admin),
+            Some(json!({"secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE2"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _) = ask().await.unwrap();
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "a changed secret is not backed off"
+    );
 }
 
 /// Review 4, finding 8: what an endpoint that is not AWS's own says is

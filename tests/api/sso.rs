@@ -662,6 +662,13 @@ async fn only_members_of_the_required_group_sign_in() {
     let (app, _idp) = sso_world_with(|a| a.oidc_required_group = Some("/vision".into())).await;
     let (b, r) = sso_sign_in(&app, "u-ada").await;
     refused(&app, &b, r, "notmember", "not in the group vision").await;
+    // Under no account's name: the one the provider claims could be
+    // anyone's here.
+    assert!(has_entry(
+        &app,
+        "(unknown user)",
+        "SSO sign-in refused (subject u-ada is not in the group vision, which --oidc-required-group names)"
+    ));
     assert!(
         b.get_html("/login?sso=notmember")
             .await
