@@ -66,6 +66,52 @@ proptest! {
         }
     }
 
+    /// The `if let Ok` tests above hold for what parses; these say that
+    /// what an administrator types every day does parse, so a parser that
+    /// refused everything would fail here.
+    #[test]
+    fn everyday_display_names_parse(s in "[A-Za-z0-9][A-Za-z0-9 ()._-]{0,60}") {
+        let parsed = DisplayName::parse(&s).unwrap();
+        prop_assert_eq!(parsed.as_str(), s.trim());
+    }
+
+    #[test]
+    fn everyday_registry_hosts_parse(
+        scheme in "(https?://)?",
+        host in "[a-z][a-z0-9-]{0,20}[a-z0-9](\\.[a-z][a-z0-9-]{0,10}[a-z0-9]){0,2}\\.[a-z]{2,6}",
+        port in "(:[1-9][0-9]{2,3})?",
+        path in "(/[a-z0-9]{1,10}){0,2}",
+    ) {
+        let raw = format!("{scheme}{host}{port}{path}");
+        let h = RegistryHost::parse(&raw).unwrap();
+        let want = if ["docker.io", "index.docker.io", "registry-1.docker.io", "hub.docker.com"]
+            .contains(&host.as_str())
+        {
+            "docker.io".to_owned()
+        } else {
+            format!("{host}{port}")
+        };
+        prop_assert_eq!(h.domain(), want.as_str());
+    }
+
+    #[test]
+    fn everyday_registry_usernames_parse(s in "[a-z][a-z0-9._+@-]{0,40}") {
+        let parsed = RegistryUsername::parse(&s).unwrap();
+        prop_assert_eq!(parsed.as_str(), s.as_str());
+    }
+
+    #[test]
+    fn everyday_image_references_parse(
+        domain in "([a-z]([a-z0-9-]{0,8}[a-z0-9])?\\.[a-z]{2,5}(:[1-9][0-9]{3})?/)?",
+        path in "[a-z0-9]{1,12}(/[a-z0-9]{1,12}){0,2}",
+        tag in "(:[a-z0-9][a-z0-9._-]{0,15})?",
+    ) {
+        let raw = format!("{domain}{path}{tag}");
+        let r = ImageRef::parse(&raw).unwrap();
+        let want = if domain.is_empty() { "docker.io".to_owned() } else { domain.trim_end_matches('/').to_owned() };
+        prop_assert_eq!(r.domain(), want.as_str());
+    }
+
     #[test]
     fn namespaces_are_labels(s in "\\PC{0,70}|[a-z0-9-]{1,70}") {
         let ok = Namespace::parse(&s).is_ok();
