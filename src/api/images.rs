@@ -362,7 +362,10 @@ pub async fn create(
         url_for_gpu: b.url_for_gpu.unwrap_or_default(),
         use_pull_secret: b.pull_secret.as_ref().map(|_| "on".to_owned()),
         pull_secret: b.pull_secret.unwrap_or_default(),
-        global: b.global.unwrap_or(true).then(|| "on".to_owned()),
+        global: b
+            .global
+            .unwrap_or(Image::NEW_IS_GLOBAL)
+            .then(|| "on".to_owned()),
         groups: b.groups,
         version: FormVersion::default(),
     };

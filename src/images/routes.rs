@@ -196,9 +196,8 @@ pub async fn new_form(
     ctx: AdminCtx,
     state: web::Data<AppState>,
 ) -> Result<impl Responder, AppError> {
-    // A new image is Global until the administrator says otherwise.
     let form = ImageForm {
-        global: Some("on".into()),
+        global: Image::NEW_IS_GLOBAL.then(|| "on".into()),
         ..ImageForm::default()
     };
     Ok(FormPage {

@@ -201,10 +201,9 @@ impl Snapshot {
         )?;
         let mut rows = links.query([])?;
         while let Some(r) = rows.next()? {
-            // A global image is for everyone: it names no group.
             let Some(&at) = index
                 .get(&r.get::<_, i64>(0)?)
-                .filter(|&&at| !images[at].global)
+                .filter(|&&at| images[at].names_groups())
             else {
                 continue;
             };
@@ -261,7 +260,7 @@ impl Snapshot {
 
     /// Whether the image at `at` is global or for one of `mine`.
     fn visible(&self, at: usize, mine: &[GroupId]) -> bool {
-        self.images[at].global || self.group_ids[at].iter().any(|g| mine.contains(g))
+        self.images[at].visible_to(&self.group_ids[at], mine)
     }
 
     /// One page of what a viewer in `mine` (`None`: an administrator) may

@@ -59,6 +59,24 @@ pub struct Image {
     pub groups: Vec<GroupTag>,
 }
 
+impl Image {
+    /// New images are for everyone until an administrator says otherwise
+    /// (the page's form and the API's create both start here).
+    pub const NEW_IS_GLOBAL: bool = true;
+
+    /// Whether it names the groups it is for: a global image is for
+    /// everyone and names none, whatever links it has.
+    pub fn names_groups(&self) -> bool {
+        !self.global
+    }
+
+    /// Whether a viewer in the groups `mine` may see it, its own groups
+    /// being `groups`: global, or for one of theirs.
+    pub fn visible_to(&self, groups: &[GroupId], mine: &[GroupId]) -> bool {
+        self.global || groups.iter().any(|g| mine.contains(g))
+    }
+}
+
 impl db::Named for Image {
     fn name(&self) -> &str {
         &self.name
@@ -155,7 +173,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
 fn attach_groups(conn: &Connection, images: &mut [Image]) -> rusqlite::Result<()> {
     let ids: Vec<Value> = images
         .iter()
-        .filter(|i| !i.global)
+        .filter(|i| i.names_groups())
         .map(|i| Value::Integer(i.id.0))
         .collect();
     if ids.is_empty() {
@@ -507,18 +525,6 @@ pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Image>> {
     let mut found: Vec<Image> = image.into_iter().collect();
     attach_groups(conn, &mut found)?;
     Ok(found.pop())
-}
-
-/// Whether `user` may see the image (global, or for one of their groups).
-pub fn visible_to(conn: &Connection, image: &Image, user: UserId) -> rusqlite::Result<bool> {
-    if image.global {
-        return Ok(true);
-    }
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM image_groups ig JOIN group_members m ON m.group_id = ig.group_id
-                        WHERE ig.image_id = ?1 AND m.user_id = ?2)",
-    )?
-    .query_row(params![image.id, user], |r| r.get(0))
 }
 
 /// The fields a create or update writes.
