@@ -22,6 +22,12 @@ pub struct MasterKey(XChaCha20Poly1305);
 #[error("a stored credential could not be decrypted (wrong master key or damaged data)")]
 pub struct OpenError;
 
+/// What a secret's value (password, key, access key) is sealed with: its
+/// name, so that a value copied to another row cannot be opened there.
+pub fn secret_aad(name: &str) -> &[u8] {
+    name.as_bytes()
+}
+
 impl MasterKey {
     /// Length of the key in bytes.
     pub const LEN: usize = 32;
@@ -51,6 +57,26 @@ impl MasterKey {
     }
 
     /// Decrypts what [`MasterKey::seal`] made with the same `aad`.
+    /// Opens sealed text: a secret's value, sealed under its name (see
+    /// [`secret_aad`]), or anything sealed under `aad`. The error names
+    /// `what` (a secret's name), never the value.
+    pub fn open_text(
+        &self,
+        aad: &[u8],
+        sealed: &[u8],
+        what: &str,
+    ) -> Result<String, crate::error::AppError> {
+        let plain = self
+            .open(aad, sealed)
+            .map_err(|e| crate::error::AppError::internal(format!("secret {what}: {e}")))?;
+        String::from_utf8(plain).map_err(|_| {
+            crate::error::AppError::internal(format!(
+                "secret {what}: the stored value is not UTF-8"
+            ))
+        })
+    }
+
+    /// Opens what was sealed under `aad`.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
         if sealed.len() < NONCE_LEN {
             return Err(OpenError);

@@ -9,17 +9,14 @@ use utoipa::ToSchema;
 
 use super::common::{self, rfc3339};
 use super::schema;
-use crate::audit;
-use crate::auth::{ApiCaller, Caller, Presented, identify};
-use crate::clusters::credentials::{self, Accept, DeliveryIndex};
+use crate::auth::{ApiCaller, Caller, Presented};
+use crate::clusters::credentials::{self, DeliveryIndex};
 use crate::clusters::ops::{self, ClusterForm};
 use crate::clusters::routes::namespace_label;
 use crate::clusters::serving::ServingLog;
 use crate::clusters::setup;
 use crate::clusters::store::{self, Cluster};
 use crate::db;
-use crate::domain::ImageRef;
-use crate::ecr;
 use crate::error::AppError;
 use crate::listing::QueryPairs;
 use crate::metrics::CredentialResult;
@@ -290,112 +287,8 @@ pub async fn credentials(
     serving: web::Data<ServingLog>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    let raw = query.get("image").to_owned();
-    // The token and the lookup in one hop to the database: this runs at
-    // every image pull of every node. An ECR secret whose token is past
-    // half its life is minted anew first (delivered ones are refreshed
-    // ahead, so this is rare), then looked up again; if ECR cannot mint,
-    // a token still valid is given, else the answer is 502 (the plugin
-    // then gives its kept answer).
-    //
-    // A cluster's request needs no hop at all while nothing has been
-    // committed since its token and the delivery index were read (a
-    // person's dry run is audited, so it always goes to the database).
-    if let (Some(Caller::Cluster(cluster)), Some(seen), Ok(image)) =
-        (presented.recall(), presented.seen(), ImageRef::parse(&raw))
-    {
-        let now = state.tokens.clock.now();
-        if let Some(found) =
-            credentials::lookup_kept(&index, &state.master, &image, now, Accept::Fresh, seen)
-        {
-            let found = found.map_err(Problem::from)?;
-            if found.pending.is_empty() {
-                return Ok(credentials_answer(
-                    &state,
-                    &serving,
-                    &Caller::Cluster(cluster),
-                    &found,
-                ));
-            }
-        }
-    }
-    let mut accept = Accept::Fresh;
-    let (caller, found) = loop {
-        let (st, presented, raw, index, serving) = (
-            state.clone(),
-            presented.clone(),
-            raw.clone(),
-            index.clone(),
-            serving.clone(),
-        );
-        let now = state.tokens.clock.now();
-        let (caller, found) = db::run(&state.pool, move |c| {
-            let seen = presented.seen();
-            let caller = match identify(c, &presented) {
-                Ok(caller) => caller,
-                Err(p) => {
-                    // A node with a wrong or revoked token: counted per
-                    // hour, as what is served is.
-                    if p.status == StatusCode::UNAUTHORIZED.as_u16() {
-                        serving.refused(None, presented.source());
-                    }
-                    return Ok(Err(p));
-                }
-            };
-            if let Caller::Person(p) = &caller
-                && let Err(refused) = p.admin()
-            {
-                return Ok(Err(refused));
-            }
-            let image = match ImageRef::parse(&raw) {
-                Ok(image) => image,
-                Err(m) => return Ok(Err(Problem::invalid_field("image", m))),
-            };
-            let found = db::read_tx(c, |c| {
-                credentials::lookup(c, &index, &st.master, &image, now, accept, seen)
-            })?;
-            // A person's dry run hands out the passwords too: each is an
-            // export, recorded together.
-            if let Caller::Person(p) = &caller
-                && !found.served.is_empty()
-                && found.pending.is_empty()
-            {
-                let (actor, tx) = (p.actor(), db::write_tx(c)?);
-                for s in &found.served {
-                    audit::record(
-                        &tx,
-                        &actor.name,
-                        audit::action::SECRET_EXPORTED,
-                        &format!("secret/{}", s.secret),
-                        &actor.source,
-                    )?;
-                }
-                tx.commit()?;
-            }
-            Ok(Ok((caller, found)))
-        })
-        .await??;
-        if found.pending.is_empty() {
-            break (caller, found);
-        }
-        if accept == Accept::Valid {
-            return Err(Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "No registry token could be minted for an Amazon ECR secret that matches this image; try again later.",
-            ));
-        }
-        let mut names: Vec<&str> = found.pending.iter().map(|(_, s)| s.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
-            // A failure is the second lookup's to judge (a kept token that
-            // is still valid is given).
-            if let Err(e) = ecr::current_token(&state.minting(), name).await {
-                tracing::warn!(secret = %name, error = %e, "no registry token for a credential lookup");
-            }
-        }
-        accept = Accept::Valid;
-    };
+    let (caller, found) =
+        ops::credentials(&state, &index, &serving, &presented, query.get("image")).await?;
     Ok(credentials_answer(&state, &serving, &caller, &found))
 }
 

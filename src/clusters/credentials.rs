@@ -30,6 +30,10 @@ struct Sealed {
     ecr: Option<Option<TokenLife>>,
 }
 
+/// A secret kubelet may be given, over `s`: delivered, and a registry's
+/// (a Git Sync key is fetched by name, never by an image).
+const DELIVERED: &str = "s.deliver = 1 AND s.kind IN ('image_pull', 'ecr')";
+
 /// The columns [`Sealed::at`] reads, over `s`.
 const SEALED_COLUMNS: &str = "s.name, s.registry_username, s.kind = 'ecr',
     CASE s.kind WHEN 'ecr' THEN s.token_sealed ELSE s.sealed END,
@@ -143,7 +147,7 @@ fn catalogue_routes(conn: &Connection) -> rusqlite::Result<Vec<(String, Sealed)>
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT i.url, i.url_for_gpu, s.registry_host, {SEALED_COLUMNS}
            FROM images i JOIN secrets s ON s.id = i.pull_secret_id
-          WHERE s.deliver = 1 AND s.kind IN ('image_pull', 'ecr')
+          WHERE {DELIVERED}
           ORDER BY i.name"
     ))?;
     let mut rows = stmt.query([])?;
@@ -179,12 +183,12 @@ pub struct StoredPattern {
 
 /// The delivered patterns in force, by pattern.
 pub fn delivered_patterns(conn: &Connection) -> rusqlite::Result<Vec<StoredPattern>> {
-    conn.prepare_cached(
+    conn.prepare_cached(&format!(
         "SELECT d.pattern, s.name, s.registry_host
            FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
-          WHERE s.deliver = 1 AND s.kind IN ('image_pull', 'ecr')
-          ORDER BY d.pattern",
-    )?
+          WHERE {DELIVERED}
+          ORDER BY d.pattern"
+    ))?
     .query_map([], |r| {
         let pattern: String = r.get(0)?;
         let host: Option<String> = r.get(2)?;
@@ -232,7 +236,7 @@ fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT d.pattern, s.registry_host, {SEALED_COLUMNS}
            FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
-          WHERE s.deliver = 1 AND s.kind IN ('image_pull', 'ecr')
+          WHERE {DELIVERED}
           ORDER BY d.pattern"
     ))?;
     let mut rows = stmt.query([])?;
@@ -384,7 +388,7 @@ fn lookup_in(
     let (mut served, mut pending, mut token_expires_at) = (Vec::new(), Vec::new(), None);
     for (key, s) in found {
         let (aad, sealed) = match (&s.ecr, &s.sealed) {
-            (None, Some(sealed)) => (s.name.as_bytes().to_vec(), sealed),
+            (None, Some(sealed)) => (crate::crypto::secret_aad(&s.name).to_vec(), sealed),
             (Some(Some(life)), Some(sealed))
                 if match accept {
                     Accept::Fresh => life.fresh(now),
@@ -400,12 +404,7 @@ fn lookup_in(
                 continue;
             }
         };
-        let plain = master
-            .open(&aad, sealed)
-            .map_err(|e| AppError::internal(format!("secret {}: {e}", s.name)))?;
-        let password = String::from_utf8(plain).map_err(|_| {
-            AppError::internal(format!("secret {}: stored value is not UTF-8", s.name))
-        })?;
+        let password = master.open_text(&aad, sealed, &s.name)?;
         served.push(Served {
             key,
             secret: s.name.clone(),

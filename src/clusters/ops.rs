@@ -1,16 +1,23 @@
-//! The Clusters area's writes, one operation each, which the pages and the
-//! API both call: add a cluster (its token shown once), replace its token,
-//! remove it. A cluster's token is made here and only its SHA-256 kept.
+//! The Clusters area's operations, which the pages and the API both call:
+//! add a cluster (its token shown once), replace its token, remove it (a
+//! cluster's token is made here and only its SHA-256 kept), and kubelet's
+//! credential lookup.
 
+use actix_web::http::StatusCode;
+use actix_web::web;
 use serde::Deserialize;
 
+use super::credentials::{Accept, Answer, DeliveryIndex, lookup, lookup_kept};
+use super::serving::ServingLog;
 use super::store::{self, WriteError};
-use crate::audit::{Actor, Outcome, action, audited};
+use crate::audit::{self, Actor, Outcome, action, audited};
 use crate::auth::tokens::NewToken;
-use crate::domain::{ClusterName, DisplayName};
+use crate::auth::{Caller, Presented, identify};
+use crate::db;
+use crate::domain::{ClusterName, DisplayName, ImageRef};
 use crate::ops::{Failure, OpResult};
 use crate::state::AppState;
-use crate::web::FieldErrors;
+use crate::web::{FieldErrors, Problem};
 
 fn failure(e: WriteError) -> Failure {
     match e {
@@ -111,4 +118,112 @@ pub async fn delete(state: &AppState, actor: Actor, name: &str) -> OpResult<()> 
     outcome
         .into_result()
         .map_err(|()| Failure::missing("cluster", name))
+}
+
+/// kubelet's answer for `image` (as `?image=` gave it) to whoever
+/// `presented` a token: a cluster (whose request the caller notes and
+/// counts), or an administrator, whose dry run hands out the passwords
+/// and is audited as their export. The one operation behind a node's
+/// lookup, whichever way it comes in.
+///
+/// The token and the lookup take one hop to the database: this runs at
+/// every image pull of every node, and a cluster's request takes none
+/// while nothing was committed since its token and the delivery index were
+/// read. An ECR secret whose token is past half its life is minted anew
+/// first (delivered ones are refreshed ahead, so this is rare), then
+/// looked up again; if ECR cannot mint, a token still valid is given, else
+/// the answer is 502 (the plugin then gives its kept answer).
+pub async fn credentials(
+    state: &web::Data<AppState>,
+    index: &web::Data<DeliveryIndex>,
+    serving: &web::Data<ServingLog>,
+    presented: &Presented,
+    raw: &str,
+) -> Result<(Caller, Answer), Problem> {
+    if let (Some(Caller::Cluster(cluster)), Some(seen), Ok(image)) =
+        (presented.recall(), presented.seen(), ImageRef::parse(raw))
+    {
+        let now = state.tokens.clock.now();
+        if let Some(found) = lookup_kept(index, &state.master, &image, now, Accept::Fresh, seen) {
+            let found = found.map_err(Problem::from)?;
+            if found.pending.is_empty() {
+                return Ok((Caller::Cluster(cluster), found));
+            }
+        }
+    }
+    let mut accept = Accept::Fresh;
+    loop {
+        let (st, presented, raw, index, serving) = (
+            state.clone(),
+            presented.clone(),
+            raw.to_owned(),
+            index.clone(),
+            serving.clone(),
+        );
+        let now = state.tokens.clock.now();
+        let (caller, found) = db::run(&state.pool, move |c| {
+            let seen = presented.seen();
+            let caller = match identify(c, &presented) {
+                Ok(caller) => caller,
+                Err(p) => {
+                    // A node with a wrong or revoked token: counted per
+                    // hour, as what is served is.
+                    if p.status == StatusCode::UNAUTHORIZED.as_u16() {
+                        serving.refused(None, presented.source());
+                    }
+                    return Ok(Err(p));
+                }
+            };
+            if let Caller::Person(p) = &caller
+                && let Err(refused) = p.admin()
+            {
+                return Ok(Err(refused));
+            }
+            let image = match ImageRef::parse(&raw) {
+                Ok(image) => image,
+                Err(m) => return Ok(Err(Problem::invalid_field("image", m))),
+            };
+            let found = db::read_tx(c, |c| {
+                lookup(c, &index, &st.master, &image, now, accept, seen)
+            })?;
+            if let Caller::Person(p) = &caller
+                && !found.served.is_empty()
+                && found.pending.is_empty()
+            {
+                let (actor, tx) = (p.actor(), db::write_tx(c)?);
+                for s in &found.served {
+                    audit::record(
+                        &tx,
+                        &actor.name,
+                        action::SECRET_EXPORTED,
+                        &format!("secret/{}", s.secret),
+                        &actor.source,
+                    )?;
+                }
+                tx.commit()?;
+            }
+            Ok(Ok((caller, found)))
+        })
+        .await??;
+        if found.pending.is_empty() {
+            return Ok((caller, found));
+        }
+        if accept == Accept::Valid {
+            return Err(Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "No registry token could be minted for an Amazon ECR secret that matches this image; try again later.",
+            ));
+        }
+        let mut names: Vec<&str> = found.pending.iter().map(|(_, s)| s.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            // A failure is the second lookup's to judge (a kept token that
+            // is still valid is given).
+            if let Err(e) = crate::ecr::current_token(&state.minting(), name).await {
+                tracing::warn!(secret = %name, error = %e, "no registry token for a credential lookup");
+            }
+        }
+        accept = Accept::Valid;
+    }
 }

@@ -206,12 +206,7 @@ pub fn open_token(
     life: TokenLife,
     sealed: &[u8],
 ) -> Result<Token, AppError> {
-    let plain = m
-        .master
-        .open(&token_aad(name), sealed)
-        .map_err(|e| AppError::internal(format!("secret {name}: registry token: {e}")))?;
-    let password = String::from_utf8(plain)
-        .map_err(|_| AppError::internal(format!("secret {name}: registry token is not UTF-8")))?;
+    let password = m.master.open_text(&token_aad(name), sealed, name)?;
     Ok(Token {
         username: USERNAME.into(),
         password: SecretValue::new(password),
@@ -324,9 +319,12 @@ async fn mint_for(m: &Minting<'_>, stored: &Stored) -> Result<Token, MintError> 
         .unwrap_or_else(|| host.default_endpoint());
     let secret = m
         .master
-        .open(stored.name.as_bytes(), &stored.sealed_key)
+        .open_text(
+            crate::crypto::secret_aad(&stored.name),
+            &stored.sealed_key,
+            &stored.name,
+        )
         .ok()
-        .and_then(|p| String::from_utf8(p).ok())
         .map(SecretValue::new)
         .ok_or_else(|| {
             MintError::Unreachable("the stored secret access key could not be opened.".into())

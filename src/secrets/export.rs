@@ -108,13 +108,11 @@ async fn open(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened,
 }
 
 fn open_sealed(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened, AppError> {
-    let plain = state
-        .master
-        .open(secret.name.as_bytes(), sealed)
-        .map_err(|e| AppError::internal(format!("secret {}: {e}", secret.name)))?;
-    let value = String::from_utf8(plain).map_err(|_| {
-        AppError::internal(format!("secret {}: stored value is not UTF-8", secret.name))
-    })?;
+    let value = state.master.open_text(
+        crate::crypto::secret_aad(&secret.name),
+        sealed,
+        &secret.name,
+    )?;
     let user = secret.username.clone();
     Ok(Opened {
         secret,

@@ -101,7 +101,10 @@ impl Valid {
             Credential::GitSync { key } => key.as_ref(),
             Credential::Ecr { secret_key, .. } => secret_key.as_ref(),
         }?;
-        Some(master.seal(self.name.as_str().as_bytes(), value.expose().as_bytes()))
+        Some(master.seal(
+            crate::crypto::secret_aad(self.name.as_str()),
+            value.expose().as_bytes(),
+        ))
     }
 
     /// The row fields to write, with the sealed value (`None`: keep).
