@@ -111,13 +111,13 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let b: ClusterCreate = common::object(body.into_inner())?;
     let form = ClusterForm {
         name: b.name,
         display_name: b.display_name,
     };
-    let issued = ops::create(&state, caller.actor(), &form).await?;
+    let issued = ops::create(&state, &admin, &form).await?;
     let cluster = load(&state, issued.name.clone()).await?;
     let res = common::json(
         StatusCode::CREATED,
@@ -156,8 +156,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
-    ops::delete(&state, caller.actor(), &path.into_inner()).await?;
+    let admin = caller.admin_write()?;
+    ops::delete(&state, &admin, &path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -173,8 +173,8 @@ pub async fn rotate_token(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
-    let issued = ops::rotate_token(&state, caller.actor(), &path.into_inner()).await?;
+    let admin = caller.admin_write()?;
+    let issued = ops::rotate_token(&state, &admin, &path.into_inner()).await?;
     let cluster = load(&state, issued.name).await?;
     Ok(common::json(
         StatusCode::OK,

@@ -152,7 +152,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let b: GroupCreate = common::object(body.into_inner())?;
     let form = GroupForm {
         name: b.name,
@@ -161,7 +161,7 @@ pub async fn create(
         members: b.members,
         version: FormVersion::default(),
     };
-    let name = ops::create(&state, caller.actor(), &form).await?;
+    let name = ops::create(&state, &admin, &form).await?;
     let (g, members) = load(&state, name.clone()).await?;
     let res = one(StatusCode::CREATED, g, members);
     common::created(res, &format!("/api/v1/groups/{name}"))
@@ -199,7 +199,7 @@ pub async fn patch(
     path: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let (g, members) = load(&state, path.into_inner()).await?;
     let p: GroupPatch = common::object(body.into_inner())?;
     let form = GroupForm {
@@ -220,7 +220,7 @@ pub async fn patch(
     };
     // Without If-Match the version read above is the one changed.
     let expected = common::if_match(&req).unwrap_or(g.version);
-    ops::update(&state, caller.actor(), &g, &form, expected).await?;
+    ops::update(&state, &admin, &g, &form, expected).await?;
     let (g, members) = load(&state, g.name).await?;
     Ok(one(StatusCode::OK, g, members))
 }
@@ -236,8 +236,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let name = path.into_inner();
-    ops::delete(&state, caller.actor(), &name).await?;
+    ops::delete(&state, &admin, &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -273,7 +273,7 @@ pub async fn catalogue(
     // From memory when the token and the page are known at the stamp now.
     if let (Some(caller), Ok(l)) = (presented.recall(), &listing) {
         let caller = crate::auth::person(Ok(caller), &state.metrics)?;
-        let (viewer, admin) = (caller.user.id, caller.user.is_admin);
+        let (viewer, admin) = (caller.user().id, caller.user().is_admin);
         if let Some(cat) = presented
             .seen()
             .and_then(|now| store::catalogue_kept(&cache, l, viewer, admin, &group, now))
@@ -289,7 +289,7 @@ pub async fn catalogue(
         let caller = crate::auth::person(crate::auth::identify(c, &presented), &st.metrics);
         Ok(match caller.and_then(|caller| Ok((caller, listing?))) {
             Ok((caller, listing)) => {
-                let (viewer, admin) = (caller.user.id, caller.user.is_admin);
+                let (viewer, admin) = (caller.user().id, caller.user().is_admin);
                 Ok(store::catalogue(
                     c, &cache, listing, viewer, admin, group, seen,
                 )?)
@@ -340,7 +340,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let b: ImageCreate = common::object(body.into_inner())?;
     // Absent is Universal; given, it must be one of the three.
     let kind = match b.kind {
@@ -369,9 +369,7 @@ pub async fn create(
         groups: b.groups,
         version: FormVersion::default(),
     };
-    let name = ops::create(&state, caller.actor(), &form)
-        .await
-        .map_err(problem)?;
+    let name = ops::create(&state, &admin, &form).await.map_err(problem)?;
     let res = one(StatusCode::CREATED, load(&state, name.clone()).await?);
     common::created(res, &format!("/api/v1/images/{name}"))
 }
@@ -407,7 +405,7 @@ pub async fn patch(
     path: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let image = load(&state, path.into_inner()).await?;
     let p: ImagePatch = common::object(body.into_inner())?;
     let secret = image.pull_secret.as_ref().map(|s| s.name.clone());
@@ -447,7 +445,7 @@ pub async fn patch(
     };
     // Without If-Match the version read above is the one changed.
     let expected = common::if_match(&req).unwrap_or(image.version);
-    ops::update(&state, caller.actor(), &image, &form, expected)
+    ops::update(&state, &admin, &image, &form, expected)
         .await
         .map_err(problem)?;
     Ok(one(StatusCode::OK, load(&state, image.name).await?))
@@ -464,8 +462,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let name = path.into_inner();
-    ops::delete(&state, caller.actor(), &name).await?;
+    ops::delete(&state, &admin, &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

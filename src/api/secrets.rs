@@ -397,7 +397,7 @@ pub async fn list(
         let caller = crate::auth::person(crate::auth::identify(c, &presented), &st.metrics);
         let asked = caller
             .and_then(|caller| caller.admin())
-            .and_then(|()| Ok((listing?, attention?)));
+            .and_then(|_| Ok((listing?, attention?)));
         Ok(match asked {
             Ok((listing, attention)) => Ok(store::list(c, &cache, listing, attention, seen)?),
             Err(problem) => Err(problem),
@@ -433,10 +433,10 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let b: SecretCreate = common::object(body.into_inner())?;
     let form = b.into_form()?;
-    let name = ops::create(&state, caller.actor(), &form).await?;
+    let name = ops::create(&state, &admin, &form).await?;
     let (secret, used_by) = load(&state, name.clone()).await?;
     let res = one(StatusCode::CREATED, secret, used_by);
     common::created(res, &format!("/api/v1/secrets/{name}"))
@@ -474,7 +474,7 @@ pub async fn patch(
     path: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let (secret, _) = load(&state, path.into_inner()).await?;
     let p: SecretPatch = common::object(body.into_inner())?;
     p.check_shape(secret.kind)?;
@@ -525,7 +525,7 @@ pub async fn patch(
     };
     // Without If-Match the version read above is the one changed.
     let expected = common::if_match(&req).unwrap_or(secret.version);
-    ops::update(&state, caller.actor(), &secret, &form, expected).await?;
+    ops::update(&state, &admin, &secret, &form, expected).await?;
     let (secret, used_by) = load(&state, secret.name).await?;
     Ok(one(StatusCode::OK, secret, used_by))
 }
@@ -541,8 +541,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
-    ops::delete(&state, caller.actor(), &path.into_inner()).await?;
+    let admin = caller.admin_write()?;
+    ops::delete(&state, &admin, &path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -579,7 +579,7 @@ pub async fn manifest(
     path: web::Path<String>,
     query: web::Query<ManifestQuery>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin()?;
+    let reader = caller.admin()?;
     let q = query.into_inner();
     let json = match q.format.as_deref() {
         None | Some("yaml") => false,
@@ -598,7 +598,7 @@ pub async fn manifest(
             Some(Namespace::parse(&ns).map_err(|m| Problem::invalid_field("namespace", m))?)
         }
     };
-    let opened = export::load_open(caller.actor(), &state, path.into_inner(), None).await?;
+    let opened = export::load_open(&reader, &state, path.into_inner(), None).await?;
     let body = opened.manifest_text(ns.as_ref(), json);
     let content_type = if json {
         "application/json"
@@ -620,8 +620,8 @@ async fn fetch(
 ) -> Result<export::Opened, Problem> {
     match caller {
         Caller::Person(p) => {
-            p.admin()?;
-            Ok(export::load_open(p.actor(), state, name, Some(kind)).await?)
+            let reader = p.admin()?;
+            Ok(export::load_open(&reader, state, name, Some(kind)).await?)
         }
         Caller::Cluster(cluster) => match export::load_delivered(state, name, kind).await {
             Ok(opened) => {
@@ -631,7 +631,7 @@ async fn fetch(
             }
             Err(e) => {
                 state.metrics.credential_request(CredentialResult::Denied);
-                serving.refused(Some(&cluster), &cluster.source);
+                serving.refused(Some(&cluster), cluster.source());
                 Err(e.into())
             }
         },
@@ -691,10 +691,10 @@ pub async fn test(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin_write()?;
+    let admin = caller.admin_write()?;
     let outcome = export::run_test_login(
         &state,
-        caller.actor(),
+        &admin,
         path.into_inner(),
         crate::lifecycle::CheckMode::Manual,
     )

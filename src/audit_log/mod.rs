@@ -101,7 +101,7 @@ pub async fn retry_notification(
     let Ok(id) = path.parse::<i64>() else {
         return Err(AppError::NotFound("There is no such notification.".into()));
     };
-    let message = match notify::retry(&state.pool, ctx.actor(), id).await? {
+    let message = match notify::retry(&state.pool, ctx.admin(), id).await? {
         Some(secret) => format!("The notification about {secret} will be sent again now."),
         None => "That notification is not waiting: it arrived, is being sent right now, or its secret is gone.".into(),
     };
@@ -114,7 +114,7 @@ pub async fn test_notification(
     ctx: AdminCtx,
     state: web::Data<AppState>,
 ) -> Result<actix_web::HttpResponse, AppError> {
-    let outcome = crate::lifecycle::send_test(&state, ctx.actor()).await?;
+    let outcome = crate::lifecycle::send_test(&state, ctx.admin()).await?;
     let message = match outcome {
         Ok(()) => "Test notification delivered.".to_owned(),
         Err(why) => format!("Test notification not delivered: {why}"),

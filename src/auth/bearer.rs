@@ -12,6 +12,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::known::Known;
+use super::proof::{Admin, AdminRead};
 use super::store::User;
 use super::throttle;
 use super::tokens::{self, Scope};
@@ -21,19 +22,22 @@ use crate::db;
 use crate::error::AppError;
 use crate::web::Problem;
 
-/// Who calls the API, through which token.
+/// Who calls the API, through which token. Made only by `auth`, from a
+/// token it checked: its proofs ([`ApiCaller::admin`],
+/// [`ApiCaller::admin_write`]) are worth what the check was.
 pub struct ApiCaller {
-    /// The token's user, as they are now.
-    pub user: User,
-    /// The token's name, for the audit log.
-    pub token_name: String,
-    /// What the token may do.
-    pub scope: Scope,
-    /// The client's address.
-    pub source: String,
+    user: User,
+    token_name: String,
+    scope: Scope,
+    source: String,
 }
 
 impl ApiCaller {
+    /// The token's user, as they are now.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
     /// The author of a change: `alice (token ci-rotate)`.
     pub fn actor(&self) -> Actor {
         Actor {
@@ -52,10 +56,11 @@ impl ApiCaller {
         }
     }
 
-    /// 403 unless the user is an administrator now.
-    pub fn admin(&self) -> Result<(), Problem> {
+    /// 403 unless the user is an administrator now; else the right to
+    /// read what is stored.
+    pub fn admin(&self) -> Result<AdminRead, Problem> {
         if self.user.is_admin {
-            Ok(())
+            Ok(AdminRead::new(self.actor()))
         } else {
             Err(Problem::forbidden(
                 "You have to be admin to use this endpoint.",
@@ -63,10 +68,12 @@ impl ApiCaller {
         }
     }
 
-    /// 403 unless an administrator's token may write.
-    pub fn admin_write(&self) -> Result<(), Problem> {
+    /// 403 unless an administrator's token may write; else the right to
+    /// change things.
+    pub fn admin_write(&self) -> Result<Admin, Problem> {
         self.admin()?;
-        self.may_write()
+        self.may_write()?;
+        Ok(Admin::new(self.actor(), self.user.id))
     }
 }
 
@@ -79,18 +86,31 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// A cluster calling with its token.
+/// A cluster calling with its token: proof that the cluster asks, made
+/// only by `auth` from a token it checked.
 #[derive(Clone, Debug)]
 pub struct ClusterCaller {
-    /// The cluster's row id.
-    pub id: i64,
-    /// Its name.
-    pub name: String,
-    /// The client's address.
-    pub source: String,
+    id: i64,
+    name: String,
+    source: String,
 }
 
 impl ClusterCaller {
+    /// The cluster's row id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client's address.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// The author of an audit entry: `cluster prod-eu`.
     pub fn actor(&self) -> Actor {
         Actor {

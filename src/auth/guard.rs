@@ -10,6 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use rusqlite::Connection;
 
 use super::known::Known;
+use super::proof::{Admin, Member};
 use super::store::{self, User};
 use crate::changes::Stamp;
 use crate::db;
@@ -213,7 +214,7 @@ impl Gate {
         let (ctx, out) = self
             .pass(true, move |_, s| memory(s), move |c, _, s| f(c, s))
             .await?;
-        Ok((AdminCtx(ctx), out))
+        Ok((AdminCtx::of(ctx)?, out))
     }
 
     /// [`Gate::admin`] for any live user: both are given who they are.
@@ -303,8 +304,25 @@ impl Gate {
 /// What a non-administrator is told on an administrator's page.
 const NOT_ADMIN: &str = "You have to be admin to view this page";
 
-/// A [`Ctx`] whose user is an administrator; anyone else gets 403.
-pub struct AdminCtx(pub Ctx);
+/// A [`Ctx`] whose user is an administrator, with the proof of it that the
+/// areas' writes take; anyone else gets 403.
+pub struct AdminCtx(pub Ctx, Admin);
+
+impl AdminCtx {
+    fn of(ctx: Ctx) -> Result<Self, AppError> {
+        if ctx.user.is_admin {
+            let admin = Admin::new(ctx.actor(), ctx.user.id);
+            Ok(Self(ctx, admin))
+        } else {
+            Err(AppError::Forbidden(NOT_ADMIN))
+        }
+    }
+
+    /// The proof that an administrator acts.
+    pub fn admin(&self) -> &Admin {
+        &self.1
+    }
+}
 
 impl Deref for AdminCtx {
     type Target = Ctx;
@@ -319,13 +337,43 @@ impl FromRequest for AdminCtx {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let ctx = Ctx::from_request(req, payload);
+        Box::pin(async move { AdminCtx::of(ctx.await?) })
+    }
+}
+
+/// A [`Ctx`] of any signed-in person, with the proof that they act on
+/// what is their own.
+pub struct UserCtx(pub Ctx, Member);
+
+impl UserCtx {
+    /// The proof that this person acts.
+    pub fn member(&self) -> &Member {
+        &self.1
+    }
+}
+
+impl Deref for UserCtx {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.0
+    }
+}
+
+impl FromRequest for UserCtx {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ctx = Ctx::from_request(req, payload);
         Box::pin(async move {
             let ctx = ctx.await?;
-            if ctx.user.is_admin {
-                Ok(AdminCtx(ctx))
-            } else {
-                Err(AppError::Forbidden(NOT_ADMIN))
-            }
+            let member = Member::new(
+                ctx.actor(),
+                ctx.user.id,
+                ctx.user.username.clone(),
+                ctx.user.is_admin,
+            );
+            Ok(UserCtx(ctx, member))
         })
     }
 }

@@ -3,7 +3,6 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use crate::audit::Actor;
 use crate::auth::store as users;
 use crate::crypto;
 use crate::db;
@@ -12,13 +11,6 @@ use crate::users::ops;
 use std::convert::Infallible;
 
 /// The author of what the shell changes, in the audit log.
-fn shell() -> Actor {
-    Actor {
-        name: "cli".into(),
-        source: "shell".into(),
-    }
-}
-
 /// A refused write as the shell says it: each field's message after the
 /// flag or argument it came from.
 fn shell_message<R: std::fmt::Display>(f: Failure<R>) -> String {
@@ -64,7 +56,15 @@ pub fn user_add(
     let hash = crypto::hash_password(password.expose()).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let tx = db::write_tx(&mut conn).map_err(|e| e.to_string())?;
-    ops::create_in(&tx, &shell(), &username, &hash, (admin, true), false).map_err(shell_message)?;
+    ops::create_in(
+        &tx,
+        &crate::auth::Admin::shell(),
+        &username,
+        &hash,
+        (admin, true),
+        false,
+    )
+    .map_err(shell_message)?;
     tx.commit().map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -102,12 +102,15 @@ pub fn token_create(
         username: username.to_owned(),
         session_version: None,
     };
-    let made = ops::create_in(&tx, &shell(), &holder, &input).map_err(|e| match e {
-        Failure::Refused(ops::Inactive) => {
-            format!("{username} is disabled; enable the account before making a token")
-        }
-        other => shell_message(other),
-    })?;
+    let made =
+        ops::create_in(&tx, &crate::auth::Admin::shell(), &holder, &input).map_err(
+            |e| match e {
+                Failure::Refused(ops::Inactive) => {
+                    format!("{username} is disabled; enable the account before making a token")
+                }
+                other => shell_message(other),
+            },
+        )?;
     tx.commit().map_err(|e| e.to_string())?;
     Ok(made.text)
 }

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use super::credentials::{Accept, Answer, DeliveryIndex, lookup, lookup_kept};
 use super::serving::ServingLog;
 use super::store::{self, WriteError};
-use crate::audit::{self, Actor, Outcome, action, audited};
+use crate::audit::{self, Outcome, action, audited};
 use crate::auth::tokens::NewToken;
-use crate::auth::{Caller, Presented, identify};
+use crate::auth::{Admin, Caller, Presented, identify};
 use crate::db;
 use crate::domain::{ClusterName, DisplayName, ImageRef};
 use crate::ops::{Failure, OpResult};
@@ -59,7 +59,8 @@ pub struct Issued {
 }
 
 /// Adds a cluster with a new token.
-pub async fn create(state: &AppState, actor: Actor, input: &ClusterForm) -> OpResult<Issued> {
+pub async fn create(state: &AppState, by: &Admin, input: &ClusterForm) -> OpResult<Issued> {
+    let actor = by.actor();
     let (name, display) = input.parse().map_err(Failure::Invalid)?;
     let token = NewToken::generate();
     let n = name.as_str().to_owned();
@@ -80,7 +81,8 @@ pub async fn create(state: &AppState, actor: Actor, input: &ClusterForm) -> OpRe
 }
 
 /// Gives a cluster a new token; the old one stops at once.
-pub async fn rotate_token(state: &AppState, actor: Actor, name: &str) -> OpResult<Issued> {
+pub async fn rotate_token(state: &AppState, by: &Admin, name: &str) -> OpResult<Issued> {
+    let actor = by.actor();
     let token = NewToken::generate();
     let (n, hash) = (name.to_owned(), token.hash);
     let outcome = audited(
@@ -99,7 +101,8 @@ pub async fn rotate_token(state: &AppState, actor: Actor, name: &str) -> OpResul
 }
 
 /// Removes a cluster; its token stops at once.
-pub async fn delete(state: &AppState, actor: Actor, name: &str) -> OpResult<()> {
+pub async fn delete(state: &AppState, by: &Admin, name: &str) -> OpResult<()> {
+    let actor = by.actor();
     let n = name.to_owned();
     let outcome = audited(
         &state.pool,

@@ -175,7 +175,7 @@ pub async fn create(
     form: web::Form<ClusterForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    match ops::create(&state, ctx.actor(), &form).await {
+    match ops::create(&state, ctx.admin(), &form).await {
         Ok(issued) => {
             let page =
                 ShowPage::load(ctx.0, &state, &req, issued.name, Some(issued.token), None).await?;
@@ -225,7 +225,7 @@ pub async fn rotate_token(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let issued = ops::rotate_token(&state, ctx.actor(), &path.into_inner()).await?;
+    let issued = ops::rotate_token(&state, ctx.admin(), &path.into_inner()).await?;
     let page = ShowPage::load(ctx.0, &state, &req, issued.name, Some(issued.token), None).await?;
     render(StatusCode::OK, &page)
 }
@@ -316,7 +316,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    ops::delete(&state, ctx.actor(), &name).await?;
+    ops::delete(&state, ctx.admin(), &name).await?;
     ctx.done(
         format!("Cluster {name} deleted; its token no longer works."),
         "/admin/clusters",

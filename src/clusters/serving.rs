@@ -77,11 +77,11 @@ impl ServingLog {
     pub fn note(&self, cluster: &ClusterCaller, secrets: &[&str]) {
         let hour = hour_now();
         let mut inner = self.lock();
-        *inner.requests.entry((cluster.id, hour)).or_default() += 1;
+        *inner.requests.entry((cluster.id(), hour)).or_default() += 1;
         let actor = cluster.actor().name;
         for s in secrets {
             let key = (actor.clone(), format!("secret/{s}"), Outcome::Served, hour);
-            Self::count(&mut inner, key, &cluster.source);
+            Self::count(&mut inner, key, cluster.source());
         }
     }
 
@@ -93,7 +93,7 @@ impl ServingLog {
         let mut inner = self.lock();
         let actor = cluster.map_or_else(|| UNKNOWN_TOKEN.to_owned(), |c| c.actor().name);
         if let Some(c) = cluster {
-            *inner.requests.entry((c.id, hour)).or_default() += 1;
+            *inner.requests.entry((c.id(), hour)).or_default() += 1;
         }
         Self::count(
             &mut inner,

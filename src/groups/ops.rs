@@ -5,6 +5,7 @@
 use super::form::GroupForm;
 use super::store::{self, Group, WriteError};
 use crate::audit::{self, Actor, Outcome, action, audited};
+use crate::auth::Admin;
 use crate::ops::{Failure, OpResult};
 use crate::state::AppState;
 
@@ -52,7 +53,8 @@ async fn write(
 }
 
 /// Adds a group with its members; returns its name.
-pub async fn create(state: &AppState, actor: Actor, input: &GroupForm) -> OpResult<String> {
+pub async fn create(state: &AppState, by: &Admin, input: &GroupForm) -> OpResult<String> {
+    let actor = by.actor();
     write(state, actor, &input.name, input, None).await
 }
 
@@ -60,18 +62,20 @@ pub async fn create(state: &AppState, actor: Actor, input: &GroupForm) -> OpResu
 /// it is still at `expected`.
 pub async fn update(
     state: &AppState,
-    actor: Actor,
+    by: &Admin,
     stored: &Group,
     input: &GroupForm,
     expected: i64,
 ) -> OpResult<()> {
+    let actor = by.actor();
     write(state, actor, &stored.name, input, Some(expected))
         .await
         .map(drop)
 }
 
 /// Deletes a group; its images lose it (they are not deleted).
-pub async fn delete(state: &AppState, actor: Actor, name: &str) -> OpResult<()> {
+pub async fn delete(state: &AppState, by: &Admin, name: &str) -> OpResult<()> {
+    let actor = by.actor();
     audit::delete_named(
         &state.pool,
         actor,

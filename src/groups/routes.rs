@@ -134,7 +134,7 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let form = GroupForm::from_pairs(form.into_inner());
-    let errors = match ops::create(&state, ctx.actor(), &form).await {
+    let errors = match ops::create(&state, ctx.admin(), &form).await {
         Ok(name) => return ctx.done(format!("Group {name} created."), "/admin/groups"),
         Err(failure) => failure.form_errors()?,
     };
@@ -195,7 +195,7 @@ pub async fn update(
     let mut form = GroupForm::from_pairs(form.into_inner());
     form.name = group.name.clone();
     let expected = form.version.expected();
-    match ops::update(&state, ctx.actor(), &group, &form, expected).await {
+    match ops::update(&state, ctx.admin(), &group, &form, expected).await {
         Ok(()) => ctx.done(format!("Group {} updated.", group.name), "/admin/groups"),
         Err(Failure::Invalid(errors)) => rejected(ctx.0, &state, form, Some(group), errors).await,
         Err(e @ Failure::Stale { .. }) => {
@@ -242,6 +242,6 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    ops::delete(&state, ctx.actor(), &name).await?;
+    ops::delete(&state, ctx.admin(), &name).await?;
     ctx.done(format!("Group {name} deleted."), "/admin/groups")
 }

@@ -4,7 +4,8 @@
 
 use super::form::{Choices, ImageForm, Valid};
 use super::store::{self, Image, WriteError};
-use crate::audit::{self, Actor, action, audited};
+use crate::audit::{self, action, audited};
+use crate::auth::Admin;
 use crate::db;
 use crate::ops::{Failure, OpResult};
 use crate::state::AppState;
@@ -29,7 +30,8 @@ async fn parse(state: &AppState, name: &str, input: &ImageForm) -> OpResult<Vali
 }
 
 /// Adds an image from its fields; returns its name.
-pub async fn create(state: &AppState, actor: Actor, input: &ImageForm) -> OpResult<String> {
+pub async fn create(state: &AppState, by: &Admin, input: &ImageForm) -> OpResult<String> {
+    let actor = by.actor();
     let valid = parse(state, &input.name, input).await?;
     let name = valid.name.to_string();
     let outcome = audited(
@@ -47,11 +49,12 @@ pub async fn create(state: &AppState, actor: Actor, input: &ImageForm) -> OpResu
 /// at `expected`.
 pub async fn update(
     state: &AppState,
-    actor: Actor,
+    by: &Admin,
     stored: &Image,
     input: &ImageForm,
     expected: i64,
 ) -> OpResult<()> {
+    let actor = by.actor();
     let valid = parse(state, &stored.name, input).await?;
     let outcome = audited(
         &state.pool,
@@ -65,7 +68,8 @@ pub async fn update(
 }
 
 /// Deletes an image (what it used stays).
-pub async fn delete(state: &AppState, actor: Actor, name: &str) -> OpResult<()> {
+pub async fn delete(state: &AppState, by: &Admin, name: &str) -> OpResult<()> {
+    let actor = by.actor();
     audit::delete_named(
         &state.pool,
         actor,

@@ -216,7 +216,7 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let form = ImageForm::from_pairs(form.into_inner());
-    let errors = match ops::create(&state, ctx.actor(), &form).await {
+    let errors = match ops::create(&state, ctx.admin(), &form).await {
         Ok(name) => return ctx.done(format!("Image {name} created."), "/admin/images"),
         Err(failure) => failure.form_errors()?,
     };
@@ -258,7 +258,7 @@ pub async fn update(
     .await?;
     form.name = image.name.clone();
     let expected = form.version.expected();
-    match ops::update(&state, ctx.actor(), &image, &form, expected).await {
+    match ops::update(&state, ctx.admin(), &image, &form, expected).await {
         Ok(()) => ctx.done(format!("Image {} updated.", image.name), "/admin/images"),
         Err(Failure::Invalid(errors)) => {
             // Beside the fields, over what is stored now.
@@ -297,7 +297,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    ops::delete(&state, ctx.actor(), &name).await?;
+    ops::delete(&state, ctx.admin(), &name).await?;
     ctx.done(format!("Image {name} deleted."), "/admin/images")
 }
 

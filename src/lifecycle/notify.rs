@@ -472,9 +472,10 @@ pub fn undelivered(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Undeli
 /// secret, or is being sent right now).
 pub async fn retry(
     pool: &db::Pool,
-    actor: audit::Actor,
+    by: &crate::auth::Admin,
     id: i64,
 ) -> Result<Option<String>, AppError> {
+    let actor = by.actor();
     db::run(pool, move |c| {
         let tx = db::write_tx(c)?;
         let secret: Option<String> = tx
@@ -504,8 +505,9 @@ pub async fn retry(
 /// "Send test notification": one at once, its outcome audited.
 pub async fn send_test(
     state: &AppState,
-    actor: audit::Actor,
+    by: &crate::auth::Admin,
 ) -> Result<Result<(), String>, AppError> {
+    let actor = by.actor();
     let Some(url) = state.lifecycle.notify_url.clone() else {
         return Ok(Err("No notify URL is set (--notify-url).".into()));
     };

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::store::{self, Kind, Secret, TokenLife};
 use crate::audit::{self, Actor};
-use crate::auth::AdminCtx;
+use crate::auth::{Admin, AdminCtx, AdminRead};
 use crate::db;
 use crate::domain::{Namespace, RegistryHost, SecretValue};
 use crate::ecr;
@@ -122,9 +122,9 @@ fn open_sealed(state: &AppState, secret: Secret, sealed: &[u8]) -> Result<Opened
 }
 
 /// Loads and opens one secret (404 if missing, or not of the `want`ed
-/// kind), recording the export in the audit log as `actor`'s.
+/// kind), recording the export in the audit log as `by`'s.
 pub async fn load_open(
-    actor: Actor,
+    by: &AdminRead,
     state: &AppState,
     name: String,
     want: Option<Kind>,
@@ -150,7 +150,7 @@ pub async fn load_open(
     // Recorded once the value was really handed out.
     audit::record_alone(
         &state.pool,
-        actor,
+        by.actor(),
         crate::audit::action::SECRET_EXPORTED,
         format!("secret/{name}"),
     )
@@ -188,7 +188,7 @@ async fn manifest(
     json: bool,
 ) -> Result<HttpResponse, AppError> {
     let ns = query.parse()?;
-    let opened = load_open(ctx.actor(), &state, name, None).await?;
+    let opened = load_open(&ctx.admin().reader(), &state, name, None).await?;
     let body = opened.manifest_text(ns.as_ref(), json);
     let name = &opened.secret.name;
     Ok(if json {
@@ -236,7 +236,7 @@ pub async fn dockerconfig(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let opened = load_open(
-        ctx.actor(),
+        &ctx.admin().reader(),
         &state,
         path.into_inner(),
         Some(Kind::ImagePull),
@@ -269,7 +269,7 @@ pub async fn export_all(
     }
     audit::record_alone(
         &state.pool,
-        ctx.actor(),
+        ctx.admin().reader().actor(),
         crate::audit::action::SECRETS_EXPORTED,
         "secret/*".into(),
     )
@@ -292,13 +292,13 @@ pub struct TestOutcome {
     pub kept: bool,
 }
 
-/// Runs "Test login" on a registry secret as `actor`: the registry's
+/// Runs "Test login" on a registry secret as `by`: the registry's
 /// verdict is kept on the secret (if it did not change meanwhile) and in
 /// the audit log. An ECR secret first gets its current token (a failed
 /// mint is the verdict, with AWS's reason), then logs in with it.
 pub async fn run_test_login(
     state: &AppState,
-    actor: Actor,
+    by: &Admin,
     name: String,
     mode: CheckMode,
 ) -> Result<TestOutcome, AppError> {
@@ -326,7 +326,7 @@ pub async fn run_test_login(
     };
     state.metrics.login_check(result.ok);
     let (ok, message) = (result.ok, result.message.clone());
-    let (kept, checked_at) = keep_outcome(state, actor, secret, ok, message, mode).await?;
+    let (kept, checked_at) = keep_outcome(state, by.actor(), secret, ok, message, mode).await?;
     Ok(TestOutcome {
         result,
         checked_at,
@@ -359,10 +359,7 @@ pub async fn record_mint(state: &AppState, name: &str, outcome: Result<TokenLife
         ),
         Ok(_) => return,
     };
-    let actor = Actor {
-        name: "wharf".into(),
-        source: String::new(),
-    };
+    let actor = Admin::background().actor();
     if let Err(e) = keep_outcome(state, actor, secret, ok, message, CheckMode::Scheduled).await {
         tracing::warn!(secret = %name, error = %e, "recording a mint failed");
     }
@@ -439,7 +436,7 @@ pub async fn test_login(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let outcome = run_test_login(&state, ctx.actor(), name.clone(), CheckMode::Manual).await?;
+    let outcome = run_test_login(&state, ctx.admin(), name.clone(), CheckMode::Manual).await?;
     if !outcome.kept {
         ctx.session.flash(
             "The secret was changed while its login was being tested; that result was not kept. Test it again.",

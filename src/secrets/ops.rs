@@ -6,7 +6,8 @@ use std::fmt;
 
 use super::form::SecretForm;
 use super::store::{self, Deleted, ImageUse, Secret, WriteError};
-use crate::audit::{Actor, Outcome, action, audited};
+use crate::audit::{Outcome, action, audited};
+use crate::auth::Admin;
 use crate::ops::{Failure, OpResult};
 use crate::state::AppState;
 
@@ -42,7 +43,8 @@ fn failure<R>(e: WriteError) -> Failure<R> {
 }
 
 /// Adds a secret from its fields; returns its name.
-pub async fn create(state: &AppState, actor: Actor, input: &SecretForm) -> OpResult<String> {
+pub async fn create(state: &AppState, by: &Admin, input: &SecretForm) -> OpResult<String> {
+    let actor = by.actor();
     let valid = input.parse_new().map_err(Failure::Invalid)?;
     let sealed = valid.seal(&state.master);
     let name = valid.name.to_string();
@@ -61,11 +63,12 @@ pub async fn create(state: &AppState, actor: Actor, input: &SecretForm) -> OpRes
 /// password or key keeps the stored one), if it is still at `expected`.
 pub async fn update(
     state: &AppState,
-    actor: Actor,
+    by: &Admin,
     stored: &Secret,
     input: &SecretForm,
     expected: i64,
 ) -> OpResult<()> {
+    let actor = by.actor();
     let valid = input
         .parse_edit(&stored.name, stored.kind)
         .map_err(Failure::Invalid)?;
@@ -82,7 +85,8 @@ pub async fn update(
 }
 
 /// Deletes a secret, unless images use it.
-pub async fn delete(state: &AppState, actor: Actor, name: &str) -> OpResult<(), InUse> {
+pub async fn delete(state: &AppState, by: &Admin, name: &str) -> OpResult<(), InUse> {
+    let actor = by.actor();
     let n = name.to_owned();
     let outcome = audited(
         &state.pool,

@@ -269,7 +269,7 @@ pub async fn create(
     form: web::Form<SecretForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    match ops::create(&state, ctx.actor(), &form).await {
+    match ops::create(&state, ctx.admin(), &form).await {
         Ok(name) => ctx.done(format!("Secret {name} created."), "/admin/secrets"),
         Err(failure) => FormPage::rejected(ctx.0, &form, None, failure.form_errors()?),
     }
@@ -314,7 +314,7 @@ pub async fn update(
     form.name = secret.name.clone();
     form.kind = secret.kind.as_str().into();
     let expected = form.version.expected();
-    match ops::update(&state, ctx.actor(), &secret, &form, expected).await {
+    match ops::update(&state, ctx.admin(), &secret, &form, expected).await {
         Ok(()) => ctx.done(format!("Secret {} updated.", secret.name), "/admin/secrets"),
         Err(Failure::Invalid(errors)) => {
             FormPage::rejected(ctx.0, &form, Some((secret, images)), errors)
@@ -383,7 +383,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    match ops::delete(&state, ctx.actor(), &name).await {
+    match ops::delete(&state, ctx.admin(), &name).await {
         Ok(()) => ctx.done(format!("Secret {name} deleted."), "/admin/secrets"),
         Err(Failure::Refused(InUse { label, images })) => in_use(ctx.0, &name, &label, images),
         Err(other) => Err(other.into()),

@@ -13,7 +13,6 @@ use actix_web::web;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use crate::audit::Actor;
 use crate::db;
 use crate::domain::SecretId;
 use crate::lifecycle::{CheckMode, notify};
@@ -104,12 +103,9 @@ async fn start_due_checks(
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(pause)).await;
             if let Ok(_permit) = checks.acquire().await {
-                let actor = Actor {
-                    name: "wharf".into(),
-                    source: String::new(),
-                };
+                let wharf = crate::auth::Admin::background();
                 if let Err(e) =
-                    super::export::run_test_login(&st, actor, name.clone(), CheckMode::Scheduled)
+                    super::export::run_test_login(&st, &wharf, name.clone(), CheckMode::Scheduled)
                         .await
                 {
                     tracing::warn!(secret = %name, error = %e, "scheduled login check failed to run");

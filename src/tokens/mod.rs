@@ -9,8 +9,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::auth::AdminCtx;
 use crate::auth::tokens::{self, DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, Scope, TokenRow};
+use crate::auth::{AdminCtx, UserCtx};
 use crate::db;
 use crate::error::AppError;
 use crate::ops::Failure;
@@ -86,32 +86,28 @@ pub async fn own(ctx: Ctx, state: web::Data<AppState>) -> Result<impl Responder,
 
 /// `POST /account/tokens`: makes a token and shows it once.
 pub async fn create(
-    ctx: Ctx,
+    ctx: UserCtx,
     state: web::Data<AppState>,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let holder = ops::Holder {
-        id: ctx.user.id,
-        username: ctx.user.username.clone(),
-        session_version: ctx.session.user().map(|u| u.version),
-    };
+    let session_version = ctx.session.user().map(|u| u.version);
     let input = ops::TokenInput {
         name: form.name.clone(),
         scope: form.scope.clone(),
         lifetime: ops::Lifetime::Days(form.expires_in_days.clone()),
     };
-    let errors = match ops::create(&state, ctx.actor(), holder, input).await {
+    let errors = match ops::create(&state, ctx.member(), session_version, input).await {
         Ok(made) => {
             let errors = FieldErrors::default();
             let (form, status) = (TokenForm::default(), StatusCode::OK);
-            return page_with(ctx, &state, form, errors, Some(made.text), status).await;
+            return page_with(ctx.0, &state, form, errors, Some(made.text), status).await;
         }
         Err(Failure::Refused(ops::Inactive)) => return Err(AppError::LoginRequired),
         Err(failure) => failure.form_errors()?,
     };
     let status = StatusCode::UNPROCESSABLE_ENTITY;
-    page_with(ctx, &state, form, errors, None, status).await
+    page_with(ctx.0, &state, form, errors, None, status).await
 }
 
 /// The own-tokens page with a form's state, or a new token to show.
@@ -142,12 +138,15 @@ async fn page_with(
 
 /// `POST /account/tokens/{id}/revoke`: one of your own.
 pub async fn revoke_own(
-    ctx: Ctx,
+    ctx: UserCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let owner = Some(ctx.user.id);
-    revoke(&ctx, &state, &path, owner, "/account/tokens").await
+    let revoked = ops::revoke_own(&state, ctx.member(), &path).await?;
+    ctx.done(
+        format!("Token {} revoked.", revoked.name),
+        "/account/tokens",
+    )
 }
 
 /// `POST /admin/tokens/{id}/revoke`: anyone's.
@@ -156,18 +155,8 @@ pub async fn revoke_any(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    revoke(&ctx, &state, &path, None, "/admin/tokens").await
-}
-
-async fn revoke(
-    ctx: &Ctx,
-    state: &AppState,
-    id: &str,
-    owner: Option<crate::domain::UserId>,
-    back: &str,
-) -> Result<HttpResponse, AppError> {
-    let revoked = ops::revoke(state, ctx.actor(), id, owner).await?;
-    ctx.done(format!("Token {} revoked.", revoked.name), back)
+    let revoked = ops::revoke_any(&state, ctx.admin(), &path).await?;
+    ctx.done(format!("Token {} revoked.", revoked.name), "/admin/tokens")
 }
 
 #[derive(Template, WebTemplate)]

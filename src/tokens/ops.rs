@@ -6,6 +6,7 @@ use rusqlite::Connection;
 
 use crate::audit::{self, Actor, action};
 use crate::auth::tokens::{self, CreateError, EXPIRY_DAYS, NewToken, Scope, TokenRow};
+use crate::auth::{Admin, Member};
 use crate::db;
 use crate::domain::UserId;
 use crate::ops::{Failure, OpResult};
@@ -80,8 +81,18 @@ pub fn parse(input: &TokenInput) -> Result<(String, Scope, i64), FieldErrors> {
     }
 }
 
-/// Makes a token for `holder` inside `conn`'s transaction and audits it.
+/// Makes a token for `holder` inside `conn`'s transaction and audits it,
+/// as an administrator (at the shell: `wharf token create`).
 pub fn create_in(
+    conn: &Connection,
+    by: &Admin,
+    holder: &Holder,
+    input: &TokenInput,
+) -> OpResult<Made, Inactive> {
+    make(conn, &by.actor(), holder, input)
+}
+
+fn make(
     conn: &Connection,
     actor: &Actor,
     holder: &Holder,
@@ -122,16 +133,25 @@ pub fn create_in(
     })
 }
 
-/// [`create_in`] in a transaction of its own, for the pages.
+/// A signed-in person's own new token, made while their session is still
+/// at `session_version`.
 pub async fn create(
     state: &AppState,
-    actor: Actor,
-    holder: Holder,
+    by: &Member,
+    session_version: Option<i64>,
     input: TokenInput,
 ) -> OpResult<Made, Inactive> {
+    let (actor, holder) = (
+        by.actor(),
+        Holder {
+            id: by.id(),
+            username: by.username().to_owned(),
+            session_version,
+        },
+    );
     db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
-        let made = create_in(&tx, &actor, &holder, &input);
+        let made = make(&tx, &actor, &holder, &input);
         if made.is_ok() {
             tx.commit()?;
         }
@@ -140,9 +160,19 @@ pub async fn create(
     .await?
 }
 
+/// Revokes one of the signed-in person's own live tokens.
+pub async fn revoke_own(state: &AppState, by: &Member, id: &str) -> OpResult<TokenRow> {
+    revoke(state, by.actor(), id, Some(by.id())).await
+}
+
+/// Revokes anyone's live token, as an administrator.
+pub async fn revoke_any(state: &AppState, by: &Admin, id: &str) -> OpResult<TokenRow> {
+    revoke(state, by.actor(), id, None).await
+}
+
 /// Revokes the live token with the id in the path (only `owner`'s when
 /// given), audited on it.
-pub async fn revoke(
+async fn revoke(
     state: &AppState,
     actor: Actor,
     id: &str,

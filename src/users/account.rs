@@ -6,6 +6,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::ops;
+use crate::auth::UserCtx;
 use crate::error::AppError;
 use crate::ops::Failure;
 use crate::state::AppState;
@@ -57,7 +58,7 @@ pub struct PasswordForm {
 /// (so a stolen session cannot be used to guess it), stores the new one and
 /// ends every other session; this one goes on.
 pub async fn password_submit(
-    ctx: Ctx,
+    ctx: UserCtx,
     state: web::Data<AppState>,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -67,11 +68,11 @@ pub async fn password_submit(
         new: form.new_password,
         confirm: form.confirm_password,
     };
-    let version = match ops::change_password(&state, ctx.actor(), ctx.user.id, change).await {
+    let version = match ops::change_password(&state, ctx.member(), change).await {
         Ok(version) => version,
         Err(Failure::Invalid(errors)) => {
             return unprocessable(&PasswordPage {
-                ctx,
+                ctx: ctx.0,
                 errors,
                 sso_only: None,
             });

@@ -5,11 +5,12 @@
 use rusqlite::Connection;
 
 use super::store::{self, AccountChange, Refusal};
-use crate::audit::{self, Actor, Outcome, action, audited};
+use crate::audit::{self, Outcome, action, audited};
 use crate::auth::store::{self as accounts, CreateError, User};
 use crate::auth::tokens;
+use crate::auth::{Admin, Member};
 use crate::db;
-use crate::domain::{Password, UserId, Username};
+use crate::domain::{Password, Username};
 use crate::ops::{Failure, OpResult};
 use crate::state::AppState;
 use crate::web::FieldErrors;
@@ -47,7 +48,7 @@ pub fn parse_new(input: &NewAccount<'_>) -> Result<(Username, Password), FieldEr
 /// at all (two setup forms sent at once make one administrator).
 pub fn create_in(
     conn: &Connection,
-    actor: &Actor,
+    by: &Admin,
     username: &Username,
     hash: &str,
     (is_admin, active): (bool, bool),
@@ -67,6 +68,7 @@ pub fn create_in(
         Err(CreateError::Db(e)) => return Err(e.into()),
     };
     let target = format!("user/{username}");
+    let actor = by.actor();
     audit::record(
         conn,
         &actor.name,
@@ -81,16 +83,17 @@ pub fn create_in(
 /// on argon2 work); with `first_only`, the first administrator's.
 pub async fn create(
     state: &AppState,
-    actor: Actor,
+    by: &Admin,
     input: &NewAccount<'_>,
     first_only: bool,
 ) -> OpResult<User, SetupDone> {
     let (username, password) = parse_new(input).map_err(Failure::Invalid)?;
     let hash = state.hashing.hash(password).await?;
     let flags = (input.is_admin, input.active);
+    let by = by.clone();
     db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
-        let made = create_in(&tx, &actor, &username, &hash, flags, first_only);
+        let made = create_in(&tx, &by, &username, &hash, flags, first_only);
         if made.is_ok() {
             tx.commit()?;
         }
@@ -133,11 +136,12 @@ fn refusal(r: Refusal) -> Failure<Refusal> {
 /// with the count).
 pub async fn update(
     state: &AppState,
-    (actor, actor_id): (Actor, UserId),
+    by: &Admin,
     username: &str,
     input: &AccountInput<'_>,
     expected: i64,
 ) -> OpResult<Updated, Refusal> {
+    let (actor, actor_id) = (by.actor(), by.user_id());
     let reset = match input.password {
         "" => None,
         raw => Some(Password::parse(raw).map_err(|m| Failure::field("password", m))?),
@@ -176,11 +180,8 @@ pub async fn update(
 
 /// Deletes an account unless a guard says no (not yourself, not the last
 /// active administrator).
-pub async fn delete(
-    state: &AppState,
-    (actor, actor_id): (Actor, UserId),
-    username: &str,
-) -> OpResult<(), Refusal> {
+pub async fn delete(state: &AppState, by: &Admin, username: &str) -> OpResult<(), Refusal> {
+    let (actor, actor_id) = (by.actor(), by.user_id());
     let n = username.to_owned();
     let outcome = audited(
         &state.pool,
@@ -197,7 +198,8 @@ pub async fn delete(
 }
 
 /// "Revoke all tokens" of `username`; returns how many were live.
-pub async fn revoke_tokens(state: &AppState, actor: Actor, username: &str) -> OpResult<usize> {
+pub async fn revoke_tokens(state: &AppState, by: &Admin, username: &str) -> OpResult<usize> {
+    let actor = by.actor();
     let name = username.to_owned();
     db::run(&state.pool, move |c| {
         let tx = db::write_tx(c)?;
@@ -236,10 +238,10 @@ pub struct PasswordChange {
 /// the caller's own session goes on.
 pub async fn change_password(
     state: &AppState,
-    actor: Actor,
-    id: UserId,
+    by: &Member,
     input: PasswordChange,
 ) -> OpResult<i64> {
+    let (actor, id) = (by.actor(), by.id());
     let claimant = crate::auth::Claimant::SignedIn(id);
     let checked = crate::auth::check_password(
         state,
@@ -314,10 +316,11 @@ pub enum SsoChange {
 /// then, `None` when nothing was ended.
 pub async fn change_sso(
     state: &AppState,
-    actor: Actor,
+    by: &Admin,
     username: &str,
     change: SsoChange,
 ) -> OpResult<Option<usize>, super::sso::LinkRefusal> {
+    let actor = by.actor();
     use super::sso::{self as sso, LinkRefusal};
     let name = username.to_owned();
     db::run(&state.pool, move |c| {

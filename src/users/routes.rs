@@ -240,7 +240,7 @@ pub async fn change_sso(
             return Err(AppError::BadRequest("Say link, unlink or dismiss.".into()));
         }
     };
-    match ops::change_sso(&state, ctx.actor(), &name, change).await {
+    match ops::change_sso(&state, ctx.admin(), &name, change).await {
         Ok(None) => ctx.done(done, &back),
         Ok(Some(n)) => ctx.done(
             format!(
@@ -286,7 +286,7 @@ pub async fn create(
         is_admin: form.is_admin.is_some(),
         active: form.active.is_some(),
     };
-    let errors = match ops::create(&state, ctx.actor(), &input, false).await {
+    let errors = match ops::create(&state, ctx.admin(), &input, false).await {
         Ok(user) => {
             return ctx.done(format!("User {} created.", user.username), "/admin/users");
         }
@@ -330,10 +330,9 @@ pub async fn update(
         active: form.active.is_some(),
         password: &form.password,
     };
-    let by = (ctx.actor(), ctx.user.id);
     let expected = form.version.expected();
     let name = account.user.username.clone();
-    let e = match ops::update(&state, by, &name, &input, expected).await {
+    let e = match ops::update(&state, ctx.admin(), &name, &input, expected).await {
         Ok(_) if account.user.id == ctx.user.id => return updated_yourself(&ctx, &state).await,
         Ok(ops::Updated { tokens_revoked: 0 }) => {
             return ctx.done(format!("User {name} updated."), "/admin/users");
@@ -386,7 +385,7 @@ pub async fn revoke_tokens(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    let n = ops::revoke_tokens(&state, ctx.actor(), &name).await?;
+    let n = ops::revoke_tokens(&state, ctx.admin(), &name).await?;
     ctx.done(
         format!("{} of {name} revoked.", action::api_tokens(n)),
         &format!("/admin/users/{name}"),
@@ -414,7 +413,7 @@ pub async fn delete_confirm(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let actor_id = ctx.user.id;
+    let actor_id = ctx.admin().user_id();
     let (account, refusal) = db::run(&state.pool, move |c| {
         let name = path.into_inner();
         let account =
@@ -446,7 +445,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    match ops::delete(&state, (ctx.actor(), ctx.user.id), &name).await {
+    match ops::delete(&state, ctx.admin(), &name).await {
         Ok(()) => ctx.done(format!("User {name} deleted."), "/admin/users"),
         Err(Failure::Refused(e)) => refused(ctx.0, &name, &e),
         Err(other) => Err(other.into()),

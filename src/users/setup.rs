@@ -5,10 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use super::ops;
-use crate::audit::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::ops::Failure;
@@ -31,23 +29,13 @@ pub struct SetupQuery {
     token: String,
 }
 
-/// The token must be the live one: compared in constant time.
-fn check_setup_token(state: &AppState, given: &str) -> Result<(), AppError> {
-    let gone = || AppError::NotFound("This setup link is no longer valid.".into());
-    let guard = state.setup_token.lock().map_err(|_| gone())?;
-    match guard.as_deref() {
-        Some(t) if bool::from(t.as_bytes().ct_eq(given.as_bytes())) => Ok(()),
-        _ => Err(gone()),
-    }
-}
-
 /// `GET /setup?token=`: the form for the first administrator.
 pub async fn setup_form(
     query: web::Query<SetupQuery>,
     session: TypedSession,
     state: web::Data<AppState>,
 ) -> Result<impl Responder, AppError> {
-    check_setup_token(&state, &query.token)?;
+    crate::auth::check_setup_link(&state, &query.token)?;
     // `wharf user add` may have made a user while the server runs.
     if db::run(&state.pool, |c| Ok(crate::auth::store::count(c)?)).await? > 0 {
         if let Ok(mut t) = state.setup_token.lock() {
@@ -100,7 +88,14 @@ pub async fn setup_submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    check_setup_token(&state, &form.token)?;
+    // The link is checked, and the first administrator is the author of
+    // their own account.
+    let by = crate::auth::Admin::setup_link(
+        &state,
+        &form.token,
+        &form.username,
+        state.client_addr(&req),
+    )?;
     let input = ops::NewAccount {
         username: &form.username,
         password: &form.password,
@@ -118,12 +113,7 @@ pub async fn setup_submit(
     if !errors.is_empty() {
         return rejected(&session, &form, errors);
     }
-    // The new administrator is the author of their own account.
-    let actor = Actor {
-        name: form.username.trim().to_owned(),
-        source: state.client_addr(&req),
-    };
-    let user = match ops::create(&state, actor, &input, true).await {
+    let user = match ops::create(&state, &by, &input, true).await {
         Ok(user) => user,
         Err(Failure::Invalid(errors)) => return rejected(&session, &form, errors),
         Err(Failure::Refused(ops::SetupDone)) => {

@@ -167,7 +167,7 @@ pub struct AccountChange {
 /// transaction.
 pub fn update_account(
     conn: &Connection,
-    actor_id: UserId,
+    actor_id: Option<UserId>,
     c: &AccountChange,
 ) -> rusqlite::Result<Outcome<usize, Refusal>> {
     let Some(current) = find_account(conn, &c.username)? else {
@@ -176,7 +176,7 @@ pub fn update_account(
     if current.version != c.version {
         return Ok(Outcome::Refused(Refusal::Stale));
     }
-    if current.user.id == actor_id && !c.active {
+    if Some(current.user.id) == actor_id && !c.active {
         return Ok(Outcome::Refused(Refusal::DisableSelf));
     }
     let was_active_admin = current.user.is_admin && current.user.active;
@@ -201,7 +201,7 @@ pub fn update_account(
         ],
     )?;
     // Your own new password keeps your tokens, as on your password page.
-    let revoked = if end_sessions && current.user.id != actor_id {
+    let revoked = if end_sessions && Some(current.user.id) != actor_id {
         crate::auth::tokens::revoke_all(conn, current.user.id)?
     } else {
         0
@@ -214,11 +214,11 @@ pub fn update_account(
 /// page and the delete itself ask the same question.
 pub fn delete_refusal(
     conn: &Connection,
-    actor_id: UserId,
+    actor_id: Option<UserId>,
     account: &Account,
 ) -> rusqlite::Result<Option<Refusal>> {
     let user = &account.user;
-    if user.id == actor_id {
+    if Some(user.id) == actor_id {
         return Ok(Some(Refusal::DeleteSelf));
     }
     if user.is_admin && user.active && other_active_admins(conn, user.id)? == 0 {
@@ -230,7 +230,7 @@ pub fn delete_refusal(
 /// Deletes an account unless [`delete_refusal`] says no.
 pub fn delete_account(
     conn: &Connection,
-    actor_id: UserId,
+    actor_id: Option<UserId>,
     username: &str,
 ) -> rusqlite::Result<Outcome<(), Refusal>> {
     let Some(current) = find_account(conn, username)? else {
