@@ -197,6 +197,66 @@ async fn read_tokens_and_users_who_are_not_admins_get_403() {
     );
 }
 
+/// Every API resource and method, read from the router's own definition
+/// (`api::configure`'s `resource(path, allowed methods)`), so a new route is
+/// covered without anyone listing it.
+fn api_routes() -> Vec<(Method, String)> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api/mod.rs"),
+    )
+    .unwrap();
+    let resource = regex_lite::Regex::new(r#"resource\("([^"]+)",\s*"([^"]+)"\)"#).unwrap();
+    let mut out = Vec::new();
+    for r in resource.captures_iter(&text) {
+        for m in r[2].split(',') {
+            out.push((
+                Method::from_bytes(m.trim().as_bytes()).unwrap(),
+                format!("/api/v1{}", &r[1]),
+            ));
+        }
+    }
+    out
+}
+
+/// A person who is no administrator gets 403 on every API route but the
+/// public document and their own catalogue, whatever their token may do;
+/// an administrator's read-only token gets 403 on every write. Nothing
+/// changes.
+#[tokio::test]
+async fn every_api_route_proves_who_may_use_it() {
+    let (app, _) = app_with_token().await;
+    app.add_user("dev", "devs-long-password", false);
+    let dev = token(&app, "dev", "laptop", "write", 3600);
+    let read = token(&app, "alice", "dashboard", "read", 3600);
+    let routes = api_routes();
+    assert!(routes.len() >= 25, "{routes:?}");
+    let before = app.digest();
+    for (method, path) in &routes {
+        if path.ends_with("/openapi.json") || path.ends_with("/catalogue") {
+            continue;
+        }
+        let path = path.replace("{name}", "gitlab");
+        let body = (*method != Method::GET && *method != Method::DELETE).then(|| json!({}));
+        let r = app
+            .api(method.clone(), &path, Some(&dev), body.clone())
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "a member: {method} {path}"
+        );
+        if *method != Method::GET {
+            let r = app.api(method.clone(), &path, Some(&read), body).await;
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "read only: {method} {path}"
+            );
+        }
+    }
+    assert_eq!(app.digest(), before);
+}
+
 #[tokio::test]
 async fn a_stale_if_match_is_412_and_changes_nothing() {
     let (app, t) = app_with_token().await;
