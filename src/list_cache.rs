@@ -16,7 +16,7 @@
 //! the commit stamp it saw before it began ([`crate::changes`]), that the
 //! cache holds the table's current counter, a request that sees the same
 //! stamp gets a [`ListCache::kept`] view, which answers from memory and
-//! says [`not_kept`] where it would need the database.
+//! says [`Miss::NotKept`] where it would need the database.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -105,7 +105,7 @@ impl<R, D: Clone> ListCache<R, D> {
 
     /// The cache as of the stamp `now`, from memory: only if a hop has
     /// confirmed it at that stamp ([`View::confirm`]). What it has not kept
-    /// is [`not_kept`].
+    /// is [`Miss::NotKept`].
     pub fn kept(&self, now: Stamp) -> Option<View<'_, R, D>> {
         let inner = self.lock();
         (inner.confirmed == Some(now)).then(|| View {
@@ -116,24 +116,31 @@ impl<R, D: Clone> ListCache<R, D> {
     }
 }
 
-/// What a [`ListCache::kept`] view answers where it would need the
-/// database: the caller goes there instead. (An error of rusqlite's type,
-/// so that the functions a hop and memory share have one signature; it
-/// never leaves a memory path, which turns any error into "read it".)
-pub fn not_kept() -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(NotKept))
+/// Why a view gave no answer: a [`ListCache::kept`] view lacks what it
+/// would need the database for (the caller reads it there instead), or
+/// the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Miss {
+    /// Not in memory: read it from the database.
+    #[error("not kept in memory")]
+    NotKept,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] rusqlite::Error),
 }
 
-#[derive(Debug)]
-struct NotKept;
-
-impl std::fmt::Display for NotKept {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not kept in memory")
+/// A view of a hop always has its connection, so it never misses: what it
+/// says is the database's failure (or a bug, said as such).
+impl From<Miss> for crate::error::AppError {
+    fn from(m: Miss) -> Self {
+        match m {
+            Miss::Db(e) => e.into(),
+            Miss::NotKept => crate::error::AppError::internal(
+                "a list view read in a transaction had no connection",
+            ),
+        }
     }
 }
-
-impl std::error::Error for NotKept {}
 
 /// A row as the cache keeps it: the data, and the HTML a page made of it
 /// (once, for the day it was made on: a row can say "expires in 3 days").
@@ -226,10 +233,10 @@ pub struct View<'a, R, D> {
 }
 
 impl<'a, R, D: Clone> View<'a, R, D> {
-    /// The connection of a view in a read transaction; [`not_kept`] for one
-    /// from memory.
-    pub fn conn(&self) -> rusqlite::Result<&'a Connection> {
-        self.conn.ok_or_else(not_kept)
+    /// The connection of a view in a read transaction; [`Miss::NotKept`]
+    /// for one from memory.
+    pub fn conn(&self) -> Result<&'a Connection, Miss> {
+        self.conn.ok_or(Miss::NotKept)
     }
 
     /// Notes that the cache holds the table as it is at `seen`, the stamp
@@ -253,7 +260,7 @@ impl<'a, R, D: Clone> View<'a, R, D> {
         sort: &'static str,
         desc: bool,
         order_by: impl FnOnce() -> String,
-    ) -> rusqlite::Result<Arc<Order>> {
+    ) -> Result<Arc<Order>, Miss> {
         let get = |i: &Snapshot<R, D>| i.orders.get(&(sort, desc)).cloned();
         if let Some(order) = self.cached(get) {
             return Ok(order);
@@ -287,7 +294,7 @@ impl<'a, R, D: Clone> View<'a, R, D> {
 
     /// The ids of the rows whose name or display name contains `q`,
     /// ignoring case, in id order.
-    pub fn search(&self, q: &str) -> rusqlite::Result<Vec<i64>> {
+    pub fn search(&self, q: &str) -> Result<Vec<i64>, Miss> {
         let get = |i: &Snapshot<R, D>| i.search.clone();
         if let Some(index) = self.cached(get) {
             return Ok(index.find(q));
@@ -315,8 +322,8 @@ impl<'a, R, D: Clone> View<'a, R, D> {
         &self,
         ids: &[i64],
         id: fn(&R) -> i64,
-        fetch: impl FnOnce(&[i64]) -> rusqlite::Result<Vec<R>>,
-    ) -> rusqlite::Result<Vec<Arc<R>>> {
+        fetch: impl FnOnce(&[i64]) -> Result<Vec<R>, Miss>,
+    ) -> Result<Vec<Arc<R>>, Miss> {
         let mut found: Vec<Option<Arc<R>>> = {
             let inner = self.cache.lock();
             let current = inner.generation == self.generation;
@@ -354,8 +361,8 @@ impl<'a, R, D: Clone> View<'a, R, D> {
     pub fn daily(
         &self,
         today: time::Date,
-        compute: impl FnOnce() -> rusqlite::Result<D>,
-    ) -> rusqlite::Result<D> {
+        compute: impl FnOnce() -> Result<D, Miss>,
+    ) -> Result<D, Miss> {
         let get = |i: &Snapshot<R, D>| {
             i.daily
                 .as_ref()

@@ -11,7 +11,7 @@ use rusqlite::types::Value;
 use super::snapshot::{Narrowing, Snapshot, Snapshots};
 use crate::domain::{GroupId, ImageId, ImageRef, RegistryHost, SecretId, UserId};
 use crate::groups::store::GroupTag;
-use crate::list_cache::ListCache;
+use crate::list_cache::{ListCache, Miss};
 use crate::listing::{Listing, Page};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -313,7 +313,7 @@ pub fn catalogue(
     admin: bool,
     group: Option<String>,
     seen: Option<Stamp>,
-) -> rusqlite::Result<Catalogue> {
+) -> Result<Catalogue, Miss> {
     db::read_tx(conn, |conn| {
         let memberships = crate::groups::store::memberships(conn, viewer)?;
         let snapshot = lists.snapshots.at(conn)?;
@@ -426,7 +426,7 @@ impl ImagesList {
         conn: &Connection,
         listing: &Listing,
         seen: Option<Stamp>,
-    ) -> rusqlite::Result<Option<Vec<i64>>> {
+    ) -> Result<Option<Vec<i64>>, Miss> {
         match listing.q.as_str() {
             "" => Ok(None),
             q => {
@@ -457,7 +457,7 @@ pub fn list(
     lists: &ImagesList,
     listing: Listing,
     seen: Option<Stamp>,
-) -> rusqlite::Result<(Page<usize>, View)> {
+) -> Result<(Page<usize>, View), Miss> {
     db::read_tx(conn, |conn| {
         let snapshot = lists.snapshots.at(conn)?;
         let hits = lists.hits(conn, &listing, seen)?;

@@ -11,7 +11,7 @@ use crate::db::{self, Named};
 pub use crate::domain::TokenLife;
 use crate::domain::{NodePattern, SecretId};
 use crate::lifecycle::{EXPIRING_DAYS, expiring_until};
-use crate::list_cache::{ListCache, Listed, View};
+use crate::list_cache::{ListCache, Listed, Miss, View};
 use crate::listing::{Filter, Listing, Page};
 
 db::text_enum! {
@@ -282,12 +282,12 @@ impl Summary {
 pub fn summary(
     conn: &Connection,
     cache: &ListCache<Listed<Secret>, Summary>,
-) -> rusqlite::Result<Summary> {
+) -> Result<Summary, Miss> {
     db::read_tx(conn, |conn| {
         let today = db::today();
         cache
             .view(conn)?
-            .daily(today, || count_attention(conn, today))
+            .daily(today, || Ok(count_attention(conn, today)?))
     })
 }
 
@@ -295,7 +295,7 @@ pub fn summary(
 pub fn summary_kept(cache: &ListCache<Listed<Secret>, Summary>, now: Stamp) -> Option<Summary> {
     cache
         .kept(now)?
-        .daily(db::today(), || Err(crate::list_cache::not_kept()))
+        .daily(db::today(), || Err(Miss::NotKept))
         .ok()
 }
 
@@ -328,7 +328,7 @@ pub fn list(
     listing: Listing,
     attention: Option<Attention>,
     seen: Option<Stamp>,
-) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
+) -> Result<Page<Arc<Listed<Secret>>>, Miss> {
     db::read_tx(conn, |conn| {
         let view = cache.view(conn)?;
         if let Some(a) = attention {
@@ -340,7 +340,7 @@ pub fn list(
                 Some(ids) => Filter::ids("secrets", "s", ids),
                 None => Filter::all("secrets", "s"),
             };
-            return list_where(conn, filter, listing, a);
+            return Ok(list_where(conn, filter, listing, a)?);
         }
         let page = page_of(&view, listing)?;
         view.confirm(seen);
@@ -367,7 +367,7 @@ pub fn list_kept(
 fn page_of(
     view: &View<'_, Listed<Secret>, Summary>,
     listing: Listing,
-) -> rusqlite::Result<Page<Arc<Listed<Secret>>>> {
+) -> Result<Page<Arc<Listed<Secret>>>, Miss> {
     let order = order_of(listing.sort);
     let dir = listing.sql_dir();
     let mut hits = match listing.q.as_str() {
