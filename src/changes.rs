@@ -200,6 +200,80 @@ impl<V: Clone> Slot<V> {
     }
 }
 
+/// A value derived from tables (a snapshot, an index), kept while they are
+/// unchanged: the one freshness rule, in one place.
+///
+/// - Through the database: the value for `key` (the tables' change
+///   counters, read in the caller's transaction) is the one held, or is
+///   built by one request while the others wait for it. The counters only
+///   grow: a reader whose transaction began before the last write builds
+///   its own without holding anyone up, and keeps nothing.
+/// - From memory: once a hop has confirmed the value under the commit stamp
+///   it saw before it began, a request that sees the same stamp gets it
+///   with no hop at all ([`Derived::kept`]).
+pub struct Derived<K, V> {
+    current: Mutex<Option<(K, Arc<V>)>>,
+    building: Mutex<()>,
+    confirmed: Slot<Arc<V>>,
+}
+
+impl<K, V> Default for Derived<K, V> {
+    fn default() -> Self {
+        Self {
+            current: Mutex::new(None),
+            building: Mutex::new(()),
+            confirmed: Slot::default(),
+        }
+    }
+}
+
+impl<K: Ord + Copy, V> Derived<K, V> {
+    fn held(&self, key: K) -> Option<Arc<V>> {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        current
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The value for `key`: the one held, else `build`'s (see the type).
+    pub fn at<E>(&self, key: K, build: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {
+        if let Some(v) = self.held(key) {
+            return Ok(v);
+        }
+        let newer = {
+            let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            current.as_ref().is_some_and(|(k, _)| *k > key)
+        };
+        if newer {
+            return Ok(Arc::new(build()?));
+        }
+        let _one = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = self.held(key) {
+            return Ok(v);
+        }
+        let built = Arc::new(build()?);
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.as_ref().is_none_or(|(k, _)| *k <= key) {
+            *current = Some((key, built.clone()));
+        }
+        Ok(built)
+    }
+
+    /// Keeps `value`, read in a transaction that began after `seen` was the
+    /// commit stamp (none: no stamp, nothing kept), for [`Derived::kept`].
+    pub fn confirm(&self, seen: Option<Stamp>, value: &Arc<V>) {
+        if let Some(seen) = seen {
+            self.confirmed.put(seen, value.clone());
+        }
+    }
+
+    /// The value from memory, if one was confirmed at the stamp `now`.
+    pub fn kept(&self, now: Stamp) -> Option<Arc<V>> {
+        self.confirmed.get(now)
+    }
+}
+
 /// Values read from the database, each kept under the stamp seen before
 /// it was read; one is given back only while the stamp is the same.
 pub struct Memo<K, V> {

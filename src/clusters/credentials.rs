@@ -5,11 +5,11 @@
 //! answer.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use crate::changes::{Slot, Stamp};
+use crate::changes::{Derived, Stamp};
 
 use crate::crypto::MasterKey;
 use crate::domain::TokenLife;
@@ -59,7 +59,6 @@ impl Sealed {
 
 /// What answers every lookup until a secret or an image changes.
 struct Index {
-    generation: (i64, i64),
     /// Delivered patterns and their secrets, by pattern.
     patterns: Vec<(NodePattern, Sealed)>,
     /// The patterns whose host has no glob, by `host[:port]`: the only
@@ -78,31 +77,13 @@ struct Index {
     specific_globs: Vec<NodePattern>,
 }
 
-/// The index, as app data: the current one, and a lock that lets one
-/// request build a new one while the others wait for it (32 requests
-/// building their own at once would each hold a copy).
+/// The index, as app data: kept as [`Derived`] values are (one builder,
+/// never an older one's, confirmed under a commit stamp).
 #[derive(Default)]
-pub struct DeliveryIndex {
-    current: Mutex<Option<Arc<Index>>>,
-    building: Mutex<()>,
-    /// An index read after a commit stamp was seen: what is delivered for
-    /// as long as the stamp is the same.
-    confirmed: Slot<Arc<Index>>,
-}
+pub struct DeliveryIndex(Derived<(i64, i64), Index>);
 
 impl DeliveryIndex {
-    /// The index from memory, if one was read at the stamp `now`.
-    fn kept(&self, now: Stamp) -> Option<Arc<Index>> {
-        self.confirmed.get(now)
-    }
-
-    /// Keeps `index`, read in a transaction that began after `seen`.
-    fn confirm(&self, seen: Option<Stamp>, index: &Arc<Index>) {
-        if let Some(seen) = seen {
-            self.confirmed.put(seen, index.clone());
-        }
-    }
-
+    /// The index as of `conn`'s read transaction.
     fn current(&self, conn: &Connection) -> Result<Arc<Index>, AppError> {
         let generation = conn
             .prepare_cached(
@@ -110,31 +91,7 @@ impl DeliveryIndex {
                         (SELECT n FROM change_counters WHERE tbl = 'images')",
             )?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let fresh = |this: &Self| {
-            this.slot()
-                .as_ref()
-                .filter(|i| i.generation == generation)
-                .cloned()
-        };
-        if let Some(index) = fresh(self) {
-            return Ok(index);
-        }
-        let _one_builder = self.building.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(index) = fresh(self) {
-            return Ok(index);
-        }
-        // A newer index is never replaced by an older snapshot's (the
-        // counters only grow).
-        let index = Arc::new(build(conn, generation)?);
-        let mut slot = self.slot();
-        if slot.as_ref().is_none_or(|i| i.generation <= generation) {
-            *slot = Some(index.clone());
-        }
-        Ok(index)
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Index>>> {
-        self.current.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.at(generation, || build(conn))
     }
 }
 
@@ -231,7 +188,7 @@ pub fn catalogue_repositories(conn: &Connection) -> rusqlite::Result<Vec<String>
     Ok(repos)
 }
 
-fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
+fn build(conn: &Connection) -> Result<Index, AppError> {
     let mut patterns = Vec::new();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT d.pattern, s.registry_host, {SEALED_COLUMNS}
@@ -275,7 +232,6 @@ fn build(conn: &Connection, generation: (i64, i64)) -> Result<Index, AppError> {
         repositories.entry(repo).or_insert(secret);
     }
     Ok(Index {
-        generation,
         patterns,
         by_host,
         globbed,
@@ -337,7 +293,7 @@ pub fn lookup(
     seen: Option<Stamp>,
 ) -> Result<Answer, AppError> {
     let current = index.current(conn)?;
-    index.confirm(seen, &current);
+    index.0.confirm(seen, &current);
     lookup_in(&current, master, image, now, accept)
 }
 
@@ -350,7 +306,7 @@ pub fn lookup_kept(
     accept: Accept,
     now_stamp: Stamp,
 ) -> Option<Result<Answer, AppError>> {
-    let current = index.kept(now_stamp)?;
+    let current = index.0.kept(now_stamp)?;
     Some(lookup_in(&current, master, image, now, accept))
 }
 

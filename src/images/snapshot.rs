@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rusqlite::Connection;
 
 use super::store::{COLUMNS, FROM, Image, ImageSort, ImageType, from_row};
-use crate::changes::{Slot, Stamp};
+use crate::changes::{Derived, Stamp};
 use crate::domain::GroupId;
 use crate::groups::store::GroupTag;
 
@@ -28,7 +28,6 @@ type Key = (i64, i64);
 
 /// Every image, read at one [`Key`].
 pub struct Snapshot {
-    key: Key,
     images: Vec<Image>,
     /// Per image (same index): the ids of its groups.
     group_ids: Vec<Vec<GroupId>>,
@@ -73,15 +72,9 @@ pub struct Narrowing<'a> {
 /// start over.
 const MAX_VISIBLE: usize = 1024;
 
-/// The snapshot in force, and a lock that lets one request build the next.
+/// The images snapshot in force, kept as [`Derived`] values are.
 #[derive(Default)]
-pub struct Snapshots {
-    current: Mutex<Option<Arc<Snapshot>>>,
-    building: Mutex<()>,
-    /// A snapshot read after a commit stamp was seen: the images as they
-    /// are for as long as the stamp is the same.
-    confirmed: Slot<Arc<Snapshot>>,
-}
+pub struct Snapshots(Derived<Key, Snapshot>);
 
 fn key(conn: &Connection) -> rusqlite::Result<Key> {
     conn.prepare_cached(
@@ -95,17 +88,12 @@ impl Snapshots {
     /// Keeps `snapshot`, read in a transaction that began after `seen` was
     /// the commit stamp, for [`Snapshots::kept`].
     pub fn confirm(&self, seen: Stamp, snapshot: &Arc<Snapshot>) {
-        self.confirmed.put(seen, snapshot.clone());
+        self.0.confirm(Some(seen), snapshot);
     }
 
     /// The snapshot from memory, if one was read at the stamp `now`.
     pub fn kept(&self, now: Stamp) -> Option<Arc<Snapshot>> {
-        self.confirmed.get(now)
-    }
-
-    fn held(&self, key: Key) -> Option<Arc<Snapshot>> {
-        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        current.as_ref().filter(|s| s.key == key).cloned()
+        self.0.kept(now)
     }
 
     /// The snapshot as of `conn`'s read transaction: the one held, or one
@@ -113,29 +101,7 @@ impl Snapshots {
     pub fn at(&self, conn: &Connection) -> rusqlite::Result<Arc<Snapshot>> {
         debug_assert!(!conn.is_autocommit(), "a snapshot needs a transaction");
         let key = key(conn)?;
-        if let Some(s) = self.held(key) {
-            return Ok(s);
-        }
-        // A reader whose transaction began before the last write builds
-        // its own, without holding up the others.
-        let newer = {
-            let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-            current.as_ref().is_some_and(|c| c.key > key)
-        };
-        if newer {
-            return Ok(Arc::new(Snapshot::read(conn, key)?));
-        }
-        let _one = self.building.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = self.held(key) {
-            return Ok(s);
-        }
-        let built = Arc::new(Snapshot::read(conn, key)?);
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        // An older reader's build does not replace a newer one's.
-        if current.as_ref().is_none_or(|c| c.key <= key) {
-            *current = Some(built.clone());
-        }
-        Ok(built)
+        self.0.at(key, || Snapshot::read(conn))
     }
 }
 
@@ -184,7 +150,7 @@ fn kept<'a, E>(
 }
 
 impl Snapshot {
-    fn read(conn: &Connection, key: Key) -> rusqlite::Result<Self> {
+    fn read(conn: &Connection) -> rusqlite::Result<Self> {
         let mut images: Vec<Image> = conn
             .prepare(&format!("SELECT {COLUMNS} {FROM} ORDER BY i.id"))?
             .query_map([], from_row)?
@@ -239,7 +205,6 @@ impl Snapshot {
             rank
         });
         Ok(Self {
-            key,
             ranks,
             index,
             visible: Mutex::new(HashMap::new()),
