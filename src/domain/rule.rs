@@ -149,6 +149,9 @@ mod tests {
 
         #[test]
         fn ecr_endpoints(s in described(EcrEndpoint::RULE)) {
+            // A label that starts `xn--` must also be valid punycode (the
+            // URL standard decodes it), which no pattern can say.
+            prop_assume!(!s.contains("xn--"));
             prop_assert!(EcrEndpoint::parse_optional(&s).is_ok_and(|e| e.is_some()), "{s:?}");
         }
 
