@@ -5,14 +5,16 @@
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    AdditionalProperties, Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, OneOfBuilder,
-    Schema, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, ArrayBuilder, KnownFormat, Object, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaFormat, SchemaType, Type,
 };
 
 use crate::domain::{
     Description, DisplayName, ExpiryDate, GroupName, ImageRef, Namespace, NodePattern,
     RegistryHost, RegistryUsername, ResourceName, SecretValue, SshPrivateKey, TextRule,
 };
+use crate::secrets::fields::{Field, Need};
+use crate::secrets::store::Kind;
 
 /// A string schema of `rule`; `nullable` adds JSON `null` (a merge patch
 /// clearing the field).
@@ -213,11 +215,6 @@ fn node_patterns(nullable: bool) -> ArrayBuilder {
         ))
 }
 
-/// Node image patterns in a merge patch (`null` clears them).
-pub fn node_patterns_patch() -> Array {
-    node_patterns(true).build()
-}
-
 /// `?namespace_label=KEY=VALUE`.
 pub fn namespace_label() -> Object {
     text(crate::clusters::setup::LABEL_RULE, false)
@@ -229,13 +226,14 @@ pub fn namespace_label() -> Object {
 
 /// A new secret: one object per type, told apart by `type`.
 pub fn secret_create() -> RefOr<Schema> {
-    let common = |kind: &str| {
-        ObjectBuilder::new()
+    let object = |kind: Kind, about: &str| {
+        let mut object = ObjectBuilder::new()
+            .description(Some(about))
             .property(
                 "type",
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .enum_values(Some([kind])),
+                    .enum_values(Some([kind.as_str()])),
             )
             .required("type")
             .property("name", resource_name())
@@ -248,37 +246,28 @@ pub fn secret_create() -> RefOr<Schema> {
                     .schema_type(Type::Boolean)
                     .description(Some("Served to clusters (default false).")),
             )
-            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        for (field, need) in kind.fields() {
+            object = object.property(field.name(), secret_field(*field, Some(kind)));
+            if *need == Need::Required {
+                object = object.required(field.name());
+            }
+        }
+        object
     };
-    let image_pull = common("image_pull")
-        .description(Some("An Image Pull secret: a registry login."))
-        .property("registry_host", registry_host())
-        .required("registry_host")
-        .property("username", registry_username())
-        .required("username")
-        .property("password", password())
-        .required("password")
-        .property("node_patterns", node_patterns(true));
-    let git_sync = common("git_sync")
-        .description(Some("A Git Sync secret: an SSH private key."))
-        .property("secret", ssh_key())
-        .required("secret");
-    let ecr = common("ecr")
-        .description(Some(
+    let one_of = OneOfBuilder::new()
+        .item(object(
+            Kind::ImagePull,
+            "An Image Pull secret: a registry login.",
+        ))
+        .item(object(
+            Kind::GitSync,
+            "A Git Sync secret: an SSH private key.",
+        ))
+        .item(object(
+            Kind::Ecr,
             "An Amazon ECR secret: an IAM access key that mints 12-hour registry tokens.",
         ))
-        .property("registry_host", ecr_host())
-        .required("registry_host")
-        .property("access_key_id", access_key_id())
-        .required("access_key_id")
-        .property("secret_access_key", secret_access_key())
-        .required("secret_access_key")
-        .property("endpoint", ecr_endpoint())
-        .property("node_patterns", node_patterns(true));
-    let one_of = OneOfBuilder::new()
-        .item(image_pull)
-        .item(git_sync)
-        .item(ecr)
         .description(Some(
             "A new secret: `registry_host`, `username` and `password` for Image Pull, \
              `secret` (an SSH private key) for Git Sync, `registry_host`, `access_key_id` \
@@ -286,4 +275,55 @@ pub fn secret_create() -> RefOr<Schema> {
         ))
         .build();
     RefOr::T(Schema::OneOf(one_of))
+}
+
+/// A merge patch of a secret: every type's fields, each saying which types
+/// have it; `null` only where a field may be blank.
+pub fn secret_patch() -> RefOr<Schema> {
+    let types = [Kind::ImagePull, Kind::GitSync, Kind::Ecr];
+    let mut object = ObjectBuilder::new()
+        .description(Some(
+            "A JSON merge patch of a secret's mutable fields: absent keeps, null clears. \
+             An absent password or key keeps the stored one. A field of another type is \
+             not applied, but must still fit.",
+        ))
+        .property("display_name", display_name_patch())
+        .property("expires_on", expires_on_patch())
+        .property(
+            "deliver",
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .description(Some("Served to clusters.")),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for field in Field::ALL {
+        let whose: Vec<&str> = types
+            .iter()
+            .filter(|k| k.takes(field))
+            .map(|k| k.label())
+            .collect();
+        let mut schema = secret_field(field, None);
+        if let RefOr::T(Schema::Object(o)) = &mut schema {
+            let about = o.description.take().unwrap_or_default();
+            o.description = Some(format!("{} only. {about}", whose.join(" and ")));
+        }
+        object = object.property(field.name(), schema);
+    }
+    RefOr::T(Schema::Object(object.build()))
+}
+
+/// A secret field's schema, as a field of `kind` (none: of any type).
+fn secret_field(field: Field, kind: Option<Kind>) -> RefOr<Schema> {
+    let object = match field {
+        Field::RegistryHost if kind == Some(Kind::Ecr) => ecr_host(),
+        Field::RegistryHost => registry_host(),
+        Field::Username => registry_username(),
+        Field::Password => password(),
+        Field::Secret => ssh_key(),
+        Field::AccessKeyId => access_key_id(),
+        Field::SecretAccessKey => secret_access_key(),
+        Field::Endpoint => ecr_endpoint(),
+        Field::NodePatterns => return RefOr::T(Schema::Array(node_patterns(true).build())),
+    };
+    RefOr::T(Schema::Object(object))
 }

@@ -7,19 +7,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::common::{self, ListParams, Paged, Patch, rfc3339};
+use super::common::{self, ListParams, Paged, rfc3339};
 use super::schema;
 use crate::auth::{ApiCaller, Caller};
 use crate::clusters::serving::ServingLog;
 use crate::db;
-use crate::domain::{
-    AccessKeyId, EcrEndpoint, Namespace, NodePattern, RegistryHost, RegistryUsername, SecretValue,
-    SshPrivateKey, parse_secret_access_key,
-};
+use crate::domain::Namespace;
 use crate::listing::{Listing, QueryPairs};
 use crate::metrics::CredentialResult;
 use crate::secrets::export;
-use crate::secrets::form::SecretForm;
+use crate::secrets::fields::{Field, SecretInput};
 use crate::secrets::ops;
 use crate::secrets::store::{self, Kind, Secret};
 use crate::state::AppState;
@@ -114,100 +111,47 @@ impl SecretOut {
 }
 
 /// A new secret: `registry_host`, `username` and `password` for Image
-/// Pull, `secret` (an SSH private key) for Git Sync. Its schema is one
-/// object per type ([`schema::secret_create`]); fields a type does not take
-/// are refused by the schema and ignored here.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretCreate {
-    pub name: String,
-    #[serde(default)]
-    pub display_name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub registry_host: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub secret: Option<String>,
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
-    pub endpoint: Option<String>,
-    /// When the credential stops working (UTC date, `YYYY-MM-DD`).
-    pub expires_on: Option<String>,
-    /// Served to clusters (default false).
-    #[serde(default)]
-    pub deliver: bool,
-    /// Image Pull only: kubelet `matchImages` patterns.
-    pub node_patterns: Option<Vec<String>>,
-}
-
-/// Patterns from the API as the form's lines; one with a line break in it
-/// would be two, so it is refused.
-fn pattern_lines(patterns: &[String]) -> Result<String, Problem> {
-    if patterns
-        .iter()
-        .any(|p| p.trim().is_empty() || p.contains(['\n', '\r']))
-    {
-        return Err(Problem::invalid_field(
-            "node_patterns",
-            "A node image pattern is one line, not empty.",
-        ));
-    }
-    Ok(patterns.join("\n"))
-}
+/// Pull, `secret` (an SSH private key) for Git Sync, and so on: which
+/// fields each type has is [`Kind::fields`], which the document's one
+/// object per type ([`schema::secret_create`]) is made from. The body is
+/// read into the same [`SecretInput`] a page posts.
+pub struct SecretCreate;
 
 impl SecretCreate {
-    /// The form it fills; a field of the other type is a 422 naming it,
-    /// as the schema's `oneOf` says.
-    fn into_form(self) -> Result<SecretForm, Problem> {
-        let ecr_fields = [
-            ("access_key_id", self.access_key_id.is_some()),
-            ("secret_access_key", self.secret_access_key.is_some()),
-            ("endpoint", self.endpoint.is_some()),
-        ];
-        let foreign = match Kind::parse(&self.kind) {
-            Some(Kind::ImagePull) => [("secret", self.secret.is_some())]
-                .into_iter()
-                .chain(ecr_fields)
-                .collect(),
-            Some(Kind::GitSync) => [
-                ("registry_host", self.registry_host.is_some()),
-                ("username", self.username.is_some()),
-                ("password", self.password.is_some()),
-                ("node_patterns", self.node_patterns.is_some()),
-            ]
-            .into_iter()
-            .chain(ecr_fields)
-            .collect(),
-            Some(Kind::Ecr) => vec![
-                ("username", self.username.is_some()),
-                ("password", self.password.is_some()),
-                ("secret", self.secret.is_some()),
-            ],
-            None => Vec::new(),
-        };
-        if let Some((field, _)) = foreign.into_iter().find(|(_, given)| *given) {
-            return Err(Problem::invalid_field(
-                field,
-                format!("{field} is not a field of a {} secret.", self.kind),
-            ));
+    /// The input a body asks for; a field of another type, or of none, is
+    /// a 422 naming it, as the document's `oneOf` says.
+    fn read(body: serde_json::Value) -> Result<SecretInput, Problem> {
+        let body = fields_of(body)?;
+        let kind = body
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .and_then(Kind::parse);
+        let mut input = SecretInput::default();
+        for (key, value) in body {
+            match key.as_str() {
+                "name" => input.name = text("name", value, false)?,
+                "display_name" => input.display_name = text("display_name", value, false)?,
+                "type" => input.kind = text("type", value, false)?,
+                "expires_on" => input.expires_on = text("expires_on", value, true)?,
+                "deliver" => input.deliver = flag("deliver", value)?,
+                other => {
+                    let field = Field::named(other).ok_or_else(|| {
+                        Problem::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            format!("{other} is not a field of a secret."),
+                        )
+                    })?;
+                    if let Some(kind) = kind.filter(|k| !k.takes(field)) {
+                        return Err(Problem::invalid_field(
+                            field.name(),
+                            format!("{other} is not a field of a {} secret.", kind.as_str()),
+                        ));
+                    }
+                    input.set(field, field_text(field, value)?);
+                }
+            }
         }
-        Ok(SecretForm {
-            name: self.name,
-            display_name: self.display_name,
-            kind: self.kind,
-            registry_host: self.registry_host.unwrap_or_default(),
-            username: self.username.unwrap_or_default(),
-            password: self.password.unwrap_or_default(),
-            secret: self.secret.unwrap_or_default(),
-            access_key_id: self.access_key_id.unwrap_or_default(),
-            secret_access_key: self.secret_access_key.unwrap_or_default(),
-            endpoint: self.endpoint.unwrap_or_default(),
-            expires_on: self.expires_on.unwrap_or_default(),
-            deliver: self.deliver.then(|| "on".to_owned()),
-            node_patterns: pattern_lines(&self.node_patterns.unwrap_or_default())?,
-            ..SecretForm::default()
-        })
+        Ok(input)
     }
 }
 
@@ -219,112 +163,120 @@ impl utoipa::PartialSchema for SecretCreate {
 
 impl ToSchema for SecretCreate {}
 
-/// A JSON merge patch of a secret's mutable fields; an absent password or
-/// key keeps the stored one, `null` clears the display name.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SecretPatch {
-    #[serde(default)]
-    #[schema(schema_with = schema::display_name_patch)]
-    pub display_name: Patch<String>,
-    /// Image Pull only.
-    #[serde(default)]
-    #[schema(schema_with = schema::registry_host)]
-    pub registry_host: Patch<String>,
-    /// Image Pull only.
-    #[serde(default)]
-    #[schema(schema_with = schema::registry_username)]
-    pub username: Patch<String>,
-    /// Image Pull only.
-    #[serde(default)]
-    #[schema(schema_with = schema::password)]
-    pub password: Patch<String>,
-    /// Git Sync only.
-    #[serde(default)]
-    #[schema(schema_with = schema::ssh_key)]
-    pub secret: Patch<String>,
-    /// Amazon ECR only.
-    #[serde(default)]
-    #[schema(schema_with = schema::access_key_id)]
-    pub access_key_id: Patch<String>,
-    /// Amazon ECR only; write-only.
-    #[serde(default)]
-    #[schema(schema_with = schema::secret_access_key)]
-    pub secret_access_key: Patch<String>,
-    /// Amazon ECR only; `null`: the region's own.
-    #[serde(default)]
-    #[schema(schema_with = schema::ecr_endpoint)]
-    pub endpoint: Patch<String>,
-    /// `null` clears it.
-    #[serde(default)]
-    #[schema(schema_with = schema::expires_on_patch)]
-    pub expires_on: Patch<String>,
-    /// Served to clusters.
-    #[serde(default)]
-    #[schema(value_type = bool)]
-    pub deliver: Patch<bool>,
-    /// Image Pull only; replaces the list (`null` or `[]`: the registry's
-    /// host).
-    #[serde(default)]
-    #[schema(schema_with = schema::node_patterns_patch)]
-    pub node_patterns: Patch<Vec<String>>,
-}
+/// A JSON merge patch of a secret's mutable fields: absent keeps, `null`
+/// clears what may be blank, a value replaces. An absent password or key
+/// keeps the stored one; one that is given is never empty.
+pub struct SecretPatch;
 
 impl SecretPatch {
-    /// A field of the other type is not applied (a patch does not say
+    /// `secret`'s fields after the patch, as the input an edit page would
+    /// post. A field of another type is not applied (a patch does not say
     /// which type it expects), but its text must still be what the
-    /// document says: a 422 otherwise, as for the secret's own fields. A
-    /// password or key that is given is never empty (leave it out to keep
-    /// the stored one).
-    fn check_shape(&self, kind: Kind) -> Result<(), Problem> {
-        let set = |p: &Patch<String>| match p {
-            Patch::Set(v) => Some(v.clone()),
-            _ => None,
-        };
-        type Parse = fn(&str) -> Result<(), String>;
-        let mut checks: Vec<(&str, Option<String>, Parse)> = vec![
-            ("password", set(&self.password), |v| {
-                SecretValue::parse_password(v).map(drop)
-            }),
-            ("secret", set(&self.secret), |v| {
-                SshPrivateKey::parse(v).map(drop)
-            }),
-            ("secret_access_key", set(&self.secret_access_key), |v| {
-                parse_secret_access_key(v).map(drop)
-            }),
-        ];
-        if kind != Kind::Ecr {
-            checks.push(("access_key_id", set(&self.access_key_id), |v| {
-                AccessKeyId::parse(v).map(drop)
-            }));
-            checks.push(("endpoint", set(&self.endpoint), |v| {
-                EcrEndpoint::parse_optional(v).map(drop)
-            }));
-        }
-        if kind == Kind::Ecr {
-            checks.push(("username", set(&self.username), |v| {
-                RegistryUsername::parse(v).map(drop)
-            }));
-        }
-        if kind == Kind::GitSync {
-            checks.push(("registry_host", set(&self.registry_host), |v| {
-                RegistryHost::parse(v).map(drop)
-            }));
-            checks.push(("username", set(&self.username), |v| {
-                RegistryUsername::parse(v).map(drop)
-            }));
-        }
-        if let (Kind::GitSync, Patch::Set(list)) = (kind, &self.node_patterns) {
-            NodePattern::parse_lines(&pattern_lines(list)?)
-                .map_err(|m| Problem::invalid_field("node_patterns", m))?;
-        }
-        for (field, value, parse) in checks {
-            if let Some(v) = value {
-                parse(&v).map_err(|m| Problem::invalid_field(field, m))?;
+    /// document says: a 422 otherwise, as for the secret's own fields.
+    fn apply(secret: &Secret, body: serde_json::Value) -> Result<SecretInput, Problem> {
+        let mut input = SecretInput::of(secret);
+        for (key, value) in fields_of(body)? {
+            match key.as_str() {
+                "display_name" => input.display_name = text("display_name", value, true)?,
+                "expires_on" => input.expires_on = text("expires_on", value, true)?,
+                "deliver" if value.is_null() => {
+                    return Err(Problem::invalid_field("deliver", "deliver cannot be null."));
+                }
+                "deliver" => input.deliver = flag("deliver", value)?,
+                "name" | "type" => {
+                    return Err(Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("A secret's {key} cannot change; add a new one instead."),
+                    ));
+                }
+                other => {
+                    let field = Field::named(other).ok_or_else(|| {
+                        Problem::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            format!("{other} is not a field of a secret."),
+                        )
+                    })?;
+                    let given = field_text(field, value)?;
+                    field
+                        .check(secret.kind, &given)
+                        .map_err(|m| Problem::invalid_field(field.name(), m))?;
+                    if secret.kind.takes(field) {
+                        input.set(field, given);
+                    }
+                }
             }
         }
-        Ok(())
+        Ok(input)
     }
+}
+
+impl utoipa::PartialSchema for SecretPatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::secret_patch()
+    }
+}
+
+impl ToSchema for SecretPatch {}
+
+/// A body's members, or a 422 when it is not an object.
+fn fields_of(
+    body: serde_json::Value,
+) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    match body {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The body must be a JSON object.",
+        )),
+    }
+}
+
+/// A text member; `null` is blank where the document allows it.
+fn text(key: &'static str, value: serde_json::Value, nullable: bool) -> Result<String, Problem> {
+    match value {
+        serde_json::Value::Null if nullable => Ok(String::new()),
+        serde_json::Value::Null => Err(Problem::invalid_field(
+            key,
+            format!("{key} cannot be null."),
+        )),
+        serde_json::Value::String(s) => Ok(s),
+        _ => Err(Problem::invalid_field(
+            key,
+            format!("{key} must be a string."),
+        )),
+    }
+}
+
+/// A true/false member.
+fn flag(key: &'static str, value: serde_json::Value) -> Result<bool, Problem> {
+    value
+        .as_bool()
+        .ok_or_else(|| Problem::invalid_field(key, format!("{key} must be true or false.")))
+}
+
+/// A field's text as a page would post it: node image patterns are a
+/// list, one line each (a pattern with a line break in it would be two, so
+/// it is refused).
+fn field_text(field: Field, value: serde_json::Value) -> Result<String, Problem> {
+    if field != Field::NodePatterns {
+        return text(field.name(), value, field.clearable());
+    }
+    let patterns: Vec<String> = match value {
+        serde_json::Value::Null => Vec::new(),
+        value => serde_json::from_value(value).map_err(|_| {
+            Problem::invalid_field("node_patterns", "node_patterns must be a list of strings.")
+        })?,
+    };
+    if patterns
+        .iter()
+        .any(|p| p.trim().is_empty() || p.contains(['\n', '\r']))
+    {
+        return Err(Problem::invalid_field(
+            "node_patterns",
+            "A node image pattern is one line, not empty.",
+        ));
+    }
+    Ok(patterns.join("\n"))
 }
 
 /// The result of a "Test login".
@@ -434,9 +386,8 @@ pub async fn create(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, Problem> {
     let admin = caller.admin_write()?;
-    let b: SecretCreate = common::object(body.into_inner())?;
-    let form = b.into_form()?;
-    let name = ops::create(&state, &admin, &form).await?;
+    let input = SecretCreate::read(body.into_inner())?;
+    let name = ops::create(&state, &admin, &input).await?;
     let (secret, used_by) = load(&state, name.clone()).await?;
     let res = one(StatusCode::CREATED, secret, used_by);
     common::created(res, &format!("/api/v1/secrets/{name}"))
@@ -476,56 +427,10 @@ pub async fn patch(
 ) -> Result<HttpResponse, Problem> {
     let admin = caller.admin_write()?;
     let (secret, _) = load(&state, path.into_inner()).await?;
-    let p: SecretPatch = common::object(body.into_inner())?;
-    p.check_shape(secret.kind)?;
-    let form = SecretForm {
-        name: secret.name.clone(),
-        kind: secret.kind.as_str().into(),
-        display_name: p.display_name.apply(&secret.display_name),
-        registry_host: p.registry_host.apply_required(
-            "registry_host",
-            secret.registry_host.as_deref().unwrap_or(""),
-        )?,
-        username: p
-            .username
-            .apply_required("username", secret.username.as_deref().unwrap_or(""))?,
-        password: p.password.apply_required("password", "")?,
-        secret: p.secret.apply_required("secret", "")?,
-        access_key_id: p.access_key_id.apply_required(
-            "access_key_id",
-            if secret.kind == Kind::Ecr {
-                secret.username.as_deref().unwrap_or("")
-            } else {
-                ""
-            },
-        )?,
-        secret_access_key: p
-            .secret_access_key
-            .apply_required("secret_access_key", "")?,
-        endpoint: p.endpoint.apply(secret.endpoint.as_deref().unwrap_or("")),
-        expires_on: p
-            .expires_on
-            .apply(secret.expires_on.as_deref().unwrap_or("")),
-        deliver: match p.deliver {
-            Patch::Keep => secret.deliver,
-            Patch::Set(d) => d,
-            Patch::Clear => {
-                return Err(Problem::invalid_field("deliver", "deliver cannot be null."));
-            }
-        }
-        .then(|| "on".to_owned()),
-        node_patterns: match p.node_patterns {
-            // A Git Sync key has none; what was given is checked above.
-            _ if secret.kind == Kind::GitSync => String::new(),
-            Patch::Keep => secret.node_patterns.clone(),
-            Patch::Clear => String::new(),
-            Patch::Set(list) => pattern_lines(&list)?,
-        },
-        ..SecretForm::default()
-    };
+    let input = SecretPatch::apply(&secret, body.into_inner())?;
     // Without If-Match the version read above is the one changed.
     let expected = common::if_match(&req).unwrap_or(secret.version);
-    ops::update(&state, &admin, &secret, &form, expected).await?;
+    ops::update(&state, &admin, &secret, &input, expected).await?;
     let (secret, used_by) = load(&state, secret.name).await?;
     Ok(one(StatusCode::OK, secret, used_by))
 }

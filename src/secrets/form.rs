@@ -1,66 +1,14 @@
-//! The add/edit form: raw fields in, domain values (or messages beside
-//! fields) out.
+//! A secret's fields as given ([`SecretInput`], from a page or the API) in,
+//! domain values (or messages beside fields) out.
 
-use serde::Deserialize;
-
+use super::fields::{Field, SecretInput};
 use super::store::{self, Kind};
 use crate::crypto::MasterKey;
 use crate::domain::{
     AccessKeyId, DisplayName, EcrEndpoint, EcrHost, ExpiryDate, NodePattern, RegistryHost,
     RegistryUsername, ResourceName, SecretValue, SshPrivateKey, parse_secret_access_key,
 };
-use crate::web::{FieldErrors, FormVersion};
-
-/// The fields exactly as posted. Missing fields are empty strings.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct SecretForm {
-    pub name: String,
-    pub display_name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub registry_host: String,
-    pub username: String,
-    pub password: String,
-    pub secret: String,
-    /// Amazon ECR: the IAM access key ID.
-    pub access_key_id: String,
-    /// Amazon ECR: the secret access key.
-    pub secret_access_key: String,
-    /// Amazon ECR: the API endpoint (blank: the region's own).
-    pub endpoint: String,
-    pub expires_on: String,
-    /// "Deliver to clusters": a checkbox, absent when unticked.
-    pub deliver: Option<String>,
-    /// "Node image patterns", one per line.
-    pub node_patterns: String,
-    pub version: FormVersion,
-}
-
-/// The password and key are never printed, not even in a debug log.
-impl std::fmt::Debug for SecretForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretForm")
-            .field("name", &self.name)
-            .field("display_name", &self.display_name)
-            .field("kind", &self.kind)
-            .field("registry_host", &self.registry_host)
-            .field("username", &self.username)
-            .field("password", &crate::web::redacted(&self.password))
-            .field("secret", &crate::web::redacted(&self.secret))
-            .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &crate::web::redacted(&self.secret_access_key),
-            )
-            .field("endpoint", &self.endpoint)
-            .field("expires_on", &self.expires_on)
-            .field("deliver", &self.deliver)
-            .field("node_patterns", &self.node_patterns)
-            .field("version", &self.version)
-            .finish()
-    }
-}
+use crate::web::FieldErrors;
 
 /// What a secret holds, by kind. `None` for the value: keep the stored one.
 pub enum Credential {
@@ -174,7 +122,7 @@ impl Valid {
     }
 }
 
-impl SecretForm {
+impl SecretInput {
     /// Checks a new secret: every field from the form, the value required.
     pub fn parse_new(&self) -> Result<Valid, FieldErrors> {
         let mut errors = FieldErrors::default();
@@ -203,11 +151,15 @@ impl SecretForm {
     ) -> Result<Valid, FieldErrors> {
         let display_name = errors.check("display_name", DisplayName::parse(&self.display_name));
         let expires_on = errors.check("expires_on", ExpiryDate::parse(&self.expires_on));
+        let text = |field: Field| self.get(field);
+        // A sealed value left blank on an edit keeps the stored one.
+        let keeps = |field: Field| !value_required && text(field).trim().is_empty();
+        let patterns = text(Field::NodePatterns);
         let node_patterns = match kind {
             Some(Kind::ImagePull)
-                if self.deliver.is_some()
-                    && self.node_patterns.trim().is_empty()
-                    && self.registry_host.contains('[') =>
+                if self.deliver
+                    && patterns.trim().is_empty()
+                    && text(Field::RegistryHost).contains('[') =>
             {
                 errors.add(
                     "node_patterns",
@@ -215,29 +167,33 @@ impl SecretForm {
                 );
                 None
             }
-            Some(Kind::GitSync) if !self.node_patterns.trim().is_empty() => {
+            Some(k) if !k.takes(Field::NodePatterns) && !patterns.trim().is_empty() => {
                 errors.add(
                     "node_patterns",
                     "Node image patterns are for Image Pull secrets; a Git Sync key is fetched by name.",
                 );
                 None
             }
-            _ => errors.check(
-                "node_patterns",
-                NodePattern::parse_lines(&self.node_patterns),
-            ),
+            _ => errors.check("node_patterns", NodePattern::parse_lines(patterns)),
+        };
+        let sealed = |errors: &mut FieldErrors,
+                      field: Field,
+                      parse: fn(&str) -> Result<SecretValue, String>| {
+            if keeps(field) {
+                Some(None)
+            } else {
+                errors.check(field.name(), parse(text(field))).map(Some)
+            }
         };
         let credential = match kind {
             Some(Kind::ImagePull) => {
-                let host = errors.check("registry_host", RegistryHost::parse(&self.registry_host));
-                let username = errors.check("username", RegistryUsername::parse(&self.username));
-                let password = if self.password.is_empty() && !value_required {
-                    Some(None)
-                } else {
-                    errors
-                        .check("password", SecretValue::parse_password(&self.password))
-                        .map(Some)
-                };
+                let host = errors.check(
+                    "registry_host",
+                    RegistryHost::parse(text(Field::RegistryHost)),
+                );
+                let username =
+                    errors.check("username", RegistryUsername::parse(text(Field::Username)));
+                let password = sealed(&mut errors, Field::Password, SecretValue::parse_password);
                 match (host, username, password) {
                     (Some(host), Some(username), Some(password)) => Some(Credential::ImagePull {
                         host,
@@ -248,30 +204,23 @@ impl SecretForm {
                 }
             }
             Some(Kind::GitSync) => {
-                let key = if self.secret.trim().is_empty() && !value_required {
-                    Some(None)
-                } else {
-                    errors
-                        .check("secret", SshPrivateKey::parse(&self.secret))
-                        .map(|k| Some(k.into_value()))
-                };
+                let key = sealed(&mut errors, Field::Secret, |t| {
+                    SshPrivateKey::parse(t).map(SshPrivateKey::into_value)
+                });
                 key.map(|key| Credential::GitSync { key })
             }
             Some(Kind::Ecr) => {
-                let host = errors.check("registry_host", EcrHost::parse(&self.registry_host));
-                let key_id = errors.check("access_key_id", AccessKeyId::parse(&self.access_key_id));
-                let secret_key = if self.secret_access_key.trim().is_empty() && !value_required {
-                    Some(None)
-                } else {
-                    errors
-                        .check(
-                            "secret_access_key",
-                            parse_secret_access_key(&self.secret_access_key),
-                        )
-                        .map(Some)
-                };
-                let endpoint =
-                    errors.check("endpoint", EcrEndpoint::parse_optional(&self.endpoint));
+                let host = errors.check("registry_host", EcrHost::parse(text(Field::RegistryHost)));
+                let key_id = errors.check(
+                    "access_key_id",
+                    AccessKeyId::parse(text(Field::AccessKeyId)),
+                );
+                let secret_key =
+                    sealed(&mut errors, Field::SecretAccessKey, parse_secret_access_key);
+                let endpoint = errors.check(
+                    "endpoint",
+                    EcrEndpoint::parse_optional(text(Field::Endpoint)),
+                );
                 match (host, key_id, secret_key, endpoint) {
                     (Some(host), Some(key_id), Some(secret_key), Some(endpoint)) => {
                         Some(Credential::Ecr {
@@ -318,7 +267,7 @@ impl SecretForm {
                 display_name,
                 credential,
                 expires_on,
-                deliver: self.deliver.is_some(),
+                deliver: self.deliver,
                 node_patterns,
             }),
             _ => Err(errors),
@@ -330,15 +279,13 @@ impl SecretForm {
 mod tests {
     use super::*;
 
-    fn image_pull() -> SecretForm {
-        SecretForm {
-            name: "gitlab".into(),
-            kind: "image_pull".into(),
-            registry_host: "registry.gitlab.com".into(),
-            username: "gitlab+deploy-token-1".into(),
-            password: "tok".into(),
-            ..Default::default()
-        }
+    fn image_pull() -> SecretInput {
+        let mut f = SecretInput::blank(Kind::ImagePull);
+        f.name = "gitlab".into();
+        f.set(Field::RegistryHost, "registry.gitlab.com".into());
+        f.set(Field::Username, "gitlab+deploy-token-1".into());
+        f.set(Field::Password, "tok".into());
+        f
     }
 
     #[test]
@@ -349,48 +296,40 @@ mod tests {
 
     #[test]
     fn every_wrong_field_gets_its_message() {
-        let f = SecretForm {
-            name: "Bad Name".into(),
-            kind: "image_pull".into(),
-            registry_host: "a b".into(),
-            username: "a:b".into(),
-            ..Default::default()
-        };
+        let mut f = SecretInput::blank(Kind::ImagePull);
+        f.name = "Bad Name".into();
+        f.set(Field::RegistryHost, "a b".into());
+        f.set(Field::Username, "a:b".into());
         let e = f.parse_new().err().unwrap();
         for field in ["name", "registry_host", "username", "password"] {
             assert!(e.get(field).is_some(), "{field}");
         }
-        let e = SecretForm::default().parse_new().err().unwrap();
+        let e = SecretInput::default().parse_new().err().unwrap();
         assert!(e.get("type").is_some());
     }
 
     #[test]
     fn blank_value_keeps_on_edit_only() {
         let mut f = image_pull();
-        f.password.clear();
+        f.set(Field::Password, String::new());
         assert!(f.parse_new().is_err());
         let v = f.parse_edit("gitlab", Kind::ImagePull).unwrap();
         assert!(matches!(
             v.credential,
             Credential::ImagePull { password: None, .. }
         ));
-        let g = SecretForm::default();
+        let g = SecretInput::default();
         assert!(g.parse_edit("repo-key", Kind::GitSync).is_ok());
     }
-}
-
-#[cfg(test)]
-mod debug_tests {
-    use super::SecretForm;
 
     #[test]
     fn debug_never_prints_the_password_or_key() {
-        let form = SecretForm {
-            name: "gitlab".into(),
-            password: "glpat-the-token".into(),
-            secret: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n".into(),
-            ..SecretForm::default()
-        };
+        let mut form = image_pull();
+        form.set(Field::Password, "glpat-the-token".into());
+        form.set(
+            Field::Secret,
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n".into(),
+        );
         let shown = format!("{form:?}");
         assert!(shown.contains("gitlab") && shown.contains("***"), "{shown}");
         assert!(

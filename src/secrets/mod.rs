@@ -2,6 +2,7 @@
 //! ECR access keys.
 
 pub mod export;
+pub mod fields;
 pub mod form;
 pub mod ops;
 pub mod refresh;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::form::SecretForm;
+use super::fields::SecretInput;
 use super::store::{self, Deleted, ImageUse, Secret, WriteError};
 use crate::audit::{Outcome, action, audited};
 use crate::auth::Admin;
@@ -43,7 +43,7 @@ fn failure<R>(e: WriteError) -> Failure<R> {
 }
 
 /// Adds a secret from its fields; returns its name.
-pub async fn create(state: &AppState, by: &Admin, input: &SecretForm) -> OpResult<String> {
+pub async fn create(state: &AppState, by: &Admin, input: &SecretInput) -> OpResult<String> {
     let actor = by.actor();
     let valid = input.parse_new().map_err(Failure::Invalid)?;
     let sealed = valid.seal(&state.master);
@@ -65,7 +65,7 @@ pub async fn update(
     state: &AppState,
     by: &Admin,
     stored: &Secret,
-    input: &SecretForm,
+    input: &SecretInput,
     expected: i64,
 ) -> OpResult<()> {
     let actor = by.actor();

@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::form::SecretForm;
+use super::fields::{Field, SecretInput};
 use super::ops::{self, InUse};
 use super::store::{self, Attention, ImageUse, Kind, Secret};
 use crate::auth::{AdminCtx, Gate};
@@ -18,7 +18,8 @@ use crate::list_cache::Listed;
 use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{
-    ConfirmDelete, Ctx, FieldErrors, FormState, Link, Refused, conflict, render, unprocessable,
+    ConfirmDelete, Ctx, FieldErrors, FormState, FormVersion, Link, Refused, conflict, render,
+    unprocessable,
 };
 
 #[derive(Template, WebTemplate)]
@@ -91,81 +92,19 @@ pub async fn list(
     )
 }
 
-/// The add/edit form's values as shown (never a password or key).
-pub struct SecretFields {
-    pub name: String,
-    pub display_name: String,
-    /// `image_pull`, `git_sync` or `ecr`.
-    pub kind: String,
-    pub registry_host: String,
-    pub username: String,
-    /// Amazon ECR: the access key ID.
-    pub access_key_id: String,
-    /// Amazon ECR: the API endpoint.
-    pub endpoint: String,
-    pub expires_on: String,
-    /// "Deliver to clusters" ticked.
-    pub deliver: bool,
-    /// "Node image patterns", one per line.
-    pub node_patterns: String,
-}
-
-impl SecretFields {
-    fn of(secret: &Secret) -> Self {
-        let user = secret.username.clone().unwrap_or_default();
-        let (username, access_key_id) = match secret.kind {
-            Kind::Ecr => (String::new(), user),
-            _ => (user, String::new()),
-        };
-        Self {
-            name: secret.name.clone(),
-            display_name: secret.display_name.clone(),
-            kind: secret.kind.as_str().into(),
-            registry_host: secret.registry_host.clone().unwrap_or_default(),
-            username,
-            access_key_id,
-            endpoint: secret.endpoint.clone().unwrap_or_default(),
-            expires_on: secret.expires_on.clone().unwrap_or_default(),
-            deliver: secret.deliver,
-            node_patterns: secret.node_patterns.clone(),
-        }
-    }
-
-    fn from_form(form: &SecretForm) -> Self {
-        Self {
-            name: form.name.clone(),
-            display_name: form.display_name.clone(),
-            kind: form.kind.clone(),
-            registry_host: form.registry_host.clone(),
-            username: form.username.clone(),
-            access_key_id: form.access_key_id.clone(),
-            endpoint: form.endpoint.clone(),
-            expires_on: form.expires_on.clone(),
-            deliver: form.deliver.is_some(),
-            node_patterns: form.node_patterns.clone(),
-        }
-    }
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "secrets/form.html")]
 struct FormPage {
     ctx: Ctx,
     form: FormState,
-    values: SecretFields,
+    /// What the fields show (never a password or key).
+    values: SecretInput,
     /// The stored secret, on edit.
     secret: Option<Secret>,
     /// Images that use it, on edit.
     images: Vec<ImageUse>,
     /// "Which secret serves this image?", when asked.
     dry_run: Option<DryRun>,
-}
-
-impl SecretFields {
-    /// The type as the read-only field shows it.
-    pub fn kind_label(&self) -> &'static str {
-        Kind::parse(&self.kind).map_or("Image Pull", Kind::label)
-    }
 }
 
 impl FormPage {
@@ -210,7 +149,7 @@ impl FormPage {
         Self {
             ctx,
             form,
-            values: SecretFields::of(&secret),
+            values: SecretInput::of(&secret),
             secret: Some(secret),
             images,
             dry_run: None,
@@ -220,13 +159,18 @@ impl FormPage {
     /// A submitted form shown again with its messages (422).
     fn rejected(
         ctx: Ctx,
-        f: &SecretForm,
+        f: SecretInput,
+        version: FormVersion,
         stored: Option<(Secret, Vec<ImageUse>)>,
         errors: FieldErrors,
     ) -> Result<HttpResponse, AppError> {
-        let form = FormState::rejected(stored.is_none(), f.version, errors);
+        let form = FormState::rejected(stored.is_none(), version, errors);
         let (secret, images) = stored.map_or((None, Vec::new()), |(s, i)| (Some(s), i));
-        let values = SecretFields::from_form(f);
+        // The sealed values are not shown again.
+        let mut values = f;
+        for field in Field::ALL.into_iter().filter(|f| f.sealed()) {
+            values.set(field, String::new());
+        }
         unprocessable(&Self {
             ctx,
             form,
@@ -248,14 +192,10 @@ pub struct NewQuery {
 /// `GET /admin/secrets/new`
 pub async fn new_form(ctx: AdminCtx, query: web::Query<NewQuery>) -> impl Responder {
     let kind = Kind::parse(&query.kind).unwrap_or(Kind::ImagePull);
-    let form = SecretForm {
-        kind: kind.as_str().into(),
-        ..SecretForm::default()
-    };
     FormPage {
         ctx: ctx.0,
         form: FormState::new_item(),
-        values: SecretFields::from_form(&form),
+        values: SecretInput::blank(kind),
         secret: None,
         images: Vec::new(),
         dry_run: None,
@@ -266,12 +206,12 @@ pub async fn new_form(ctx: AdminCtx, query: web::Query<NewQuery>) -> impl Respon
 pub async fn create(
     ctx: AdminCtx,
     state: web::Data<AppState>,
-    form: web::Form<SecretForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
-    match ops::create(&state, ctx.admin(), &form).await {
+    let (input, version) = SecretInput::from_form(form.into_inner());
+    match ops::create(&state, ctx.admin(), &input).await {
         Ok(name) => ctx.done(format!("Secret {name} created."), "/admin/secrets"),
-        Err(failure) => FormPage::rejected(ctx.0, &form, None, failure.form_errors()?),
+        Err(failure) => FormPage::rejected(ctx.0, input, version, None, failure.form_errors()?),
     }
 }
 
@@ -307,17 +247,16 @@ pub async fn update(
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<SecretForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let (secret, images) = load(&state, path.into_inner()).await?;
-    let mut form = form.into_inner();
-    form.name = secret.name.clone();
-    form.kind = secret.kind.as_str().into();
-    let expected = form.version.expected();
-    match ops::update(&state, ctx.admin(), &secret, &form, expected).await {
+    let (mut input, version) = SecretInput::from_form(form.into_inner());
+    input.name = secret.name.clone();
+    input.kind = secret.kind.as_str().into();
+    match ops::update(&state, ctx.admin(), &secret, &input, version.expected()).await {
         Ok(()) => ctx.done(format!("Secret {} updated.", secret.name), "/admin/secrets"),
         Err(Failure::Invalid(errors)) => {
-            FormPage::rejected(ctx.0, &form, Some((secret, images)), errors)
+            FormPage::rejected(ctx.0, input, version, Some((secret, images)), errors)
         }
         Err(e @ Failure::Stale { .. }) => {
             // Show what is stored now, so the administrator can redo the edit on top.
