@@ -200,6 +200,54 @@ impl<V: Clone> Slot<V> {
     }
 }
 
+/// Where a read is answered from: the one freshness rule as a value that
+/// every kept read takes (the README's "how a read decides it is fresh").
+///
+/// A request first tries [`Read::Memory`] at the stamp it sees now; what
+/// was not confirmed at that very stamp is [`Miss::NotKept`], and the
+/// request makes one trip, [`Read::Db`], in which whatever it reads is
+/// confirmed under the stamp it saw before the trip began.
+#[derive(Clone, Copy)]
+pub enum Read<'a> {
+    /// From memory as of the commit stamp `now`: only values confirmed at
+    /// it.
+    Memory(Stamp),
+    /// From the database, on a connection in a read transaction that began
+    /// after the commit stamp was the one given (none: nothing is kept).
+    Db(&'a Connection, Option<Stamp>),
+}
+
+impl<'a> Read<'a> {
+    /// The connection of a trip; [`Miss::NotKept`] from memory.
+    pub fn conn(self) -> Result<&'a Connection, Miss> {
+        match self {
+            Self::Memory(_) => Err(Miss::NotKept),
+            Self::Db(conn, _) => Ok(conn),
+        }
+    }
+
+    /// The stamp a trip began after, under which what it reads is kept.
+    pub fn seen(self) -> Option<Stamp> {
+        match self {
+            Self::Memory(_) => None,
+            Self::Db(_, seen) => seen,
+        }
+    }
+}
+
+/// Why a read gave no answer: memory lacks what it would need the
+/// database for (the caller makes its one trip instead), or the database
+/// failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Miss {
+    /// Not in memory: read it from the database.
+    #[error("not kept in memory")]
+    NotKept,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] rusqlite::Error),
+}
+
 /// A value derived from tables (a snapshot, an index), kept while they are
 /// unchanged: the one freshness rule, in one place.
 ///
@@ -272,6 +320,23 @@ impl<K: Ord + Copy, V> Derived<K, V> {
     pub fn kept(&self, now: Stamp) -> Option<Arc<V>> {
         self.confirmed.get(now)
     }
+    /// The value as `read` finds it: from memory if confirmed at its
+    /// stamp, else `current` on the trip's connection (its value for the
+    /// counters there, [`Derived::at`]), confirmed under the trip's stamp.
+    pub fn read<E: From<Miss>>(
+        &self,
+        read: Read<'_>,
+        current: impl FnOnce(&Connection) -> Result<Arc<V>, E>,
+    ) -> Result<Arc<V>, E> {
+        match read {
+            Read::Memory(now) => self.kept(now).ok_or_else(|| Miss::NotKept.into()),
+            Read::Db(conn, seen) => {
+                let value = current(conn)?;
+                self.confirm(seen, &value);
+                Ok(value)
+            }
+        }
+    }
 }
 
 /// Values read from the database, each kept under the stamp seen before
@@ -314,6 +379,25 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
             }
         }
         map.insert(key, (seen, value));
+    }
+    /// `key`'s value as `read` finds it: from memory if read at its stamp,
+    /// else `load`ed on the trip's connection and kept under its stamp.
+    pub fn read<E: From<Miss>>(
+        &self,
+        key: K,
+        read: Read<'_>,
+        load: impl FnOnce(&Connection) -> Result<V, E>,
+    ) -> Result<V, E> {
+        match read {
+            Read::Memory(now) => self.get(&key, now).ok_or_else(|| Miss::NotKept.into()),
+            Read::Db(conn, seen) => {
+                let value = load(conn)?;
+                if let Some(seen) = seen {
+                    self.put(key, seen, value.clone());
+                }
+                Ok(value)
+            }
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use memchr::memmem;
 use rusqlite::Connection;
 
-use crate::changes::Stamp;
+use crate::changes::{Read, Stamp};
 
 /// Rows kept at most; past that the rows start over. A table this large
 /// still gets its orders and search from memory.
@@ -99,8 +99,23 @@ impl<R, D: Clone> ListCache<R, D> {
         Ok(View {
             cache: self,
             conn: Some(conn),
+            seen: None,
             generation,
         })
+    }
+
+    /// The cache as `read` finds it: from memory at its stamp
+    /// ([`ListCache::kept`], else [`Miss::NotKept`]), or on the trip's
+    /// connection ([`ListCache::view`]), to be confirmed under the stamp
+    /// the trip began after ([`View::confirm`]).
+    pub fn at<'a>(&'a self, read: Read<'a>) -> Result<View<'a, R, D>, Miss> {
+        match read {
+            Read::Memory(now) => self.kept(now).ok_or(Miss::NotKept),
+            Read::Db(conn, seen) => Ok(View {
+                seen,
+                ..self.view(conn)?
+            }),
+        }
     }
 
     /// The cache as of the stamp `now`, from memory: only if a hop has
@@ -111,23 +126,13 @@ impl<R, D: Clone> ListCache<R, D> {
         (inner.confirmed == Some(now)).then(|| View {
             cache: self,
             conn: None,
+            seen: None,
             generation: inner.generation,
         })
     }
 }
 
-/// Why a view gave no answer: a [`ListCache::kept`] view lacks what it
-/// would need the database for (the caller reads it there instead), or
-/// the database failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Miss {
-    /// Not in memory: read it from the database.
-    #[error("not kept in memory")]
-    NotKept,
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] rusqlite::Error),
-}
+pub use crate::changes::Miss;
 
 /// A view of a hop always has its connection, so it never misses: what it
 /// says is the database's failure (or a bug, said as such).
@@ -229,6 +234,8 @@ pub struct View<'a, R, D> {
     cache: &'a ListCache<R, D>,
     /// `None` for a view from memory.
     conn: Option<&'a Connection>,
+    /// The stamp a trip's transaction began after, if known.
+    seen: Option<Stamp>,
     generation: i64,
 }
 
@@ -239,14 +246,13 @@ impl<'a, R, D: Clone> View<'a, R, D> {
         self.conn.ok_or(Miss::NotKept)
     }
 
-    /// Notes that the cache holds the table as it is at `seen`, the stamp
-    /// read before this view's transaction began (so a commit in between
-    /// makes the stamp differ, and nothing is taken from memory at it).
-    pub fn confirm(&self, seen: Option<Stamp>) {
-        let Some(seen) = seen else { return };
-        if self.conn.is_none() {
+    /// Notes that the cache holds the table as it is at the stamp read
+    /// before this view's transaction began (so a commit in between makes
+    /// the stamp differ, and nothing is taken from memory at it).
+    pub fn confirm(&self) {
+        let (Some(seen), Some(_)) = (self.seen, self.conn) else {
             return;
-        }
+        };
         let mut inner = self.cache.lock();
         if inner.generation == self.generation {
             inner.confirmed = Some(seen);
@@ -629,6 +635,7 @@ mod tests {
         let old = View {
             cache: &cache,
             conn: Some(&c),
+            seen: None,
             generation: 0,
         };
         old.keep(|i| i.search = None);

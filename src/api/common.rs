@@ -6,8 +6,14 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::TextEnum;
+use actix_web::web;
+
+use crate::auth::{ApiCaller, Presented};
+use crate::changes::{Miss, Read};
+use crate::db::{self, TextEnum};
+use crate::error::AppError;
 use crate::listing::{Listing, QueryPairs};
+use crate::state::AppState;
 use crate::web::Problem;
 
 /// `?q=&dir=&page=&per_page=` of a list (each area adds its `sort`, and
@@ -189,6 +195,70 @@ impl Patch<String> {
             other => Ok(other.apply(current)),
         }
     }
+}
+
+/// Why a read for the API gave no answer: memory lacks something (the one
+/// trip follows), or the caller may not have it.
+pub enum Unread {
+    Miss(Miss),
+    Refused(Problem),
+}
+
+impl From<Miss> for Unread {
+    fn from(m: Miss) -> Self {
+        Self::Miss(m)
+    }
+}
+
+impl From<Problem> for Unread {
+    fn from(p: Problem) -> Self {
+        Self::Refused(p)
+    }
+}
+
+/// Memory, else one trip, for a person's token (the pages have
+/// [`crate::auth::Gate`]): `read` is given the caller and reads from memory
+/// at the stamp now when the token and all it needs are kept there; else
+/// the token is checked and `read` runs in one trip to the database, in
+/// one read transaction. 401 comes before anything `read` says.
+pub async fn remembered<T, F>(
+    state: &web::Data<AppState>,
+    presented: Presented,
+    read: F,
+) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: Fn(&ApiCaller, Read<'_>) -> Result<T, Unread> + Send + 'static,
+{
+    presented.some_token()?;
+    if let (Some(caller), Some(now)) = (presented.recall(), presented.seen()) {
+        let caller = crate::auth::person(Ok(caller), &state.metrics)?;
+        match read(&caller, Read::Memory(now)) {
+            Ok(out) => {
+                state.metrics.list_read(true);
+                return Ok(out);
+            }
+            Err(Unread::Refused(problem)) => return Err(problem),
+            Err(Unread::Miss(_)) => {}
+        }
+    }
+    let st = state.clone();
+    let out = db::run(&state.pool, move |c| {
+        let seen = presented.seen();
+        let caller = match crate::auth::person(crate::auth::identify(c, &presented), &st.metrics) {
+            Ok(caller) => caller,
+            Err(problem) => return Ok(Err(problem)),
+        };
+        let answer = db::read_tx(c, |c| Ok::<_, AppError>(read(&caller, Read::Db(c, seen))))?;
+        match answer {
+            Ok(out) => Ok(Ok(out)),
+            Err(Unread::Refused(problem)) => Ok(Err(problem)),
+            Err(Unread::Miss(miss)) => Err(miss.into()),
+        }
+    })
+    .await??;
+    state.metrics.list_read(false);
+    Ok(out)
 }
 
 /// A request body as the type `T` it must be: a JSON object (serde would

@@ -212,26 +212,19 @@ pub struct ImageSortParam {
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
 pub async fn list(
-    caller: ApiCaller,
+    presented: crate::auth::Presented,
     state: web::Data<AppState>,
     cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    caller.admin()?;
-    let listing = common::listing::<store::ImageSort>(&query, "/api/v1/images")?;
-    let seen = state.changes.stamp();
-    let kept = seen.and_then(|now| store::list_kept(&cache, &listing, now));
-    state.metrics.list_read(kept.is_some());
-    let page = match kept {
-        Some((page, view)) => view.images(page),
-        None => {
-            db::run(&state.pool, move |c| {
-                let (page, view) = store::list(c, &cache, listing, seen)?;
-                Ok(view.images(page))
-            })
-            .await?
-        }
-    };
+    // Read now, told after the token and the role (401 and 403 first).
+    let listing = common::listing::<store::ImageSort>(&query, "/api/v1/images");
+    let page = common::remembered(&state, presented, move |caller, read| {
+        caller.admin()?;
+        let (page, view) = store::list(read, &cache, &listing.clone()?)?;
+        Ok(view.images(page))
+    })
+    .await?;
     Ok(common::json(
         StatusCode::OK,
         &Paged::of(page, ImageOut::from),
@@ -262,7 +255,6 @@ pub async fn catalogue(
     cache: web::Data<store::ImagesList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    presented.some_token()?;
     // Read now, told after the token (401 first).
     let listing = common::listing::<store::CatalogueSort>(&query, "/api/v1/catalogue");
     let group = query
@@ -270,35 +262,18 @@ pub async fn catalogue(
         .map(str::trim)
         .filter(|g| !g.is_empty())
         .map(str::to_owned);
-    // From memory when the token and the page are known at the stamp now.
-    if let (Some(caller), Ok(l)) = (presented.recall(), &listing) {
-        let caller = crate::auth::person(Ok(caller), &state.metrics)?;
+    let cat = common::remembered(&state, presented, move |caller, read| {
         let (viewer, admin) = (caller.user().id, caller.user().is_admin);
-        if let Some(cat) = presented
-            .seen()
-            .and_then(|now| store::catalogue_kept(&cache, l, viewer, admin, &group, now))
-        {
-            state.metrics.list_read(true);
-            return catalogue_answer(cat);
-        }
-    }
-    let st = state.clone();
-    // Else the token and the page in one hop.
-    let cat = db::run(&state.pool, move |c| {
-        let seen = presented.seen();
-        let caller = crate::auth::person(crate::auth::identify(c, &presented), &st.metrics);
-        Ok(match caller.and_then(|caller| Ok((caller, listing?))) {
-            Ok((caller, listing)) => {
-                let (viewer, admin) = (caller.user().id, caller.user().is_admin);
-                Ok(store::catalogue(
-                    c, &cache, listing, viewer, admin, group, seen,
-                )?)
-            }
-            Err(problem) => Err(problem),
-        })
+        Ok(store::catalogue(
+            read,
+            &cache,
+            &listing.clone()?,
+            viewer,
+            admin,
+            &group,
+        )?)
     })
-    .await??;
-    state.metrics.list_read(false);
+    .await?;
     catalogue_answer(cat)
 }
 

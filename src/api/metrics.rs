@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use crate::auth::ApiCaller;
+use crate::changes::Read;
 use crate::db;
 use crate::domain::TokenLife;
 use crate::error::AppError;
@@ -49,7 +50,8 @@ pub async fn metrics(
         }
         drop(rows);
         drop(stmt);
-        Ok((by_type, store::summary(c, &cache)?, tokens))
+        let summary = db::read_tx(c, |c| store::summary(Read::Db(c, None), &cache))?;
+        Ok((by_type, summary, tokens))
     })
     .await?;
     let body = state

@@ -326,37 +326,16 @@ pub async fn list(
     cache: web::Data<store::SecretsList>,
     query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
-    presented.some_token()?;
     // Read now, told after the token and the role (401 and 403 first).
     let listing = common::listing::<store::SecretSort>(&query, "/api/v1/secrets");
     let attention =
         Listing::filter::<store::Attention>(&query, true).map_err(|e| Problem::invalid(&e));
-    // From memory when the token and the page are known at the stamp now.
-    if let (Some(caller), Ok(l), Ok(a)) = (presented.recall(), &listing, &attention) {
-        crate::auth::person(Ok(caller), &state.metrics)?.admin()?;
-        if let Some(page) = presented
-            .seen()
-            .and_then(|now| store::list_kept(&cache, l, *a, now))
-        {
-            state.metrics.list_read(true);
-            return list_answer(page);
-        }
-    }
-    let st = state.clone();
-    // Else the token and the page in one hop.
-    let page = db::run(&state.pool, move |c| {
-        let seen = presented.seen();
-        let caller = crate::auth::person(crate::auth::identify(c, &presented), &st.metrics);
-        let asked = caller
-            .and_then(|caller| caller.admin())
-            .and_then(|_| Ok((listing?, attention?)));
-        Ok(match asked {
-            Ok((listing, attention)) => Ok(store::list(c, &cache, listing, attention, seen)?),
-            Err(problem) => Err(problem),
-        })
+    let page = common::remembered(&state, presented, move |caller, read| {
+        caller.admin()?;
+        let (listing, attention) = (listing.clone()?, attention.clone()?);
+        Ok(store::list(read, &cache, &listing, attention)?)
     })
-    .await??;
-    state.metrics.list_read(false);
+    .await?;
     list_answer(page)
 }
 

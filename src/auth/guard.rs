@@ -7,12 +7,10 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
-use rusqlite::Connection;
-
 use super::known::Known;
 use super::proof::{Admin, Member};
 use super::store::{self, User};
-use crate::changes::Stamp;
+use crate::changes::{Miss, Read, Stamp};
 use crate::db;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -199,39 +197,34 @@ enum Passage<T> {
 
 impl Gate {
     /// Checks that the session is live and its user an administrator, and
-    /// only then gives the page: by `memory` (given the stamp now) if it
-    /// has it, else by `f` in the same hop and the same read transaction
-    /// as the check (so the page is read as of the moment the session was
-    /// checked; `f` is given the stamp seen before the hop, under which it
-    /// may keep what it read). Anyone else gets what [`AdminCtx`] gives
-    /// them (the sign-in page, or 403), and neither runs for them.
-    pub async fn admin<T, M, F>(self, memory: M, f: F) -> Result<(AdminCtx, T), AppError>
+    /// only then reads the page with `read`: from memory at the stamp now
+    /// when the session's row and all the page needs are kept there, else
+    /// in one trip, in the same read transaction as the check (so the page
+    /// is read as of the moment the session was checked, and kept under the
+    /// stamp seen before the trip). Anyone else gets what [`AdminCtx`] gives
+    /// them (the sign-in page, or 403), and `read` never runs for them.
+    pub async fn admin<T, F>(self, read: F) -> Result<(AdminCtx, T), AppError>
     where
         T: Send + 'static,
-        M: FnOnce(Stamp) -> Option<T>,
-        F: FnOnce(&Connection, Option<Stamp>) -> Result<T, AppError> + Send + 'static,
+        F: Fn(Read<'_>) -> Result<T, Miss> + Send + 'static,
     {
-        let (ctx, out) = self
-            .pass(true, move |_, s| memory(s), move |c, _, s| f(c, s))
-            .await?;
+        let (ctx, out) = self.pass(true, move |_, r| read(r)).await?;
         Ok((AdminCtx::of(ctx)?, out))
     }
 
-    /// [`Gate::admin`] for any live user: both are given who they are.
-    pub async fn user<T, M, F>(self, memory: M, f: F) -> Result<(Ctx, T), AppError>
+    /// [`Gate::admin`] for any live user: `read` is given who they are.
+    pub async fn user<T, F>(self, read: F) -> Result<(Ctx, T), AppError>
     where
         T: Send + 'static,
-        M: FnOnce(&User, Stamp) -> Option<T>,
-        F: FnOnce(&Connection, &User, Option<Stamp>) -> Result<T, AppError> + Send + 'static,
+        F: Fn(&User, Read<'_>) -> Result<T, Miss> + Send + 'static,
     {
-        self.pass(false, memory, f).await
+        self.pass(false, read).await
     }
 
-    async fn pass<T, M, F>(self, admin: bool, memory: M, f: F) -> Result<(Ctx, T), AppError>
+    async fn pass<T, F>(self, admin: bool, read: F) -> Result<(Ctx, T), AppError>
     where
         T: Send + 'static,
-        M: FnOnce(&User, Stamp) -> Option<T>,
-        F: FnOnce(&Connection, &User, Option<Stamp>) -> Result<T, AppError> + Send + 'static,
+        F: Fn(&User, Read<'_>) -> Result<T, Miss> + Send + 'static,
     {
         let Self {
             req,
@@ -254,8 +247,10 @@ impl Gate {
             let user = known.users.get(&su.user_id, s)?;
             Some(match judge(Some(user)) {
                 Err(refused) => refused,
+                // Anything memory lacks (or a failure, which it cannot
+                // have) is read in the one trip below.
                 Ok(u) => {
-                    let out = memory(&u, s)?;
+                    let out = read(&u, Read::Memory(s)).ok()?;
                     Passage::Through(u, out)
                 }
             })
@@ -270,7 +265,7 @@ impl Gate {
                         let passage = match judge(row.clone()) {
                             Err(refused) => refused,
                             Ok(u) => {
-                                let out = f(c, &u, stamp)?;
+                                let out = read(&u, Read::Db(c, stamp))?;
                                 Passage::Through(u, out)
                             }
                         };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use crate::changes::{Derived, Stamp};
+use crate::changes::{Derived, Miss, Read};
 
 use crate::crypto::MasterKey;
 use crate::domain::TokenLife;
@@ -58,7 +58,7 @@ impl Sealed {
 }
 
 /// What answers every lookup until a secret or an image changes.
-struct Index {
+pub struct Index {
     /// Delivered patterns and their secrets, by pattern.
     patterns: Vec<(NodePattern, Sealed)>,
     /// The patterns whose host has no glob, by `host[:port]`: the only
@@ -83,15 +83,19 @@ struct Index {
 pub struct DeliveryIndex(Derived<(i64, i64), Index>);
 
 impl DeliveryIndex {
-    /// The index as of `conn`'s read transaction.
-    fn current(&self, conn: &Connection) -> Result<Arc<Index>, AppError> {
-        let generation = conn
-            .prepare_cached(
-                "SELECT (SELECT n FROM change_counters WHERE tbl = 'secrets'),
-                        (SELECT n FROM change_counters WHERE tbl = 'images')",
-            )?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        self.0.at(generation, || build(conn))
+    /// The index as `read` finds it: from memory if confirmed at its
+    /// stamp; on a trip, the one held for the tables' counters or one
+    /// built now.
+    pub fn read(&self, read: Read<'_>) -> Result<Arc<Index>, Miss> {
+        self.0.read(read, |conn| {
+            let generation = conn
+                .prepare_cached(
+                    "SELECT (SELECT n FROM change_counters WHERE tbl = 'secrets'),
+                            (SELECT n FROM change_counters WHERE tbl = 'images')",
+                )?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(self.0.at(generation, || build(conn))?)
+        })
     }
 }
 
@@ -188,7 +192,7 @@ pub fn catalogue_repositories(conn: &Connection) -> rusqlite::Result<Vec<String>
     Ok(repos)
 }
 
-fn build(conn: &Connection) -> Result<Index, AppError> {
+fn build(conn: &Connection) -> rusqlite::Result<Index> {
     let mut patterns = Vec::new();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT d.pattern, s.registry_host, {SEALED_COLUMNS}
@@ -277,40 +281,11 @@ pub enum Accept {
 }
 
 /// Every delivered credential for `image` (a repository as kubelet passes
-/// it, or any image reference: the tag and digest are ignored): those of
-/// the node patterns that match it, and the catalogue's choice for its
-/// repository, keyed by that repository.
-///
-/// The index read is kept under `seen` (the commit stamp read before this
-/// hop), for [`lookup_kept`].
+/// it, or any image reference: the tag and digest are ignored) in `index`
+/// (as [`DeliveryIndex::read`] finds it): those of the node patterns that
+/// match it, and the catalogue's choice for its repository, keyed by that
+/// repository.
 pub fn lookup(
-    conn: &Connection,
-    index: &DeliveryIndex,
-    master: &MasterKey,
-    image: &ImageRef,
-    now: i64,
-    accept: Accept,
-    seen: Option<Stamp>,
-) -> Result<Answer, AppError> {
-    let current = index.current(conn)?;
-    index.0.confirm(seen, &current);
-    lookup_in(&current, master, image, now, accept)
-}
-
-/// [`lookup`] from memory at the stamp `now_stamp`, if the index is kept.
-pub fn lookup_kept(
-    index: &DeliveryIndex,
-    master: &MasterKey,
-    image: &ImageRef,
-    now: i64,
-    accept: Accept,
-    now_stamp: Stamp,
-) -> Option<Result<Answer, AppError>> {
-    let current = index.0.kept(now_stamp)?;
-    Some(lookup_in(&current, master, image, now, accept))
-}
-
-fn lookup_in(
     index: &Index,
     master: &MasterKey,
     image: &ImageRef,

@@ -7,12 +7,13 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use serde::Deserialize;
 
-use super::credentials::{Accept, Answer, DeliveryIndex, lookup, lookup_kept};
+use super::credentials::{Accept, Answer, DeliveryIndex, lookup};
 use super::serving::ServingLog;
 use super::store::{self, WriteError};
 use crate::audit::{self, Outcome, action, audited};
 use crate::auth::tokens::NewToken;
 use crate::auth::{Admin, Caller, Presented, identify};
+use crate::changes::Read;
 use crate::db;
 use crate::domain::{ClusterName, DisplayName, ImageRef};
 use crate::ops::{Failure, OpResult};
@@ -147,8 +148,8 @@ pub async fn credentials(
         (presented.recall(), presented.seen(), ImageRef::parse(raw))
     {
         let now = state.tokens.clock.now();
-        if let Some(found) = lookup_kept(index, &state.master, &image, now, Accept::Fresh, seen) {
-            let found = found.map_err(Problem::from)?;
+        if let Ok(kept) = index.read(Read::Memory(seen)) {
+            let found = lookup(&kept, &state.master, &image, now, Accept::Fresh)?;
             if found.pending.is_empty() {
                 return Ok((Caller::Cluster(cluster), found));
             }
@@ -187,7 +188,8 @@ pub async fn credentials(
                 Err(m) => return Ok(Err(Problem::invalid_field("image", m))),
             };
             let found = db::read_tx(c, |c| {
-                lookup(c, &index, &st.master, &image, now, accept, seen)
+                let index = index.read(Read::Db(c, seen))?;
+                lookup(&index, &st.master, &image, now, accept)
             })?;
             if let Caller::Person(p) = &caller
                 && !found.served.is_empty()

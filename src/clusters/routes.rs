@@ -11,6 +11,7 @@ use super::ops::{self, ClusterForm};
 use super::setup::{self, Delivery};
 use super::store::{self, Cluster};
 use crate::auth::AdminCtx;
+use crate::changes::Read;
 use crate::db;
 use crate::domain::ImageRef;
 use crate::error::AppError;
@@ -83,7 +84,8 @@ impl DryRun {
         let now = state.tokens.clock.now();
         let found = db::run(&state.pool, move |c| {
             db::read_tx(c, |c| {
-                credentials::lookup(c, &index, &st.master, &image_ref, now, Accept::Valid, None)
+                let index = index.read(Read::Db(c, None))?;
+                credentials::lookup(&index, &st.master, &image_ref, now, Accept::Valid)
             })
         })
         .await?;

@@ -53,12 +53,8 @@ pub async fn list(
     query: QueryPairs,
 ) -> Result<impl Responder, AppError> {
     let listing = Listing::lenient::<store::ImageSort>(&query, "/admin/images");
-    let kept = (cache.clone(), listing.clone());
     let (ctx, (page, view)) = gate
-        .admin(
-            move |now| store::list_kept(&kept.0, &kept.1, now),
-            move |c, seen| Ok(store::list(c, &cache, listing, seen)?),
-        )
+        .admin(move |read| store::list(read, &cache, &listing))
         .await?;
     static LAST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     render_like_last(
@@ -343,21 +339,10 @@ pub async fn catalogue(
     let mut listing = Listing::lenient::<store::CatalogueSort>(&query, "/");
     let group = Some(query.get("group").trim().to_owned()).filter(|g| !g.is_empty());
     listing.keep = group.clone().map(|g| ("group", g));
-    let g = group.clone();
-    let kept = (cache.clone(), listing.clone(), group.clone());
-    // From memory, or the session check and the page in one hop.
+    let asked = group.clone();
+    // From memory, or the session check and the page in one trip.
     let (ctx, found) = gate
-        .user(
-            move |u, now| {
-                let (cache, listing, group) = kept;
-                store::catalogue_kept(&cache, &listing, u.id, u.is_admin, &group, now)
-            },
-            move |c, u, seen| {
-                Ok(store::catalogue(
-                    c, &cache, listing, u.id, u.is_admin, g, seen,
-                )?)
-            },
-        )
+        .user(move |u, read| store::catalogue(read, &cache, &listing, u.id, u.is_admin, &asked))
         .await?;
     let status = match found.no_group {
         Some(_) => StatusCode::NOT_FOUND,

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rusqlite::Connection;
 
 use super::store::{COLUMNS, FROM, Image, ImageSort, ImageType, from_row};
-use crate::changes::{Derived, Stamp};
+use crate::changes::{Derived, Miss, Read};
 use crate::domain::GroupId;
 use crate::groups::store::GroupTag;
 
@@ -85,23 +85,15 @@ fn key(conn: &Connection) -> rusqlite::Result<Key> {
 }
 
 impl Snapshots {
-    /// Keeps `snapshot`, read in a transaction that began after `seen` was
-    /// the commit stamp, for [`Snapshots::kept`].
-    pub fn confirm(&self, seen: Stamp, snapshot: &Arc<Snapshot>) {
-        self.0.confirm(Some(seen), snapshot);
-    }
-
-    /// The snapshot from memory, if one was read at the stamp `now`.
-    pub fn kept(&self, now: Stamp) -> Option<Arc<Snapshot>> {
-        self.0.kept(now)
-    }
-
-    /// The snapshot as of `conn`'s read transaction: the one held, or one
-    /// read now (by one request while the others wait for it).
-    pub fn at(&self, conn: &Connection) -> rusqlite::Result<Arc<Snapshot>> {
-        debug_assert!(!conn.is_autocommit(), "a snapshot needs a transaction");
-        let key = key(conn)?;
-        self.0.at(key, || Snapshot::read(conn))
+    /// The snapshot as `read` finds it: from memory if one was confirmed
+    /// at its stamp; on a trip, the one held for the tables' counters or
+    /// one read now (by one request while the others wait for it).
+    pub fn read(&self, read: Read<'_>) -> Result<Arc<Snapshot>, Miss> {
+        self.0.read(read, |conn| {
+            debug_assert!(!conn.is_autocommit(), "a snapshot needs a transaction");
+            let key = key(conn)?;
+            Ok(self.0.at(key, || Snapshot::read(conn))?)
+        })
     }
 }
 
@@ -433,7 +425,7 @@ mod tests {
         )
         .unwrap();
         let snapshots = Snapshots::default();
-        let snapshot = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+        let snapshot = crate::db::read_tx(&conn, |c| snapshots.read(Read::Db(c, None))).unwrap();
         let sql = |order: &str, filter: &str| -> Vec<String> {
             conn.prepare(&format!(
                 "SELECT i.name FROM images i WHERE {filter} ORDER BY {order}"
@@ -564,13 +556,13 @@ mod tests {
                 false,
             ),
         ] {
-            let before = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+            let before = crate::db::read_tx(&conn, |c| snapshots.read(Read::Db(c, None))).unwrap();
             conn.execute_batch(write).unwrap();
-            let after = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+            let after = crate::db::read_tx(&conn, |c| snapshots.read(Read::Db(c, None))).unwrap();
             assert_eq!(!Arc::ptr_eq(&before, &after), shown, "{write}");
         }
         // The secret's new name reaches the image.
-        let snapshot = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+        let snapshot = crate::db::read_tx(&conn, |c| snapshots.read(Read::Db(c, None))).unwrap();
         let (rows, _) = snapshot.page(ImageSort::Name, false, (0, 1), None, Narrowing::default());
         let a = snapshot.shown(rows[0], None).unwrap();
         let secret = a.pull_secret.as_ref().unwrap();
@@ -581,7 +573,7 @@ mod tests {
         // A global image names no group, whatever links it has.
         conn.execute_batch("INSERT INTO image_groups SELECT id, 1 FROM images WHERE name = 'b'")
             .unwrap();
-        let snapshot = crate::db::read_tx(&conn, |c| snapshots.at(c)).unwrap();
+        let snapshot = crate::db::read_tx(&conn, |c| snapshots.read(Read::Db(c, None))).unwrap();
         let (rows, _) = snapshot.page(ImageSort::Name, false, (1, 1), None, Narrowing::default());
         assert_eq!(name(&snapshot, rows[0]), "b");
         assert!(snapshot.shown(rows[0], None).unwrap().groups.is_empty());

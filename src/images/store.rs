@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::changes::{Memo, Stamp};
+use crate::changes::{Memo, Read};
 use crate::db;
 use std::rc::Rc;
 
@@ -301,53 +301,25 @@ pub enum NoSuchGroup {
 }
 
 /// The catalogue page for `viewer`, narrowed to `group` when given (one
-/// of the viewer's groups; any group for an administrator). The viewer's
-/// groups are read now, so a membership given or taken shows at once.
-/// What was read is kept under `seen` (the commit stamp read before this
-/// hop) for [`catalogue_kept`].
+/// of the viewer's groups; any group for an administrator), as `read`
+/// finds it. The viewer's groups are read on every trip, so a membership
+/// given or taken shows at once.
 pub fn catalogue(
-    conn: &Connection,
-    lists: &ImagesList,
-    listing: Listing,
-    viewer: UserId,
-    admin: bool,
-    group: Option<String>,
-    seen: Option<Stamp>,
-) -> Result<Catalogue, Miss> {
-    db::read_tx(conn, |conn| {
-        let memberships = crate::groups::store::memberships(conn, viewer)?;
-        let snapshot = lists.snapshots.at(conn)?;
-        let hits = lists.hits(conn, &listing, seen)?;
-        if let Some(s) = seen {
-            lists.snapshots.confirm(s, &snapshot);
-            lists
-                .memberships
-                .put(viewer, s, Arc::from(memberships.as_slice()));
-        }
-        Ok(assemble(
-            snapshot,
-            &memberships,
-            hits,
-            listing,
-            admin,
-            group,
-        ))
-    })
-}
-
-/// [`catalogue`] from memory at the stamp `now`, if all it needs is kept.
-pub fn catalogue_kept(
+    read: Read<'_>,
     lists: &ImagesList,
     listing: &Listing,
     viewer: UserId,
     admin: bool,
     group: &Option<String>,
-    now: Stamp,
-) -> Option<Catalogue> {
-    let memberships = lists.memberships.get(&viewer, now)?;
-    let snapshot = lists.snapshots.kept(now)?;
-    let hits = lists.hits_kept(listing, now)?;
-    Some(assemble(
+) -> Result<Catalogue, Miss> {
+    let memberships = lists.memberships.read(viewer, read, |conn| {
+        Ok::<_, Miss>(Arc::from(
+            crate::groups::store::memberships(conn, viewer)?.as_slice(),
+        ))
+    })?;
+    let snapshot = lists.snapshots.read(read)?;
+    let hits = lists.hits(read, listing)?;
+    Ok(assemble(
         snapshot,
         &memberships,
         hits,
@@ -420,59 +392,30 @@ impl Default for ImagesList {
 }
 
 impl ImagesList {
-    /// The ids a search finds, read (the index kept under `seen`).
-    fn hits(
-        &self,
-        conn: &Connection,
-        listing: &Listing,
-        seen: Option<Stamp>,
-    ) -> Result<Option<Vec<i64>>, Miss> {
+    /// The ids a search finds, as `read` finds the index.
+    fn hits(&self, read: Read<'_>, listing: &Listing) -> Result<Option<Vec<i64>>, Miss> {
         match listing.q.as_str() {
             "" => Ok(None),
             q => {
-                let view = self.search.view(conn)?;
+                let view = self.search.at(read)?;
                 let ids = view.search(q)?;
-                view.confirm(seen);
+                view.confirm();
                 Ok(Some(ids))
             }
         }
     }
-
-    /// The ids a search finds, from memory at `now` (`None`: not kept).
-    fn hits_kept(&self, listing: &Listing, now: Stamp) -> Option<Option<Vec<i64>>> {
-        match listing.q.as_str() {
-            "" => Some(None),
-            q => {
-                let ids = self.search.kept(now)?.search(q).ok()?;
-                Some(Some(ids))
-            }
-        }
-    }
 }
 
-/// One page of the admin list of images, cut from the snapshot (kept
-/// under `seen` for [`list_kept`]).
+/// One page of the admin list of images, cut from the snapshot as `read`
+/// finds it.
 pub fn list(
-    conn: &Connection,
+    read: Read<'_>,
     lists: &ImagesList,
-    listing: Listing,
-    seen: Option<Stamp>,
+    listing: &Listing,
 ) -> Result<(Page<usize>, View), Miss> {
-    db::read_tx(conn, |conn| {
-        let snapshot = lists.snapshots.at(conn)?;
-        let hits = lists.hits(conn, &listing, seen)?;
-        if let Some(s) = seen {
-            lists.snapshots.confirm(s, &snapshot);
-        }
-        Ok(cut(snapshot, hits, listing, None, None))
-    })
-}
-
-/// [`list`] from memory at the stamp `now`, if all it needs is kept.
-pub fn list_kept(lists: &ImagesList, listing: &Listing, now: Stamp) -> Option<(Page<usize>, View)> {
-    let snapshot = lists.snapshots.kept(now)?;
-    let hits = lists.hits_kept(listing, now)?;
-    Some(cut(snapshot, hits, listing.clone(), None, None))
+    let snapshot = lists.snapshots.read(read)?;
+    let hits = lists.hits(read, listing)?;
+    Ok(cut(snapshot, hits, listing.clone(), None, None))
 }
 
 /// One page of the images a viewer may see (`viewer_groups`: the group

@@ -60,23 +60,13 @@ pub async fn list(
         crate::listing::Listing::lenient::<store::SecretSort>(&query, "/admin/secrets");
     let attention = crate::listing::Listing::filter::<Attention>(&query, false).unwrap_or(None);
     listing.keep = attention.map(|a| ("filter", a.as_str().to_owned()));
-    let kept = (cache.clone(), listing.clone());
     let (ctx, (page, summary)) = gate
-        .admin(
-            move |now| {
-                let (cache, listing) = kept;
-                Some((
-                    store::list_kept(&cache, &listing, attention, now)?,
-                    store::summary_kept(&cache, now)?,
-                ))
-            },
-            move |c, seen| {
-                Ok((
-                    store::list(c, &cache, listing, attention, seen)?,
-                    store::summary(c, &cache)?,
-                ))
-            },
-        )
+        .admin(move |read| {
+            Ok((
+                store::list(read, &cache, &listing, attention)?,
+                store::summary(read, &cache)?,
+            ))
+        })
         .await?;
     static LAST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     crate::web::render_like_last(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::changes::Stamp;
+use crate::changes::Read;
 use crate::db::{self, Named};
 pub use crate::domain::TokenLife;
 use crate::domain::{NodePattern, SecretId};
@@ -278,25 +278,16 @@ impl Summary {
 
 /// The counts, in one statement of three index lookups (the list shows
 /// them on every page, so no scan of every secret), kept by the list cache
-/// for the day while no secret changes.
+/// for the day while no secret changes; as `read` finds them.
 pub fn summary(
-    conn: &Connection,
+    read: Read<'_>,
     cache: &ListCache<Listed<Secret>, Summary>,
 ) -> Result<Summary, Miss> {
-    db::read_tx(conn, |conn| {
-        let today = db::today();
-        cache
-            .view(conn)?
-            .daily(today, || Ok(count_attention(conn, today)?))
-    })
-}
-
-/// The counts from memory at the stamp `now`, if kept for today.
-pub fn summary_kept(cache: &ListCache<Listed<Secret>, Summary>, now: Stamp) -> Option<Summary> {
-    cache
-        .kept(now)?
-        .daily(db::today(), || Err(Miss::NotKept))
-        .ok()
+    let today = db::today();
+    let view = cache.at(read)?;
+    let summary = view.daily(today, || Ok(count_attention(view.conn()?, today)?))?;
+    view.confirm();
+    Ok(summary)
 }
 
 fn count_attention(conn: &Connection, today: time::Date) -> rusqlite::Result<Summary> {
@@ -316,50 +307,33 @@ fn count_attention(conn: &Connection, today: time::Date) -> rusqlite::Result<Sum
     })
 }
 
-/// One page of the list, narrowed to what needs attention when asked. A
-/// search's hits come from the cache's substring index; the whole list or
-/// the hits are put in the cached order of the sort, and only the page's
-/// rows are read. With a filter SQLite does the rest. The cache is noted
-/// as current at `seen` (the commit stamp read before this hop), so that
-/// [`list_kept`] can answer the next requests from memory.
+/// One page of the list, narrowed to what needs attention when asked, as
+/// `read` finds it. A search's hits come from the cache's substring index;
+/// the whole list or the hits are put in the cached order of the sort, and
+/// only the page's rows are read. With a filter the database does the rest
+/// (so it is never answered from memory).
 pub fn list(
-    conn: &Connection,
-    cache: &ListCache<Listed<Secret>, Summary>,
-    listing: Listing,
-    attention: Option<Attention>,
-    seen: Option<Stamp>,
-) -> Result<Page<Arc<Listed<Secret>>>, Miss> {
-    db::read_tx(conn, |conn| {
-        let view = cache.view(conn)?;
-        if let Some(a) = attention {
-            let hits = match listing.q.as_str() {
-                "" => None,
-                q => Some(view.search(q)?),
-            };
-            let filter = match hits {
-                Some(ids) => Filter::ids("secrets", "s", ids),
-                None => Filter::all("secrets", "s"),
-            };
-            return Ok(list_where(conn, filter, listing, a)?);
-        }
-        let page = page_of(&view, listing)?;
-        view.confirm(seen);
-        Ok(page)
-    })
-}
-
-/// The page from memory at the stamp `now`, if the cache has all of it
-/// (a filtered list is always read from the database).
-pub fn list_kept(
+    read: Read<'_>,
     cache: &ListCache<Listed<Secret>, Summary>,
     listing: &Listing,
     attention: Option<Attention>,
-    now: Stamp,
-) -> Option<Page<Arc<Listed<Secret>>>> {
-    if attention.is_some() {
-        return None;
+) -> Result<Page<Arc<Listed<Secret>>>, Miss> {
+    let view = cache.at(read)?;
+    if let Some(a) = attention {
+        let conn = view.conn()?;
+        let hits = match listing.q.as_str() {
+            "" => None,
+            q => Some(view.search(q)?),
+        };
+        let filter = match hits {
+            Some(ids) => Filter::ids("secrets", "s", ids),
+            None => Filter::all("secrets", "s"),
+        };
+        return Ok(list_where(conn, filter, listing.clone(), a)?);
     }
-    page_of(&cache.kept(now)?, listing.clone()).ok()
+    let page = page_of(&view, listing.clone())?;
+    view.confirm();
+    Ok(page)
 }
 
 /// One page cut from the cache's order and search, its rows from the

@@ -12,7 +12,7 @@ use super::form::FieldErrors;
 use crate::error::AppError;
 
 /// A problem, as the API answers it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// Always `about:blank`: the status says what kind of problem it is.
     #[serde(rename = "type")]
