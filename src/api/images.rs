@@ -11,13 +11,13 @@ use super::schema;
 use crate::auth::ApiCaller;
 use crate::db;
 use crate::error::AppError;
-use crate::images::form::ImageForm;
+use crate::images::form::ImageInput;
 use crate::images::ops;
 use crate::images::store::{self, Image, ImageType};
 use crate::listing::QueryPairs;
 use crate::ops::Failure;
 use crate::state::AppState;
-use crate::web::{FieldErrors, FormVersion, Problem};
+use crate::web::{FieldErrors, Problem};
 
 /// An image as programs see it; the pull secret by name only.
 #[derive(Serialize, ToSchema)]
@@ -328,23 +328,19 @@ pub async fn create(
             ));
         }
     };
-    let form = ImageForm {
+    let input = ImageInput {
         name: b.name,
         display_name: b.display_name,
         description: b.description,
         image_type: kind,
         url: b.url,
         url_for_gpu: b.url_for_gpu.unwrap_or_default(),
-        use_pull_secret: b.pull_secret.as_ref().map(|_| "on".to_owned()),
+        use_pull_secret: b.pull_secret.is_some(),
         pull_secret: b.pull_secret.unwrap_or_default(),
-        global: b
-            .global
-            .unwrap_or(Image::NEW_IS_GLOBAL)
-            .then(|| "on".to_owned()),
+        global: b.global.unwrap_or(Image::NEW_IS_GLOBAL),
         groups: b.groups,
-        version: FormVersion::default(),
     };
-    let name = ops::create(&state, &admin, &form).await.map_err(problem)?;
+    let name = ops::create(&state, &admin, &input).await.map_err(problem)?;
     let res = one(StatusCode::CREATED, load(&state, name.clone()).await?);
     common::created(res, &format!("/api/v1/images/{name}"))
 }
@@ -383,44 +379,35 @@ pub async fn patch(
     let admin = caller.admin_write()?;
     let image = load(&state, path.into_inner()).await?;
     let p: ImagePatch = common::object(body.into_inner())?;
-    let secret = image.pull_secret.as_ref().map(|s| s.name.clone());
-    let pull_secret = match p.pull_secret {
-        Patch::Keep => secret,
-        Patch::Clear => None,
-        Patch::Set(s) => Some(s),
-    };
-    let form = ImageForm {
-        name: image.name.clone(),
-        display_name: p.display_name.apply(&image.display_name),
-        description: p.description.apply(&image.description),
-        image_type: p.kind.apply_required("type", image.image_type.as_str())?,
-        url: p.url.apply_required("url", &image.url)?,
-        url_for_gpu: p
-            .url_for_gpu
-            .apply(image.url_for_gpu.as_deref().unwrap_or("")),
-        use_pull_secret: pull_secret.as_ref().map(|_| "on".to_owned()),
-        pull_secret: pull_secret.unwrap_or_default(),
-        global: match p.global {
-            Patch::Keep => image.global,
-            Patch::Clear => return Err(Problem::invalid_field("global", "global cannot be null.")),
-            Patch::Set(g) => g,
+    let mut input = ImageInput::of(&image);
+    input.display_name = p.display_name.apply(&input.display_name);
+    input.description = p.description.apply(&input.description);
+    input.image_type = p.kind.apply_required("type", &input.image_type)?;
+    input.url = p.url.apply_required("url", &input.url)?;
+    input.url_for_gpu = p.url_for_gpu.apply(&input.url_for_gpu);
+    match p.pull_secret {
+        Patch::Keep => {}
+        Patch::Clear => input.use_pull_secret = false,
+        Patch::Set(s) => (input.use_pull_secret, input.pull_secret) = (true, s),
+    }
+    match p.global {
+        Patch::Keep => {}
+        Patch::Clear => return Err(Problem::invalid_field("global", "global cannot be null.")),
+        Patch::Set(g) => input.global = g,
+    }
+    match p.groups {
+        Patch::Keep => {}
+        Patch::Clear => {
+            return Err(Problem::invalid_field(
+                "groups",
+                "groups cannot be null; send [] for no groups.",
+            ));
         }
-        .then(|| "on".to_owned()),
-        groups: match p.groups {
-            Patch::Keep => image.groups.iter().map(|g| g.name.clone()).collect(),
-            Patch::Clear => {
-                return Err(Problem::invalid_field(
-                    "groups",
-                    "groups cannot be null; send [] for no groups.",
-                ));
-            }
-            Patch::Set(g) => g,
-        },
-        version: FormVersion::default(),
-    };
+        Patch::Set(g) => input.groups = g,
+    }
     // Without If-Match the version read above is the one changed.
     let expected = common::if_match(&req).unwrap_or(image.version);
-    ops::update(&state, &admin, &image, &form, expected)
+    ops::update(&state, &admin, &image, &input, expected)
         .await
         .map_err(problem)?;
     Ok(one(StatusCode::OK, load(&state, image.name).await?))

@@ -36,21 +36,45 @@ impl Choices {
     }
 }
 
-/// The fields exactly as posted. A missing checkbox is unticked; `groups`
-/// repeats, one per ticked group.
-#[derive(Debug, Default)]
-pub struct ImageForm {
+/// What a page or the API asks of an image: its fields as given, typed
+/// (a page's ticked boxes are `true`), checked by [`ImageInput::parse`].
+#[derive(Clone, Debug)]
+pub struct ImageInput {
     pub name: String,
     pub display_name: String,
     pub description: String,
+    /// `cpu`, `gpu` or `both`, as given (blank: Universal).
     pub image_type: String,
     pub url: String,
+    /// Blank: none.
     pub url_for_gpu: String,
-    pub use_pull_secret: Option<String>,
+    /// "Use Image Pull Secret".
+    pub use_pull_secret: bool,
+    /// The chosen secret's name (kept while the box is unticked, as the
+    /// page's select keeps it).
     pub pull_secret: String,
-    pub global: Option<String>,
+    /// For everyone; otherwise for the members of `groups`.
+    pub global: bool,
+    /// Group names.
     pub groups: Vec<String>,
-    pub version: FormVersion,
+}
+
+impl Default for ImageInput {
+    /// A new image: nothing given, global as new images are.
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            display_name: String::new(),
+            description: String::new(),
+            image_type: String::new(),
+            url: String::new(),
+            url_for_gpu: String::new(),
+            use_pull_secret: false,
+            pull_secret: String::new(),
+            global: store::Image::NEW_IS_GLOBAL,
+            groups: Vec::new(),
+        }
+    }
 }
 
 /// A form that passed every rule.
@@ -83,10 +107,35 @@ impl Valid {
     }
 }
 
-impl ImageForm {
-    /// Reads the posted pairs (a repeated `groups` is a list).
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        let mut f = Self::default();
+impl ImageInput {
+    /// A stored image's fields, to edit.
+    pub fn of(image: &store::Image) -> Self {
+        Self {
+            name: image.name.clone(),
+            display_name: image.display_name.clone(),
+            description: image.description.clone(),
+            image_type: image.image_type.as_str().into(),
+            url: image.url.clone(),
+            url_for_gpu: image.url_for_gpu.clone().unwrap_or_default(),
+            use_pull_secret: image.pull_secret.is_some(),
+            pull_secret: image
+                .pull_secret
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            global: image.global,
+            groups: image.groups.iter().map(|g| g.name.clone()).collect(),
+        }
+    }
+
+    /// Reads the posted pairs: a missing checkbox is unticked, a repeated
+    /// `groups` is a list, and `version` is returned apart.
+    pub fn from_form(pairs: Vec<(String, String)>) -> (Self, FormVersion) {
+        let mut f = Self {
+            global: false,
+            ..Self::default()
+        };
+        let mut version = FormVersion::default();
         for (k, v) in pairs {
             match k.as_str() {
                 "name" => f.name = v,
@@ -95,15 +144,15 @@ impl ImageForm {
                 "image_type" => f.image_type = v,
                 "url" => f.url = v,
                 "url_for_gpu" => f.url_for_gpu = v,
-                "use_pull_secret" => f.use_pull_secret = Some(v),
+                "use_pull_secret" => f.use_pull_secret = true,
                 "pull_secret" => f.pull_secret = v,
-                "global" => f.global = Some(v),
+                "global" => f.global = true,
                 "groups" => f.groups.push(v),
-                "version" => f.version = FormVersion::parse(&v),
+                "version" => version = FormVersion::parse(&v),
                 _ => {}
             }
         }
-        f
+        (f, version)
     }
 
     /// The type as chosen; Universal when the field is missing.
@@ -141,7 +190,7 @@ impl ImageForm {
             e.check("url_for_gpu", ImageRef::parse(&self.url_for_gpu))
                 .map(Some)
         };
-        let pull_secret_id = if self.use_pull_secret.is_some() {
+        let pull_secret_id = if self.use_pull_secret {
             let wanted = self.pull_secret.trim();
             match choices.iter().find(|c| c.name == wanted) {
                 Some(c) => Some(Some(c.id)),
@@ -163,7 +212,7 @@ impl ImageForm {
         } else {
             Some(None)
         };
-        let global = self.global.is_some();
+        let global = self.global;
         let mut group_ids = Vec::new();
         if !global {
             for wanted in &self.groups {
@@ -228,10 +277,10 @@ mod tests {
         }]
     }
 
-    fn form() -> ImageForm {
-        ImageForm {
+    fn form() -> ImageInput {
+        ImageInput {
             url: "registry.gitlab.com/team/notebook:v1".into(),
-            use_pull_secret: Some("on".into()),
+            use_pull_secret: true,
             pull_secret: "gitlab".into(),
             ..Default::default()
         }
@@ -247,7 +296,7 @@ mod tests {
     #[test]
     fn unticked_box_ignores_the_select() {
         let mut f = form();
-        f.use_pull_secret = None;
+        f.use_pull_secret = false;
         f.pull_secret = "nope".into();
         assert_eq!(f.parse("nb", &choices()).unwrap().pull_secret_id, None);
     }

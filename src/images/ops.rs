@@ -2,7 +2,7 @@
 //! the rules and against the secrets and groups there are now, store and
 //! audit in one transaction. The pages and the API both call these.
 
-use super::form::{Choices, ImageForm, Valid};
+use super::form::{Choices, ImageInput, Valid};
 use super::store::{self, Image, WriteError};
 use crate::audit::{self, action, audited};
 use crate::auth::Admin;
@@ -23,14 +23,14 @@ fn failure(e: WriteError) -> Failure {
 }
 
 /// The form checked against the rules and the chosen secret and groups.
-async fn parse(state: &AppState, name: &str, input: &ImageForm) -> OpResult<Valid> {
+async fn parse(state: &AppState, name: &str, input: &ImageInput) -> OpResult<Valid> {
     let wanted = input.pull_secret.clone();
     let check = db::run(&state.pool, move |c| Ok(Choices::for_save(c, &wanted)?)).await?;
     input.parse(name, &check).map_err(Failure::Invalid)
 }
 
 /// Adds an image from its fields; returns its name.
-pub async fn create(state: &AppState, by: &Admin, input: &ImageForm) -> OpResult<String> {
+pub async fn create(state: &AppState, by: &Admin, input: &ImageInput) -> OpResult<String> {
     let actor = by.actor();
     let valid = parse(state, &input.name, input).await?;
     let name = valid.name.to_string();
@@ -51,7 +51,7 @@ pub async fn update(
     state: &AppState,
     by: &Admin,
     stored: &Image,
-    input: &ImageForm,
+    input: &ImageInput,
     expected: i64,
 ) -> OpResult<()> {
     let actor = by.actor();

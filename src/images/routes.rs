@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::form::{Choices, ImageForm};
+use super::form::{Choices, ImageInput};
 use super::ops;
 use super::store::{self, Image, registry_mismatch};
 use crate::auth::{AdminCtx, Gate};
@@ -16,7 +16,8 @@ use crate::listing::{Listing, Page, QueryPairs};
 use crate::ops::Failure;
 use crate::state::AppState;
 use crate::web::{
-    ConfirmDelete, Ctx, FieldErrors, FormState, conflict, render_like_last, unprocessable,
+    ConfirmDelete, Ctx, FieldErrors, FormState, FormVersion, conflict, render_like_last,
+    unprocessable,
 };
 
 #[derive(Template, WebTemplate)]
@@ -68,65 +69,13 @@ pub async fn list(
     )
 }
 
-/// The form's values as shown.
-pub struct ImageFields {
-    pub name: String,
-    pub display_name: String,
-    pub description: String,
-    pub image_type: String,
-    pub url: String,
-    pub url_for_gpu: String,
-    pub use_pull_secret: bool,
-    /// The chosen secret's name.
-    pub pull_secret: String,
-    /// For everyone.
-    pub global: bool,
-    /// The ticked groups' names.
-    pub groups: Vec<String>,
-}
-
-impl ImageFields {
-    fn of(image: &Image) -> Self {
-        Self {
-            name: image.name.clone(),
-            display_name: image.display_name.clone(),
-            description: image.description.clone(),
-            image_type: image.image_type.as_str().into(),
-            url: image.url.clone(),
-            url_for_gpu: image.url_for_gpu.clone().unwrap_or_default(),
-            use_pull_secret: image.pull_secret.is_some(),
-            pull_secret: image
-                .pull_secret
-                .as_ref()
-                .map(|s| s.name.clone())
-                .unwrap_or_default(),
-            global: image.global,
-            groups: image.groups.iter().map(|g| g.name.clone()).collect(),
-        }
-    }
-
-    fn from_form(f: &ImageForm) -> Self {
-        Self {
-            image_type: f.image_type_value().to_owned(),
-            name: f.name.clone(),
-            display_name: f.display_name.clone(),
-            description: f.description.clone(),
-            url: f.url.clone(),
-            url_for_gpu: f.url_for_gpu.clone(),
-            use_pull_secret: f.use_pull_secret.is_some(),
-            pull_secret: f.pull_secret.clone(),
-            global: f.global.is_some(),
-            groups: f.groups.clone(),
-        }
-    }
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "images/form.html")]
 struct FormPage {
     ctx: Ctx,
     form: FormState,
-    values: ImageFields,
+    /// What the fields show.
+    values: ImageInput,
     choices: Choices,
     /// The stored image, on edit.
     image: Option<Image>,
@@ -157,7 +106,7 @@ impl FormPage {
         Self {
             ctx,
             form,
-            values: ImageFields::of(&image),
+            values: ImageInput::of(&image),
             choices,
             image: Some(image),
         }
@@ -166,13 +115,13 @@ impl FormPage {
     /// A submitted form shown again with its messages (422).
     fn rejected(
         ctx: Ctx,
-        f: &ImageForm,
+        values: ImageInput,
+        version: FormVersion,
         choices: Choices,
         image: Option<Image>,
         errors: FieldErrors,
     ) -> Result<HttpResponse, AppError> {
-        let form = FormState::rejected(image.is_none(), f.version, errors);
-        let values = ImageFields::from_form(f);
+        let form = FormState::rejected(image.is_none(), version, errors);
         unprocessable(&Self {
             ctx,
             form,
@@ -192,14 +141,10 @@ pub async fn new_form(
     ctx: AdminCtx,
     state: web::Data<AppState>,
 ) -> Result<impl Responder, AppError> {
-    let form = ImageForm {
-        global: Image::NEW_IS_GLOBAL.then(|| "on".into()),
-        ..ImageForm::default()
-    };
     Ok(FormPage {
         ctx: ctx.0,
         form: FormState::new_item(),
-        values: ImageFields::from_form(&form),
+        values: ImageInput::default(),
         choices: choices(&state).await?,
         image: None,
     })
@@ -211,13 +156,13 @@ pub async fn create(
     state: web::Data<AppState>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let form = ImageForm::from_pairs(form.into_inner());
-    let errors = match ops::create(&state, ctx.admin(), &form).await {
+    let (input, version) = ImageInput::from_form(form.into_inner());
+    let errors = match ops::create(&state, ctx.admin(), &input).await {
         Ok(name) => return ctx.done(format!("Image {name} created."), "/admin/images"),
         Err(failure) => failure.form_errors()?,
     };
     let choices = choices(&state).await?;
-    FormPage::rejected(ctx.0, &form, choices, None, errors)
+    FormPage::rejected(ctx.0, input, version, choices, None, errors)
 }
 
 async fn load(state: &AppState, name: String) -> Result<(Image, Choices), AppError> {
@@ -246,20 +191,19 @@ pub async fn update(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let mut form = ImageForm::from_pairs(form.into_inner());
+    let (mut input, version) = ImageInput::from_form(form.into_inner());
     let name = path.into_inner();
     let image = db::run(&state.pool, move |c| {
         store::find(c, &name)?.ok_or_else(|| AppError::no_such("image", &name))
     })
     .await?;
-    form.name = image.name.clone();
-    let expected = form.version.expected();
-    match ops::update(&state, ctx.admin(), &image, &form, expected).await {
+    input.name = image.name.clone();
+    match ops::update(&state, ctx.admin(), &image, &input, version.expected()).await {
         Ok(()) => ctx.done(format!("Image {} updated.", image.name), "/admin/images"),
         Err(Failure::Invalid(errors)) => {
             // Beside the fields, over what is stored now.
             let (current, choices) = load(&state, image.name).await?;
-            FormPage::rejected(ctx.0, &form, choices, Some(current), errors)
+            FormPage::rejected(ctx.0, input, version, choices, Some(current), errors)
         }
         Err(e @ Failure::Stale { .. }) => {
             let (current, choices) = load(&state, image.name).await?;
