@@ -69,9 +69,18 @@ async fn deliver(client: &reqwest::Client, base: &str, token: &str) -> String {
                     .patch(format!("{base}/api/v1/secrets/secret-{i:05}"))
                     .bearer_auth(&token)
                     .header("content-type", "application/merge-patch+json")
-                    .body(format!(
-                        r#"{{"deliver":true,"node_patterns":["fleet-{i}.registry.example"]}}"#
-                    ))
+                    // A node pattern stays on its secret's registry: the
+                    // secrets images use (GitLab's) get a path of their
+                    // registry, the others a fleet host of their own.
+                    .body(if i % 3 == 0 {
+                        format!(
+                            r#"{{"deliver":true,"node_patterns":["registry.gitlab.com/fleet-{i}"]}}"#
+                        )
+                    } else {
+                        format!(
+                            r#"{{"deliver":true,"registry_host":"fleet-{i}.registry.example"}}"#
+                        )
+                    })
                     .send()
                     .await
                     .expect("patch");
@@ -526,7 +535,11 @@ async fn main() {
         move |n: u64| {
             let (client, token) = (client.clone(), cluster_token.clone());
             let image = if n.is_multiple_of(2) {
-                format!("fleet-{}.registry.example/app", n % DELIVERED as u64)
+                // A fleet host: the secrets that are not GitLab's.
+                format!(
+                    "fleet-{}.registry.example/app",
+                    3 * (n % (DELIVERED as u64 / 3)) + 1
+                )
             } else {
                 format!("registry.gitlab.com/team-{}/notebook", n % 50)
             };

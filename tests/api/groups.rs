@@ -10,48 +10,6 @@ async fn post_pairs(app: &TestApp, path: &str, pairs: &[(&str, &str)]) -> reqwes
     app.post(path, pairs).await
 }
 
-/// An admin, users dana (member of vision) and eve (no group), a group
-/// vision, a global image and one for vision only.
-async fn world() -> TestApp {
-    let app = spawn_app().await;
-    app.login_admin().await;
-    app.add_user("dana", "danas-long-password", false);
-    app.add_user("eve", "eves-long-password", false);
-    let r = post_pairs(
-        &app,
-        "/admin/groups",
-        &[
-            ("name", "vision"),
-            ("display_name", "Vision team"),
-            ("description", "Computer vision"),
-            ("members", "dana"),
-        ],
-    )
-    .await;
-    assert_redirect_to(&r, "/admin/groups");
-    for (name, global, group) in [
-        ("shared-nb", true, None),
-        ("vision-gpu", false, Some("vision")),
-    ] {
-        let mut form = vec![
-            ("name", name),
-            ("url", "registry.example.com/team/nb:1"),
-            ("image_type", "gpu"),
-        ];
-        if global {
-            form.push(("global", "on"));
-        }
-        if let Some(g) = group {
-            form.push(("groups", g));
-        }
-        assert_redirect_to(
-            &post_pairs(&app, "/admin/images", &form).await,
-            "/admin/images",
-        );
-    }
-    app
-}
-
 async fn catalogue_of(app: &TestApp, user: &str, password: &str, path: &str) -> String {
     let b = app.another_browser();
     assert_redirect_to(&b.login(user, password).await, "/");
@@ -60,7 +18,7 @@ async fn catalogue_of(app: &TestApp, user: &str, password: &str, path: &str) -> 
 
 #[tokio::test]
 async fn members_see_their_groups_images_and_nobody_else_does() {
-    let app = world().await;
+    let app = vision_world().await;
     let dana = catalogue_of(&app, "dana", "danas-long-password", "/").await;
     assert!(
         dana.contains("shared-nb") && dana.contains("vision-gpu"),
@@ -94,7 +52,7 @@ async fn members_see_their_groups_images_and_nobody_else_does() {
 
 #[tokio::test]
 async fn the_group_filter_shows_one_of_your_groups() {
-    let app = world().await;
+    let app = vision_world().await;
     let dana = catalogue_of(&app, "dana", "danas-long-password", "/?group=vision").await;
     assert!(
         dana.contains("vision-gpu") && !dana.contains("shared-nb"),
@@ -105,7 +63,7 @@ async fn the_group_filter_shows_one_of_your_groups() {
 
 #[tokio::test]
 async fn leaving_a_group_takes_its_images_away_on_the_next_load() {
-    let app = world().await;
+    let app = vision_world().await;
     let dana = app.another_browser();
     dana.login("dana", "danas-long-password").await;
     assert!(dana.get_html("/").await.contains("vision-gpu"));
@@ -123,7 +81,7 @@ async fn leaving_a_group_takes_its_images_away_on_the_next_load() {
 
 #[tokio::test]
 async fn deleting_a_group_names_the_images_that_lose_it_and_keeps_them() {
-    let app = world().await;
+    let app = vision_world().await;
     let confirm = app.get_html("/admin/groups/vision/delete").await;
     assert!(confirm.contains("Are you sure to delete Vision team group?"));
     assert!(confirm.contains("vision-gpu") && confirm.contains("will lose the group"));
@@ -152,7 +110,7 @@ async fn deleting_a_group_names_the_images_that_lose_it_and_keeps_them() {
 
 #[tokio::test]
 async fn deleting_a_user_removes_their_memberships() {
-    let app = world().await;
+    let app = vision_world().await;
     assert!(
         app.get_html("/admin/users/dana")
             .await
@@ -168,7 +126,7 @@ async fn deleting_a_user_removes_their_memberships() {
 
 #[tokio::test]
 async fn group_forms_check_their_fields_and_keep_them() {
-    let app = world().await;
+    let app = vision_world().await;
     let before = app.digest();
     for (name, message) in [
         ("Vision", "Name may contain only"),
@@ -196,7 +154,7 @@ async fn group_forms_check_their_fields_and_keep_them() {
 
 #[tokio::test]
 async fn a_non_global_image_without_a_group_is_allowed_with_a_warning() {
-    let app = world().await;
+    let app = vision_world().await;
     let r = app
         .post(
             "/admin/images",
@@ -275,7 +233,7 @@ async fn images_made_before_groups_are_global() {
 
 #[tokio::test]
 async fn the_api_manages_groups_and_narrows_the_catalogue() {
-    let app = world().await;
+    let app = vision_world().await;
     let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "write", 3600).unwrap();
     let eve = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
     let dana = wharf::cli::token_create(app.dir.path(), "dana", "laptop", "read", 3600).unwrap();
@@ -376,7 +334,7 @@ async fn the_api_manages_groups_and_narrows_the_catalogue() {
 
 #[tokio::test]
 async fn a_card_names_only_the_viewers_own_groups() {
-    let app = world().await;
+    let app = vision_world().await;
     let r = app
         .post(
             "/admin/groups",
@@ -415,7 +373,7 @@ async fn a_card_names_only_the_viewers_own_groups() {
 
 /// Eve in nlp; an image `both-nb` for nlp and vision, pulled with `gitlab`.
 async fn world_with_a_shared_image() -> TestApp {
-    let app = world().await;
+    let app = vision_world().await;
     app.create_secret(
         "gitlab",
         "GitLab",

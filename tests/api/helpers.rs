@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use reqwest::{Method, Response, StatusCode, redirect::Policy};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 use wharf::cli::args::ServeArgs;
 use wharf::options::Seconds;
@@ -599,4 +599,99 @@ async fn start_wharf_to(
     let process = KillOnDrop(child);
     wait_for_port(port, "wharf").await;
     (process, format!("http://{listen}"))
+}
+
+/// The world the groups and memory tests share: an admin signed in, users
+/// dana (a member of vision) and eve (in no group), the group vision, a
+/// global image `shared-nb` and `vision-gpu` for vision only.
+pub async fn vision_world() -> TestApp {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("dana", "danas-long-password", false);
+    app.add_user("eve", "eves-long-password", false);
+    let r = app
+        .post(
+            "/admin/groups",
+            &[
+                ("name", "vision"),
+                ("display_name", "Vision team"),
+                ("description", "Computer vision"),
+                ("members", "dana"),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/groups");
+    for (name, group) in [("shared-nb", None), ("vision-gpu", Some("vision"))] {
+        let mut form = vec![
+            ("name", name),
+            ("url", "registry.example.com/team/nb:1"),
+            ("image_type", "gpu"),
+        ];
+        match group {
+            Some(g) => form.push(("groups", g)),
+            None => form.push(("global", "on")),
+        }
+        assert_redirect_to(&app.post("/admin/images", &form).await, "/admin/images");
+    }
+    app
+}
+
+/// A token for `user` made as scripts make them.
+pub fn token(app: &TestApp, user: &str, name: &str, scope: &str, lifetime: i64) -> String {
+    wharf::cli::token_create(app.dir.path(), user, name, scope, lifetime).expect("token")
+}
+
+pub async fn json_of(r: reqwest::Response) -> Value {
+    serde_json::from_str(&r.text().await.expect("body")).expect("json")
+}
+
+/// An app with an admin `alice`, her write token, and a secret `gitlab`.
+pub async fn app_with_token() -> (TestApp, String) {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("alice", "alices-long-password", true);
+    let t = token(&app, "alice", "ci-rotate", "write", 3600);
+    let r = app.api(
+        Method::POST,
+        "/api/v1/secrets",
+        Some(&t),
+        Some(
+            json!({"name": "gitlab", "type": "image_pull", "registry_host": "registry.gitlab.com",
+                    "username": "deployer", "password": "glpat-first-1234"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    (app, t)
+}
+
+pub fn day(offset: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(offset)).to_string()
+}
+
+pub async fn secret_expiring(app: &TestApp, name: &str, expires_on: &str) {
+    let r = app
+        .post(
+            "/admin/secrets",
+            &[
+                ("name", name),
+                ("type", "image_pull"),
+                ("registry_host", "registry.gitlab.com"),
+                ("username", "deployer"),
+                ("password", "glpat-x"),
+                ("expires_on", expires_on),
+            ],
+        )
+        .await;
+    assert_redirect_to(&r, "/admin/secrets");
+}
+
+/// Names of the secrets on a list page, in order.
+pub fn names(page: &str) -> Vec<String> {
+    page.match_indices(r#"<td><a href="/admin/secrets/"#)
+        .map(|(i, m)| {
+            let rest = &page[i + m.len()..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        })
+        .collect()
 }

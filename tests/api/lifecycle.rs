@@ -8,37 +8,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-fn day(offset: i64) -> String {
-    (time::OffsetDateTime::now_utc().date() + time::Duration::days(offset)).to_string()
-}
-
-async fn secret_expiring(app: &TestApp, name: &str, expires_on: &str) {
-    let r = app
-        .post(
-            "/admin/secrets",
-            &[
-                ("name", name),
-                ("type", "image_pull"),
-                ("registry_host", "registry.gitlab.com"),
-                ("username", "deployer"),
-                ("password", "glpat-x"),
-                ("expires_on", expires_on),
-            ],
-        )
-        .await;
-    assert_redirect_to(&r, "/admin/secrets");
-}
-
-/// Names of the secrets on a list page, in order.
-fn names(page: &str) -> Vec<String> {
-    page.match_indices(r#"<td><a href="/admin/secrets/"#)
-        .map(|(i, m)| {
-            let rest = &page[i + m.len()..];
-            rest[..rest.find('"').unwrap()].to_owned()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn expiry_dates_get_badges_a_summary_and_filters() {
     let app = spawn_app().await;
@@ -132,47 +101,6 @@ async fn an_expiry_date_is_checked_and_blank_clears_it() {
         )
         .unwrap();
     assert_eq!(stored, None);
-}
-
-#[tokio::test]
-async fn the_api_reads_and_writes_expiry_dates() {
-    let app = spawn_app().await;
-    app.login_admin().await;
-    let t = wharf::cli::token_create(app.dir.path(), ADMIN, "ci", "write", 3600).unwrap();
-    let (s, v) = app
-        .api_json(
-            Method::POST,
-            "/api/v1/secrets",
-            Some(&t),
-            Some(json!({"name": "k", "type": "git_sync", "secret": SSH_KEY,
-                "expires_on": "2031-05-01"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
-    assert_eq!(v["expires_on"], "2031-05-01");
-    let (s, v) = app
-        .api_json(
-            Method::PATCH,
-            "/api/v1/secrets/k",
-            Some(&t),
-            Some(json!({"expires_on": "soon"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        v["errors"]["expires_on"][0],
-        "Expires must be a date like 2026-12-31."
-    );
-    let (s, v) = app
-        .api_json(
-            Method::PATCH,
-            "/api/v1/secrets/k",
-            Some(&t),
-            Some(json!({"expires_on": null})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["expires_on"], serde_json::Value::Null);
 }
 
 /// A webhook receiver on loopback: answers with `statuses` in turn (then
@@ -818,57 +746,4 @@ async fn registry_words_reach_chat_inert() {
             "{field} is inert in chat: {text}"
         );
     }
-}
-
-#[tokio::test]
-async fn the_api_sorts_and_filters_secrets_as_the_page_does() {
-    let app = spawn_app().await;
-    app.login_admin().await;
-    secret_expiring(&app, "later", &day(20)).await;
-    secret_expiring(&app, "gone", &day(-2)).await;
-    secret_expiring(&app, "soon", &day(3)).await;
-    let token = wharf::cli::token_create(app.dir.path(), ADMIN, "ci", "read", 3600).unwrap();
-    let items = |v: &serde_json::Value| -> Vec<String> {
-        v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    let get = |path: &'static str| app.api_json(Method::GET, path, Some(&token), None);
-    let (s, v) = get("/api/v1/secrets?sort=expires").await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(items(&v), ["gone", "soon", "later"]);
-    let (_, v) = get("/api/v1/secrets?sort=expires&dir=desc").await;
-    assert_eq!(items(&v), ["later", "soon", "gone"]);
-    let (_, v) = get("/api/v1/secrets?filter=expiring").await;
-    assert_eq!(items(&v), ["later", "soon"]);
-    let (_, v) = get("/api/v1/secrets?filter=expired").await;
-    assert_eq!(items(&v), ["gone"]);
-    // The page reads the same request the same way.
-    let page = app.get_html("/admin/secrets?sort=expires").await;
-    assert_eq!(names(&page), ["gone", "soon", "later"]);
-    // What the page would pass over, the API names.
-    let (s, v) = get("/api/v1/secrets?sort=owner&filter=someday").await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        v["errors"]["sort"][0],
-        "sort must be one of name, display_name, type, updated, expires."
-    );
-    let (s, v) = get("/api/v1/secrets?filter=someday").await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        v["errors"]["filter"][0],
-        "filter must be one of expiring, expired, failing."
-    );
-    // The OpenAPI document names the same keys.
-    let (_, doc) = app
-        .api_json(Method::GET, "/api/v1/openapi.json", None, None)
-        .await;
-    let sort = &doc["components"]["schemas"]["SecretSort"]["enum"];
-    assert_eq!(
-        sort,
-        &serde_json::json!(["name", "display_name", "type", "updated", "expires"])
-    );
 }

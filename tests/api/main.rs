@@ -20,6 +20,7 @@ mod memory;
 mod properties;
 mod rest;
 mod secrets;
+mod secrets_api;
 mod security;
 mod sso;
 mod users;

@@ -25,35 +25,10 @@ async fn reads(app: &TestApp, token: &str) -> (i64, i64) {
     (count("memory"), count("database"))
 }
 
-/// An admin with a token; dana, a member of vision, signed in and with a
-/// token of her own; a global image and one for vision.
-async fn world() -> (TestApp, Browser, String, String) {
-    let app = spawn_app().await;
-    app.login_admin().await;
-    app.add_user("dana", "danas-long-password", false);
-    let r = app
-        .post(
-            "/admin/groups",
-            &[
-                ("name", "vision"),
-                ("display_name", "Vision"),
-                ("members", "dana"),
-            ],
-        )
-        .await;
-    assert_redirect_to(&r, "/admin/groups");
-    for (name, group) in [("shared-nb", None), ("vision-gpu", Some("vision"))] {
-        let mut form = vec![
-            ("name", name),
-            ("url", "registry.example.com/team/nb:1"),
-            ("image_type", "gpu"),
-        ];
-        match group {
-            Some(g) => form.push(("groups", g)),
-            None => form.push(("global", "on")),
-        }
-        assert_redirect_to(&app.post("/admin/images", &form).await, "/admin/images");
-    }
+/// The shared world ([`vision_world`]) with a secret, an admin's token,
+/// and dana signed in and with a token of her own.
+async fn signed_in_world() -> (TestApp, Browser, String, String) {
+    let app = vision_world().await;
     app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "bot", "pw-123")
         .await;
     let admin_token = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "read", 3600).unwrap();
@@ -66,7 +41,7 @@ async fn world() -> (TestApp, Browser, String, String) {
 
 #[tokio::test]
 async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_once() {
-    let (app, dana, admin_token, dana_token) = world().await;
+    let (app, dana, admin_token, dana_token) = signed_in_world().await;
     // The token's first use is noted (a commit), before the pages are read.
     reads(&app, &admin_token).await;
     // Warm: the first reads go to the database, the same ones again do
@@ -194,7 +169,7 @@ async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_
 
 #[tokio::test]
 async fn a_token_kept_in_memory_still_expires_on_time() {
-    let (app, _dana, admin_token, _) = world().await;
+    let (app, _dana, admin_token, _) = signed_in_world().await;
     let short = wharf::cli::token_create(app.dir.path(), "dana", "short", "read", 3).unwrap();
     // The admin token's first use is noted now, not in between.
     let (memory_before, _) = reads(&app, &admin_token).await;
