@@ -293,15 +293,26 @@ pub fn lookup(
     accept: Accept,
 ) -> Result<Answer, AppError> {
     let repository = image.repository();
-    let candidates = index
+    let pattern = |&i: &usize| index.patterns.get(i);
+    // A pattern filed under the image's own host (no glob in it) matches
+    // as kubelet's rule then says: when the repository's path starts with
+    // the pattern's (`host/path` starts with `host/prefix`), with no URL
+    // to split per pattern; a host with many path patterns (a GitLab
+    // group per team) stays cheap.
+    let same_host = index
         .by_host
         .get(image.domain())
         .into_iter()
         .flatten()
-        .chain(&index.globbed);
-    let mut found: Vec<(String, &Sealed)> = candidates
-        .filter_map(|&i| index.patterns.get(i))
-        .filter(|(p, _)| p.matches(&repository))
+        .filter_map(pattern)
+        .filter(|(p, _)| repository.starts_with(p.as_str()));
+    let globbed = index
+        .globbed
+        .iter()
+        .filter_map(pattern)
+        .filter(|(p, _)| p.matches(&repository));
+    let mut found: Vec<(String, &Sealed)> = same_host
+        .chain(globbed)
         .map(|(p, s)| (p.to_string(), s))
         .collect();
     if let Some(s) = index.repositories.get(&repository) {
@@ -367,4 +378,53 @@ pub fn response(answer: &Answer, cache_seconds: i64, now: i64) -> Response {
         .map(|s| (s.key.clone(), s.auth.clone()))
         .collect();
     Response::new(auth, answer.registry_wide, cache_seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::node_pattern::{host_of, urls_match};
+    use crate::domain::{ImageRef, NodePattern};
+
+    /// The index's shortcut for a pattern under the image's own host is
+    /// kubelet's rule, also where a prefix ends inside a path segment or
+    /// the host has a port.
+    #[test]
+    fn a_pattern_on_the_images_own_host_matches_as_kubelet_says() {
+        let patterns = [
+            "registry.gitlab.com",
+            "registry.gitlab.com/fleet-3",
+            "registry.gitlab.com/fleet-3/app",
+            "localhost:5000",
+            "localhost:5000/team",
+            "ghcr.io/org",
+        ];
+        let images = [
+            "registry.gitlab.com/fleet-3/app",
+            "registry.gitlab.com/fleet-30/app",
+            "registry.gitlab.com/fleet/app",
+            "registry.gitlab.com/team-5/notebook:v1",
+            "localhost:5000/team/x",
+            "localhost:5000/teams",
+            "ghcr.io/org/image",
+            "ghcr.io/organisation/image",
+        ];
+        let mut compared = 0;
+        for p in patterns {
+            let pattern = NodePattern::parse(p).expect("a pattern");
+            for i in images {
+                let image = ImageRef::parse(i).expect("an image");
+                if host_of(pattern.as_str()) != image.domain() {
+                    continue;
+                }
+                let repository = image.repository();
+                assert_eq!(
+                    repository.starts_with(pattern.as_str()),
+                    urls_match(pattern.as_str(), &repository),
+                    "{p} {i}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared >= 15, "{compared}");
+    }
 }
