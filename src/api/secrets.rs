@@ -135,12 +135,7 @@ impl SecretCreate {
                 "expires_on" => input.expires_on = text("expires_on", value, true)?,
                 "deliver" => input.deliver = flag("deliver", value)?,
                 other => {
-                    let field = Field::named(other).ok_or_else(|| {
-                        Problem::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            format!("{other} is not a field of a secret."),
-                        )
-                    })?;
+                    let field = field_named(other)?;
                     if let Some(kind) = kind.filter(|k| !k.takes(field)) {
                         return Err(Problem::invalid_field(
                             field.name(),
@@ -190,12 +185,7 @@ impl SecretPatch {
                     ));
                 }
                 other => {
-                    let field = Field::named(other).ok_or_else(|| {
-                        Problem::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            format!("{other} is not a field of a secret."),
-                        )
-                    })?;
+                    let field = field_named(other)?;
                     let given = field_text(field, value)?;
                     field
                         .check(secret.kind, &given)
@@ -229,6 +219,16 @@ fn fields_of(
             "The body must be a JSON object.",
         )),
     }
+}
+
+/// The field of a member's name, or a 422 for a name no secret has.
+fn field_named(name: &str) -> Result<Field, Problem> {
+    Field::named(name).ok_or_else(|| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{name} is not a field of a secret."),
+        )
+    })
 }
 
 /// A text member; `null` is blank where the document allows it.
