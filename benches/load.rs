@@ -123,7 +123,8 @@ fn audit_entries(dir: &Path) -> i64 {
 fn populate(dir: &Path) {
     let pool = wharf::db::open(&dir.join("wharf.db")).expect("db");
     let mut conn = pool.get().expect("conn");
-    let master = wharf::keys::master_key(dir, None, &conn).expect("master key");
+    let master = wharf::keys::master_key(wharf::keys::KeyFile::InDataDir(dir), None, &conn)
+        .expect("master key");
     let tx = conn.transaction().expect("tx");
     for i in 0..SECRETS {
         let name = format!("secret-{i:05}");

@@ -1,6 +1,9 @@
 //! The master key (seals credentials) and the session key (signs and
-//! encrypts cookies): from the environment, or from files in the data
-//! directory that are made on first start with mode 0600.
+//! encrypts cookies): from the environment, from files named by
+//! `--master-key-file` and `--session-key-file` (made beforehand by
+//! `wharf keys generate`, kept apart from the database they protect), or
+//! from files in the data directory that are made on first start with mode
+//! 0600.
 
 use std::io::Write;
 use std::path::Path;
@@ -33,23 +36,66 @@ pub enum KeyError {
 /// database's credentials were sealed with.
 const KEY_CHECK: &[u8] = b"wharf master key check";
 
-/// The master key: `WHARF_MASTER_KEY` or `master.key`, proven against the
-/// database before anything is served.
+/// Where a key is read from: a file named on the command line (it must
+/// exist), or the data directory's, made on first start.
+#[derive(Clone, Copy, Debug)]
+pub enum KeyFile<'a> {
+    /// `--master-key-file` / `--session-key-file`: made beforehand.
+    Given(&'a Path),
+    /// The data directory's (`master.key`, `session.key`).
+    InDataDir(&'a Path),
+}
+
+impl<'a> KeyFile<'a> {
+    /// The file named on the command line, else the data directory's.
+    pub fn of(given: Option<&'a Path>, data_dir: &'a Path) -> Self {
+        given.map_or(Self::InDataDir(data_dir), Self::Given)
+    }
+
+    fn path(self, name: &str) -> std::path::PathBuf {
+        match self {
+            Self::Given(path) => path.to_path_buf(),
+            Self::InDataDir(dir) => dir.join(name),
+        }
+    }
+
+    /// The key in the file; a given file that is missing is an error that
+    /// says how to make one, the data directory's is `None`.
+    fn read(self, name: &str, len: usize) -> Result<Option<Vec<u8>>, KeyError> {
+        let path = self.path(name);
+        match (read_key_file(&path, len)?, self) {
+            (None, Self::Given(_)) => Err(KeyError::Invalid(format!(
+                "{} does not exist. Make the key files with `wharf keys generate --out DIR` \
+                 (or restore them from your backup) and name them again.",
+                path.display()
+            ))),
+            (read, _) => Ok(read),
+        }
+    }
+}
+
+/// The master key: `WHARF_MASTER_KEY`, the given file or `master.key`,
+/// proven against the database before anything is served.
 ///
-/// - The variable and a different `master.key` together are refused:
-///   nothing could tell which one sealed the credentials.
-/// - A missing `master.key` is made anew only while the database holds
-///   nothing sealed (a restore without the key must not go unnoticed).
+/// - The variable and a different file together are refused: nothing could
+///   tell which one sealed the credentials.
+/// - A missing `master.key` in the data directory is made anew only while
+///   the database holds nothing sealed (a restore without the key must not
+///   go unnoticed); a given file is never made.
 /// - The key must open the database's key-check value (sealed at the first
 ///   start); databases from before that check must open a stored secret.
 pub fn master_key(
-    data_dir: &Path,
+    file: KeyFile<'_>,
     env: Option<&KeyBytes>,
     conn: &Connection,
 ) -> Result<MasterKey, KeyError> {
-    let path = data_dir.join("master.key");
-    let file = read_key_file(&path, MasterKey::LEN)?;
-    let bytes = match (env, file) {
+    let path = file.path("master.key");
+    let stored = match env {
+        // With the variable, only a file that exists is compared.
+        Some(_) => read_key_file(&path, MasterKey::LEN)?,
+        None => file.read("master.key", MasterKey::LEN)?,
+    };
+    let bytes = match (env, stored) {
         (Some(e), Some(f)) if e.0 != f => {
             return Err(KeyError::Invalid(format!(
                 "WHARF_MASTER_KEY is set and differs from {}: wharf cannot tell which one sealed \
@@ -93,7 +139,7 @@ fn check_against_database(key: &MasterKey, conn: &Connection) -> Result<(), KeyE
     let wrong = || {
         KeyError::Invalid(
             "the master key does not open the credentials stored in wharf.db: it is not the key \
-             they were sealed with. Start wharf with the right master.key or WHARF_MASTER_KEY."
+             they were sealed with. Start wharf with the right master key file or WHARF_MASTER_KEY."
                 .into(),
         )
     };
@@ -123,14 +169,48 @@ fn check_against_database(key: &MasterKey, conn: &Connection) -> Result<(), KeyE
     Ok(())
 }
 
-/// The cookie key: `WHARF_SESSION_KEY` or `session.key`.
-pub fn session_key(data_dir: &Path, env: Option<&KeyBytes>) -> Result<Key, KeyError> {
-    let bytes = match env {
-        Some(k) => k.0.clone(),
-        None => load_or_create(&data_dir.join("session.key"), 64)?,
+/// The cookie key: `WHARF_SESSION_KEY`, the given file, or `session.key`
+/// (made on first start).
+pub fn session_key(file: KeyFile<'_>, env: Option<&KeyBytes>) -> Result<Key, KeyError> {
+    let bytes = match (env, file) {
+        (Some(k), _) => k.0.clone(),
+        (None, KeyFile::Given(_)) => file
+            .read("session.key", SESSION_KEY_LEN)?
+            .unwrap_or_default(),
+        (None, KeyFile::InDataDir(_)) => {
+            load_or_create(&file.path("session.key"), SESSION_KEY_LEN)?
+        }
     };
     Key::try_from(bytes.as_slice())
         .map_err(|_| KeyError::Invalid("the session key must be 64 bytes".into()))
+}
+
+/// The session key's length: signing and encryption, 32 bytes each.
+const SESSION_KEY_LEN: usize = 64;
+
+/// `wharf keys generate --out DIR`: a new master key and session key in
+/// `DIR/master.key` and `DIR/session.key`, mode 0600 (the folder made
+/// owner-only if it is new). Refuses to overwrite either: a master key
+/// replaced is every stored credential lost.
+pub fn generate(dir: &Path) -> Result<[std::path::PathBuf; 2], KeyError> {
+    let master = dir.join("master.key");
+    let session = dir.join("session.key");
+    for path in [&master, &session] {
+        if path.exists() {
+            return Err(KeyError::Invalid(format!(
+                "{} exists already: wharf keys generate never overwrites a key (a new master key \
+                 could not open what the old one sealed). Choose another folder.",
+                path.display()
+            )));
+        }
+    }
+    create_private_dir(dir).map_err(|source| KeyError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    create_key_file(&master, MasterKey::LEN)?;
+    create_key_file(&session, SESSION_KEY_LEN)?;
+    Ok([master, session])
 }
 
 fn load_or_create(path: &Path, len: usize) -> Result<Vec<u8>, KeyError> {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use wharf::cli::args::{Cli, Command, TokenCommand, UserCommand};
+use wharf::cli::args::{Cli, Command, KeysCommand, TokenCommand, UserCommand};
 use wharf::startup::{Application, ServerConfig};
 
 fn main() -> ExitCode {
@@ -57,6 +57,19 @@ fn main() -> ExitCode {
             expires_in,
         })) => wharf::cli::token_create(&cli.data_dir, &username, &name, &scope, expires_in.0)
             .map(|token| println!("{token}")),
+        Some(Command::Keys(KeysCommand::Generate { out })) => wharf::keys::generate(&out)
+            .map(|[master, session]| {
+                println!(
+                    "wrote {} and {} (mode 0600).\n\
+                     Start wharf with --master-key-file {} --session-key-file {}, and back both up \
+                     apart from the database: without the master key its credentials cannot be opened.",
+                    master.display(),
+                    session.display(),
+                    master.display(),
+                    session.display()
+                )
+            })
+            .map_err(|e| e.to_string()),
         Some(Command::Backup { file }) => wharf::cli::backup(&cli.data_dir, &file)
             .map(|()| println!("backup written to {}", file.display())),
         Some(Command::CredentialProvider(_)) => Ok(()),

@@ -235,6 +235,18 @@ pub struct ServeArgs {
     #[arg(skip)]
     pub oidc_client_secret: Option<SecretText>,
 
+    /// The master key's file (base64 of 32 bytes), kept apart from the
+    /// database; made beforehand by `wharf keys generate`. Default:
+    /// `master.key` in the data directory, made on first start.
+    #[arg(long, env = "WHARF_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// The session key's file (base64 of 64 bytes); made beforehand by
+    /// `wharf keys generate`. Default: `session.key` in the data
+    /// directory, made on first start.
+    #[arg(long, env = "WHARF_SESSION_KEY_FILE")]
+    pub session_key_file: Option<PathBuf>,
+
     /// Master key from `WHARF_MASTER_KEY` (base64 of 32 bytes; overrides
     /// `master.key`). Only from the environment: a flag would show in `ps`.
     #[arg(skip)]

@@ -62,13 +62,16 @@ impl Application {
         let pool = db::open(&config.data_dir.join("wharf.db"))?;
         let changes = crate::changes::Changes::watch(&config.data_dir.join("wharf.db"));
         let master = keys::master_key(
-            &config.data_dir,
+            keys::KeyFile::of(config.serve.master_key_file.as_deref(), &config.data_dir),
             config.serve.master_key.as_ref(),
             &*pool.get()?,
         )
         .map_err(AppError::internal)?;
-        let cookie_key = keys::session_key(&config.data_dir, config.serve.session_key.as_ref())
-            .map_err(AppError::internal)?;
+        let cookie_key = keys::session_key(
+            keys::KeyFile::of(config.serve.session_key_file.as_deref(), &config.data_dir),
+            config.serve.session_key.as_ref(),
+        )
+        .map_err(AppError::internal)?;
         // A configuration that can never work stops wharf here; a provider
         // that cannot be reached does not (it is discovered in the
         // background).

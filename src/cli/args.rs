@@ -43,6 +43,9 @@ pub enum Command {
     /// The kubelet credential provider plugin: reads kubelet's
     /// CredentialProviderRequest on stdin and prints wharf's answer.
     CredentialProvider(ProviderArgs),
+    /// Make key files to keep apart from the database.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Write a consistent copy of the live database to FILE (safe while
     /// the server runs). Back up `master.key` separately.
     Backup {
@@ -66,6 +69,19 @@ pub struct ProviderArgs {
     /// How old a kept answer may be when wharf cannot be reached.
     #[arg(long, default_value = "24h")]
     pub max_stale: Seconds,
+}
+
+/// `wharf keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new master key and session key to DIR/master.key and
+    /// DIR/session.key (mode 0600), for `--master-key-file` and
+    /// `--session-key-file`. Never overwrites a key.
+    Generate {
+        /// The folder to write them to (made owner-only if new).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// `wharf user ...`

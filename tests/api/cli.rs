@@ -188,3 +188,159 @@ fn token_create_names_a_bad_flag_before_opening_anything() {
     assert_eq!(err, "--scope must be read or write");
     assert!(!dir.path().join("wharf.db").exists());
 }
+
+/// `wharf` with these arguments, which must end by itself within 20 s
+/// (a server that starts when it should have refused fails the test).
+fn run_to_the_end(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wharf {args:?} did not end");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Key files kept apart from the database they protect: `wharf keys
+/// generate` writes both owner-only and never over a key; `serve` takes
+/// them by flag or by environment variable, makes no key of its own in the
+/// data directory, and refuses a missing file or a wrong key with a
+/// sentence and status 1.
+#[tokio::test]
+async fn key_files_are_made_apart_and_checked_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let keys = tempfile::tempdir().unwrap();
+    let out = keys.path().join("wharf-keys");
+    let generated = run_to_the_end(&["keys", "generate", "--out", out.to_str().unwrap()], &[]);
+    assert!(generated.status.success(), "{generated:?}");
+    let said = String::from_utf8_lossy(&generated.stdout);
+    assert!(said.contains("--master-key-file"), "{said}");
+    let (master, session) = (out.join("master.key"), out.join("session.key"));
+    for file in [&master, &session] {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let kept = std::fs::read(&master).unwrap();
+    let again = run_to_the_end(&["keys", "generate", "--out", out.to_str().unwrap()], &[]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("exists already"),
+        "{again:?}"
+    );
+    assert_eq!(
+        std::fs::read(&master).unwrap(),
+        kept,
+        "a key was overwritten"
+    );
+
+    // Served with them: a secret is sealed under that master key, and the
+    // data directory holds no key.
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let (m, s) = (master.to_str().unwrap(), session.to_str().unwrap());
+    let flags = ["--master-key-file", m, "--session-key-file", s];
+    let (server, base) = start_wharf(data.path(), &flags).await;
+    assert!(!data.path().join("master.key").exists());
+    assert!(!data.path().join("session.key").exists());
+    let token = {
+        let add = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args([
+                "--data-dir",
+                dir,
+                "user",
+                "add",
+                "ops",
+                "--admin",
+                "--password-stdin",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(b"ops-long-password\n")?;
+                c.wait()
+            })
+            .unwrap();
+        assert!(add.success());
+        wharf::cli::token_create(data.path(), "ops", "ci", "write", 3600).unwrap()
+    };
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{base}/api/v1/secrets"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({"name": "gitlab", "type": "image_pull",
+                "registry_host": "registry.gitlab.com", "username": "u", "password": "pw-1"})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    drop(server);
+
+    // Named by the environment instead, the same keys open it.
+    let (server, base) = start_wharf_env(
+        data.path(),
+        &[],
+        &[("WHARF_MASTER_KEY_FILE", m), ("WHARF_SESSION_KEY_FILE", s)],
+    )
+    .await;
+    let config = client
+        .get(format!("{base}/api/v1/secrets/gitlab/dockerconfig"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.status(), StatusCode::OK);
+    assert!(config.text().await.unwrap().contains("registry.gitlab.com"));
+    drop(server);
+
+    // A named file that is missing, or a key that is not the one: status 1
+    // and a sentence, nothing served.
+    let missing = keys.path().join("nowhere/master.key");
+    let other = keys.path().join("other");
+    assert!(
+        run_to_the_end(&["keys", "generate", "--out", other.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    let wrong = other.join("master.key");
+    for (file, words) in [
+        (missing.to_str().unwrap(), "does not exist"),
+        (wrong.to_str().unwrap(), "does not open the credentials"),
+    ] {
+        let refused = run_to_the_end(
+            &[
+                "--data-dir",
+                dir,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--master-key-file",
+                file,
+                "--session-key-file",
+                s,
+            ],
+            &[],
+        );
+        assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains(words), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -133,6 +133,8 @@ pub fn serve_args() -> ServeArgs {
         oidc_required_group: None,
         oidc_name: "SSO".into(),
         password_login: "on".into(),
+        master_key_file: None,
+        session_key_file: None,
         master_key: None,
         session_key: None,
     }
