@@ -201,7 +201,7 @@ impl<V: Clone> Slot<V> {
 }
 
 /// Where a read is answered from: the one freshness rule as a value that
-/// every kept read takes (the README's "how a read decides it is fresh").
+/// every kept read takes (`docs/architecture.md`, "How a read decides it is fresh").
 ///
 /// A request first tries [`Read::Memory`] at the stamp it sees now; what
 /// was not confirmed at that very stamp is [`Miss::NotKept`], and the

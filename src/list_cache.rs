@@ -3,7 +3,7 @@
 //! display names, the rows pages have read (`R`: for the secrets list a
 //! [`Listed`] row with the HTML a page made of it), and one value the area
 //! computes from the table once a day (`D`: the secrets list's attention
-//! counts). Each earns its place in the load benchmark (README).
+//! counts). Each earns its place in the load benchmark (`docs/benchmarks.md`).
 //!
 //! All are exact, not "fresh enough": they are keyed by the table's change
 //! counter, which triggers bump in every writer's own transaction

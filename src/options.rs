@@ -164,8 +164,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_NOTIFY_URL")]
     pub notify_url: Option<String>,
 
-    /// wharf's address as people reach it (e.g. https://wharf.example.com),
-    /// for links in notifications.
+    /// wharf's address as people and clusters reach it (e.g.
+    /// https://wharf.example.com): the links in notifications and the
+    /// address in the files clusters are set up with. Without it those
+    /// files name the local address a request reached; set it behind a
+    /// proxy.
     #[arg(long, env = "WHARF_PUBLIC_URL")]
     pub public_url: Option<String>,
 

@@ -47,7 +47,8 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Write a consistent copy of the live database to FILE (safe while
-    /// the server runs). Back up `master.key` separately.
+    /// the server runs). Back up the master key separately: without it the
+    /// copy's credentials cannot be opened.
     Backup {
         /// Where to write the copy; must not exist yet.
         file: PathBuf,

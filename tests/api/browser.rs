@@ -145,8 +145,18 @@ async fn wait_for(c: &Client, text: &str) -> String {
 async fn screenshot(c: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), c.screenshot().await.unwrap()).unwrap();
+    let png = c.screenshot().await.unwrap();
+    // The pictures the README and the guides show are these same ones,
+    // written anew on request (`tests/api/docs.rs` checks each exists).
+    if DOCS_SCREENSHOTS.contains(&name) && std::env::var_os("WHARF_DOCS_SCREENSHOTS").is_some() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::write(docs.join(name), &png).unwrap();
+    }
+    std::fs::write(dir.join(name), png).unwrap();
 }
+
+/// The screenshots `docs/` and the README show.
+const DOCS_SCREENSHOTS: [&str; 2] = ["screenshot.png", "sso-sign-in.png"];
 
 #[tokio::test]
 async fn an_administrator_clicks_through_the_seed_guide() {
@@ -244,6 +254,10 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     let text = wait_for(&c, "Image team-notebook created.").await;
     assert!(text.contains("Team Notebook") && text.contains("GitLab registry"));
     screenshot(&c, "images-list.png").await;
+    // The README's picture: the Secrets list with its secret in use.
+    click_to(&c, "Secrets", "/admin/secrets").await;
+    wait_for(&c, "GitLab registry").await;
+    screenshot(&c, "screenshot.png").await;
 
     // Another person gets an account and sees the catalogue, not the portal.
     click_to(&c, "Users", "/admin/users").await;

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod corpus;
 mod delivery;
+mod docs;
 mod durability;
 mod ecr;
 mod forwarded;
