@@ -200,7 +200,12 @@ fn findings(file: &Path, text: &str, accepted: &Accepted) -> Vec<String> {
         let end = after.find(')').unwrap_or(after.len());
         let target = &after[..end];
         rest = &after[end..];
-        if target.contains("://") || target.starts_with("mailto:") || target.contains(' ') {
+        if target.contains(char::is_whitespace) {
+            let shown: String = target.split_whitespace().collect::<Vec<_>>().join(" ");
+            out.push(format!("{name}: the link ({shown}) is cut by a line break or a space"));
+            continue;
+        }
+        if target.contains("://") || target.starts_with("mailto:") {
             continue;
         }
         let (path, anchor) = target.split_once('#').unwrap_or((target, ""));
@@ -327,7 +332,8 @@ fn the_drift_check_catches_each_kind_of_mistake() {
         ```sh\nwharf --data-dir /d user remove bob\nsudo -u wharf wharf keys generate --out /k\n```\n\
         set `WHARF_NO_SUCH_VARIABLE`, see `--public-urls`,\n\
         [a guide](docs/nowhere.md), [a heading](docs/sso.md#no-such-heading),\n\
-        ![a picture](docs/missing.png) and [this](#wharf).\n";
+        ![a picture](docs/missing.png) and [this](#wharf),\n\
+        [cut](docs/sso.md#open-\nid).\n";
     let found = findings(&readme, text, &accepted).join("\n");
     for expected in [
         "--no-such-flag is no flag of wharf",
@@ -337,6 +343,7 @@ fn the_drift_check_catches_each_kind_of_mistake() {
         "docs/nowhere.md points at no file",
         "no heading #no-such-heading",
         "docs/missing.png points at no file",
+        "(docs/sso.md#open- id) is cut by a line break",
     ] {
         assert!(found.contains(expected), "{expected}\nin:\n{found}");
     }
