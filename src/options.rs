@@ -229,6 +229,12 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_OIDC_NAME", default_value = "SSO")]
     pub oidc_name: String,
 
+    /// How often the provider is asked whether it still answers: one that
+    /// stops is noticed within this (and 10 s), and `/login` says single
+    /// sign-on is unavailable until it answers again.
+    #[arg(long, env = "WHARF_OIDC_CHECK_EVERY", default_value = "30s")]
+    pub oidc_check_every: Seconds,
+
     /// `off` hides the password form (accounts with a password can still
     /// sign in at `/login?local`, the break-glass way in).
     #[arg(long, env = "WHARF_PASSWORD_LOGIN", default_value = "on", value_parser = ["on", "off"])]

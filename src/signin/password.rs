@@ -1,5 +1,5 @@
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -34,6 +34,9 @@ struct LoginPage {
 /// "Sign in with <name>", or why it cannot be used now.
 struct SsoButton {
     name: String,
+    /// The provider as the notice names it ("the provider" for the
+    /// default name).
+    phrase: String,
     unavailable: bool,
 }
 
@@ -53,10 +56,11 @@ impl LoginPage {
         let local = query.local.is_some();
         let sso = state.sso.as_ref().map(|s| SsoButton {
             name: s.config.name.clone(),
+            phrase: s.config.provider_phrase().to_owned(),
             unavailable: s.unavailable().is_some(),
         });
-        let error = match (&sso, query.sso.as_deref()) {
-            (Some(b), Some(code)) => super::sso::message(code, &b.name),
+        let error = match (&state.sso, query.sso.as_deref()) {
+            (Some(s), Some(code)) => super::sso::message(code, &s.config),
             _ => None,
         };
         Ok(Self {
@@ -72,15 +76,20 @@ impl LoginPage {
 }
 
 /// `GET /login`: the SSO button above the password form (or alone, with
-/// `--password-login off`; `?local` shows the form anyway).
+/// `--password-login off`; `?local` shows the form anyway). Someone signed
+/// in already goes to their home page.
 pub async fn login_form(
     session: TypedSession,
     state: web::Data<AppState>,
+    known: web::Data<auth::Known>,
     query: web::Query<LoginQuery>,
-) -> Result<impl Responder, AppError> {
+) -> Result<HttpResponse, AppError> {
+    if let Some(user) = auth::live_user(&state, &known, &session).await? {
+        return Ok(see_other(crate::web::home(user.is_admin)));
+    }
     let mut page = LoginPage::new(&state, &session, &query)?;
     page.flash = session.take_flash();
-    Ok(page)
+    render(StatusCode::OK, &page)
 }
 
 /// The sign-in form.

@@ -17,7 +17,7 @@ use crate::audit::{self, action};
 use crate::auth::throttle::{self, Bucket};
 use crate::db;
 use crate::error::AppError;
-use crate::sso::flow::{self, FLOW_LIFETIME, Flow};
+use crate::sso::flow::{self, Flow};
 use crate::sso::{IdToken, Provider, Sso, describe};
 use crate::state::AppState;
 use crate::users::sso::{self as accounts, Identity, Refusal};
@@ -30,12 +30,14 @@ fn configured(state: &AppState) -> Result<&Sso, AppError> {
         .ok_or_else(|| AppError::NotFound("Single sign-on is not configured.".into()))
 }
 
-/// `GET /auth/oidc/login`: a new flow (state, nonce, PKCE S256) in its own
-/// cookie, and off to the provider.
-pub async fn login(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+/// `GET /auth/oidc/login`: a new flow (state, nonce, PKCE S256) added to
+/// this browser's flow cookie, and off to the provider; while the provider
+/// does not answer, back to `/login`, which says so.
+pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let sso = configured(&state)?;
-    let Some(provider) = sso.provider() else {
-        return Ok(see_other("/login?sso=unavailable"));
+    let provider = match (sso.provider(), sso.unavailable()) {
+        (Some(provider), None) => provider,
+        _ => return Ok(see_other("/login?sso=unavailable")),
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = provider.client.authorize_url(
@@ -47,14 +49,17 @@ pub async fn login(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
         request = request.add_scope(Scope::new(scope.clone()));
     }
     let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
-    let flow = Flow {
+    let now = db::now();
+    let mut flows = flow::read(&req, &sso.flow_key, sso.secure_cookies, now);
+    flows.push(Flow {
         state: csrf.secret().clone(),
         nonce: nonce.secret().clone(),
         verifier: verifier.secret().clone(),
-        started: db::now(),
-    };
-    let cookie =
-        flow::cookie(&flow, &sso.flow_key, sso.secure_cookies).map_err(AppError::internal)?;
+        started: now,
+    });
+    let keep_from = flows.len().saturating_sub(flow::MAX_FLOWS);
+    let cookie = flow::cookie(&flows[keep_from..], &sso.flow_key, sso.secure_cookies)
+        .map_err(AppError::internal)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url.as_str()))
         .cookie(cookie)
@@ -83,6 +88,8 @@ enum Failed {
     Issuer,
     /// Discovery has not succeeded.
     Unavailable,
+    /// The provider's token endpoint could not be reached.
+    Unreachable(String),
     /// The code was not exchanged.
     Exchange(String),
     /// The ID token failed a check.
@@ -100,6 +107,7 @@ impl Failed {
             Self::Provider(e) if e == "access_denied" => "denied",
             Self::Provider(_) => "provider",
             Self::Unavailable => "unavailable",
+            Self::Unreachable(_) => "unreachable",
             Self::Issuer | Self::Exchange(_) | Self::IdToken(_) => "failed",
             Self::Account(Refusal::Taken(_)) => "taken",
             Self::Account(Refusal::Disabled(_)) => "disabled",
@@ -118,6 +126,9 @@ impl Failed {
             Self::Provider(e) => format!("the provider answered {e}"),
             Self::Issuer => "the answer does not name this provider as its issuer".into(),
             Self::Unavailable => "the provider has not been discovered".into(),
+            Self::Unreachable(e) => {
+                format!("the provider's token endpoint could not be reached: {e}")
+            }
             Self::Exchange(e) => format!("the provider did not accept the code: {e}"),
             Self::IdToken(e) => format!("the ID token was refused: {e}"),
             Self::Account(_) => return None,
@@ -125,14 +136,19 @@ impl Failed {
     }
 }
 
-/// The sentence `/login?sso=<code>` shows.
-pub fn message(code: &str, provider: &str) -> Option<String> {
+/// The sentence `/login?sso=<code>` shows, naming the provider by
+/// `--oidc-name` (and as "the provider" where the default name would read
+/// "SSO cannot be reached").
+pub fn message(code: &str, config: &crate::sso::SsoConfig) -> Option<String> {
+    let provider = config.name.as_str();
+    let phrase = config.provider_phrase();
     Some(match code {
         "expired" => "That sign-in was started in another browser or took too long. Start again here.".into(),
-        "state" => "The answer did not belong to the sign-in this browser started, so it was refused. Start again here.".into(),
+        "state" => "The answer did not belong to a sign-in this browser started, so it was refused. Start again here.".into(),
         "denied" => format!("{provider} did not sign you in: access was denied."),
         "provider" => format!("{provider} could not sign you in. Try again, or ask an administrator."),
-        "unavailable" => format!("Single sign-on is unavailable right now: {provider} cannot be reached."),
+        "unavailable" => format!("Single sign-on is unavailable right now: {phrase} cannot be reached."),
+        "unreachable" => format!("Single sign-on stopped during your sign-in: {phrase} could not be reached at its token endpoint, so you were not signed in. Try again in a minute."),
         "failed" => format!("{provider}'s answer could not be verified, so you were not signed in. An administrator can read why in the audit log."),
         "taken" => format!("Your {provider} username belongs to a wharf account with a password, so it was not used. Ask an administrator to link your {provider} identity to that account."),
         "disabled" => "Your account is disabled.".into(),
@@ -163,12 +179,28 @@ pub async fn callback(
     req: HttpRequest,
     query: web::Query<Callback>,
     session: TypedSession,
+    known: web::Data<crate::auth::Known>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let sso = configured(&state)?;
+    // The callback reopened or refreshed by someone signed in (the session
+    // cookie comes only on a navigation from wharf's own site): home.
+    if let Some(user) = crate::auth::live_user(&state, &known, &session).await? {
+        return Ok(see_other(crate::web::home(user.is_admin)));
+    }
     let source = state.client_addr(&req);
-    let flow = flow::read(&req, &sso.flow_key, sso.secure_cookies);
-    let outcome = finish(&state, sso, flow, query.into_inner(), &source).await?;
+    let now = db::now();
+    let mut flows = flow::read(&req, &sso.flow_key, sso.secure_cookies, now);
+    // The answer finishes the sign-in its `state` names, once; the others
+    // this browser has under way stay.
+    let answered = query.state.as_deref().and_then(|s| {
+        flows
+            .iter()
+            .position(|f| bool::from(s.as_bytes().ct_eq(f.state.as_bytes())))
+    });
+    let flow = answered.map(|at| flows.remove(at));
+    let started_any = flow.is_some() || !flows.is_empty();
+    let outcome = finish(&state, sso, flow, started_any, query.into_inner(), &source).await?;
     state.metrics.sso_sign_in(outcome.is_ok());
     let mut response = match outcome {
         Ok(signed) => {
@@ -205,9 +237,12 @@ pub async fn callback(
             see_other(&format!("/login?sso={}", failed.code()))
         }
     };
-    response
-        .add_cookie(&flow::removal(sso.secure_cookies))
-        .map_err(AppError::internal)?;
+    let kept = if flows.is_empty() {
+        flow::removal(sso.secure_cookies)
+    } else {
+        flow::cookie(&flows, &sso.flow_key, sso.secure_cookies).map_err(AppError::internal)?
+    };
+    response.add_cookie(&kept).map_err(AppError::internal)?;
     Ok(response)
 }
 
@@ -215,20 +250,19 @@ async fn finish(
     state: &AppState,
     sso: &Sso,
     flow: Option<Flow>,
+    started_any: bool,
     answer: Callback,
     source: &str,
 ) -> Result<Result<accounts::SignedIn, Failed>, AppError> {
-    let Some(flow) = flow.filter(|f| (0..=FLOW_LIFETIME).contains(&(db::now() - f.started))) else {
-        return Ok(Err(Failed::Expired));
+    let Some(flow) = flow else {
+        // Sign-ins under way, but not the one answered: a forged or
+        // mixed-up state. None at all: another browser, or too late.
+        return Ok(Err(if started_any {
+            Failed::State
+        } else {
+            Failed::Expired
+        }));
     };
-    let sent = flow.state.as_bytes();
-    if !answer
-        .state
-        .as_deref()
-        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(sent)))
-    {
-        return Ok(Err(Failed::State));
-    }
     // RFC 9207: a provider that names itself in redirects must have, and
     // any named issuer must be ours (a mix-up with another provider).
     let provider = sso.provider();
@@ -255,7 +289,14 @@ async fn finish(
     };
     let token = match exchange(sso, &provider, code, flow.verifier).await {
         Ok(token) => token,
-        Err(e) => return Ok(Err(Failed::Exchange(e))),
+        Err(Exchange::Unreachable(e)) => {
+            // Noticed at once: `/login` says so until it answers again.
+            if sso.mark_down(e.clone(), &state.metrics) {
+                tracing::warn!(error = %e, "the OpenID provider's token endpoint cannot be reached; single sign-on is unavailable");
+            }
+            return Ok(Err(Failed::Unreachable(e)));
+        }
+        Err(Exchange::Refused(e)) => return Ok(Err(Failed::Exchange(e))),
     };
     let nonce = Nonce::new(flow.nonce);
     let identity = match verify(&provider, sso, &token, &nonce) {
@@ -283,6 +324,14 @@ async fn finish(
     Ok(signed.map_err(Failed::Account))
 }
 
+/// Why a code was not exchanged.
+enum Exchange {
+    /// The token endpoint could not be reached (no connection, no answer).
+    Unreachable(String),
+    /// It answered, but not with an ID token.
+    Refused(String),
+}
+
 /// The code for the ID token, at the token endpoint, with the client's
 /// secret and the PKCE verifier.
 async fn exchange(
@@ -290,11 +339,11 @@ async fn exchange(
     provider: &Provider,
     code: String,
     verifier: String,
-) -> Result<IdToken, String> {
+) -> Result<IdToken, Exchange> {
     let request = provider
         .client
         .exchange_code(AuthorizationCode::new(code))
-        .map_err(|e| describe(&e))?
+        .map_err(|e| Exchange::Refused(describe(&e)))?
         .set_pkce_verifier(PkceCodeVerifier::new(verifier));
     let response = request
         .request_async(&sso.http)
@@ -306,14 +355,15 @@ async fn exchange(
                     text.push_str(": ");
                     text.push_str(d);
                 }
-                text.chars().take(300).collect()
+                Exchange::Refused(text.chars().take(300).collect())
             }
-            other => describe(other),
+            other if crate::sso::unreachable(other) => Exchange::Unreachable(describe(other)),
+            other => Exchange::Refused(describe(other)),
         })?;
     response
         .id_token()
         .cloned()
-        .ok_or_else(|| "the token response has no ID token".into())
+        .ok_or_else(|| Exchange::Refused("the token response has no ID token".into()))
 }
 
 enum Checked {

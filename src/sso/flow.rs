@@ -1,5 +1,8 @@
-//! A sign-in's own state between wharf and the provider: the `state` sent,
-//! the nonce and the PKCE verifier, in a cookie of its own. The session
+//! The sign-ins a browser has under way between wharf and the provider:
+//! for each, the `state` sent, the nonce and the PKCE verifier, in a
+//! cookie of its own. A browser may have several (a second tab started
+//! before the first finished, at most [`MAX_FLOWS`]); the callback finishes
+//! the one its `state` names and keeps the others. The session
 //! cookie is `SameSite=Strict`, so a browser does not send it on the
 //! provider's redirect back (another site); this one is `Lax` (sent on a
 //! top-level GET from anywhere), encrypted and authenticated with the
@@ -14,6 +17,10 @@ use serde::{Deserialize, Serialize};
 
 /// How long a started sign-in may take at the provider.
 pub const FLOW_LIFETIME: i64 = 600;
+
+/// Sign-ins one browser may have under way; starting another drops the
+/// oldest.
+pub const MAX_FLOWS: usize = 5;
 
 /// What the callback checks the provider's answer against.
 #[derive(Serialize, Deserialize)]
@@ -46,9 +53,16 @@ fn shaped(mut cookie: Cookie<'static>, secure: bool) -> Cookie<'static> {
     cookie
 }
 
-/// The cookie that carries `flow` to the callback.
-pub fn cookie(flow: &Flow, key: &Key, secure: bool) -> Result<Cookie<'static>, String> {
-    let value = serde_json::to_string(flow).map_err(|e| e.to_string())?;
+impl Flow {
+    /// Started within the last [`FLOW_LIFETIME`] seconds before `now`.
+    pub fn in_time(&self, now: i64) -> bool {
+        (0..=FLOW_LIFETIME).contains(&(now - self.started))
+    }
+}
+
+/// The cookie that carries `flows` to the callback (the newest last).
+pub fn cookie(flows: &[Flow], key: &Key, secure: bool) -> Result<Cookie<'static>, String> {
+    let value = serde_json::to_string(flows).map_err(|e| e.to_string())?;
     let mut plain = shaped(Cookie::new(name(secure), value), secure);
     plain.set_max_age(CookieDuration::seconds(FLOW_LIFETIME));
     let mut jar = CookieJar::new();
@@ -58,13 +72,19 @@ pub fn cookie(flow: &Flow, key: &Key, secure: bool) -> Result<Cookie<'static>, S
         .ok_or_else(|| "the flow cookie was not sealed".to_owned())
 }
 
-/// The flow this browser started, if its cookie is there and genuine.
-pub fn read(req: &HttpRequest, key: &Key, secure: bool) -> Option<Flow> {
-    let sealed = req.cookie(name(secure))?;
+/// The sign-ins this browser has under way and still in time at `now`
+/// (none if its cookie is missing or not genuine).
+pub fn read(req: &HttpRequest, key: &Key, secure: bool, now: i64) -> Vec<Flow> {
+    let Some(sealed) = req.cookie(name(secure)) else {
+        return Vec::new();
+    };
     let mut jar = CookieJar::new();
     jar.add_original(sealed.into_owned());
-    let opened = jar.private(key).get(name(secure))?;
-    serde_json::from_str(opened.value()).ok()
+    let Some(opened) = jar.private(key).get(name(secure)) else {
+        return Vec::new();
+    };
+    let flows: Vec<Flow> = serde_json::from_str(opened.value()).unwrap_or_default();
+    flows.into_iter().filter(|f| f.in_time(now)).collect()
 }
 
 /// The cookie's removal.

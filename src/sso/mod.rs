@@ -136,6 +136,9 @@ pub struct SsoConfig {
     pub groups: GroupRules,
     /// `--oidc-name`.
     pub name: String,
+    /// `--oidc-check-every`: how often the provider is asked whether it
+    /// still answers.
+    pub check_every: Duration,
     /// `<public-url>/auth/oidc/callback`.
     pub redirect_url: RedirectUrl,
     /// `<public-url>/login`, where the provider sends people after sign-out.
@@ -143,6 +146,12 @@ pub struct SsoConfig {
 }
 
 impl SsoConfig {
+    /// The provider as sentences name it: "Keycloak", or "the provider"
+    /// when `--oidc-name` was left at its default.
+    pub fn provider_phrase(&self) -> &str {
+        if self.name == "SSO" { "the provider" } else { &self.name }
+    }
+
     /// Single sign-on from the server flags: `None` without
     /// `--oidc-issuer`; an error for what can never work (exit 1).
     pub fn from_args(args: &ServeArgs) -> Result<Option<Self>, String> {
@@ -202,6 +211,7 @@ impl SsoConfig {
                 required: group_name(args.oidc_required_group.as_deref()),
             },
             name: if name.is_empty() { "SSO" } else { name }.to_owned(),
+            check_every: Duration::from_secs(args.oidc_check_every.0.max(1).unsigned_abs()),
             redirect_url,
             after_logout: format!("{public}/login"),
         }))
@@ -280,6 +290,9 @@ pub struct Sso {
     /// The client that talks to the provider.
     pub http: reqwest::Client,
     discovery: RwLock<Discovery>,
+    /// Why a provider that was discovered stopped answering, while it
+    /// does not (its keys are kept for the sign-ins under way).
+    down: RwLock<Option<String>>,
     /// Serialises rediscovery (a key the provider rotated).
     refreshing: tokio::sync::Mutex<()>,
     /// Seals the flow cookie.
@@ -287,9 +300,6 @@ pub struct Sso {
     /// The flow cookie is `Secure`.
     pub secure_cookies: bool,
 }
-
-/// How long a discovered provider's keys are trusted before asking again.
-const REDISCOVER_EVERY: Duration = Duration::from_secs(3600);
 
 /// The least time between two discoveries asked for by an unknown key.
 pub const REDISCOVER_AFTER: Duration = Duration::from_secs(5);
@@ -313,6 +323,7 @@ impl Sso {
             config,
             http,
             discovery: RwLock::new(Discovery::Pending(None)),
+            down: RwLock::new(None),
             refreshing: tokio::sync::Mutex::new(()),
             flow_key,
             secure_cookies,
@@ -327,8 +338,12 @@ impl Sso {
         }
     }
 
-    /// Why single sign-on is unavailable, when it is.
+    /// Why single sign-on is unavailable, when it is: never discovered,
+    /// or stopped answering since.
     pub fn unavailable(&self) -> Option<String> {
+        if let Some(reason) = self.down.read().ok().and_then(|d| d.clone()) {
+            return Some(reason);
+        }
         match &*self.discovery.read().ok()? {
             Discovery::Ready(_) => None,
             Discovery::Pending(reason) => Some(
@@ -336,6 +351,26 @@ impl Sso {
                     .clone()
                     .unwrap_or_else(|| "the provider has not answered yet".into()),
             ),
+        }
+    }
+
+    /// Notes that the provider does not answer (`reason`): `/login` says
+    /// so, and no sign-in is sent there until it answers again. True if it
+    /// was answering until now.
+    pub fn mark_down(&self, reason: String, metrics: &Metrics) -> bool {
+        metrics.sso_provider_up(false);
+        let Ok(mut down) = self.down.write() else {
+            return false;
+        };
+        let was_up = down.is_none();
+        *down = Some(reason);
+        was_up
+    }
+
+    fn mark_up(&self, metrics: &Metrics) {
+        metrics.sso_provider_up(true);
+        if let Ok(mut down) = self.down.write() {
+            *down = None;
         }
     }
 
@@ -413,31 +448,65 @@ pub fn describe(e: &dyn std::error::Error) -> String {
     text.chars().take(300).collect()
 }
 
-/// Discovers the provider, retrying (5 s, doubling to 5 minutes) while it
-/// cannot be reached, and again every hour for its current keys; runs
-/// until dropped (wharf spawns it at start when single sign-on is on).
+/// Whether an error (or one of its causes) is a failure to reach the
+/// other side at all: no connection, or no answer in time.
+pub fn unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(r) = c.downcast_ref::<reqwest::Error>()
+            && (r.is_connect() || r.is_timeout())
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Keeps single sign-on's view of the provider true; runs until dropped
+/// (wharf spawns it at start when single sign-on is on). Every
+/// `--oidc-check-every` (30 s by default) the provider is discovered again
+/// (its metadata and current keys); one that does not answer is marked
+/// down at once (`/login` says so, the gauge reads 0) and asked again after
+/// 5 s, doubling up to the same interval, until it answers. So a provider
+/// that stops is noticed within that interval and the 10 s a request may
+/// take, and one that returns within the interval; a sign-in whose code
+/// exchange cannot reach the provider marks it down at once.
 pub async fn keep_discovered(sso: &Sso, metrics: &Metrics) {
-    let mut wait = Duration::from_secs(5);
+    let every = sso.config.check_every;
+    let first = Duration::from_secs(5).min(every);
+    let mut wait = first;
     loop {
         match sso.discover().await {
             Ok(p) => {
-                if sso.provider().is_none() {
+                if sso.unavailable().is_some() {
                     tracing::info!(issuer = %sso.config.issuer.as_str(), "single sign-on is ready");
                 }
                 sso.set(Discovery::Ready(Arc::new(p)));
-                metrics.sso_provider_up(true);
-                wait = Duration::from_secs(5);
-                tokio::time::sleep(REDISCOVER_EVERY).await;
+                sso.mark_up(metrics);
+                wait = first;
+                tokio::time::sleep(every).await;
             }
             Err(e) => {
-                tracing::warn!(issuer = %sso.config.issuer.as_str(), error = %e, retry_in = ?wait, "the OpenID provider cannot be reached; single sign-on is unavailable");
                 // A provider that answered before keeps its last keys.
-                metrics.sso_provider_up(false);
-                if sso.provider().is_none() {
-                    sso.set(Discovery::Pending(Some(e)));
+                let noticed = if sso.provider().is_none() {
+                    metrics.sso_provider_up(false);
+                    let first_time = !matches!(
+                        sso.discovery.read().as_deref(),
+                        Ok(Discovery::Pending(Some(_)))
+                    );
+                    sso.set(Discovery::Pending(Some(e.clone())));
+                    first_time
+                } else {
+                    sso.mark_down(e.clone(), metrics)
+                };
+                if noticed {
+                    tracing::warn!(issuer = %sso.config.issuer.as_str(), error = %e, "the OpenID provider cannot be reached; single sign-on is unavailable");
+                } else {
+                    tracing::debug!(issuer = %sso.config.issuer.as_str(), error = %e, retry_in = ?wait, "the OpenID provider still cannot be reached");
                 }
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(300));
+                wait = (wait * 2).min(every);
             }
         }
     }

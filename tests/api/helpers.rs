@@ -132,6 +132,7 @@ pub fn serve_args() -> ServeArgs {
         oidc_admin_group: None,
         oidc_required_group: None,
         oidc_name: "SSO".into(),
+        oidc_check_every: Seconds(30),
         password_login: "on".into(),
         master_key_file: None,
         session_key_file: None,
@@ -256,8 +257,20 @@ impl Browser {
         self.get(path).await.text().await.expect("body")
     }
 
+    /// A CSRF token of this browser's session: from the sign-in page, or,
+    /// signed in (which `/login` sends home), from the home page.
     pub async fn csrf(&self) -> String {
-        csrf_in(&self.get_html("/login?local").await)
+        let r = self.get("/login?local").await;
+        let home = r
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
+        let page = match home {
+            Some(home) => self.get_html(&home).await,
+            None => r.text().await.expect("body"),
+        };
+        csrf_in(&page)
     }
 
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
