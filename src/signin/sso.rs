@@ -357,6 +357,9 @@ async fn exchange(
                 }
                 Exchange::Refused(text.chars().take(300).collect())
             }
+            openidconnect::RequestTokenError::Request(openidconnect::HttpClientError::Reqwest(
+                r,
+            )) if r.is_connect() || r.is_timeout() => Exchange::Unreachable(describe(&e)),
             other if crate::sso::unreachable(other) => Exchange::Unreachable(describe(other)),
             other => Exchange::Refused(describe(other)),
         })?;

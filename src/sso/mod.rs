@@ -149,7 +149,11 @@ impl SsoConfig {
     /// The provider as sentences name it: "Keycloak", or "the provider"
     /// when `--oidc-name` was left at its default.
     pub fn provider_phrase(&self) -> &str {
-        if self.name == "SSO" { "the provider" } else { &self.name }
+        if self.name == "SSO" {
+            "the provider"
+        } else {
+            &self.name
+        }
     }
 
     /// Single sign-on from the server flags: `None` without
@@ -453,9 +457,10 @@ pub fn describe(e: &dyn std::error::Error) -> String {
 pub fn unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(e);
     while let Some(c) = cause {
-        if let Some(r) = c.downcast_ref::<reqwest::Error>()
-            && (r.is_connect() || r.is_timeout())
-        {
+        let request = c
+            .downcast_ref::<reqwest::Error>()
+            .or_else(|| c.downcast_ref::<Box<reqwest::Error>>().map(|b| &**b));
+        if request.is_some_and(|r| r.is_connect() || r.is_timeout()) {
             return true;
         }
         cause = c.source();

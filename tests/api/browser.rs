@@ -801,3 +801,78 @@ async fn people_sign_in_with_the_platforms_identity_provider() {
     screenshot(&c, "sso-audit.png").await;
     c.close().await.unwrap();
 }
+
+/// Single sign-on across the two sites when it gets harder: a sign-in
+/// started in each of two tabs (the first finishes), a callback reopened by
+/// someone signed in (home, not an error), and a provider that stops
+/// (`/login` says so within seconds, with the password form) and returns
+/// (the button is back by itself). `--oidc-check-every 1s` here.
+#[tokio::test]
+async fn single_sign_on_with_two_tabs_a_reopened_callback_and_a_provider_that_stops() {
+    let (app, idp) =
+        crate::sso::sso_world_with(|a| a.oidc_check_every = wharf::options::Seconds(1)).await;
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    // Tab A starts a sign-in, tab B another; tab A finishes.
+    c.goto(&app.url("/login")).await.unwrap();
+    click(&c, "Sign in with Keycloak").await;
+    wait_for(&c, "Test identity provider").await;
+    let tab_a = c.window().await.unwrap();
+    let tab_b = c.new_window(true).await.unwrap();
+    c.switch_to_window(tab_b.handle).await.unwrap();
+    c.goto(&app.url("/auth/oidc/login")).await.unwrap();
+    wait_for(&c, "Test identity provider").await;
+    c.switch_to_window(tab_a).await.unwrap();
+    type_into(&c, "Username", "u-vic").await;
+    type_into(&c, "Password", "idp-password").await;
+    click(&c, "Sign in").await;
+    wait_at(&c, "127.0.0.1", "/").await;
+    let text = wait_for(&c, "Sign out").await;
+    assert!(text.contains("vic"), "{text}");
+    screenshot(&c, "sso-two-tabs.png").await;
+
+    // A callback reopened while signed in, and /login: home.
+    c.goto(&app.url("/auth/oidc/callback?code=spent&state=spent"))
+        .await
+        .unwrap();
+    wait_at(&c, "127.0.0.1", "/").await;
+    let text = wait_for(&c, "Sign out").await;
+    assert!(!text.contains("Start again"), "{text}");
+    c.goto(&app.url("/login")).await.unwrap();
+    wait_at(&c, "127.0.0.1", "/").await;
+
+    // The provider stops.
+    sign_out_everywhere(&c, None).await;
+    let (idp_port, started) = (idp.port, std::time::Instant::now());
+    drop(idp);
+    loop {
+        c.goto(&app.url("/login")).await.unwrap();
+        let text = body_text(&c).await;
+        if text.contains("Single sign-on with Keycloak is unavailable right now") {
+            assert!(!text.contains("Sign in with Keycloak"), "{text}");
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 15, "never noticed:\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(field(&c, "Password").await.is_displayed().await.unwrap());
+    screenshot(&c, "sso-provider-down.png").await;
+
+    // It returns: the button is back, and it works.
+    let wharf_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let _idp = crate::sso::Idp::start_on(idp_port, wharf_port).await;
+    let started = std::time::Instant::now();
+    loop {
+        c.goto(&app.url("/login")).await.unwrap();
+        if body_text(&c).await.contains("Sign in with Keycloak") {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 15, "never back");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    sign_in_with_sso(&c, "u-vic", None).await;
+    wait_at(&c, "127.0.0.1", "/").await;
+    wait_for(&c, "Sign out").await;
+}

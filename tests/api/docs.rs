@@ -202,7 +202,9 @@ fn findings(file: &Path, text: &str, accepted: &Accepted) -> Vec<String> {
         rest = &after[end..];
         if target.contains(char::is_whitespace) {
             let shown: String = target.split_whitespace().collect::<Vec<_>>().join(" ");
-            out.push(format!("{name}: the link ({shown}) is cut by a line break or a space"));
+            out.push(format!(
+                "{name}: the link ({shown}) is cut by a line break or a space"
+            ));
             continue;
         }
         if target.contains("://") || target.starts_with("mailto:") {

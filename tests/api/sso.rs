@@ -1207,3 +1207,186 @@ async fn a_signing_key_the_provider_rotated_in_is_fetched_when_first_seen() {
     assert_eq!(r.status(), StatusCode::OK, "{:?}", refusals(&app));
     assert_eq!(ada.get("/admin/secrets").await.status(), StatusCode::OK);
 }
+
+/// `wharf_sso_provider_up` now, read with an administrator's token.
+async fn provider_up(app: &TestApp) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "metrics-{}",
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let token = wharf::cli::token_create(app.dir.path(), ADMIN, &name, "read", 3600).unwrap();
+    let text = app
+        .api(Method::GET, "/metrics", Some(&token), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("wharf_sso_provider_up "))
+        .unwrap_or("absent")
+        .trim()
+        .to_owned()
+}
+
+/// Waits (up to `secs`) until a fresh browser's `/login` contains `text`;
+/// how long that took.
+async fn login_page_says(app: &TestApp, text: &str, secs: u64) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let page = app.another_browser().get_html("/login").await;
+        if page.contains(text) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed().as_secs() < secs,
+            "/login never said {text:?} in {secs} s:\n{page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+const UNAVAILABLE: &str =
+    "Single sign-on with Keycloak is unavailable right now: Keycloak cannot be reached.";
+const BUTTON: &str = "Sign in with Keycloak</a>";
+
+/// A provider that stops while wharf runs is noticed within the check
+/// interval (1 s here; 30 s by default): `/login` says single sign-on is
+/// unavailable and keeps the password form, the gauge reads 0, no sign-in
+/// is sent there; and all of it recovers by itself when the provider
+/// returns.
+#[tokio::test]
+async fn a_provider_that_stops_is_noticed_and_so_is_its_return() {
+    let (app, idp) = sso_world_with(|a| a.oidc_check_every = wharf::options::Seconds(1)).await;
+    assert_eq!(provider_up(&app).await, "1");
+    let (_, r) = sso_sign_in(&app, "u-ada").await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let idp_port = idp.port;
+    drop(idp);
+    let noticed = login_page_says(&app, UNAVAILABLE, 15).await;
+    assert!(noticed.as_secs() < 5, "noticed after {noticed:?}");
+    let page = app.another_browser().get_html("/login").await;
+    assert!(
+        page.contains("name=\"password\"") && !page.contains(BUTTON),
+        "{page}"
+    );
+    assert!(!page.contains("or with your wharf password"), "{page}");
+    assert_eq!(provider_up(&app).await, "0");
+    assert_redirect_to(
+        &app.another_browser().get("/auth/oidc/login").await,
+        "/login?sso=unavailable",
+    );
+
+    let wharf_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let _idp = Idp::start_on(idp_port, wharf_port).await;
+    let back = login_page_says(&app, BUTTON, 15).await;
+    assert!(back.as_secs() < 5, "back after {back:?}");
+    assert_eq!(provider_up(&app).await, "1");
+    let (_, r) = sso_sign_in(&app, "u-vic").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// The provider gone between the browser's visit and its return: the
+/// sentence says its token endpoint could not be reached (not that the
+/// answer could not be verified), and wharf marks it down at once, well
+/// before its next check (30 s).
+#[tokio::test]
+async fn a_provider_that_dies_mid_sign_in_is_named_as_the_cause() {
+    let (app, idp) = sso_world().await;
+    let b = app.another_browser();
+    let callback = to_callback(&b, "u-vic").await;
+    drop(idp);
+    let r = b.client.get(&callback).send().await.unwrap();
+    refused(
+        &app,
+        &b,
+        r,
+        "unreachable",
+        "token endpoint could not be reached",
+    )
+    .await;
+    let page = b.get_html("/login?sso=unreachable").await;
+    assert!(
+        page.contains("Keycloak could not be reached at its token endpoint"),
+        "{page}"
+    );
+    assert!(!page.contains("could not be verified"), "{page}");
+    // At once: no check has run since (one every 30 s).
+    let now = app.another_browser().get_html("/login").await;
+    assert!(now.contains(UNAVAILABLE), "{now}");
+    assert_eq!(provider_up(&app).await, "0");
+}
+
+/// Someone signed in who opens `/login`, or a callback again, goes home.
+#[tokio::test]
+async fn a_signed_in_person_goes_home_from_login_and_a_spent_callback() {
+    let (app, _idp) = sso_world().await;
+    // The administrator with a password.
+    assert_redirect_to(&app.get("/login").await, "/admin/secrets");
+    assert_redirect_to(&app.get("/login?local").await, "/admin/secrets");
+    // vic by single sign-on, opening the callback again.
+    let b = app.another_browser();
+    let callback = to_callback(&b, "u-vic").await;
+    let r = b.client.get(&callback).send().await.unwrap();
+    assert_eq!(continues_to(&r.text().await.unwrap()), "/");
+    assert_redirect_to(&b.client.get(&callback).send().await.unwrap(), "/");
+    assert_redirect_to(&b.get("/login").await, "/");
+    assert!(b.get_html("/").await.contains("Sign out"));
+}
+
+/// Two tabs: a sign-in started in each, either finishes (each once); the
+/// one finished first leaves the other under way.
+#[tokio::test]
+async fn two_sign_ins_under_way_in_one_browser_each_finish_once() {
+    let (app, _idp) = sso_world().await;
+    let b = app.another_browser();
+    let first = to_callback(&b, "u-vic").await;
+    let second = to_callback(&b, "u-vic").await;
+    // The first tab finishes first.
+    let r = b.client.get(&first).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.headers());
+    assert!(b.get_html("/").await.contains("vic"));
+    let token = csrf_in(&b.get_html("/").await);
+    let r = b.post_raw("/logout", &[("csrf_token", &token)]).await;
+    assert!(r.status().is_redirection() || r.status().is_success());
+    assert_redirect_to(&b.get("/").await, "/login");
+    // The second still can.
+    let r = b.client.get(&second).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.headers());
+    assert!(b.get_html("/").await.contains("Sign out"));
+    // Each only once: signed out again, neither answer signs in.
+    let token = csrf_in(&b.get_html("/").await);
+    b.post_raw("/logout", &[("csrf_token", &token)]).await;
+    for spent in [&first, &second] {
+        let r = b.client.get(spent.as_str()).send().await.unwrap();
+        let to = location(&r);
+        assert!(to.starts_with("/login?sso="), "{to}");
+        assert_redirect_to(&b.get("/").await, "/login");
+    }
+}
+
+/// With `--oidc-name` left at "SSO", the notice names "the provider"
+/// (not "SSO cannot be reached"), and no "or with your wharf password"
+/// stands alone above the form.
+#[tokio::test]
+async fn the_default_name_reads_as_a_sentence() {
+    let port = free_port();
+    let mut args = serve_args();
+    args.listen = format!("127.0.0.1:{port}");
+    args.public_url = Some(format!("http://127.0.0.1:{port}"));
+    args.oidc_issuer = Some(format!("http://localhost:{}", free_port()));
+    args.oidc_client_id = Some(CLIENT_ID.into());
+    args.oidc_client_secret = Some(CLIENT_SECRET.into());
+    let app = spawn_app_with(None, args).await;
+    let page = app.get_html("/login").await;
+    assert!(
+        page.contains("Single sign-on is unavailable right now: the provider cannot be reached."),
+        "{page}"
+    );
+    assert!(
+        !page.contains("SSO cannot be reached") && !page.contains("or with your wharf password")
+    );
+    let r = app.get_html("/login?sso=unavailable").await;
+    assert!(r.contains("the provider cannot be reached"), "{r}");
+}
