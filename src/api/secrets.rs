@@ -414,19 +414,42 @@ pub async fn patch(
     Ok(one(StatusCode::OK, secret, used_by))
 }
 
-/// Delete a secret; 409 names the images that use it.
+/// `?force=` of a delete (read from the query pairs: a value other than
+/// `true` or `false` is a 422).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DeleteQuery {
+    /// `true`: delete it even though clusters fetched it in the last 24
+    /// hours (their nodes and ESO lose it when their caches run out).
+    force: Option<bool>,
+}
+
+/// Delete a secret; 409 names the images that use it, or the clusters that
+/// fetched it in the last 24 hours (unless `?force=true`).
 #[utoipa::path(operation_id = "secrets_delete", delete, path = "/api/v1/secrets/{name}", tag = "secrets",
-    params(("name" = String, Path)),
+    params(("name" = String, Path), DeleteQuery),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem)),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("token" = [])))]
 pub async fn delete(
     caller: ApiCaller,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: QueryPairs,
 ) -> Result<HttpResponse, Problem> {
     let admin = caller.admin_write()?;
-    ops::delete(&state, &admin, &path.into_inner()).await?;
+    let confirmed = match query.get_opt("force") {
+        None | Some("false") => ops::Confirmed::No,
+        Some("true") => ops::Confirmed::Yes,
+        Some(_) => {
+            return Err(Problem::invalid_field(
+                "force",
+                "force must be true or false.",
+            ));
+        }
+    };
+    ops::delete(&state, &admin, &path.into_inner(), confirmed).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -114,7 +114,7 @@ impl ClusterCaller {
     /// The author of an audit entry: `cluster prod-eu`.
     pub fn actor(&self) -> Actor {
         Actor {
-            name: format!("cluster {}", self.name),
+            name: cluster_actor(&self.name),
             source: self.source.clone(),
         }
     }
@@ -368,4 +368,10 @@ impl FromRequest for ApiCaller {
             person(caller, &state.metrics)
         })
     }
+}
+
+/// How a cluster is named as an actor (in the audit log and the serving
+/// counts): "cluster NAME".
+pub fn cluster_actor(name: &str) -> String {
+    format!("cluster {name}")
 }

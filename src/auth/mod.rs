@@ -13,7 +13,7 @@ pub mod store;
 pub mod throttle;
 pub mod tokens;
 
-pub use bearer::{ApiCaller, Caller, ClusterCaller, Presented, identify, person};
+pub use bearer::{ApiCaller, Caller, ClusterCaller, Presented, cluster_actor, identify, person};
 pub use credentials::UNKNOWN_USER;
 pub use credentials::{Checked, Claimant, check as check_password};
 pub use csrf::verify_csrf;

@@ -296,28 +296,68 @@ pub async fn delete_confirm(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let name = path.into_inner();
-    let cluster = db::run(&state.pool, move |c| {
+    let cluster = find(&state, path.into_inner()).await?;
+    render(StatusCode::OK, &confirm_page(ctx.0, cluster, None))
+}
+
+async fn find(state: &AppState, name: String) -> Result<Cluster, AppError> {
+    db::run(&state.pool, move |c| {
         store::find(c, &name)?.ok_or_else(|| AppError::no_such("cluster", &name))
     })
-    .await?;
-    let page = ConfirmDelete {
-        ctx: ctx.0,
+    .await
+}
+
+/// A cluster seen this recently is in use: its name must be typed to
+/// delete it (its nodes and ESO stop getting credentials).
+const IN_USE_WITHIN: i64 = 7 * 24 * 3600;
+
+/// Seen within [`IN_USE_WITHIN`].
+fn in_use(cluster: &Cluster) -> bool {
+    cluster
+        .last_seen
+        .as_ref()
+        .is_some_and(|(at, _)| db::now() - at <= IN_USE_WITHIN)
+}
+
+/// The delete question for `cluster`: when it was last seen and how much it
+/// asked, with the name to type when it is in use.
+fn confirm_page(ctx: Ctx, cluster: Cluster, error: Option<String>) -> ConfirmDelete {
+    let seen = cluster.last_seen.as_ref().filter(|_| in_use(&cluster));
+    let uses = match seen {
+        Some((at, from)) => vec![format!(
+            "It was last seen {} from {from}, and made {} request{} in the last 24 hours. Its nodes and External Secrets Operator stop getting credentials when their caches run out.",
+            db::format_time(*at),
+            cluster.requests_24h,
+            if cluster.requests_24h == 1 { "" } else { "s" }
+        )],
+        None => Vec::new(),
+    };
+    ConfirmDelete {
+        type_name: seen.is_some(),
+        uses,
+        error,
+        ctx,
         kind: "cluster",
         label: cluster.label().to_owned(),
         name: cluster.name,
         list: "/admin/clusters",
-    };
-    render(StatusCode::OK, &page)
+    }
 }
 
-/// `POST /admin/clusters/{name}/delete`
+/// `POST /admin/clusters/{name}/delete`: a cluster in use only with its
+/// name typed.
 pub async fn delete(
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    form: web::Form<crate::web::DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
+    let cluster = find(&state, name.clone()).await?;
+    if in_use(&cluster) && form.typed() != Some(name.as_str()) {
+        let again = format!("Type {name} exactly to delete it.");
+        return unprocessable(&confirm_page(ctx.0, cluster, Some(again)));
+    }
     ops::delete(&state, ctx.admin(), &name).await?;
     ctx.done(
         format!("Cluster {name} deleted; its token no longer works."),

@@ -233,3 +233,50 @@ pub fn spawn(
         }
     })
 }
+
+/// A cluster that was given a secret: how many times, and the last hour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    /// The cluster's name.
+    pub cluster: String,
+    /// Requests it was served the secret in.
+    pub requests: i64,
+    /// The last hour it was (Unix seconds of its start).
+    pub last: i64,
+}
+
+impl Fetched {
+    /// "cluster prod-eu (120 requests, last in the hour from 2026-12-07 20:00 UTC)".
+    pub fn describe(&self) -> String {
+        let plural = if self.requests == 1 { "" } else { "s" };
+        format!(
+            "{} ({} request{plural}, last in the hour from {})",
+            self.cluster,
+            self.requests,
+            crate::db::format_time(self.last)
+        )
+    }
+}
+
+/// The clusters that were given `secret` since `since` (Unix seconds), the
+/// most recent first, as the counts are written (once a minute,
+/// `--serving-flush-every`).
+pub fn fetched_by(conn: &Connection, secret: &str, since: i64) -> rusqlite::Result<Vec<Fetched>> {
+    let prefix = crate::auth::cluster_actor("");
+    conn.prepare_cached(
+        "SELECT substr(actor, length(?3) + 1), SUM(requests), MAX(hour) FROM serving_hours
+          WHERE target = ?1 AND outcome = 'served' AND hour >= ?2 AND actor LIKE ?3 || '%'
+          GROUP BY actor ORDER BY MAX(hour) DESC, actor",
+    )?
+    .query_map(
+        rusqlite::params![format!("secret/{secret}"), since.div_euclid(3600), prefix],
+        |r| {
+            Ok(Fetched {
+                cluster: r.get(0)?,
+                requests: r.get(1)?,
+                last: r.get::<_, i64>(2)? * 3600,
+            })
+        },
+    )?
+    .collect()
+}

@@ -222,6 +222,9 @@ pub async fn delete_confirm(
 ) -> Result<impl Responder, AppError> {
     let (image, _) = load(&state, path.into_inner()).await?;
     Ok(ConfirmDelete {
+        uses: Vec::new(),
+        type_name: false,
+        error: None,
         ctx: ctx.0,
         kind: "image",
         label: image.label().to_owned(),

@@ -8,6 +8,7 @@ use super::fields::SecretInput;
 use super::store::{self, Deleted, ImageUse, Secret, WriteError};
 use crate::audit::{Outcome, action, audited};
 use crate::auth::Admin;
+use crate::db::Named;
 use crate::ops::{Failure, OpResult};
 use crate::state::AppState;
 
@@ -30,6 +31,52 @@ impl fmt::Display for InUse {
             names.join(", ")
         )
     }
+}
+
+/// How far back a cluster's fetch makes deleting a secret need
+/// confirming (`?force=true`, or the name typed on the page).
+pub const FETCHED_WITHIN: i64 = 24 * 3600;
+
+/// Why a secret was not deleted.
+#[derive(Debug)]
+pub enum Kept {
+    /// Images use it.
+    Images(InUse),
+    /// Clusters fetched it within [`FETCHED_WITHIN`]; the delete was not
+    /// confirmed.
+    Fetched {
+        /// The secret's Display Name, or its name.
+        label: String,
+        /// Who, how often, when last.
+        clusters: Vec<crate::clusters::serving::Fetched>,
+    },
+}
+
+impl fmt::Display for Kept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Images(in_use) => in_use.fmt(f),
+            Self::Fetched { label, clusters } => {
+                let named: Vec<String> = clusters.iter().map(|c| c.describe()).collect();
+                write!(
+                    f,
+                    "Secret {label} was fetched by clusters in the last 24 hours: {}. Deleting it \
+                     breaks their pulls when their caches run out; confirm to delete it anyway \
+                     (in the API: ?force=true).",
+                    named.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// Whether a delete was confirmed by whoever asked for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Not confirmed: a secret clusters fetched lately is kept.
+    No,
+    /// The name typed on the page, or `?force=true`.
+    Yes,
 }
 
 fn failure<R>(e: WriteError) -> Failure<R> {
@@ -85,27 +132,49 @@ pub async fn update(
 }
 
 /// Deletes a secret, unless images use it.
-pub async fn delete(state: &AppState, by: &Admin, name: &str) -> OpResult<(), InUse> {
+/// Deletes a secret that no image uses; one that a cluster fetched within
+/// [`FETCHED_WITHIN`] only when `confirmed` (its nodes and ESO lose it when
+/// their caches run out).
+pub async fn delete(
+    state: &AppState,
+    by: &Admin,
+    name: &str,
+    confirmed: Confirmed,
+) -> OpResult<(), Kept> {
     let actor = by.actor();
     let n = name.to_owned();
+    let since = crate::db::now() - FETCHED_WITHIN;
     let outcome = audited(
         &state.pool,
         actor,
         action::SECRET_DELETED,
         format!("secret/{name}"),
         move |c| {
+            if confirmed == Confirmed::No {
+                let clusters = crate::clusters::serving::fetched_by(c, &n, since)?;
+                if !clusters.is_empty()
+                    && let Some(secret) = store::find(c, &n)?
+                {
+                    return Ok(Outcome::Refused(Some(Kept::Fetched {
+                        label: secret.label().to_owned(),
+                        clusters,
+                    })));
+                }
+            }
+            // `None`: there is no such secret.
             Ok(match store::delete(c, &n)? {
                 Deleted::Yes => Outcome::Done(()),
-                refused => Outcome::Refused(refused),
+                Deleted::InUse { label, images } => {
+                    Outcome::Refused(Some(Kept::Images(InUse { label, images })))
+                }
+                Deleted::Missing => Outcome::Refused(None),
             })
         },
     )
     .await?;
     match outcome {
         Outcome::Done(()) => Ok(()),
-        Outcome::Refused(Deleted::InUse { label, images }) => {
-            Err(Failure::Refused(InUse { label, images }))
-        }
-        Outcome::Refused(_) => Err(Failure::missing("secret", name)),
+        Outcome::Refused(Some(kept)) => Err(Failure::Refused(kept)),
+        Outcome::Refused(None) => Err(Failure::missing("secret", name)),
     }
 }

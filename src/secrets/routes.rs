@@ -7,7 +7,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::fields::{Field, SecretInput};
-use super::ops::{self, InUse};
+use super::ops::{self, InUse, Kept};
 use super::store::{self, Attention, ImageUse, Kind, Secret};
 use crate::auth::{AdminCtx, Gate};
 use crate::clusters::credentials::DeliveryIndex;
@@ -269,14 +269,57 @@ pub async fn delete_confirm(
     if !images.is_empty() {
         return in_use(ctx.0, &secret.name, secret.label(), images);
     }
-    let page = ConfirmDelete {
-        ctx: ctx.0,
+    let page = confirm_page(&state, ctx.0, secret, None).await?;
+    render(StatusCode::OK, &page)
+}
+
+/// How far back the delete page looks for clusters that fetched a secret;
+/// any there, and its name must be typed.
+const SHOWN_FETCHES: i64 = 7 * 24 * 3600;
+
+/// The delete question for `secret`, with what depends on it: the clusters
+/// that fetched it lately (then the name must be typed) and the node
+/// patterns it is delivered for.
+async fn confirm_page(
+    state: &AppState,
+    ctx: Ctx,
+    secret: Secret,
+    error: Option<String>,
+) -> Result<ConfirmDelete, AppError> {
+    let name = secret.name.clone();
+    let since = db::now() - SHOWN_FETCHES;
+    let fetched = db::run(&state.pool, move |c| {
+        Ok(crate::clusters::serving::fetched_by(c, &name, since)?)
+    })
+    .await?;
+    let mut uses: Vec<String> = fetched
+        .iter()
+        .map(|f| format!("Cluster {} fetched it in the last 7 days.", f.describe()))
+        .collect();
+    if secret.deliver {
+        let patterns: Vec<&str> = secret.node_patterns.lines().collect();
+        let served = match (patterns.is_empty(), secret.registry_host.as_deref()) {
+            (true, Some(host)) => host.to_owned(),
+            _ => patterns.join(", "),
+        };
+        uses.push(if served.is_empty() {
+            "It is delivered to clusters, which fetch it by name.".to_owned()
+        } else {
+            format!(
+                "It is delivered to clusters: kubelet asks for it for images matching {served}."
+            )
+        });
+    }
+    Ok(ConfirmDelete {
+        uses,
+        type_name: !fetched.is_empty(),
+        error,
+        ctx,
         kind: "secret",
         label: secret.label().to_owned(),
         name: secret.name,
         list: "/admin/secrets",
-    };
-    render(StatusCode::OK, &page)
+    })
 }
 
 /// The refusal to delete a secret that images use, naming them.
@@ -310,11 +353,33 @@ pub async fn delete(
     ctx: AdminCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    form: web::Form<crate::web::DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    match ops::delete(&state, ctx.admin(), &name).await {
+    // A name typed on the page confirms deleting a secret clusters use;
+    // a wrong one confirms nothing.
+    let confirmed = match form.typed() {
+        Some(typed) if typed == name => ops::Confirmed::Yes,
+        Some(_) => {
+            let (secret, _) = load(&state, name).await?;
+            let again = format!("Type {} exactly to delete it.", secret.name);
+            let page = confirm_page(&state, ctx.0, secret, Some(again)).await?;
+            return unprocessable(&page);
+        }
+        None => ops::Confirmed::No,
+    };
+    match ops::delete(&state, ctx.admin(), &name, confirmed).await {
         Ok(()) => ctx.done(format!("Secret {name} deleted."), "/admin/secrets"),
-        Err(Failure::Refused(InUse { label, images })) => in_use(ctx.0, &name, &label, images),
+        Err(Failure::Refused(Kept::Images(InUse { label, images }))) => {
+            in_use(ctx.0, &name, &label, images)
+        }
+        Err(Failure::Refused(Kept::Fetched { .. })) => {
+            // Fetched since the question was shown: ask again, with the
+            // name to type.
+            let (secret, _) = load(&state, name).await?;
+            let page = confirm_page(&state, ctx.0, secret, None).await?;
+            unprocessable(&page)
+        }
         Err(other) => Err(other.into()),
     }
 }

@@ -427,6 +427,9 @@ pub async fn delete_confirm(
         None => {
             let name = account.user.username;
             let page = ConfirmDelete {
+                uses: Vec::new(),
+                type_name: false,
+                error: None,
                 ctx: ctx.0,
                 kind: "user",
                 label: name.clone(),

@@ -9,7 +9,7 @@ mod session;
 
 pub use form::{FieldErrors, FormState, FormVersion, redacted};
 pub use page::{
-    ConfirmDelete, Ctx, CurrentUser, Link, Refused, conflict, download, home, render,
+    ConfirmDelete, Ctx, CurrentUser, DeleteForm, Link, Refused, conflict, download, home, render,
     render_like_last, see_other, unprocessable,
 };
 pub use problem::Problem;

@@ -126,6 +126,27 @@ pub struct ConfirmDelete {
     pub label: String,
     /// The area's list (`/admin/secrets`), where Cancel goes.
     pub list: &'static str,
+    /// What depends on it, one sentence each (clusters that fetch it).
+    pub uses: Vec<String>,
+    /// Its name must be typed to delete it (it is in use).
+    pub type_name: bool,
+    /// Why the last try was refused (the typed name did not match).
+    pub error: Option<String>,
+}
+
+/// A delete form: the name typed, when the question asked for it
+/// ([`ConfirmDelete::type_name`]).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct DeleteForm {
+    confirm_name: Option<String>,
+}
+
+impl DeleteForm {
+    /// The name typed, if the form had the field.
+    pub fn typed(&self) -> Option<&str> {
+        self.confirm_name.as_deref().map(str::trim)
+    }
 }
 
 /// One thing in the way of a refused action, linked.

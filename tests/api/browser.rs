@@ -490,7 +490,9 @@ async fn an_administrator_retries_an_undelivered_notification() {
 /// serves this image?".
 #[tokio::test]
 async fn an_administrator_delivers_a_secret_to_a_cluster() {
-    let app = spawn_app().await;
+    let mut args = serve_args();
+    args.serving_flush_every = wharf::options::Seconds(1);
+    let app = spawn_app_with(None, args).await;
     app.add_user(ADMIN, ADMIN_PASSWORD, true);
     let driver = start_driver().await;
     let profile = tempfile::tempdir().unwrap();
@@ -569,6 +571,51 @@ async fn an_administrator_delivers_a_secret_to_a_cluster() {
     assert!(text.contains("Production (EU)") && text.contains("never"));
     click_to(&c, "Set up", "/admin/clusters/prod-eu").await;
     assert!(!c.source().await.unwrap().contains(&token));
+
+    // A node pulls with it; then deleting the secret, or the cluster, names
+    // what breaks and wants the name typed.
+    let r = reqwest::Client::new()
+        .get(app.url("/api/v1/credentials?image=registry.gitlab.com/team/notebook"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let started = std::time::Instant::now();
+    while app
+        .db()
+        .query_row("SELECT COUNT(*) FROM serving_hours", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+        == 0
+    {
+        assert!(started.elapsed().as_secs() < 10, "never counted");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    click_to(&c, "Secrets", "/admin/secrets").await;
+    click_to(&c, "Delete", "/admin/secrets/gitlab-registry/delete").await;
+    let text = wait_for(&c, "Cluster prod-eu (1 request, last in the hour from").await;
+    assert!(
+        text.contains("images matching registry.gitlab.com/team"),
+        "{text}"
+    );
+    screenshot(&c, "secret-delete-in-use.png").await;
+    type_into(&c, "Type gitlab-registry to delete it", "gitlab").await;
+    click(&c, "Yes").await;
+    wait_for(&c, "Type gitlab-registry exactly to delete it.").await;
+    type_into(&c, "Type gitlab-registry to delete it", "gitlab-registry").await;
+    click(&c, "Yes").await;
+    wait_for(&c, "Secret gitlab-registry deleted.").await;
+    click_to(&c, "Clusters", "/admin/clusters").await;
+    c.goto(&app.url("/admin/clusters/prod-eu/delete"))
+        .await
+        .unwrap();
+    let text = wait_for(&c, "It was last seen").await;
+    assert!(text.contains("Type prod-eu to delete it"), "{text}");
+    type_into(&c, "Type prod-eu to delete it", "prod-eu").await;
+    click(&c, "Yes").await;
+    wait_for(&c, "Cluster prod-eu deleted").await;
     c.close().await.unwrap();
 }
 

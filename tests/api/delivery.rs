@@ -1614,3 +1614,146 @@ async fn a_pattern_cannot_route_a_secret_to_another_registry() {
         "{said}"
     );
 }
+
+/// Deleting what clusters use is never silent: the API answers 409 naming
+/// the clusters that fetched a secret in the last day (with counts and the
+/// hour) unless `?force=true`; the confirm page names them and the node
+/// patterns, and wants the name typed; a cluster in use likewise.
+#[tokio::test]
+async fn deleting_what_clusters_use_names_them_and_wants_the_name_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "admin", "admins-long-password", true);
+    let admin = wharf::cli::token_create(dir.path(), "admin", "setup", "write", 3600).unwrap();
+    let (_server, base) = start_wharf(
+        dir.path(),
+        &["--check-every", "0", "--serving-flush-every", "1s"],
+    )
+    .await;
+    for (name, host) in [("quay", "quay.io"), ("ghcr", "ghcr.io")] {
+        let (s, _) = api_at_json(
+            &base,
+            Method::POST,
+            "/api/v1/secrets",
+            &admin,
+            Some(
+                json!({"name": name, "type": "image_pull", "registry_host": host,
+                        "username": "u", "password": "p", "deliver": true}),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (_, c) = api_at_json(
+        &base,
+        Method::POST,
+        "/api/v1/clusters",
+        &admin,
+        Some(json!({"name": "prod"})),
+    )
+    .await;
+    let cluster = c["token"].as_str().unwrap().to_owned();
+    for image in ["quay.io/a/b", "quay.io/a/b", "quay.io/a/c", "ghcr.io/x/y"] {
+        let (s, _) = api_at_json(
+            &base,
+            Method::GET,
+            &format!("/api/v1/credentials?image={image}"),
+            &cluster,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    // Written within a second (--serving-flush-every 1s).
+    let db = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
+    let started = Instant::now();
+    while db
+        .query_row("SELECT COUNT(*) FROM serving_hours", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+        < 2
+    {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the counts were never written"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The API: 409 naming the cluster, nothing deleted; force deletes.
+    let (s, body) = api_at_json(&base, Method::DELETE, "/api/v1/secrets/quay", &admin, None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("prod (3 requests, last in the hour from"),
+        "{detail}"
+    );
+    assert!(detail.contains("?force=true"), "{detail}");
+    let (s, _) = api_at_json(&base, Method::GET, "/api/v1/secrets/quay", &admin, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = api_at_json(
+        &base,
+        Method::DELETE,
+        "/api/v1/secrets/ghcr?force=maybe",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = api_at_json(
+        &base,
+        Method::DELETE,
+        "/api/v1/secrets/ghcr?force=true",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // The page names the cluster and the patterns, and wants the name.
+    let b = Browser::with_client(&base, client());
+    assert_redirect_to(
+        &b.login("admin", "admins-long-password").await,
+        "/admin/secrets",
+    );
+    let page = b.get_html("/admin/secrets/quay/delete").await;
+    for words in [
+        "Cluster prod (3 requests, last in the hour from",
+        "kubelet asks for it for images matching quay.io",
+        "Type quay to delete it",
+    ] {
+        assert!(page.contains(words), "{words}:\n{page}");
+    }
+    let r = b
+        .post("/admin/secrets/quay/delete", &[("confirm_name", "quay.io")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Type quay exactly to delete it.")
+    );
+    let r = b.post("/admin/secrets/quay/delete", &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "unconfirmed");
+    let (s, _) = api_at_json(&base, Method::GET, "/api/v1/secrets/quay", &admin, None).await;
+    assert_eq!(s, StatusCode::OK, "still there");
+    let r = b
+        .post("/admin/secrets/quay/delete", &[("confirm_name", "quay")])
+        .await;
+    assert_redirect_to(&r, "/admin/secrets");
+    let (s, _) = api_at_json(&base, Method::GET, "/api/v1/secrets/quay", &admin, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The cluster: when it was last seen, how much it asked, and the name.
+    let page = b.get_html("/admin/clusters/prod/delete").await;
+    assert!(page.contains("It was last seen"), "{page}");
+    assert!(page.contains("in the last 24 hours"), "{page}");
+    assert!(page.contains("Type prod to delete it"), "{page}");
+    let r = b.post("/admin/clusters/prod/delete", &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = b
+        .post("/admin/clusters/prod/delete", &[("confirm_name", "prod")])
+        .await;
+    assert_redirect_to(&r, "/admin/clusters");
+}
