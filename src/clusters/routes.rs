@@ -18,7 +18,9 @@ use crate::error::AppError;
 use crate::kube::external_secrets::{self as eso, DEFAULT_NAMESPACE_LABEL};
 use crate::listing::QueryPairs;
 use crate::state::AppState;
-use crate::web::{ConfirmDelete, Ctx, FieldErrors, FormState, download, render, unprocessable};
+use crate::web::{
+    ConfirmDelete, Ctx, FieldErrors, FormState, download, render, see_other, unprocessable,
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "clusters/list.html")]
@@ -168,20 +170,20 @@ impl ShowPage {
     }
 }
 
-/// `POST /admin/clusters`: adds a cluster and shows its setup with the
-/// token, once.
+/// `POST /admin/clusters`: adds a cluster, and on to its setup page, which
+/// shows the token once (held in the sealed session, so a refresh shows the
+/// page without it and posts nothing again).
 pub async fn create(
     ctx: AdminCtx,
     state: web::Data<AppState>,
-    req: HttpRequest,
     form: web::Form<ClusterForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     match ops::create(&state, ctx.admin(), &form).await {
         Ok(issued) => {
-            let page =
-                ShowPage::load(ctx.0, &state, &req, issued.name, Some(issued.token), None).await?;
-            render(StatusCode::CREATED, &page)
+            let page = format!("/admin/clusters/{}", issued.name);
+            ctx.session.hold_token(&page, &issued.token)?;
+            Ok(see_other(&page))
         }
         Err(failure) => {
             let errors: FieldErrors = failure.form_errors()?;
@@ -215,21 +217,22 @@ pub async fn show(
         Some(image) => Some(DryRun::run(&state, index, image).await?),
         None => None,
     };
-    let page = ShowPage::load(ctx.0, &state, &req, path.into_inner(), None, dry_run).await?;
+    let token = ctx.session.take_token(req.path());
+    let page = ShowPage::load(ctx.0, &state, &req, path.into_inner(), token, dry_run).await?;
     render(StatusCode::OK, &page)
 }
 
-/// `POST /admin/clusters/{name}/token`: a new token, shown once; the old
-/// one stops at once.
+/// `POST /admin/clusters/{name}/token`: a new token, shown once on the
+/// setup page it redirects to; the old one stops at once.
 pub async fn rotate_token(
     ctx: AdminCtx,
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let issued = ops::rotate_token(&state, ctx.admin(), &path.into_inner()).await?;
-    let page = ShowPage::load(ctx.0, &state, &req, issued.name, Some(issued.token), None).await?;
-    render(StatusCode::OK, &page)
+    let page = format!("/admin/clusters/{}", issued.name);
+    ctx.session.hold_token(&page, &issued.token)?;
+    Ok(see_other(&page))
 }
 
 /// `GET /admin/clusters/{name}/kubelet-config.yaml`

@@ -15,7 +15,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::ops::Failure;
 use crate::state::AppState;
-use crate::web::{Ctx, FieldErrors, render, unprocessable};
+use crate::web::{Ctx, FieldErrors, render, see_other, unprocessable};
 
 /// The routes outside `/admin`.
 pub fn configure_account(cfg: &mut web::ServiceConfig) {
@@ -70,21 +70,26 @@ async fn own_tokens(state: &AppState, ctx: &Ctx) -> Result<Vec<TokenRow>, AppErr
     db::run(&state.pool, move |c| Ok(tokens::list_for(c, id)?)).await
 }
 
-/// `GET /account/tokens`
+/// `GET /account/tokens`: with a token just made, once.
 pub async fn own(ctx: Ctx, state: web::Data<AppState>) -> Result<impl Responder, AppError> {
     let tokens = own_tokens(&state, &ctx).await?;
+    let created = ctx.session.take_token(OWN);
     Ok(OwnPage {
         ctx,
         tokens,
         now: db::now(),
-        created: None,
+        created,
         form: TokenForm::default(),
         errors: FieldErrors::default(),
         days: EXPIRY_DAYS,
     })
 }
 
-/// `POST /account/tokens`: makes a token and shows it once.
+/// The page of one's own tokens.
+const OWN: &str = "/account/tokens";
+
+/// `POST /account/tokens`: makes a token, and back to the page, which shows
+/// it once (held in the sealed session: a refresh shows it no more).
 pub async fn create(
     ctx: UserCtx,
     state: web::Data<AppState>,
@@ -99,9 +104,8 @@ pub async fn create(
     };
     let errors = match ops::create(&state, ctx.member(), session_version, input).await {
         Ok(made) => {
-            let errors = FieldErrors::default();
-            let (form, status) = (TokenForm::default(), StatusCode::OK);
-            return page_with(ctx.0, &state, form, errors, Some(made.text), status).await;
+            ctx.session.hold_token(OWN, &made.text)?;
+            return Ok(see_other(OWN));
         }
         Err(Failure::Refused(ops::Inactive)) => return Err(AppError::LoginRequired),
         Err(failure) => failure.form_errors()?,

@@ -31,6 +31,7 @@ impl TypedSession {
     const SEEN: &'static str = "t1";
     const CSRF: &'static str = "csrf";
     const FLASH: &'static str = "flash";
+    const SHOWN_TOKEN: &'static str = "shown_token";
     const SSO: &'static str = "sso";
 
     /// Wraps the request's session.
@@ -112,6 +113,27 @@ impl TypedSession {
     /// Leaves a message for the next page.
     pub fn flash(&self, message: impl Into<String>) -> Result<(), AppError> {
         self.insert(Self::FLASH, &message.into())
+    }
+
+    /// Holds a token just made for the page at `page` to show once, in the
+    /// sealed session (never in a URL): the answer to the POST redirects
+    /// there, and a refresh of that page shows it no more.
+    pub fn hold_token(&self, page: &str, token: &str) -> Result<(), AppError> {
+        self.insert(Self::SHOWN_TOKEN, &(page, token))
+    }
+
+    /// The token held for `page`, once; one held for another page is
+    /// dropped.
+    pub fn take_token(&self, page: &str) -> Option<String> {
+        self.0
+            .get::<(String, String)>(Self::SHOWN_TOKEN)
+            .ok()
+            .flatten()?;
+        let (held_for, token) = self
+            .0
+            .remove_as::<(String, String)>(Self::SHOWN_TOKEN)
+            .and_then(Result::ok)?;
+        (held_for == page).then_some(token)
     }
 
     /// Takes the message left for this page.

@@ -402,6 +402,15 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     let text = wait_for(&c, "Copy this token now; it will not be shown again.").await;
     assert!(text.contains("wharf_") && text.contains("Read and write"));
     screenshot(&c, "tokens.png").await;
+    // Reached by a redirect: a refresh posts nothing again and shows the
+    // page without the token, and without an error.
+    assert_eq!(c.current_url().await.unwrap().path(), "/account/tokens");
+    c.refresh().await.unwrap();
+    let text = wait_for(&c, "ci-rotate").await;
+    assert!(
+        !text.contains("Copy this token now") && !text.contains("already have a token"),
+        "{text}"
+    );
     click(&c, "Revoke").await;
     wait_for(&c, "Token ci-rotate revoked.").await;
     click_to(&c, "Tokens", "/admin/tokens").await;
@@ -527,6 +536,10 @@ async fn an_administrator_delivers_a_secret_to_a_cluster() {
     type_into(&c, "Display Name", "Production (EU)").await;
     click(&c, "Confirm").await;
     let text = wait_for(&c, "Copy this token now; it will not be shown again.").await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        "/admin/clusters/prod-eu"
+    );
     let token = c
         .find(Locator::Css("code.token"))
         .await
@@ -547,6 +560,14 @@ async fn an_administrator_delivers_a_secret_to_a_cluster() {
         assert!(text.contains(step), "{step}: {text}");
     }
     screenshot(&c, "cluster-setup.png").await;
+    // F5 on the setup page: the page again, without the token or an error.
+    c.refresh().await.unwrap();
+    let again = wait_for(&c, "Nodes: kubelet's credential provider").await;
+    assert!(
+        !again.contains(&token) && !again.contains("already exists"),
+        "{again}"
+    );
+
     // Both files are links on the page.
     for link in ["Download kubelet config", "Download ESO manifests"] {
         c.find(Locator::LinkText(link)).await.unwrap();

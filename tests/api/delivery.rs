@@ -1217,7 +1217,12 @@ async fn clusters_are_seen_counted_and_deleted() {
         "{list}"
     );
 
+    // Seen just now: in use, so its name is typed to delete it.
     let r = app.post("/admin/clusters/edge/delete", &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .post("/admin/clusters/edge/delete", &[("confirm_name", "edge")])
+        .await;
     assert_redirect_to(&r, "/admin/clusters");
     let (s, _) = app
         .api_json(

@@ -314,14 +314,19 @@ async fn the_token_page_shows_a_new_token_once() {
             ],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let page = r.text().await.unwrap();
+    // Post, redirect, get: the token is on the page the answer leads to,
+    // never in its address.
+    assert_redirect_to(&r, "/account/tokens");
+    let page = app.get_html("/account/tokens").await;
     assert!(page.contains("Copy this token now; it will not be shown again."));
     let start = page.find("wharf_").unwrap();
     let text = &page[start..start + 49];
     assert!(wharf::auth::tokens::well_formed(text), "{text}");
-    // Only its hash is kept, and the page never shows it again.
-    assert!(!app.get_html("/account/tokens").await.contains(text));
+    // Only its hash is kept, and the page (refreshed) never shows it again,
+    // nor an error.
+    let again = app.get_html("/account/tokens").await;
+    assert!(!again.contains(text) && !again.contains("Copy this token now"));
+    assert!(!again.contains("already have a token"));
     let stored: Vec<u8> = app
         .db()
         .query_row("SELECT hash FROM api_tokens", [], |r| r.get(0))
@@ -491,7 +496,7 @@ async fn a_revoked_tokens_name_can_be_used_again() {
             &[("name", "ci"), ("scope", "read"), ("expires_in_days", "7")],
         )
     };
-    assert_eq!(make().await.status(), StatusCode::OK);
+    assert_eq!(make().await.status(), StatusCode::SEE_OTHER);
     assert_eq!(make().await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let id: i64 = app
         .db()
@@ -505,7 +510,7 @@ async fn a_revoked_tokens_name_can_be_used_again() {
     );
     assert_eq!(
         make().await.status(),
-        StatusCode::OK,
+        StatusCode::SEE_OTHER,
         "rotated under the same name"
     );
 }
