@@ -15,6 +15,11 @@ use crate::state::AppState;
 /// Checks `given` against wharf's one-time setup link (printed in its log
 /// while no user exists), in constant time.
 pub fn check_setup_link(state: &AppState, given: &str) -> Result<(), AppError> {
+    if given.is_empty() {
+        return Err(AppError::NotFound(
+            "This page needs the one-time setup link that wharf printed in its log while no user exists (/setup?token=…). Without it, run wharf user add NAME --admin --password-stdin on its machine.".into(),
+        ));
+    }
     let gone = || AppError::NotFound("This setup link is no longer valid.".into());
     let guard = state.setup_token.lock().map_err(|_| gone())?;
     match guard.as_deref() {

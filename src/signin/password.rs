@@ -29,6 +29,8 @@ struct LoginPage {
     password_form: bool,
     /// Reached as `/login?local`: the form posts back there.
     local: bool,
+    /// No account exists yet: say where the first one comes from.
+    first_start: bool,
 }
 
 /// "Sign in with <name>", or why it cannot be used now.
@@ -71,6 +73,7 @@ impl LoginPage {
             password_form: local || state.settings.password_login || sso.is_none(),
             sso,
             local,
+            first_start: false,
         })
     }
 }
@@ -89,6 +92,7 @@ pub async fn login_form(
     }
     let mut page = LoginPage::new(&state, &session, &query)?;
     page.flash = session.take_flash();
+    page.first_start = db::run(&state.pool, |c| Ok(users::count(c)?)).await? == 0;
     render(StatusCode::OK, &page)
 }
 

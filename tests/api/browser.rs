@@ -165,7 +165,17 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     let profile = tempfile::tempdir().unwrap();
     let c = browser(&driver, profile.path()).await;
 
-    // First start: the setup link from the log makes the first administrator.
+    // First start: /login says where the first account comes from, and
+    // /setup without its token says so too.
+    c.goto(&app.url("/login")).await.unwrap();
+    wait_for(
+        &c,
+        "No administrator yet: open the setup link that wharf printed in its log",
+    )
+    .await;
+    c.goto(&app.url("/setup")).await.unwrap();
+    wait_for(&c, "one-time setup link that wharf printed in its log").await;
+    // The setup link from the log makes the first administrator.
     c.goto(app.setup_url.as_deref().unwrap()).await.unwrap();
     type_into(&c, "Username", "admin").await;
     type_into(&c, "Password", ADMIN_PASSWORD).await;
@@ -173,8 +183,9 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     click(&c, "Create administrator").await;
     wait_for(&c, "You are the first administrator.").await;
 
-    // Sign out and in again, as on any other day.
+    // Sign out and in again, as on any other day (no first-start hint now).
     click_to(&c, "Sign out", "/login").await;
+    assert!(!body_text(&c).await.contains("No administrator yet"));
     type_into(&c, "Username", "admin").await;
     type_into(&c, "Password", ADMIN_PASSWORD).await;
     click(&c, "Sign in").await;
