@@ -110,7 +110,9 @@ pub fn registry_host() -> Object {
     text(RegistryHost::RULE, false)
         .description(Some(
             "host[:port], optionally with https:// or http:// and a path. \
-             Docker Hub's names are stored as https://index.docker.io/v1/.",
+             A URL is stored as host[:port] (https:// and a bare / or /v2/ dropped); \
+             http:// and a repository path are kept. Docker Hub's names are stored as \
+             https://index.docker.io/v1/.",
         ))
         .build()
 }

@@ -95,8 +95,18 @@ impl RegistryHost {
         } else {
             domain
         };
+        // `https://` is what every registry client assumes, and a bare `/`
+        // or the API's version (`/v2/`) names no repository: `https://ghcr.io/`
+        // is kept as `ghcr.io`, the key kubelet and docker look up.
+        // `http://` (a registry without TLS) and a repository path (which
+        // narrows the key) are kept.
+        let raw = match (plain_http, path) {
+            (false, "" | "/" | "/v1" | "/v1/" | "/v2" | "/v2/") => authority.to_owned(),
+            (false, _) => rest.to_owned(),
+            (true, _) => s.to_owned(),
+        };
         Ok(Self {
-            raw: s.to_owned(),
+            raw,
             domain,
             plain_http,
         })
@@ -233,11 +243,19 @@ mod tests {
     }
 
     #[test]
-    fn keeps_what_was_typed() {
+    fn keeps_the_key_registry_clients_look_up() {
         assert_eq!(stored("registry.gitlab.com"), "registry.gitlab.com");
         assert_eq!(stored(" ghcr.io "), "ghcr.io");
         assert_eq!(stored("localhost:5000"), "localhost:5000");
-        assert_eq!(stored("https://quay.io/v2/"), "https://quay.io/v2/");
+        // A URL is kept as host[:port]; a repository path narrows and stays.
+        assert_eq!(stored("https://quay.io/v2/"), "quay.io");
+        assert_eq!(stored("https://ghcr.io/"), "ghcr.io");
+        assert_eq!(stored("HTTPS://ghcr.io:443"), "ghcr.io:443");
+        assert_eq!(
+            stored("https://registry.example.com/team"),
+            "registry.example.com/team"
+        );
+        assert_eq!(stored("http://127.0.0.1:5000/"), "http://127.0.0.1:5000/");
         assert_eq!(
             stored("123456789012.dkr.ecr.eu-west-1.amazonaws.com"),
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com"

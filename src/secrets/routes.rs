@@ -200,8 +200,26 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let (input, version) = SecretInput::from_form(form.into_inner());
     match ops::create(&state, ctx.admin(), &input).await {
-        Ok(name) => ctx.done(format!("Secret {name} created."), "/admin/secrets"),
+        Ok(name) => ctx.done(
+            format!("Secret {name} created.{}", kept_as(&input)),
+            "/admin/secrets",
+        ),
         Err(failure) => FormPage::rejected(ctx.0, input, version, None, failure.form_errors()?),
+    }
+}
+
+/// " Registry Host https://ghcr.io/ is kept as ghcr.io." when what was
+/// typed is stored otherwise (a URL, a Docker Hub alias), else nothing.
+fn kept_as(input: &SecretInput) -> String {
+    let typed = input.get(Field::RegistryHost).trim();
+    if Kind::parse(&input.kind) != Some(Kind::ImagePull) {
+        return String::new();
+    }
+    match crate::domain::RegistryHost::parse(typed) {
+        Ok(host) if host.as_str() != typed => {
+            format!(" Registry Host {typed} is kept as {}.", host.as_str())
+        }
+        _ => String::new(),
     }
 }
 
@@ -244,7 +262,10 @@ pub async fn update(
     input.name = secret.name.clone();
     input.kind = secret.kind.as_str().into();
     match ops::update(&state, ctx.admin(), &secret, &input, version.expected()).await {
-        Ok(()) => ctx.done(format!("Secret {} updated.", secret.name), "/admin/secrets"),
+        Ok(()) => ctx.done(
+            format!("Secret {} updated.{}", secret.name, kept_as(&input)),
+            "/admin/secrets",
+        ),
         Err(Failure::Invalid(errors)) => {
             FormPage::rejected(ctx.0, input, version, Some((secret, images)), errors)
         }

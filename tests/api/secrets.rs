@@ -285,6 +285,47 @@ async fn docker_hub_aliases_are_stored_as_one() {
     assert_eq!(host, "https://index.docker.io/v1/");
 }
 
+/// A Registry Host typed as a URL is kept as the key registry clients and
+/// kubelet look up, `host[:port]`, and the page says what was kept; the API
+/// answers with it.
+#[tokio::test]
+async fn a_registry_url_is_kept_as_its_host_and_the_page_says_so() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.create_secret("ghcr", "", "https://ghcr.io/", "me", "p")
+        .await;
+    let list = app.get_html("/admin/secrets").await;
+    assert!(
+        list.contains("Secret ghcr created. Registry Host https://ghcr.io/ is kept as ghcr.io."),
+        "{list}"
+    );
+    let token = wharf::cli::token_create(app.dir.path(), ADMIN, "ci", "write", 3600).unwrap();
+    let (s, body) = app
+        .api_json(
+            reqwest::Method::POST,
+            "/api/v1/secrets",
+            Some(&token),
+            Some(serde_json::json!({"name": "quay", "type": "image_pull",
+                "registry_host": "https://quay.io/v2/", "username": "u", "password": "p",
+                "deliver": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["registry_host"], "quay.io");
+    let config = app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/secrets/quay/dockerconfig",
+            Some(&token),
+            None,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(config.contains("\"quay.io\""), "{config}");
+}
+
 #[tokio::test]
 async fn editing_keeps_a_blank_password_and_clears_a_display_name() {
     let app = spawn_app().await;
