@@ -259,13 +259,20 @@ pub async fn export_all(
     let ns = query.parse()?;
     let rows = db::run(&state.pool, |c| Ok(store::all_sealed(c)?)).await?;
     let mut docs = Vec::with_capacity(rows.len());
+    // An ECR secret whose token cannot be minted now is left out and named,
+    // and every other secret is exported.
+    let mut left_out: Vec<(String, String)> = Vec::new();
     for (secret, sealed) in rows {
-        docs.push(
-            open(&state, secret, &sealed)
-                .await?
-                .manifest(ns.as_ref().map(Namespace::as_str))
-                .to_yaml(),
-        );
+        let name = secret.name.clone();
+        match open(&state, secret, &sealed).await {
+            Ok(opened) => docs.push(
+                opened
+                    .manifest(ns.as_ref().map(Namespace::as_str))
+                    .to_yaml(),
+            ),
+            Err(AppError::Upstream(why)) => left_out.push((name, why)),
+            Err(e) => return Err(e),
+        }
     }
     audit::record_alone(
         &state.pool,
@@ -274,8 +281,28 @@ pub async fn export_all(
         "secret/*".into(),
     )
     .await?;
+    let mut body = String::new();
+    if !left_out.is_empty() {
+        let n = docs.len();
+        let plural = if n == 1 { "" } else { "s" };
+        body.push_str(&format!(
+            "# wharf: {n} secret{plural} exported; left out, because no registry token could be minted now:\n"
+        ));
+        let mut banner = Vec::new();
+        for (name, why) in &left_out {
+            let why = crate::domain::one_line(why);
+            body.push_str(&format!("#   {name}: {why}\n"));
+            banner.push(format!("{name} ({why})"));
+        }
+        // Also on the next page the administrator sees.
+        ctx.session.flash(format!(
+            "Export all left out what could not be exported now: {}. Every other secret is in the file.",
+            banner.join("; ")
+        ))?;
+    }
+    body.push_str(&docs.join("---\n"));
     Ok(download(
-        docs.join("---\n"),
+        body,
         "application/yaml",
         "wharf-secrets.yaml".into(),
     ))

@@ -1007,3 +1007,48 @@ async fn a_foreign_endpoints_error_text_is_cut_short() {
         "{page}"
     );
 }
+
+/// Export all with an ECR secret whose token cannot be minted now: every
+/// other secret is in the file, the one left out is named with why in its
+/// header, and the next page says so too (it was one bare 502 for all).
+#[tokio::test]
+async fn export_all_leaves_out_an_ecr_secret_it_cannot_mint_and_names_it() {
+    let (endpoint, _calls) = counting_endpoint(
+        Duration::from_millis(10),
+        r#"{"__type":"AccessDeniedException","message":"not authorized to perform: ecr:GetAuthorizationToken"}"#,
+    );
+    let clock = Clock::manual(wharf::db::now());
+    let (app, admin) = wharf_on(clock, 3600).await;
+    ecr_at(&app, &admin, &endpoint).await;
+    let (s, b) = app
+        .api_json(
+            Method::POST,
+            "/api/v1/secrets",
+            Some(&admin),
+            Some(json!({"name": "gitlab", "type": "image_pull",
+                "registry_host": "registry.gitlab.com", "username": "u", "password": "pw-1"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let browser = app.another_browser();
+    assert_redirect_to(
+        &browser.login(ADMIN, ADMIN_PASSWORD).await,
+        "/admin/secrets",
+    );
+    let r = browser.get("/admin/secrets/export.yaml").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let file = r.text().await.unwrap();
+    assert!(
+        file.starts_with("# wharf: 1 secret exported; left out, because no registry token could be minted now:\n#   ecr-prod: No registry token could be minted."),
+        "{file}"
+    );
+    assert!(
+        file.contains("name: gitlab") && !file.contains("name: ecr-prod"),
+        "{file}"
+    );
+    let list = browser.get_html("/admin/secrets").await;
+    assert!(
+        list.contains("Export all left out what could not be exported now: ecr-prod"),
+        "{list}"
+    );
+}
