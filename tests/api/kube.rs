@@ -141,8 +141,18 @@ async fn manifests_match_the_installed_kubectl() {
             "{\"type\": \"service_account\"}",
         ),
     ];
-    for (name, host, user, pw) in cases {
-        app.create_secret(name, "", host, user, pw).await;
+    for (name, typed, user, pw) in cases {
+        app.create_secret(name, "", typed, user, pw).await;
+        // kubectl is given the server as wharf keeps it (a URL such as
+        // https://quay.io/v2/ is kept as quay.io, the key clients look up).
+        let host: String = app
+            .db()
+            .query_row(
+                "SELECT registry_host FROM secrets WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap();
         for (fmt, ns) in [
             ("yaml", None),
             ("json", None),
