@@ -203,7 +203,10 @@ impl Listing {
     /// is none of them is no filter; strictly, an error beside `filter`.
     pub fn filter<F: TextEnum>(query: &QueryPairs, strict: bool) -> Result<Option<F>, FieldErrors> {
         match query.get_opt("filter").map(str::trim) {
-            None | Some("") => Ok(None),
+            None => Ok(None),
+            // A page's empty filter is none; for a program it is not one of
+            // the values the document names.
+            Some("") if !strict => Ok(None),
             Some(raw) => match F::parse(raw) {
                 Some(f) => Ok(Some(f)),
                 None if !strict => Ok(None),

@@ -278,7 +278,8 @@ impl utoipa::IntoParams for ImageParam {
 #[utoipa::path(operation_id = "credentials", get, path = "/api/v1/credentials", tag = "clusters",
     params(ImageParam),
     responses((status = 200, content_type = "application/json", body = Object), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 422, body = Problem)),
+        (status = 403, body = Problem), (status = 422, body = Problem),
+        (status = 502, description = "An Amazon ECR secret's token could not be minted and none still valid is kept", body = Problem)),
     security(("token" = [])))]
 pub async fn credentials(
     presented: Presented,

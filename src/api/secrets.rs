@@ -394,6 +394,7 @@ pub async fn get(
     request_body(content = SecretPatch, content_type = "application/merge-patch+json"),
     responses((status = 200, body = SecretOut, headers(("ETag" = String))), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "A node image pattern is another delivered secret's", body = Problem),
         (status = 412, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
         (status = 422, body = Problem)),
     security(("token" = [])))]
@@ -478,7 +479,8 @@ pub enum ManifestFormat {
     params(("name" = String, Path), ManifestQuery),
     responses((status = 200, content((Object = "application/yaml"), (Object = "application/json"))),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem)),
+        (status = 422, body = Problem),
+        (status = 502, description = "An Amazon ECR secret's token could not be minted", body = Problem)),
     security(("token" = [])))]
 pub async fn manifest(
     caller: ApiCaller,
@@ -552,7 +554,8 @@ async fn fetch(
 #[utoipa::path(operation_id = "secrets_dockerconfig", get, path = "/api/v1/secrets/{name}/dockerconfig", tag = "secrets",
     params(("name" = String, Path)),
     responses((status = 200, content_type = "application/json", body = Object),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 502, description = "An Amazon ECR secret's token could not be minted", body = Problem)),
     security(("token" = [])))]
 pub async fn dockerconfig(
     caller: Caller,

@@ -84,7 +84,8 @@ fn failure<R>(e: WriteError) -> Failure<R> {
         WriteError::Duplicate(_) => Failure::taken("name", &e),
         WriteError::Stale => Failure::stale("secret", &e),
         WriteError::Missing(n) => Failure::missing("secret", &n),
-        WriteError::PatternTaken { .. } => Failure::field("node_patterns", e.to_string()),
+        // Held by another secret: a conflict, as a taken name is.
+        WriteError::PatternTaken { .. } => Failure::taken("node_patterns", &e),
         WriteError::Db(e) => e.into(),
     }
 }

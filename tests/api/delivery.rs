@@ -632,8 +632,8 @@ async fn credentials_follow_patterns_and_the_catalogue() {
             .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
-    // A pattern belongs to one delivered secret: the second is a 422 that
-    // names the holder, and nothing is stored.
+    // A pattern belongs to one delivered secret: the second is a 409 (as a
+    // taken name is) that names the holder, and nothing is stored.
     let before = app.digest();
     let (s, b) = app
         .api_json(
@@ -648,9 +648,9 @@ async fn credentials_follow_patterns_and_the_catalogue() {
             )),
         )
         .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
     assert!(
-        b["errors"]["node_patterns"][0]
+        b["detail"]
             .as_str()
             .unwrap()
             .contains("served by secret gitlab"),

@@ -352,6 +352,11 @@ async fn the_api_sorts_and_filters_secrets_as_the_page_does() {
     assert_eq!(items(&v), ["later", "soon"]);
     let (_, v) = get("/api/v1/secrets?filter=expired").await;
     assert_eq!(items(&v), ["gone"]);
+    // An empty filter is none of the document's values: 422 (a page reads
+    // it as no filter).
+    let (s, v) = get("/api/v1/secrets?filter=").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["errors"]["filter"].is_array(), "{v}");
     // The page reads the same request the same way.
     let page = app.get_html("/admin/secrets?sort=expires").await;
     assert_eq!(names(&page), ["gone", "soon", "later"]);
