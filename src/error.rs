@@ -67,6 +67,17 @@ impl AppError {
     }
 }
 
+/// What an error page said, kept on the response so that a signed-in
+/// person's page can be drawn again with their navigation
+/// (`auth::keep_navigation_on_errors`).
+#[derive(Clone, Debug)]
+pub struct ErrorShown {
+    pub status: u16,
+    pub title: &'static str,
+    pub message: String,
+    pub reference: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -112,17 +123,24 @@ impl ResponseError for AppError {
         } else {
             (self.to_string(), None)
         };
+        let title = status.canonical_reason().unwrap_or("Error");
         let page = ErrorPage {
             status: status.as_u16(),
-            title: status.canonical_reason().unwrap_or("Error"),
-            message,
-            reference,
+            title,
+            message: message.clone(),
+            reference: reference.clone(),
         };
         let body = page
             .render()
             .unwrap_or_else(|_| "Something went wrong.".to_owned());
         let mut res = HttpResponse::build(status);
         res.content_type("text/html; charset=utf-8");
+        res.extensions_mut().insert(ErrorShown {
+            status: status.as_u16(),
+            title,
+            message,
+            reference,
+        });
         if let Self::TooManyRequests(secs) | Self::Busy(secs) = self {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }

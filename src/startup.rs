@@ -291,7 +291,9 @@ pub fn run(
     let known = web::Data::new(crate::auth::Known::default());
     let server = HttpServer::new(move || {
         App::new()
-            // Innermost first: CSRF needs the session, which wraps it.
+            // Innermost first: CSRF and error pages with navigation need the
+            // session, which wraps them.
+            .wrap(from_fn(auth::keep_navigation_on_errors))
             .wrap(from_fn(auth::verify_csrf))
             .wrap(from_fn(track))
             .wrap(session_middleware(

@@ -372,3 +372,63 @@ impl FromRequest for UserCtx {
         })
     }
 }
+
+/// An error page drawn inside the signed-in layout.
+#[derive(askama::Template)]
+#[template(path = "error_signed_in.html")]
+struct SignedInError {
+    ctx: Ctx,
+    shown: crate::error::ErrorShown,
+    /// Where "back" goes: the catalogue or the Admin Portal.
+    home: &'static str,
+}
+
+/// Error pages keep the navigation of whoever is signed in: a 403, 404 or
+/// 502 page a live session gets is drawn again with its top bar and
+/// sidebar (others get the plain page). The API answers problems, not
+/// pages, and is passed over.
+pub async fn keep_navigation_on_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let res = next.call(req).await?;
+    let shown = res
+        .response()
+        .extensions()
+        .get::<crate::error::ErrorShown>()
+        .cloned();
+    let Some(shown) = shown.filter(|_| !res.request().path().starts_with("/api/")) else {
+        return Ok(res.map_into_left_body());
+    };
+    let req = res.request().clone();
+    let Some(ctx) = signed_in_context(&req).await else {
+        return Ok(res.map_into_left_body());
+    };
+    let status = res.status();
+    let retry_after = res
+        .headers()
+        .get(actix_web::http::header::RETRY_AFTER)
+        .cloned();
+    let home = crate::web::home(ctx.user.is_admin);
+    let Ok(body) = askama::Template::render(&SignedInError { ctx, shown, home }) else {
+        return Ok(res.map_into_left_body());
+    };
+    let mut page = actix_web::HttpResponse::build(status);
+    page.content_type("text/html; charset=utf-8");
+    if let Some(wait) = retry_after {
+        page.insert_header((actix_web::http::header::RETRY_AFTER, wait));
+    }
+    Ok(res.into_response(page.body(body)).map_into_right_body())
+}
+
+/// The page context of the request's session, if it is live.
+async fn signed_in_context(req: &HttpRequest) -> Option<Ctx> {
+    let state = app_state(req).ok()?;
+    let known = req.app_data::<web::Data<Known>>()?.clone();
+    let session = TypedSession::extract(req).await.ok()?;
+    let user = live_user(&state, &known, &session).await.ok()??;
+    context(req, &state, session, user).ok()
+}

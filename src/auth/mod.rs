@@ -17,7 +17,7 @@ pub use bearer::{ApiCaller, Caller, ClusterCaller, Presented, cluster_actor, ide
 pub use credentials::UNKNOWN_USER;
 pub use credentials::{Checked, Claimant, check as check_password};
 pub use csrf::verify_csrf;
-pub use guard::{AdminCtx, Gate, UserCtx, live_user};
+pub use guard::{AdminCtx, Gate, UserCtx, keep_navigation_on_errors, live_user};
 pub use known::Known;
 pub use proof::{Admin, AdminRead, Member, check_setup_link};
 pub use throttle::throttle_key;

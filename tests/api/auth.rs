@@ -466,8 +466,14 @@ fn admin_routes() -> Vec<(String, String)> {
 async fn every_admin_route_refuses_a_user() {
     let app = spawn_app().await;
     app.login_admin().await;
-    app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "u", "tok")
-        .await;
+    app.create_secret(
+        "gitlab",
+        "GitLab",
+        "registry.gitlab.com",
+        "u",
+        "pw-never-shown-7",
+    )
+    .await;
     app.post("/admin/images", &[("name", "nb"), ("url", "ubuntu")])
         .await;
     app.add_user("dev", "long-enough-pw", false);
@@ -513,7 +519,11 @@ async fn every_admin_route_refuses_a_user() {
             other => panic!("{other} {path}: a page route is GET or POST"),
         };
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
-        assert!(!r.text().await.unwrap().contains("tok"), "{method} {path}");
+        // The refusal (with the member's own navigation) shows no value.
+        assert!(
+            !r.text().await.unwrap().contains("pw-never-shown-7"),
+            "{method} {path}"
+        );
     }
     assert_eq!(app.digest(), before);
 }
@@ -582,4 +592,38 @@ async fn pages_send_the_session_cookie_only_when_the_session_changes() {
     assert!(r.text().await.unwrap().contains("gitlab"));
     let r = app.get("/admin/secrets").await;
     assert!(r.headers().get("set-cookie").is_none());
+}
+
+/// An error page keeps the navigation of whoever is signed in: an
+/// administrator's 404 has the sidebar and the top bar, a member's 403 has
+/// their top bar (and no Admin Portal); nobody signed in gets the plain
+/// page.
+#[tokio::test]
+async fn error_pages_keep_a_signed_in_persons_navigation() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let r = app.get("/admin/secrets/nope").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let page = r.text().await.unwrap();
+    for part in [
+        "There is no secret named nope.",
+        "Sign out",
+        "href=\"/admin/clusters\"",
+        "Back to your home page",
+    ] {
+        assert!(page.contains(part), "{part}:\n{page}");
+    }
+    app.add_user("dev", "long-enough-pw", false);
+    let dev = app.another_browser();
+    dev.login("dev", "long-enough-pw").await;
+    let r = dev.get("/admin/secrets").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Sign out") && page.contains("dev"), "{page}");
+    assert!(!page.contains("href=\"/admin/clusters\""), "{page}");
+    let anonymous = app.another_browser();
+    let r = anonymous.get("/static/nope.css").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let page = r.text().await.unwrap();
+    assert!(!page.contains("Sign out"), "{page}");
 }

@@ -183,6 +183,14 @@ async fn an_administrator_clicks_through_the_seed_guide() {
     click(&c, "Create administrator").await;
     wait_for(&c, "You are the first administrator.").await;
 
+    // An error page keeps the navigation of whoever is signed in.
+    c.goto(&app.url("/admin/secrets/nope")).await.unwrap();
+    let text = wait_for(&c, "There is no secret named nope.").await;
+    assert!(
+        text.contains("Sign out") && text.contains("Clusters"),
+        "{text}"
+    );
+
     // Sign out and in again, as on any other day (no first-start hint now).
     click_to(&c, "Sign out", "/login").await;
     assert!(!body_text(&c).await.contains("No administrator yet"));
