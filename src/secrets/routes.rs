@@ -95,7 +95,13 @@ struct FormPage {
     images: Vec<ImageUse>,
     /// "Which secret serves this image?", when asked.
     dry_run: Option<DryRun>,
+    /// A refused form that had a password or key in it: it must be pasted
+    /// again (it is never sent back to the browser).
+    repaste: bool,
 }
+
+/// The hint beside a password or key field of a refused form.
+const REPASTE: &str = "Paste it again: wharf never sends a password or key back to the browser, not even to a form it refused.";
 
 impl FormPage {
     fn host_hint(&self) -> &'static str {
@@ -111,7 +117,9 @@ impl FormPage {
     }
 
     fn aws_key_hint(&self) -> &'static str {
-        if self.form.is_new {
+        if self.repaste {
+            REPASTE
+        } else if self.form.is_new {
             "The access key's secret; never shown again."
         } else {
             "A secret access key is stored; leave blank to keep it."
@@ -119,7 +127,9 @@ impl FormPage {
     }
 
     fn password_hint(&self) -> &'static str {
-        if self.form.is_new {
+        if self.repaste {
+            REPASTE
+        } else if self.form.is_new {
             "The password or access token (e.g. a GitLab deploy token)."
         } else {
             "A password is stored; leave blank to keep it."
@@ -127,7 +137,9 @@ impl FormPage {
     }
 
     fn key_hint(&self) -> &'static str {
-        if self.form.is_new {
+        if self.repaste {
+            REPASTE
+        } else if self.form.is_new {
             "Paste the whole private key, BEGIN and END lines included."
         } else {
             "A key is stored; leave blank to keep it."
@@ -143,6 +155,7 @@ impl FormPage {
             secret: Some(secret),
             images,
             dry_run: None,
+            repaste: false,
         }
     }
 
@@ -156,9 +169,12 @@ impl FormPage {
     ) -> Result<HttpResponse, AppError> {
         let form = FormState::rejected(stored.is_none(), version, errors);
         let (secret, images) = stored.map_or((None, Vec::new()), |(s, i)| (Some(s), i));
-        // The sealed values are not shown again.
+        // The sealed values are not shown again; if one was given, the
+        // page says to paste it again.
         let mut values = f;
+        let mut repaste = false;
         for field in Field::ALL.into_iter().filter(|f| f.sealed()) {
+            repaste |= !values.get(field).trim().is_empty();
             values.set(field, String::new());
         }
         unprocessable(&Self {
@@ -168,6 +184,7 @@ impl FormPage {
             secret,
             images,
             dry_run: None,
+            repaste,
         })
     }
 }
@@ -189,6 +206,7 @@ pub async fn new_form(ctx: AdminCtx, query: web::Query<NewQuery>) -> impl Respon
         secret: None,
         images: Vec::new(),
         dry_run: None,
+        repaste: false,
     }
 }
 

@@ -688,6 +688,8 @@ async fn an_administrator_adds_an_amazon_ecr_secret() {
     );
     assert!(!field(&c, "Username").await.is_displayed().await.unwrap());
     assert!(!field(&c, "Secret").await.is_displayed().await.unwrap());
+    // An ECR token renews itself: no Expires date to keep.
+    assert!(!field(&c, "Expires").await.is_displayed().await.unwrap());
     type_into(&c, "Name", "ecr-prod").await;
     type_into(&c, "Registry Host", "ghcr.io").await;
     type_into(&c, "Access Key ID", "AKIAIOSFODNN7EXAMPLE").await;
@@ -701,7 +703,12 @@ async fn an_administrator_adds_an_amazon_ecr_secret() {
     let closed = format!("http://127.0.0.1:{}", free_port());
     type_into(&c, "ECR API endpoint", &closed).await;
     click(&c, "Confirm").await;
-    wait_for(&c, "Registry Host must be an Amazon ECR registry: <12-digit account>.dkr.ecr.<region>.amazonaws.com").await;
+    let text = wait_for(&c, "Registry Host must be an Amazon ECR registry: <12-digit account>.dkr.ecr.<region>.amazonaws.com").await;
+    // The secret key was not kept, and the page says so beside it.
+    assert!(
+        text.contains("Paste it again: wharf never sends a password or key back"),
+        "{text}"
+    );
     // The form kept the type and the values, never the secret key.
     assert_eq!(
         field(&c, "Access Key ID")
