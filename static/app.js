@@ -56,3 +56,67 @@ document.querySelectorAll("[data-global]").forEach(function (box) {
   box.addEventListener("change", sync);
   sync();
 });
+
+// Copy buttons: one beside each command block and each image address. The
+// text stays selectable without this file.
+(function () {
+  "use strict";
+  var copy = function (text, button) {
+    var said = function (word) {
+      button.textContent = word;
+      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    };
+    var fallback = function () {
+      // Plain-HTTP pages get no clipboard API: copy through a selection.
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      document.body.removeChild(area);
+      said(ok ? "Copied" : "Press Ctrl+C");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { said("Copied"); }, fallback);
+    } else {
+      fallback();
+    }
+  };
+  var button = function (label) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "copy";
+    b.textContent = "Copy";
+    b.setAttribute("aria-label", label);
+    return b;
+  };
+  document.querySelectorAll("pre[data-copy]").forEach(function (pre) {
+    var box = document.createElement("div");
+    box.className = "copyable";
+    pre.parentNode.insertBefore(box, pre);
+    box.appendChild(pre);
+    var b = button("Copy this command");
+    b.addEventListener("click", function () { copy(pre.textContent, b); });
+    box.appendChild(b);
+  });
+  document.querySelectorAll("code[data-copy]").forEach(function (code) {
+    var b = button("Copy this address");
+    b.addEventListener("click", function () { copy(code.textContent, b); });
+    code.parentNode.insertBefore(b, code.nextSibling);
+  });
+})();
+
+// Menus close when one clicks elsewhere or presses Escape.
+document.addEventListener("click", function (e) {
+  document.querySelectorAll("details.menu[open]").forEach(function (d) {
+    if (!d.contains(e.target)) d.removeAttribute("open");
+  });
+});
+document.addEventListener("keydown", function (e) {
+  if (e.key !== "Escape") return;
+  document.querySelectorAll("details.menu[open]").forEach(function (d) { d.removeAttribute("open"); });
+});

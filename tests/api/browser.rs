@@ -32,17 +32,37 @@ async fn start_driver() -> Driver {
 }
 
 async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    browser_as(driver, profile, None).await
+}
+
+/// A browser whose page is 390 × 844 CSS pixels, as a phone's: a headless
+/// window cannot be made narrower than 500, so the page is emulated.
+async fn phone(driver: &Driver, profile: &std::path::Path) -> Client {
+    browser_as(driver, profile, Some((390, 844))).await
+}
+
+async fn browser_as(
+    driver: &Driver,
+    profile: &std::path::Path,
+    emulate: Option<(u32, u32)>,
+) -> Client {
+    let mut options = serde_json::json!({
+        "binary": "/usr/bin/chromium",
+        "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--disable-dev-shm-usage", "--window-size=1366,900",
+            format!("--user-data-dir={}", profile.display()),
+        ]
+    });
+    if let Some((width, height)) = emulate {
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}
+        });
+    }
     let caps = serde_json::json!({
         "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage", "--window-size=1366,900",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
+        "goog:chromeOptions": options
     });
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
@@ -91,16 +111,22 @@ async fn sign_in_as(c: &Client, user: &str, password: &str) {
     wait_for(c, "Sign out").await;
 }
 
-/// Clicks the link or button that reads `text`.
+/// Clicks the link or button that reads `text`, the first one shown (an
+/// area's link is also in the small screens' menu, hidden on a wide one).
 async fn click(c: &Client, text: &str) {
-    c.find(Locator::XPath(&format!(
-        "//a[normalize-space()='{text}'] | //button[normalize-space()='{text}']"
-    )))
-    .await
-    .unwrap_or_else(|_| panic!("something to click reading {text:?}"))
-    .click()
-    .await
-    .unwrap();
+    let found = c
+        .find_all(Locator::XPath(&format!(
+            "//a[normalize-space()='{text}'] | //button[normalize-space()='{text}']"
+        )))
+        .await
+        .unwrap_or_default();
+    for e in found {
+        if e.is_displayed().await.unwrap_or(false) {
+            e.click().await.unwrap();
+            return;
+        }
+    }
+    panic!("something shown to click reading {text:?}");
 }
 
 async fn body_text(c: &Client) -> String {
@@ -454,8 +480,11 @@ async fn an_administrator_clicks_through_the_seed_guide() {
         .await;
     assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
 
-    // On a phone the sidebar becomes a row and the table scrolls sideways.
+    // On a narrow window the areas are in the menu and the table scrolls
+    // inside its box (a_phone_reaches_every_area_and_nothing_scrolls_sideways
+    // holds every page to it).
     c.set_window_size(390, 844).await.unwrap();
+    open_menu(&c).await;
     click_to(&c, "Secrets", "/admin/secrets").await;
     screenshot(&c, "phone-secrets.png").await;
     click_to(&c, "+ Add", "/admin/secrets/new").await;
@@ -969,4 +998,201 @@ async fn single_sign_on_with_two_tabs_a_reopened_callback_and_a_provider_that_st
     sign_in_with_sso(&c, "u-vic", None).await;
     wait_at(&c, "127.0.0.1", "/").await;
     wait_for(&c, "Sign out").await;
+}
+
+/// Opens the small screens' "Menu".
+async fn open_menu(c: &Client) {
+    c.find(Locator::Css(".nav-menu > summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The page's width and the window's, in CSS pixels.
+async fn widths(c: &Client) -> (u64, u64) {
+    let v = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+}
+
+/// Clicks the first Copy button `css` finds and waits for it to say so.
+async fn copy_with(c: &Client, css: &str) {
+    let button = c.find(Locator::Css(css)).await.unwrap();
+    button.click().await.unwrap();
+    for _ in 0..100 {
+        if button.text().await.unwrap() == "Copied" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} never said Copied: {}", button.text().await.unwrap());
+}
+
+/// Issue 35, items 5 and 9. On a 390 px phone no page scrolls sideways as
+/// a whole (tables and commands scroll inside their own boxes), every area
+/// is in the "Menu", and each command has a Copy button. At 1366 px the
+/// commands stay inside their panels and "Change password" is in the
+/// account menu. A member gets back to the catalogue from their tokens
+/// page, and the catalogue wraps an image's address between its parts and
+/// copies it whole.
+#[tokio::test]
+async fn a_phone_reaches_every_area_and_nothing_scrolls_sideways() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    app.add_user("dana", "danas-long-password", false);
+    let admin = token(&app, ADMIN, "setup", "write", 3600);
+    let long = "registry.gitlab.com/infuseai/ml-images/tensorflow-notebook-with-a-very-long-name:2.15.0-cuda12.2-cudnn8-runtime-ubuntu22.04";
+    for (path, body) in [
+        (
+            "/api/v1/secrets",
+            serde_json::json!({"name": "gitlab", "display_name": "GitLab registry",
+                "type": "image_pull", "registry_host": "registry.gitlab.com",
+                "username": "gitlab+deploy-token-1", "password": "glpat-phone", "deliver": true,
+                "node_patterns": ["registry.gitlab.com/infuseai/ml-images/tensorflow-notebook-with-a-very-long-name"]}),
+        ),
+        (
+            "/api/v1/images",
+            serde_json::json!({"name": "tf-gpu", "display_name": "TensorFlow 2.15 GPU",
+                "type": "gpu", "url": long, "pull_secret": "gitlab", "global": true}),
+        ),
+        ("/api/v1/clusters", serde_json::json!({"name": "prod-eu"})),
+    ] {
+        let (status, v) = app
+            .api_json(reqwest::Method::POST, path, Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{path}: {v}");
+    }
+    let driver = start_driver().await;
+
+    let profile = tempfile::tempdir().unwrap();
+    let c = phone(&driver, profile.path()).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    type_into(&c, "Username", ADMIN).await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    click(&c, "Sign in").await;
+    wait_for(&c, "Menu").await;
+    for path in [
+        "/admin/secrets",
+        "/admin/secrets/new",
+        "/admin/secrets/gitlab",
+        "/admin/images",
+        "/admin/images/new",
+        "/admin/images/tf-gpu",
+        "/admin/clusters",
+        "/admin/clusters/prod-eu",
+        "/admin/users",
+        "/admin/users/dana",
+        "/admin/groups",
+        "/admin/tokens",
+        "/admin/audit",
+        "/",
+        "/account/tokens",
+        "/account/password",
+        "/admin/secrets/gitlab/delete",
+    ] {
+        c.goto(&app.url(path)).await.unwrap();
+        wait_for(&c, "Menu").await;
+        let (page, window) = widths(&c).await;
+        assert_eq!(window, 390, "{path}");
+        assert!(
+            page <= window,
+            "{path} is {page} px wide on a {window} px phone"
+        );
+    }
+    // Every area from the menu: the sidebar is not shown.
+    c.goto(&app.url("/admin/secrets")).await.unwrap();
+    assert!(
+        !c.find(Locator::Css(".sidebar"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    open_menu(&c).await;
+    screenshot(&c, "phone-menu.png").await;
+    let mut shown = Vec::new();
+    for a in c
+        .find_all(Locator::Css(
+            ".nav-menu .menu-panel a, .nav-menu .menu-panel button",
+        ))
+        .await
+        .unwrap()
+    {
+        assert!(a.is_displayed().await.unwrap());
+        shown.push(a.text().await.unwrap());
+    }
+    assert_eq!(
+        shown,
+        [
+            "Secrets",
+            "Images",
+            "Clusters",
+            "Users",
+            "Groups",
+            "Tokens",
+            "Audit",
+            "User view (catalogue)",
+            "API tokens",
+            "Change password",
+            "Sign out"
+        ]
+    );
+    click_to(&c, "Groups", "/admin/groups").await;
+    // The setup page's commands scroll inside their boxes and copy.
+    c.goto(&app.url("/admin/clusters/prod-eu")).await.unwrap();
+    wait_for(&c, "Nodes: kubelet's credential provider").await;
+    let copies = c.find_all(Locator::Css(".copyable .copy")).await.unwrap();
+    assert_eq!(copies.len(), 6, "a Copy button for each command");
+    copy_with(&c, ".copyable .copy").await;
+    screenshot(&c, "phone-cluster-setup.png").await;
+    c.close().await.unwrap();
+
+    // At 1366 px: commands inside their panels, the account menu.
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    c.goto(&app.url("/login")).await.unwrap();
+    type_into(&c, "Username", ADMIN).await;
+    type_into(&c, "Password", ADMIN_PASSWORD).await;
+    click(&c, "Sign in").await;
+    wait_for(&c, "Sign out").await;
+    c.goto(&app.url("/admin/clusters/prod-eu")).await.unwrap();
+    wait_for(&c, "Nodes: kubelet's credential provider").await;
+    let outside = c
+        .execute(
+            "return Array.from(document.querySelectorAll('pre')).filter(p => \
+               p.getBoundingClientRect().right > p.closest('.panel').getBoundingClientRect().right).length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outside, 0, "command blocks stay inside their panels");
+    let (page, window) = widths(&c).await;
+    assert!(page <= window, "{page} > {window}");
+    c.find(Locator::Css(".account-menu > summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    screenshot(&c, "account-menu.png").await;
+    click_to(&c, "Change password", "/account/password").await;
+
+    // A member: from their tokens page back to the catalogue, where an
+    // image's address wraps between its parts and copies whole.
+    sign_in_as(&c, "dana", "danas-long-password").await;
+    c.goto(&app.url("/account/tokens")).await.unwrap();
+    click_to(&c, "Catalogue", "/").await;
+    let code = c.find(Locator::Css("code.url")).await.unwrap();
+    assert_eq!(code.text().await.unwrap(), long);
+    assert_eq!(code.html(true).await.unwrap().matches("<wbr>").count(), 5);
+    copy_with(&c, "code.url + .copy").await;
+    c.close().await.unwrap();
 }
