@@ -70,6 +70,12 @@ pub struct ProviderArgs {
     /// How old a kept answer may be when wharf cannot be reached.
     #[arg(long, default_value = "24h")]
     pub max_stale: Seconds,
+    /// The plugin keeps no database. The other commands' global
+    /// `--data-dir` (and `WHARF_DATA_DIR`) is taken here as ignored and
+    /// left out of the plugin's help; defining it stops clap from
+    /// propagating the global one.
+    #[arg(long = "data-dir", hide = true)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `wharf keys ...`

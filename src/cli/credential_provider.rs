@@ -125,6 +125,20 @@ fn cache_name(image: &str) -> String {
 }
 
 fn ask(settings: &Settings, image: &str) -> Result<Response, Failure> {
+    // Anyone who can read the token gets every delivered credential: say
+    // so on stderr (kubelet logs it), but still answer, since refusing
+    // would stop the node's pulls over a file mode.
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::metadata(&settings.token_file)
+        && meta.mode() & 0o077 != 0
+    {
+        eprintln!(
+            "wharf credential-provider: warning: the token file {} has mode {:o}; others on this node can read the cluster's token. Make it 0600 (sudo chmod 0600 {}).",
+            settings.token_file.display(),
+            meta.mode() & 0o777,
+            settings.token_file.display()
+        );
+    }
     let token = std::fs::read_to_string(&settings.token_file)
         .map_err(|e| {
             Failure::Other(format!(

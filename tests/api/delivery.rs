@@ -1285,6 +1285,42 @@ fn the_plugin_says_what_is_wrong_on_the_node() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A token file others can read still answers (the node's pulls go
+    // on), with a warning that says how to fix it; 0600 says nothing.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let (_, _, stderr, _) = plugin(
+        "http://127.0.0.1:9",
+        &token,
+        &node.path().join("c"),
+        "a.io/b",
+        &[],
+    );
+    assert!(
+        stderr.contains("warning: the token file")
+            && stderr.contains("has mode 644")
+            && stderr.contains("chmod 0600"),
+        "{stderr}"
+    );
+    let token = token_file(node.path(), "wharf_x");
+    let (_, _, stderr, _) = plugin(
+        "http://127.0.0.1:9",
+        &token,
+        &node.path().join("c"),
+        "a.io/b",
+        &[],
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // Its help names its own flags only: it keeps no database.
+    let help = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["credential-provider", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("--token-file"), "{help}");
+    assert!(!help.contains("--data-dir"), "{help}");
 }
 
 /// Review 4, finding 7: a cache directory another user may write to (mode
