@@ -58,11 +58,7 @@ pub mod action {
 
     /// "1 API token", "2 API tokens".
     pub fn api_tokens(n: usize) -> String {
-        if n == 1 {
-            "1 API token".into()
-        } else {
-            format!("{n} API tokens")
-        }
+        crate::domain::count(n, "API token")
     }
 
     /// "2 API tokens revoked", after a reset, a disable or "Revoke all".
@@ -168,7 +164,7 @@ impl<T, R> From<Result<T, R>> for Outcome<T, R> {
 pub async fn audited<T, R, F>(
     pool: &Pool,
     actor: Actor,
-    action: &'static str,
+    action: impl Into<std::borrow::Cow<'static, str>>,
     target: String,
     change: F,
 ) -> Result<Outcome<T, R>, AppError>
@@ -177,11 +173,12 @@ where
     R: Send + 'static,
     F: FnOnce(&Connection) -> Result<Outcome<T, R>, AppError> + Send + 'static,
 {
+    let action = action.into();
     db::run(pool, move |c| {
         let tx = db::write_tx(c)?;
         let outcome = change(&tx)?;
         if let Outcome::Done(_) = outcome {
-            record(&tx, &actor.name, action, &target, &actor.source)?;
+            record(&tx, &actor.name, &action, &target, &actor.source)?;
             tx.commit()?;
         }
         Ok(outcome)

@@ -328,10 +328,9 @@ fn confirm_page(ctx: Ctx, cluster: Cluster, error: Option<String>) -> ConfirmDel
     let seen = cluster.last_seen.as_ref().filter(|_| in_use(&cluster));
     let uses = match seen {
         Some((at, from)) => vec![format!(
-            "It was last seen {} from {from}, and made {} request{} in the last 24 hours. Its nodes and External Secrets Operator stop getting credentials when their caches run out.",
+            "It was last seen {} from {from}, and made {} in the last 24 hours. Its nodes and External Secrets Operator stop getting credentials when their caches run out.",
             db::format_time(*at),
-            cluster.requests_24h,
-            if cluster.requests_24h == 1 { "" } else { "s" }
+            cluster.requests_text()
         )],
         None => Vec::new(),
     };

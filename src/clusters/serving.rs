@@ -127,11 +127,7 @@ impl ServingLog {
 /// "credential lookups refused (…)".
 fn action(outcome: Outcome, count: i64, hour: i64) -> String {
     let from = db::format_time_exact(hour * 3600);
-    let requests = if count == 1 {
-        "1 request".to_owned()
-    } else {
-        format!("{count} requests")
-    };
+    let requests = crate::domain::count(count, "request");
     let what = match outcome {
         Outcome::Served => audit::action::CREDENTIALS_SERVED,
         Outcome::Refused => audit::action::CREDENTIALS_REFUSED,
@@ -248,11 +244,10 @@ pub struct Fetched {
 impl Fetched {
     /// "cluster prod-eu (120 requests, last in the hour from 2026-12-07 20:00 UTC)".
     pub fn describe(&self) -> String {
-        let plural = if self.requests == 1 { "" } else { "s" };
         format!(
-            "{} ({} request{plural}, last in the hour from {})",
+            "{} ({}, last in the hour from {})",
             self.cluster,
-            self.requests,
+            crate::domain::count(self.requests, "request"),
             crate::db::format_time(self.last)
         )
     }

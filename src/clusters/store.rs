@@ -34,6 +34,11 @@ impl Cluster {
         }
     }
 
+    /// "1 request", "12 requests": what it asked in the last 24 hours.
+    pub fn requests_text(&self) -> String {
+        crate::domain::count(self.requests_24h, "request")
+    }
+
     /// The "Last seen" cell.
     pub fn last_seen_text(&self) -> String {
         match &self.last_seen {

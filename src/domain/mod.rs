@@ -26,4 +26,4 @@ pub use rule::TextRule;
 #[cfg(test)]
 pub(crate) use rule::check::described;
 pub use secret_value::{SecretValue, SshPrivateKey};
-pub use text::{Description, DisplayName, ExpiryDate, one_line, truncate};
+pub use text::{Description, DisplayName, ExpiryDate, count, one_line, truncate};

@@ -111,6 +111,16 @@ pub fn one_line(text: &str) -> String {
         .collect()
 }
 
+/// `n` and the noun, plural unless `n` is one: "1 image", "3 images",
+/// "0 requests". For the nouns wharf counts, all of which take an `s`.
+pub fn count<N: std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &str) -> String {
+    if n == N::from(1) {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// At most `max` characters of `text`, with `…` standing for the rest: for
 /// words of others (a registry's, a receiver's) that are kept or shown.
 pub fn truncate(text: &str, max: usize) -> String {
@@ -132,6 +142,13 @@ mod tests {
             one_line("  first\n\tsecond \u{1b}[31mred\u{1b}[0m\u{7}  "),
             "first second [31mred[0m"
         );
+    }
+
+    #[test]
+    fn counts_say_one_or_many() {
+        assert_eq!(count(1_usize, "image"), "1 image");
+        assert_eq!(count(0_i64, "request"), "0 requests");
+        assert_eq!(count(12_usize, "API token"), "12 API tokens");
     }
 
     #[test]

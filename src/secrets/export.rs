@@ -283,10 +283,9 @@ pub async fn export_all(
     .await?;
     let mut body = String::new();
     if !left_out.is_empty() {
-        let n = docs.len();
-        let plural = if n == 1 { "" } else { "s" };
         body.push_str(&format!(
-            "# wharf: {n} secret{plural} exported; left out, because no registry token could be minted now:\n"
+            "# wharf: {} exported; left out, because no registry token could be minted now:\n",
+            crate::domain::count(docs.len(), "secret")
         ));
         let mut banner = Vec::new();
         for (name, why) in &left_out {
@@ -418,13 +417,21 @@ async fn keep_outcome(
             .ok_or_else(|| AppError::no_such("secret", &secret.name))?;
         let kept = store::record_test(&tx, secret.id, secret.version, ok, &message)?;
         let target = format!("secret/{}", secret.name);
+        // A failure's entry says why, as the secret's page does: the
+        // registry's words on one line, cut short.
+        let why = |action: &str| {
+            format!(
+                "{action} ({})",
+                crate::domain::truncate(&crate::domain::one_line(&message), 200)
+            )
+        };
         if mode == CheckMode::Manual || !kept {
             let action = match (kept, ok) {
-                (false, _) => crate::audit::action::TEST_LOGIN_DISCARDED,
-                (true, true) => crate::audit::action::TEST_LOGIN_SUCCEEDED,
-                (true, false) => crate::audit::action::TEST_LOGIN_FAILED,
+                (false, _) => crate::audit::action::TEST_LOGIN_DISCARDED.to_owned(),
+                (true, true) => crate::audit::action::TEST_LOGIN_SUCCEEDED.to_owned(),
+                (true, false) => why(crate::audit::action::TEST_LOGIN_FAILED),
             };
-            audit::record(&tx, &actor.name, action, &target, &actor.source)?;
+            audit::record(&tx, &actor.name, &action, &target, &actor.source)?;
         }
         // A change of state: audited, and told to whoever listens.
         let changed = crate::lifecycle::transition(before, ok);
@@ -434,10 +441,10 @@ async fn keep_outcome(
                 rusqlite::params![secret.id, now],
             )?;
             let action = match event {
-                Event::LoginFailing => crate::audit::action::LOGIN_FAILING,
-                _ => crate::audit::action::LOGIN_RECOVERED,
+                Event::LoginFailing => why(crate::audit::action::LOGIN_FAILING),
+                _ => crate::audit::action::LOGIN_RECOVERED.to_owned(),
             };
-            audit::record(&tx, &actor.name, action, &target, &actor.source)?;
+            audit::record(&tx, &actor.name, &action, &target, &actor.source)?;
             let about = notify::About {
                 id: secret.id,
                 name: &secret.name,

@@ -121,18 +121,76 @@ pub async fn update(
         .parse_edit(&stored.name, stored.kind)
         .map_err(Failure::Invalid)?;
     let sealed = valid.seal(&state.master);
+    // The entry names what changed, never a value. It is true only of
+    // the version it was worked out from, so any other is stale here.
+    let changed = changed(stored, &valid.write(None), sealed.is_some());
+    let what = format!(
+        "{} ({})",
+        action::SECRET_UPDATED,
+        if changed.is_empty() {
+            "nothing changed".to_owned()
+        } else {
+            changed.join(", ")
+        }
+    );
+    let read_at = stored.version;
     let outcome = audited(
         &state.pool,
         actor,
-        action::SECRET_UPDATED,
+        what,
         format!("secret/{}", stored.name),
-        move |c| Ok(store::update(c, valid.write(sealed), expected).into()),
+        move |c| {
+            if read_at != expected {
+                return Ok(Outcome::Refused(WriteError::Stale));
+            }
+            Ok(store::update(c, valid.write(sealed), expected).into())
+        },
     )
     .await?;
     outcome.into_result().map_err(failure)
 }
 
-/// Deletes a secret, unless images use it.
+/// The fields `write` changes in `stored`, by the labels the form shows
+/// them with; a password, key or secret access key counts as changed
+/// whenever a new one was given (`new_value`: its value is never compared
+/// or named).
+fn changed(stored: &Secret, write: &store::Write<'_>, new_value: bool) -> Vec<&'static str> {
+    use super::store::Kind;
+    let ecr = stored.kind == Kind::Ecr;
+    [
+        (stored.display_name != write.display_name, "Display Name"),
+        (stored.expires_on != write.expires_on, "Expires"),
+        (
+            stored.registry_host.as_deref() != write.registry_host,
+            "Registry Host",
+        ),
+        (
+            stored.username.as_deref() != write.username,
+            if ecr { "Access Key ID" } else { "Username" },
+        ),
+        (
+            new_value,
+            match stored.kind {
+                Kind::ImagePull => "Password",
+                Kind::GitSync => "Secret",
+                Kind::Ecr => "Secret Access Key",
+            },
+        ),
+        (
+            stored.endpoint.as_deref() != write.endpoint,
+            "ECR API endpoint",
+        ),
+        (stored.deliver != write.deliver, "Deliver to clusters"),
+        (
+            stored.node_patterns != write.node_patterns,
+            "Node image patterns",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(differs, label)| differs.then_some(label))
+    .collect()
+}
+
 /// Deletes a secret that no image uses; one that a cluster fetched within
 /// [`FETCHED_WITHIN`] only when `confirmed` (its nodes and ESO lose it when
 /// their caches run out).

@@ -372,8 +372,11 @@ fn in_use(
         ctx,
         title: format!("Secret {label} is in use"),
         message: format!(
-            "Secret {label} cannot be deleted: {} image(s) use it as their Image Pull Secret. Choose another secret for them, or delete them, first.",
-            images.len()
+            "Secret {label} cannot be deleted: {} {} it as their Image Pull Secret. Choose another secret for {}, or delete {}, first.",
+            crate::domain::count(images.len(), "image"),
+            if images.len() == 1 { "uses" } else { "use" },
+            if images.len() == 1 { "it" } else { "them" },
+            if images.len() == 1 { "it" } else { "them" }
         ),
         items: images
             .into_iter()

@@ -121,3 +121,70 @@ async fn audit_pages_go_back_in_time() {
         StatusCode::OK
     );
 }
+
+/// Issue 35, item 9: an update's entry names the fields it changed by
+/// their labels (never a value), and a failed Test login's entry says why,
+/// as the secret's page does.
+#[tokio::test]
+async fn an_update_names_what_changed_and_a_failed_test_says_why() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    // Nothing listens there: Test login fails without leaving loopback.
+    let host = format!("127.0.0.1:{}", free_port());
+    let registry = format!("http://{host}");
+    app.create_secret("team", "Team", &registry, "deployer", "first-pass")
+        .await;
+    let edit = |version: &'static str, fields: &[(&'static str, &str)]| {
+        let mut form: Vec<(&str, String)> = vec![
+            ("registry_host", registry.clone()),
+            ("username", "deployer".into()),
+            ("version", version.into()),
+        ];
+        form.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        form
+    };
+    for form in [
+        edit(
+            "1",
+            &[
+                ("display_name", "Team registry"),
+                ("password", "second-pass"),
+            ],
+        ),
+        edit("2", &[("display_name", "Team registry")]),
+        edit(
+            "3",
+            &[
+                ("display_name", "Team registry"),
+                ("deliver", "on"),
+                ("node_patterns", &host),
+            ],
+        ),
+    ] {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = app.post("/admin/secrets/team", &form).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let r = app.post("/admin/secrets/team/test", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let log = app.get_html("/admin/audit?target=secret/team").await;
+    for entry in [
+        "secret updated (Display Name, Password)",
+        "secret updated (nothing changed)",
+        "secret updated (Deliver to clusters, Node image patterns)",
+    ] {
+        assert!(log.contains(entry), "{entry}: {log}");
+    }
+    let failed = log
+        .split("secret test-login failed (")
+        .nth(1)
+        .and_then(|rest| rest.split(")<").next())
+        .unwrap_or_else(|| panic!("a failed test with its reason: {log}"));
+    assert!(!failed.trim().is_empty(), "{log}");
+    let secret = app.get_html("/admin/secrets/team").await;
+    assert!(
+        secret.contains(failed.split(" (").next().unwrap()),
+        "the page's reason: {failed} / {secret}"
+    );
+    assert!(!log.contains("first-pass") && !log.contains("second-pass"));
+}
