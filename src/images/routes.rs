@@ -47,15 +47,6 @@ struct ImageCard<'a> {
     i: &'a Image,
 }
 
-impl ImageCard<'_> {
-    /// An image's address in pieces that end after each `/`, `:` or `@`,
-    /// where a narrow card may wrap it (a `<wbr>` after each) instead of
-    /// in the middle of a name.
-    fn breakable<'u>(&self, url: &'u str) -> Vec<&'u str> {
-        url.split_inclusive(['/', ':', '@']).collect()
-    }
-}
-
 /// `GET /admin/images`: the session check and the page in one hop.
 pub async fn list(
     gate: Gate,
