@@ -371,13 +371,16 @@ fn in_use(
     Refused {
         ctx,
         title: format!("Secret {label} is in use"),
-        message: format!(
-            "Secret {label} cannot be deleted: {} {} it as their Image Pull Secret. Choose another secret for {}, or delete {}, first.",
-            crate::domain::count(images.len(), "image"),
-            if images.len() == 1 { "uses" } else { "use" },
-            if images.len() == 1 { "it" } else { "them" },
-            if images.len() == 1 { "it" } else { "them" }
-        ),
+        message: if images.len() == 1 {
+            format!(
+                "Secret {label} cannot be deleted: 1 image uses it as its Image Pull Secret. Choose another secret for it, or delete it, first."
+            )
+        } else {
+            format!(
+                "Secret {label} cannot be deleted: {} use it as their Image Pull Secret. Choose another secret for them, or delete them, first.",
+                crate::domain::count(images.len(), "image")
+            )
+        },
         items: images
             .into_iter()
             .map(|i| Link {

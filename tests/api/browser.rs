@@ -1184,6 +1184,24 @@ async fn a_phone_reaches_every_area_and_nothing_scrolls_sideways() {
         .unwrap();
     screenshot(&c, "account-menu.png").await;
     click_to(&c, "Change password", "/account/password").await;
+    // Counted words, and an audit entry that names what changed.
+    c.goto(&app.url("/admin/secrets/gitlab/delete"))
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "Secret GitLab registry cannot be deleted: 1 image uses it as its Image Pull Secret.",
+    )
+    .await;
+    c.goto(&app.url("/admin/secrets/gitlab")).await.unwrap();
+    field(&c, "Display Name").await.clear().await.unwrap();
+    type_into(&c, "Display Name", "GitLab (team)").await;
+    type_into(&c, "Password", "glpat-rotated").await;
+    click(&c, "Confirm").await;
+    wait_for(&c, "Secret gitlab updated.").await;
+    click_to(&c, "Audit", "/admin/audit").await;
+    let log = wait_for(&c, "secret updated (Display Name, Password)").await;
+    assert!(!log.contains("glpat"), "{log}");
 
     // A member: from their tokens page back to the catalogue, where an
     // image's address wraps between its parts and copies whole.
