@@ -316,9 +316,14 @@ impl Sso {
         secure_cookies: bool,
     ) -> Result<Self, String> {
         // Never follow a redirect (an ID token's keys must come from the
-        // issuer itself), nor a proxy from the environment.
+        // issuer itself), nor a proxy from the environment. No idle
+        // connection is kept: a few requests a minute gain nothing from
+        // one, and a provider that restarted (or a balancer that dropped
+        // it) would otherwise fail the next sign-in with a closed
+        // connection instead of being reached afresh, or named unreachable.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
             .no_proxy()
             .timeout(Duration::from_secs(10))
             .build()
