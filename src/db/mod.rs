@@ -9,27 +9,31 @@ use rusqlite::Connection;
 
 use crate::error::AppError;
 
+pub mod conn;
+pub mod pg;
+pub use conn::{Conn, Engine, PgConn, Row};
+
 /// A pool of connections to the one database file.
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 /// Schema versions in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/001_initial.sql"),
-    include_str!("../migrations/002_search.sql"),
-    include_str!("../migrations/003_used_by.sql"),
-    include_str!("../migrations/004_users_never_reuse_ids.sql"),
-    include_str!("../migrations/005_api_tokens.sql"),
-    include_str!("../migrations/006_groups.sql"),
-    include_str!("../migrations/007_secret_expiry.sql"),
-    include_str!("../migrations/008_notifications.sql"),
-    include_str!("../migrations/009_change_counters.sql"),
-    include_str!("../migrations/010_outbox_claims.sql"),
-    include_str!("../migrations/011_images_change_counter.sql"),
-    include_str!("../migrations/012_delivery.sql"),
-    include_str!("../migrations/013_ecr.sql"),
-    include_str!("../migrations/014_sso.sql"),
-    include_str!("../migrations/015_image_links_counter.sql"),
-    include_str!("../migrations/016_serving_hours.sql"),
+    include_str!("../../migrations/001_initial.sql"),
+    include_str!("../../migrations/002_search.sql"),
+    include_str!("../../migrations/003_used_by.sql"),
+    include_str!("../../migrations/004_users_never_reuse_ids.sql"),
+    include_str!("../../migrations/005_api_tokens.sql"),
+    include_str!("../../migrations/006_groups.sql"),
+    include_str!("../../migrations/007_secret_expiry.sql"),
+    include_str!("../../migrations/008_notifications.sql"),
+    include_str!("../../migrations/009_change_counters.sql"),
+    include_str!("../../migrations/010_outbox_claims.sql"),
+    include_str!("../../migrations/011_images_change_counter.sql"),
+    include_str!("../../migrations/012_delivery.sql"),
+    include_str!("../../migrations/013_ecr.sql"),
+    include_str!("../../migrations/014_sso.sql"),
+    include_str!("../../migrations/015_image_links_counter.sql"),
+    include_str!("../../migrations/016_serving_hours.sql"),
 ];
 
 /// Opens (creating if needed, mode 0600) the database and brings its schema

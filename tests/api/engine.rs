@@ -1,0 +1,231 @@
+//! Issue 32, the engine layer: the same SQL through `wharf::db::Conn` reads
+//! and refuses alike on SQLite and on a real PostgreSQL, and a PostgreSQL
+//! that cannot be used is said in one sentence.
+
+use wharf::db::pg::{self, Target};
+use wharf::db::{Conn, Engine, PgConn};
+
+use crate::pg::{cluster, secret_file};
+
+/// What one engine answered to the script below, to compare.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    users: Vec<(i64, String, bool, Option<i64>)>,
+    token: Vec<u8>,
+    duplicate_refused: bool,
+    missing_reference_refused: bool,
+    counter_steps: (i64, i64),
+    exists: (bool, bool),
+    none: bool,
+}
+
+/// The same statements, as a store writes them, on either engine.
+fn script(c: Conn<'_>) -> Seen {
+    let add = "INSERT INTO users (username, password_hash, is_admin, active, created_at, updated_at) \
+               VALUES (?1, 'hash', ?2, 1, ?3, ?3)";
+    for (name, admin) in [
+        ("b-user", true),
+        ("a-user", false),
+        ("_x", false),
+        ("Zeta", true),
+    ] {
+        c.execute(add, &[&name, &admin, &1_700_000_000_i64])
+            .unwrap();
+    }
+    let duplicate = c
+        .execute(add, &[&"a-user", &false, &1_i64])
+        .expect_err("a taken username");
+    // Bytes with a zero in them, and a NULL read as None.
+    let token: Vec<u8> = vec![0, 1, 2, 255, 0, 7];
+    c.execute(
+        "UPDATE users SET oidc_id_token = ?1 WHERE username = ?2",
+        &[&token, &"a-user"],
+    )
+    .unwrap();
+    let users = c
+        .query_map(
+            "SELECT id, username, is_admin, last_login_at FROM users ORDER BY username",
+            &[],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    let token = c
+        .query_row(
+            "SELECT oidc_id_token FROM users WHERE username = ?1",
+            &[&"a-user"],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // A pull secret that does not exist.
+    let missing = c
+        .execute(
+            "INSERT INTO images (name, image_type, url, pull_secret_id, created_at, updated_at) \
+             VALUES ('nb', 'cpu', 'a.io/b', 999, 1, 1)",
+            &[],
+        )
+        .expect_err("a missing secret");
+    // The change counters the memory reads rely on move alike.
+    let count = |c: Conn<'_>| -> i64 {
+        c.query_row(
+            "SELECT n FROM change_counters WHERE tbl = 'secrets'",
+            &[],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let before = count(c);
+    c.execute(
+        "INSERT INTO secrets (name, display_name, kind, registry_host, registry_username, sealed, version, created_at, updated_at) \
+         VALUES ('s1', '', 'image_pull', 'ghcr.io', 'u', ?1, 1, 1, 1)",
+        &[&vec![9_u8; 4]],
+    )
+    .unwrap();
+    let after_insert = count(c);
+    c.execute(
+        "UPDATE secrets SET display_name = 'S' WHERE name = 's1'",
+        &[],
+    )
+    .unwrap();
+    let after_update = count(c);
+    let none = c
+        .query_row(
+            "SELECT id FROM users WHERE username = ?1",
+            &[&"nobody"],
+            |r| r.get::<i64>(0),
+        )
+        .is_err_and(|e| matches!(e, rusqlite::Error::QueryReturnedNoRows));
+    Seen {
+        users: users
+            .into_iter()
+            .map(
+                |(id, name, admin, last): (i64, String, bool, Option<i64>)| (id, name, admin, last),
+            )
+            .collect(),
+        token,
+        duplicate_refused: wharf::db::is_unique_violation(&duplicate),
+        missing_reference_refused: wharf::db::is_foreign_key_violation(&missing),
+        counter_steps: (after_insert - before, after_update - after_insert),
+        exists: (
+            c.exists("SELECT 1 FROM users WHERE username = ?1", &[&"Zeta"])
+                .unwrap(),
+            c.exists("SELECT 1 FROM users WHERE username = ?1", &[&"zeta"])
+                .unwrap(),
+        ),
+        none,
+    }
+}
+
+#[test]
+fn the_same_sql_reads_and_refuses_alike_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
+    let sqlite = sqlite.get().unwrap();
+    let on_sqlite = script(Conn::from(&*sqlite));
+
+    let url = cluster().database();
+    let pool = pg::open(&Target::parse(&url, None).unwrap()).unwrap();
+    let pg_conn = pool.get().unwrap();
+    let c = Conn::from(&*pg_conn as &PgConn);
+    assert_eq!(c.engine(), Engine::Postgres);
+    let on_postgres = script(c);
+
+    assert_eq!(on_sqlite, on_postgres);
+    // And what that is: byte order (as SQLite sorts), flags as bools,
+    // refusals by meaning, one step per write.
+    assert_eq!(
+        on_sqlite
+            .users
+            .iter()
+            .map(|u| u.1.as_str())
+            .collect::<Vec<_>>(),
+        ["Zeta", "_x", "a-user", "b-user"]
+    );
+    assert!(on_sqlite.duplicate_refused && on_sqlite.missing_reference_refused);
+    assert_eq!(on_sqlite.counter_steps, (1, 1));
+    assert_eq!(on_sqlite.exists, (true, false));
+    assert!(on_sqlite.none);
+}
+
+/// Every way `--database-url` cannot be used is one sentence, and the
+/// password may come from a file.
+#[test]
+fn a_database_that_cannot_be_used_is_said_in_one_sentence() {
+    let refused = |url: &str| Target::parse(url, None).map(drop).unwrap_err();
+    assert!(refused("mysql://u@h/db").contains("must be a postgres:// URL"));
+    assert!(refused("postgres://u@h:5432").contains("names no database"));
+
+    // Nothing listens there.
+    let port = crate::helpers::free_port();
+    let nowhere = Target::parse(
+        &format!("postgres://postgres@127.0.0.1:{port}/wharf?sslmode=disable"),
+        None,
+    )
+    .unwrap();
+    let why = pg::open(&nowhere).map(drop).unwrap_err();
+    assert!(
+        why.starts_with(&format!(
+            "cannot use the PostgreSQL database at 127.0.0.1:{port}/wharf:"
+        )),
+        "{why}"
+    );
+    assert!(!why.contains('\n'), "{why}");
+
+    // A schema newer than this binary.
+    let url = cluster().database();
+    let target = Target::parse(&url, None).unwrap();
+    drop(pg::open(&target).unwrap());
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    cluster()
+        .psql(db, "UPDATE schema_version SET version = 99")
+        .unwrap();
+    let why = pg::open(&target).map(drop).unwrap_err();
+    assert!(
+        why.contains("its schema is version 99, newer than this wharf's (16)"),
+        "{why}"
+    );
+
+    // Another application's tables are never taken for wharf's.
+    let other = cluster().database();
+    let other_db = other.rsplit('/').next().unwrap().split('?').next().unwrap();
+    cluster()
+        .psql(other_db, "CREATE TABLE users (id int)")
+        .unwrap();
+    let why = pg::open(&Target::parse(&other, None).unwrap())
+        .map(drop)
+        .unwrap_err();
+    assert!(why.contains("give wharf a database of its own"), "{why}");
+
+    // The password from a file: an empty one is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = secret_file(dir.path(), "empty", "");
+    let why = Target::parse(&url, Some(&empty)).map(drop).unwrap_err();
+    assert!(why.contains("is empty"), "{why}");
+    // One from a file is taken (its first line; the throwaway server
+    // trusts loopback, so any password opens it).
+    let file = secret_file(dir.path(), "pw", "from-a-file\n");
+    pg::open(&Target::parse(&cluster().database(), Some(&file)).unwrap()).unwrap();
+}
+
+/// Several processes starting at once on an empty database: one migrates
+/// (under the advisory lock), the others wait and find it done.
+#[test]
+fn processes_starting_together_migrate_once() {
+    let url = cluster().database();
+    let target = Target::parse(&url, None).unwrap();
+    let opened: Vec<_> = (0..4)
+        .map(|_| {
+            let t = target.clone();
+            std::thread::spawn(move || pg::open(&t).map(drop))
+        })
+        .collect();
+    for o in opened {
+        o.join().unwrap().unwrap();
+    }
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    assert_eq!(
+        cluster()
+            .psql(db, "SELECT count(*), max(version) FROM schema_version")
+            .unwrap(),
+        "1|16"
+    );
+}
