@@ -34,6 +34,8 @@ pub enum Engine {
 pub struct PgConn {
     client: RefCell<postgres::Client>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
+    /// Inside `BEGIN` … `COMMIT`/`ROLLBACK`.
+    in_transaction: std::cell::Cell<bool>,
 }
 
 impl PgConn {
@@ -42,6 +44,7 @@ impl PgConn {
         Self {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
+            in_transaction: std::cell::Cell::new(false),
         }
     }
 
@@ -202,6 +205,109 @@ impl Conn<'_> {
         match self {
             Self::Sqlite(c) => c.prepare_cached(sql)?.exists(params),
             Self::Postgres(c) => Ok(!c.query(sql, params)?.is_empty()),
+        }
+    }
+}
+
+/// The advisory lock a PostgreSQL write transaction takes first, so that
+/// writes run one at a time as SQLite's do (`BEGIN IMMEDIATE`): a rule
+/// that reads, then writes (the last administrator, the first account, a
+/// throttle's count) holds on both engines alike.
+const WRITE_LOCK: i64 = 0x0077_6861_7277;
+
+impl<'a> Conn<'a> {
+    /// Whether a transaction is open.
+    pub fn in_transaction(self) -> bool {
+        match self {
+            Self::Sqlite(c) => !c.is_autocommit(),
+            Self::Postgres(c) => c.in_transaction.get(),
+        }
+    }
+
+    /// Starts a write transaction that holds the write lock from the start
+    /// (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `BEGIN` and the
+    /// transaction's advisory lock). It is rolled back when dropped
+    /// uncommitted.
+    pub fn begin_write(self) -> Result<Tx<'a>> {
+        match self {
+            Self::Sqlite(c) => c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?,
+            Self::Postgres(c) => {
+                c.batch("BEGIN")?;
+                c.in_transaction.set(true);
+                c.execute("SELECT pg_advisory_xact_lock(?1)", &[&WRITE_LOCK])
+                    .inspect_err(|_| {
+                        let _ = c.batch("ROLLBACK");
+                        c.in_transaction.set(false);
+                    })?
+            }
+        };
+        Ok(Tx {
+            conn: self,
+            open: true,
+        })
+    }
+
+    /// Starts a read transaction: every statement in it sees one snapshot
+    /// (PostgreSQL: `REPEATABLE READ`, as SQLite's read transactions
+    /// are). Rolled back when dropped.
+    pub fn begin_read(self) -> Result<Tx<'a>> {
+        match self {
+            Self::Sqlite(c) => c.prepare_cached("BEGIN")?.execute([])?,
+            Self::Postgres(c) => {
+                c.batch("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+                c.in_transaction.set(true);
+                0
+            }
+        };
+        Ok(Tx {
+            conn: self,
+            open: true,
+        })
+    }
+}
+
+/// An open transaction; rolled back when dropped without [`Tx::commit`].
+pub struct Tx<'a> {
+    conn: Conn<'a>,
+    open: bool,
+}
+
+impl<'a> Tx<'a> {
+    /// The connection, for the statements of the transaction.
+    pub fn conn(&self) -> Conn<'a> {
+        self.conn
+    }
+
+    /// Commits.
+    pub fn commit(mut self) -> Result<()> {
+        self.open = false;
+        match self.conn {
+            Conn::Sqlite(c) => c.prepare_cached("COMMIT")?.execute([]).map(drop),
+            Conn::Postgres(c) => {
+                c.in_transaction.set(false);
+                c.batch("COMMIT")
+            }
+        }
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        // Nothing to do if this fails: the connection says so at its next
+        // use (and a broken PostgreSQL connection leaves the pool).
+        match self.conn {
+            Conn::Sqlite(c) => {
+                if !c.is_autocommit() {
+                    let _ = c.execute_batch("ROLLBACK");
+                }
+            }
+            Conn::Postgres(c) => {
+                c.in_transaction.set(false);
+                let _ = c.batch("ROLLBACK");
+            }
         }
     }
 }

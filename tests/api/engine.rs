@@ -229,3 +229,93 @@ fn processes_starting_together_migrate_once() {
         "1|16"
     );
 }
+
+/// Transactions mean the same on both engines: a write commits or is
+/// rolled back as a whole, writers take turns (PostgreSQL by an advisory
+/// lock, as SQLite's `BEGIN IMMEDIATE`), and a read sees one snapshot.
+#[test]
+fn transactions_mean_the_same_on_both_engines() {
+    fn check(a: Conn<'_>, b: Conn<'_>, writer: impl FnOnce() + Send) -> (i64, i64, i64, i64) {
+        let count = |c: Conn<'_>| -> i64 {
+            c.query_row("SELECT COUNT(*) FROM audit_log", &[], |r| r.get(0))
+                .unwrap()
+        };
+        let add = |c: Conn<'_>, what: &str| {
+            c.execute(
+                "INSERT INTO audit_log (at, actor, action, target, source) VALUES (1, 't', ?1, '', '')",
+                &[&what],
+            )
+            .unwrap();
+        };
+        // Committed, and rolled back when dropped.
+        let tx = a.begin_write().unwrap();
+        add(tx.conn(), "kept");
+        tx.commit().unwrap();
+        {
+            let tx = a.begin_write().unwrap();
+            add(tx.conn(), "dropped");
+            assert!(a.in_transaction());
+        }
+        assert!(!a.in_transaction());
+        let committed = count(b);
+        // A read sees the snapshot of its first statement.
+        let read = a.begin_read().unwrap();
+        let before = count(read.conn());
+        add(b, "meanwhile");
+        let during = count(read.conn());
+        drop(read);
+        let after = count(a);
+        // Writers take turns: another writer waits for this one's commit.
+        let tx = a.begin_write().unwrap();
+        std::thread::scope(|s| {
+            s.spawn(writer);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            add(tx.conn(), "first");
+            tx.commit().unwrap();
+        });
+        let order: Vec<String> = a
+            .query_map(
+                "SELECT action FROM audit_log WHERE action IN ('first', 'second') ORDER BY id",
+                &[],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(order, ["first", "second"]);
+        (committed, before, during, after)
+    }
+    let second = |c: Conn<'_>| {
+        let tx = c.begin_write().unwrap();
+        tx.conn()
+            .execute(
+                "INSERT INTO audit_log (at, actor, action, target, source) VALUES (1, 't', 'second', '', '')",
+                &[],
+            )
+            .unwrap();
+        tx.commit().unwrap();
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
+    let (a, b, w) = (
+        sqlite.get().unwrap(),
+        sqlite.get().unwrap(),
+        sqlite.get().unwrap(),
+    );
+    let on_sqlite = check(Conn::from(&*a), Conn::from(&*b), move || {
+        second(Conn::from(&*w))
+    });
+
+    let pool = pg::open(&Target::parse(&cluster().database(), None).unwrap()).unwrap();
+    let (a, b, w) = (
+        pool.get().unwrap(),
+        pool.get().unwrap(),
+        pool.get().unwrap(),
+    );
+    let on_postgres = check(
+        Conn::from(&*a as &PgConn),
+        Conn::from(&*b as &PgConn),
+        move || second(Conn::from(&*w as &PgConn)),
+    );
+    assert_eq!(on_sqlite, on_postgres);
+    assert_eq!(on_sqlite, (1, 1, 1, 2));
+}
