@@ -122,10 +122,11 @@ fn audit_entries(dir: &Path) -> i64 {
 
 fn populate(dir: &Path) {
     let pool = wharf::db::open(&dir.join("wharf.db")).expect("db");
-    let mut conn = pool.get().expect("conn");
+    let pooled = pool.get().expect("conn");
+    let conn = pooled.conn();
     let master = wharf::keys::master_key(wharf::keys::KeyFile::InDataDir(dir), None, &conn)
         .expect("master key");
-    let tx = conn.transaction().expect("tx");
+    let tx = conn.begin_write().expect("tx");
     for i in 0..SECRETS {
         let name = format!("secret-{i:05}");
         let sealed = master.seal(
@@ -174,7 +175,7 @@ fn populate(dir: &Path) {
         .expect("insert image");
     }
     tx.commit().expect("commit");
-    drop(conn);
+    drop(pooled);
     add_bench_user(dir);
 }
 

@@ -1,7 +1,8 @@
 //! The audit trail: who did what to which object, from where. Entries never
 //! hold a password, key or token: callers pass names, not values.
 
-use rusqlite::{Connection, params};
+use crate::db::Conn;
+use rusqlite::params;
 
 use crate::db::{self, Pool};
 use crate::error::AppError;
@@ -67,19 +68,19 @@ pub mod action {
     }
 }
 
-/// Appends one entry.
+/// Appends one entry; its id.
 pub fn record(
-    conn: &Connection,
+    conn: &Conn<'_>,
     actor: &str,
     action: &str,
     target: &str,
     source: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO audit_log (at, actor, action, target, source) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![db::now(), actor, action, target, source])?;
-    Ok(())
+) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO audit_log (at, actor, action, target, source) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        params![db::now(), actor, action, target, source],
+        |r| r.get(0),
+    )
 }
 
 /// Who acts, and from where: the fixed part of an audit entry.
@@ -101,7 +102,8 @@ pub async fn record_alone(
 ) -> Result<(), AppError> {
     let action = action.into();
     db::run(pool, move |c| {
-        Ok(record(c, &actor.name, &action, &target, &actor.source)?)
+        record(c, &actor.name, &action, &target, &actor.source)?;
+        Ok(())
     })
     .await
 }
@@ -113,7 +115,7 @@ pub async fn delete_named(
     actor: Actor,
     (kind, action): (&'static str, &'static str),
     name: &str,
-    delete: fn(&Connection, &str) -> rusqlite::Result<bool>,
+    delete: fn(&Conn<'_>, &str) -> rusqlite::Result<bool>,
 ) -> Result<(), AppError> {
     let n = name.to_owned();
     let outcome = audited(pool, actor, action, format!("{kind}/{name}"), move |c| {
@@ -171,7 +173,7 @@ pub async fn audited<T, R, F>(
 where
     T: Send + 'static,
     R: Send + 'static,
-    F: FnOnce(&Connection) -> Result<Outcome<T, R>, AppError> + Send + 'static,
+    F: FnOnce(&Conn<'_>) -> Result<Outcome<T, R>, AppError> + Send + 'static,
 {
     let action = action.into();
     db::run(pool, move |c| {
@@ -212,19 +214,20 @@ impl Entry {
 pub const PER_PAGE: i64 = 50;
 
 /// How many entries match `actor` (exactly) and `target` (as a prefix).
-pub fn count(conn: &Connection, actor: &str, target: &str) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn count(conn: &Conn<'_>, actor: &str, target: &str) -> rusqlite::Result<i64> {
+    conn.query_row(
         r#"SELECT COUNT(*) FROM audit_log
            WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR substr(target, 1, length(?2)) = ?2)"#,
-    )?
-    .query_row(params![actor, target], |r| r.get(0))
+        params![actor, target],
+        |r| r.get(0),
+    )
 }
 
 /// Newest first; `actor` matches exactly, `target` as a prefix (so
 /// `secret/` is every secret). One more row than a page is read to know
 /// whether there is a next page without counting the whole log.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn<'_>,
     actor: &str,
     target: &str,
     page: i64,
@@ -237,25 +240,26 @@ pub fn list(
 
 /// `limit` entries from `offset`, newest first.
 pub fn entries(
-    conn: &Connection,
+    conn: &Conn<'_>,
     actor: &str,
     target: &str,
     limit: i64,
     offset: i64,
 ) -> rusqlite::Result<Vec<Entry>> {
-    conn.prepare_cached(
+    conn.query_map(
         r#"SELECT at, actor, action, target, source FROM audit_log
                WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR substr(target, 1, length(?2)) = ?2)
                ORDER BY id DESC LIMIT ?3 OFFSET ?4"#,
+        params![actor, target, limit, offset],
+        |r| {
+            Ok(Entry {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                target: r.get(3)?,
+                source: r.get(4)?,
+            })
+        },
     )?
-    .query_map(params![actor, target, limit, offset], |r| {
-        Ok(Entry {
-            at: r.get(0)?,
-            actor: r.get(1)?,
-            action: r.get(2)?,
-            target: r.get(3)?,
-            source: r.get(4)?,
-        })
-    })?
     .collect()
 }

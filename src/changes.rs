@@ -27,7 +27,7 @@ use std::hash::Hash;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 /// The size of one copy of the wal-index header.
 const HEADER: usize = 48;
@@ -52,7 +52,7 @@ struct Watch {
     /// truncates the `-shm` file only when its last connection closes (or
     /// when a first one finds none open), and while this one is open
     /// neither can happen, so the file read is the one in use.
-    _keep: Mutex<Connection>,
+    _keep: Mutex<rusqlite::Connection>,
 }
 
 impl Changes {
@@ -111,18 +111,18 @@ impl Watch {
     fn open(path: &Path) -> Result<Self, String> {
         // SQLite names the -shm after the file, its links resolved.
         let path = &std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let keep = Connection::open(path).map_err(|e| e.to_string())?;
+        let keep = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
         keep.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
         let mode: String = keep
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .query_row("PRAGMA journal_mode", (), |r| r.get(0))
             .map_err(|e| e.to_string())?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(format!("the journal mode is {mode}, not wal"));
         }
         // A read maps the wal-index, so that this connection holds it.
-        keep.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
+        keep.query_row("SELECT COUNT(*) FROM sqlite_master", (), |r| {
+            r.get::<usize, i64>(0)
         })
         .map_err(|e| e.to_string())?;
         let mut shm = path.as_os_str().to_owned();
@@ -214,12 +214,12 @@ pub enum Read<'a> {
     Memory(Stamp),
     /// From the database, on a connection in a read transaction that began
     /// after the commit stamp was the one given (none: nothing is kept).
-    Db(&'a Connection, Option<Stamp>),
+    Db(&'a Conn<'a>, Option<Stamp>),
 }
 
 impl<'a> Read<'a> {
     /// The connection of a trip; [`Miss::NotKept`] from memory.
-    pub fn conn(self) -> Result<&'a Connection, Miss> {
+    pub fn conn(self) -> Result<&'a Conn<'a>, Miss> {
         match self {
             Self::Memory(_) => Err(Miss::NotKept),
             Self::Db(conn, _) => Ok(conn),
@@ -326,7 +326,7 @@ impl<K: Ord + Copy, V> Derived<K, V> {
     pub fn read<E: From<Miss>>(
         &self,
         read: Read<'_>,
-        current: impl FnOnce(&Connection) -> Result<Arc<V>, E>,
+        current: impl FnOnce(&Conn<'_>) -> Result<Arc<V>, E>,
     ) -> Result<Arc<V>, E> {
         match read {
             Read::Memory(now) => self.kept(now).ok_or_else(|| Miss::NotKept.into()),
@@ -386,7 +386,7 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
         &self,
         key: K,
         read: Read<'_>,
-        load: impl FnOnce(&Connection) -> Result<V, E>,
+        load: impl FnOnce(&Conn<'_>) -> Result<V, E>,
     ) -> Result<V, E> {
         match read {
             Read::Memory(now) => self.get(&key, now).ok_or_else(|| Miss::NotKept.into()),
@@ -404,6 +404,7 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     fn db() -> (tempfile::TempDir, std::path::PathBuf, crate::db::Pool) {
         let dir = tempfile::tempdir().unwrap();
@@ -418,9 +419,10 @@ mod tests {
         let changes = Changes::watch(&path);
         let first = changes.stamp().expect("a stamp");
         // Reads change nothing.
-        let conn = pool.get().unwrap();
+        let pooled = pool.get().unwrap();
+        let conn = pooled.conn();
         let _: i64 = conn
-            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .query_row("SELECT COUNT(*) FROM users", (), |r| r.get(0))
             .unwrap();
         assert_eq!(changes.stamp(), Some(first));
         // A commit on another connection of the pool.
@@ -434,14 +436,14 @@ mod tests {
         assert_eq!(changes.stamp(), Some(second));
         // A connection of its own, as another process would open.
         let other = Connection::open(&path).unwrap();
-        other.execute("INSERT INTO t VALUES (3)", []).unwrap();
+        other.execute("INSERT INTO t VALUES (3)", ()).unwrap();
         let third = changes.stamp().expect("a stamp");
         assert_ne!(third, second);
         // A checkpoint, then a write that starts the WAL over.
         other
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", (), |_| Ok(()))
             .unwrap();
-        other.execute("INSERT INTO t VALUES (4)", []).unwrap();
+        other.execute("INSERT INTO t VALUES (4)", ()).unwrap();
         let fourth = changes.stamp().expect("a stamp");
         assert!(![first, second, third].contains(&fourth));
     }
@@ -469,6 +471,7 @@ mod tests {
         let before = changes.stamp().expect("a stamp");
         pool.get()
             .unwrap()
+            .conn()
             .execute_batch("CREATE TABLE t (x)")
             .unwrap();
         assert_ne!(changes.stamp(), Some(before));
@@ -495,6 +498,7 @@ mod tests {
         assert_eq!(memo.get(&1, s1), Some("one"));
         pool.get()
             .unwrap()
+            .conn()
             .execute_batch("CREATE TABLE t (x)")
             .unwrap();
         let s2 = changes.stamp().unwrap();

@@ -8,9 +8,10 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::db::Conn;
 use actix_web::cookie::Key;
 use base64::Engine;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::OptionalExtension;
 
 use crate::crypto::MasterKey;
 use crate::options::KeyBytes;
@@ -87,7 +88,7 @@ impl<'a> KeyFile<'a> {
 pub fn master_key(
     file: KeyFile<'_>,
     env: Option<&KeyBytes>,
-    conn: &Connection,
+    conn: &Conn<'_>,
 ) -> Result<MasterKey, KeyError> {
     let path = file.path("master.key");
     let stored = match env {
@@ -125,17 +126,17 @@ pub fn master_key(
 }
 
 /// Whether anything in the database was sealed with a master key.
-fn holds_sealed_values(conn: &Connection) -> Result<bool, KeyError> {
+fn holds_sealed_values(conn: &Conn<'_>) -> Result<bool, KeyError> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM key_check) OR EXISTS (SELECT 1 FROM secrets)",
-        [],
+        (),
         |r| r.get(0),
     )?)
 }
 
 /// Opens the key-check value, or seals one the first time (after proving
 /// the key on a stored secret, if there is one).
-fn check_against_database(key: &MasterKey, conn: &Connection) -> Result<(), KeyError> {
+fn check_against_database(key: &MasterKey, conn: &Conn<'_>) -> Result<(), KeyError> {
     let wrong = || {
         KeyError::Invalid(
             "the master key does not open the credentials stored in wharf.db: it is not the key \
@@ -144,7 +145,7 @@ fn check_against_database(key: &MasterKey, conn: &Connection) -> Result<(), KeyE
         )
     };
     let check: Option<Vec<u8>> = conn
-        .query_row("SELECT sealed FROM key_check WHERE id = 1", [], |r| {
+        .query_row("SELECT sealed FROM key_check WHERE id = 1", (), |r| {
             r.get(0)
         })
         .optional()?;
@@ -155,7 +156,7 @@ fn check_against_database(key: &MasterKey, conn: &Connection) -> Result<(), KeyE
         };
     }
     let sample: Option<(String, Vec<u8>)> = conn
-        .query_row("SELECT name, sealed FROM secrets LIMIT 1", [], |r| {
+        .query_row("SELECT name, sealed FROM secrets LIMIT 1", (), |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?;

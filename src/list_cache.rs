@@ -22,8 +22,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use crate::db::Conn;
 use memchr::memmem;
-use rusqlite::Connection;
 
 use crate::changes::{Read, Stamp};
 
@@ -91,11 +91,13 @@ impl<R, D: Clone> ListCache<R, D> {
     /// (see [`crate::db::read_tx`]), so that the rows read next are the ones
     /// the counter counted, and never one that has written: its counter
     /// could still be rolled back and then reached again by other rows.
-    pub fn view<'a>(&'a self, conn: &'a Connection) -> rusqlite::Result<View<'a, R, D>> {
-        debug_assert!(!conn.is_autocommit(), "a view needs a transaction");
-        let generation = conn
-            .prepare_cached("SELECT n FROM change_counters WHERE tbl = ?1")?
-            .query_row([self.table], |r| r.get::<_, i64>(0))?;
+    pub fn view<'a>(&'a self, conn: &'a Conn<'a>) -> rusqlite::Result<View<'a, R, D>> {
+        debug_assert!(conn.in_transaction(), "a view needs a transaction");
+        let generation = conn.query_row(
+            "SELECT n FROM change_counters WHERE tbl = ?1",
+            [self.table],
+            |r| r.get::<usize, i64>(0),
+        )?;
         Ok(View {
             cache: self,
             conn: Some(conn),
@@ -233,7 +235,7 @@ impl Order {
 pub struct View<'a, R, D> {
     cache: &'a ListCache<R, D>,
     /// `None` for a view from memory.
-    conn: Option<&'a Connection>,
+    conn: Option<&'a Conn<'a>>,
     /// The stamp a trip's transaction began after, if known.
     seen: Option<Stamp>,
     generation: i64,
@@ -242,7 +244,7 @@ pub struct View<'a, R, D> {
 impl<'a, R, D: Clone> View<'a, R, D> {
     /// The connection of a view in a read transaction; [`Miss::NotKept`]
     /// for one from memory.
-    pub fn conn(&self) -> Result<&'a Connection, Miss> {
+    pub fn conn(&self) -> Result<&'a Conn<'a>, Miss> {
         self.conn.ok_or(Miss::NotKept)
     }
 
@@ -283,12 +285,11 @@ impl<'a, R, D: Clone> View<'a, R, D> {
         }
         let ids = self
             .conn()?
-            .prepare(&format!(
-                "SELECT id FROM {} {}",
-                self.cache.table,
-                order_by()
-            ))?
-            .query_map([], |r| r.get(0))?
+            .query_map(
+                &format!("SELECT id FROM {} {}", self.cache.table, order_by()),
+                (),
+                |r| r.get(0),
+            )?
             .collect::<rusqlite::Result<Vec<i64>>>()?;
         let place = ids.iter().enumerate().map(|(at, id)| (*id, at)).collect();
         let order = Arc::new(Order { ids, place });
@@ -429,24 +430,34 @@ struct SearchIndex {
 }
 
 impl SearchIndex {
-    fn build(conn: &Connection, table: &str) -> rusqlite::Result<Self> {
+    fn build(conn: &Conn<'_>, table: &str) -> rusqlite::Result<Self> {
         let mut index = Self {
             text: String::new(),
             starts: Vec::new(),
             ids: Vec::new(),
             grams: HashMap::new(),
         };
-        let mut stmt = conn.prepare(&format!("SELECT id, name, display_name FROM {table}"))?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
+        let rows = conn.query_map(
+            &format!("SELECT id, name, display_name FROM {table}"),
+            (),
+            |r| {
+                // The row's text folded as it is read, without a copy of
+                // each name.
+                let mut text = String::new();
+                for part in [r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?] {
+                    text.extend(fold(part));
+                    text.push('\n');
+                }
+                Ok((r.get(0)?, text))
+            },
+        )?;
+        for row in rows {
+            let (id, text) = row?;
             index.starts.push(index.text.len());
-            index.ids.push(r.get(0)?);
+            index.ids.push(id);
             // A search has no control characters (see `Listing::read`),
             // so no match runs across the newlines; `find` checks anyway.
-            for part in [r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?] {
-                index.text.extend(fold(part));
-                index.text.push('\n');
-            }
+            index.text.push_str(&text);
         }
         let mut grams: HashMap<[u8; 3], Vec<u32>> = HashMap::new();
         for (row, part) in (0u32..).zip(index.rows()) {
@@ -522,6 +533,7 @@ impl SearchIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     fn db() -> Connection {
         let c = Connection::open_in_memory().expect("db");
@@ -542,13 +554,14 @@ mod tests {
         c
     }
 
-    fn search(cache: &ListCache, c: &Connection, q: &str) -> Vec<i64> {
+    fn search(cache: &ListCache, c: &Conn<'_>, q: &str) -> Vec<i64> {
         crate::db::read_tx(c, |c| cache.view(c)?.search(q)).expect("search")
     }
 
     #[test]
     fn search_is_a_case_blind_substring_match_with_one_hit_per_row() {
         let (c, cache) = (db(), ListCache::new("t"));
+        let c = Conn::from(&c);
         assert_eq!(search(&cache, &c, "TEAM"), [1, 2, 3]);
         assert_eq!(search(&cache, &c, "älpha"), [1]);
         assert_eq!(search(&cache, &c, "ΟΔΟΣ"), [4], "as stored");
@@ -575,10 +588,11 @@ mod tests {
         let rows: Vec<(i64, String)> = c
             .prepare("SELECT id, name || char(10) || display_name || char(10) FROM t")
             .expect("rows")
-            .query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+            .query_map((), |r| Ok((r.get(0)?, r.get::<usize, String>(1)?)))
             .expect("rows")
             .collect::<Result<_, _>>()
             .expect("rows");
+        let c = Conn::from(&c);
         let cache = ListCache::new("t");
         for q in [
             "team 42",
@@ -614,7 +628,8 @@ mod tests {
     #[test]
     fn a_write_is_seen_by_the_next_read_and_an_old_snapshot_does_not_win() {
         let (c, cache) = (db(), ListCache::new("t"));
-        let order = |c: &Connection| {
+        let c = Conn::from(&c);
+        let order = |c: &Conn<'_>| {
             crate::db::read_tx(c, |c| {
                 cache
                     .view(c)?
@@ -626,7 +641,7 @@ mod tests {
         };
         assert_eq!(order(&c), [2, 1, 4, 3]);
         assert_eq!(search(&cache, &c, "gh"), [2]);
-        c.execute("DELETE FROM t WHERE id = 2", []).expect("delete");
+        c.execute("DELETE FROM t WHERE id = 2", ()).expect("delete");
         assert_eq!(order(&c), [1, 4, 3]);
         assert_eq!(search(&cache, &c, "gh"), Vec::<i64>::new());
 

@@ -3,8 +3,8 @@
 
 use std::rc::Rc;
 
+use crate::db::Conn;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use rusqlite::Connection;
 use rusqlite::types::{ToSql, Value};
 
 use crate::db::TextEnum;
@@ -58,7 +58,7 @@ pub async fn load<S: TextEnum, T: Send + 'static>(
     pool: &crate::db::Pool,
     query: &QueryPairs,
     base: &'static str,
-    list: fn(&Connection, Listing) -> rusqlite::Result<Page<T>>,
+    list: fn(&Conn<'_>, Listing) -> rusqlite::Result<Page<T>>,
 ) -> Result<Page<T>, crate::error::AppError> {
     let listing = Listing::lenient::<S>(query, base);
     crate::db::run(pool, move |c| Ok(list(c, listing)?)).await
@@ -383,12 +383,10 @@ impl Filter {
     }
 
     /// How many rows match.
-    pub fn total(&self, conn: &Connection) -> rusqlite::Result<i64> {
+    pub fn total(&self, conn: &Conn<'_>) -> rusqlite::Result<i64> {
         match &self.count {
             Count::Known(n) => Ok(*n),
-            Count::Query(sql) => conn
-                .prepare_cached(sql)?
-                .query_row(rusqlite::params_from_iter(&self.args), |r| r.get(0)),
+            Count::Query(sql) => conn.query_row(sql, &self.args, |r| r.get(0)),
         }
     }
 

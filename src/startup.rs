@@ -64,7 +64,7 @@ impl Application {
         let master = keys::master_key(
             keys::KeyFile::of(config.serve.master_key_file.as_deref(), &config.data_dir),
             config.serve.master_key.as_ref(),
-            &*pool.get()?,
+            &pool.get()?.conn(),
         )
         .map_err(AppError::internal)?;
         let cookie_key = keys::session_key(
@@ -86,12 +86,13 @@ impl Application {
         })?;
         let addr = listener.local_addr().map_err(AppError::internal)?;
 
-        let conn = pool.get()?;
+        let pooled = pool.get()?;
+        let conn = pooled.conn();
         let no_users = user_store::count(&conn)? == 0;
         // Delivered patterns stored before today's rules are not served:
         // each is said here, and on its secret's page, until fixed.
         crate::clusters::credentials::warn_of_unserved(&conn)?;
-        drop(conn);
+        drop(pooled);
         let setup_token = no_users.then(crate::web::new_token);
         let setup_url = setup_token
             .as_ref()

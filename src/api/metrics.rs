@@ -22,8 +22,11 @@ pub async fn metrics(
     let now = state.tokens.clock.now();
     let (by_type, summary, tokens) = db::run(&state.pool, move |c| {
         let counted: Vec<(Kind, i64)> = c
-            .prepare_cached("SELECT kind, COUNT(*) FROM secrets GROUP BY kind")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(
+                "SELECT kind, COUNT(*) FROM secrets GROUP BY kind",
+                (),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
             .collect::<rusqlite::Result<_>>()?;
         // Every kind, those with no secret as 0.
         let by_type: Vec<(&'static str, i64)> = Kind::ALL
@@ -38,18 +41,17 @@ pub async fn metrics(
         let mut tokens: Vec<(&'static str, i64)> = ["fresh", "aging", "expired", "none"]
             .map(|s| (s, 0))
             .to_vec();
-        let mut stmt = c.prepare_cached(
+        let lives = c.query_map(
             "SELECT token_minted_at, token_expires_at FROM secrets WHERE kind = 'ecr'",
+            (),
+            |r| Ok(TokenLife::of(r.get(0)?, r.get(1)?)),
         )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let state = TokenLife::state(TokenLife::of(r.get(0)?, r.get(1)?), now);
+        for life in lives {
+            let state = TokenLife::state(life?, now);
             if let Some(slot) = tokens.iter_mut().find(|(s, _)| *s == state) {
                 slot.1 += 1;
             }
         }
-        drop(rows);
-        drop(stmt);
         let summary = db::read_tx(c, |c| store::summary(Read::Db(c, None), &cache))?;
         Ok((by_type, summary, tokens))
     })

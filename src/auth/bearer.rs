@@ -19,6 +19,7 @@ use super::tokens::{self, Scope};
 use crate::audit::Actor;
 use crate::changes::Stamp;
 use crate::db;
+use crate::db::Conn;
 use crate::error::AppError;
 use crate::web::Problem;
 
@@ -240,11 +241,7 @@ impl FromRequest for Presented {
 
 /// The holder of `token` (with its SHA-256), noting its use (at most once
 /// a minute); a failure is counted and throttled per address.
-fn holder(
-    c: &rusqlite::Connection,
-    token: &str,
-    src: &str,
-) -> Result<Option<([u8; 32], Found)>, AppError> {
+fn holder(c: &Conn<'_>, token: &str, src: &str) -> Result<Option<([u8; 32], Found)>, AppError> {
     // What has no token's shape cannot be a guess at one: it is
     // refused without counting (or a database lookup).
     if !tokens::well_formed(token) {
@@ -279,7 +276,7 @@ fn holder(
 
 /// Who holds the presented token, checked on `c` (a write when a use is
 /// noted, at most once a minute; a failure is counted and throttled).
-pub fn identify(c: &rusqlite::Connection, p: &Presented) -> Result<Caller, Problem> {
+pub fn identify(c: &Conn<'_>, p: &Presented) -> Result<Caller, Problem> {
     let Some(token) = &p.token else {
         return identify_none();
     };

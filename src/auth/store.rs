@@ -2,7 +2,8 @@
 //! their password hashes and session versions. The Users admin area builds
 //! on this (`users::store`); nothing here knows about pages.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::Conn;
+use rusqlite::{OptionalExtension, params};
 
 use crate::db;
 use crate::domain::UserId;
@@ -52,7 +53,7 @@ macro_rules! user_columns {
 }
 pub(crate) const COLUMNS: &str = user_columns!();
 
-pub(crate) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+pub(crate) fn from_row(r: &crate::db::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
         username: r.get(1)?,
@@ -63,66 +64,72 @@ pub(crate) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 }
 
 /// The user with that id.
-pub fn find_by_id(conn: &Connection, id: UserId) -> rusqlite::Result<Option<User>> {
+pub fn find_by_id(conn: &Conn<'_>, id: UserId) -> rusqlite::Result<Option<User>> {
     // A literal: every signed-in request runs this.
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE id = ?1"
-    ))?
-    .query_row([id], from_row)
+    conn.query_row(
+        concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1"),
+        [id],
+        from_row,
+    )
     .optional()
 }
 
 /// The user with that name, with the password hash.
 pub fn credentials_by_name(
-    conn: &Connection,
+    conn: &Conn<'_>,
     username: &str,
 ) -> rusqlite::Result<Option<Credentials>> {
     credentials(conn, "username = ?1", &username)
 }
 
 /// The user with that id, with the password hash.
-pub fn credentials_by_id(conn: &Connection, id: UserId) -> rusqlite::Result<Option<Credentials>> {
+pub fn credentials_by_id(conn: &Conn<'_>, id: UserId) -> rusqlite::Result<Option<Credentials>> {
     credentials(conn, "id = ?1", &id)
 }
 
 fn credentials(
-    conn: &Connection,
+    conn: &Conn<'_>,
     filter: &str,
     key: &dyn rusqlite::ToSql,
 ) -> rusqlite::Result<Option<Credentials>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, password_hash FROM users WHERE {filter}"
-    ))?
-    .query_row([key], |r| {
-        Ok(Credentials {
-            user: from_row(r)?,
-            password_hash: r.get(5)?,
-        })
-    })
+    conn.query_row(
+        &format!("SELECT {COLUMNS}, password_hash FROM users WHERE {filter}"),
+        [key],
+        |r| {
+            Ok(Credentials {
+                user: from_row(r)?,
+                password_hash: r.get(5)?,
+            })
+        },
+    )
     .optional()
 }
 
 /// Whether the account has a password (one made by single sign-on has
 /// none).
-pub fn has_password(conn: &Connection, id: UserId) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT password_hash != ?2 FROM users WHERE id = ?1")?
-        .query_row(rusqlite::params![id, NO_PASSWORD], |r| r.get(0))
-        .optional()
-        .map(|v| v.unwrap_or(false))
+pub fn has_password(conn: &Conn<'_>, id: UserId) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT password_hash != ?2 FROM users WHERE id = ?1",
+        rusqlite::params![id, NO_PASSWORD],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(|v| v.unwrap_or(false))
 }
 
 /// Whether a single sign-on identity is bound to the account.
-pub fn has_sso_identity(conn: &Connection, id: UserId) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT oidc_issuer IS NOT NULL FROM users WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()
-        .map(|v| v.unwrap_or(false))
+pub fn has_sso_identity(conn: &Conn<'_>, id: UserId) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT oidc_issuer IS NOT NULL FROM users WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(|v| v.unwrap_or(false))
 }
 
 /// Active administrators other than `except` (the guard that keeps one).
-pub fn other_active_admins(conn: &Connection, except: UserId) -> rusqlite::Result<i64> {
+pub fn other_active_admins(conn: &Conn<'_>, except: UserId) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND active = 1 AND id != ?1",
         [except],
@@ -131,15 +138,15 @@ pub fn other_active_admins(conn: &Connection, except: UserId) -> rusqlite::Resul
 }
 
 /// How many users exist.
-pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+pub fn count(conn: &Conn<'_>) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM users", (), |r| r.get(0))
 }
 
 /// Inserts a user with an already computed argon2 hash. The account gets
 /// an id never used before and a random session version, so no cookie made
 /// for an earlier account can ever match it.
 pub fn create(
-    conn: &Connection,
+    conn: &Conn<'_>,
     username: &str,
     password_hash: &str,
     is_admin: bool,
@@ -180,7 +187,7 @@ pub fn create(
 }
 
 /// Notes a successful sign-in.
-pub fn record_login(conn: &Connection, id: UserId) -> rusqlite::Result<()> {
+pub fn record_login(conn: &Conn<'_>, id: UserId) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
         params![id, db::now()],
@@ -189,7 +196,7 @@ pub fn record_login(conn: &Connection, id: UserId) -> rusqlite::Result<()> {
 }
 
 /// Ends every session of the user (they carry the old version).
-pub fn end_sessions(conn: &Connection, id: UserId) -> rusqlite::Result<()> {
+pub fn end_sessions(conn: &Conn<'_>, id: UserId) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE users SET session_version = session_version + 1 WHERE id = ?1",
         [id],
@@ -199,11 +206,7 @@ pub fn end_sessions(conn: &Connection, id: UserId) -> rusqlite::Result<()> {
 
 /// Sets a user's own new password and ends their other sessions; returns
 /// the new session version for the session that made the change.
-pub fn change_password(
-    conn: &Connection,
-    id: UserId,
-    password_hash: &str,
-) -> rusqlite::Result<i64> {
+pub fn change_password(conn: &Conn<'_>, id: UserId, password_hash: &str) -> rusqlite::Result<i64> {
     conn.query_row(
         r#"UPDATE users SET password_hash = ?2, session_version = session_version + 1,
              version = version + 1, updated_at = ?3

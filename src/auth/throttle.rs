@@ -2,7 +2,8 @@
 //! table (pruned as it grows), so the limit holds across restarts and
 //! memory stays bounded.
 
-use rusqlite::{Connection, params};
+use crate::db::Conn;
+use rusqlite::params;
 
 use crate::db;
 use crate::domain::Username;
@@ -41,11 +42,7 @@ pub fn source_key(addr: &str) -> String {
 /// for sign-in. Failed API tokens are not counted here: a burst of bad
 /// tokens from a shared address (an office NAT, a CI runner pool) must not
 /// lock its people out.
-pub fn retry_after(
-    conn: &Connection,
-    username: &str,
-    source: &str,
-) -> rusqlite::Result<Option<u64>> {
+pub fn retry_after(conn: &Conn<'_>, username: &str, source: &str) -> rusqlite::Result<Option<u64>> {
     let source = source_key(source);
     let wait = locked(conn, "username = ?1", username, MAX_PER_USERNAME)?
         .into_iter()
@@ -61,14 +58,16 @@ pub fn retry_after(
 
 /// Seconds until the window frees a try, when the failures that `filter`
 /// (binding `?1` to `key`) selects reached `max` in it.
-fn locked(conn: &Connection, filter: &str, key: &str, max: i64) -> rusqlite::Result<Option<u64>> {
+fn locked(conn: &Conn<'_>, filter: &str, key: &str, max: i64) -> rusqlite::Result<Option<u64>> {
     let since = db::now() - WINDOW_SECS;
-    let (n, oldest): (i64, Option<i64>) = conn
-        .prepare_cached(&format!(
+    let (n, oldest): (i64, Option<i64>) = conn.query_row(
+        &format!(
             "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM login_failures
               WHERE {filter} AND at > ?2 ORDER BY at DESC LIMIT ?3)"
-        ))?
-        .query_row(params![key, since, max], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        ),
+        params![key, since, max],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     Ok((n >= max).then(|| {
         (oldest.unwrap_or(since) + WINDOW_SECS - db::now())
             .max(1)
@@ -107,7 +106,7 @@ impl Bucket {
 /// `bucket`. Only the failure-prone step asks: a valid token or a working
 /// sign-in is never throttled.
 pub fn retry_after_in(
-    conn: &Connection,
+    conn: &Conn<'_>,
     bucket: Bucket,
     source: &str,
 ) -> rusqlite::Result<Option<u64>> {
@@ -121,20 +120,23 @@ pub fn retry_after_in(
 }
 
 /// Counts a failure, and forgets failures older than the window.
-pub fn record_failure(conn: &Connection, username: &str, source: &str) -> rusqlite::Result<()> {
+pub fn record_failure(conn: &Conn<'_>, username: &str, source: &str) -> rusqlite::Result<()> {
     let source = source_key(source);
     let now = db::now();
-    conn.prepare_cached("DELETE FROM login_failures WHERE at <= ?1")?
-        .execute([now - WINDOW_SECS])?;
-    conn.prepare_cached("INSERT INTO login_failures (username, source, at) VALUES (?1, ?2, ?3)")?
-        .execute(params![username, source, now])?;
+    conn.execute(
+        "DELETE FROM login_failures WHERE at <= ?1",
+        [now - WINDOW_SECS],
+    )?;
+    conn.execute(
+        "INSERT INTO login_failures (username, source, at) VALUES (?1, ?2, ?3)",
+        params![username, source, now],
+    )?;
     Ok(())
 }
 
 /// A success clears that username's count.
-pub fn clear(conn: &Connection, username: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM login_failures WHERE username = ?1")?
-        .execute([username])?;
+pub fn clear(conn: &Conn<'_>, username: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM login_failures WHERE username = ?1", [username])?;
     Ok(())
 }
 

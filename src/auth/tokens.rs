@@ -1,8 +1,9 @@
 //! Personal access tokens: `wharf_` and 43 base64url characters (32
 //! random bytes). Only their SHA-256 is stored; a token acts as its user.
 
+use crate::db::Conn;
 use base64::Engine;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::store::{COLUMNS, User, from_row};
@@ -119,7 +120,7 @@ impl TokenRow {
 const ROW: &str = "t.id, u.username, t.name, t.scope, t.created_at, t.expires_at,
                    t.last_used_at, t.last_used_from, t.revoked_at";
 
-fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+fn token_row(r: &crate::db::Row<'_>) -> rusqlite::Result<TokenRow> {
     let at: Option<i64> = r.get(6)?;
     let from: Option<String> = r.get(7)?;
     Ok(TokenRow {
@@ -170,7 +171,7 @@ pub enum CreateError {
 /// still at that version: a token asked for just before an administrator
 /// reset the password or disabled the account is not made after it.
 pub fn create(
-    conn: &Connection,
+    conn: &Conn<'_>,
     user: UserId,
     session_version: Option<i64>,
     name: &str,
@@ -179,105 +180,110 @@ pub fn create(
     token: &NewToken,
 ) -> Result<i64, CreateError> {
     let now = db::now();
-    let live: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND active = 1
+    let live: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND active = 1
                               AND (?2 IS NULL OR session_version = ?2))",
-        )?
-        .query_row(params![user, session_version], |r| r.get(0))?;
+        params![user, session_version],
+        |r| r.get(0),
+    )?;
     if !live {
         return Err(CreateError::Inactive);
     }
     // An expired token of that name gives the name back.
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE api_tokens SET revoked_at = ?3
          WHERE user_id = ?1 AND name = ?2 AND revoked_at IS NULL AND expires_at <= ?3",
-    )?
-    .execute(params![user, name, now])?;
-    conn.prepare_cached(
-        "INSERT INTO api_tokens (user_id, name, scope, hash, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        user,
-        name,
-        scope.as_str(),
-        &token.hash[..],
-        now,
-        now.saturating_add(lifetime)
-    ])
-    .map_err(|e| {
-        if db::is_unique_violation(&e) {
-            CreateError::Duplicate(name.to_owned())
-        } else {
-            CreateError::Db(e)
-        }
-    })?;
-    Ok(conn.last_insert_rowid())
+        params![user, name, now],
+    )?;
+    let id: i64 = conn
+        .query_row(
+            "INSERT INTO api_tokens (user_id, name, scope, hash, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            params![
+                user,
+                name,
+                scope.as_str(),
+                &token.hash[..],
+                now,
+                now.saturating_add(lifetime)
+            ],
+            |r| r.get(0),
+        )
+        .map_err(|e| {
+            if db::is_unique_violation(&e) {
+                CreateError::Duplicate(name.to_owned())
+            } else {
+                CreateError::Db(e)
+            }
+        })?;
+    Ok(id)
 }
 
 /// A user's tokens, newest first.
-pub fn list_for(conn: &Connection, user: UserId) -> rusqlite::Result<Vec<TokenRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {ROW} FROM api_tokens t JOIN users u ON u.id = t.user_id
+pub fn list_for(conn: &Conn<'_>, user: UserId) -> rusqlite::Result<Vec<TokenRow>> {
+    conn.query_map(
+        &format!(
+            "SELECT {ROW} FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.user_id = ?1 ORDER BY t.id DESC"
-    ))?
-    .query_map([user], token_row)?
+        ),
+        [user],
+        token_row,
+    )?
     .collect()
 }
 
 /// Everyone's tokens, newest first: every live one, and the newest 500 of
 /// the rest.
-pub fn list_all(conn: &Connection) -> rusqlite::Result<Vec<TokenRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {ROW} FROM api_tokens t JOIN users u ON u.id = t.user_id
+pub fn list_all(conn: &Conn<'_>) -> rusqlite::Result<Vec<TokenRow>> {
+    conn.query_map(
+        &format!(
+            "SELECT {ROW} FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE (t.revoked_at IS NULL AND t.expires_at > ?1)
             OR t.id IN (SELECT id FROM api_tokens ORDER BY id DESC LIMIT 500)
          ORDER BY t.id DESC"
-    ))?
-    .query_map([db::now()], token_row)?
+        ),
+        [db::now()],
+        token_row,
+    )?
     .collect()
 }
 
 /// Revokes a token (only `owner`'s when given); returns its row if it
 /// was live and is revoked now.
 pub fn revoke(
-    conn: &Connection,
+    conn: &Conn<'_>,
     id: i64,
     owner: Option<UserId>,
 ) -> rusqlite::Result<Option<TokenRow>> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE api_tokens SET revoked_at = ?3
+    let n = conn.execute(
+        "UPDATE api_tokens SET revoked_at = ?3
              WHERE id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR user_id = ?2)",
-        )?
-        .execute(params![id, owner, db::now()])?;
+        params![id, owner, db::now()],
+    )?;
     if n == 0 {
         return Ok(None);
     }
-    conn.prepare_cached(&format!(
-        "SELECT {ROW} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1"
-    ))?
-    .query_row([id], token_row)
+    conn.query_row(
+        &format!("SELECT {ROW} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1"),
+        [id],
+        token_row,
+    )
     .optional()
 }
 
 /// Revokes every live token of `user`; returns how many.
-pub fn revoke_all(conn: &Connection, user: UserId) -> rusqlite::Result<usize> {
+pub fn revoke_all(conn: &Conn<'_>, user: UserId) -> rusqlite::Result<usize> {
     let now = db::now();
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE api_tokens SET revoked_at = ?2
          WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-    )?
-    .execute(params![user, now])
+        params![user, now],
+    )
 }
 
 /// Live tokens of `user`.
-pub fn live_count(conn: &Connection, user: UserId) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
-        "SELECT COUNT(*) FROM api_tokens WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-    )?
-    .query_row(params![user, db::now()], |r| r.get(0))
+pub fn live_count(conn: &Conn<'_>, user: UserId) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM api_tokens WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2", params![user, db::now()], |r| r.get(0))
 }
 
 /// A live token's caller: its user as they are now, and the token.
@@ -298,39 +304,42 @@ pub struct Holder {
 
 /// The live token with this hash: not revoked, not expired, and its user
 /// active.
-pub fn holder(conn: &Connection, hash: &[u8; 32], now: i64) -> rusqlite::Result<Option<Holder>> {
+pub fn holder(conn: &Conn<'_>, hash: &[u8; 32], now: i64) -> rusqlite::Result<Option<Holder>> {
     let user_columns = COLUMNS
         .split(',')
         .map(|c| format!("u.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
-    conn.prepare_cached(&format!(
-        "SELECT {user_columns}, t.id, t.name, t.scope, t.last_used_at, t.last_used_from,
+    conn.query_row(
+        &format!(
+            "SELECT {user_columns}, t.id, t.name, t.scope, t.last_used_at, t.last_used_from,
                 t.expires_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.hash = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND u.active = 1"
-    ))?
-    .query_row(params![&hash[..], now], |r| {
-        let at: Option<i64> = r.get(8)?;
-        let from: Option<String> = r.get(9)?;
-        Ok(Holder {
-            user: from_row(r)?,
-            token_id: r.get(5)?,
-            token_name: r.get(6)?,
-            scope: r.get(7)?,
-            last_used: at.map(|at| (at, from.unwrap_or_default())),
-            expires_at: r.get(10)?,
-        })
-    })
+        ),
+        params![&hash[..], now],
+        |r| {
+            let at: Option<i64> = r.get(8)?;
+            let from: Option<String> = r.get(9)?;
+            Ok(Holder {
+                user: from_row(r)?,
+                token_id: r.get(5)?,
+                token_name: r.get(6)?,
+                scope: r.get(7)?,
+                last_used: at.map(|at| (at, from.unwrap_or_default())),
+                expires_at: r.get(10)?,
+            })
+        },
+    )
     .optional()
 }
 
 /// Notes a token's use.
-pub fn touch(conn: &Connection, id: i64, now: i64, from: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn touch(conn: &Conn<'_>, id: i64, now: i64, from: &str) -> rusqlite::Result<()> {
+    conn.execute(
         "UPDATE api_tokens SET last_used_at = ?2, last_used_from = ?3 WHERE id = ?1",
-    )?
-    .execute(params![id, now, from])?;
+        params![id, now, from],
+    )?;
     Ok(())
 }
 
@@ -345,30 +354,28 @@ pub struct ClusterHolder {
 }
 
 /// The cluster whose token has this hash.
-pub fn cluster_holder(
-    conn: &Connection,
-    hash: &[u8; 32],
-) -> rusqlite::Result<Option<ClusterHolder>> {
-    conn.prepare_cached(
+pub fn cluster_holder(conn: &Conn<'_>, hash: &[u8; 32]) -> rusqlite::Result<Option<ClusterHolder>> {
+    conn.query_row(
         "SELECT id, name, last_seen_at, last_seen_from FROM clusters WHERE token_hash = ?1",
-    )?
-    .query_row([&hash[..]], |r| {
-        let at: Option<i64> = r.get(2)?;
-        let from: Option<String> = r.get(3)?;
-        Ok(ClusterHolder {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            last_seen: at.map(|at| (at, from.unwrap_or_default())),
-        })
-    })
+        [&hash[..]],
+        |r| {
+            let at: Option<i64> = r.get(2)?;
+            let from: Option<String> = r.get(3)?;
+            Ok(ClusterHolder {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                last_seen: at.map(|at| (at, from.unwrap_or_default())),
+            })
+        },
+    )
     .optional()
 }
 
 /// Notes a cluster's request.
-pub fn touch_cluster(conn: &Connection, id: i64, now: i64, from: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn touch_cluster(conn: &Conn<'_>, id: i64, now: i64, from: &str) -> rusqlite::Result<()> {
+    conn.execute(
         "UPDATE clusters SET last_seen_at = ?2, last_seen_from = ?3 WHERE id = ?1",
-    )?
-    .execute(params![id, now, from])?;
+        params![id, now, from],
+    )?;
     Ok(())
 }

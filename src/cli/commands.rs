@@ -54,8 +54,9 @@ pub fn user_add(
         .map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let pool = db::open(&data_dir.join("wharf.db")).map_err(|e| e.to_string())?;
     let hash = crypto::hash_password(password.expose()).map_err(|e| e.to_string())?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let tx = db::write_tx(&mut conn).map_err(|e| e.to_string())?;
+    let conn = pool.get().map_err(|e| e.to_string())?;
+    let conn = conn.conn();
+    let tx = db::write_tx(&conn).map_err(|e| e.to_string())?;
     ops::create_in(
         &tx,
         &crate::auth::Admin::shell(),
@@ -91,8 +92,9 @@ pub fn token_create(
         return Err(format!("{} does not exist", db_path.display()));
     }
     let pool = db::open(&db_path).map_err(|e| e.to_string())?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let tx = db::write_tx(&mut conn).map_err(|e| e.to_string())?;
+    let conn = pool.get().map_err(|e| e.to_string())?;
+    let conn = conn.conn();
+    let tx = db::write_tx(&conn).map_err(|e| e.to_string())?;
     let user = users::credentials_by_name(&tx, username)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("there is no user named {username}"))?
@@ -152,7 +154,7 @@ pub fn backup(data_dir: &Path, file: &Path) -> Result<(), String> {
         .and_then(|_| {
             let dst = rusqlite::Connection::open(file).map_err(|e| e.to_string())?;
             let check: String = dst
-                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .query_row("PRAGMA integrity_check", (), |r| r.get(0))
                 .map_err(|e| e.to_string())?;
             match check.as_str() {
                 "ok" => Ok(()),

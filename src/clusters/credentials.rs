@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use crate::changes::{Derived, Miss, Read};
 
@@ -41,7 +41,7 @@ const SEALED_COLUMNS: &str = "s.name, s.registry_username, s.kind = 'ecr',
 
 impl Sealed {
     /// [`SEALED_COLUMNS`], from column `at` on.
-    fn at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
+    fn at(r: &crate::db::Row<'_>, at: usize) -> rusqlite::Result<Self> {
         let is_ecr: bool = r.get(at + 2)?;
         let life = TokenLife::of(r.get(at + 4)?, r.get(at + 5)?);
         Ok(Self {
@@ -49,7 +49,7 @@ impl Sealed {
             username: if is_ecr {
                 crate::ecr::USERNAME.into()
             } else {
-                r.get::<_, Option<String>>(at + 1)?.unwrap_or_default()
+                r.get::<usize, Option<String>>(at + 1)?.unwrap_or_default()
             },
             sealed: r.get(at + 3)?,
             ecr: is_ecr.then_some(life),
@@ -88,12 +88,12 @@ impl DeliveryIndex {
     /// built now.
     pub fn read(&self, read: Read<'_>) -> Result<Arc<Index>, Miss> {
         self.0.read(read, |conn| {
-            let generation = conn
-                .prepare_cached(
-                    "SELECT (SELECT n FROM change_counters WHERE tbl = 'secrets'),
+            let generation = conn.query_row(
+                "SELECT (SELECT n FROM change_counters WHERE tbl = 'secrets'),
                             (SELECT n FROM change_counters WHERE tbl = 'images')",
-                )?
-                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                (),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             Ok(self.0.at(generation, || build(conn))?)
         })
     }
@@ -103,25 +103,31 @@ impl DeliveryIndex {
 /// for that image's registry (a secret of another registry is never sent
 /// to this one), with the secret. Also what kubelet's `matchImages` needs,
 /// so that kubelet asks for these images at all.
-fn catalogue_routes(conn: &Connection) -> rusqlite::Result<Vec<(String, Sealed)>> {
+fn catalogue_routes(conn: &Conn<'_>) -> rusqlite::Result<Vec<(String, Sealed)>> {
     let mut out = Vec::new();
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT i.url, i.url_for_gpu, s.registry_host, {SEALED_COLUMNS}
-           FROM images i JOIN secrets s ON s.id = i.pull_secret_id
-          WHERE {DELIVERED}
-          ORDER BY i.name"
-    ))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let host: Option<String> = r.get(2)?;
+    let rows = conn.query_map(
+        &format!(
+            "SELECT i.url, i.url_for_gpu, s.registry_host, {SEALED_COLUMNS}
+               FROM images i JOIN secrets s ON s.id = i.pull_secret_id
+              WHERE {DELIVERED}
+              ORDER BY i.name"
+        ),
+        (),
+        |r| {
+            Ok((
+                r.get::<usize, String>(0)?,
+                r.get::<usize, Option<String>>(1)?,
+                r.get::<usize, Option<String>>(2)?,
+                Sealed::at(r, 3)?,
+            ))
+        },
+    )?;
+    for row in rows {
+        let (url, gpu, host, secret) = row?;
         let Some(registry) = host.and_then(|h| RegistryHost::parse(&h).ok()) else {
             continue;
         };
-        let secret = Sealed::at(r, 3)?;
-        for url in [r.get::<_, String>(0)?]
-            .into_iter()
-            .chain(r.get::<_, Option<String>>(1)?)
-        {
+        for url in [url].into_iter().chain(gpu) {
             if let Ok(image) = ImageRef::parse(&url)
                 && image.domain() == registry.domain()
             {
@@ -143,29 +149,32 @@ pub struct StoredPattern {
 }
 
 /// The delivered patterns in force, by pattern.
-pub fn delivered_patterns(conn: &Connection) -> rusqlite::Result<Vec<StoredPattern>> {
-    conn.prepare_cached(&format!(
-        "SELECT d.pattern, s.name, s.registry_host
+pub fn delivered_patterns(conn: &Conn<'_>) -> rusqlite::Result<Vec<StoredPattern>> {
+    conn.query_map(
+        &format!(
+            "SELECT d.pattern, s.name, s.registry_host
            FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
           WHERE {DELIVERED}
           ORDER BY d.pattern"
-    ))?
-    .query_map([], |r| {
-        let pattern: String = r.get(0)?;
-        let host: Option<String> = r.get(2)?;
-        let served = NodePattern::stored(&pattern, host.as_deref());
-        Ok(StoredPattern {
-            pattern,
-            secret: r.get(1)?,
-            served,
-        })
-    })?
+        ),
+        (),
+        |r| {
+            let pattern: String = r.get(0)?;
+            let host: Option<String> = r.get(2)?;
+            let served = NodePattern::stored(&pattern, host.as_deref());
+            Ok(StoredPattern {
+                pattern,
+                secret: r.get(1)?,
+                served,
+            })
+        },
+    )?
     .collect()
 }
 
 /// Says, as a warning, every delivered pattern that is not served because
 /// it breaks a rule (stored before the rule existed): run at start.
-pub fn warn_of_unserved(conn: &Connection) -> rusqlite::Result<usize> {
+pub fn warn_of_unserved(conn: &Conn<'_>) -> rusqlite::Result<usize> {
     let mut n = 0;
     for StoredPattern {
         pattern,
@@ -182,7 +191,7 @@ pub fn warn_of_unserved(conn: &Connection) -> rusqlite::Result<usize> {
 }
 
 /// The repositories [`catalogue_routes`] answers for, sorted.
-pub fn catalogue_repositories(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+pub fn catalogue_repositories(conn: &Conn<'_>) -> rusqlite::Result<Vec<String>> {
     let mut repos: Vec<String> = catalogue_routes(conn)?
         .into_iter()
         .map(|(r, _)| r)
@@ -192,22 +201,31 @@ pub fn catalogue_repositories(conn: &Connection) -> rusqlite::Result<Vec<String>
     Ok(repos)
 }
 
-fn build(conn: &Connection) -> rusqlite::Result<Index> {
+fn build(conn: &Conn<'_>) -> rusqlite::Result<Index> {
     let mut patterns = Vec::new();
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT d.pattern, s.registry_host, {SEALED_COLUMNS}
-           FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
-          WHERE {DELIVERED}
-          ORDER BY d.pattern"
-    ))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
+    let rows = conn.query_map(
+        &format!(
+            "SELECT d.pattern, s.registry_host, {SEALED_COLUMNS}
+               FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
+              WHERE {DELIVERED}
+              ORDER BY d.pattern"
+        ),
+        (),
+        |r| {
+            Ok((
+                r.get::<usize, String>(0)?,
+                r.get::<usize, Option<String>>(1)?,
+                Sealed::at(r, 2)?,
+            ))
+        },
+    )?;
+    for row in rows {
         // Stored patterns were checked on the way in; one that breaks
         // today's rules (stored before them) is not served (it is listed
         // at start and on its secret's page).
-        let host: Option<String> = r.get(1)?;
-        if let Ok(p) = NodePattern::stored(&r.get::<_, String>(0)?, host.as_deref()) {
-            patterns.push((p, Sealed::at(r, 2)?));
+        let (pattern, host, secret) = row?;
+        if let Ok(p) = NodePattern::stored(&pattern, host.as_deref()) {
+            patterns.push((p, secret));
         }
     }
     let (mut by_host, mut globbed) = (HashMap::<String, Vec<usize>>::new(), Vec::new());

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::db::Conn;
 use actix_web::web;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use tokio::task::JoinHandle;
 
 use super::store;
@@ -137,48 +138,40 @@ fn action(outcome: Outcome, count: i64, hour: i64) -> String {
 
 /// Adds `n` requests to the hour's running count and writes its audit
 /// entry anew (the first time, a new entry).
-fn upsert(conn: &Connection, key: &Key, n: u64, source: &str) -> rusqlite::Result<()> {
+fn upsert(conn: &Conn<'_>, key: &Key, n: u64, source: &str) -> rusqlite::Result<()> {
     let (actor, target, outcome, hour) = key;
-    let (total, audit_id): (i64, Option<i64>) = conn
-        .prepare_cached(
-            "INSERT INTO serving_hours (actor, target, outcome, hour, requests)
+    let (total, audit_id): (i64, Option<i64>) = conn.query_row(
+        "INSERT INTO serving_hours (actor, target, outcome, hour, requests)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (actor, target, outcome, hour)
                DO UPDATE SET requests = requests + excluded.requests
              RETURNING requests, audit_id",
-        )?
-        .query_row(
-            params![
-                actor,
-                target,
-                outcome.as_str(),
-                hour,
-                i64::try_from(n).unwrap_or(i64::MAX)
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-    let words = action(*outcome, total, *hour);
-    let rewritten = match audit_id {
-        Some(id) => {
-            conn.prepare_cached("UPDATE audit_log SET action = ?2, source = ?3 WHERE id = ?1")?
-                .execute(params![id, words, source])?
-                > 0
-        }
-        None => false,
-    };
-    if !rewritten {
-        audit::record(conn, actor, &words, target, source)?;
-        conn.prepare_cached(
-            "UPDATE serving_hours SET audit_id = ?5
-              WHERE actor = ?1 AND target = ?2 AND outcome = ?3 AND hour = ?4",
-        )?
-        .execute(params![
+        params![
             actor,
             target,
             outcome.as_str(),
             hour,
-            conn.last_insert_rowid()
-        ])?;
+            i64::try_from(n).unwrap_or(i64::MAX)
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let words = action(*outcome, total, *hour);
+    let rewritten = match audit_id {
+        Some(id) => {
+            conn.execute(
+                "UPDATE audit_log SET action = ?2, source = ?3 WHERE id = ?1",
+                params![id, words, source],
+            )? > 0
+        }
+        None => false,
+    };
+    if !rewritten {
+        let entry = audit::record(conn, actor, &words, target, source)?;
+        conn.execute(
+            "UPDATE serving_hours SET audit_id = ?5
+              WHERE actor = ?1 AND target = ?2 AND outcome = ?3 AND hour = ?4",
+            params![actor, target, outcome.as_str(), hour, entry],
+        )?;
     }
     Ok(())
 }
@@ -200,8 +193,10 @@ pub async fn flush(state: &AppState, log: &ServingLog) -> Result<(), crate::erro
         for (key, (n, source)) in &taken.counts {
             upsert(&tx, key, *n, source)?;
         }
-        tx.prepare_cached("DELETE FROM serving_hours WHERE hour < ?1")?
-            .execute([hour_now() - KEEP_HOURS])?;
+        tx.execute(
+            "DELETE FROM serving_hours WHERE hour < ?1",
+            [hour_now() - KEEP_HOURS],
+        )?;
         tx.commit()?;
         Ok(())
     })
@@ -256,20 +251,18 @@ impl Fetched {
 /// The clusters that were given `secret` since `since` (Unix seconds), the
 /// most recent first, as the counts are written (once a minute,
 /// `--serving-flush-every`).
-pub fn fetched_by(conn: &Connection, secret: &str, since: i64) -> rusqlite::Result<Vec<Fetched>> {
+pub fn fetched_by(conn: &Conn<'_>, secret: &str, since: i64) -> rusqlite::Result<Vec<Fetched>> {
     let prefix = crate::auth::cluster_actor("");
-    conn.prepare_cached(
+    conn.query_map(
         "SELECT substr(actor, length(?3) + 1), SUM(requests), MAX(hour) FROM serving_hours
           WHERE target = ?1 AND outcome = 'served' AND hour >= ?2 AND actor LIKE ?3 || '%'
           GROUP BY actor ORDER BY MAX(hour) DESC, actor",
-    )?
-    .query_map(
         rusqlite::params![format!("secret/{secret}"), since.div_euclid(3600), prefix],
         |r| {
             Ok(Fetched {
                 cluster: r.get(0)?,
                 requests: r.get(1)?,
-                last: r.get::<_, i64>(2)? * 3600,
+                last: r.get::<usize, i64>(2)? * 3600,
             })
         },
     )?

@@ -2,8 +2,8 @@
 //! downloads and the API: where things go on a node, kubelet's
 //! `CredentialProviderConfig`, and External Secrets Operator's manifests.
 
+use crate::db::Conn;
 use actix_web::HttpRequest;
-use rusqlite::Connection;
 
 use crate::domain::TextRule;
 use crate::kube::credential_provider::{self, go_duration};
@@ -28,7 +28,7 @@ pub struct Delivery {
 }
 
 /// Reads what is delivered.
-pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
+pub fn delivery(conn: &Conn<'_>) -> rusqlite::Result<Delivery> {
     let mut patterns: Vec<String> = super::credentials::delivered_patterns(conn)?
         .into_iter()
         .filter_map(|p| p.served.ok().map(|p| p.to_string()))
@@ -39,10 +39,11 @@ pub fn delivery(conn: &Connection) -> rusqlite::Result<Delivery> {
     patterns.sort();
     patterns.dedup();
     let secrets = conn
-        .prepare_cached(
+        .query_map(
             "SELECT name, kind = 'git_sync' FROM secrets WHERE deliver = 1 ORDER BY name",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Delivery { patterns, secrets })
 }

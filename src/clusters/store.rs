@@ -1,7 +1,8 @@
 //! The `clusters` table: a cluster's name, its token's SHA-256, when it
 //! was last seen, and its requests per hour.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Conn, Row};
+use rusqlite::{OptionalExtension, params};
 
 use crate::db;
 
@@ -80,17 +81,19 @@ fn day_ago() -> i64 {
 }
 
 /// Every cluster, by name.
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Cluster>> {
-    conn.prepare_cached(&format!("{SELECT} ORDER BY c.name"))?
-        .query_map([day_ago()], from_row)?
+pub fn list(conn: &Conn<'_>) -> rusqlite::Result<Vec<Cluster>> {
+    conn.query_map(&format!("{SELECT} ORDER BY c.name"), [day_ago()], from_row)?
         .collect()
 }
 
 /// One cluster by name.
-pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Cluster>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE c.name = ?2"))?
-        .query_row(params![day_ago(), name], from_row)
-        .optional()
+pub fn find(conn: &Conn<'_>, name: &str) -> rusqlite::Result<Option<Cluster>> {
+    conn.query_row(
+        &format!("{SELECT} WHERE c.name = ?2"),
+        params![day_ago(), name],
+        from_row,
+    )
+    .optional()
 }
 
 /// Why a write did not happen.
@@ -109,17 +112,17 @@ pub enum WriteError {
 
 /// Adds a cluster with its token's hash.
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn<'_>,
     name: &str,
     display_name: &str,
     token_hash: &[u8; 32],
 ) -> Result<(), WriteError> {
     let now = db::now();
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO clusters (name, display_name, token_hash, token_created_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?4)",
-    )?
-    .execute(params![name, display_name, &token_hash[..], now])
+        params![name, display_name, &token_hash[..], now],
+    )
     .map_err(|e| {
         if db::is_unique_violation(&e) {
             WriteError::Duplicate(name.to_owned())
@@ -131,12 +134,11 @@ pub fn insert(
 }
 
 /// Replaces a cluster's token: the old one stops at once.
-pub fn set_token(conn: &Connection, name: &str, token_hash: &[u8; 32]) -> Result<(), WriteError> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE clusters SET token_hash = ?2, token_created_at = ?3 WHERE name = ?1",
-        )?
-        .execute(params![name, &token_hash[..], db::now()])?;
+pub fn set_token(conn: &Conn<'_>, name: &str, token_hash: &[u8; 32]) -> Result<(), WriteError> {
+    let n = conn.execute(
+        "UPDATE clusters SET token_hash = ?2, token_created_at = ?3 WHERE name = ?1",
+        params![name, &token_hash[..], db::now()],
+    )?;
     if n == 1 {
         Ok(())
     } else {
@@ -145,34 +147,29 @@ pub fn set_token(conn: &Connection, name: &str, token_hash: &[u8; 32]) -> Result
 }
 
 /// Removes a cluster (its token stops at once).
-pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached("DELETE FROM clusters WHERE name = ?1")?
-        .execute([name])?
-        == 1)
+pub fn delete(conn: &Conn<'_>, name: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM clusters WHERE name = ?1", [name])? == 1)
 }
 
 /// Adds `requests` to a cluster's count of `hour`.
 pub fn add_requests(
-    conn: &Connection,
+    conn: &Conn<'_>,
     cluster: i64,
     hour: i64,
     requests: u64,
 ) -> rusqlite::Result<()> {
     // A cluster deleted since its requests were counted has no row to add
     // to; its counts go with it.
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO cluster_requests (cluster_id, hour, requests)
          SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM clusters WHERE id = ?1)
          ON CONFLICT (cluster_id, hour) DO UPDATE SET requests = requests + excluded.requests",
-    )?
-    .execute(params![
-        cluster,
-        hour,
-        i64::try_from(requests).unwrap_or(i64::MAX)
-    ])?;
+        params![cluster, hour, i64::try_from(requests).unwrap_or(i64::MAX)],
+    )?;
     // A count older than a week is of no use to anyone.
-    conn.prepare_cached("DELETE FROM cluster_requests WHERE cluster_id = ?1 AND hour < ?2")?
-        .execute(params![cluster, hour - 24 * 7])?;
+    conn.execute(
+        "DELETE FROM cluster_requests WHERE cluster_id = ?1 AND hour < ?2",
+        params![cluster, hour - 24 * 7],
+    )?;
     Ok(())
 }

@@ -20,6 +20,69 @@ use rusqlite::types::{FromSql, FromSqlError, ToSql, ToSqlOutput, Value, ValueRef
 /// The stores' result.
 pub type Result<T, E = rusqlite::Error> = std::result::Result<T, E>;
 
+/// A statement's parameters, in any of the shapes the stores write them:
+/// `params![…]`, an array of one type (`[id]`, `[]`), a tuple, or a
+/// vector (`params_from_iter`'s). Each is handed to either engine as a
+/// list of values.
+pub trait Params {
+    /// The parameters, in order.
+    fn list(&self) -> Vec<&dyn ToSql>;
+}
+
+impl Params for &[&dyn ToSql] {
+    fn list(&self) -> Vec<&dyn ToSql> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> Params for &[&dyn ToSql; N] {
+    fn list(&self) -> Vec<&dyn ToSql> {
+        self.to_vec()
+    }
+}
+
+impl<T: ToSql, const N: usize> Params for [T; N] {
+    fn list(&self) -> Vec<&dyn ToSql> {
+        self.iter().map(|v| v as &dyn ToSql).collect()
+    }
+}
+
+impl<T: ToSql> Params for Vec<T> {
+    fn list(&self) -> Vec<&dyn ToSql> {
+        self.iter().map(|v| v as &dyn ToSql).collect()
+    }
+}
+
+impl<T: ToSql> Params for &Vec<T> {
+    fn list(&self) -> Vec<&dyn ToSql> {
+        self.iter().map(|v| v as &dyn ToSql).collect()
+    }
+}
+
+impl Params for () {
+    fn list(&self) -> Vec<&dyn ToSql> {
+        Vec::new()
+    }
+}
+
+macro_rules! tuple_params {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: ToSql),+> Params for ($($t,)+) {
+            fn list(&self) -> Vec<&dyn ToSql> {
+                vec![$(&self.$i as &dyn ToSql),+]
+            }
+        }
+    };
+}
+tuple_params!(A 0);
+tuple_params!(A 0, B 1);
+tuple_params!(A 0, B 1, C 2);
+tuple_params!(A 0, B 1, C 2, D 3);
+tuple_params!(A 0, B 1, C 2, D 3, E 4);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
 /// Which engine a connection is to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -136,7 +199,7 @@ impl<'a> From<&'a PgConn> for Conn<'a> {
     }
 }
 
-impl Conn<'_> {
+impl<'a> Conn<'a> {
     /// Its engine.
     pub fn engine(self) -> Engine {
         match self {
@@ -146,10 +209,11 @@ impl Conn<'_> {
     }
 
     /// Runs one statement; how many rows it changed.
-    pub fn execute(self, sql: &str, params: &[&dyn ToSql]) -> Result<usize> {
+    pub fn execute(self, sql: &str, params: impl Params) -> Result<usize> {
+        let params = params.list();
         match self {
-            Self::Sqlite(c) => c.prepare_cached(sql)?.execute(params),
-            Self::Postgres(c) => c.execute(sql, params),
+            Self::Sqlite(c) => c.prepare_cached(sql)?.execute(params.as_slice()),
+            Self::Postgres(c) => c.execute(sql, &params),
         }
     }
 
@@ -165,46 +229,59 @@ impl Conn<'_> {
     pub fn query_row<T>(
         self,
         sql: &str,
-        params: &[&dyn ToSql],
+        params: impl Params,
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T> {
+        let params = params.list();
         match self {
             Self::Sqlite(c) => c
                 .prepare_cached(sql)?
-                .query_row(params, |r| f(&Row::Sqlite(r))),
+                .query_row(params.as_slice(), |r| f(&Row::Sqlite(r))),
             Self::Postgres(c) => {
-                let rows = c.query(sql, params)?;
+                let rows = c.query(sql, &params)?;
                 let first = rows.first().ok_or(rusqlite::Error::QueryReturnedNoRows)?;
                 f(&Row::Postgres(first))
             }
         }
     }
 
-    /// Every row, each read by `f`.
+    /// Every row, each read by `f` (all read before the first is given).
     pub fn query_map<T>(
         self,
         sql: &str,
-        params: &[&dyn ToSql],
+        params: impl Params,
         mut f: impl FnMut(&Row<'_>) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        match self {
+    ) -> Result<std::vec::IntoIter<Result<T>>> {
+        let params = params.list();
+        let rows: Vec<Result<T>> = match self {
             Self::Sqlite(c) => c
                 .prepare_cached(sql)?
-                .query_map(params, |r| f(&Row::Sqlite(r)))?
+                .query_map(params.as_slice(), |r| f(&Row::Sqlite(r)))?
                 .collect(),
             Self::Postgres(c) => c
-                .query(sql, params)?
+                .query(sql, &params)?
                 .iter()
                 .map(|r| f(&Row::Postgres(r)))
                 .collect(),
-        }
+        };
+        Ok(rows.into_iter())
     }
 
     /// Whether the query gives a row.
-    pub fn exists(self, sql: &str, params: &[&dyn ToSql]) -> Result<bool> {
+    pub fn exists(self, sql: &str, params: impl Params) -> Result<bool> {
+        let params = params.list();
         match self {
-            Self::Sqlite(c) => c.prepare_cached(sql)?.exists(params),
-            Self::Postgres(c) => Ok(!c.query(sql, params)?.is_empty()),
+            Self::Sqlite(c) => c.prepare_cached(sql)?.exists(params.as_slice()),
+            Self::Postgres(c) => Ok(!c.query(sql, &params)?.is_empty()),
+        }
+    }
+
+    /// The SQLite connection, for what only SQLite has (its pragmas, its
+    /// backup); `None` on PostgreSQL.
+    pub fn sqlite(self) -> Option<&'a rusqlite::Connection> {
+        match self {
+            Self::Sqlite(c) => Some(c),
+            Self::Postgres(_) => None,
         }
     }
 }
@@ -291,6 +368,13 @@ impl<'a> Tx<'a> {
     }
 }
 
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = Conn<'a>;
+    fn deref(&self) -> &Conn<'a> {
+        &self.conn
+    }
+}
+
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if !self.open {
@@ -312,6 +396,18 @@ impl Drop for Tx<'_> {
     }
 }
 
+/// A column's place in a row (from 0), as rusqlite's `get` takes it.
+pub trait ColumnIndex {
+    /// The place.
+    fn index(self) -> usize;
+}
+
+impl ColumnIndex for usize {
+    fn index(self) -> usize {
+        self
+    }
+}
+
 /// A row of either engine.
 pub enum Row<'r> {
     /// SQLite's, read in place.
@@ -321,8 +417,21 @@ pub enum Row<'r> {
 }
 
 impl Row<'_> {
+    /// Column `i` as it is, without a copy.
+    pub fn get_ref<I: ColumnIndex>(&self, i: I) -> Result<ValueRef<'_>> {
+        let i = i.index();
+        match self {
+            Self::Sqlite(r) => r.get_ref(i),
+            Self::Postgres(values) => values
+                .get(i)
+                .map(ValueRef::from)
+                .ok_or(rusqlite::Error::InvalidColumnIndex(i)),
+        }
+    }
+
     /// Column `i` as `T`, read as from SQLite whichever engine gave it.
-    pub fn get<T: FromSql>(&self, i: usize) -> Result<T> {
+    pub fn get<I: ColumnIndex, T: FromSql>(&self, i: I) -> Result<T> {
+        let i = i.index();
         match self {
             Self::Sqlite(r) => r.get(i),
             Self::Postgres(values) => {

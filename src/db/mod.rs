@@ -1,5 +1,6 @@
-//! The SQLite database: pool, pragmas, versioned migrations, and the helper
-//! that runs database work on the blocking pool.
+//! The database: SQLite under `--data-dir` (the default) or PostgreSQL
+//! (`--database-url`); the pool, SQLite's pragmas and versioned
+//! migrations, and the helper that runs database work on the blocking pool.
 
 use std::path::Path;
 
@@ -11,10 +12,59 @@ use crate::error::AppError;
 
 pub mod conn;
 pub mod pg;
-pub use conn::{Conn, Engine, PgConn, Row};
+pub use conn::{Conn, Engine, PgConn, Row, Tx};
 
-/// A pool of connections to the one database file.
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+/// A pool of connections to the one SQLite file.
+pub type SqlitePool = r2d2::Pool<SqliteConnectionManager>;
+
+/// A pool of connections to either engine.
+#[derive(Clone)]
+pub enum Pool {
+    /// The SQLite file under `--data-dir`.
+    Sqlite(SqlitePool),
+    /// The PostgreSQL database of `--database-url`.
+    Postgres(pg::Pool),
+}
+
+/// A connection taken from a [`Pool`], given back when dropped.
+/// PostgreSQL's holds its client and statement cache inline (a few hundred
+/// bytes); a `Pooled` lives on one blocking thread's stack for one piece
+/// of work, so it is not boxed.
+#[allow(clippy::large_enum_variant)]
+pub enum Pooled {
+    /// SQLite's.
+    Sqlite(r2d2::PooledConnection<SqliteConnectionManager>),
+    /// PostgreSQL's.
+    Postgres(r2d2::PooledConnection<pg::Manager>),
+}
+
+impl Pooled {
+    /// The connection, for the stores.
+    pub fn conn(&self) -> Conn<'_> {
+        match self {
+            Self::Sqlite(c) => Conn::Sqlite(c),
+            Self::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+impl Pool {
+    /// A connection, waiting up to the pool's timeout for one.
+    pub fn get(&self) -> Result<Pooled, r2d2::Error> {
+        Ok(match self {
+            Self::Sqlite(p) => Pooled::Sqlite(p.get()?),
+            Self::Postgres(p) => Pooled::Postgres(p.get()?),
+        })
+    }
+
+    /// Its engine.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Self::Sqlite(_) => Engine::Sqlite,
+            Self::Postgres(_) => Engine::Postgres,
+        }
+    }
+}
 
 /// Schema versions in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -59,7 +109,7 @@ pub fn open(path: &Path) -> Result<Pool, AppError> {
         .test_on_check_out(false)
         .build(manager)?;
     migrate(&mut *pool.get()?)?;
-    Ok(pool)
+    Ok(Pool::Sqlite(pool))
 }
 
 /// Creates the file with owner-only permissions before SQLite does, so the
@@ -126,12 +176,12 @@ fn apply(conn: &mut Connection, version: i64, sql: &str, rebuilds: bool) -> rusq
 pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+    F: FnOnce(&Conn<'_>) -> Result<T, AppError> + Send + 'static,
 {
     let pool = pool.clone();
     web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
+        let conn = pool.get()?;
+        f(&conn.conn())
     })
     .await?
 }
@@ -142,27 +192,15 @@ where
 /// was 3% of its time). If `f` fails or panics, the transaction is rolled
 /// back.
 pub fn read_tx<T, E: From<rusqlite::Error>>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, E>,
+    conn: &Conn<'_>,
+    f: impl FnOnce(&Conn<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
-    struct Open<'c>(&'c Connection);
-    impl Drop for Open<'_> {
-        fn drop(&mut self) {
-            if !self.0.is_autocommit() {
-                // Nothing to do if this fails: the connection reports it on
-                // its next use.
-                let _ = self.0.execute_batch("ROLLBACK");
-            }
-        }
-    }
-    if !conn.is_autocommit() {
+    if conn.in_transaction() {
         return f(conn);
     }
-    conn.prepare_cached("BEGIN")?.execute([])?;
-    let open = Open(conn);
-    let out = f(conn)?;
-    conn.prepare_cached("COMMIT")?.execute([])?;
-    drop(open);
+    let tx = conn.begin_read()?;
+    let out = f(&tx)?;
+    tx.commit()?;
     Ok(out)
 }
 
@@ -170,8 +208,8 @@ pub fn read_tx<T, E: From<rusqlite::Error>>(
 /// deferred one that reads first can find, at its first write, that another
 /// connection wrote in between (SQLITE_BUSY_SNAPSHOT), which no busy
 /// timeout can wait out.
-pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+pub fn write_tx<'a>(conn: &Conn<'a>) -> rusqlite::Result<Tx<'a>> {
+    conn.begin_write()
 }
 
 /// Today's date in UTC, as `YYYY-MM-DD` (how expiry dates are kept).

@@ -11,7 +11,8 @@ pub mod mint;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::Conn;
+use rusqlite::{OptionalExtension, params};
 
 use crate::clock::Clock;
 use crate::crypto::MasterKey;
@@ -176,26 +177,27 @@ struct Stored {
     token: Option<(TokenLife, Vec<u8>)>,
 }
 
-fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Stored>> {
-    conn.prepare_cached(
+fn find(conn: &Conn<'_>, name: &str) -> rusqlite::Result<Option<Stored>> {
+    conn.query_row(
         "SELECT id, name, version, registry_host, registry_username, ecr_endpoint, sealed,
                 token_minted_at, token_expires_at, token_sealed
            FROM secrets WHERE name = ?1 AND kind = 'ecr'",
-    )?
-    .query_row([name], |r| {
-        let life = TokenLife::of(r.get(7)?, r.get(8)?);
-        let token = life.zip(r.get::<_, Option<Vec<u8>>>(9)?);
-        Ok(Stored {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            version: r.get(2)?,
-            host: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-            key_id: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-            endpoint: r.get(5)?,
-            sealed_key: r.get(6)?,
-            token,
-        })
-    })
+        [name],
+        |r| {
+            let life = TokenLife::of(r.get(7)?, r.get(8)?);
+            let token = life.zip(r.get::<usize, Option<Vec<u8>>>(9)?);
+            Ok(Stored {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                version: r.get(2)?,
+                host: r.get::<usize, Option<String>>(3)?.unwrap_or_default(),
+                key_id: r.get::<usize, Option<String>>(4)?.unwrap_or_default(),
+                endpoint: r.get(5)?,
+                sealed_key: r.get(6)?,
+                token,
+            })
+        },
+    )
     .optional()
 }
 
@@ -369,17 +371,11 @@ async fn keep(m: &Minting<'_>, stored: &Stored, token: &Token) -> Result<(), App
         .seal(&token_aad(&stored.name), token.password.expose().as_bytes());
     let (id, version, life) = (stored.id, stored.version, token.life);
     db::run(m.pool, move |c| {
-        c.prepare_cached(
+        c.execute(
             "UPDATE secrets SET token_sealed = ?3, token_minted_at = ?4, token_expires_at = ?5
               WHERE id = ?1 AND version = ?2",
-        )?
-        .execute(params![
-            id,
-            version,
-            sealed,
-            life.minted_at,
-            life.expires_at
-        ])?;
+            params![id, version, sealed, life.minted_at, life.expires_at],
+        )?;
         Ok(())
     })
     .await

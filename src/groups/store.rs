@@ -2,8 +2,9 @@
 
 use std::rc::Rc;
 
+use crate::db::Conn;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::db;
 use crate::domain::{GroupId, UserId};
@@ -46,7 +47,7 @@ const COLUMNS: &str = "g.id, g.name, g.display_name, g.description, g.version, g
     (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id),
     (SELECT COUNT(*) FROM image_groups ig WHERE ig.group_id = g.id)";
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+fn from_row(r: &crate::db::Row<'_>) -> rusqlite::Result<Group> {
     Ok(Group {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -79,7 +80,7 @@ db::text_enum! {
 }
 
 /// One page of the list, filtered on name and display name.
-pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Group>> {
+pub fn list(conn: &Conn<'_>, listing: Listing) -> rusqlite::Result<Page<Group>> {
     let order = match listing.sort_key::<GroupSort>() {
         Some(GroupSort::DisplayName) => "COALESCE(NULLIF(g.display_name, ''), g.name)",
         Some(GroupSort::Members) => "7",
@@ -89,15 +90,17 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Group>
     let dir = listing.sql_dir();
     let filter = r#"(?1 = '' OR g.name LIKE ?2 ESCAPE '\' OR g.display_name LIKE ?2 ESCAPE '\')"#;
     let pattern = db::like_pattern(&listing.q);
-    let total = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM groups g WHERE {filter}"))?
-        .query_row(params![listing.q, pattern], |r| r.get(0))?;
+    let total = conn.query_row(
+        &format!("SELECT COUNT(*) FROM groups g WHERE {filter}"),
+        params![listing.q, pattern],
+        |r| r.get(0),
+    )?;
     let rows = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM groups g WHERE {filter}
-             ORDER BY {order} {dir}, g.name {dir} LIMIT ?3 OFFSET ?4"
-        ))?
         .query_map(
+            &format!(
+                "SELECT {COLUMNS} FROM groups g WHERE {filter}
+             ORDER BY {order} {dir}, g.name {dir} LIMIT ?3 OFFSET ?4"
+            ),
             params![listing.q, pattern, listing.per_page, listing.offset()],
             from_row,
         )?
@@ -110,34 +113,39 @@ pub fn list(conn: &Connection, listing: Listing) -> rusqlite::Result<Page<Group>
 }
 
 /// The group with that name.
-pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Group>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM groups g WHERE g.name = ?1"))?
-        .query_row([name], from_row)
-        .optional()
+pub fn find(conn: &Conn<'_>, name: &str) -> rusqlite::Result<Option<Group>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM groups g WHERE g.name = ?1"),
+        [name],
+        from_row,
+    )
+    .optional()
 }
 
 /// A group's members' usernames, in order.
-pub fn members(conn: &Connection, id: GroupId) -> rusqlite::Result<Vec<String>> {
-    conn.prepare_cached(
+pub fn members(conn: &Conn<'_>, id: GroupId) -> rusqlite::Result<Vec<String>> {
+    conn.query_map(
         "SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id
          WHERE m.group_id = ?1 ORDER BY u.username",
+        [id],
+        |r| r.get(0),
     )?
-    .query_map([id], |r| r.get(0))?
     .collect()
 }
 
 /// The members of each of these groups, in one query.
 pub fn members_of(
-    conn: &Connection,
+    conn: &Conn<'_>,
     ids: &[GroupId],
 ) -> rusqlite::Result<std::collections::HashMap<GroupId, Vec<String>>> {
     let ids: Vec<Value> = ids.iter().map(|g| Value::Integer(g.0)).collect();
     let mut out: std::collections::HashMap<GroupId, Vec<String>> = Default::default();
-    let mut stmt = conn.prepare_cached(
+    for row in conn.query_map(
         "SELECT m.group_id, u.username FROM group_members m JOIN users u ON u.id = m.user_id
          WHERE m.group_id IN rarray(?1) ORDER BY u.username",
-    )?;
-    for row in stmt.query_map([Rc::new(ids)], |r| Ok((r.get::<_, GroupId>(0)?, r.get(1)?)))? {
+        [Rc::new(ids)],
+        |r| Ok((r.get::<usize, GroupId>(0)?, r.get(1)?)),
+    )? {
         let (g, u) = row?;
         out.entry(g).or_default().push(u);
     }
@@ -145,26 +153,28 @@ pub fn members_of(
 }
 
 /// The images for a group (name, label), which lose it if it goes.
-pub fn images_of(conn: &Connection, id: GroupId) -> rusqlite::Result<Vec<GroupTag>> {
-    conn.prepare_cached(
+pub fn images_of(conn: &Conn<'_>, id: GroupId) -> rusqlite::Result<Vec<GroupTag>> {
+    conn.query_map(
         "SELECT i.name, COALESCE(NULLIF(i.display_name, ''), i.name)
          FROM image_groups ig JOIN images i ON i.id = ig.image_id
          WHERE ig.group_id = ?1 ORDER BY i.name",
+        [id],
+        |r| {
+            Ok(GroupTag {
+                name: r.get(0)?,
+                label: r.get(1)?,
+            })
+        },
     )?
-    .query_map([id], |r| {
-        Ok(GroupTag {
-            name: r.get(0)?,
-            label: r.get(1)?,
-        })
-    })?
     .collect()
 }
 
 /// Every username, for the members' checkboxes.
-pub fn usernames(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    conn.prepare_cached("SELECT username FROM users ORDER BY username")?
-        .query_map([], |r| r.get(0))?
-        .collect()
+pub fn usernames(conn: &Conn<'_>) -> rusqlite::Result<Vec<String>> {
+    conn.query_map("SELECT username FROM users ORDER BY username", (), |r| {
+        r.get(0)
+    })?
+    .collect()
 }
 
 /// A group the image form offers.
@@ -179,52 +189,55 @@ pub struct GroupChoice {
 }
 
 /// Every group, for the image form's checkboxes.
-pub fn choices(conn: &Connection) -> rusqlite::Result<Vec<GroupChoice>> {
-    conn.prepare_cached(
+pub fn choices(conn: &Conn<'_>) -> rusqlite::Result<Vec<GroupChoice>> {
+    conn.query_map(
         "SELECT id, name, COALESCE(NULLIF(display_name, ''), name) FROM groups ORDER BY name",
+        (),
+        |r| {
+            Ok(GroupChoice {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                label: r.get(2)?,
+            })
+        },
     )?
-    .query_map([], |r| {
-        Ok(GroupChoice {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            label: r.get(2)?,
-        })
-    })?
     .collect()
 }
 
 /// The groups a user is in, with their ids.
-pub fn memberships(conn: &Connection, user: UserId) -> rusqlite::Result<Vec<(GroupId, GroupTag)>> {
-    conn.prepare_cached(
+pub fn memberships(conn: &Conn<'_>, user: UserId) -> rusqlite::Result<Vec<(GroupId, GroupTag)>> {
+    conn.query_map(
         "SELECT g.id, g.name, COALESCE(NULLIF(g.display_name, ''), g.name)
          FROM group_members m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = ?1 ORDER BY g.name",
+        [user],
+        |r| {
+            Ok((
+                r.get(0)?,
+                GroupTag {
+                    name: r.get(1)?,
+                    label: r.get(2)?,
+                },
+            ))
+        },
     )?
-    .query_map([user], |r| {
-        Ok((
-            r.get(0)?,
-            GroupTag {
-                name: r.get(1)?,
-                label: r.get(2)?,
-            },
-        ))
-    })?
     .collect()
 }
 
 /// The groups a user is in.
-pub fn of_user(conn: &Connection, user: UserId) -> rusqlite::Result<Vec<GroupTag>> {
-    conn.prepare_cached(
+pub fn of_user(conn: &Conn<'_>, user: UserId) -> rusqlite::Result<Vec<GroupTag>> {
+    conn.query_map(
         "SELECT g.name, COALESCE(NULLIF(g.display_name, ''), g.name)
          FROM group_members m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = ?1 ORDER BY g.name",
+        [user],
+        |r| {
+            Ok(GroupTag {
+                name: r.get(0)?,
+                label: r.get(1)?,
+            })
+        },
     )?
-    .query_map([user], |r| {
-        Ok(GroupTag {
-            name: r.get(0)?,
-            label: r.get(1)?,
-        })
-    })?
     .collect()
 }
 
@@ -258,32 +271,31 @@ pub enum WriteError {
 /// Puts exactly these users in the group (one statement each way). A
 /// membership that stays keeps where it came from (single sign-on's are
 /// still removed by a later sign-in without the group).
-fn set_members(conn: &Connection, id: GroupId, members: &[String]) -> rusqlite::Result<()> {
+fn set_members(conn: &Conn<'_>, id: GroupId, members: &[String]) -> rusqlite::Result<()> {
     let names = Rc::new(members.iter().cloned().map(Value::Text).collect::<Vec<_>>());
-    conn.prepare_cached(
+    conn.execute(
         "DELETE FROM group_members WHERE group_id = ?1
            AND user_id NOT IN (SELECT u.id FROM users u WHERE u.username IN rarray(?2))",
-    )?
-    .execute(params![id, names.clone()])?;
-    conn.prepare_cached(
+        params![id, names.clone()],
+    )?;
+    conn.execute(
         "INSERT OR IGNORE INTO group_members (group_id, user_id)
          SELECT ?1, u.id FROM users u WHERE u.username IN rarray(?2)",
-    )?
-    .execute(params![id, names])?;
+        params![id, names],
+    )?;
     Ok(())
 }
 
 /// Inserts a group and its members.
-pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<GroupId, WriteError> {
+pub fn insert(conn: &Conn<'_>, w: &Write<'_>) -> Result<GroupId, WriteError> {
     let now = db::now();
     let id: GroupId = conn
-        .prepare_cached(
+        .query_row(
             "INSERT INTO groups (name, display_name, description, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
-        )?
-        .query_row(params![w.name, w.display_name, w.description, now], |r| {
-            r.get(0)
-        })
+            params![w.name, w.display_name, w.description, now],
+            |r| r.get(0),
+        )
         .map_err(|e| {
             if db::is_unique_violation(&e) {
                 WriteError::Duplicate(w.name.to_owned())
@@ -296,14 +308,12 @@ pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<GroupId, WriteError> {
 }
 
 /// Updates a group opened at `version`, and sets its members.
-pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), WriteError> {
+pub fn update(conn: &Conn<'_>, w: &Write<'_>, version: i64) -> Result<(), WriteError> {
     let id: Option<GroupId> = conn
-        .prepare_cached(
+        .query_row(
             "UPDATE groups SET display_name = ?2, description = ?3, version = version + 1,
                  updated_at = ?4
              WHERE name = ?1 AND version = ?5 RETURNING id",
-        )?
-        .query_row(
             params![w.name, w.display_name, w.description, db::now(), version],
             |r| r.get(0),
         )
@@ -320,9 +330,6 @@ pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), Writ
 
 /// Deletes a group (its memberships and image links go with it); returns
 /// whether there was one.
-pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached("DELETE FROM groups WHERE name = ?1")?
-        .execute([name])?
-        == 1)
+pub fn delete(conn: &Conn<'_>, name: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM groups WHERE name = ?1", [name])? == 1)
 }

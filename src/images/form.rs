@@ -1,6 +1,7 @@
 //! The image add/edit form.
 
 use super::store::{self, ImageType};
+use crate::db::Conn;
 use crate::domain::{Description, DisplayName, GroupId, ImageRef, ResourceName, SecretId};
 use crate::web::{FieldErrors, FormVersion};
 
@@ -18,7 +19,7 @@ impl Choices {
     /// What a save needs to check: the chosen secret only (not every
     /// secret, which the select shows but a save never reads), and the
     /// groups.
-    pub fn for_save(conn: &rusqlite::Connection, pull_secret: &str) -> rusqlite::Result<Self> {
+    pub fn for_save(conn: &Conn<'_>, pull_secret: &str) -> rusqlite::Result<Self> {
         Ok(Self {
             secrets: crate::secrets::store::image_pull_choice(conn, pull_secret.trim())?
                 .into_iter()
@@ -28,7 +29,7 @@ impl Choices {
     }
 
     /// Both lists, as they are now.
-    pub fn load(conn: &rusqlite::Connection) -> rusqlite::Result<Self> {
+    pub fn load(conn: &Conn<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             secrets: crate::secrets::store::image_pull_choices(conn)?,
             groups: crate::groups::store::choices(conn)?,

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::store::{COLUMNS, FROM, Image, ImageSort, ImageType, from_row};
 use crate::changes::{Derived, Miss, Read};
@@ -76,12 +76,13 @@ const MAX_VISIBLE: usize = 1024;
 #[derive(Default)]
 pub struct Snapshots(Derived<Key, Snapshot>);
 
-fn key(conn: &Connection) -> rusqlite::Result<Key> {
-    conn.prepare_cached(
+fn key(conn: &Conn<'_>) -> rusqlite::Result<Key> {
+    conn.query_row(
         "SELECT (SELECT n FROM change_counters WHERE tbl = 'images'),
                 (SELECT n FROM change_counters WHERE tbl = 'image_links')",
-    )?
-    .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        (),
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 impl Snapshots {
@@ -90,7 +91,7 @@ impl Snapshots {
     /// one read now (by one request while the others wait for it).
     pub fn read(&self, read: Read<'_>) -> Result<Arc<Snapshot>, Miss> {
         self.0.read(read, |conn| {
-            debug_assert!(!conn.is_autocommit(), "a snapshot needs a transaction");
+            debug_assert!(conn.in_transaction(), "a snapshot needs a transaction");
             let key = key(conn)?;
             Ok(self.0.at(key, || Snapshot::read(conn))?)
         })
@@ -142,10 +143,13 @@ fn kept<'a, E>(
 }
 
 impl Snapshot {
-    fn read(conn: &Connection) -> rusqlite::Result<Self> {
+    fn read(conn: &Conn<'_>) -> rusqlite::Result<Self> {
         let mut images: Vec<Image> = conn
-            .prepare(&format!("SELECT {COLUMNS} {FROM} ORDER BY i.id"))?
-            .query_map([], from_row)?
+            .query_map(
+                &format!("SELECT {COLUMNS} {FROM} ORDER BY i.id"),
+                (),
+                from_row,
+            )?
             .collect::<rusqlite::Result<_>>()?;
         let index: HashMap<i64, usize> = images
             .iter()
@@ -153,27 +157,33 @@ impl Snapshot {
             .map(|(at, i)| (i.id.0, at))
             .collect();
         let mut group_ids = vec![Vec::new(); images.len()];
-        let mut links = conn.prepare(
+        let links = conn.query_map(
             "SELECT ig.image_id, g.id, g.name, COALESCE(NULLIF(g.display_name, ''), g.name)
              FROM image_groups ig JOIN groups g ON g.id = ig.group_id ORDER BY g.name",
+            (),
+            |r| {
+                Ok((
+                    r.get::<usize, i64>(0)?,
+                    r.get(1)?,
+                    GroupTag {
+                        name: r.get(2)?,
+                        label: r.get(3)?,
+                    },
+                ))
+            },
         )?;
-        let mut rows = links.query([])?;
-        while let Some(r) = rows.next()? {
-            let Some(&at) = index
-                .get(&r.get::<_, i64>(0)?)
-                .filter(|&&at| images[at].names_groups())
-            else {
+        for link in links {
+            let (image, group, tag) = link?;
+            let Some(&at) = index.get(&image).filter(|&&at| images[at].names_groups()) else {
                 continue;
             };
-            group_ids[at].push(r.get(1)?);
-            images[at].groups.push(GroupTag {
-                name: r.get(2)?,
-                label: r.get(3)?,
-            });
+            group_ids[at].push(group);
+            images[at].groups.push(tag);
         }
         let groups = conn
-            .prepare("SELECT name, id FROM groups")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map("SELECT name, id FROM groups", (), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         let ascending = |cmp: &dyn Fn(&Image, &Image) -> std::cmp::Ordering| {
             let mut order: Vec<u32> = (0..images.len() as u32).collect();
@@ -389,6 +399,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     /// Images with display names that tie, are empty, differ only in case
     /// or are not ASCII; every sort and direction is what SQL's ORDER BY
@@ -402,6 +413,7 @@ mod tests {
     fn pages_cut_from_memory_are_what_sql_gave() {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::db::migrate(&mut conn).unwrap();
+        let conn = crate::db::Conn::from(&conn);
         let names = [
             ("b", "Zeta", "cpu", 5, true),
             ("a", "", "gpu", 5, false),
@@ -427,14 +439,16 @@ mod tests {
         let snapshots = Snapshots::default();
         let snapshot = crate::db::read_tx(&conn, |c| snapshots.read(Read::Db(c, None))).unwrap();
         let sql = |order: &str, filter: &str| -> Vec<String> {
-            conn.prepare(&format!(
-                "SELECT i.name FROM images i WHERE {filter} ORDER BY {order}"
-            ))
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+            conn.sqlite()
+                .unwrap()
+                .prepare(&format!(
+                    "SELECT i.name FROM images i WHERE {filter} ORDER BY {order}"
+                ))
+                .unwrap()
+                .query_map((), |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
         };
         let sorts = [
             (ImageSort::Name, "i.name"),
@@ -451,9 +465,11 @@ mod tests {
         let vision = [GroupId(1)];
         // A search's hits: every image but b, and an id no image has.
         let hits: Vec<i64> = conn
+            .sqlite()
+            .unwrap()
             .prepare("SELECT id FROM images WHERE name <> 'b' UNION ALL SELECT 999")
             .unwrap()
-            .query_map([], |r| r.get(0))
+            .query_map((), |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();

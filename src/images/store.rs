@@ -1,6 +1,7 @@
 //! SQL for the `images` table.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Conn, Row};
+use rusqlite::{OptionalExtension, params};
 
 use crate::changes::{Memo, Read};
 use crate::db;
@@ -158,7 +159,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
             Some(name) => Some(PullSecretRef {
                 name,
                 label: r.get(8)?,
-                registry_host: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+                registry_host: r.get::<usize, Option<String>>(9)?.unwrap_or_default(),
             }),
             None => None,
         },
@@ -170,7 +171,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Image> {
 }
 
 /// Fills in the groups of these images: one query for them all.
-fn attach_groups(conn: &Connection, images: &mut [Image]) -> rusqlite::Result<()> {
+fn attach_groups(conn: &Conn<'_>, images: &mut [Image]) -> rusqlite::Result<()> {
     let ids: Vec<Value> = images
         .iter()
         .filter(|i| i.names_groups())
@@ -179,20 +180,21 @@ fn attach_groups(conn: &Connection, images: &mut [Image]) -> rusqlite::Result<()
     if ids.is_empty() {
         return Ok(());
     }
-    let mut stmt = conn.prepare_cached(
+    let rows = conn.query_map(
         "SELECT ig.image_id, g.name, COALESCE(NULLIF(g.display_name, ''), g.name)
          FROM image_groups ig JOIN groups g ON g.id = ig.group_id
          WHERE ig.image_id IN rarray(?1) ORDER BY g.name",
+        [Rc::new(ids)],
+        |r| {
+            Ok((
+                r.get::<usize, ImageId>(0)?,
+                GroupTag {
+                    name: r.get(1)?,
+                    label: r.get(2)?,
+                },
+            ))
+        },
     )?;
-    let rows = stmt.query_map([Rc::new(ids)], |r| {
-        Ok((
-            r.get::<_, ImageId>(0)?,
-            GroupTag {
-                name: r.get(1)?,
-                label: r.get(2)?,
-            },
-        ))
-    })?;
     for row in rows {
         let (id, tag) = row?;
         if let Some(image) = images.iter_mut().find(|i| i.id == id) {
@@ -460,10 +462,13 @@ fn cut(
 }
 
 /// The image with that name.
-pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Image>> {
+pub fn find(conn: &Conn<'_>, name: &str) -> rusqlite::Result<Option<Image>> {
     let image = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} {FROM} WHERE i.name = ?1"))?
-        .query_row([name], from_row)
+        .query_row(
+            &format!("SELECT {COLUMNS} {FROM} WHERE i.name = ?1"),
+            [name],
+            from_row,
+        )
         .optional()?;
     let mut found: Vec<Image> = image.into_iter().collect();
     attach_groups(conn, &mut found)?;
@@ -487,17 +492,16 @@ pub struct Write<'a> {
 }
 
 /// Links the image to exactly these groups (none when global).
-fn set_groups(conn: &Connection, image: ImageId, w: &Write<'_>) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM image_groups WHERE image_id = ?1")?
-        .execute([image])?;
+fn set_groups(conn: &Conn<'_>, image: ImageId, w: &Write<'_>) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM image_groups WHERE image_id = ?1", [image])?;
     if w.global {
         return Ok(());
     }
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO image_groups (image_id, group_id) VALUES (?1, ?2)",
-    )?;
     for g in w.groups {
-        insert.execute(params![image, g])?;
+        conn.execute(
+            "INSERT INTO image_groups (image_id, group_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![image, g],
+        )?;
     }
     Ok(())
 }
@@ -544,39 +548,39 @@ fn group_error(e: rusqlite::Error) -> WriteError {
 }
 
 /// Inserts a new image.
-pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<ImageId, WriteError> {
-    conn.prepare_cached(
-        r#"INSERT INTO images (name, display_name, description, image_type, url, url_for_gpu,
+pub fn insert(conn: &Conn<'_>, w: &Write<'_>) -> Result<ImageId, WriteError> {
+    let id = conn
+        .query_row(
+            r#"INSERT INTO images (name, display_name, description, image_type, url, url_for_gpu,
                               pull_secret_id, global, created_at, updated_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8)"#,
-    )?
-    .execute(params![
-        w.name,
-        w.display_name,
-        w.description,
-        w.image_type.as_str(),
-        w.url,
-        w.url_for_gpu,
-        w.pull_secret_id,
-        db::now(),
-        w.global
-    ])
-    .map_err(|e| write_error(e, w.name))?;
-    let id = ImageId(conn.last_insert_rowid());
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8) RETURNING id"#,
+            params![
+                w.name,
+                w.display_name,
+                w.description,
+                w.image_type.as_str(),
+                w.url,
+                w.url_for_gpu,
+                w.pull_secret_id,
+                db::now(),
+                w.global
+            ],
+            |r| r.get(0),
+        )
+        .map_err(|e| write_error(e, w.name))?;
+    let id = ImageId(id);
     set_groups(conn, id, w).map_err(group_error)?;
     Ok(id)
 }
 
 /// Updates an image if it is still at `version`.
-pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), WriteError> {
+pub fn update(conn: &Conn<'_>, w: &Write<'_>, version: i64) -> Result<(), WriteError> {
     let n = conn
-        .prepare_cached(
+        .query_row(
             r#"UPDATE images SET display_name = ?2, description = ?3, image_type = ?4, url = ?5,
                  url_for_gpu = ?6, pull_secret_id = ?7, global = ?10, version = version + 1,
                  updated_at = ?8
                WHERE name = ?1 AND version = ?9 RETURNING id"#,
-        )?
-        .query_row(
             params![
                 w.name,
                 w.display_name,
@@ -589,7 +593,7 @@ pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), Writ
                 version,
                 w.global
             ],
-            |r| r.get::<_, ImageId>(0),
+            |r| r.get::<usize, ImageId>(0),
         )
         .optional()
         .map_err(|e| write_error(e, w.name))?;
@@ -597,9 +601,11 @@ pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), Writ
         set_groups(conn, id, w).map_err(group_error)?;
         return Ok(());
     }
-    let exists: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM images WHERE name = ?1)")?
-        .query_row([w.name], |r| r.get(0))?;
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM images WHERE name = ?1)",
+        [w.name],
+        |r| r.get(0),
+    )?;
     Err(if exists {
         WriteError::Stale
     } else {
@@ -608,6 +614,6 @@ pub fn update(conn: &Connection, w: &Write<'_>, version: i64) -> Result<(), Writ
 }
 
 /// Deletes an image; false when there was none.
-pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Conn<'_>, name: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM images WHERE name = ?1", [name])? == 1)
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::Conn;
+use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 use super::LifecycleSettings;
@@ -130,7 +131,7 @@ fn payload(
 /// Keeps a notification to send, once per `key` and secret; nothing when
 /// no notify URL is set. Returns whether it is new.
 pub fn enqueue(
-    conn: &Connection,
+    conn: &Conn<'_>,
     s: &LifecycleSettings,
     about: &About<'_>,
     event: Event,
@@ -141,19 +142,17 @@ pub fn enqueue(
         return Ok(false);
     }
     let now = db::now();
-    Ok(conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO notifications (secret_id, key, event, payload, created_at, next_at)
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO notifications (secret_id, key, event, payload, created_at, next_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        )?
-        .execute(params![
+        params![
             about.id,
             key,
             event.name(),
             payload(about, event, days_left, s),
             now
-        ])?
-        == 1)
+        ],
+    )? == 1)
 }
 
 /// Keeps the expiry notifications due on `today`: for each secret with a
@@ -161,7 +160,7 @@ pub fn enqueue(
 /// or `expired` once it has passed. Each is kept once per secret and date,
 /// whatever day this runs on. Returns how many are new.
 pub fn plan_expiry_events(
-    conn: &Connection,
+    conn: &Conn<'_>,
     s: &LifecycleSettings,
     today: time::Date,
 ) -> rusqlite::Result<usize> {
@@ -169,13 +168,12 @@ pub fn plan_expiry_events(
         return Ok(0);
     }
     let rows: Vec<(SecretId, String, String, Option<String>, String)> = conn
-        .prepare_cached(
+        .query_map(
             "SELECT id, name, display_name, registry_host, expires_on FROM secrets
              WHERE expires_on IS NOT NULL AND expires_on <= ?1",
+            [super::expiring_until(today)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?
-        .query_map([super::expiring_until(today)], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
         .collect::<rusqlite::Result<_>>()?;
     let mut new = 0;
     for (id, name, display_name, host, date) in rows {
@@ -217,33 +215,34 @@ struct Due {
 }
 
 /// Claims the oldest due delivery for [`LEASE`] seconds, if any is due.
-fn claim_next(conn: &mut Connection) -> rusqlite::Result<Option<Due>> {
+fn claim_next(conn: &Conn<'_>) -> rusqlite::Result<Option<Due>> {
     let tx = db::write_tx(conn)?;
     let now = db::now();
     let claim = format!("{:016x}", rand::random::<u64>());
     let due = tx
-        .prepare_cached(
+        .query_row(
             "UPDATE notifications SET claimed_until = ?2, claimed_by = ?3
              WHERE id = (SELECT id FROM notifications
                          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ?1
                            AND (claimed_until IS NULL OR claimed_until < ?1)
                          ORDER BY next_at, id LIMIT 1)
              RETURNING id, payload, attempts",
-        )?
-        .query_row(params![now, now + LEASE, claim], |r| {
-            let payload: String = r.get(1)?;
-            let secret = serde_json::from_str::<serde_json::Value>(&payload)
-                .ok()
-                .and_then(|v| v["secret"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            Ok(Due {
-                id: r.get(0)?,
-                payload,
-                attempts: r.get(2)?,
-                secret,
-                claim: claim.clone(),
-            })
-        })
+            params![now, now + LEASE, claim],
+            |r| {
+                let payload: String = r.get(1)?;
+                let secret = serde_json::from_str::<serde_json::Value>(&payload)
+                    .ok()
+                    .and_then(|v| v["secret"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                Ok(Due {
+                    id: r.get(0)?,
+                    payload,
+                    attempts: r.get(2)?,
+                    secret,
+                    claim: claim.clone(),
+                })
+            },
+        )
         .optional()?;
     tx.commit()?;
     Ok(due)
@@ -257,7 +256,7 @@ pub fn backoff(attempts: i64) -> i64 {
 }
 
 /// Records how a try of `d` went, if `d`'s claim still holds.
-fn finish(conn: &mut Connection, d: &Due, outcome: &Result<(), String>) -> rusqlite::Result<()> {
+fn finish(conn: &Conn<'_>, d: &Due, outcome: &Result<(), String>) -> rusqlite::Result<()> {
     let tx = db::write_tx(conn)?;
     let now = db::now();
     let attempts = d.attempts + 1;
@@ -271,16 +270,13 @@ fn finish(conn: &mut Connection, d: &Due, outcome: &Result<(), String>) -> rusql
             Some(why.as_str()),
         ),
     };
-    let held =
-        tx.prepare_cached(
-            "UPDATE notifications SET attempts = ?3, delivered_at = ?4, failed_at = ?5,
+    let held = tx.execute(
+        "UPDATE notifications SET attempts = ?3, delivered_at = ?4, failed_at = ?5,
                  next_at = COALESCE(?6, next_at), last_error = COALESCE(?7, last_error),
                  claimed_until = NULL, claimed_by = NULL
              WHERE id = ?1 AND claimed_by = ?2",
-        )?
-        .execute(params![
-            d.id, d.claim, attempts, delivered, failed, next, error
-        ])? == 1;
+        params![d.id, d.claim, attempts, delivered, failed, next, error],
+    )? == 1;
     if !held {
         // The lease ran out and another sender has the row now; whatever it
         // does is what is recorded.
@@ -445,24 +441,25 @@ impl Undelivered {
 
 /// The newest `limit` notifications that failed at least once and have
 /// not arrived: those still being retried and those given up on.
-pub fn undelivered(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Undelivered>> {
-    conn.prepare_cached(
+pub fn undelivered(conn: &Conn<'_>, limit: i64) -> rusqlite::Result<Vec<Undelivered>> {
+    conn.query_map(
         "SELECT n.id, s.name, n.event, n.attempts, n.last_error,
                 CASE WHEN n.failed_at IS NULL THEN n.next_at END
          FROM notifications n JOIN secrets s ON s.id = n.secret_id
          WHERE n.delivered_at IS NULL AND n.attempts > 0
          ORDER BY n.id DESC LIMIT ?1",
+        [limit],
+        |r| {
+            Ok(Undelivered {
+                id: r.get(0)?,
+                secret: r.get(1)?,
+                event: r.get(2)?,
+                attempts: r.get(3)?,
+                last_error: r.get(4)?,
+                next_at: r.get(5)?,
+            })
+        },
     )?
-    .query_map([limit], |r| {
-        Ok(Undelivered {
-            id: r.get(0)?,
-            secret: r.get(1)?,
-            event: r.get(2)?,
-            attempts: r.get(3)?,
-            last_error: r.get(4)?,
-            next_at: r.get(5)?,
-        })
-    })?
     .collect()
 }
 
@@ -479,13 +476,14 @@ pub async fn retry(
     db::run(pool, move |c| {
         let tx = db::write_tx(c)?;
         let secret: Option<String> = tx
-            .prepare_cached(
+            .query_row(
                 "UPDATE notifications SET failed_at = NULL, attempts = 0, next_at = ?2
                  WHERE id = ?1 AND delivered_at IS NULL
                    AND (claimed_until IS NULL OR claimed_until < ?2)
                  RETURNING (SELECT name FROM secrets WHERE id = notifications.secret_id)",
-            )?
-            .query_row(params![id, db::now()], |r| r.get(0))
+                params![id, db::now()],
+                |r| r.get(0),
+            )
             .optional()?;
         if let Some(name) = &secret {
             audit::record(

@@ -78,11 +78,8 @@ async fn run(state: web::Data<AppState>) {
 /// Every delivered ECR secret, with when its token is due (half its life).
 async fn delivered(state: &AppState) -> Result<Vec<Due>, crate::error::AppError> {
     db::run(&state.pool, |c| {
-        Ok(c.prepare_cached(
-            "SELECT id, name, token_minted_at, token_expires_at
-                   FROM secrets WHERE kind = 'ecr' AND deliver = 1 ORDER BY token_expires_at",
-        )?
-        .query_map([], |r| {
+        Ok(c.query_map("SELECT id, name, token_minted_at, token_expires_at
+                   FROM secrets WHERE kind = 'ecr' AND deliver = 1 ORDER BY token_expires_at NULLS FIRST", (), |r| {
             Ok(Due {
                 id: r.get(0)?,
                 name: r.get(1)?,

@@ -76,14 +76,13 @@ async fn start_due_checks(
 ) {
     let due = db::run(&state.pool, move |c| {
         let cutoff = db::now() - period;
-        Ok(c.prepare_cached(
+        Ok(c.query_map(
             "SELECT id, name FROM secrets
              WHERE kind IN ('image_pull', 'ecr') AND (last_test_at IS NULL OR last_test_at <= ?1)
              ORDER BY last_test_at IS NOT NULL, last_test_at LIMIT 50",
+            [cutoff],
+            |r| Ok((r.get::<_, SecretId>(0)?, r.get::<_, String>(1)?)),
         )?
-        .query_map([cutoff], |r| {
-            Ok((r.get::<_, SecretId>(0)?, r.get::<_, String>(1)?))
-        })?
         .collect::<rusqlite::Result<Vec<_>>>()?)
     })
     .await;

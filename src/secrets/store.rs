@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::{Conn, Row};
+use rusqlite::{OptionalExtension, params};
 
 use crate::changes::Read;
 use crate::db::{self, Named};
@@ -189,8 +190,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Secret> {
         last_test: match test_at {
             Some(at) => Some(LastTest {
                 at,
-                ok: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
-                message: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                ok: r.get::<usize, Option<bool>>(10)?.unwrap_or(false),
+                message: r.get::<usize, Option<String>>(11)?.unwrap_or_default(),
             }),
             None => None,
         },
@@ -290,21 +291,22 @@ pub fn summary(
     Ok(summary)
 }
 
-fn count_attention(conn: &Connection, today: time::Date) -> rusqlite::Result<Summary> {
+fn count_attention(conn: &Conn<'_>, today: time::Date) -> rusqlite::Result<Summary> {
     let (until, today) = (expiring_until(today), today.to_string());
-    conn.prepare_cached(
+    conn.query_row(
         "SELECT
            (SELECT COUNT(*) FROM secrets WHERE expires_on > ?1 AND expires_on <= ?2),
            (SELECT COUNT(*) FROM secrets WHERE expires_on <= ?1),
            (SELECT COUNT(*) FROM secrets WHERE last_test_ok = 0)",
-    )?
-    .query_row([today.as_str(), until.as_str()], |r| {
-        Ok(Summary {
-            expiring: r.get(0)?,
-            expired: r.get(1)?,
-            failing: r.get(2)?,
-        })
-    })
+        [today.as_str(), until.as_str()],
+        |r| {
+            Ok(Summary {
+                expiring: r.get(0)?,
+                expired: r.get(1)?,
+                failing: r.get(2)?,
+            })
+        },
+    )
 }
 
 /// One page of the list, narrowed to what needs attention when asked, as
@@ -378,12 +380,13 @@ fn page_of(
 }
 
 /// The rows with these ids, in no particular order.
-fn by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<Secret>> {
+fn by_ids(conn: &Conn<'_>, ids: &[i64]) -> rusqlite::Result<Vec<Secret>> {
     let values: Vec<rusqlite::types::Value> = ids.iter().copied().map(Into::into).collect();
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM rarray(?1) AS p CROSS JOIN secrets s ON s.id = p.value"
-    ))?
-    .query_map([std::rc::Rc::new(values)], from_row)?
+    conn.query_map(
+        &format!("SELECT {COLUMNS} FROM rarray(?1) AS p CROSS JOIN secrets s ON s.id = p.value"),
+        [std::rc::Rc::new(values)],
+        from_row,
+    )?
     .collect()
 }
 
@@ -400,7 +403,7 @@ fn order_of(sort: &str) -> &'static str {
 
 /// One page of the rows `filter` and `a` let through.
 fn list_where(
-    conn: &Connection,
+    conn: &Conn<'_>,
     filter: Filter,
     listing: Listing,
     a: Attention,
@@ -423,11 +426,9 @@ fn list_where(
         filter.from, filter.sql
     );
     let rows = conn
-        .prepare_cached(&sql)?
-        .query_map(
-            rusqlite::params_from_iter(filter.page_args(&listing)),
-            |r| from_row(r).map(|s| Arc::new(Listed::new(s))),
-        )?
+        .query_map(&sql, filter.page_args(&listing).collect::<Vec<_>>(), |r| {
+            from_row(r).map(|s| Arc::new(Listed::new(s)))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Page {
         rows,
@@ -437,35 +438,38 @@ fn list_where(
 }
 
 /// The secret with that name.
-pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Secret>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM secrets s WHERE s.name = ?1"
-    ))?
-    .query_row([name], from_row)
+pub fn find(conn: &Conn<'_>, name: &str) -> rusqlite::Result<Option<Secret>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM secrets s WHERE s.name = ?1"),
+        [name],
+        from_row,
+    )
     .optional()
 }
 
 /// The secret with its sealed value, for what leaves the portal on purpose.
-pub fn find_sealed(conn: &Connection, name: &str) -> rusqlite::Result<Option<(Secret, Vec<u8>)>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, s.sealed FROM secrets s WHERE s.name = ?1"
-    ))?
-    .query_row([name], |r| Ok((from_row(r)?, r.get(COLUMN_COUNT)?)))
+pub fn find_sealed(conn: &Conn<'_>, name: &str) -> rusqlite::Result<Option<(Secret, Vec<u8>)>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS}, s.sealed FROM secrets s WHERE s.name = ?1"),
+        [name],
+        |r| Ok((from_row(r)?, r.get(COLUMN_COUNT)?)),
+    )
     .optional()
 }
 
 /// The images that use a secret: (name, label), by name.
-pub fn used_by(conn: &Connection, secret_id: SecretId) -> rusqlite::Result<Vec<ImageUse>> {
-    conn.prepare_cached(
+pub fn used_by(conn: &Conn<'_>, secret_id: SecretId) -> rusqlite::Result<Vec<ImageUse>> {
+    conn.query_map(
         "SELECT name, COALESCE(NULLIF(display_name, ''), name) FROM images
          WHERE pull_secret_id = ?1 ORDER BY name",
+        [secret_id],
+        |r| {
+            Ok(ImageUse {
+                name: r.get(0)?,
+                label: r.get(1)?,
+            })
+        },
     )?
-    .query_map([secret_id], |r| {
-        Ok(ImageUse {
-            name: r.get(0)?,
-            label: r.get(1)?,
-        })
-    })?
     .collect()
 }
 
@@ -525,36 +529,38 @@ pub enum WriteError {
 }
 
 /// Inserts a new secret.
-pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
+pub fn insert(conn: &Conn<'_>, w: Write<'_>) -> Result<SecretId, WriteError> {
     let now = db::now();
     let sealed = w.sealed.unwrap_or_default();
-    conn.prepare_cached(
-        r#"INSERT INTO secrets (name, display_name, kind, registry_host, registry_username,
+    let id = conn
+        .query_row(
+            r#"INSERT INTO secrets (name, display_name, kind, registry_host, registry_username,
                                sealed, created_at, updated_at, expires_on, deliver, node_patterns,
                                ecr_endpoint)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11)"#,
-    )?
-    .execute(params![
-        w.name,
-        w.display_name,
-        w.kind.as_str(),
-        w.registry_host,
-        w.username,
-        sealed,
-        now,
-        w.expires_on,
-        w.deliver,
-        w.node_patterns,
-        w.endpoint
-    ])
-    .map_err(|e| {
-        if db::is_unique_violation(&e) {
-            WriteError::Duplicate(w.name.to_owned())
-        } else {
-            WriteError::Db(e)
-        }
-    })?;
-    let id = SecretId(conn.last_insert_rowid());
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11) RETURNING id"#,
+            params![
+                w.name,
+                w.display_name,
+                w.kind.as_str(),
+                w.registry_host,
+                w.username,
+                sealed,
+                now,
+                w.expires_on,
+                w.deliver,
+                w.node_patterns,
+                w.endpoint
+            ],
+            |r| r.get(0),
+        )
+        .map_err(|e| {
+            if db::is_unique_violation(&e) {
+                WriteError::Duplicate(w.name.to_owned())
+            } else {
+                WriteError::Db(e)
+            }
+        })?;
+    let id = SecretId(id);
     set_delivered(conn, id, &w.delivered)?;
     Ok(id)
 }
@@ -562,25 +568,24 @@ pub fn insert(conn: &Connection, w: Write<'_>) -> Result<SecretId, WriteError> {
 /// Puts `patterns` in force for secret `id` (none: it is not delivered),
 /// unless another delivered secret has one of them.
 fn set_delivered(
-    conn: &Connection,
+    conn: &Conn<'_>,
     id: SecretId,
     patterns: &[NodePattern],
 ) -> Result<(), WriteError> {
-    conn.prepare_cached("DELETE FROM delivered_patterns WHERE secret_id = ?1")?
-        .execute([id])?;
-    let mut insert =
-        conn.prepare_cached("INSERT INTO delivered_patterns (pattern, secret_id) VALUES (?1, ?2)")?;
+    conn.execute("DELETE FROM delivered_patterns WHERE secret_id = ?1", [id])?;
     for p in patterns {
-        if let Err(e) = insert.execute(params![p.as_str(), id]) {
-            if !db::is_unique_violation(&e) {
-                return Err(e.into());
-            }
-            let holder: String = conn
-                .prepare_cached(
-                    "SELECT s.name FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
+        // Not a refused insert: on PostgreSQL it would end the transaction.
+        let inserted = conn.execute(
+            "INSERT INTO delivered_patterns (pattern, secret_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![p.as_str(), id],
+        )?;
+        if inserted == 0 {
+            let holder: String = conn.query_row(
+                "SELECT s.name FROM delivered_patterns d JOIN secrets s ON s.id = d.secret_id
                       WHERE d.pattern = ?1",
-                )?
-                .query_row([p.as_str()], |r| r.get(0))?;
+                [p.as_str()],
+                |r| r.get(0),
+            )?;
             return Err(WriteError::PatternTaken {
                 pattern: p.to_string(),
                 holder,
@@ -593,9 +598,9 @@ fn set_delivered(
 /// Updates a secret if it is still at `version`. Changing credentials
 /// forgets the last login test, which was about the old ones, and an ECR
 /// secret's registry token, which they minted.
-pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), WriteError> {
+pub fn update(conn: &Conn<'_>, w: Write<'_>, version: i64) -> Result<(), WriteError> {
     let n = conn
-        .prepare_cached(
+        .query_row(
             r#"UPDATE secrets SET
                  display_name = ?2,
                  registry_host = ?3,
@@ -618,8 +623,6 @@ pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), Write
                        FROM secrets WHERE name = ?1)
                WHERE name = ?1 AND version = ?7
                RETURNING id"#,
-        )?
-        .query_row(
             params![
                 w.name,
                 w.display_name,
@@ -633,15 +636,17 @@ pub fn update(conn: &Connection, w: Write<'_>, version: i64) -> Result<(), Write
                 w.node_patterns,
                 w.endpoint
             ],
-            |r| r.get::<_, SecretId>(0),
+            |r| r.get::<usize, SecretId>(0),
         )
         .optional()?;
     if let Some(id) = n {
         return set_delivered(conn, id, &w.delivered);
     }
-    let exists: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM secrets WHERE name = ?1)")?
-        .query_row([w.name], |r| r.get(0))?;
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM secrets WHERE name = ?1)",
+        [w.name],
+        |r| r.get(0),
+    )?;
     Err(if exists {
         WriteError::Stale
     } else {
@@ -668,7 +673,7 @@ pub enum Deleted {
 /// Deletes a secret unless images use it. The foreign key refuses it too,
 /// should a check ever be skipped. Run it in a transaction with the audit
 /// entry.
-pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<Deleted> {
+pub fn delete(conn: &Conn<'_>, name: &str) -> rusqlite::Result<Deleted> {
     let Some(secret) = find(conn, name)? else {
         return Ok(Deleted::Missing);
     };
@@ -684,12 +689,9 @@ pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<Deleted> {
 }
 
 /// Image Pull secrets for the image form's select.
-pub fn image_pull_choices(conn: &Connection) -> rusqlite::Result<Vec<PullSecretChoice>> {
-    conn.prepare_cached(
-        "SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
-         WHERE kind IN ('image_pull', 'ecr') ORDER BY COALESCE(NULLIF(display_name, ''), name), name",
-    )?
-    .query_map([], |r| {
+pub fn image_pull_choices(conn: &Conn<'_>) -> rusqlite::Result<Vec<PullSecretChoice>> {
+    conn.query_map("SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
+         WHERE kind IN ('image_pull', 'ecr') ORDER BY COALESCE(NULLIF(display_name, ''), name), name", (), |r| {
         Ok(PullSecretChoice {
             id: r.get(0)?,
             name: r.get(1)?,
@@ -702,30 +704,32 @@ pub fn image_pull_choices(conn: &Connection) -> rusqlite::Result<Vec<PullSecretC
 
 /// The Image Pull secret of that name, as the image form would offer it.
 pub fn image_pull_choice(
-    conn: &Connection,
+    conn: &Conn<'_>,
     name: &str,
 ) -> rusqlite::Result<Option<PullSecretChoice>> {
-    conn.prepare_cached(
+    conn.query_row(
         "SELECT id, name, COALESCE(NULLIF(display_name, ''), name), registry_host FROM secrets
          WHERE kind IN ('image_pull', 'ecr') AND name = ?1",
-    )?
-    .query_row([name], |r| {
-        Ok(PullSecretChoice {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            label: r.get(2)?,
-            registry_host: r.get(3)?,
-        })
-    })
+        [name],
+        |r| {
+            Ok(PullSecretChoice {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                label: r.get(2)?,
+                registry_host: r.get(3)?,
+            })
+        },
+    )
     .optional()
 }
 
 /// Every secret with its sealed value, by name: for the export.
-pub fn all_sealed(conn: &Connection) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, s.sealed FROM secrets s ORDER BY s.name"
-    ))?
-    .query_map([], |r| Ok((from_row(r)?, r.get(COLUMN_COUNT)?)))?
+pub fn all_sealed(conn: &Conn<'_>) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>> {
+    conn.query_map(
+        &format!("SELECT {COLUMNS}, s.sealed FROM secrets s ORDER BY s.name"),
+        (),
+        |r| Ok((from_row(r)?, r.get(COLUMN_COUNT)?)),
+    )?
     .collect()
 }
 
@@ -734,18 +738,17 @@ pub fn all_sealed(conn: &Connection) -> rusqlite::Result<Vec<(Secret, Vec<u8>)>>
 /// that changed during the check (it takes up to 10 s) is not theirs.
 /// Returns whether it was kept.
 pub fn record_test(
-    conn: &Connection,
+    conn: &Conn<'_>,
     id: SecretId,
     version: i64,
     ok: bool,
     message: &str,
 ) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE secrets SET last_test_at = ?2, last_test_ok = ?3, last_test_message = ?4
+    let n = conn.execute(
+        "UPDATE secrets SET last_test_at = ?2, last_test_ok = ?3, last_test_message = ?4
              WHERE id = ?1 AND version = ?5",
-        )?
-        .execute(params![id, db::now(), ok, message, version])?;
+        params![id, db::now(), ok, message, version],
+    )?;
     Ok(n == 1)
 }
 

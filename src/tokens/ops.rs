@@ -2,7 +2,7 @@
 //! lifetime, store the token's digest and audit it in one transaction.
 //! The token page and `wharf token create` both make tokens here.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use crate::audit::{self, Actor, action};
 use crate::auth::tokens::{self, CreateError, EXPIRY_DAYS, NewToken, Scope, TokenRow};
@@ -84,7 +84,7 @@ pub fn parse(input: &TokenInput) -> Result<(String, Scope, i64), FieldErrors> {
 /// Makes a token for `holder` inside `conn`'s transaction and audits it,
 /// as an administrator (at the shell: `wharf token create`).
 pub fn create_in(
-    conn: &Connection,
+    conn: &Conn<'_>,
     by: &Admin,
     holder: &Holder,
     input: &TokenInput,
@@ -93,7 +93,7 @@ pub fn create_in(
 }
 
 fn make(
-    conn: &Connection,
+    conn: &Conn<'_>,
     actor: &Actor,
     holder: &Holder,
     input: &TokenInput,

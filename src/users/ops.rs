@@ -2,7 +2,7 @@
 //! password, store and audit in one transaction. The Users pages, the
 //! first administrator's `/setup` and `wharf user add` make accounts here.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::store::{self, AccountChange, Refusal};
 use crate::audit::{self, Outcome, action, audited};
@@ -47,7 +47,7 @@ pub fn parse_new(input: &NewAccount<'_>) -> Result<(Username, Password), FieldEr
 /// `conn`'s transaction; with `first_only`, only while there is no user
 /// at all (two setup forms sent at once make one administrator).
 pub fn create_in(
-    conn: &Connection,
+    conn: &Conn<'_>,
     by: &Admin,
     username: &Username,
     hash: &str,

@@ -5,8 +5,9 @@
 
 use std::rc::Rc;
 
+use crate::db::Conn;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::audit::{self, action};
 use crate::auth::store::{self as accounts, CreateError, User};
@@ -116,7 +117,7 @@ pub async fn sign_in(
 }
 
 fn sign_in_in(
-    c: &Connection,
+    c: &Conn<'_>,
     sealed_id_token: &[u8],
     who: &Identity,
     rules: &GroupRules,
@@ -185,7 +186,7 @@ fn sign_in_in(
 /// administrator is never demoted (as on the Users page): that is audited
 /// instead.
 fn sync_role(
-    c: &Connection,
+    c: &Conn<'_>,
     user: &User,
     groups: &[String],
     admin_group: &str,
@@ -200,7 +201,7 @@ fn sync_role(
         let what = format!(
             "administrator role kept: the last active administrator (not in group {admin_group})"
         );
-        return audit::record(c, name, &what, &target, source);
+        return audit::record(c, name, &what, &target, source).map(drop);
     }
     c.execute(
         "UPDATE users SET is_admin = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1",
@@ -211,11 +212,11 @@ fn sync_role(
     } else {
         format!("administrator role removed by SSO (not in group {admin_group})")
     };
-    audit::record(c, name, &what, &target, source)
+    audit::record(c, name, &what, &target, source).map(drop)
 }
 
 /// Audits a refused sign-in under the name it was for.
-fn refuse(c: &Connection, refusal: &Refusal, source: &str) -> rusqlite::Result<()> {
+fn refuse(c: &Conn<'_>, refusal: &Refusal, source: &str) -> rusqlite::Result<()> {
     let (actor, target) = match refusal {
         Refusal::Taken(n) | Refusal::Disabled(n) => (n.clone(), format!("user/{n}")),
         Refusal::NoUsername | Refusal::NoFreeName(_) | Refusal::NotMember(..) => {
@@ -223,22 +224,25 @@ fn refuse(c: &Connection, refusal: &Refusal, source: &str) -> rusqlite::Result<(
         }
     };
     let what = format!("{} ({refusal})", action::SIGN_IN_SSO_REFUSED);
-    audit::record(c, &actor, &what, &target, source)
+    audit::record(c, &actor, &what, &target, source).map(drop)
 }
 
-fn by_identity(c: &Connection, issuer: &str, subject: &str) -> rusqlite::Result<Option<User>> {
-    c.prepare_cached(&format!(
-        "SELECT {} FROM users WHERE oidc_issuer = ?1 AND oidc_subject = ?2",
-        accounts::COLUMNS
-    ))?
-    .query_row(params![issuer, subject], accounts::from_row)
+fn by_identity(c: &Conn<'_>, issuer: &str, subject: &str) -> rusqlite::Result<Option<User>> {
+    c.query_row(
+        &format!(
+            "SELECT {} FROM users WHERE oidc_issuer = ?1 AND oidc_subject = ?2",
+            accounts::COLUMNS
+        ),
+        params![issuer, subject],
+        accounts::from_row,
+    )
     .optional()
 }
 
 /// A new account for `who`, named after them. A name held by a password
 /// account is refused (and offered to an administrator for linking); one
 /// held by another SSO identity gets a number (`ada-2`).
-fn create(c: &Connection, who: &Identity, source: &str) -> Result<Result<User, Refusal>, AppError> {
+fn create(c: &Conn<'_>, who: &Identity, source: &str) -> Result<Result<User, Refusal>, AppError> {
     let Some(base) = username_for(who.preferred_username.as_deref(), who.email.as_deref()) else {
         return Ok(Err(Refusal::NoUsername));
     };
@@ -279,13 +283,16 @@ fn create(c: &Connection, who: &Identity, source: &str) -> Result<Result<User, R
 
 /// The account named `name`: its id and whether an SSO identity is bound
 /// to it.
-fn holder(c: &Connection, name: &str) -> rusqlite::Result<Option<(UserId, bool)>> {
-    c.prepare_cached("SELECT id, oidc_issuer IS NOT NULL FROM users WHERE username = ?1")?
-        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+fn holder(c: &Conn<'_>, name: &str) -> rusqlite::Result<Option<(UserId, bool)>> {
+    c.query_row(
+        "SELECT id, oidc_issuer IS NOT NULL FROM users WHERE username = ?1",
+        [name],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
 }
 
-fn offer_link(c: &Connection, user: UserId, who: &Identity) -> rusqlite::Result<()> {
+fn offer_link(c: &Conn<'_>, user: UserId, who: &Identity) -> rusqlite::Result<()> {
     c.execute(
         "INSERT INTO sso_link_offers (user_id, issuer, subject, claimed_username, email, seen_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -308,7 +315,7 @@ fn offer_link(c: &Connection, user: UserId, who: &Identity) -> rusqlite::Result<
 /// Memberships an administrator made stay. Each change is audited, and
 /// bumps the group's version (a group form opened before is stale).
 fn sync_groups(
-    c: &Connection,
+    c: &Conn<'_>,
     user: UserId,
     claimed: &[String],
     name: &str,
@@ -316,11 +323,10 @@ fn sync_groups(
 ) -> rusqlite::Result<()> {
     let claimed = Rc::new(claimed.iter().cloned().map(Value::Text).collect::<Vec<_>>());
     let pick = |sql: &str| -> rusqlite::Result<Vec<(i64, String)>> {
-        c.prepare_cached(sql)?
-            .query_map(params![user, claimed.clone()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect()
+        c.query_map(sql, params![user, claimed.clone()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect()
     };
     let join = pick(
         "SELECT g.id, g.name FROM groups g WHERE g.name IN rarray(?2)
@@ -341,24 +347,24 @@ fn sync_groups(
     };
     let target = format!("user/{name}");
     if !join.is_empty() {
-        c.prepare_cached(
+        c.execute(
             "INSERT INTO group_members (group_id, user_id, from_sso)
              SELECT value, ?1, 1 FROM rarray(?2)",
-        )?
-        .execute(params![user, ids(&join)])?;
+            params![user, ids(&join)],
+        )?;
     }
     if !leave.is_empty() {
-        c.prepare_cached(
+        c.execute(
             "DELETE FROM group_members WHERE user_id = ?1 AND group_id IN rarray(?2)",
-        )?
-        .execute(params![user, ids(&leave)])?;
+            params![user, ids(&leave)],
+        )?;
     }
     let changed: Vec<(i64, String)> = join.iter().chain(&leave).cloned().collect();
     if !changed.is_empty() {
-        c.prepare_cached(
+        c.execute(
             "UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id IN rarray(?1)",
-        )?
-        .execute(params![ids(&changed), db::now()])?;
+            params![ids(&changed), db::now()],
+        )?;
     }
     for (_, group) in &join {
         let what = format!("added to group {group} by SSO");
@@ -390,19 +396,20 @@ impl KeptIdToken {
 
 /// The ID token kept for the account, if it signed in by SSO, and
 /// forgotten.
-pub fn take_id_token(c: &Connection, user: UserId) -> rusqlite::Result<Option<KeptIdToken>> {
+pub fn take_id_token(c: &Conn<'_>, user: UserId) -> rusqlite::Result<Option<KeptIdToken>> {
     let kept = c
-        .prepare_cached(
+        .query_row(
             "SELECT oidc_issuer, oidc_subject, oidc_id_token FROM users
              WHERE id = ?1 AND oidc_issuer IS NOT NULL AND oidc_id_token IS NOT NULL",
-        )?
-        .query_row([user], |r| {
-            Ok(KeptIdToken {
-                issuer: r.get(0)?,
-                subject: r.get(1)?,
-                sealed: r.get(2)?,
-            })
-        })
+            [user],
+            |r| {
+                Ok(KeptIdToken {
+                    issuer: r.get(0)?,
+                    subject: r.get(1)?,
+                    sealed: r.get(2)?,
+                })
+            },
+        )
         .optional()?;
     if kept.is_some() {
         c.execute(
@@ -443,27 +450,29 @@ pub struct AccountSso {
 }
 
 /// What the account's page shows about its single sign-on.
-pub fn of_account(c: &Connection, user: UserId) -> rusqlite::Result<AccountSso> {
+pub fn of_account(c: &Conn<'_>, user: UserId) -> rusqlite::Result<AccountSso> {
     let identity = c
-        .prepare_cached(
+        .query_row(
             "SELECT oidc_issuer, oidc_subject FROM users WHERE id = ?1 AND oidc_issuer IS NOT NULL",
-        )?
-        .query_row([user], |r| Ok((r.get(0)?, r.get(1)?)))
+            [user],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     let offer = c
-        .prepare_cached(
+        .query_row(
             "SELECT issuer, subject, claimed_username, email, seen_at FROM sso_link_offers
              WHERE user_id = ?1",
-        )?
-        .query_row([user], |r| {
-            Ok(Offer {
-                issuer: r.get(0)?,
-                subject: r.get(1)?,
-                claimed_username: r.get(2)?,
-                email: r.get(3)?,
-                seen_at: r.get(4)?,
-            })
-        })
+            [user],
+            |r| {
+                Ok(Offer {
+                    issuer: r.get(0)?,
+                    subject: r.get(1)?,
+                    claimed_username: r.get(2)?,
+                    email: r.get(3)?,
+                    seen_at: r.get(4)?,
+                })
+            },
+        )
         .optional()?;
     Ok(AccountSso { identity, offer })
 }
@@ -489,7 +498,7 @@ pub enum LinkRefusal {
 /// administrator saw) to account `user` and forgets the offer. Run inside
 /// a write transaction.
 pub fn link(
-    c: &Connection,
+    c: &Conn<'_>,
     user: UserId,
     name: &str,
     (issuer, subject): (&str, &str),
@@ -514,11 +523,7 @@ pub fn link(
 /// person no longer signs in to it by SSO; a later SSO sign-in with that
 /// name is refused as for any password account. Run inside a write
 /// transaction.
-pub fn unlink(
-    c: &Connection,
-    user: UserId,
-    name: &str,
-) -> rusqlite::Result<Result<(), LinkRefusal>> {
+pub fn unlink(c: &Conn<'_>, user: UserId, name: &str) -> rusqlite::Result<Result<(), LinkRefusal>> {
     let n = c.execute(
         "UPDATE users SET oidc_issuer = NULL, oidc_subject = NULL, oidc_id_token = NULL,
            version = version + 1, updated_at = ?2
@@ -534,7 +539,7 @@ pub fn unlink(
 
 /// Forgets a refused sign-in without linking it. Run inside a write
 /// transaction; false if there was none.
-pub fn dismiss(c: &Connection, user: UserId) -> rusqlite::Result<bool> {
+pub fn dismiss(c: &Conn<'_>, user: UserId) -> rusqlite::Result<bool> {
     Ok(c.execute("DELETE FROM sso_link_offers WHERE user_id = ?1", [user])? > 0)
 }
 

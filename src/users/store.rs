@@ -2,7 +2,8 @@
 //! and the changes administrators make, with their guards. Accounts
 //! themselves (sign-in, sessions) are `auth::store`.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::db::Conn;
+use rusqlite::{OptionalExtension, params};
 
 use crate::audit::Outcome;
 use crate::auth::store::{User, from_row};
@@ -48,7 +49,7 @@ impl Account {
 const ACCOUNT_COLUMNS: &str =
     "id, username, is_admin, active, session_version, version, last_login_at, created_at";
 
-fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+fn account_from_row(r: &crate::db::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         user: from_row(r)?,
         version: r.get(5)?,
@@ -69,7 +70,7 @@ crate::db::text_enum! {
 
 /// One page of the Users list, filtered on the username.
 pub fn list(
-    conn: &Connection,
+    conn: &Conn<'_>,
     listing: crate::listing::Listing,
 ) -> rusqlite::Result<crate::listing::Page<Account>> {
     let order = match listing.sort_key::<UserSort>() {
@@ -81,14 +82,15 @@ pub fn list(
     let dir = listing.sql_dir();
     let filter = r#"(?1 = '' OR username LIKE ?2 ESCAPE '\')"#;
     let pattern = db::like_pattern(&listing.q);
-    let total = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))?
-        .query_row(params![listing.q, pattern], |r| r.get(0))?;
+    let total = conn.query_row(
+        &format!("SELECT COUNT(*) FROM users WHERE {filter}"),
+        params![listing.q, pattern],
+        |r| r.get(0),
+    )?;
     let rows = conn
-        .prepare_cached(&format!(
+        .query_map(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM users WHERE {filter} ORDER BY {order} {dir}, username {dir} LIMIT ?3 OFFSET ?4"
-        ))?
-        .query_map(
+        ),
             params![listing.q, pattern, listing.per_page, listing.offset()],
             account_from_row,
         )?
@@ -101,11 +103,12 @@ pub fn list(
 }
 
 /// The account with that name.
-pub fn find_account(conn: &Connection, username: &str) -> rusqlite::Result<Option<Account>> {
-    conn.prepare_cached(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = ?1"
-    ))?
-    .query_row([username], account_from_row)
+pub fn find_account(conn: &Conn<'_>, username: &str) -> rusqlite::Result<Option<Account>> {
+    conn.query_row(
+        &format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = ?1"),
+        [username],
+        account_from_row,
+    )
     .optional()
 }
 
@@ -166,7 +169,7 @@ pub struct AccountChange {
 /// may have made one; re-enabling must not bring it back). Returns how many tokens were revoked. Run inside an immediate
 /// transaction.
 pub fn update_account(
-    conn: &Connection,
+    conn: &Conn<'_>,
     actor_id: Option<UserId>,
     c: &AccountChange,
 ) -> rusqlite::Result<Outcome<usize, Refusal>> {
@@ -213,7 +216,7 @@ pub fn update_account(
 /// themselves, and not the last active administrator. The confirmation
 /// page and the delete itself ask the same question.
 pub fn delete_refusal(
-    conn: &Connection,
+    conn: &Conn<'_>,
     actor_id: Option<UserId>,
     account: &Account,
 ) -> rusqlite::Result<Option<Refusal>> {
@@ -229,7 +232,7 @@ pub fn delete_refusal(
 
 /// Deletes an account unless [`delete_refusal`] says no.
 pub fn delete_account(
-    conn: &Connection,
+    conn: &Conn<'_>,
     actor_id: Option<UserId>,
     username: &str,
 ) -> rusqlite::Result<Outcome<(), Refusal>> {

@@ -101,7 +101,7 @@ async fn audit_pages_go_back_in_time() {
         let c = app.db();
         for i in 0..120 {
             wharf::audit::record(
-                &c,
+                &wharf::db::Conn::from(&c),
                 "bot",
                 "secret updated",
                 &format!("secret/s{i:03}"),

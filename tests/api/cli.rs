@@ -114,8 +114,9 @@ fn backup_finishes_under_constant_writes() {
     let pool = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
     {
         // About 4 MiB, so the copy takes many steps.
-        let mut conn = pool.get().unwrap();
-        let tx = conn.transaction().unwrap();
+        let pooled = pool.get().unwrap();
+        let conn = pooled.conn();
+        let tx = conn.begin_write().unwrap();
         let pad = "x".repeat(1000);
         for i in 0..4000 {
             wharf::audit::record(&tx, "bench", "filler", &format!("t/{i}"), &pad).unwrap();
@@ -126,7 +127,8 @@ fn backup_finishes_under_constant_writes() {
     let writer = {
         let (stop, pool) = (stop.clone(), pool.clone());
         std::thread::spawn(move || {
-            let conn = pool.get().unwrap();
+            let pooled = pool.get().unwrap();
+            let conn = pooled.conn();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 wharf::audit::record(&conn, "writer", "write", &n.to_string(), "").unwrap();

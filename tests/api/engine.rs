@@ -29,30 +29,32 @@ fn script(c: Conn<'_>) -> Seen {
         ("_x", false),
         ("Zeta", true),
     ] {
-        c.execute(add, &[&name, &admin, &1_700_000_000_i64])
+        c.execute(add, rusqlite::params![name, admin, 1_700_000_000_i64])
             .unwrap();
     }
     let duplicate = c
-        .execute(add, &[&"a-user", &false, &1_i64])
+        .execute(add, rusqlite::params!["a-user", false, 1_i64])
         .expect_err("a taken username");
     // Bytes with a zero in them, and a NULL read as None.
     let token: Vec<u8> = vec![0, 1, 2, 255, 0, 7];
     c.execute(
         "UPDATE users SET oidc_id_token = ?1 WHERE username = ?2",
-        &[&token, &"a-user"],
+        rusqlite::params![token, "a-user"],
     )
     .unwrap();
     let users = c
         .query_map(
             "SELECT id, username, is_admin, last_login_at FROM users ORDER BY username",
-            &[],
+            (),
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
         .unwrap();
     let token = c
         .query_row(
             "SELECT oidc_id_token FROM users WHERE username = ?1",
-            &[&"a-user"],
+            rusqlite::params!["a-user"],
             |r| r.get(0),
         )
         .unwrap();
@@ -61,14 +63,14 @@ fn script(c: Conn<'_>) -> Seen {
         .execute(
             "INSERT INTO images (name, image_type, url, pull_secret_id, created_at, updated_at) \
              VALUES ('nb', 'cpu', 'a.io/b', 999, 1, 1)",
-            &[],
+            (),
         )
         .expect_err("a missing secret");
     // The change counters the memory reads rely on move alike.
     let count = |c: Conn<'_>| -> i64 {
         c.query_row(
             "SELECT n FROM change_counters WHERE tbl = 'secrets'",
-            &[],
+            (),
             |r| r.get(0),
         )
         .unwrap()
@@ -77,21 +79,21 @@ fn script(c: Conn<'_>) -> Seen {
     c.execute(
         "INSERT INTO secrets (name, display_name, kind, registry_host, registry_username, sealed, version, created_at, updated_at) \
          VALUES ('s1', '', 'image_pull', 'ghcr.io', 'u', ?1, 1, 1, 1)",
-        &[&vec![9_u8; 4]],
+        [vec![9_u8; 4]],
     )
     .unwrap();
     let after_insert = count(c);
     c.execute(
         "UPDATE secrets SET display_name = 'S' WHERE name = 's1'",
-        &[],
+        (),
     )
     .unwrap();
     let after_update = count(c);
     let none = c
         .query_row(
             "SELECT id FROM users WHERE username = ?1",
-            &[&"nobody"],
-            |r| r.get::<i64>(0),
+            rusqlite::params!["nobody"],
+            |r| r.get::<usize, i64>(0),
         )
         .is_err_and(|e| matches!(e, rusqlite::Error::QueryReturnedNoRows));
     Seen {
@@ -106,10 +108,16 @@ fn script(c: Conn<'_>) -> Seen {
         missing_reference_refused: wharf::db::is_foreign_key_violation(&missing),
         counter_steps: (after_insert - before, after_update - after_insert),
         exists: (
-            c.exists("SELECT 1 FROM users WHERE username = ?1", &[&"Zeta"])
-                .unwrap(),
-            c.exists("SELECT 1 FROM users WHERE username = ?1", &[&"zeta"])
-                .unwrap(),
+            c.exists(
+                "SELECT 1 FROM users WHERE username = ?1",
+                rusqlite::params!["Zeta"],
+            )
+            .unwrap(),
+            c.exists(
+                "SELECT 1 FROM users WHERE username = ?1",
+                rusqlite::params!["zeta"],
+            )
+            .unwrap(),
         ),
         none,
     }
@@ -120,7 +128,7 @@ fn the_same_sql_reads_and_refuses_alike_on_both_engines() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
     let sqlite = sqlite.get().unwrap();
-    let on_sqlite = script(Conn::from(&*sqlite));
+    let on_sqlite = script(sqlite.conn());
 
     let url = cluster().database();
     let pool = pg::open(&Target::parse(&url, None).unwrap()).unwrap();
@@ -237,13 +245,13 @@ fn processes_starting_together_migrate_once() {
 fn transactions_mean_the_same_on_both_engines() {
     fn check(a: Conn<'_>, b: Conn<'_>, writer: impl FnOnce() + Send) -> (i64, i64, i64, i64) {
         let count = |c: Conn<'_>| -> i64 {
-            c.query_row("SELECT COUNT(*) FROM audit_log", &[], |r| r.get(0))
+            c.query_row("SELECT COUNT(*) FROM audit_log", (), |r| r.get(0))
                 .unwrap()
         };
         let add = |c: Conn<'_>, what: &str| {
             c.execute(
                 "INSERT INTO audit_log (at, actor, action, target, source) VALUES (1, 't', ?1, '', '')",
-                &[&what],
+                rusqlite::params![what],
             )
             .unwrap();
         };
@@ -276,9 +284,11 @@ fn transactions_mean_the_same_on_both_engines() {
         let order: Vec<String> = a
             .query_map(
                 "SELECT action FROM audit_log WHERE action IN ('first', 'second') ORDER BY id",
-                &[],
+                (),
                 |r| r.get(0),
             )
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(order, ["first", "second"]);
         (committed, before, during, after)
@@ -288,7 +298,7 @@ fn transactions_mean_the_same_on_both_engines() {
         tx.conn()
             .execute(
                 "INSERT INTO audit_log (at, actor, action, target, source) VALUES (1, 't', 'second', '', '')",
-                &[],
+                (),
             )
             .unwrap();
         tx.commit().unwrap();
@@ -301,9 +311,7 @@ fn transactions_mean_the_same_on_both_engines() {
         sqlite.get().unwrap(),
         sqlite.get().unwrap(),
     );
-    let on_sqlite = check(Conn::from(&*a), Conn::from(&*b), move || {
-        second(Conn::from(&*w))
-    });
+    let on_sqlite = check(a.conn(), b.conn(), move || second(w.conn()));
 
     let pool = pg::open(&Target::parse(&cluster().database(), None).unwrap()).unwrap();
     let (a, b, w) = (

@@ -365,7 +365,8 @@ async fn the_send_test_notification_button_reports_what_happened() {
 fn expiry_events_come_once_each_as_the_days_pass() {
     let dir = tempfile::tempdir().unwrap();
     let pool = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
-    let conn = pool.get().unwrap();
+    let pooled = pool.get().unwrap();
+    let conn = pooled.conn();
     let expires = time::Date::from_calendar_date(2027, time::Month::March, 31).unwrap();
     wharf::secrets::store::insert(
         &conn,
@@ -397,6 +398,8 @@ fn expiry_events_come_once_each_as_the_days_pass() {
         }
     }
     let keys: Vec<String> = conn
+        .sqlite()
+        .unwrap()
         .prepare("SELECT key FROM notifications ORDER BY id")
         .unwrap()
         .query_map([], |r| r.get(0))
@@ -413,6 +416,8 @@ fn expiry_events_come_once_each_as_the_days_pass() {
         ]
     );
     let texts: Vec<String> = conn
+        .sqlite()
+        .unwrap()
         .prepare("SELECT payload FROM notifications ORDER BY id")
         .unwrap()
         .query_map([], |r| r.get::<_, String>(0))
@@ -505,13 +510,16 @@ fn the_summary_line_reads_indexes_not_every_secret() {
     // made it five times slower.
     let dir = tempfile::tempdir().unwrap();
     let pool = wharf::db::open(&dir.path().join("wharf.db")).unwrap();
-    let conn = pool.get().unwrap();
+    let pooled = pool.get().unwrap();
+    let conn = pooled.conn();
     for q in [
         "SELECT COUNT(*) FROM secrets WHERE expires_on > '2026-11-29' AND expires_on <= date('2026-11-29', '+30 days')",
         "SELECT COUNT(*) FROM secrets WHERE expires_on <= '2026-11-29'",
         "SELECT COUNT(*) FROM secrets WHERE last_test_ok = 0",
     ] {
         let plan: String = conn
+            .sqlite()
+            .unwrap()
             .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
             .unwrap()
             .query_map([], |r| r.get::<_, String>(3))
@@ -590,9 +598,10 @@ async fn two_servers_and_a_slow_receiver_deliver_each_notification_once() {
         .unwrap()
         .get()
         .unwrap()
+        .conn()
         .query_row(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'notification delivered'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
