@@ -55,7 +55,7 @@ async fn main() {
         .unwrap_or(200);
     let dir = tempfile::tempdir().unwrap();
     wharf::cli::user_add(
-        dir.path(),
+        &wharf::db::Location::Sqlite(dir.path().to_path_buf()),
         "bench",
         true,
         std::io::Cursor::new("bench-password-123\n"),

@@ -181,7 +181,7 @@ fn populate(dir: &Path) {
 
 fn add_bench_user(dir: &Path) {
     wharf::cli::user_add(
-        dir,
+        &wharf::db::Location::Sqlite(dir.to_path_buf()),
         "bench",
         true,
         std::io::Cursor::new("bench-password-123\n"),
@@ -425,11 +425,23 @@ async fn main() {
             t.elapsed().as_secs_f64()
         );
     }
-    let api_token =
-        wharf::cli::token_create(dir.path(), "bench", "bench", "read", 86_400).expect("token");
+    let api_token = wharf::cli::token_create(
+        &wharf::db::Location::Sqlite(dir.path().to_path_buf()),
+        "bench",
+        "bench",
+        "read",
+        86_400,
+    )
+    .expect("token");
     let admin_token = api_token.clone();
-    let write_token = wharf::cli::token_create(dir.path(), "bench", "bench-write", "write", 86_400)
-        .expect("token");
+    let write_token = wharf::cli::token_create(
+        &wharf::db::Location::Sqlite(dir.path().to_path_buf()),
+        "bench",
+        "bench-write",
+        "write",
+        86_400,
+    )
+    .expect("token");
 
     let server = Server::start(dir.path(), &[]).await;
     let (pid, startup, base) = (server.pid(), server.startup, server.base.clone());
@@ -971,8 +983,14 @@ async fn read_paths(
 ) -> Reads {
     let (pid, base) = (server.pid(), server.base.clone());
     let viewer_cookie = session_of(client, &base, VIEWER, USER_PASSWORD).await;
-    let viewer_token =
-        wharf::cli::token_create(dir, VIEWER, "bench", "read", 86_400).expect("token");
+    let viewer_token = wharf::cli::token_create(
+        &wharf::db::Location::Sqlite(dir.to_path_buf()),
+        VIEWER,
+        "bench",
+        "read",
+        86_400,
+    )
+    .expect("token");
     let admin = format!("Cookie: {admin_cookie}");
     let viewer = format!("Cookie: {viewer_cookie}");
     let admin_api = format!("Authorization: Bearer {admin_token}");

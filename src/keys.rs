@@ -164,7 +164,7 @@ fn check_against_database(key: &MasterKey, conn: &Conn<'_>) -> Result<(), KeyErr
         key.open(name.as_bytes(), &sealed).map_err(|_| wrong())?;
     }
     conn.execute(
-        "INSERT OR IGNORE INTO key_check (id, sealed) VALUES (1, ?1)",
+        "INSERT INTO key_check (id, sealed) VALUES (1, ?1) ON CONFLICT DO NOTHING",
         [key.seal(b"key_check", KEY_CHECK)],
     )?;
     Ok(())
@@ -290,11 +290,4 @@ pub fn readable_by_others(path: &Path) -> bool {
     }
 }
 
-/// Creates `dir` (and its parents) owner-only (0700) if it does not exist.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir)
-}
+pub use crate::db::create_private_dir;

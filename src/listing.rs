@@ -1,11 +1,8 @@
 //! Search, sort and pages for the admin lists. Bad values fall back to the
 //! defaults; a page past the end is simply empty.
 
-use std::rc::Rc;
-
-use crate::db::Conn;
+use crate::db::{Conn, Param};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use rusqlite::types::{ToSql, Value};
 
 use crate::db::TextEnum;
 use crate::web::FieldErrors;
@@ -333,7 +330,7 @@ pub struct Filter {
     pub from: String,
     /// A condition over the table's alias.
     pub sql: String,
-    args: Vec<Box<dyn ToSql>>,
+    args: Vec<Box<dyn Param>>,
     count: Count,
 }
 
@@ -349,7 +346,7 @@ impl Filter {
     pub fn all(table: &str, alias: &str) -> Self {
         Self {
             from: format!("{table} {alias}"),
-            sql: "1".into(),
+            sql: "TRUE".into(),
             args: Vec::new(),
             count: Count::Query(format!("SELECT COUNT(*) FROM {table}")),
         }
@@ -362,17 +359,15 @@ impl Filter {
     pub fn ids(table: &str, alias: &str, ids: Vec<i64>) -> Self {
         Self {
             from: format!("rarray(?) AS hit CROSS JOIN {table} {alias} ON {alias}.id = hit.value"),
-            sql: "1".into(),
+            sql: "TRUE".into(),
             count: Count::Known(ids.len() as i64),
-            args: vec![Box::new(Rc::new(
-                ids.into_iter().map(Value::Integer).collect::<Vec<_>>(),
-            ))],
+            args: vec![Box::new(crate::db::List::ints(ids))],
         }
     }
 
     /// Narrows the filter by one more condition over the table's alias,
     /// with its `?` values.
-    pub fn and(mut self, sql: &str, args: Vec<Box<dyn ToSql>>) -> Self {
+    pub fn and(mut self, sql: &str, args: Vec<Box<dyn Param>>) -> Self {
         self.sql = format!("({}) AND ({sql})", self.sql);
         self.args.extend(args);
         self.count = Count::Query(format!(
@@ -391,8 +386,8 @@ impl Filter {
     }
 
     /// The filter's values followed by a page's `LIMIT` and `OFFSET`.
-    pub fn page_args(self, listing: &Listing) -> impl Iterator<Item = Box<dyn ToSql>> {
-        let page: [Box<dyn ToSql>; 2] = [Box::new(listing.per_page), Box::new(listing.offset())];
+    pub fn page_args(self, listing: &Listing) -> impl Iterator<Item = Box<dyn Param>> {
+        let page: [Box<dyn Param>; 2] = [Box::new(listing.per_page), Box::new(listing.offset())];
         self.args.into_iter().chain(page)
     }
 }

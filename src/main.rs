@@ -47,15 +47,20 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Some(Command::User(UserCommand::Add {
-            username, admin, ..
-        })) => wharf::cli::user_add(&cli.data_dir, &username, admin, std::io::stdin().lock())
+            username, admin, db, ..
+        })) => db
+            .location(&cli.data_dir)
+            .and_then(|db| wharf::cli::user_add(&db, &username, admin, std::io::stdin().lock()))
             .map(|()| println!("user {username} created")),
         Some(Command::Token(TokenCommand::Create {
             username,
             name,
             scope,
             expires_in,
-        })) => wharf::cli::token_create(&cli.data_dir, &username, &name, &scope, expires_in.0)
+            db,
+        })) => db
+            .location(&cli.data_dir)
+            .and_then(|db| wharf::cli::token_create(&db, &username, &name, &scope, expires_in.0))
             .map(|token| println!("{token}")),
         Some(Command::Keys(KeysCommand::Generate { out })) => wharf::keys::generate(&out)
             .map(|[master, session]| {

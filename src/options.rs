@@ -250,6 +250,10 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
 
+    /// Where the data lives: SQLite under --data-dir, or PostgreSQL.
+    #[command(flatten)]
+    pub db: DbArgs,
+
     /// The session key's file (base64 of 64 bytes); made beforehand by
     /// `wharf keys generate`. Default: `session.key` in the data
     /// directory, made on first start.
@@ -300,5 +304,33 @@ mod tests {
         assert!("0".parse::<Seconds>().is_err());
         assert!("5y".parse::<Seconds>().is_err());
         assert!("h".parse::<Seconds>().is_err());
+    }
+}
+
+/// Where the data lives, for every command that opens it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DbArgs {
+    /// PostgreSQL instead of the SQLite file under --data-dir:
+    /// postgres://USER[:PASSWORD]@HOST:PORT/DATABASE?sslmode=require (TLS
+    /// checks the server's certificate against the system's roots;
+    /// sslmode=disable only on a trusted network). `serve` then needs
+    /// --master-key-file and --session-key-file.
+    #[arg(long, env = "WHARF_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// The database password's file (its first line), instead of one in
+    /// --database-url.
+    #[arg(long, env = "WHARF_DATABASE_PASSWORD_FILE")]
+    pub database_password_file: Option<PathBuf>,
+}
+
+impl DbArgs {
+    /// Where these flags and `data_dir` put the data.
+    pub fn location(&self, data_dir: &std::path::Path) -> Result<crate::db::Location, String> {
+        crate::db::Location::of(
+            data_dir,
+            self.database_url.as_deref(),
+            self.database_password_file.as_deref(),
+        )
     }
 }

@@ -55,18 +55,47 @@ impl Application {
         config: ServerConfig,
         clock: crate::clock::Clock,
     ) -> Result<Self, AppError> {
-        keys::create_private_dir(&config.data_dir).map_err(|e| {
-            AppError::internal(format!("cannot create {}: {e}", config.data_dir.display()))
-        })?;
-        keys::warn_if_readable_by_others(&config.data_dir);
-        let pool = db::open(&config.data_dir.join("wharf.db"))?;
-        let changes = crate::changes::Changes::watch(&config.data_dir.join("wharf.db"));
-        let master = keys::master_key(
-            keys::KeyFile::of(config.serve.master_key_file.as_deref(), &config.data_dir),
-            config.serve.master_key.as_ref(),
-            &pool.get()?.conn(),
-        )
-        .map_err(AppError::internal)?;
+        let (pool, changes) = match &config.serve.db.database_url {
+            // PostgreSQL: the keys must be kept apart from the database they
+            // protect, and reads from memory wait for PostgreSQL's own
+            // commit signal (every read goes to the database until then).
+            Some(url) => {
+                let keys_apart = (config.serve.master_key_file.is_some()
+                    || config.serve.master_key.is_some())
+                    && (config.serve.session_key_file.is_some()
+                        || config.serve.session_key.is_some());
+                if !keys_apart {
+                    return Err(AppError::internal(
+                        "with --database-url, give --master-key-file and --session-key-file (make them with `wharf keys generate --out DIR`): keys kept in the database they protect would be copied with every backup of it",
+                    ));
+                }
+                let target =
+                    db::pg::Target::parse(url, config.serve.db.database_password_file.as_deref())
+                        .map_err(AppError::internal)?;
+                let pool = crate::db::off_runtime(|| db::pg::open(&target))
+                    .map_err(AppError::internal)?
+                    .map_err(AppError::internal)?;
+                (db::Pool::Postgres(pool), crate::changes::Changes::off())
+            }
+            None => {
+                keys::create_private_dir(&config.data_dir).map_err(|e| {
+                    AppError::internal(format!("cannot create {}: {e}", config.data_dir.display()))
+                })?;
+                keys::warn_if_readable_by_others(&config.data_dir);
+                let pool = db::open(&config.data_dir.join("wharf.db"))?;
+                let changes = crate::changes::Changes::watch(&config.data_dir.join("wharf.db"));
+                (pool, changes)
+            }
+        };
+        let master = crate::db::off_runtime(|| -> Result<_, AppError> {
+            keys::master_key(
+                keys::KeyFile::of(config.serve.master_key_file.as_deref(), &config.data_dir),
+                config.serve.master_key.as_ref(),
+                &pool.get()?.conn(),
+            )
+            .map_err(AppError::internal)
+        })
+        .map_err(AppError::internal)??;
         let cookie_key = keys::session_key(
             keys::KeyFile::of(config.serve.session_key_file.as_deref(), &config.data_dir),
             config.serve.session_key.as_ref(),
@@ -86,13 +115,17 @@ impl Application {
         })?;
         let addr = listener.local_addr().map_err(AppError::internal)?;
 
-        let pooled = pool.get()?;
-        let conn = pooled.conn();
-        let no_users = user_store::count(&conn)? == 0;
-        // Delivered patterns stored before today's rules are not served:
-        // each is said here, and on its secret's page, until fixed.
-        crate::clusters::credentials::warn_of_unserved(&conn)?;
-        drop(pooled);
+        let no_users = crate::db::off_runtime(|| -> Result<bool, AppError> {
+            let pooled = pool.get()?;
+            let conn = pooled.conn();
+            let no_users = user_store::count(&conn)? == 0;
+            // Delivered patterns stored before today's rules are not
+            // served: each is said here, and on its secret's page, until
+            // fixed.
+            crate::clusters::credentials::warn_of_unserved(&conn)?;
+            Ok(no_users)
+        })
+        .map_err(AppError::internal)??;
         let setup_token = no_users.then(crate::web::new_token);
         let setup_url = setup_token
             .as_ref()

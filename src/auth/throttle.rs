@@ -63,7 +63,7 @@ fn locked(conn: &Conn<'_>, filter: &str, key: &str, max: i64) -> rusqlite::Resul
     let (n, oldest): (i64, Option<i64>) = conn.query_row(
         &format!(
             "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM login_failures
-              WHERE {filter} AND at > ?2 ORDER BY at DESC LIMIT ?3)"
+              WHERE {filter} AND at > ?2 ORDER BY at DESC LIMIT ?3) AS recent"
         ),
         params![key, since, max],
         |r| Ok((r.get(0)?, r.get(1)?)),

@@ -182,7 +182,7 @@ pub fn create(
     let now = db::now();
     let live: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND active = 1
-                              AND (?2 IS NULL OR session_version = ?2))",
+                              AND (session_version = ?2 OR ?2 IS NULL))",
         params![user, session_version],
         |r| r.get(0),
     )?;
@@ -257,7 +257,7 @@ pub fn revoke(
 ) -> rusqlite::Result<Option<TokenRow>> {
     let n = conn.execute(
         "UPDATE api_tokens SET revoked_at = ?3
-             WHERE id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR user_id = ?2)",
+             WHERE id = ?1 AND revoked_at IS NULL AND (user_id = ?2 OR ?2 IS NULL)",
         params![id, owner, db::now()],
     )?;
     if n == 0 {

@@ -104,6 +104,9 @@ pub enum UserCommand {
         /// Read the password from standard input (one line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// Where the data lives.
+        #[command(flatten)]
+        db: crate::options::DbArgs,
     },
 }
 
@@ -124,6 +127,9 @@ pub enum TokenCommand {
         /// How long it lives (e.g. 30d, 12h).
         #[arg(long, default_value = "90d")]
         expires_in: Seconds,
+        /// Where the data lives.
+        #[command(flatten)]
+        db: crate::options::DbArgs,
     },
 }
 

@@ -32,7 +32,7 @@ fn shell_message<R: std::fmt::Display>(f: Failure<R>) -> String {
 /// `wharf user add NAME [--admin] --password-stdin`: reads one line from
 /// `input` as the password.
 pub fn user_add(
-    data_dir: &Path,
+    db: &db::Location,
     username: &str,
     admin: bool,
     input: impl BufRead,
@@ -50,30 +50,29 @@ pub fn user_add(
     };
     let (username, password) =
         ops::parse_new(&typed).map_err(|e| shell_message::<Infallible>(Failure::Invalid(e)))?;
-    crate::keys::create_private_dir(data_dir)
-        .map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    let pool = db::open(&data_dir.join("wharf.db")).map_err(|e| e.to_string())?;
+    let pool = db.open(true)?;
     let hash = crypto::hash_password(password.expose()).map_err(|e| e.to_string())?;
-    let conn = pool.get().map_err(|e| e.to_string())?;
-    let conn = conn.conn();
-    let tx = db::write_tx(&conn).map_err(|e| e.to_string())?;
-    ops::create_in(
-        &tx,
-        &crate::auth::Admin::shell(),
-        &username,
-        &hash,
-        (admin, true),
-        false,
-    )
-    .map_err(shell_message)?;
-    tx.commit().map_err(|e| e.to_string())?;
-    Ok(())
+    db::off_runtime(|| {
+        let conn = pool.get().map_err(|e| e.to_string())?;
+        let conn = conn.conn();
+        let tx = db::write_tx(&conn).map_err(|e| e.to_string())?;
+        ops::create_in(
+            &tx,
+            &crate::auth::Admin::shell(),
+            &username,
+            &hash,
+            (admin, true),
+            false,
+        )
+        .map_err(shell_message)?;
+        tx.commit().map_err(|e| e.to_string())
+    })?
 }
 
 /// `wharf token create USERNAME --name NAME [--scope read|write]
 /// [--expires-in 90d]`: returns the new token (shown only this once).
 pub fn token_create(
-    data_dir: &Path,
+    db: &db::Location,
     username: &str,
     name: &str,
     scope: &str,
@@ -87,25 +86,21 @@ pub fn token_create(
     };
     // The flags first: a typo is told before the database is opened.
     ops::parse(&input).map_err(|e| shell_message::<Infallible>(Failure::Invalid(e)))?;
-    let db_path = data_dir.join("wharf.db");
-    if !db_path.exists() {
-        return Err(format!("{} does not exist", db_path.display()));
-    }
-    let pool = db::open(&db_path).map_err(|e| e.to_string())?;
-    let conn = pool.get().map_err(|e| e.to_string())?;
-    let conn = conn.conn();
-    let tx = db::write_tx(&conn).map_err(|e| e.to_string())?;
-    let user = users::credentials_by_name(&tx, username)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("there is no user named {username}"))?
-        .user;
-    let holder = Holder {
-        id: user.id,
-        username: username.to_owned(),
-        session_version: None,
-    };
-    let made =
-        ops::create_in(&tx, &crate::auth::Admin::shell(), &holder, &input).map_err(
+    let pool = db.open(false)?;
+    db::off_runtime(|| {
+        let conn = pool.get().map_err(|e| e.to_string())?;
+        let conn = conn.conn();
+        let tx = db::write_tx(&conn).map_err(|e| e.to_string())?;
+        let user = users::credentials_by_name(&tx, username)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("there is no user named {username}"))?
+            .user;
+        let holder = Holder {
+            id: user.id,
+            username: username.to_owned(),
+            session_version: None,
+        };
+        let made = ops::create_in(&tx, &crate::auth::Admin::shell(), &holder, &input).map_err(
             |e| match e {
                 Failure::Refused(ops::Inactive) => {
                     format!("{username} is disabled; enable the account before making a token")
@@ -113,8 +108,9 @@ pub fn token_create(
                 other => shell_message(other),
             },
         )?;
-    tx.commit().map_err(|e| e.to_string())?;
-    Ok(made.text)
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(made.text)
+    })?
 }
 
 /// `wharf backup FILE`: `VACUUM INTO`, which copies the database from one

@@ -144,7 +144,7 @@ fn upsert(conn: &Conn<'_>, key: &Key, n: u64, source: &str) -> rusqlite::Result<
         "INSERT INTO serving_hours (actor, target, outcome, hour, requests)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (actor, target, outcome, hour)
-               DO UPDATE SET requests = requests + excluded.requests
+               DO UPDATE SET requests = serving_hours.requests + excluded.requests
              RETURNING requests, audit_id",
         params![
             actor,
@@ -254,7 +254,7 @@ impl Fetched {
 pub fn fetched_by(conn: &Conn<'_>, secret: &str, since: i64) -> rusqlite::Result<Vec<Fetched>> {
     let prefix = crate::auth::cluster_actor("");
     conn.query_map(
-        "SELECT substr(actor, length(?3) + 1), SUM(requests), MAX(hour) FROM serving_hours
+        "SELECT substr(actor, length(CAST(?3 AS TEXT)) + 1), CAST(SUM(requests) AS BIGINT), MAX(hour) FROM serving_hours
           WHERE target = ?1 AND outcome = 'served' AND hour >= ?2 AND actor LIKE ?3 || '%'
           GROUP BY actor ORDER BY MAX(hour) DESC, actor",
         rusqlite::params![format!("secret/{secret}"), since.div_euclid(3600), prefix],

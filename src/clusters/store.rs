@@ -57,7 +57,7 @@ impl Cluster {
 const SELECT: &str = r#"
     SELECT c.id, c.name, c.display_name, c.created_at, c.token_created_at,
            c.last_seen_at, c.last_seen_from,
-           COALESCE((SELECT SUM(r.requests) FROM cluster_requests r
+           COALESCE((SELECT CAST(SUM(r.requests) AS BIGINT) FROM cluster_requests r
                       WHERE r.cluster_id = c.id AND r.hour > ?1), 0)
       FROM clusters c"#;
 
@@ -163,7 +163,7 @@ pub fn add_requests(
     conn.execute(
         "INSERT INTO cluster_requests (cluster_id, hour, requests)
          SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM clusters WHERE id = ?1)
-         ON CONFLICT (cluster_id, hour) DO UPDATE SET requests = requests + excluded.requests",
+         ON CONFLICT (cluster_id, hour) DO UPDATE SET requests = cluster_requests.requests + excluded.requests",
         params![cluster, hour, i64::try_from(requests).unwrap_or(i64::MAX)],
     )?;
     // A count older than a week is of no use to anyone.

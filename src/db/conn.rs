@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use postgres::types::{IsNull, Type};
 use rusqlite::ffi;
@@ -20,56 +21,117 @@ use rusqlite::types::{FromSql, FromSqlError, ToSql, ToSqlOutput, Value, ValueRef
 /// The stores' result.
 pub type Result<T, E = rusqlite::Error> = std::result::Result<T, E>;
 
+/// A list of values bound as one parameter: an id list, `rarray(?N)` on
+/// SQLite (its carray table), an array on PostgreSQL (`= ANY($N)`).
+#[derive(Clone, Debug)]
+pub struct List(Rc<Vec<Value>>);
+
+impl List {
+    /// Integers (ids).
+    pub fn ints(values: impl IntoIterator<Item = i64>) -> Self {
+        Self(Rc::new(values.into_iter().map(Value::Integer).collect()))
+    }
+
+    /// Texts (names).
+    pub fn texts(values: impl IntoIterator<Item = String>) -> Self {
+        Self(Rc::new(values.into_iter().map(Value::Text).collect()))
+    }
+}
+
+impl From<Vec<Value>> for List {
+    fn from(values: Vec<Value>) -> Self {
+        Self(Rc::new(values))
+    }
+}
+
+/// One parameter as either engine takes it.
+pub enum Arg<'a> {
+    /// A value.
+    Value(&'a dyn ToSql),
+    /// A list bound as one.
+    List(&'a List),
+}
+
+/// Anything bound as one parameter: a value rusqlite can write, or a
+/// [`List`].
+pub trait Param {
+    /// The parameter.
+    fn arg(&self) -> Arg<'_>;
+}
+
+impl<T: ToSql> Param for T {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Value(self)
+    }
+}
+
+impl Param for List {
+    fn arg(&self) -> Arg<'_> {
+        Arg::List(self)
+    }
+}
+
+impl Param for &List {
+    fn arg(&self) -> Arg<'_> {
+        Arg::List(self)
+    }
+}
+
+impl Param for dyn ToSql {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Value(self)
+    }
+}
+
 /// A statement's parameters, in any of the shapes the stores write them:
 /// `params![…]`, an array of one type (`[id]`, `[]`), a tuple, or a
-/// vector (`params_from_iter`'s). Each is handed to either engine as a
-/// list of values.
+/// vector. Each is handed to either engine as a list of arguments.
 pub trait Params {
     /// The parameters, in order.
-    fn list(&self) -> Vec<&dyn ToSql>;
+    fn list(&self) -> Vec<Arg<'_>>;
 }
 
 impl Params for &[&dyn ToSql] {
-    fn list(&self) -> Vec<&dyn ToSql> {
-        self.to_vec()
+    fn list(&self) -> Vec<Arg<'_>> {
+        self.iter().map(|v| Arg::Value(*v)).collect()
     }
 }
 
 impl<const N: usize> Params for &[&dyn ToSql; N] {
-    fn list(&self) -> Vec<&dyn ToSql> {
-        self.to_vec()
+    fn list(&self) -> Vec<Arg<'_>> {
+        self.iter().map(|v| Arg::Value(*v)).collect()
     }
 }
 
-impl<T: ToSql, const N: usize> Params for [T; N] {
-    fn list(&self) -> Vec<&dyn ToSql> {
-        self.iter().map(|v| v as &dyn ToSql).collect()
+impl<T: Param, const N: usize> Params for [T; N] {
+    fn list(&self) -> Vec<Arg<'_>> {
+        self.iter().map(Param::arg).collect()
     }
 }
 
-impl<T: ToSql> Params for Vec<T> {
-    fn list(&self) -> Vec<&dyn ToSql> {
-        self.iter().map(|v| v as &dyn ToSql).collect()
+impl<T: Param + ?Sized> Params for Vec<Box<T>> {
+    fn list(&self) -> Vec<Arg<'_>> {
+        self.iter().map(|v| v.arg()).collect()
     }
 }
 
-impl<T: ToSql> Params for &Vec<T> {
-    fn list(&self) -> Vec<&dyn ToSql> {
-        self.iter().map(|v| v as &dyn ToSql).collect()
+impl<T: Param + ?Sized> Params for &Vec<Box<T>> {
+    fn list(&self) -> Vec<Arg<'_>> {
+        self.iter().map(|v| v.arg()).collect()
     }
 }
 
 impl Params for () {
-    fn list(&self) -> Vec<&dyn ToSql> {
+    fn list(&self) -> Vec<Arg<'_>> {
         Vec::new()
     }
 }
 
 macro_rules! tuple_params {
     ($($t:ident $i:tt),+) => {
-        impl<$($t: ToSql),+> Params for ($($t,)+) {
-            fn list(&self) -> Vec<&dyn ToSql> {
-                vec![$(&self.$i as &dyn ToSql),+]
+        impl<$($t: Param),+> Params for ($($t,)+) {
+            fn list(&self) -> Vec<Arg<'_>> {
+                vec![$(self.$i.arg()),+]
             }
         }
     };
@@ -82,6 +144,16 @@ tuple_params!(A 0, B 1, C 2, D 3, E 4);
 tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5);
 tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 tuple_params!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
+/// The arguments as rusqlite binds them (a list as its carray value).
+fn sqlite_args<'p>(args: &'p [Arg<'p>]) -> Vec<&'p dyn ToSql> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Value(v) => *v,
+            Arg::List(l) => &l.0 as &dyn ToSql,
+        })
+        .collect()
+}
 
 /// Which engine a connection is to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +202,7 @@ impl PgConn {
         let s = self
             .client
             .borrow_mut()
-            .prepare(&placeholders(sql))
+            .prepare(&to_postgres(sql))
             .map_err(pg_error)?;
         self.statements
             .borrow_mut()
@@ -138,36 +210,74 @@ impl PgConn {
         Ok(s)
     }
 
-    fn query(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Vec<Value>>> {
+    /// Runs one statement as SQLite would: a write outside a transaction
+    /// takes the write lock for itself (writers take turns, as on
+    /// SQLite), and a write that fails inside one is undone alone, leaving
+    /// the transaction open (PostgreSQL would otherwise end it at the
+    /// first refusal, where SQLite only refuses the statement).
+    fn run<T>(&self, sql: &str, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
+        if !is_write(sql) {
+            return f(&mut self.client.borrow_mut());
+        }
+        if self.in_transaction.get() {
+            self.batch("SAVEPOINT wharf_statement")?;
+            let out = f(&mut self.client.borrow_mut());
+            self.batch(if out.is_ok() {
+                "RELEASE SAVEPOINT wharf_statement"
+            } else {
+                "ROLLBACK TO SAVEPOINT wharf_statement; RELEASE SAVEPOINT wharf_statement"
+            })?;
+            return out;
+        }
+        self.batch("BEGIN")?;
+        self.in_transaction.set(true);
+        let out = self
+            .execute_in(
+                "SELECT pg_advisory_xact_lock(?1)",
+                &[Arg::Value(&WRITE_LOCK)],
+            )
+            .and_then(|_| f(&mut self.client.borrow_mut()));
+        self.in_transaction.set(false);
+        self.batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        out
+    }
+
+    fn query(&self, sql: &str, params: &[Arg<'_>]) -> Result<Vec<Vec<Value>>> {
         let statement = self.statement(sql)?;
         let values = params_of(params)?;
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
             .iter()
             .map(|v| v as &(dyn postgres::types::ToSql + Sync))
             .collect();
-        let rows = self
-            .client
-            .borrow_mut()
-            .query(&statement, &refs)
-            .map_err(pg_error)?;
+        let rows = self.run(sql, |c| c.query(&statement, &refs).map_err(pg_error))?;
         rows.iter()
             .map(|r| (0..r.len()).map(|i| column(r, i)).collect())
             .collect()
     }
 
-    fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> Result<usize> {
+    fn execute(&self, sql: &str, params: &[Arg<'_>]) -> Result<usize> {
         let statement = self.statement(sql)?;
         let values = params_of(params)?;
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
             .iter()
             .map(|v| v as &(dyn postgres::types::ToSql + Sync))
             .collect();
-        let n = self
-            .client
+        let n = self.run(sql, |c| c.execute(&statement, &refs).map_err(pg_error))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// A statement run as it is (no turn taken, no savepoint).
+    fn execute_in(&self, sql: &str, params: &[Arg<'_>]) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        let values = params_of(params)?;
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        self.client
             .borrow_mut()
             .execute(&statement, &refs)
-            .map_err(pg_error)?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+            .map_err(pg_error)
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
@@ -210,10 +320,12 @@ impl<'a> Conn<'a> {
 
     /// Runs one statement; how many rows it changed.
     pub fn execute(self, sql: &str, params: impl Params) -> Result<usize> {
-        let params = params.list();
+        let args = params.list();
         match self {
-            Self::Sqlite(c) => c.prepare_cached(sql)?.execute(params.as_slice()),
-            Self::Postgres(c) => c.execute(sql, &params),
+            Self::Sqlite(c) => c
+                .prepare_cached(sql)?
+                .execute(sqlite_args(&args).as_slice()),
+            Self::Postgres(c) => c.execute(sql, &args),
         }
     }
 
@@ -232,13 +344,13 @@ impl<'a> Conn<'a> {
         params: impl Params,
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T> {
-        let params = params.list();
+        let args = params.list();
         match self {
             Self::Sqlite(c) => c
                 .prepare_cached(sql)?
-                .query_row(params.as_slice(), |r| f(&Row::Sqlite(r))),
+                .query_row(sqlite_args(&args).as_slice(), |r| f(&Row::Sqlite(r))),
             Self::Postgres(c) => {
-                let rows = c.query(sql, &params)?;
+                let rows = c.query(sql, &args)?;
                 let first = rows.first().ok_or(rusqlite::Error::QueryReturnedNoRows)?;
                 f(&Row::Postgres(first))
             }
@@ -252,14 +364,14 @@ impl<'a> Conn<'a> {
         params: impl Params,
         mut f: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<std::vec::IntoIter<Result<T>>> {
-        let params = params.list();
+        let args = params.list();
         let rows: Vec<Result<T>> = match self {
             Self::Sqlite(c) => c
                 .prepare_cached(sql)?
-                .query_map(params.as_slice(), |r| f(&Row::Sqlite(r)))?
+                .query_map(sqlite_args(&args).as_slice(), |r| f(&Row::Sqlite(r)))?
                 .collect(),
             Self::Postgres(c) => c
-                .query(sql, &params)?
+                .query(sql, &args)?
                 .iter()
                 .map(|r| f(&Row::Postgres(r)))
                 .collect(),
@@ -269,10 +381,10 @@ impl<'a> Conn<'a> {
 
     /// Whether the query gives a row.
     pub fn exists(self, sql: &str, params: impl Params) -> Result<bool> {
-        let params = params.list();
+        let args = params.list();
         match self {
-            Self::Sqlite(c) => c.prepare_cached(sql)?.exists(params.as_slice()),
-            Self::Postgres(c) => Ok(!c.query(sql, &params)?.is_empty()),
+            Self::Sqlite(c) => c.prepare_cached(sql)?.exists(sqlite_args(&args).as_slice()),
+            Self::Postgres(c) => Ok(!c.query(sql, &args)?.is_empty()),
         }
     }
 
@@ -311,11 +423,14 @@ impl<'a> Conn<'a> {
             Self::Postgres(c) => {
                 c.batch("BEGIN")?;
                 c.in_transaction.set(true);
-                c.execute("SELECT pg_advisory_xact_lock(?1)", &[&WRITE_LOCK])
-                    .inspect_err(|_| {
-                        let _ = c.batch("ROLLBACK");
-                        c.in_transaction.set(false);
-                    })?
+                c.execute(
+                    "SELECT pg_advisory_xact_lock(?1)",
+                    &[Arg::Value(&WRITE_LOCK)],
+                )
+                .inspect_err(|_| {
+                    let _ = c.batch("ROLLBACK");
+                    c.in_transaction.set(false);
+                })?
             }
         };
         Ok(Tx {
@@ -452,6 +567,117 @@ impl Row<'_> {
     }
 }
 
+/// Whether a statement writes (its first word).
+fn is_write(sql: &str) -> bool {
+    let first = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w))
+}
+
+/// A statement the stores wrote for SQLite in PostgreSQL's words: the
+/// placeholders, and the few idioms the engines spell differently, all
+/// outside quoted text:
+/// - `?`, `?N` are `$N`;
+/// - `IN rarray(?N)` (an id list bound as one array) is `= ANY($N)`, and
+///   `NOT IN rarray(?N)` is `<> ALL($N)`;
+/// - `IS ?N` (SQLite's null-safe equality) is `IS NOT DISTINCT FROM $N`;
+/// - `rarray(?N) AS t` (a list of ids read as a table) is
+///   `unnest(CAST($N AS BIGINT[])) AS t(value)`, and `CROSS JOIN` is `JOIN`;
+/// - `LIKE` is `ILIKE` (SQLite's LIKE ignores ASCII case; PostgreSQL's
+///   ILIKE does the same under the schema's "C" collation);
+/// - `char(` is `chr(`.
+pub fn to_postgres(sql: &str) -> String {
+    let sql = placeholders(sql);
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql.as_str();
+    while !rest.is_empty() {
+        // Quoted text is copied as it is.
+        if let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
+            let end = rest[1..].find(q).map_or(rest.len(), |i| i + 2);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
+        }
+        let word_end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if word_end == 0 {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let word = &rest[..word_end];
+        let after = &rest[word_end..];
+        let upper = word.to_ascii_uppercase();
+        let at_word_start = !out.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let mut replaced = None;
+        if at_word_start {
+            if upper == "NOT"
+                && let Some(r) = after.trim_start().strip_prefix("IN rarray(")
+                && let Some(close) = r.find(')')
+            {
+                replaced = Some((format!("<> ALL({})", &r[..close]), &r[close + 1..]));
+            } else if upper == "IN"
+                && let Some(r) = after.trim_start().strip_prefix("rarray(")
+                && let Some(close) = r.find(')')
+            {
+                replaced = Some((format!("= ANY({})", &r[..close]), &r[close + 1..]));
+            } else if upper == "IS"
+                && let Some(r) = after.strip_prefix(' ')
+                && r.starts_with('$')
+            {
+                replaced = Some(("IS NOT DISTINCT FROM ".to_owned(), r));
+            } else if upper == "RARRAY"
+                && let Some(r) = after.strip_prefix('(')
+                && let Some(close) = r.find(')')
+            {
+                // A list read as a table: `rarray(?N) AS t` gives rows of
+                // `t.value`, ids (the one use: a page's rows by id).
+                let param = &r[..close];
+                let tail = &r[close + 1..];
+                let alias = tail.trim_start().strip_prefix("AS ").map(|a| {
+                    let end = a
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .unwrap_or(a.len());
+                    (&a[..end], &a[end..])
+                });
+                replaced = Some(match alias {
+                    Some((name, next)) => (
+                        format!("unnest(CAST({param} AS BIGINT[])) AS {name}(value)"),
+                        next,
+                    ),
+                    None => (format!("unnest(CAST({param} AS BIGINT[]))"), tail),
+                });
+            } else if upper == "CROSS" && after.starts_with(" JOIN") {
+                // PostgreSQL's CROSS JOIN takes no ON; SQLite's fixes the
+                // join order, which PostgreSQL's planner picks itself.
+                replaced = Some((String::new(), &after[1..]));
+            } else if upper == "LIKE" {
+                replaced = Some(("ILIKE".to_owned(), after));
+            } else if upper == "CHAR" && after.starts_with('(') {
+                replaced = Some(("chr".to_owned(), after));
+            }
+        }
+        match replaced {
+            Some((text, next)) => {
+                out.push_str(&text);
+                rest = next;
+            }
+            None => {
+                out.push_str(word);
+                rest = after;
+            }
+        }
+    }
+    out
+}
+
 /// SQLite's placeholders (`?`, `?N`) in PostgreSQL's spelling (`$N`),
 /// outside quoted text.
 pub fn placeholders(sql: &str) -> String {
@@ -494,7 +720,12 @@ pub fn placeholders(sql: &str) -> String {
 /// the server asks for (an integer as a BIGINT, INTEGER or BOOLEAN, text as
 /// TEXT, bytes as BYTEA), NULL as any.
 #[derive(Debug)]
-struct PgParam(Value);
+enum PgParam {
+    /// One value.
+    One(Value),
+    /// An id list (`rarray(?)` on SQLite): an array of integers or texts.
+    Many(Vec<Value>),
+}
 
 impl postgres::types::ToSql for PgParam {
     fn to_sql(
@@ -503,7 +734,31 @@ impl postgres::types::ToSql for PgParam {
         out: &mut bytes::BytesMut,
     ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         use postgres::types::ToSql as Pg;
-        match &self.0 {
+        let one = match self {
+            Self::One(v) => v,
+            Self::Many(values) if *ty == Type::INT8_ARRAY => {
+                let ints: Vec<i64> = values
+                    .iter()
+                    .map(|v| match v {
+                        Value::Integer(i) => Ok(*i),
+                        other => Err(format!("a {} in an id list", other.data_type())),
+                    })
+                    .collect::<std::result::Result<_, _>>()?;
+                return Pg::to_sql(&ints, ty, out);
+            }
+            Self::Many(values) if *ty == Type::TEXT_ARRAY => {
+                let texts: Vec<&str> = values
+                    .iter()
+                    .map(|v| match v {
+                        Value::Text(t) => Ok(t.as_str()),
+                        other => Err(format!("a {} in a text list", other.data_type())),
+                    })
+                    .collect::<std::result::Result<_, _>>()?;
+                return Pg::to_sql(&texts, ty, out);
+            }
+            Self::Many(_) => return Err(format!("a list cannot be passed as {ty}").into()),
+        };
+        match one {
             Value::Null => Ok(IsNull::Yes),
             Value::Integer(i) if *ty == Type::INT8 => Pg::to_sql(i, ty, out),
             Value::Integer(i) if *ty == Type::INT4 => Pg::to_sql(&i32::try_from(*i)?, ty, out),
@@ -527,11 +782,15 @@ impl postgres::types::ToSql for PgParam {
     postgres::types::to_sql_checked!();
 }
 
-fn params_of(params: &[&dyn ToSql]) -> Result<Vec<PgParam>> {
+fn params_of(params: &[Arg<'_>]) -> Result<Vec<PgParam>> {
     params
         .iter()
         .map(|p| {
-            Ok(PgParam(match p.to_sql()? {
+            let v = match p {
+                Arg::List(l) => return Ok(PgParam::Many(l.0.to_vec())),
+                Arg::Value(v) => v,
+            };
+            Ok(PgParam::One(match v.to_sql()? {
                 ToSqlOutput::Borrowed(v) => match v {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(i) => Value::Integer(i),
@@ -611,5 +870,55 @@ fn pg_error(e: postgres::Error) -> rusqlite::Error {
         // No answer from the server: the connection is gone.
         None => ffi::SQLITE_CANTOPEN,
     };
-    rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(e.to_string()))
+    // The server's own words when it answered (`db error` alone says
+    // nothing), else the client's.
+    let said = match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    };
+    rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(said))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_statements_read_as_postgres_ones() {
+        for (sqlite, postgres) in [
+            (
+                "SELECT a FROM t WHERE id = ?1 AND b = ?2",
+                "SELECT a FROM t WHERE id = $1 AND b = $2",
+            ),
+            (
+                "INSERT INTO t VALUES (?, ?)",
+                "INSERT INTO t VALUES ($1, $2)",
+            ),
+            (
+                "SELECT '?1', \"?\" FROM t WHERE x = ?3",
+                "SELECT '?1', \"?\" FROM t WHERE x = $3",
+            ),
+            (
+                "WHERE g.id IN rarray(?1) ORDER BY n",
+                "WHERE g.id = ANY($1) ORDER BY n",
+            ),
+            ("WHERE g.name NOT IN rarray(?2)", "WHERE g.name <> ALL($2)"),
+            (
+                "FROM rarray(?1) AS p CROSS JOIN secrets s ON s.id = p.value",
+                "FROM unnest(CAST($1 AS BIGINT[])) AS p(value) JOIN secrets s ON s.id = p.value",
+            ),
+            (
+                "registry_host IS ?3 AND x IS NULL",
+                "registry_host IS NOT DISTINCT FROM $3 AND x IS NULL",
+            ),
+            ("name LIKE ?2 ESCAPE '\\'", "name ILIKE $2 ESCAPE '\\'"),
+            ("a || char(10) || b", "a || chr(10) || b"),
+            (
+                "SELECT likes, crossed FROM t",
+                "SELECT likes, crossed FROM t",
+            ),
+        ] {
+            assert_eq!(to_postgres(sqlite), postgres, "{sqlite}");
+        }
+    }
 }

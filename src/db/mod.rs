@@ -12,7 +12,64 @@ use crate::error::AppError;
 
 pub mod conn;
 pub mod pg;
-pub use conn::{Conn, Engine, PgConn, Row, Tx};
+pub use conn::{Conn, Engine, List, Param, PgConn, Row, Tx};
+
+/// Where the data lives.
+#[derive(Clone, Debug)]
+pub enum Location {
+    /// `wharf.db` in the data directory.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database.
+    Postgres(Box<pg::Target>),
+}
+
+impl Location {
+    /// From `--data-dir` and `--database-url` (with its password file).
+    pub fn of(
+        data_dir: &Path,
+        url: Option<&str>,
+        password_file: Option<&Path>,
+    ) -> Result<Self, String> {
+        match url {
+            Some(url) => pg::Target::parse(url, password_file).map(|t| Self::Postgres(Box::new(t))),
+            None => Ok(Self::Sqlite(data_dir.to_path_buf())),
+        }
+    }
+
+    /// Opens it, bringing the schema up to date. A SQLite data directory
+    /// is made (owner-only) when `create`, else it must exist.
+    pub fn open(&self, create: bool) -> Result<Pool, String> {
+        match self {
+            Self::Sqlite(dir) => {
+                let path = dir.join("wharf.db");
+                if create {
+                    create_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                } else if !path.exists() {
+                    return Err(format!("{} does not exist", path.display()));
+                }
+                open(&path).map_err(|e| e.to_string())
+            }
+            Self::Postgres(target) => off_runtime(|| pg::open(target))?.map(Pool::Postgres),
+        }
+    }
+}
+
+/// Creates `dir` (and its parents) owner-only (0700) if it does not exist:
+/// the data directory, and the keys' folder.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Runs blocking database work on a thread of its own: a caller may be
+/// inside an async runtime (actix's, a test's), where PostgreSQL's
+/// blocking client cannot wait.
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    std::thread::scope(|s| s.spawn(f).join()).map_err(|_| "the database work failed".to_owned())
+}
 
 /// A pool of connections to the one SQLite file.
 pub type SqlitePool = r2d2::Pool<SqliteConnectionManager>;

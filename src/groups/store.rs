@@ -1,7 +1,5 @@
 //! SQL for groups and their members.
 
-use std::rc::Rc;
-
 use crate::db::Conn;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params};
@@ -143,7 +141,7 @@ pub fn members_of(
     for row in conn.query_map(
         "SELECT m.group_id, u.username FROM group_members m JOIN users u ON u.id = m.user_id
          WHERE m.group_id IN rarray(?1) ORDER BY u.username",
-        [Rc::new(ids)],
+        [crate::db::List::from(ids)],
         |r| Ok((r.get::<usize, GroupId>(0)?, r.get(1)?)),
     )? {
         let (g, u) = row?;
@@ -272,16 +270,17 @@ pub enum WriteError {
 /// membership that stays keeps where it came from (single sign-on's are
 /// still removed by a later sign-in without the group).
 fn set_members(conn: &Conn<'_>, id: GroupId, members: &[String]) -> rusqlite::Result<()> {
-    let names = Rc::new(members.iter().cloned().map(Value::Text).collect::<Vec<_>>());
+    let names = crate::db::List::texts(members.iter().cloned());
     conn.execute(
         "DELETE FROM group_members WHERE group_id = ?1
            AND user_id NOT IN (SELECT u.id FROM users u WHERE u.username IN rarray(?2))",
-        params![id, names.clone()],
+        (id, &names),
     )?;
     conn.execute(
-        "INSERT OR IGNORE INTO group_members (group_id, user_id)
-         SELECT ?1, u.id FROM users u WHERE u.username IN rarray(?2)",
-        params![id, names],
+        "INSERT INTO group_members (group_id, user_id)
+         SELECT ?1, u.id FROM users u WHERE u.username IN rarray(?2)
+         ON CONFLICT DO NOTHING",
+        (id, &names),
     )?;
     Ok(())
 }

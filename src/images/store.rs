@@ -5,7 +5,6 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::changes::{Memo, Read};
 use crate::db;
-use std::rc::Rc;
 
 use rusqlite::types::Value;
 
@@ -184,7 +183,7 @@ fn attach_groups(conn: &Conn<'_>, images: &mut [Image]) -> rusqlite::Result<()> 
         "SELECT ig.image_id, g.name, COALESCE(NULLIF(g.display_name, ''), g.name)
          FROM image_groups ig JOIN groups g ON g.id = ig.group_id
          WHERE ig.image_id IN rarray(?1) ORDER BY g.name",
-        [Rc::new(ids)],
+        [crate::db::List::from(ids)],
         |r| {
             Ok((
                 r.get::<usize, ImageId>(0)?,

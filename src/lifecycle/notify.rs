@@ -143,8 +143,8 @@ pub fn enqueue(
     }
     let now = db::now();
     Ok(conn.execute(
-        "INSERT OR IGNORE INTO notifications (secret_id, key, event, payload, created_at, next_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO notifications (secret_id, key, event, payload, created_at, next_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO NOTHING",
         params![
             about.id,
             key,

@@ -384,7 +384,7 @@ fn by_ids(conn: &Conn<'_>, ids: &[i64]) -> rusqlite::Result<Vec<Secret>> {
     let values: Vec<rusqlite::types::Value> = ids.iter().copied().map(Into::into).collect();
     conn.query_map(
         &format!("SELECT {COLUMNS} FROM rarray(?1) AS p CROSS JOIN secrets s ON s.id = p.value"),
-        [std::rc::Rc::new(values)],
+        [crate::db::List::from(values)],
         from_row,
     )?
     .collect()
@@ -411,7 +411,7 @@ fn list_where(
     let order = order_of(listing.sort);
     let dir = listing.sql_dir();
     let today = db::today().to_string();
-    let args: Vec<Box<dyn rusqlite::ToSql>> = match a {
+    let args: Vec<Box<dyn crate::db::Param>> = match a {
         Attention::Expiring => vec![Box::new(today), Box::new(expiring_until(db::today()))],
         Attention::Expired => vec![Box::new(today)],
         Attention::Failing => Vec::new(),
@@ -599,6 +599,9 @@ fn set_delivered(
 /// forgets the last login test, which was about the old ones, and an ECR
 /// secret's registry token, which they minted.
 pub fn update(conn: &Conn<'_>, w: Write<'_>, version: i64) -> Result<(), WriteError> {
+    // The stored password or key stays (none was given): a test's verdict
+    // and a minted token stay only then, and only for the same login.
+    let keeps_value = w.sealed.is_none();
     let n = conn
         .query_row(
             r#"UPDATE secrets SET
@@ -618,9 +621,9 @@ pub fn update(conn: &Conn<'_>, w: Write<'_>, version: i64) -> Result<(), WriteEr
                  ecr_endpoint = ?11,
                  version = version + 1,
                  updated_at = ?6
-               FROM (SELECT ?5 IS NULL AND registry_host IS ?3 AND registry_username IS ?4
+               FROM (SELECT ?12 = 1 AND registry_host IS ?3 AND registry_username IS ?4
                             AND ecr_endpoint IS ?11 AS same
-                       FROM secrets WHERE name = ?1)
+                       FROM secrets WHERE name = ?1) AS old
                WHERE name = ?1 AND version = ?7
                RETURNING id"#,
             params![
@@ -634,7 +637,8 @@ pub fn update(conn: &Conn<'_>, w: Write<'_>, version: i64) -> Result<(), WriteEr
                 w.expires_on,
                 w.deliver,
                 w.node_patterns,
-                w.endpoint
+                w.endpoint,
+                keeps_value
             ],
             |r| r.get::<usize, SecretId>(0),
         )

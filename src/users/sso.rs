@@ -3,10 +3,7 @@
 //! keep the ID token for sign-out, audit each of it, in one transaction.
 //! Linking an identity to a password account is here too.
 
-use std::rc::Rc;
-
 use crate::db::Conn;
-use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params};
 
 use crate::audit::{self, action};
@@ -321,12 +318,10 @@ fn sync_groups(
     name: &str,
     source: &str,
 ) -> rusqlite::Result<()> {
-    let claimed = Rc::new(claimed.iter().cloned().map(Value::Text).collect::<Vec<_>>());
+    let claimed = crate::db::List::texts(claimed.iter().cloned());
     let pick = |sql: &str| -> rusqlite::Result<Vec<(i64, String)>> {
-        c.query_map(sql, params![user, claimed.clone()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
-        .collect()
+        c.query_map(sql, (user, &claimed), |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
     };
     let join = pick(
         "SELECT g.id, g.name FROM groups g WHERE g.name IN rarray(?2)
@@ -338,32 +333,26 @@ fn sync_groups(
          WHERE m.user_id = ?1 AND m.from_sso = 1 AND g.name NOT IN rarray(?2)
          ORDER BY g.name",
     )?;
-    let ids = |rows: &[(i64, String)]| {
-        Rc::new(
-            rows.iter()
-                .map(|(id, _)| Value::Integer(*id))
-                .collect::<Vec<_>>(),
-        )
-    };
+    let ids = |rows: &[(i64, String)]| crate::db::List::ints(rows.iter().map(|(id, _)| *id));
     let target = format!("user/{name}");
     if !join.is_empty() {
         c.execute(
             "INSERT INTO group_members (group_id, user_id, from_sso)
              SELECT value, ?1, 1 FROM rarray(?2)",
-            params![user, ids(&join)],
+            (user, ids(&join)),
         )?;
     }
     if !leave.is_empty() {
         c.execute(
             "DELETE FROM group_members WHERE user_id = ?1 AND group_id IN rarray(?2)",
-            params![user, ids(&leave)],
+            (user, ids(&leave)),
         )?;
     }
     let changed: Vec<(i64, String)> = join.iter().chain(&leave).cloned().collect();
     if !changed.is_empty() {
         c.execute(
             "UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id IN rarray(?1)",
-            params![ids(&changed), db::now()],
+            (ids(&changed), db::now()),
         )?;
     }
     for (_, group) in &join {

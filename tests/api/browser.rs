@@ -463,7 +463,7 @@ async fn an_administrator_clicks_through_the_seed_guide() {
 
     // A user's tokens, all revoked from their page (a suspected takeover).
     app.add_user("carol", "carols-long-password", false);
-    let carols = wharf::cli::token_create(app.dir.path(), "carol", "laptop", "read", 3600).unwrap();
+    let carols = wharf::cli::token_create(&app.db, "carol", "laptop", "read", 3600).unwrap();
     c.goto(&app.url("/admin/users/carol")).await.unwrap();
     wait_for(&c, "API tokens: 1 live").await;
     screenshot(&c, "user-tokens.png").await;

@@ -173,7 +173,7 @@ fn user_add_makes_an_owner_only_data_directory() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fresh").join("wharf-data");
-    add_user(&data, "ops", "ops-long-password", true);
+    add_user(&sqlite(&data), "ops", "ops-long-password", true);
     for d in [&data, &data.parent().unwrap().to_path_buf()] {
         let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "{}", d.display());
@@ -186,7 +186,8 @@ fn user_add_makes_an_owner_only_data_directory() {
 fn token_create_names_a_bad_flag_before_opening_anything() {
     let dir = tempfile::tempdir().unwrap();
     // No database at all: the flag is what is wrong, and is said first.
-    let err = wharf::cli::token_create(dir.path(), "ops", "ci", "admin", 3600).unwrap_err();
+    let err =
+        wharf::cli::token_create(&sqlite(dir.path()), "ops", "ci", "admin", 3600).unwrap_err();
     assert_eq!(err, "--scope must be read or write");
     assert!(!dir.path().join("wharf.db").exists());
 }
@@ -277,7 +278,7 @@ async fn key_files_are_made_apart_and_checked_at_start() {
             })
             .unwrap();
         assert!(add.success());
-        wharf::cli::token_create(data.path(), "ops", "ci", "write", 3600).unwrap()
+        wharf::cli::token_create(&sqlite(data.path()), "ops", "ci", "write", 3600).unwrap()
     };
     let client = reqwest::Client::new();
     let created = client

@@ -154,8 +154,9 @@ async fn the_plugin_gives_kubelet_what_skopeo_pulls_with() {
     let pushed = push_tiny_image(&reg, "alice", "s3cret-pass");
     let repository = pushed.trim_end_matches(":1").to_owned();
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "admin", "admins-long-password", true);
-    let admin = wharf::cli::token_create(dir.path(), "admin", "setup", "write", 3600).unwrap();
+    add_user(&sqlite(dir.path()), "admin", "admins-long-password", true);
+    let admin =
+        wharf::cli::token_create(&sqlite(dir.path()), "admin", "setup", "write", 3600).unwrap();
     let (server, base) = start_wharf(dir.path(), &["--check-every", "0"]).await;
 
     // A delivered secret for the registry, and one that is not delivered.
@@ -410,7 +411,7 @@ async fn namespaces_get_through_eso_the_bytes_of_the_manifest() {
     let app = spawn_app().await;
     app.login_admin().await;
     app.add_user("alice", "alices-long-password", true);
-    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, "alice", "setup", "write", 3600).unwrap();
     for body in [
         json!({"name": "gitlab", "type": "image_pull", "registry_host": "registry.gitlab.com",
                "username": "deployer", "password": "glpat-eso-1234", "deliver": true}),
@@ -604,8 +605,8 @@ async fn credentials_follow_patterns_and_the_catalogue() {
     app.login_admin().await;
     app.add_user("alice", "alices-long-password", true);
     app.add_user("bob", "bobs-long-password-1", false);
-    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
-    let bob = wharf::cli::token_create(app.dir.path(), "bob", "bob", "read", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, "alice", "setup", "write", 3600).unwrap();
+    let bob = wharf::cli::token_create(&app.db, "bob", "bob", "read", 3600).unwrap();
     let secret = |name: &str, host: &str, deliver: bool, patterns: &[&str]| {
         json!({"name": name, "type": "image_pull", "registry_host": host, "username": format!("{name}-user"),
                "password": format!("{name}-pass"), "deliver": deliver, "node_patterns": patterns})
@@ -837,7 +838,7 @@ async fn credentials_follow_patterns_and_the_catalogue() {
 async fn nothing_delivered_means_no_kubelet_config() {
     let app = spawn_app().await;
     app.add_user("alice", "alices-long-password", true);
-    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, "alice", "setup", "write", 3600).unwrap();
     app.api_json(
         Method::POST,
         "/api/v1/clusters",
@@ -867,8 +868,9 @@ async fn nothing_delivered_means_no_kubelet_config() {
 #[tokio::test]
 async fn serving_is_audited_once_an_hour_with_a_count() {
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "admin", "admins-long-password", true);
-    let admin = wharf::cli::token_create(dir.path(), "admin", "setup", "write", 3600).unwrap();
+    add_user(&sqlite(dir.path()), "admin", "admins-long-password", true);
+    let admin =
+        wharf::cli::token_create(&sqlite(dir.path()), "admin", "setup", "write", 3600).unwrap();
     let (mut server, base) = start_wharf(dir.path(), &["--check-every", "0"]).await;
     api_at_json(
         &base,
@@ -955,8 +957,9 @@ async fn serving_is_audited_once_an_hour_with_a_count() {
 #[tokio::test]
 async fn serving_counts_are_written_as_the_hour_goes_on_and_survive_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "admin", "admins-long-password", true);
-    let admin = wharf::cli::token_create(dir.path(), "admin", "setup", "write", 3600).unwrap();
+    add_user(&sqlite(dir.path()), "admin", "admins-long-password", true);
+    let admin =
+        wharf::cli::token_create(&sqlite(dir.path()), "admin", "setup", "write", 3600).unwrap();
     let (mut server, base) = start_wharf(
         dir.path(),
         &["--check-every", "0", "--serving-flush-every", "1s"],
@@ -1184,7 +1187,7 @@ async fn clusters_are_seen_counted_and_deleted() {
     let app = spawn_app().await;
     app.login_admin().await;
     app.add_user("alice", "alices-long-password", true);
-    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, "alice", "setup", "write", 3600).unwrap();
     let (_, c) = app
         .api_json(
             Method::POST,
@@ -1402,7 +1405,7 @@ async fn the_plugin_refuses_a_cache_others_can_write_and_prints_no_escapes() {
 async fn an_ipv6_registry_is_not_delivered() {
     let app = spawn_app().await;
     app.add_user("alice", "alices-long-password", true);
-    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, "alice", "setup", "write", 3600).unwrap();
     let body = |patterns: Value| {
         json!({"name": "v6", "type": "image_pull", "registry_host": "[fd00::5]:5000",
                "username": "u", "password": "p", "deliver": true, "node_patterns": patterns})
@@ -1433,7 +1436,7 @@ async fn an_ipv6_registry_is_not_delivered() {
 /// cluster's.
 async fn delivered(app: &TestApp, secret: Value) -> (String, String) {
     app.add_user("alice", "alices-long-password", true);
-    let admin = wharf::cli::token_create(app.dir.path(), "alice", "setup", "write", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, "alice", "setup", "write", 3600).unwrap();
     let (s, b) = app
         .api_json(Method::POST, "/api/v1/secrets", Some(&admin), Some(secret))
         .await;
@@ -1663,8 +1666,9 @@ async fn a_pattern_cannot_route_a_secret_to_another_registry() {
 #[tokio::test]
 async fn deleting_what_clusters_use_names_them_and_wants_the_name_typed() {
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "admin", "admins-long-password", true);
-    let admin = wharf::cli::token_create(dir.path(), "admin", "setup", "write", 3600).unwrap();
+    add_user(&sqlite(dir.path()), "admin", "admins-long-password", true);
+    let admin =
+        wharf::cli::token_create(&sqlite(dir.path()), "admin", "setup", "write", 3600).unwrap();
     let (_server, base) = start_wharf(
         dir.path(),
         &["--check-every", "0", "--serving-flush-every", "1s"],

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use crate::helpers::{Browser, KillOnDrop, add_user, client, csrf_in, free_port};
+use crate::helpers::{Browser, KillOnDrop, add_user, client, csrf_in, free_port, sqlite};
 
 async fn start(dir: &Path) -> (KillOnDrop, String) {
     let port = free_port();
@@ -50,7 +50,7 @@ async fn sign_in(base: &str) -> (Browser, String) {
 #[tokio::test]
 async fn every_acknowledged_create_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "ops", "long-enough-pw", true);
+    add_user(&sqlite(dir.path()), "ops", "long-enough-pw", true);
     let (mut process, base) = start(dir.path()).await;
     let (ops, token) = sign_in(&base).await;
 

@@ -164,8 +164,20 @@ fn start_proxy(moto: &Moto, clock: Clock) -> (String, Arc<Minted>) {
 /// wharf in this process on `clock`, with an admin token.
 async fn wharf_on(clock: Clock, node_cache: i64) -> (TestApp, String) {
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), ADMIN, ADMIN_PASSWORD, true);
-    let admin = wharf::cli::token_create(dir.path(), ADMIN, "setup", "write", 30 * 86400).unwrap();
+    add_user(
+        &wharf::db::Location::Sqlite(dir.path().to_path_buf()),
+        ADMIN,
+        ADMIN_PASSWORD,
+        true,
+    );
+    let admin = wharf::cli::token_create(
+        &wharf::db::Location::Sqlite(dir.path().to_path_buf()),
+        ADMIN,
+        "setup",
+        "write",
+        30 * 86400,
+    )
+    .unwrap();
     let mut serve = serve_args();
     serve.node_cache = Seconds(node_cache);
     let app = Application::build_with_clock(
@@ -181,6 +193,7 @@ async fn wharf_on(clock: Clock, node_cache: i64) -> (TestApp, String) {
     let app = TestApp {
         browser: Browser::with_client(&address, client()),
         setup_url: None,
+        db: sqlite(dir.path()),
         dir,
     };
     (app, admin)
@@ -444,8 +457,14 @@ async fn a_refused_or_unreachable_mint_is_a_clear_failing_state_and_nothing_leak
         }))
     });
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), ADMIN, ADMIN_PASSWORD, true);
-    let admin = wharf::cli::token_create(dir.path(), ADMIN, "setup", "write", 3600).unwrap();
+    add_user(
+        &wharf::db::Location::Sqlite(dir.path().to_path_buf()),
+        ADMIN,
+        ADMIN_PASSWORD,
+        true,
+    );
+    let admin =
+        wharf::cli::token_create(&sqlite(dir.path()), ADMIN, "setup", "write", 3600).unwrap();
     let notify = format!("http://127.0.0.1:{receiver}/hook");
     let (_server, base, log) =
         start_wharf_logged(dir.path(), &["--check-every", "0", "--notify-url", &notify]).await;

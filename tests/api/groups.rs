@@ -234,9 +234,9 @@ async fn images_made_before_groups_are_global() {
 #[tokio::test]
 async fn the_api_manages_groups_and_narrows_the_catalogue() {
     let app = vision_world().await;
-    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "write", 3600).unwrap();
-    let eve = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
-    let dana = wharf::cli::token_create(app.dir.path(), "dana", "laptop", "read", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, ADMIN, "ops", "write", 3600).unwrap();
+    let eve = wharf::cli::token_create(&app.db, "eve", "laptop", "read", 3600).unwrap();
+    let dana = wharf::cli::token_create(&app.db, "dana", "laptop", "read", 3600).unwrap();
 
     let (s, g) = app
         .api_json(Method::GET, "/api/v1/groups/vision", Some(&admin), None)
@@ -433,7 +433,7 @@ async fn a_group_you_are_not_in_answers_as_one_that_does_not_exist() {
         "a member of no group learns nothing from the answer"
     );
 
-    let token = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
+    let token = wharf::cli::token_create(&app.db, "eve", "laptop", "read", 3600).unwrap();
     let (s1, a) = app
         .api_json(
             Method::GET,
@@ -454,7 +454,7 @@ async fn a_group_you_are_not_in_answers_as_one_that_does_not_exist() {
     assert_eq!(a["detail"], "You are in no group named vision.");
     assert_eq!(b["detail"], "You are in no group named no-such-team.");
     // An administrator may filter by any group; a name that is none is 404.
-    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "read", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, ADMIN, "ops", "read", 3600).unwrap();
     let (s, v) = app
         .api_json(
             Method::GET,
@@ -479,7 +479,7 @@ async fn a_group_you_are_not_in_answers_as_one_that_does_not_exist() {
 #[tokio::test]
 async fn the_api_catalogue_never_names_a_secret_to_members() {
     let app = world_with_a_shared_image().await;
-    let eve = wharf::cli::token_create(app.dir.path(), "eve", "laptop", "read", 3600).unwrap();
+    let eve = wharf::cli::token_create(&app.db, "eve", "laptop", "read", 3600).unwrap();
     let (s, cat) = app
         .api_json(Method::GET, "/api/v1/catalogue", Some(&eve), None)
         .await;
@@ -502,7 +502,7 @@ async fn the_api_catalogue_never_names_a_secret_to_members() {
     assert_eq!(item(&cat, "shared-nb")["private"], false);
     // Eve is not in vision: the card names only her own group.
     assert_eq!(item(&cat, "both-nb")["groups"], serde_json::json!(["nlp"]));
-    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "read", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, ADMIN, "ops", "read", 3600).unwrap();
     let (_, cat) = app
         .api_json(Method::GET, "/api/v1/catalogue", Some(&admin), None)
         .await;

@@ -95,6 +95,8 @@ pub struct TestApp {
     pub browser: Browser,
     pub setup_url: Option<String>,
     pub dir: TempDir,
+    /// Where its data lives (SQLite in `dir`, or PostgreSQL).
+    pub db: wharf::db::Location,
 }
 
 impl std::ops::Deref for TestApp {
@@ -138,6 +140,7 @@ pub fn serve_args() -> ServeArgs {
         session_key_file: None,
         master_key: None,
         session_key: None,
+        db: Default::default(),
     }
 }
 
@@ -147,8 +150,21 @@ pub async fn spawn_app_in(dir: Option<TempDir>) -> TestApp {
 }
 
 /// Starts wharf with these server options.
-pub async fn spawn_app_with(dir: Option<TempDir>, serve: ServeArgs) -> TestApp {
+pub async fn spawn_app_with(dir: Option<TempDir>, mut serve: ServeArgs) -> TestApp {
     let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+    // WHARF_TEST_ENGINE=postgres: the same test on a database of its own
+    // in the throwaway PostgreSQL, with the keys in files beside it.
+    if std::env::var("WHARF_TEST_ENGINE").as_deref() == Ok("postgres")
+        && serve.db.database_url.is_none()
+    {
+        serve.db.database_url = Some(crate::pg::cluster().database());
+        if serve.master_key_file.is_none() && serve.master_key.is_none() {
+            let [master, session] = wharf::keys::generate(&dir.path().join("keys")).expect("keys");
+            serve.master_key_file = Some(master);
+            serve.session_key_file = Some(session);
+        }
+    }
+    let db = serve.db.location(dir.path()).expect("a database location");
     let app = Application::build(ServerConfig {
         data_dir: dir.path().to_path_buf(),
         serve,
@@ -161,6 +177,7 @@ pub async fn spawn_app_with(dir: Option<TempDir>, serve: ServeArgs) -> TestApp {
         browser: Browser::with_client(&address, client()),
         setup_url,
         dir,
+        db,
     }
 }
 
@@ -325,7 +342,7 @@ impl TestApp {
     }
 
     pub fn add_user(&self, name: &str, password: &str, admin: bool) {
-        add_user(self.dir.path(), name, password, admin);
+        add_user(&self.db, name, password, admin);
     }
 
     pub fn another_browser(&self) -> Browser {
@@ -452,9 +469,14 @@ impl TestApp {
     }
 }
 
-pub fn add_user(dir: &Path, name: &str, password: &str, admin: bool) {
+/// The SQLite data of a wharf started on `dir` (as its own process).
+pub fn sqlite(dir: &Path) -> wharf::db::Location {
+    wharf::db::Location::Sqlite(dir.to_path_buf())
+}
+
+pub fn add_user(db: &wharf::db::Location, name: &str, password: &str, admin: bool) {
     wharf::cli::user_add(
-        dir,
+        db,
         name,
         admin,
         std::io::Cursor::new(format!("{password}\n")),
@@ -653,7 +675,7 @@ pub async fn vision_world() -> TestApp {
 
 /// A token for `user` made as scripts make them.
 pub fn token(app: &TestApp, user: &str, name: &str, scope: &str, lifetime: i64) -> String {
-    wharf::cli::token_create(app.dir.path(), user, name, scope, lifetime).expect("token")
+    wharf::cli::token_create(&app.db, user, name, scope, lifetime).expect("token")
 }
 
 pub async fn json_of(r: reqwest::Response) -> Value {

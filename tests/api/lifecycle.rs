@@ -154,8 +154,8 @@ async fn scheduled_checks_notice_a_broken_login_and_its_recovery_once() {
     let (hook, got) = receiver(Vec::new());
     let hook_url = format!("http://127.0.0.1:{hook}/hook");
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "ops", "ops-long-password", true);
-    let token = wharf::cli::token_create(dir.path(), "ops", "ci", "write", 3600).unwrap();
+    add_user(&sqlite(dir.path()), "ops", "ops-long-password", true);
+    let token = wharf::cli::token_create(&sqlite(dir.path()), "ops", "ci", "write", 3600).unwrap();
     let flags = [
         "--check-every",
         "2s",
@@ -446,8 +446,8 @@ async fn metrics_are_for_admin_tokens_and_promtool_accepts_them() {
     app.create_secret("very-secret-name", "", "registry.gitlab.com", "u", "p")
         .await;
     app.add_user("dev", "devs-long-password", false);
-    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "prom", "read", 3600).unwrap();
-    let dev = wharf::cli::token_create(app.dir.path(), "dev", "prom", "read", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, ADMIN, "prom", "read", 3600).unwrap();
+    let dev = wharf::cli::token_create(&app.db, "dev", "prom", "read", 3600).unwrap();
     assert_eq!(
         app.api(Method::GET, "/metrics", Some(&dev), None)
             .await
@@ -562,8 +562,8 @@ async fn two_servers_and_a_slow_receiver_deliver_each_notification_once() {
     let (hook, got) = slow_receiver(Duration::from_secs(7));
     let hook_url = format!("http://127.0.0.1:{hook}/hook");
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "ops", "ops-long-password", true);
-    let token = wharf::cli::token_create(dir.path(), "ops", "ci", "write", 3600).unwrap();
+    add_user(&sqlite(dir.path()), "ops", "ops-long-password", true);
+    let token = wharf::cli::token_create(&sqlite(dir.path()), "ops", "ci", "write", 3600).unwrap();
     let flags = ["--check-every", "1s", "--notify-url", hook_url.as_str()];
     let (_a, base) = start_wharf(dir.path(), &flags).await;
     let (_b, _) = start_wharf(dir.path(), &flags).await;

@@ -31,9 +31,8 @@ async fn signed_in_world() -> (TestApp, Browser, String, String) {
     let app = vision_world().await;
     app.create_secret("gitlab", "GitLab", "registry.gitlab.com", "bot", "pw-123")
         .await;
-    let admin_token = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "read", 3600).unwrap();
-    let dana_token =
-        wharf::cli::token_create(app.dir.path(), "dana", "laptop", "read", 3600).unwrap();
+    let admin_token = wharf::cli::token_create(&app.db, ADMIN, "ops", "read", 3600).unwrap();
+    let dana_token = wharf::cli::token_create(&app.db, "dana", "laptop", "read", 3600).unwrap();
     let dana = app.another_browser();
     assert_redirect_to(&dana.login("dana", "danas-long-password").await, "/");
     (app, dana, admin_token, dana_token)
@@ -170,7 +169,7 @@ async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_
 #[tokio::test]
 async fn a_token_kept_in_memory_still_expires_on_time() {
     let (app, _dana, admin_token, _) = signed_in_world().await;
-    let short = wharf::cli::token_create(app.dir.path(), "dana", "short", "read", 3).unwrap();
+    let short = wharf::cli::token_create(&app.db, "dana", "short", "read", 3).unwrap();
     // The admin token's first use is noted now, not in between.
     let (memory_before, _) = reads(&app, &admin_token).await;
     // The first use is noted (a commit); the third is from memory.
@@ -204,7 +203,7 @@ async fn a_use_from_another_address_within_the_minute_is_not_written() {
     args.trust_proxy = true;
     let app = spawn_app_with(None, args).await;
     app.login_admin().await;
-    let admin = wharf::cli::token_create(app.dir.path(), ADMIN, "ops", "write", 3600).unwrap();
+    let admin = wharf::cli::token_create(&app.db, ADMIN, "ops", "write", 3600).unwrap();
     let (_, c) = app
         .api_json(
             Method::POST,

@@ -299,7 +299,7 @@ async fn a_registry_url_is_kept_as_its_host_and_the_page_says_so() {
         list.contains("Secret ghcr created. Registry Host https://ghcr.io/ is kept as ghcr.io."),
         "{list}"
     );
-    let token = wharf::cli::token_create(app.dir.path(), ADMIN, "ci", "write", 3600).unwrap();
+    let token = wharf::cli::token_create(&app.db, ADMIN, "ci", "write", 3600).unwrap();
     let (s, body) = app
         .api_json(
             reqwest::Method::POST,

@@ -289,7 +289,7 @@ async fn the_document_states_each_type_and_the_server_keeps_to_it() {
 async fn the_api_reads_and_writes_expiry_dates() {
     let app = spawn_app().await;
     app.login_admin().await;
-    let t = wharf::cli::token_create(app.dir.path(), ADMIN, "ci", "write", 3600).unwrap();
+    let t = wharf::cli::token_create(&app.db, ADMIN, "ci", "write", 3600).unwrap();
     let (s, v) = app
         .api_json(
             Method::POST,
@@ -333,7 +333,7 @@ async fn the_api_sorts_and_filters_secrets_as_the_page_does() {
     secret_expiring(&app, "later", &day(20)).await;
     secret_expiring(&app, "gone", &day(-2)).await;
     secret_expiring(&app, "soon", &day(3)).await;
-    let token = wharf::cli::token_create(app.dir.path(), ADMIN, "ci", "read", 3600).unwrap();
+    let token = wharf::cli::token_create(&app.db, ADMIN, "ci", "read", 3600).unwrap();
     let items = |v: &serde_json::Value| -> Vec<String> {
         v["items"]
             .as_array()

@@ -320,7 +320,7 @@ async fn the_username_new_is_reserved() {
     assert!(r.text().await.unwrap().contains("is reserved"));
     assert_eq!(app.digest(), before);
     let shell = wharf::cli::user_add(
-        app.dir.path(),
+        &sqlite(app.dir.path()),
         "new",
         false,
         std::io::Cursor::new("long-enough-password\n"),
@@ -526,8 +526,8 @@ async fn test_login_does_not_go_through_a_proxy_from_the_environment() {
     let (registry, direct) = challenging_server();
     let proxy_url = format!("http://127.0.0.1:{proxy}");
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "ops", "ops-long-password", true);
-    let token = wharf::cli::token_create(dir.path(), "ops", "ci", "write", 3600).unwrap();
+    add_user(&sqlite(dir.path()), "ops", "ops-long-password", true);
+    let token = wharf::cli::token_create(&sqlite(dir.path()), "ops", "ci", "write", 3600).unwrap();
     let env = [
         ("HTTP_PROXY", proxy_url.as_str()),
         ("HTTPS_PROXY", proxy_url.as_str()),

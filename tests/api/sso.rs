@@ -618,7 +618,7 @@ async fn forged_replayed_and_doctored_answers_are_refused_and_audited() {
         .unwrap();
     assert_eq!(names, [ADMIN, "vic"]);
     // Prometheus sees them, and that the provider is up.
-    let token = wharf::cli::token_create(app.dir.path(), ADMIN, "scrape", "read", 3600).unwrap();
+    let token = wharf::cli::token_create(&app.db, ADMIN, "scrape", "read", 3600).unwrap();
     let metrics = app
         .api(reqwest::Method::GET, "/metrics", Some(&token), None)
         .await
@@ -719,7 +719,7 @@ async fn unlinking_an_identity_ends_its_sessions_and_tokens() {
     assert_redirect_to(&r, "/admin/users/vic");
     let (vic, r) = sso_sign_in(&app, "u-vic").await;
     assert_eq!(r.status(), StatusCode::OK);
-    let token = wharf::cli::token_create(app.dir.path(), "vic", "ci", "read", 3600).unwrap();
+    let token = wharf::cli::token_create(&app.db, "vic", "ci", "read", 3600).unwrap();
     let (s, _) = app
         .api_json(Method::GET, "/api/v1/catalogue", Some(&token), None)
         .await;
@@ -1215,7 +1215,7 @@ async fn provider_up(app: &TestApp) -> String {
         "metrics-{}",
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let token = wharf::cli::token_create(app.dir.path(), ADMIN, &name, "read", 3600).unwrap();
+    let token = wharf::cli::token_create(&app.db, ADMIN, &name, "read", 3600).unwrap();
     let text = app
         .api(Method::GET, "/metrics", Some(&token), None)
         .await

@@ -482,7 +482,7 @@ async fn token_works(app: &TestApp, token: &str) -> bool {
 }
 
 fn token_for(app: &TestApp, user: &str, name: &str) -> String {
-    wharf::cli::token_create(app.dir.path(), user, name, "read", 3600).unwrap()
+    wharf::cli::token_create(&app.db, user, name, "read", 3600).unwrap()
 }
 
 #[tokio::test]
@@ -531,7 +531,7 @@ async fn a_reset_or_disable_revokes_the_users_tokens_and_re_enabling_brings_none
     );
     assert!(!token_works(&app, &later).await);
     // Nor can the shell make one for a disabled account.
-    let refused = wharf::cli::token_create(app.dir.path(), "bob", "sneaky", "read", 3600);
+    let refused = wharf::cli::token_create(&app.db, "bob", "sneaky", "read", 3600);
     assert!(refused.unwrap_err().contains("disabled"));
     assert_redirect_to(
         &app.post("/admin/users/bob", &[("active", "on"), ("version", "3")])
