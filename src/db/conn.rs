@@ -167,7 +167,8 @@ pub enum Engine {
 /// A PostgreSQL connection, with its statements prepared once each, kept
 /// by the SQL text the store wrote.
 pub struct PgConn {
-    client: RefCell<postgres::Client>,
+    /// Always `Some` until dropped.
+    client: RefCell<Option<postgres::Client>>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
     /// Inside `BEGIN` … `COMMIT`/`ROLLBACK`.
     in_transaction: std::cell::Cell<bool>,
@@ -177,7 +178,7 @@ impl PgConn {
     /// Wraps a connected client.
     pub fn new(client: postgres::Client) -> Self {
         Self {
-            client: RefCell::new(client),
+            client: RefCell::new(Some(client)),
             statements: RefCell::new(HashMap::new()),
             in_transaction: std::cell::Cell::new(false),
         }
@@ -185,14 +186,29 @@ impl PgConn {
 
     /// Asks the server whether the connection still works.
     pub fn ping(&mut self) -> Result<(), postgres::Error> {
-        self.client
-            .get_mut()
-            .is_valid(std::time::Duration::from_secs(5))
+        match self.client.get_mut() {
+            Some(c) => c.is_valid(std::time::Duration::from_secs(5)),
+            None => Ok(()),
+        }
     }
 
     /// Whether the server closed the connection (a pool drops it).
     pub fn is_closed(&self) -> bool {
-        self.client.borrow().is_closed()
+        self.client
+            .borrow()
+            .as_ref()
+            .is_none_or(postgres::Client::is_closed)
+    }
+
+    /// The client, for one call (there is one until the connection is
+    /// dropped).
+    fn client(&self) -> Result<std::cell::RefMut<'_, postgres::Client>> {
+        std::cell::RefMut::filter_map(self.client.borrow_mut(), Option::as_mut).map_err(|_| {
+            rusqlite::Error::SqliteFailure(
+                ffi::Error::new(ffi::SQLITE_CANTOPEN),
+                Some("the connection is closed".into()),
+            )
+        })
     }
 
     fn statement(&self, sql: &str) -> Result<postgres::Statement> {
@@ -200,8 +216,7 @@ impl PgConn {
             return Ok(s.clone());
         }
         let s = self
-            .client
-            .borrow_mut()
+            .client()?
             .prepare(&to_postgres(sql))
             .map_err(pg_error)?;
         self.statements
@@ -217,11 +232,11 @@ impl PgConn {
     /// first refusal, where SQLite only refuses the statement).
     fn run<T>(&self, sql: &str, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
         if !is_write(sql) {
-            return f(&mut self.client.borrow_mut());
+            return f(&mut *self.client()?);
         }
         if self.in_transaction.get() {
             self.batch("SAVEPOINT wharf_statement")?;
-            let out = f(&mut self.client.borrow_mut());
+            let out = f(&mut *self.client()?);
             self.batch(if out.is_ok() {
                 "RELEASE SAVEPOINT wharf_statement"
             } else {
@@ -236,7 +251,7 @@ impl PgConn {
                 "SELECT pg_advisory_xact_lock(?1)",
                 &[Arg::Value(&WRITE_LOCK)],
             )
-            .and_then(|_| f(&mut self.client.borrow_mut()));
+            .and_then(|_| f(&mut *self.client()?));
         self.in_transaction.set(false);
         self.batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
         out
@@ -245,6 +260,12 @@ impl PgConn {
     fn query(&self, sql: &str, params: &[Arg<'_>]) -> Result<Vec<Vec<Value>>> {
         let statement = self.statement(sql)?;
         let values = params_of(params)?;
+        // PostgreSQL keeps no text with a NUL character (SQLite does), so
+        // a read that looks one up finds nothing, as it would on SQLite,
+        // instead of failing.
+        if !is_write(sql) && values.iter().any(PgParam::has_nul) {
+            return Ok(Vec::new());
+        }
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
             .iter()
             .map(|v| v as &(dyn postgres::types::ToSql + Sync))
@@ -274,17 +295,11 @@ impl PgConn {
             .iter()
             .map(|v| v as &(dyn postgres::types::ToSql + Sync))
             .collect();
-        self.client
-            .borrow_mut()
-            .execute(&statement, &refs)
-            .map_err(pg_error)
+        self.client()?.execute(&statement, &refs).map_err(pg_error)
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        self.client
-            .borrow_mut()
-            .batch_execute(sql)
-            .map_err(pg_error)
+        self.client()?.batch_execute(sql).map_err(pg_error)
     }
 }
 
@@ -300,6 +315,20 @@ pub enum Conn<'a> {
 impl<'a> From<&'a rusqlite::Connection> for Conn<'a> {
     fn from(c: &'a rusqlite::Connection) -> Self {
         Self::Sqlite(c)
+    }
+}
+
+impl Drop for PgConn {
+    /// The client says goodbye to the server by waiting on its own
+    /// runtime, which cannot happen on a thread that runs async tasks (a
+    /// pool dropped at a server's or a test's end): there it goes on a
+    /// thread of its own.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.get_mut().take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(client));
+        }
     }
 }
 
@@ -725,6 +754,19 @@ enum PgParam {
     One(Value),
     /// An id list (`rarray(?)` on SQLite): an array of integers or texts.
     Many(Vec<Value>),
+}
+
+impl PgParam {
+    /// A text with a NUL character in it.
+    fn has_nul(&self) -> bool {
+        match self {
+            Self::One(Value::Text(t)) => t.contains('\0'),
+            Self::Many(values) => values
+                .iter()
+                .any(|v| matches!(v, Value::Text(t) if t.contains('\0'))),
+            Self::One(_) => false,
+        }
+    }
 }
 
 impl postgres::types::ToSql for PgParam {
