@@ -681,7 +681,11 @@ pub fn to_postgres(sql: &str) -> String {
                         format!("unnest(CAST({param} AS BIGINT[])) AS {name}(value)"),
                         next,
                     ),
-                    None => (format!("unnest(CAST({param} AS BIGINT[]))"), tail),
+                    // Unnamed, its column is still `value`, as on SQLite.
+                    None => (
+                        format!("unnest(CAST({param} AS BIGINT[])) AS rarray(value)"),
+                        tail,
+                    ),
                 });
             } else if upper == "CROSS" && after.starts_with(" JOIN") {
                 // PostgreSQL's CROSS JOIN takes no ON; SQLite's fixes the
@@ -948,6 +952,10 @@ mod tests {
             (
                 "FROM rarray(?1) AS p CROSS JOIN secrets s ON s.id = p.value",
                 "FROM unnest(CAST($1 AS BIGINT[])) AS p(value) JOIN secrets s ON s.id = p.value",
+            ),
+            (
+                "SELECT value, ?1, 1 FROM rarray(?2)",
+                "SELECT value, $1, 1 FROM unnest(CAST($2 AS BIGINT[])) AS rarray(value)",
             ),
             (
                 "registry_host IS ?3 AND x IS NULL",
