@@ -65,7 +65,29 @@ impl AppError {
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self::Internal(e.to_string())
     }
+
+    /// Whether the database could not be reached (a PostgreSQL server
+    /// gone or restarting, SQLite's file locked past its timeout, no
+    /// connection from the pool in time): a 503 that says so, not an
+    /// error of ours. The pool drops broken connections and makes new
+    /// ones, so wharf serves again as soon as the database is back.
+    pub fn database_unavailable(&self) -> bool {
+        match self {
+            Self::Db(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::DatabaseBusy
+            ),
+            Self::Pool(_) => true,
+            _ => false,
+        }
+    }
 }
+
+/// What a request is told when the database cannot be reached.
+pub const DATABASE_UNAVAILABLE: &str = "The database cannot be reached right now. Try again in a moment; if this lasts, tell your administrator.";
+
+/// Seconds to wait before asking again when the database cannot be reached.
+pub const DATABASE_RETRY_AFTER: u64 = 5;
 
 /// What an error page said, kept on the response so that a signed-in
 /// person's page can be drawn again with their navigation
@@ -89,6 +111,9 @@ struct ErrorPage<'a> {
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
+        if self.database_unavailable() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self {
             Self::LoginRequired => StatusCode::SEE_OTHER,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -111,9 +136,13 @@ impl ResponseError for AppError {
                 .insert_header((header::LOCATION, "/login"))
                 .finish();
         }
-        let (message, reference) = if status.is_server_error()
-            && !matches!(self, Self::Busy(_) | Self::Upstream(_))
-        {
+        let unavailable = self.database_unavailable();
+        if unavailable {
+            tracing::warn!(error = %self, "the database cannot be reached");
+        }
+        let (message, reference) = if unavailable {
+            (DATABASE_UNAVAILABLE.to_owned(), None)
+        } else if status.is_server_error() && !matches!(self, Self::Busy(_) | Self::Upstream(_)) {
             let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
             tracing::error!(reference = %reference, error = %self, "internal error");
             (
@@ -143,6 +172,8 @@ impl ResponseError for AppError {
         });
         if let Self::TooManyRequests(secs) | Self::Busy(secs) = self {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        } else if unavailable {
+            res.insert_header((header::RETRY_AFTER, DATABASE_RETRY_AFTER.to_string()));
         }
         res.body(body)
     }

@@ -131,6 +131,12 @@ impl ResponseError for Problem {
 impl From<AppError> for Problem {
     fn from(e: AppError) -> Self {
         let status = e.status_code();
+        if e.database_unavailable() {
+            tracing::warn!(error = %e, "the database cannot be reached");
+            let mut p = Self::new(status, crate::error::DATABASE_UNAVAILABLE.to_owned());
+            p.retry_after = Some(crate::error::DATABASE_RETRY_AFTER);
+            return p;
+        }
         match e {
             AppError::LoginRequired => Self::unauthorized("A bearer token is required."),
             AppError::TooManyRequests(secs) | AppError::Busy(secs) => {

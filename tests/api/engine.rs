@@ -327,3 +327,57 @@ fn transactions_mean_the_same_on_both_engines() {
     assert_eq!(on_sqlite, on_postgres);
     assert_eq!(on_sqlite, (1, 1, 1, 2));
 }
+
+/// A PostgreSQL that goes away while wharf runs: pages and the API answer
+/// 503 with a sentence (never a 500 or a panic), and wharf serves again
+/// on its own once the server is back.
+#[tokio::test]
+async fn a_database_that_goes_away_is_a_503_and_wharf_comes_back_by_itself() {
+    use reqwest::StatusCode;
+    let pg = crate::pg::Own::start();
+    let dir = tempfile::tempdir().unwrap();
+    let [master, session] = wharf::keys::generate(&dir.path().join("keys")).unwrap();
+    let mut args = crate::helpers::serve_args();
+    args.db.database_url = Some(pg.database());
+    args.master_key_file = Some(master);
+    args.session_key_file = Some(session);
+    let app = crate::helpers::spawn_app_with(Some(dir), args).await;
+    app.login_admin().await;
+    let token = crate::helpers::token(&app, crate::helpers::ADMIN, "ops", "read", 3600);
+    assert_eq!(app.get("/admin/secrets").await.status(), StatusCode::OK);
+
+    pg.down();
+    let r = app.get("/admin/secrets").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("The database cannot be reached right now."),
+        "{page}"
+    );
+    let (status, body) = app
+        .api_json(reqwest::Method::GET, "/api/v1/secrets", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("The database cannot be reached right now."),
+        "{body}"
+    );
+    // The process is alive all along.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+
+    pg.up();
+    let mut back = None;
+    for _ in 0..100 {
+        let s = app.get("/admin/secrets").await.status();
+        if s == StatusCode::OK {
+            back = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(back, Some(StatusCode::OK), "wharf did not come back");
+}

@@ -169,3 +169,119 @@ pub fn secret_file(dir: &std::path::Path, name: &str, text: &str) -> std::path::
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
 }
+
+/// A PostgreSQL of one test's own, to stop and start again (the shared
+/// one serves every other test). Stopped and removed when dropped.
+pub struct Own {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Own {
+    /// Made and started.
+    pub fn start() -> Self {
+        let bin = bin_dir();
+        let dir = tempfile::Builder::new()
+            .prefix("wharf-pg-own-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        if is_root() {
+            assert!(
+                Command::new("chown")
+                    .args(["-R", "nobody"])
+                    .arg(&dir)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let out = as_owner(&bin.join("initdb"))
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
+            .arg("-D")
+            .arg(dir.join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let own = Self {
+            bin,
+            dir,
+            port: free_port(),
+        };
+        own.up();
+        own
+    }
+
+    /// Starts the server (again), waiting until it answers.
+    pub fn up(&self) {
+        let out = as_owner(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-h 127.0.0.1 -p {} -k {} -c fsync=off",
+                self.port,
+                self.dir.display()
+            ))
+            .args(["-w", "start"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the server at once, as a crash or a failover would.
+    pub fn down(&self) {
+        let out = as_owner(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A new database in it; its URL.
+    pub fn database(&self) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-X", "-q"])
+            .args(["-p", &self.port.to_string(), "-d", "postgres"])
+            .args(["-c", "CREATE DATABASE wharf"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!(
+            "postgres://postgres@127.0.0.1:{}/wharf?sslmode=disable",
+            self.port
+        )
+    }
+}
+
+impl Drop for Own {
+    fn drop(&mut self) {
+        let _ = as_owner(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
