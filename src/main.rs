@@ -75,8 +75,17 @@ fn main() -> ExitCode {
                 )
             })
             .map_err(|e| e.to_string()),
-        Some(Command::Backup { file }) => wharf::cli::backup(&cli.data_dir, &file)
-            .map(|()| println!("backup written to {}", file.display())),
+        Some(Command::Backup { file, db }) => match db.location(&cli.data_dir) {
+            Ok(wharf::db::Location::Sqlite(dir)) => wharf::cli::backup(&dir, &file)
+                .map(|()| println!("backup written to {}", file.display())),
+            // PostgreSQL has its own consistent copy, made while wharf runs.
+            Ok(wharf::db::Location::Postgres(target)) => Err(format!(
+                "wharf backup copies the SQLite file; back up the PostgreSQL database at {} with pg_dump, e.g. pg_dump --format=custom --file {} 'postgres://…', and keep the key files apart from it",
+                target.shown(),
+                file.display()
+            )),
+            Err(e) => Err(e),
+        },
         Some(Command::CredentialProvider(_)) => Ok(()),
         Some(Command::Serve(args)) => serve(ServerConfig {
             data_dir: cli.data_dir,

@@ -52,6 +52,9 @@ pub enum Command {
     Backup {
         /// Where to write the copy; must not exist yet.
         file: PathBuf,
+        /// Where the data lives (on PostgreSQL, use pg_dump instead).
+        #[command(flatten)]
+        db: crate::options::DbArgs,
     },
 }
 

@@ -347,3 +347,22 @@ async fn key_files_are_made_apart_and_checked_at_start() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// `wharf backup` on PostgreSQL says how PostgreSQL is backed up instead.
+#[test]
+fn backup_on_postgresql_points_to_pg_dump() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["backup", "/nonexistent/wharf.dump"])
+        .args([
+            "--database-url",
+            "postgres://wharf@db.internal:5432/wharf?sslmode=disable",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("back up the PostgreSQL database at db.internal:5432/wharf with pg_dump"),
+        "{said}"
+    );
+}
