@@ -381,3 +381,25 @@ async fn a_database_that_goes_away_is_a_503_and_wharf_comes_back_by_itself() {
     }
     assert_eq!(back, Some(StatusCode::OK), "wharf did not come back");
 }
+
+/// On PostgreSQL the keys must be kept apart from the database: without
+/// key files wharf does not start, and says what to do.
+#[test]
+fn postgresql_wants_the_keys_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = crate::helpers::serve_args();
+    args.db.database_url = Some(cluster().database());
+    let refused = wharf::startup::Application::build(wharf::startup::ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        serve: args,
+    })
+    .map(drop)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("with --database-url, give --master-key-file and --session-key-file"),
+        "{refused}"
+    );
+    // Nothing was made in the data directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
