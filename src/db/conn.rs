@@ -38,6 +38,13 @@ impl List {
     }
 }
 
+impl List {
+    /// Its values.
+    pub fn values(&self) -> &[Value] {
+        &self.0
+    }
+}
+
 impl From<Vec<Value>> for List {
     fn from(values: Vec<Value>) -> Self {
         Self(Rc::new(values))
@@ -561,6 +568,14 @@ pub enum Row<'r> {
 }
 
 impl Row<'_> {
+    /// How many columns it has.
+    pub fn column_count(&self) -> usize {
+        match self {
+            Self::Sqlite(r) => r.as_ref().column_count(),
+            Self::Postgres(values) => values.len(),
+        }
+    }
+
     /// Column `i` as it is, without a copy.
     pub fn get_ref<I: ColumnIndex>(&self, i: I) -> Result<ValueRef<'_>> {
         let i = i.index();

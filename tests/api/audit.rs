@@ -64,19 +64,16 @@ async fn the_audit_log_traces_a_secret_lifecycle_without_its_value() {
 
     let mut all = String::new();
     let c = app.db();
-    let mut st = c
-        .prepare("SELECT at, actor, action, target, source, '' FROM audit_log")
-        .unwrap();
-    let rows = st
-        .query_map([], |r| {
+    let rows = c
+        .query_map("SELECT at, actor, action, target, source, '' FROM audit_log", (), |r| {
             Ok(format!(
                 "{:?}{}{}{}{}{}",
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?
+                r.get::<usize, i64>(0)?,
+                r.get::<usize, String>(1)?,
+                r.get::<usize, String>(2)?,
+                r.get::<usize, String>(3)?,
+                r.get::<usize, String>(4)?,
+                r.get::<usize, String>(5)?
             ))
         })
         .unwrap();
@@ -100,12 +97,10 @@ async fn audit_pages_go_back_in_time() {
     {
         let c = app.db();
         for i in 0..120 {
-            wharf::audit::record(
-                &wharf::db::Conn::from(&c),
-                "bot",
-                "secret updated",
-                &format!("secret/s{i:03}"),
-                "test",
+            c.execute(
+                "INSERT INTO audit_log (at, actor, action, target, source)
+                 VALUES (?1, 'bot', 'secret updated', ?2, 'test')",
+                (wharf::db::now(), format!("secret/s{i:03}")),
             )
             .unwrap();
         }

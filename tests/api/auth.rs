@@ -251,7 +251,7 @@ async fn sign_out_ends_every_session_of_the_user() {
         .db()
         .query_row(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'sign-out' AND actor = 'ops'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -397,7 +397,7 @@ async fn a_mistyped_password_in_the_username_box_is_not_recorded() {
         .db()
         .query_row(
             "SELECT a.actor, f.username FROM audit_log a, login_failures f",
-            [],
+            (),
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();

@@ -653,8 +653,8 @@ async fn an_administrator_delivers_a_secret_to_a_cluster() {
     let started = std::time::Instant::now();
     while app
         .db()
-        .query_row("SELECT COUNT(*) FROM serving_hours", [], |r| {
-            r.get::<_, i64>(0)
+        .query_row("SELECT COUNT(*) FROM serving_hours", (), |r| {
+            r.get::<usize, i64>(0)
         })
         .unwrap()
         == 0

@@ -77,7 +77,7 @@ async fn backup_copies_the_live_database() {
     let n: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM secrets WHERE name = 'gitlab'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -157,7 +157,7 @@ fn backup_finishes_under_constant_writes() {
     let fillers: i64 = copy
         .query_row(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'filler'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();

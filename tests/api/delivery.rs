@@ -758,7 +758,7 @@ async fn credentials_follow_patterns_and_the_catalogue() {
         .db()
         .query_row(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'secret exported' AND target = 'secret/quay-team'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -923,13 +923,10 @@ async fn serving_is_audited_once_an_hour_with_a_count() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(server.0.try_wait().unwrap().is_some(), "wharf stopped");
-    let db = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
+    let raw = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
+    let db = wharf::db::Conn::from(&raw);
     let entries: Vec<(String, String, String)> = db
-        .prepare(
-            "SELECT actor, action, target FROM audit_log WHERE action LIKE 'credentials served%'",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map("SELECT actor, action, target FROM audit_log WHERE action LIKE 'credentials served%'", (), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -943,7 +940,7 @@ async fn serving_is_audited_once_an_hour_with_a_count() {
     );
     assert_eq!(entries[0].2, "secret/quay");
     let requests: i64 = db
-        .query_row("SELECT SUM(requests) FROM cluster_requests", [], |r| {
+        .query_row("SELECT SUM(requests) FROM cluster_requests", (), |r| {
             r.get(0)
         })
         .unwrap();
@@ -1002,16 +999,13 @@ async fn serving_counts_are_written_as_the_hour_goes_on_and_survive_a_crash() {
             }
         }
     };
-    let db = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
+    let raw = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
+    let db = wharf::db::Conn::from(&raw);
     // (actor, action, target) of each entry, in order.
     type Entry = (String, String, String);
     let entries = || -> Vec<Entry> {
-        db.prepare(
-            "SELECT actor, action, target FROM audit_log
-              WHERE action LIKE 'credential%' ORDER BY id",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        db.query_map("SELECT actor, action, target FROM audit_log
+              WHERE action LIKE 'credential%' ORDER BY id", (), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect()
@@ -1590,20 +1584,18 @@ async fn a_pattern_cannot_route_a_secret_to_another_registry() {
     assert_eq!(app.digest(), before);
 
     // As an earlier wharf stored it.
-    let mut db = app.db();
-    let tx = db.transaction().unwrap();
+    let tx = app.db();
     tx.execute(
         "UPDATE secrets SET node_patterns = 'ghcr.io\n*.*' WHERE name = 'ghcr-ml'",
-        [],
+        (),
     )
     .unwrap();
     tx.execute(
         "INSERT INTO delivered_patterns (pattern, secret_id)
          SELECT '*.*', id FROM secrets WHERE name = 'ghcr-ml'",
-        [],
+        (),
     )
     .unwrap();
-    tx.commit().unwrap();
     let ask = |image: &'static str| {
         let (app, cluster) = (&app, cluster.clone());
         async move {
@@ -1712,8 +1704,8 @@ async fn deleting_what_clusters_use_names_them_and_wants_the_name_typed() {
     let db = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
     let started = Instant::now();
     while db
-        .query_row("SELECT COUNT(*) FROM serving_hours", [], |r| {
-            r.get::<_, i64>(0)
+        .query_row("SELECT COUNT(*) FROM serving_hours", (), |r| {
+            r.get::<usize, i64>(0)
         })
         .unwrap()
         < 2

@@ -110,7 +110,7 @@ async fn every_acknowledged_create_survives_sigkill() {
     let (ops, _) = sign_in(&base).await;
     let conn = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
     let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .query_row("PRAGMA integrity_check", (), |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
     let key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();

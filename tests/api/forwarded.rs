@@ -42,7 +42,7 @@ async fn failed_sign_in_forwarded_for(
 /// The address the (first) audit entry was recorded from.
 fn audited_source(app: &TestApp) -> String {
     app.db()
-        .query_row("SELECT source FROM audit_log", [], |r| r.get(0))
+        .query_row("SELECT source FROM audit_log", (), |r| r.get(0))
         .unwrap()
 }
 

@@ -101,7 +101,7 @@ async fn deleting_a_group_names_the_images_that_lose_it_and_keeps_them() {
     );
     let links: i64 = app
         .db()
-        .query_row("SELECT COUNT(*) FROM image_groups", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM image_groups", (), |r| r.get(0))
         .unwrap();
     assert_eq!(links, 0);
     let log = app.get_html("/admin/audit").await;
@@ -119,7 +119,7 @@ async fn deleting_a_user_removes_their_memberships() {
     app.post("/admin/users/dana/delete", &[]).await;
     let members: i64 = app
         .db()
-        .query_row("SELECT COUNT(*) FROM group_members", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM group_members", (), |r| r.get(0))
         .unwrap();
     assert_eq!(members, 0);
 }
@@ -188,7 +188,7 @@ async fn a_non_global_image_without_a_group_is_allowed_with_a_warning() {
         .db()
         .query_row(
             "SELECT COUNT(*) FROM image_groups ig JOIN images i ON i.id = ig.image_id WHERE i.name = 'both'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -219,12 +219,12 @@ async fn images_made_before_groups_are_global() {
         .execute(
             "INSERT INTO images (name, image_type, url, created_at, updated_at)
              VALUES ('old', 'cpu', 'ubuntu', 0, 0)",
-            [],
+            (),
         )
         .unwrap();
     let global: bool = app
         .db()
-        .query_row("SELECT global FROM images WHERE name = 'old'", [], |r| {
+        .query_row("SELECT global FROM images WHERE name = 'old'", (), |r| {
             r.get(0)
         })
         .unwrap();

@@ -389,8 +389,9 @@ impl TestApp {
         assert_redirect_to(&r, "/admin/secrets");
     }
 
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.db_path()).expect("open db")
+    /// A connection to the app's database, whichever engine it is on.
+    pub fn db(&self) -> TestDb {
+        TestDb::open(&self.db)
     }
 
     /// Every row the app keeps, as text, table by table: the same digest
@@ -399,18 +400,27 @@ impl TestApp {
     /// neither it nor [`LEFT_OUT`], so a new table cannot be missed.
     pub fn digest(&self) -> String {
         let c = self.db();
+        let catalog = match self.db {
+            wharf::db::Location::Sqlite(_) => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            }
+            wharf::db::Location::Postgres(_) => {
+                "SELECT table_name FROM information_schema.tables
+                  WHERE table_schema = current_schema() ORDER BY table_name"
+            }
+        };
         let tables: Vec<String> = c
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .expect("tables")
-            .query_map([], |r| r.get(0))
+            .query_map(catalog, (), |r| r.get(0))
             .expect("tables")
             .map(|t| t.expect("table"))
             .collect();
         for t in &tables {
             let known = DIGESTED.iter().any(|(name, _)| *name == t.as_str())
                 || LEFT_OUT.contains(&t.as_str())
-                // SQLite's statistics, if it ever keeps any.
-                || t.starts_with("sqlite_stat");
+                // SQLite's statistics, if it ever keeps any; PostgreSQL's
+                // record of the schema's version.
+                || t.starts_with("sqlite_stat")
+                || t == "schema_version";
             assert!(
                 known,
                 "table {t} is neither read by TestApp::digest nor left out on purpose"
@@ -431,12 +441,14 @@ impl TestApp {
             } else {
                 &[]
             };
-            let mut st = c.prepare(sql).expect("select");
-            let n = st.column_count();
-            let rows = st
-                .query_map(rusqlite::params_from_iter(params), |r| {
+            let args: Vec<Box<dyn wharf::db::Param>> = params
+                .iter()
+                .map(|p| Box::new(p.to_string()) as Box<dyn wharf::db::Param>)
+                .collect();
+            let rows = c
+                .query_map(sql, &args, |r| {
                     let mut row = Vec::new();
-                    for i in 0..n {
+                    for i in 0..r.column_count() {
                         row.push(format!("{:?}", r.get_ref(i)?));
                     }
                     Ok(row.join("|"))
@@ -453,7 +465,14 @@ impl TestApp {
     }
 
     pub fn open_secret(&self, name: &str) -> String {
-        let key_b64 = std::fs::read_to_string(self.dir.path().join("master.key")).expect("key");
+        // The data directory's key, or the one kept apart (PostgreSQL).
+        let apart = self.dir.path().join("keys/master.key");
+        let key_file = if apart.exists() {
+            apart
+        } else {
+            self.dir.path().join("master.key")
+        };
+        let key_b64 = std::fs::read_to_string(key_file).expect("key");
         use base64::Engine;
         let key = base64::engine::general_purpose::STANDARD
             .decode(key_b64.trim())
@@ -731,4 +750,147 @@ pub fn names(page: &str) -> Vec<String> {
             rest[..rest.find('"').unwrap()].to_owned()
         })
         .collect()
+}
+
+/// A test's own connection to an app's database, on either engine. The
+/// statements run on a thread of their own (PostgreSQL's blocking client
+/// cannot wait on a test's async thread); values go there and rows come
+/// back as SQLite's values, read with rusqlite's `FromSql` as the stores
+/// read them.
+pub struct TestDb {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+type Rows = rusqlite::Result<Vec<Vec<rusqlite::types::Value>>>;
+type Job = (String, Vec<Owned>, bool, std::sync::mpsc::Sender<(Rows, usize)>);
+
+/// A parameter sent to the database thread.
+enum Owned {
+    One(rusqlite::types::Value),
+    List(Vec<rusqlite::types::Value>),
+}
+
+impl TestDb {
+    fn open(location: &wharf::db::Location) -> Self {
+        let pool = location.open(false).expect("the app's database");
+        let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+        std::thread::spawn(move || {
+            let Ok(pooled) = pool.get() else { return };
+            let conn = pooled.conn();
+            for (sql, params, batch, reply) in inbox {
+                let lists: Vec<wharf::db::List> = params
+                    .iter()
+                    .filter_map(|p| match p {
+                        Owned::List(v) => Some(wharf::db::List::from(v.clone())),
+                        Owned::One(_) => None,
+                    })
+                    .collect();
+                let mut next_list = lists.iter();
+                let args: Vec<Box<dyn wharf::db::Param + '_>> = params
+                    .iter()
+                    .map(|p| -> Box<dyn wharf::db::Param + '_> {
+                        match p {
+                            Owned::One(v) => Box::new(v),
+                            Owned::List(_) => Box::new(next_list.next().expect("a list")),
+                        }
+                    })
+                    .collect();
+                let answer = if batch {
+                    (conn.execute_batch(&sql).map(|()| Vec::new()), 0)
+                } else if starts_writing(&sql) && !sql.to_ascii_uppercase().contains("RETURNING") {
+                    match conn.execute(&sql, &args) {
+                        Ok(n) => (Ok(Vec::new()), n),
+                        Err(e) => (Err(e), 0),
+                    }
+                } else {
+                    let rows = conn.query_map(&sql, &args, |r| {
+                        (0..r.column_count())
+                            .map(|i| r.get::<usize, rusqlite::types::Value>(i))
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    });
+                    (rows.and_then(|rows| rows.collect()), 0)
+                };
+                let _ = reply.send(answer);
+            }
+        });
+        Self { jobs }
+    }
+
+    fn ask(&self, sql: &str, params: impl wharf::db::conn::Params, batch: bool) -> (Rows, usize) {
+        let params = params
+            .list()
+            .into_iter()
+            .map(|a| match a {
+                wharf::db::conn::Arg::Value(v) => Owned::One(
+                    match v.to_sql().expect("a parameter") {
+                        rusqlite::types::ToSqlOutput::Borrowed(r) => owned(r),
+                        rusqlite::types::ToSqlOutput::Owned(v) => v,
+                        _ => panic!("a parameter a test cannot send"),
+                    },
+                ),
+                wharf::db::conn::Arg::List(l) => Owned::List(l.values().to_vec()),
+            })
+            .collect();
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.jobs
+            .send((sql.to_owned(), params, batch, reply))
+            .expect("the database thread");
+        answer.recv().expect("an answer")
+    }
+
+    /// Runs one statement; how many rows it changed.
+    pub fn execute(&self, sql: &str, params: impl wharf::db::conn::Params) -> rusqlite::Result<usize> {
+        let (rows, n) = self.ask(sql, params, false);
+        rows.map(|_| n)
+    }
+
+    /// Runs statements without parameters.
+    pub fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
+        self.ask(sql, (), true).0.map(drop)
+    }
+
+    /// The first row, read by `f`.
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl wharf::db::conn::Params,
+        f: impl FnOnce(&wharf::db::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let rows = self.ask(sql, params, false).0?;
+        let first = rows.first().ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        f(&wharf::db::Row::Postgres(first))
+    }
+
+    /// Every row, each read by `f`.
+    pub fn query_map<T>(
+        &self,
+        sql: &str,
+        params: impl wharf::db::conn::Params,
+        mut f: impl FnMut(&wharf::db::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<std::vec::IntoIter<rusqlite::Result<T>>> {
+        let rows = self.ask(sql, params, false).0?;
+        Ok(rows
+            .iter()
+            .map(|r| f(&wharf::db::Row::Postgres(r)))
+            .collect::<Vec<_>>()
+            .into_iter())
+    }
+}
+
+fn starts_writing(sql: &str) -> bool {
+    let first = sql.trim_start().split_whitespace().next().unwrap_or("");
+    ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w))
+}
+
+fn owned(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::Value {
+    use rusqlite::types::{Value, ValueRef};
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
 }

@@ -90,7 +90,7 @@ async fn a_secret_in_use_cannot_be_deleted() {
     // The schema refuses it too.
     let err = app
         .db()
-        .execute("DELETE FROM secrets WHERE name = 'gitlab'", []);
+        .execute("DELETE FROM secrets WHERE name = 'gitlab'", ());
     assert!(err.is_err());
     // Once the image lets go, it can.
     assert_redirect_to(

@@ -254,9 +254,7 @@ async fn every_export_is_in_the_audit_log_without_its_value() {
     body(&app, "/admin/secrets/gitlab/manifest.yaml").await;
     let audit: Vec<(String, String)> = app
         .db()
-        .prepare("SELECT action, target FROM audit_log WHERE action LIKE '%export%'")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map("SELECT action, target FROM audit_log WHERE action LIKE '%export%'", (), |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -315,7 +313,7 @@ async fn a_damaged_stored_value_is_a_500_page_with_a_reference_and_no_secret() {
         "super-secret-token",
     )
     .await;
-    app.db().execute("UPDATE secrets SET sealed = x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff' WHERE name = 'gitlab'", []).unwrap();
+    app.db().execute("UPDATE secrets SET sealed = x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff' WHERE name = 'gitlab'", ()).unwrap();
     let r = app.get("/admin/secrets/gitlab/manifest.yaml").await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let page = r.text().await.unwrap();

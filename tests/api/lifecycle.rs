@@ -21,7 +21,7 @@ async fn expiry_dates_get_badges_a_summary_and_filters() {
     app.db()
         .execute(
             "UPDATE secrets SET last_test_at = 1, last_test_ok = 0, last_test_message = 'no' WHERE name = 'later'",
-            [],
+            (),
         )
         .unwrap();
 
@@ -96,7 +96,7 @@ async fn an_expiry_date_is_checked_and_blank_clears_it() {
         .db()
         .query_row(
             "SELECT expires_on FROM secrets WHERE name = 'gitlab'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -398,11 +398,7 @@ fn expiry_events_come_once_each_as_the_days_pass() {
         }
     }
     let keys: Vec<String> = conn
-        .sqlite()
-        .unwrap()
-        .prepare("SELECT key FROM notifications ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map("SELECT key FROM notifications ORDER BY id", (), |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -416,11 +412,7 @@ fn expiry_events_come_once_each_as_the_days_pass() {
         ]
     );
     let texts: Vec<String> = conn
-        .sqlite()
-        .unwrap()
-        .prepare("SELECT payload FROM notifications ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get::<_, String>(0))
+        .query_map("SELECT payload FROM notifications ORDER BY id", (), |r| r.get::<usize, String>(0))
         .unwrap()
         .map(|p| {
             serde_json::from_str::<serde_json::Value>(&p.unwrap()).unwrap()["text"]
@@ -522,7 +514,7 @@ fn the_summary_line_reads_indexes_not_every_secret() {
             .unwrap()
             .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
             .unwrap()
-            .query_map([], |r| r.get::<_, String>(3))
+            .query_map([], |r| r.get::<usize, String>(3))
             .unwrap()
             .map(Result::unwrap)
             .collect::<Vec<_>>()
@@ -683,7 +675,7 @@ async fn a_redirecting_receiver_is_a_failed_try_and_an_admin_can_retry_it() {
     assert!(log.contains("Retry"), "{log}");
     let id: i64 = app
         .db()
-        .query_row("SELECT id FROM notifications", [], |r| r.get(0))
+        .query_row("SELECT id FROM notifications", (), |r| r.get(0))
         .unwrap();
     let tries = got.lock().unwrap().len();
     let r = app

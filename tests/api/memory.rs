@@ -70,7 +70,7 @@ async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_
     let db = app.db();
     db.execute(
         "DELETE FROM group_members WHERE user_id = (SELECT id FROM users WHERE username = 'dana')",
-        [],
+        (),
     )
     .unwrap();
     assert!(!dana.get_html("/").await.contains("vision-gpu"));
@@ -84,12 +84,12 @@ async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_
     // An image and a secret renamed for display outside: the lists show it.
     db.execute(
         "UPDATE images SET display_name = 'Renamed outside' WHERE name = 'shared-nb'",
-        [],
+        (),
     )
     .unwrap();
     db.execute(
         "UPDATE secrets SET display_name = 'Renamed too' WHERE name = 'gitlab'",
-        [],
+        (),
     )
     .unwrap();
     assert!(
@@ -112,7 +112,7 @@ async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_
             .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
-    db.execute("UPDATE users SET active = 0 WHERE username = 'dana'", [])
+    db.execute("UPDATE users SET active = 0 WHERE username = 'dana'", ())
         .unwrap();
     let r = dana.get("/").await;
     assert_redirect_to(&r, "/login");
@@ -127,7 +127,7 @@ async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_
     }
     db.execute(
         &format!("UPDATE users SET is_admin = 0 WHERE username = '{ADMIN}'"),
-        [],
+        (),
     )
     .unwrap();
     assert_eq!(
@@ -144,7 +144,7 @@ async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     db.execute(
         &format!("UPDATE users SET is_admin = 1 WHERE username = '{ADMIN}'"),
-        [],
+        (),
     )
     .unwrap();
 
@@ -157,7 +157,7 @@ async fn a_page_read_from_memory_still_shows_a_write_made_outside_the_server_at_
     }
     db.execute(
         "UPDATE api_tokens SET revoked_at = strftime('%s','now') WHERE name = 'ops'",
-        [],
+        (),
     )
     .unwrap();
     let r = app
@@ -232,14 +232,14 @@ async fn a_use_from_another_address_within_the_minute_is_not_written() {
     let cluster_from: String = db
         .query_row(
             "SELECT last_seen_from FROM clusters WHERE name = 'edge'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
     let token_from: String = db
         .query_row(
             "SELECT last_used_from FROM api_tokens WHERE name = 'ops'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();

@@ -58,7 +58,7 @@ async fn expired_and_revoked_tokens_stop_working() {
         .db()
         .query_row(
             "SELECT id FROM api_tokens WHERE name = 'ci-rotate'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -111,7 +111,7 @@ async fn a_token_acts_with_its_users_role_at_request_time() {
     app.post("/admin/users/alice/delete", &[]).await;
     let left: i64 = app
         .db()
-        .query_row("SELECT COUNT(*) FROM api_tokens", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM api_tokens", (), |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0);
 }
@@ -329,7 +329,7 @@ async fn the_token_page_shows_a_new_token_once() {
     assert!(!again.contains("already have a token"));
     let stored: Vec<u8> = app
         .db()
-        .query_row("SELECT hash FROM api_tokens", [], |r| r.get(0))
+        .query_row("SELECT hash FROM api_tokens", (), |r| r.get(0))
         .unwrap();
     assert_eq!(stored, wharf::auth::tokens::digest(text));
     let r = app
@@ -500,7 +500,7 @@ async fn a_revoked_tokens_name_can_be_used_again() {
     assert_eq!(make().await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let id: i64 = app
         .db()
-        .query_row("SELECT id FROM api_tokens WHERE name = 'ci'", [], |r| {
+        .query_row("SELECT id FROM api_tokens WHERE name = 'ci'", (), |r| {
             r.get(0)
         })
         .unwrap();

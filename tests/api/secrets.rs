@@ -278,7 +278,7 @@ async fn docker_hub_aliases_are_stored_as_one() {
         .db()
         .query_row(
             "SELECT registry_host FROM secrets WHERE name = 'hub'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -364,7 +364,7 @@ async fn editing_keeps_a_blank_password_and_clears_a_display_name() {
         .db()
         .query_row(
             "SELECT display_name, registry_username, kind FROM secrets WHERE name = 'gitlab'",
-            [],
+            (),
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
@@ -644,7 +644,7 @@ async fn the_cached_list_sees_writes_from_outside_the_server_at_once() {
     app.db()
         .execute(
             "UPDATE secrets SET display_name = 'Astronomy' WHERE name = 'beta'",
-            [],
+            (),
         )
         .unwrap();
     assert!(
@@ -667,14 +667,14 @@ async fn the_cached_list_sees_writes_from_outside_the_server_at_once() {
         .execute(
             "UPDATE secrets SET last_test_at = 1, last_test_ok = 0, last_test_message = 'no'
              WHERE name = 'beta'",
-            [],
+            (),
         )
         .unwrap();
     let list = app.get_html("/admin/secrets").await;
     assert!(list.contains("1 failing") && list.contains("✗ login failed"));
 
     app.db()
-        .execute("DELETE FROM secrets WHERE name = 'alpha'", [])
+        .execute("DELETE FROM secrets WHERE name = 'alpha'", ())
         .unwrap();
     let list = app.get_html("/admin/secrets").await;
     assert!(!list.contains(">alpha<") && list.contains("Showing 1–1 of 1"));

@@ -45,7 +45,7 @@ async fn a_deleted_users_cookie_never_signs_in_as_the_next_user() {
     assert_eq!(bob.get("/").await.status(), StatusCode::OK);
     let bob_id: i64 = app
         .db()
-        .query_row("SELECT id FROM users WHERE username = 'bob'", [], |r| {
+        .query_row("SELECT id FROM users WHERE username = 'bob'", (), |r| {
             r.get(0)
         })
         .unwrap();
@@ -68,7 +68,7 @@ async fn a_deleted_users_cookie_never_signs_in_as_the_next_user() {
     assert_redirect_to(&r, "/admin/users");
     let carol_id: i64 = app
         .db()
-        .query_row("SELECT id FROM users WHERE username = 'carol'", [], |r| {
+        .query_row("SELECT id FROM users WHERE username = 'carol'", (), |r| {
             r.get(0)
         })
         .unwrap();
@@ -89,9 +89,7 @@ async fn a_cookie_reused_after_the_same_id_and_version_still_fails() {
     app.add_user("carol", "carols-long-password", false);
     let versions: Vec<i64> = app
         .db()
-        .prepare("SELECT session_version FROM users ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map("SELECT session_version FROM users ORDER BY id", (), |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -143,7 +141,7 @@ async fn a_revoked_cookie_cannot_sign_the_account_out_everywhere() {
         .db()
         .query_row(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'sign-out'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -163,7 +161,7 @@ async fn an_idle_expired_cookie_cannot_sign_out_either() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let versions_before: i64 = app
         .db()
-        .query_row("SELECT session_version FROM users", [], |r| r.get(0))
+        .query_row("SELECT session_version FROM users", (), |r| r.get(0))
         .unwrap();
     let replay = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -178,7 +176,7 @@ async fn an_idle_expired_cookie_cannot_sign_out_either() {
         .unwrap();
     let versions_after: i64 = app
         .db()
-        .query_row("SELECT session_version FROM users", [], |r| r.get(0))
+        .query_row("SELECT session_version FROM users", (), |r| r.get(0))
         .unwrap();
     assert_eq!(versions_before, versions_after, "no session was ended");
 }
@@ -280,9 +278,7 @@ async fn a_failed_sign_in_for_no_account_does_not_record_the_typed_name() {
     // A real account's failures still name it.
     let actors: Vec<String> = app
         .db()
-        .prepare("SELECT actor FROM audit_log WHERE action = 'sign-in failed' ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map("SELECT actor FROM audit_log WHERE action = 'sign-in failed' ORDER BY id", (), |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -423,7 +419,7 @@ async fn a_test_login_verdict_is_not_kept_for_credentials_changed_meanwhile() {
         .db()
         .query_row(
             "SELECT last_test_at FROM secrets WHERE name = 'slow'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();

@@ -219,9 +219,7 @@ fn continues_to(html: &str) -> &str {
 /// The audit log's (actor, action, target), oldest first.
 fn audit(app: &TestApp) -> Vec<(String, String, String)> {
     app.db()
-        .prepare("SELECT actor, action, target FROM audit_log ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map("SELECT actor, action, target FROM audit_log ORDER BY id", (), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
@@ -253,12 +251,8 @@ async fn make_image(app: &TestApp, name: &str, group: &str) {
 
 fn groups_of(app: &TestApp, user: &str) -> Vec<(String, bool)> {
     app.db()
-        .prepare(
-            "SELECT g.name, m.from_sso FROM group_members m JOIN groups g ON g.id = m.group_id
-             JOIN users u ON u.id = m.user_id WHERE u.username = ?1 ORDER BY g.name",
-        )
-        .unwrap()
-        .query_map([user], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map("SELECT g.name, m.from_sso FROM group_members m JOIN groups g ON g.id = m.group_id
+             JOIN users u ON u.id = m.user_id WHERE u.username = ?1 ORDER BY g.name", [user], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
@@ -353,7 +347,7 @@ async fn the_provider_decides_who_is_an_admin_and_who_is_in_which_group() {
         .db()
         .query_row(
             "SELECT COUNT(*) FROM users WHERE username LIKE 'vic%'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -382,7 +376,7 @@ async fn the_provider_decides_who_is_an_admin_and_who_is_in_which_group() {
         .db()
         .query_row(
             "SELECT oidc_id_token FROM users WHERE username = 'vic'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -415,7 +409,7 @@ async fn sign_out_ends_the_provider_session_too() {
         .db()
         .query_row(
             "SELECT oidc_id_token IS NULL FROM users WHERE username = 'ada'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -610,9 +604,7 @@ async fn forged_replayed_and_doctored_answers_are_refused_and_audited() {
     // sign-ins made accounts (vic's, the replay's first half).
     let names: Vec<String> = app
         .db()
-        .prepare("SELECT username FROM users ORDER BY username")
-        .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map("SELECT username FROM users ORDER BY username", (), |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
@@ -680,7 +672,7 @@ async fn only_members_of_the_required_group_sign_in() {
         .db()
         .query_row(
             "SELECT COUNT(*) FROM users WHERE oidc_subject IS NOT NULL",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -830,7 +822,7 @@ async fn a_password_account_is_never_taken_over_until_an_administrator_links_it(
     // works too.
     let id_before: i64 = app
         .db()
-        .query_row("SELECT id FROM users WHERE username = 'vic'", [], |r| {
+        .query_row("SELECT id FROM users WHERE username = 'vic'", (), |r| {
             r.get(0)
         })
         .unwrap();
@@ -841,7 +833,7 @@ async fn a_password_account_is_never_taken_over_until_an_administrator_links_it(
         .db()
         .query_row(
             "SELECT id FROM users WHERE oidc_subject = 'u-vic'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
@@ -918,7 +910,7 @@ async fn a_namesake_gets_a_number_and_no_offer_lands_on_a_numbered_account() {
     assert!(r.text().await.unwrap().contains("Welcome, vic-3."));
     let offers: i64 = app
         .db()
-        .query_row("SELECT COUNT(*) FROM sso_link_offers", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM sso_link_offers", (), |r| r.get(0))
         .unwrap();
     assert_eq!(offers, 0);
 }

@@ -123,14 +123,14 @@ async fn a_user_cannot_reach_the_users_area_or_forge_a_role() {
         .db()
         .query_row(
             "SELECT is_admin FROM users WHERE username = 'dev'",
-            [],
+            (),
             |r| r.get(0),
         )
         .unwrap();
     assert!(!is_admin);
     let n: i64 = app
         .db()
-        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM users", (), |r| r.get(0))
         .unwrap();
     assert_eq!(n, 2);
 }
@@ -422,7 +422,7 @@ async fn the_secrets_list_checks_the_session_on_every_request() {
     app.db()
         .execute(
             "UPDATE users SET session_version = session_version + 1 WHERE username = 'ops'",
-            [],
+            (),
         )
         .unwrap();
     assert_redirect_to(&ops.get(lists[0]).await, "/login");
@@ -432,7 +432,7 @@ async fn the_secrets_list_checks_the_session_on_every_request() {
     sre.login("sre", PW).await;
     assert_eq!(sre.get(lists[1]).await.status(), StatusCode::OK);
     app.db()
-        .execute("UPDATE users SET is_admin = 0 WHERE username = 'sre'", [])
+        .execute("UPDATE users SET is_admin = 0 WHERE username = 'sre'", ())
         .unwrap();
     for path in lists {
         assert_eq!(
