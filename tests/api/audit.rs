@@ -65,17 +65,21 @@ async fn the_audit_log_traces_a_secret_lifecycle_without_its_value() {
     let mut all = String::new();
     let c = app.db();
     let rows = c
-        .query_map("SELECT at, actor, action, target, source, '' FROM audit_log", (), |r| {
-            Ok(format!(
-                "{:?}{}{}{}{}{}",
-                r.get::<usize, i64>(0)?,
-                r.get::<usize, String>(1)?,
-                r.get::<usize, String>(2)?,
-                r.get::<usize, String>(3)?,
-                r.get::<usize, String>(4)?,
-                r.get::<usize, String>(5)?
-            ))
-        })
+        .query_map(
+            "SELECT at, actor, action, target, source, '' FROM audit_log",
+            (),
+            |r| {
+                Ok(format!(
+                    "{:?}{}{}{}{}{}",
+                    r.get::<usize, i64>(0)?,
+                    r.get::<usize, String>(1)?,
+                    r.get::<usize, String>(2)?,
+                    r.get::<usize, String>(3)?,
+                    r.get::<usize, String>(4)?,
+                    r.get::<usize, String>(5)?
+                ))
+            },
+        )
         .unwrap();
     for row in rows {
         all.push_str(&row.unwrap());

@@ -926,7 +926,11 @@ async fn serving_is_audited_once_an_hour_with_a_count() {
     let raw = rusqlite::Connection::open(dir.path().join("wharf.db")).unwrap();
     let db = wharf::db::Conn::from(&raw);
     let entries: Vec<(String, String, String)> = db
-        .query_map("SELECT actor, action, target FROM audit_log WHERE action LIKE 'credentials served%'", (), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map(
+            "SELECT actor, action, target FROM audit_log WHERE action LIKE 'credentials served%'",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -1004,8 +1008,12 @@ async fn serving_counts_are_written_as_the_hour_goes_on_and_survive_a_crash() {
     // (actor, action, target) of each entry, in order.
     type Entry = (String, String, String);
     let entries = || -> Vec<Entry> {
-        db.query_map("SELECT actor, action, target FROM audit_log
-              WHERE action LIKE 'credential%' ORDER BY id", (), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        db.query_map(
+            "SELECT actor, action, target FROM audit_log
+              WHERE action LIKE 'credential%' ORDER BY id",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap()
         .map(Result::unwrap)
         .collect()

@@ -254,7 +254,11 @@ async fn every_export_is_in_the_audit_log_without_its_value() {
     body(&app, "/admin/secrets/gitlab/manifest.yaml").await;
     let audit: Vec<(String, String)> = app
         .db()
-        .query_map("SELECT action, target FROM audit_log WHERE action LIKE '%export%'", (), |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map(
+            "SELECT action, target FROM audit_log WHERE action LIKE '%export%'",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -313,7 +317,13 @@ async fn a_damaged_stored_value_is_a_500_page_with_a_reference_and_no_secret() {
         "super-secret-token",
     )
     .await;
-    app.db().execute("UPDATE secrets SET sealed = x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff' WHERE name = 'gitlab'", ()).unwrap();
+    let damaged: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(17)).collect();
+    app.db()
+        .execute(
+            "UPDATE secrets SET sealed = ?1 WHERE name = 'gitlab'",
+            [damaged],
+        )
+        .unwrap();
     let r = app.get("/admin/secrets/gitlab/manifest.yaml").await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let page = r.text().await.unwrap();

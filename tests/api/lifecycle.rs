@@ -398,7 +398,9 @@ fn expiry_events_come_once_each_as_the_days_pass() {
         }
     }
     let keys: Vec<String> = conn
-        .query_map("SELECT key FROM notifications ORDER BY id", (), |r| r.get(0))
+        .query_map("SELECT key FROM notifications ORDER BY id", (), |r| {
+            r.get(0)
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -412,7 +414,9 @@ fn expiry_events_come_once_each_as_the_days_pass() {
         ]
     );
     let texts: Vec<String> = conn
-        .query_map("SELECT payload FROM notifications ORDER BY id", (), |r| r.get::<usize, String>(0))
+        .query_map("SELECT payload FROM notifications ORDER BY id", (), |r| {
+            r.get::<usize, String>(0)
+        })
         .unwrap()
         .map(|p| {
             serde_json::from_str::<serde_json::Value>(&p.unwrap()).unwrap()["text"]

@@ -511,8 +511,8 @@ async fn list_searches_sorts_and_pages() {
         for i in 0..60 {
             c.execute(
                 "INSERT INTO secrets (name, display_name, kind, registry_host, registry_username, sealed, created_at, updated_at)
-                 VALUES (?1, ?2, 'image_pull', 'ghcr.io', 'u', x'00', ?3, ?3)",
-                rusqlite::params![format!("s{i:03}"), format!("Team {}", 59 - i), 1_700_000_000 + i],
+                 VALUES (?1, ?2, 'image_pull', 'ghcr.io', 'u', ?4, ?3, ?3)",
+                rusqlite::params![format!("s{i:03}"), format!("Team {}", 59 - i), 1_700_000_000 + i, vec![0u8]],
             )
             .unwrap();
         }

@@ -89,7 +89,9 @@ async fn a_cookie_reused_after_the_same_id_and_version_still_fails() {
     app.add_user("carol", "carols-long-password", false);
     let versions: Vec<i64> = app
         .db()
-        .query_map("SELECT session_version FROM users ORDER BY id", (), |r| r.get(0))
+        .query_map("SELECT session_version FROM users ORDER BY id", (), |r| {
+            r.get(0)
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -278,7 +280,11 @@ async fn a_failed_sign_in_for_no_account_does_not_record_the_typed_name() {
     // A real account's failures still name it.
     let actors: Vec<String> = app
         .db()
-        .query_map("SELECT actor FROM audit_log WHERE action = 'sign-in failed' ORDER BY id", (), |r| r.get(0))
+        .query_map(
+            "SELECT actor FROM audit_log WHERE action = 'sign-in failed' ORDER BY id",
+            (),
+            |r| r.get(0),
+        )
         .unwrap()
         .map(Result::unwrap)
         .collect();

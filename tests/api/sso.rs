@@ -219,7 +219,11 @@ fn continues_to(html: &str) -> &str {
 /// The audit log's (actor, action, target), oldest first.
 fn audit(app: &TestApp) -> Vec<(String, String, String)> {
     app.db()
-        .query_map("SELECT actor, action, target FROM audit_log ORDER BY id", (), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map(
+            "SELECT actor, action, target FROM audit_log ORDER BY id",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
@@ -251,8 +255,12 @@ async fn make_image(app: &TestApp, name: &str, group: &str) {
 
 fn groups_of(app: &TestApp, user: &str) -> Vec<(String, bool)> {
     app.db()
-        .query_map("SELECT g.name, m.from_sso FROM group_members m JOIN groups g ON g.id = m.group_id
-             JOIN users u ON u.id = m.user_id WHERE u.username = ?1 ORDER BY g.name", [user], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map(
+            "SELECT g.name, m.from_sso FROM group_members m JOIN groups g ON g.id = m.group_id
+             JOIN users u ON u.id = m.user_id WHERE u.username = ?1 ORDER BY g.name",
+            [user],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
@@ -604,7 +612,9 @@ async fn forged_replayed_and_doctored_answers_are_refused_and_audited() {
     // sign-ins made accounts (vic's, the replay's first half).
     let names: Vec<String> = app
         .db()
-        .query_map("SELECT username FROM users ORDER BY username", (), |r| r.get(0))
+        .query_map("SELECT username FROM users ORDER BY username", (), |r| {
+            r.get(0)
+        })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
