@@ -337,10 +337,6 @@ impl Browser {
 }
 
 impl TestApp {
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("wharf.db")
-    }
-
     pub fn add_user(&self, name: &str, password: &str, admin: bool) {
         add_user(&self.db, name, password, admin);
     }
@@ -772,12 +768,7 @@ pub struct TestDb {
 }
 
 type Rows = rusqlite::Result<Vec<Vec<rusqlite::types::Value>>>;
-type Job = (
-    String,
-    Vec<Owned>,
-    bool,
-    std::sync::mpsc::Sender<(Rows, usize)>,
-);
+type Job = (String, Vec<Owned>, std::sync::mpsc::Sender<(Rows, usize)>);
 
 /// A parameter sent to the database thread.
 enum Owned {
@@ -792,7 +783,7 @@ impl TestDb {
         std::thread::spawn(move || {
             let Ok(pooled) = pool.get() else { return };
             let conn = pooled.conn();
-            for (sql, params, batch, reply) in inbox {
+            for (sql, params, reply) in inbox {
                 let lists: Vec<wharf::db::List> = params
                     .iter()
                     .filter_map(|p| match p {
@@ -810,28 +801,27 @@ impl TestDb {
                         }
                     })
                     .collect();
-                let answer = if batch {
-                    (conn.execute_batch(&sql).map(|()| Vec::new()), 0)
-                } else if starts_writing(&sql) && !sql.to_ascii_uppercase().contains("RETURNING") {
-                    match conn.execute(&sql, &args) {
-                        Ok(n) => (Ok(Vec::new()), n),
-                        Err(e) => (Err(e), 0),
-                    }
-                } else {
-                    let rows = conn.query_map(&sql, &args, |r| {
-                        (0..r.column_count())
-                            .map(|i| r.get::<usize, rusqlite::types::Value>(i))
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    });
-                    (rows.and_then(|rows| rows.collect()), 0)
-                };
+                let answer =
+                    if starts_writing(&sql) && !sql.to_ascii_uppercase().contains("RETURNING") {
+                        match conn.execute(&sql, &args) {
+                            Ok(n) => (Ok(Vec::new()), n),
+                            Err(e) => (Err(e), 0),
+                        }
+                    } else {
+                        let rows = conn.query_map(&sql, &args, |r| {
+                            (0..r.column_count())
+                                .map(|i| r.get::<usize, rusqlite::types::Value>(i))
+                                .collect::<rusqlite::Result<Vec<_>>>()
+                        });
+                        (rows.and_then(|rows| rows.collect()), 0)
+                    };
                 let _ = reply.send(answer);
             }
         });
         Self { jobs }
     }
 
-    fn ask(&self, sql: &str, params: impl wharf::db::conn::Params, batch: bool) -> (Rows, usize) {
+    fn ask(&self, sql: &str, params: impl wharf::db::conn::Params) -> (Rows, usize) {
         let params = params
             .list()
             .into_iter()
@@ -848,7 +838,7 @@ impl TestDb {
             .collect();
         let (reply, answer) = std::sync::mpsc::channel();
         self.jobs
-            .send((sql.to_owned(), params, batch, reply))
+            .send((sql.to_owned(), params, reply))
             .expect("the database thread");
         answer.recv().expect("an answer")
     }
@@ -859,13 +849,8 @@ impl TestDb {
         sql: &str,
         params: impl wharf::db::conn::Params,
     ) -> rusqlite::Result<usize> {
-        let (rows, n) = self.ask(sql, params, false);
+        let (rows, n) = self.ask(sql, params);
         rows.map(|_| n)
-    }
-
-    /// Runs statements without parameters.
-    pub fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
-        self.ask(sql, (), true).0.map(drop)
     }
 
     /// The first row, read by `f`.
@@ -875,7 +860,7 @@ impl TestDb {
         params: impl wharf::db::conn::Params,
         f: impl FnOnce(&wharf::db::Row<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        let rows = self.ask(sql, params, false).0?;
+        let rows = self.ask(sql, params).0?;
         let first = rows.first().ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         f(&wharf::db::Row::Postgres(first))
     }
@@ -887,7 +872,7 @@ impl TestDb {
         params: impl wharf::db::conn::Params,
         mut f: impl FnMut(&wharf::db::Row<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<std::vec::IntoIter<rusqlite::Result<T>>> {
-        let rows = self.ask(sql, params, false).0?;
+        let rows = self.ask(sql, params).0?;
         Ok(rows
             .iter()
             .map(|r| f(&wharf::db::Row::Postgres(r)))
@@ -897,7 +882,7 @@ impl TestDb {
 }
 
 fn starts_writing(sql: &str) -> bool {
-    let first = sql.trim_start().split_whitespace().next().unwrap_or("");
+    let first = sql.split_whitespace().next().unwrap_or("");
     ["INSERT", "UPDATE", "DELETE", "REPLACE"]
         .iter()
         .any(|w| first.eq_ignore_ascii_case(w))
