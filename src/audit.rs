@@ -117,6 +117,11 @@ pub async fn delete_named(
     name: &str,
     delete: fn(&Conn<'_>, &str) -> rusqlite::Result<bool>,
 ) -> Result<(), AppError> {
+    // No name holds a control character: nothing to ask the database
+    // (PostgreSQL would refuse the NUL in one instead of finding nothing).
+    if name.chars().any(char::is_control) {
+        return Err(AppError::no_such(kind, name));
+    }
     let n = name.to_owned();
     let outcome = audited(pool, actor, action, format!("{kind}/{name}"), move |c| {
         Ok(match delete(c, &n)? {

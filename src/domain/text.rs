@@ -39,8 +39,10 @@ impl Description {
     /// The most characters.
     pub const MAX: usize = 2000;
 
-    /// Any text of at most [`Self::MAX`] characters.
-    pub const RULE: TextRule = TextRule::lengths(0, Self::MAX);
+    /// Any text of at most [`Self::MAX`] characters without control
+    /// characters other than line breaks and tabs.
+    pub const RULE: TextRule =
+        TextRule::pattern(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$", 0, Self::MAX);
 
     /// Parses the optional Description field.
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -51,6 +53,14 @@ impl Description {
                 "Description must be at most {} characters.",
                 Self::MAX
             ));
+        }
+        if s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(
+                "Description must not contain control characters other than line breaks and tabs."
+                    .into(),
+            );
         }
         Ok(Self(s.to_owned()))
     }
