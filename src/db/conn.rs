@@ -273,10 +273,7 @@ impl PgConn {
         if !is_write(sql) && values.iter().any(PgParam::has_nul) {
             return Ok(Vec::new());
         }
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-            .collect();
+        let refs = bound(&values);
         let rows = self.run(sql, |c| c.query(&statement, &refs).map_err(pg_error))?;
         rows.iter()
             .map(|r| (0..r.len()).map(|i| column(r, i)).collect())
@@ -286,10 +283,7 @@ impl PgConn {
     fn execute(&self, sql: &str, params: &[Arg<'_>]) -> Result<usize> {
         let statement = self.statement(sql)?;
         let values = params_of(params)?;
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-            .collect();
+        let refs = bound(&values);
         let n = self.run(sql, |c| c.execute(&statement, &refs).map_err(pg_error))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
@@ -298,10 +292,7 @@ impl PgConn {
     fn execute_in(&self, sql: &str, params: &[Arg<'_>]) -> Result<u64> {
         let statement = self.statement(sql)?;
         let values = params_of(params)?;
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-            .collect();
+        let refs = bound(&values);
         self.client()?.execute(&statement, &refs).map_err(pg_error)
     }
 
@@ -841,6 +832,14 @@ impl postgres::types::ToSql for PgParam {
     }
 
     postgres::types::to_sql_checked!();
+}
+
+/// The parameters as the client binds them.
+fn bound(values: &[PgParam]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .collect()
 }
 
 fn params_of(params: &[Arg<'_>]) -> Result<Vec<PgParam>> {

@@ -63,10 +63,11 @@ fn as_owner(program: &std::path::Path) -> Command {
     }
 }
 
-fn start() -> Cluster {
-    let bin = bin_dir();
+/// A new cluster's directory (its data in `data`), owned by whoever runs
+/// the server: loopback connections are trusted, nothing else listens.
+fn init(bin: &std::path::Path, prefix: &str) -> std::path::PathBuf {
     let dir = tempfile::Builder::new()
-        .prefix("wharf-pg-")
+        .prefix(prefix)
         .tempdir()
         .unwrap()
         .keep();
@@ -78,11 +79,10 @@ fn start() -> Cluster {
             .unwrap();
         assert!(status.success());
     }
-    let data = dir.join("data");
     let out = as_owner(&bin.join("initdb"))
         .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
         .arg("-D")
-        .arg(&data)
+        .arg(dir.join("data"))
         .output()
         .unwrap();
     assert!(
@@ -90,6 +90,13 @@ fn start() -> Cluster {
         "initdb: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    dir
+}
+
+fn start() -> Cluster {
+    let bin = bin_dir();
+    let dir = init(&bin, "wharf-pg-");
+    let data = dir.join("data");
     let port = free_port();
     // The watcher: runs the server, and at the end of its stdin (this
     // process gone) stops it and removes the directory.
@@ -182,32 +189,7 @@ impl Own {
     /// Made and started.
     pub fn start() -> Self {
         let bin = bin_dir();
-        let dir = tempfile::Builder::new()
-            .prefix("wharf-pg-own-")
-            .tempdir()
-            .unwrap()
-            .keep();
-        if is_root() {
-            assert!(
-                Command::new("chown")
-                    .args(["-R", "nobody"])
-                    .arg(&dir)
-                    .status()
-                    .unwrap()
-                    .success()
-            );
-        }
-        let out = as_owner(&bin.join("initdb"))
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
-            .arg("-D")
-            .arg(dir.join("data"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let dir = init(&bin, "wharf-pg-own-");
         let own = Self {
             bin,
             dir,
