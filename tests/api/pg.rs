@@ -199,11 +199,17 @@ impl Own {
         own
     }
 
+    /// `pg_ctl -D <data>` as the cluster's owner.
+    fn pg_ctl(&self) -> Command {
+        let mut c = as_owner(&self.bin.join("pg_ctl"));
+        c.arg("-D").arg(self.dir.join("data"));
+        c
+    }
+
     /// Starts the server (again), waiting until it answers.
     pub fn up(&self) {
-        let out = as_owner(&self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(self.dir.join("data"))
+        let out = self
+            .pg_ctl()
             .arg("-l")
             .arg(self.dir.join("log"))
             .arg("-o")
@@ -224,9 +230,8 @@ impl Own {
 
     /// Stops the server at once, as a crash or a failover would.
     pub fn down(&self) {
-        let out = as_owner(&self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(self.dir.join("data"))
+        let out = self
+            .pg_ctl()
             .args(["-m", "immediate", "-w", "stop"])
             .output()
             .unwrap();
@@ -259,9 +264,8 @@ impl Own {
 
 impl Drop for Own {
     fn drop(&mut self) {
-        let _ = as_owner(&self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(self.dir.join("data"))
+        let _ = self
+            .pg_ctl()
             .args(["-m", "immediate", "-w", "stop"])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
